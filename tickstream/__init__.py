@@ -1,0 +1,3 @@
+"""tickstream: a self-hostable real-time market platform."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,116 @@
+"""The market state of one symbol: quote, candles per interval and their indicators."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from tickstream.market.analytics.candles import Candle, CandleBuilder
+from tickstream.market.analytics.indicators import Bar, Indicator, IndicatorSpec, Outputs
+from tickstream.market.analytics.intervals import Interval
+from tickstream.market.analytics.quote import Quote
+
+Values = dict[str, float | None]
+
+
+def candle_bar(candle: Candle) -> Bar:
+    """The float view of a candle that indicators consume."""
+    return Bar(
+        candle.start,
+        float(candle.open),
+        float(candle.high),
+        float(candle.low),
+        float(candle.close),
+        float(candle.volume),
+    )
+
+
+def _named(indicators: Sequence[Indicator], outputs: Iterable[Outputs]) -> Values:
+    values: Values = {}
+    for indicator, out in zip(indicators, outputs, strict=True):
+        values.update(zip(indicator.names, out, strict=True))
+    return values
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedCandle:
+    """A candle that just closed, with its indicators' final values at it."""
+
+    interval: Interval
+    candle: Candle
+    values: Values
+
+
+class CandleSeries:
+    """Candles of one interval and the indicators computed on them."""
+
+    __slots__ = ("interval", "builder", "indicators", "last_values")
+
+    def __init__(self, interval: Interval, specs: Sequence[IndicatorSpec]) -> None:
+        self.interval = interval
+        self.builder = CandleBuilder(interval)
+        self.indicators: list[Indicator] = [spec.build() for spec in specs]
+        self.last_values: Values = {}
+
+    def fold(self, candle: Candle) -> ClosedCandle:
+        """Feed a closed candle to the indicators."""
+        bar = candle_bar(candle)
+        self.last_values = _named(self.indicators, [i.update(bar) for i in self.indicators])
+        return ClosedCandle(self.interval, candle, self.last_values)
+
+    def provisional(self) -> Values:
+        """Indicator values as if the forming candle closed now (empty without one)."""
+        forming = self.builder.forming
+        if forming is None:
+            return {}
+        bar = candle_bar(forming)
+        return _named(self.indicators, [i.peek(bar) for i in self.indicators])
+
+
+class SymbolState:
+    """Everything tickstream derives from one symbol's ticks; O(1) work per tick."""
+
+    __slots__ = ("symbol", "quote", "series", "last_ts")
+
+    def __init__(
+        self,
+        symbol: str,
+        intervals: Sequence[Interval],
+        specs: Sequence[IndicatorSpec],
+        reference: Decimal | None = None,
+    ) -> None:
+        self.symbol = symbol
+        self.quote = Quote(symbol, prev_close=reference)
+        self.series = [CandleSeries(interval, specs) for interval in intervals]
+        self.last_ts = 0
+
+    def apply(self, ts: int, price: Decimal, size: Decimal) -> list[ClosedCandle]:
+        """Fold a trade in; a trade earlier than the last one counts at the last one's time."""
+        if ts < self.last_ts:
+            ts = self.last_ts
+        else:
+            self.last_ts = ts
+        self.quote.update(ts, price, size)
+        closed: list[ClosedCandle] = []
+        for series in self.series:
+            candle = series.builder.update(ts, price, size)
+            if candle is not None:
+                closed.append(series.fold(candle))
+        return closed
+
+    def finish(self) -> list[ClosedCandle]:
+        """Close every forming candle (end of a finite replay)."""
+        closed: list[ClosedCandle] = []
+        for series in self.series:
+            candle = series.builder.forming
+            if candle is not None:
+                series.builder.forming = None
+                closed.append(series.fold(candle))
+        return closed
+
+    def series_for(self, interval_name: str) -> CandleSeries | None:
+        for series in self.series:
+            if series.interval.name == interval_name:
+                return series
+        return None

@@ -1,0 +1,1 @@
+"""Feed adapters: one module per source, each emitting the same frozen `Tick`."""

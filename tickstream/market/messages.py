@@ -1,0 +1,101 @@
+"""Wire shapes of market data: decimals as strings, times as ISO 8601 and epoch ms.
+
+One module owns these shapes so the broker messages, the REST API and the websocket
+frames agree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tickstream.market.analytics.candles import Candle
+from tickstream.market.analytics.quote import Quote
+from tickstream.market.analytics.state import Values
+from tickstream.market.engine import TickUpdate
+from tickstream.market.ticks import ns_to_iso
+
+MESSAGE_TYPE_TICK = "market.tick"
+
+
+def _dec(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def round_value(value: float | None) -> float | None:
+    """Round an indicator value to 10 significant digits at the edge."""
+    return None if value is None else float(f"{value:.10g}")
+
+
+def values_dict(values: Values) -> dict[str, float | None]:
+    return {name: round_value(v) for name, v in values.items()}
+
+
+def candle_dict(candle: Candle, interval: str, *, closed: bool) -> dict[str, Any]:
+    return {
+        "interval": interval,
+        "time": ns_to_iso(candle.start),
+        "t": candle.start // 1_000_000,
+        "open": str(candle.open),
+        "high": str(candle.high),
+        "low": str(candle.low),
+        "close": str(candle.close),
+        "volume": str(candle.volume),
+        "trades": candle.trades,
+        "closed": closed,
+    }
+
+
+def quote_dict(quote: Quote) -> dict[str, Any]:
+    vwap = quote.vwap
+    return {
+        "symbol": quote.symbol,
+        "last": _dec(quote.last),
+        "open": _dec(quote.open),
+        "high": _dec(quote.high),
+        "low": _dec(quote.low),
+        "prev_close": _dec(quote.prev_close),
+        "change": _dec(quote.change),
+        "change_pct": _dec(quote.change_pct),
+        "volume": str(quote.volume),
+        "vwap": None if vwap is None else str(round(vwap, 10).normalize()),
+        "trades": quote.trades,
+        "time": ns_to_iso(quote.ts) if quote.ts else None,
+    }
+
+
+def tick_message(update: TickUpdate, *, epoch: int, with_analysis: bool) -> dict[str, Any]:
+    """The broker message for one accepted tick: one per symbol per tick."""
+    tick, state = update.tick, update.state
+    candles = {}
+    for series in state.series:
+        forming = series.builder.forming
+        if forming is not None:
+            candles[series.interval.name] = candle_dict(
+                forming, series.interval.name, closed=False
+            )
+    message: dict[str, Any] = {
+        "type": MESSAGE_TYPE_TICK,
+        "v": 1,
+        "epoch": epoch,
+        "symbol": tick.symbol,
+        "seq": update.seq,
+        "trade": {
+            "price": str(tick.price),
+            "size": str(tick.size),
+            "ts_event": tick.ts_event,
+            "ts_recv": tick.ts_recv,
+            "source": tick.source,
+            "trade_id": tick.trade_id,
+        },
+        "quote": quote_dict(state.quote),
+        "candles": candles,
+        "closed": [
+            {**candle_dict(c.candle, c.interval.name, closed=True), "values": values_dict(c.values)}
+            for c in update.closed
+        ],
+    }
+    if with_analysis:
+        message["analysis"] = {
+            s.interval.name: values_dict(s.provisional()) for s in state.series
+        }
+    return message

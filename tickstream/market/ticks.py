@@ -1,0 +1,45 @@
+"""The normalized trade print every feed emits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+NS_PER_S = 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """One trade (or index print) of one instrument, as every feed adapter emits it.
+
+    Times are integer nanoseconds since the Unix epoch, UTC: exact, ordered and cheap on the
+    tick path. `ts_event` is when it happened at the source, `ts_recv` when we saw it.
+    """
+
+    symbol: str
+    price: Decimal
+    size: Decimal
+    ts_event: int
+    ts_recv: int
+    source: str
+    trade_id: str | None = None
+
+
+def ns_to_datetime(ts: int) -> datetime:
+    """Return the aware UTC datetime of a nanosecond timestamp (microsecond precision)."""
+    return datetime.fromtimestamp(ts // 1000 / 1_000_000, tz=UTC)
+
+
+def datetime_to_ns(value: datetime) -> int:
+    """Return the nanosecond timestamp of an aware datetime."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: times must be timezone-aware")
+    delta = value - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * NS_PER_S + delta.microseconds * 1000
+
+
+def ns_to_iso(ts: int) -> str:
+    """Return an ISO 8601 UTC string (`2024-01-02T03:04:05.123456Z`) of a nanosecond time."""
+    text = ns_to_datetime(ts).isoformat()
+    return text.replace("+00:00", "Z")

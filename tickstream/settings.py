@@ -1,0 +1,221 @@
+"""Settings, read from the environment with embedded defaults.
+
+With nothing set, tickstream runs on SQLite (WAL) and the in-memory channel layer in one
+process. `DATABASE_URL` and `REDIS_URL` switch to PostgreSQL and Redis. `.env.example`
+lists every variable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file():
+    environ.Env.read_env(BASE_DIR / ".env")
+
+DEBUG = env.bool("DEBUG", default=False)
+# Production mode is the default; `make run` and the tests opt into development mode.
+DEVELOPMENT = env.bool("TICKSTREAM_DEVELOPMENT", default=False)
+
+_DEV_SECRET = "tickstream-development-only-secret-key-never-use-in-production-0123456789"  # noqa: S105
+SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET if DEVELOPMENT else "")
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set. Set it in the environment (production mode), "
+        "or set TICKSTREAM_DEVELOPMENT=true for a local development server."
+    )
+
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"] if DEVELOPMENT else []
+)
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "channels",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "tickstream.market",
+    "tickstream.stream",
+    "tickstream.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "tickstream.urls"
+ASGI_APPLICATION = "tickstream.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database: SQLite in WAL mode unless DATABASE_URL names another server. ---
+VAR_DIR = Path(env.str("TICKSTREAM_VAR_DIR", default=str(BASE_DIR / "var")))
+if "DATABASE_URL" in env:
+    DATABASES = {"default": env.db_url("DATABASE_URL")}
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+else:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "tickstream.sqlite3",
+            "OPTIONS": {
+                # WAL lets the page and API readers run while the batch writer commits.
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Channel layer: in-memory in one process, Redis pub/sub when REDIS_URL is set. ---
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNEL_PREFIX", default="ts")},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"capacity": env.int("CHANNEL_CAPACITY", default=10_000)},
+        }
+    }
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEVELOPMENT
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = DEVELOPMENT
+
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+
+# --- Security: strict in production; `manage.py check --deploy` passes there. ---
+if not DEVELOPMENT:
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEVELOPMENT else []),
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "tickstream.market.api_errors.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {"ingest": env.str("INGEST_THROTTLE", default="600/min")},
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "tickstream API",
+    "DESCRIPTION": "Instruments, quotes, candles and tick ingest. Money travels as decimal strings.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.channels.server": {"level": "WARNING"}},
+}
+
+# --- Market data. ---
+# Where feeds run: "embedded" inside the web process (one process, `make run`), or
+# "external" in `manage.py runfeeds` (several web processes need this).
+FEEDS_MODE = env.str("FEEDS_MODE", default="embedded")
+if FEEDS_MODE not in {"embedded", "external"}:
+    raise ImproperlyConfigured("FEEDS_MODE must be 'embedded' or 'external'")
+# Feed specs separated by ';' (see docs/configuration.md), e.g.
+# "simulated" or "simulated;replay symbol=SPY file=data/spy.csv speed=60".
+FEEDS = env.str("FEEDS", default="simulated")
+SIM_SEED = env.int("SIM_SEED", default=0)  # 0: a new path every start
+SIM_RATE = env.float("SIM_RATE", default=50.0)  # ticks per second over all symbols
+SIM_SYMBOLS = env.list("SIM_SYMBOLS", default=[])  # empty: every active instrument
+SIM_STOCK_HOURS = env.str("SIM_STOCK_HOURS", default="always")  # or "exchange"
+SIM_SPEED = env.float("SIM_SPEED", default=20.0)  # volatility clock: 1 real s = N market s
+MARKET_INDICATORS = env.str(
+    "MARKET_INDICATORS", default="sma:20,ema:20,wma:20,rsi:14,macd:12:26:9,bbands:20:2,atr:14,vwap"
+)
+MARKET_INTERVALS = env.list("MARKET_INTERVALS", default=["1s", "1m", "5m", "15m", "1h", "1d"])
+MARKET_MAX_TICK_DELAY_S = env.float("MARKET_MAX_TICK_DELAY_S", default=60.0)
+MARKET_REORDER_TOLERANCE_S = env.float("MARKET_REORDER_TOLERANCE_S", default=2.0)
+MARKET_ANALYSIS_EVERY_MS = env.int("MARKET_ANALYSIS_EVERY_MS", default=100)
+MARKET_STORE_TICKS = env.bool("MARKET_STORE_TICKS", default=False)
+MARKET_WRITER_FLUSH_MS = env.int("MARKET_WRITER_FLUSH_MS", default=1000)
+MARKET_WRITER_BATCH = env.int("MARKET_WRITER_BATCH", default=2000)
+MARKET_WRITER_QUEUE = env.int("MARKET_WRITER_QUEUE", default=100_000)
+MARKET_PUBLISH_QUEUE = env.int("MARKET_PUBLISH_QUEUE", default=50_000)
+INGEST_MAX_BATCH = env.int("INGEST_MAX_BATCH", default=1000)
+INGEST_REPLY_TIMEOUT_S = env.float("INGEST_REPLY_TIMEOUT_S", default=5.0)
