@@ -6,6 +6,7 @@ frames agree.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from tickstream.market.analytics.candles import Candle
@@ -17,8 +18,16 @@ from tickstream.market.ticks import ns_to_iso
 MESSAGE_TYPE_TICK = "market.tick"
 
 
-def _dec(value: object) -> str | None:
-    return None if value is None else str(value)
+def decimal_str(value: Decimal) -> str:
+    """A decimal as plain text without trailing zeros: `229.1600000000` -> `229.16`."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def _dec(value: Decimal | None) -> str | None:
+    return None if value is None else decimal_str(value)
 
 
 def round_value(value: float | None) -> float | None:
@@ -57,7 +66,7 @@ def quote_dict(quote: Quote) -> dict[str, Any]:
         "change": _dec(quote.change),
         "change_pct": _dec(quote.change_pct),
         "volume": str(quote.volume),
-        "vwap": None if vwap is None else str(round(vwap, 10).normalize()),
+        "vwap": None if vwap is None else decimal_str(round(vwap, 10)),
         "trades": quote.trades,
         "time": ns_to_iso(quote.ts) if quote.ts else None,
     }

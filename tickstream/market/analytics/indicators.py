@@ -275,37 +275,64 @@ class MACD:
 
 
 class BollingerBands:
-    """SMA middle band and bands at `k` population standard deviations."""
+    """SMA middle band and bands at `k` population standard deviations.
 
-    __slots__ = ("period", "k", "names", "_w", "_squares")
+    The variance comes from sums of deviations from a shift that is re-centred on the mean
+    whenever the window is re-summed exactly, so it stays accurate when the deviation is
+    tiny next to the price (the plain sum of squares loses most of its digits there).
+    """
+
+    __slots__ = ("period", "k", "names", "_values", "_shift", "_s1", "_s2", "_since_refresh")
 
     def __init__(self, period: int, k: float) -> None:
         self.period = period
         self.k = k
         suffix = f"{period}_{_fmt(k)}"
         self.names = (f"bb_mid_{suffix}", f"bb_upper_{suffix}", f"bb_lower_{suffix}")
-        self._w = _Window(period)
-        self._squares = _Window(period)
+        self._values: deque[float] = deque(maxlen=period)
+        self._shift = 0.0
+        self._s1 = 0.0
+        self._s2 = 0.0
+        self._since_refresh = 0
 
-    def _bands(self, total: float, squares: float) -> Outputs:
-        mean = total / self.period
-        variance = squares / self.period - mean * mean
-        sigma = math.sqrt(variance) if variance > 1e-14 * mean * mean else 0.0
+    def _sums_with(self, x: float) -> tuple[float, float]:
+        s1, s2 = self._s1, self._s2
+        if len(self._values) == self.period:
+            d = self._values[0] - self._shift
+            s1, s2 = s1 - d, s2 - d * d
+        d = x - self._shift
+        return s1 + d, s2 + d * d
+
+    def _bands(self, s1: float, s2: float) -> Outputs:
+        n = self.period
+        offset = s1 / n
+        variance = s2 / n - offset * offset
+        mean = self._shift + offset
+        sigma = math.sqrt(variance) if variance > 0.0 else 0.0
         return (mean, mean + self.k * sigma, mean - self.k * sigma)
 
     def update(self, bar: Bar) -> Outputs:
-        self._w.push(bar.close)
-        self._squares.push(bar.close * bar.close)
-        if not self._w.full:
+        x = bar.close
+        if not self._values:
+            self._shift = x
+        self._s1, self._s2 = self._sums_with(x)
+        self._values.append(x)
+        self._since_refresh += 1
+        if self._since_refresh >= self.period:
+            self._since_refresh = 0
+            self._shift = math.fsum(self._values) / len(self._values)
+            self._s1 = math.fsum(v - self._shift for v in self._values)
+            self._s2 = math.fsum((v - self._shift) ** 2 for v in self._values)
+        if len(self._values) < self.period:
             return (None, None, None)
-        return self._bands(self._w.total, self._squares.total)
+        return self._bands(self._s1, self._s2)
 
     def peek(self, bar: Bar) -> Outputs:
-        total = self._w.total_with(bar.close)
-        squares = self._squares.total_with(bar.close * bar.close)
-        if total is None or squares is None:
+        if len(self._values) < self.period - 1:
             return (None, None, None)
-        return self._bands(total, squares)
+        if not self._values:  # a period of 1: the bands are the price itself
+            return (bar.close, bar.close, bar.close)
+        return self._bands(*self._sums_with(bar.close))
 
 
 class ATR:

@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from pathlib import Path
 
 from tickstream.market.ticks import NS_PER_S, datetime_to_ns
@@ -289,7 +289,7 @@ def _csv_with_header(header: list[str], body: list[list[str]]) -> PriceFile:
     taken: set[int] = set()
     time_col = _column(header, "time", taken)
     if time_col is None:
-        raise PriceFileError(f"no date/time column in header {header}")
+        raise PriceFileError(f"no date/time column in header {str(header)[:120]}")
     taken.add(time_col)
     clock_col = _column(header, "clock", taken)
     if clock_col is not None:
@@ -337,7 +337,10 @@ def bar_path(bar: BarRecord, duration: int) -> Iterator[tuple[int, Decimal, Deci
         prices = (bar.open, bar.low, bar.high, bar.close)
     else:
         prices = (bar.open, bar.high, bar.low, bar.close)
-    part = bar.volume / 4
+    # Quarters at the volume's own precision; the last takes the remainder, so the sum is
+    # exact and prints as the source does.
+    exponent = Decimal(1).scaleb(bar.volume.as_tuple().exponent)  # type: ignore[arg-type]
+    part = (bar.volume / 4).quantize(exponent, rounding=ROUND_DOWN)
     sizes = (part, part, part, bar.volume - 3 * part)
     for step, (price, size) in enumerate(zip(prices, sizes, strict=True)):
         yield bar.ts + step * quarter, price, size

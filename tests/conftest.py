@@ -1,0 +1,53 @@
+"""Shared fixtures."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from tickstream.market.instruments import DEFAULT_UNIVERSE, InstrumentKind, InstrumentSpec
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def fixture_path(*parts: str) -> Path:
+    return FIXTURES.joinpath(*parts)
+
+
+def shared_data(*parts: str) -> Path:
+    """A file of ../shared/data (GPL data sets are not copied into the project)."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is absent (the optional GPL data sets live in ../shared/data)")
+    return path
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    on_postgres = connection.vendor == "postgresql"
+    skip = pytest.mark.skip(
+        reason="needs PostgreSQL: set TEST_DATABASE_URL=postgres://... (make test does)"
+    )
+    for item in items:
+        if "postgres" in item.keywords and not on_postgres:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def spec() -> InstrumentSpec:
+    return InstrumentSpec("TEST", "Test Corp", InstrumentKind.STOCK, start_price=Decimal("100"))
+
+
+@pytest.fixture
+def universe() -> tuple[InstrumentSpec, ...]:
+    return DEFAULT_UNIVERSE
+
+
+@pytest.fixture
+def instruments(db: None) -> None:
+    from tickstream.market.services import instruments_load
+
+    instruments_load()

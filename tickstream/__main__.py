@@ -1,0 +1,51 @@
+"""The tickstream command line: `python -m tickstream run|analyze ...`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def run(argv: list[str]) -> int:
+    """Migrate, load instruments (and the demo user in development), serve on uvicorn."""
+    parser = argparse.ArgumentParser(prog="python -m tickstream run")
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    options = parser.parse_args(argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tickstream.settings")
+    import django
+    import uvicorn
+    from django.conf import settings
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", interactive=False, verbosity=0)
+    if settings.DEVELOPMENT:
+        call_command("setup_demo")
+    else:
+        call_command("load_instruments")
+        call_command("collectstatic", interactive=False, verbosity=0)
+    print(f"tickstream at http://{options.host}:{options.port}/  (Ctrl-C stops)", flush=True)
+    uvicorn.run("tickstream.asgi:application", host=options.host, port=options.port,
+                lifespan="on", log_level="info", proxy_headers=True)
+    return 0
+
+
+def main() -> int:
+    commands = {"run": run, "analyze": None}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
+        sys.stderr.write("usage: python -m tickstream {run,analyze} ...\n"
+                         "  run      start the server (migrates, loads instruments)\n"
+                         "  analyze  candles and indicators of a price file as CSV\n")
+        return 2
+    command, rest = sys.argv[1], sys.argv[2:]
+    if command == "analyze":
+        from tickstream.market.analyze import main as analyze_main
+
+        return analyze_main(rest)
+    return run(rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

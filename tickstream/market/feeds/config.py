@@ -1,0 +1,94 @@
+"""Turns the FEEDS setting into feed adapters.
+
+Specs are separated by `;`, each a kind followed by `key=value` options:
+`simulated rate=100 seed=7`, `replay symbol=SPY file=data/spy.csv speed=60` (`speed=max`).
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from pathlib import Path
+
+from tickstream.market.feeds.base import Feed
+from tickstream.market.feeds.replay import ReplayFeed
+from tickstream.market.feeds.simulated import SimulatedFeed
+from tickstream.market.instruments import InstrumentSpec
+
+
+class FeedConfigError(ValueError):
+    """A FEEDS spec that cannot be turned into a feed."""
+
+
+def _options(parts: list[str], spec: str, allowed: set[str]) -> dict[str, str]:
+    options = {}
+    for part in parts:
+        key, sep, value = part.partition("=")
+        if not sep or key not in allowed:
+            raise FeedConfigError(f"{spec!r}: unknown option {part!r} (allowed: "
+                                  f"{', '.join(sorted(allowed))})")
+        options[key] = value
+    return options
+
+
+def _number(options: dict[str, str], key: str, default: float, spec: str) -> float:
+    try:
+        value = float(options.get(key, default))
+    except ValueError:
+        raise FeedConfigError(f"{spec!r}: {key} must be a number") from None
+    if value < 0:
+        raise FeedConfigError(f"{spec!r}: {key} must not be negative")
+    return value
+
+
+def build_feeds(
+    text: str,
+    instruments: Sequence[InstrumentSpec],
+    *,
+    sim_defaults: dict[str, object] | None = None,
+) -> list[Feed]:
+    """Build the feeds a FEEDS setting names."""
+    defaults = dict(sim_defaults or {})
+    feeds: list[Feed] = []
+    for spec in (s.strip() for s in text.split(";")):
+        if not spec:
+            continue
+        kind, *rest = shlex.split(spec)
+        if kind == "simulated":
+            opts = _options(rest, spec, {"rate", "seed", "speed", "symbols", "stock_hours"})
+            symbols = opts.get("symbols") or ",".join(defaults.get("symbols", []) or [])  # type: ignore[arg-type]
+            chosen = [i for i in instruments if i.active]
+            if symbols:
+                wanted = set(symbols.split(","))
+                chosen = [i for i in chosen if i.symbol in wanted]
+                unknown = wanted - {i.symbol for i in chosen}
+                if unknown:
+                    raise FeedConfigError(f"{spec!r}: unknown symbols {sorted(unknown)}")
+            if not chosen:
+                raise FeedConfigError("the simulated market has no active instruments: "
+                                      "run `python manage.py load_instruments`")
+            stock_hours = opts.get("stock_hours", str(defaults.get("stock_hours", "always")))
+            if stock_hours not in {"always", "exchange"}:
+                raise FeedConfigError(f"{spec!r}: stock_hours must be always or exchange")
+            feeds.append(SimulatedFeed(
+                chosen,
+                seed=int(_number(opts, "seed", float(defaults.get("seed", 0)), spec)),  # type: ignore[arg-type]
+                rate=_number(opts, "rate", float(defaults.get("rate", 50.0)), spec) or 50.0,  # type: ignore[arg-type]
+                speed=_number(opts, "speed", float(defaults.get("speed", 20.0)), spec),  # type: ignore[arg-type]
+                stock_hours=stock_hours,
+            ))
+        elif kind == "replay":
+            opts = _options(rest, spec, {"symbol", "file", "speed"})
+            if "symbol" not in opts or "file" not in opts:
+                raise FeedConfigError(f"{spec!r}: replay needs symbol=... and file=...")
+            path = Path(opts["file"])
+            if not path.is_file():
+                raise FeedConfigError(f"{spec!r}: no file {path}")
+            speed_text = opts.get("speed", "1")
+            speed = None if speed_text == "max" else _number(opts, "speed", 1.0, spec)
+            if speed == 0:
+                raise FeedConfigError(f"{spec!r}: speed must be positive or max")
+            feeds.append(ReplayFeed(path, opts["symbol"].upper(), speed=speed))
+        else:
+            raise FeedConfigError(f"unknown feed {kind!r}: use simulated or replay")
+    return feeds

@@ -1,0 +1,157 @@
+"""Instruments and the market data tickstream stores: candles, latest quotes, raw ticks."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+
+from tickstream.market.instruments import InstrumentKind, InstrumentSpec
+
+SYMBOL_PATTERN = r"^[A-Z0-9][A-Z0-9.\-_]{0,31}$"
+PRICE = {"max_digits": 24, "decimal_places": 10}
+QUANTITY = {"max_digits": 32, "decimal_places": 10}
+
+
+class Instrument(models.Model):
+    """A tradable thing: a stock or a crypto pair."""
+
+    class Kind(models.TextChoices):
+        STOCK = InstrumentKind.STOCK.value, "Stock"
+        CRYPTO = InstrumentKind.CRYPTO.value, "Crypto"
+
+    symbol = models.CharField(
+        max_length=32,
+        unique=True,
+        validators=[
+            RegexValidator(
+                SYMBOL_PATTERN, "Upper-case letters, digits and . - _ only, at most 32."
+            )
+        ],
+    )
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    quote_currency = models.CharField(max_length=10, default="USD")
+    tick_size = models.DecimalField(
+        **PRICE, default=Decimal("0.01"), validators=[MinValueValidator(Decimal("1e-10"))]
+    )
+    quantity_step = models.DecimalField(
+        **PRICE, default=Decimal("1"), validators=[MinValueValidator(Decimal("1e-10"))]
+    )
+    reference_price = models.DecimalField(
+        **PRICE,
+        default=Decimal("100"),
+        validators=[MinValueValidator(Decimal("1e-10"))],
+        help_text="Where the simulated market starts this instrument.",
+    )
+    volatility = models.FloatField(
+        default=0.3,
+        validators=[MinValueValidator(0.0)],
+        help_text="Annualised volatility the simulated market uses.",
+    )
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["symbol"]
+        permissions = [("publish_ticks", "Can publish ticks through the ingest API")]
+
+    def __str__(self) -> str:
+        return self.symbol
+
+    def spec(self) -> InstrumentSpec:
+        """The pure description the market core works with."""
+        return InstrumentSpec(
+            symbol=self.symbol,
+            name=self.name,
+            kind=InstrumentKind(self.kind),
+            quote_currency=self.quote_currency,
+            tick_size=self.tick_size,
+            quantity_step=self.quantity_step,
+            start_price=self.reference_price,
+            volatility=self.volatility,
+            active=self.active,
+        )
+
+
+class Candle(models.Model):
+    """An OHLCV bar of one instrument and interval; `closed` is False for the forming one."""
+
+    instrument = models.ForeignKey(Instrument, on_delete=models.CASCADE, related_name="candles")
+    interval = models.CharField(max_length=8)
+    start = models.DateTimeField()
+    open = models.DecimalField(**PRICE)
+    high = models.DecimalField(**PRICE)
+    low = models.DecimalField(**PRICE)
+    close = models.DecimalField(**PRICE)
+    volume = models.DecimalField(**QUANTITY)
+    trades = models.PositiveIntegerField(default=0)
+    closed = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instrument", "interval", "start"], name="candle_unique_bucket"
+            )
+        ]
+        ordering = ["instrument", "interval", "start"]
+
+    def __str__(self) -> str:
+        return f"{self.instrument_id} {self.interval} {self.start:%Y-%m-%d %H:%M:%S}"
+
+
+class Quote(models.Model):
+    """The latest session quote of an instrument, kept current by the batch writer."""
+
+    instrument = models.OneToOneField(
+        Instrument, on_delete=models.CASCADE, primary_key=True, related_name="quote"
+    )
+    last = models.DecimalField(**PRICE)
+    open = models.DecimalField(**PRICE)
+    high = models.DecimalField(**PRICE)
+    low = models.DecimalField(**PRICE)
+    prev_close = models.DecimalField(**PRICE, null=True, blank=True)
+    volume = models.DecimalField(**QUANTITY)
+    vwap = models.DecimalField(**PRICE, null=True, blank=True)
+    trades = models.PositiveIntegerField(default=0)
+    time = models.DateTimeField()
+
+    class Meta:
+        ordering = ["instrument"]
+
+    def __str__(self) -> str:
+        return f"{self.instrument_id} {self.last}"
+
+    @property
+    def reference(self) -> Decimal:
+        """The price change is measured against: the previous close, else the session open."""
+        return self.prev_close if self.prev_close is not None else self.open
+
+    @property
+    def change(self) -> Decimal:
+        return self.last - self.reference
+
+    @property
+    def change_pct(self) -> Decimal | None:
+        ref = self.reference
+        return ((self.last - ref) * 100 / ref).quantize(Decimal("0.0001")) if ref else None
+
+
+class Trade(models.Model):
+    """A raw tick, stored only when MARKET_STORE_TICKS is on."""
+
+    instrument = models.ForeignKey(Instrument, on_delete=models.CASCADE, related_name="trades")
+    price = models.DecimalField(**PRICE)
+    size = models.DecimalField(**QUANTITY)
+    ts_event = models.DateTimeField()
+    ts_recv = models.DateTimeField()
+    source = models.CharField(max_length=32)
+    trade_id = models.CharField(max_length=64, null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["instrument", "ts_event"], name="trade_instrument_time")]
+
+    def __str__(self) -> str:
+        return f"{self.instrument_id} {self.price} x {self.size}"

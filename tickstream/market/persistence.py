@@ -1,0 +1,178 @@
+"""The batched writer: candles, quotes and (optionally) ticks to the database.
+
+The tick path only notes what changed (O(1), never blocks). Once a second, or sooner when
+enough is pending, the writer collects rows on the event loop and writes them in a worker
+thread in one transaction. A slow database delays the writes, not the ticks: forming
+candles and quotes conflate to their latest value, closed candles and ticks queue up to a
+bound, and what overflows is counted and logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from tickstream.market.analytics.state import SymbolState
+from tickstream.market.engine import TickUpdate
+from tickstream.market.ticks import Tick
+
+log = logging.getLogger(__name__)
+
+CandleRow = tuple[str, str, int, Decimal, Decimal, Decimal, Decimal, Decimal, int, bool]
+QuoteRow = tuple[str, Decimal, Decimal, Decimal, Decimal, Decimal | None, Decimal,
+                 Decimal | None, int, int]
+
+
+@dataclass(slots=True)
+class Batch:
+    candles: list[CandleRow] = field(default_factory=list)
+    quotes: list[QuoteRow] = field(default_factory=list)
+    ticks: list[Tick] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.candles) + len(self.quotes) + len(self.ticks)
+
+
+@dataclass(slots=True)
+class WriterStats:
+    flushes: int = 0
+    rows_written: int = 0
+    failures: int = 0
+    dropped_ticks: int = 0
+    dropped_candles: int = 0
+    last_flush_ms: float = 0.0
+
+
+class BatchWriter:
+    """Collects changes from the tick path and writes them in batches."""
+
+    def __init__(
+        self,
+        write: Callable[[Batch], None],
+        *,
+        flush_ms: int = 1000,
+        batch_size: int = 2000,
+        queue_limit: int = 100_000,
+        store_ticks: bool = False,
+    ) -> None:
+        self._write = write
+        self.flush_s = flush_ms / 1000
+        self.batch_size = batch_size
+        self.queue_limit = queue_limit
+        self.store_ticks = store_ticks
+        self.stats = WriterStats()
+        self._dirty: dict[str, SymbolState] = {}
+        self._closed: deque[CandleRow] = deque()
+        self._ticks: deque[Tick] = deque()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._last_warning = 0.0
+
+    def note(self, update: TickUpdate) -> None:
+        """Record what a tick changed. Called on the tick path: O(1), never blocks."""
+        symbol = update.tick.symbol
+        self._dirty[symbol] = update.state
+        for closed in update.closed:
+            if len(self._closed) >= self.queue_limit:
+                self.stats.dropped_candles += 1
+                self._warn_overflow()
+                continue
+            c = closed.candle
+            self._closed.append((symbol, closed.interval.name, c.start, c.open, c.high, c.low,
+                                 c.close, c.volume, c.trades, True))
+        if self.store_ticks:
+            if len(self._ticks) >= self.queue_limit:
+                self.stats.dropped_ticks += 1
+                self._warn_overflow()
+            else:
+                self._ticks.append(update.tick)
+                if len(self._ticks) >= self.batch_size:
+                    self._wake.set()
+
+    def _warn_overflow(self) -> None:
+        now = time.monotonic()
+        if now - self._last_warning > 10:
+            self._last_warning = now
+            log.warning(
+                "writer queue full (%d rows): dropped %d ticks and %d closed candles so far; "
+                "the database is slower than the feed",
+                self.queue_limit, self.stats.dropped_ticks, self.stats.dropped_candles,
+            )
+
+    def pending(self) -> int:
+        return len(self._closed) + len(self._ticks) + len(self._dirty)
+
+    def collect(self) -> Batch:
+        """Take everything pending as rows (runs on the event loop, between ticks)."""
+        batch = Batch()
+        candles: dict[tuple[str, str, int], CandleRow] = {}
+        while self._closed:
+            row = self._closed.popleft()
+            candles[(row[0], row[1], row[2])] = row
+        for symbol, state in self._dirty.items():
+            for series in state.series:
+                c = series.builder.forming
+                if c is not None:
+                    candles[(symbol, series.interval.name, c.start)] = (
+                        symbol, series.interval.name, c.start, c.open, c.high, c.low, c.close,
+                        c.volume, c.trades, False,
+                    )
+            q = state.quote
+            if q.last is not None and q.open is not None and q.high is not None \
+                    and q.low is not None:
+                vwap = q.vwap
+                batch.quotes.append((symbol, q.last, q.open, q.high, q.low, q.prev_close,
+                                     q.volume, None if vwap is None else round(vwap, 10),
+                                     q.trades, q.ts))
+        self._dirty.clear()
+        batch.candles = list(candles.values())
+        batch.ticks = list(self._ticks)
+        self._ticks.clear()
+        return batch
+
+    async def flush(self) -> None:
+        """Write what is pending now."""
+        batch = self.collect()
+        if not len(batch):
+            return
+        started = time.perf_counter()
+        try:
+            await asyncio.to_thread(self._write, batch)
+        except Exception:
+            self.stats.failures += 1
+            log.exception("writing %d rows failed; they will be retried", len(batch))
+            self._requeue(batch)
+            return
+        self.stats.flushes += 1
+        self.stats.rows_written += len(batch)
+        self.stats.last_flush_ms = (time.perf_counter() - started) * 1000
+
+    def _requeue(self, batch: Batch) -> None:
+        room = self.queue_limit - len(self._closed)
+        closed = [row for row in batch.candles if row[9]]
+        self._closed.extendleft(reversed(closed[:room]))
+        self.stats.dropped_candles += max(0, len(closed) - room)
+        room = self.queue_limit - len(self._ticks)
+        self._ticks.extendleft(reversed(batch.ticks[:room]))
+        self.stats.dropped_ticks += max(0, len(batch.ticks) - room)
+
+    async def run(self) -> None:
+        """Flush every `flush_ms`, or sooner when a batch is full, until stopped."""
+        while not self._stopping:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.flush_s)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            await self.flush()
+
+    async def stop(self) -> None:
+        """Write everything still pending (called on shutdown)."""
+        self._stopping = True
+        self._wake.set()
+        await self.flush()

@@ -1,0 +1,136 @@
+"""The live pipeline: validate -> update market state -> publish -> persist.
+
+`Pipeline.ingest` runs on the event loop for every tick from every feed. It does the pure
+work at once and hands the rest off without waiting: publishing goes through a bounded
+queue drained by one task, persistence through the batched writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from tickstream.market.engine import MarketEngine
+from tickstream.market.messages import tick_message
+from tickstream.market.persistence import BatchWriter
+from tickstream.market.ticks import Tick
+from tickstream.market.validation import Rejection
+from tickstream.stream.groups import market_group
+
+log = logging.getLogger(__name__)
+
+SendGroup = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+class Publisher:
+    """Sends broker messages in order through a bounded queue; overflow is counted."""
+
+    def __init__(self, send_group: SendGroup, *, capacity: int = 50_000) -> None:
+        self._send = send_group
+        self._queue: asyncio.Queue[tuple[str, dict[str, Any]] | None] = asyncio.Queue(capacity)
+        self.sent = 0
+        self.dropped = 0
+        self.failed = 0
+        self._last_warning = 0.0
+
+    def offer(self, group: str, message: dict[str, Any]) -> None:
+        """Queue a message for its group; never blocks the tick path."""
+        try:
+            self._queue.put_nowait((group, message))
+        except asyncio.QueueFull:
+            self.dropped += 1
+            now = time.monotonic()
+            if now - self._last_warning > 10:
+                self._last_warning = now
+                log.warning("publish queue full: %d messages dropped so far (subscribers see "
+                            "the gap in seq)", self.dropped)
+
+    def backlog(self) -> int:
+        return self._queue.qsize()
+
+    async def run(self) -> None:
+        """Drain the queue until `stop()`."""
+        while True:
+            item = await self._queue.get()
+            if item is None:
+                return
+            group, message = item
+            try:
+                await self._send(group, message)
+                self.sent += 1
+            except Exception:
+                self.failed += 1
+                log.exception("publishing to %s failed", group)
+
+    async def stop(self) -> None:
+        """Send what is queued, then end `run()`."""
+        await self._queue.put(None)
+
+
+class Pipeline:
+    """Takes ticks from every feed into the engine, the publisher and the writer."""
+
+    def __init__(
+        self,
+        engine: MarketEngine,
+        *,
+        publisher: Publisher | None = None,
+        writer: BatchWriter | None = None,
+        analysis_every_ms: int = 100,
+    ) -> None:
+        self.engine = engine
+        self.publisher = publisher
+        self.writer = writer
+        # Restarting the pipeline restarts sequence numbers; the epoch tells them apart.
+        self.epoch = time.time_ns()
+        self.analysis_every_ns = analysis_every_ms * 1_000_000
+        self._analysis_due: dict[str, int] = {}
+        self._groups: dict[str, str] = {}
+
+    def ingest(self, tick: Tick, *, live: bool = True) -> Rejection | None:
+        """Process one tick; return why it was rejected, or None when accepted."""
+        result = self.engine.process(tick, live=live)
+        if isinstance(result, Rejection):
+            return result
+        if self.publisher is not None:
+            symbol = tick.symbol
+            # Indicator values on the forming candle are sent at most every
+            # analysis_every_ms per symbol (and whenever a candle closes): subscribers
+            # conflate them to that pace anyway.
+            now = tick.ts_recv
+            with_analysis = bool(result.closed) or now >= self._analysis_due.get(symbol, 0)
+            if with_analysis:
+                self._analysis_due[symbol] = now + self.analysis_every_ns
+            group = self._groups.get(symbol) or self._groups.setdefault(
+                symbol, market_group(symbol)
+            )
+            self.publisher.offer(
+                group, tick_message(result, epoch=self.epoch, with_analysis=with_analysis)
+            )
+        if self.writer is not None:
+            self.writer.note(result)
+        return None
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for monitoring: accepted, rejected by reason, publish and writer state."""
+        validator = self.engine.validator
+        stats: dict[str, Any] = {
+            "accepted": validator.accepted,
+            "rejected": dict(validator.rejected),
+            "symbols": len(self.engine.states),
+        }
+        if self.publisher is not None:
+            stats["published"] = self.publisher.sent
+            stats["publish_dropped"] = self.publisher.dropped
+            stats["publish_backlog"] = self.publisher.backlog()
+        if self.writer is not None:
+            s = self.writer.stats
+            stats["writer"] = {
+                "flushes": s.flushes, "rows_written": s.rows_written, "failures": s.failures,
+                "dropped_ticks": s.dropped_ticks, "dropped_candles": s.dropped_candles,
+                "last_flush_ms": round(s.last_flush_ms, 1), "pending": self.writer.pending(),
+            }
+        return stats

@@ -1,0 +1,198 @@
+"""The market runtime of a process: feeds, pipeline, publisher, writer and ingest listener.
+
+`make run` starts one inside the web process (FEEDS_MODE=embedded); `manage.py runfeeds`
+starts one on its own (FEEDS_MODE=external), and web processes then reach it for HTTP
+ingest through the channel layer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from channels.layers import BaseChannelLayer, get_channel_layer
+from django.conf import settings
+
+from tickstream.market.analytics.indicators import parse_indicators
+from tickstream.market.analytics.intervals import parse_interval
+from tickstream.market.engine import MarketEngine
+from tickstream.market.feeds.base import Feed, supervise
+from tickstream.market.feeds.config import build_feeds
+from tickstream.market.instruments import InstrumentSpec
+from tickstream.market.persistence import BatchWriter
+from tickstream.market.pipeline import Pipeline, Publisher
+from tickstream.market.storage import BatchStore
+from tickstream.market.ticks import Tick
+from tickstream.stream.groups import INGEST_CHANNEL
+
+log = logging.getLogger(__name__)
+
+INSTRUMENT_REFRESH_S = 30.0
+
+
+def _load_market_setup() -> tuple[list[InstrumentSpec], dict[str, Decimal]]:
+    from tickstream.market.models import Quote
+    from tickstream.market.selectors import instrument_specs
+
+    specs = instrument_specs()
+    last = dict(Quote.objects.values_list("instrument__symbol", "last"))
+    return specs, last
+
+
+def tick_to_wire(tick: Tick) -> dict[str, Any]:
+    return {"symbol": tick.symbol, "price": str(tick.price), "size": str(tick.size),
+            "ts_event": tick.ts_event, "ts_recv": tick.ts_recv, "source": tick.source,
+            "trade_id": tick.trade_id}
+
+
+def tick_from_wire(data: dict[str, Any]) -> Tick:
+    return Tick(data["symbol"], Decimal(data["price"]), Decimal(data["size"]),
+                int(data["ts_event"]), int(data["ts_recv"]), str(data["source"]),
+                data.get("trade_id"))
+
+
+class MarketRuntime:
+    """Owns the running pieces of the market side of one process."""
+
+    def __init__(self, pipeline: Pipeline, feeds: Sequence[Feed], *, listen_ingest: bool,
+                 layer: BaseChannelLayer | None) -> None:
+        self.pipeline = pipeline
+        self.feeds = list(feeds)
+        self.listen_ingest = listen_ingest
+        self.layer = layer
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def ingest(self, tick: Tick, *, live: bool = True) -> dict[str, str] | None:
+        problem = self.pipeline.ingest(tick, live=live)
+        if problem is None:
+            return None
+        return {"code": problem.reason.value, "message": problem.message}
+
+    async def start(self) -> None:
+        p = self.pipeline
+        if p.publisher is not None:
+            self._spawn(p.publisher.run(), "publisher")
+        if p.writer is not None:
+            self._spawn(p.writer.run(), "writer")
+        for feed in self.feeds:
+            self._spawn(supervise(feed, lambda t, f=feed: p.ingest(t, live=f.live)),
+                        f"feed {feed.describe()}")
+            log.info("feed started: %s", feed.describe())
+        self._spawn(self._refresh_instruments(), "instrument refresh")
+        if self.listen_ingest and self.layer is not None:
+            self._spawn(self._serve_ingest(), "ingest listener")
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        self._tasks.append(asyncio.create_task(coro, name=name))
+
+    async def _refresh_instruments(self) -> None:
+        while True:
+            await asyncio.sleep(INSTRUMENT_REFRESH_S)
+            try:
+                specs, _ = await sync_to_async(_load_market_setup)()
+            except Exception:
+                log.exception("reloading instruments failed; keeping the ones known")
+                continue
+            self.pipeline.engine.set_instruments(specs)
+
+    async def _serve_ingest(self) -> None:
+        assert self.layer is not None
+        while True:
+            message = await self.layer.receive(INGEST_CHANNEL)
+            try:
+                results = [self.ingest(tick_from_wire(t)) for t in message["ticks"]]
+            except (KeyError, TypeError, ValueError, ArithmeticError):
+                log.warning("malformed ingest request ignored")
+                continue
+            reply = message.get("reply_channel")
+            if reply:
+                await self.layer.send(reply, {"type": "market.ingest.result",
+                                              "results": results})
+
+    async def stop(self) -> None:
+        """Stop the feeds, send what is queued, write what is pending."""
+        feeds_and_more = [t for t in self._tasks if t.get_name() not in {"publisher", "writer"}]
+        for task in feeds_and_more:
+            task.cancel()
+        for task in feeds_and_more:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        p = self.pipeline
+        if p.publisher is not None:
+            await p.publisher.stop()
+        if p.writer is not None:
+            await p.writer.stop()
+        for task in self._tasks:
+            if task.get_name() in {"publisher", "writer"}:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._tasks.clear()
+        log.info("market runtime stopped: %s", p.stats())
+
+
+async def build_runtime(*, feeds_text: str | None = None, listen_ingest: bool = False,
+                        with_writer: bool = True) -> MarketRuntime:
+    """Build a runtime from settings and the database (instruments, last prices)."""
+    specs, last = await sync_to_async(_load_market_setup)()
+    engine = MarketEngine(
+        specs,
+        [parse_interval(i) for i in settings.MARKET_INTERVALS],
+        parse_indicators(settings.MARKET_INDICATORS),
+        max_delay_s=settings.MARKET_MAX_TICK_DELAY_S,
+        reorder_tolerance_s=settings.MARKET_REORDER_TOLERANCE_S,
+    )
+    for symbol, price in last.items():
+        engine.state(symbol, reference=price)  # change is measured against the last price
+    layer = get_channel_layer()
+    publisher = None
+    if layer is not None:
+        publisher = Publisher(layer.group_send, capacity=settings.MARKET_PUBLISH_QUEUE)
+    writer = None
+    if with_writer:
+        writer = BatchWriter(
+            BatchStore(),
+            flush_ms=settings.MARKET_WRITER_FLUSH_MS,
+            batch_size=settings.MARKET_WRITER_BATCH,
+            queue_limit=settings.MARKET_WRITER_QUEUE,
+            store_ticks=settings.MARKET_STORE_TICKS,
+        )
+    pipeline = Pipeline(engine, publisher=publisher, writer=writer,
+                        analysis_every_ms=settings.MARKET_ANALYSIS_EVERY_MS)
+    feeds = build_feeds(
+        settings.FEEDS if feeds_text is None else feeds_text,
+        specs,
+        sim_defaults={"seed": settings.SIM_SEED, "rate": settings.SIM_RATE,
+                      "speed": settings.SIM_SPEED, "symbols": settings.SIM_SYMBOLS,
+                      "stock_hours": settings.SIM_STOCK_HOURS},
+    )
+    return MarketRuntime(pipeline, feeds, listen_ingest=listen_ingest, layer=layer)
+
+
+_current: MarketRuntime | None = None
+
+
+def current_runtime() -> MarketRuntime | None:
+    """The runtime embedded in this process, if any."""
+    return _current
+
+
+async def start_embedded() -> MarketRuntime:
+    global _current
+    if _current is None:
+        runtime = await build_runtime()
+        await runtime.start()
+        _current = runtime
+    return _current
+
+
+async def stop_embedded() -> None:
+    global _current
+    runtime, _current = _current, None
+    if runtime is not None:
+        await runtime.stop()

@@ -1,0 +1,13 @@
+"""Settings for the test suite: development mode, no feeds unless a test starts them."""
+
+import os
+
+os.environ.setdefault("TICKSTREAM_DEVELOPMENT", "true")
+if os.environ.get("TEST_DATABASE_URL"):
+    os.environ["DATABASE_URL"] = os.environ["TEST_DATABASE_URL"]
+
+from tickstream.settings import *  # noqa: E402,F403
+
+FEEDS_MODE = "embedded"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast user creation
+REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"ingest": "10000/min"}}  # noqa: F405
