@@ -129,7 +129,7 @@ def parse_decimal(text: object) -> Decimal:
 
 
 _ALIASES = {
-    "time": ("datetime", "date time", "timestamp", "time", "date", "ts", "open time", "t"),
+    "time": ("datetime", "date time", "timestamp", "date", "time", "ts", "open time", "t"),
     "clock": ("time",),
     "open": ("open", "o"),
     "high": ("high", "h"),
