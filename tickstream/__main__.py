@@ -27,17 +27,25 @@ def run(argv: list[str]) -> int:
         call_command("load_instruments")
         call_command("collectstatic", interactive=False, verbosity=0)
     print(f"tickstream at http://{options.host}:{options.port}/  (Ctrl-C stops)", flush=True)
-    uvicorn.run("tickstream.asgi:application", host=options.host, port=options.port,
-                lifespan="on", log_level="info", proxy_headers=True)
+    uvicorn.run(
+        "tickstream.asgi:application",
+        host=options.host,
+        port=options.port,
+        lifespan="on",
+        log_level="info",
+        proxy_headers=True,
+    )
     return 0
 
 
 def main() -> int:
     commands = {"run": run, "analyze": None}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
-        sys.stderr.write("usage: python -m tickstream {run,analyze} ...\n"
-                         "  run      start the server (migrates, loads instruments)\n"
-                         "  analyze  candles and indicators of a price file as CSV\n")
+        sys.stderr.write(
+            "usage: python -m tickstream {run,analyze} ...\n"
+            "  run      start the server (migrates, loads instruments)\n"
+            "  analyze  candles and indicators of a price file as CSV\n"
+        )
         return 2
     command, rest = sys.argv[1], sys.argv[2:]
     if command == "analyze":

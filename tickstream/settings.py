@@ -144,6 +144,8 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEVELOPMENT
+if DEVELOPMENT:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # served from the apps; collectstatic not needed
 
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
@@ -174,7 +176,8 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "tickstream API",
-    "DESCRIPTION": "Instruments, quotes, candles and tick ingest. Money travels as decimal strings.",
+    "DESCRIPTION": "Instruments, quotes, candles and tick ingest. "
+    "Money travels as decimal strings.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

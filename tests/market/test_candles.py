@@ -31,7 +31,12 @@ def test_builder_folds_ticks_and_closes_on_the_next_bucket() -> None:
     closed = builder.update(61 * S, D("11.5"), D("5"))
     assert closed is not None
     assert (closed.start, closed.open, closed.high, closed.low, closed.close) == (
-        0, D("10"), D("12"), D("9"), D("11"))
+        0,
+        D("10"),
+        D("12"),
+        D("9"),
+        D("11"),
+    )
     assert (closed.volume, closed.trades) == (D("7"), 4)
     assert builder.forming is not None and builder.forming.start == 60 * S
     # An empty minute makes no candle: the next trade 3 minutes later closes 1:00 only.
@@ -83,7 +88,12 @@ def test_replayed_bars_rebuild_exactly(folder: str, name: str, interval: str) ->
     assert len(rebuilt) == len(prices.bars)
     for bar, candle in zip(prices.bars, rebuilt, strict=True):
         assert (candle.start, candle.open, candle.high, candle.low, candle.close) == (
-            bar.ts, bar.open, bar.high, bar.low, bar.close)
+            bar.ts,
+            bar.open,
+            bar.high,
+            bar.low,
+            bar.close,
+        )
         assert candle.volume == bar.volume
 
 
@@ -119,7 +129,12 @@ def test_candles_from_real_binance_trades_equal_binance_klines() -> None:
             assert candle is not None
             assert candle.start == k["t"] * 10**6
             assert (candle.open, candle.high, candle.low, candle.close, candle.volume) == (
-                D(k["o"]), D(k["h"]), D(k["l"]), D(k["c"]), D(k["v"]))
+                D(k["o"]),
+                D(k["h"]),
+                D(k["l"]),
+                D(k["c"]),
+                D(k["v"]),
+            )
             compared += 1
     assert compared >= 2, "the recordings hold two fully captured klines"
 
@@ -138,8 +153,9 @@ def test_binance_kline_updates_advance_by_the_trades_between_them() -> None:
             previous[key] = k
             if before is None or before["L"] == k["L"]:
                 continue
-            between = [t for t in trades if t["s"] == k["s"] and before["L"] < t["f"]
-                       and t["l"] <= k["L"]]
+            between = [
+                t for t in trades if t["s"] == k["s"] and before["L"] < t["f"] and t["l"] <= k["L"]
+            ]
             builder = CandleBuilder(parse_interval("1m"))
             for t in sorted(between, key=lambda t: t["f"]):
                 builder.update(t["T"] * 10**6, D(t["p"]), D(t["q"]))
@@ -155,15 +171,25 @@ def test_binance_kline_updates_advance_by_the_trades_between_them() -> None:
 def test_candles_from_real_trades_equal_freqtrade_binance_candles() -> None:
     """12,477 real Binance XRP/ETH trades against the exchange's 1m candles (GPL data set,
     read from ../shared/data when present)."""
-    trades = json.loads(gzip.decompress(shared_data("freqtrade", "XRP_ETH-trades.json.gz")
-                                        .read_bytes()))
+    trades = json.loads(
+        gzip.decompress(shared_data("freqtrade", "XRP_ETH-trades.json.gz").read_bytes())
+    )
     candles = json.loads(shared_data("freqtrade", "XRP_ETH-1m.json").read_text())
     engine = _engine("1m", "XRP-ETH")
     built = {}
     for ms, trade_id, _order, _side, price, amount, _cost in trades:
         update = engine.process(
-            Tick("XRP-ETH", D(repr(price)), D(repr(amount)), ms * 10**6, ms * 10**6, "binance",
-                 trade_id), live=False)
+            Tick(
+                "XRP-ETH",
+                D(repr(price)),
+                D(repr(amount)),
+                ms * 10**6,
+                ms * 10**6,
+                "binance",
+                trade_id,
+            ),
+            live=False,
+        )
         for c in update.closed:  # type: ignore[union-attr]
             built[c.candle.start // 10**6] = c.candle
     for _, c in engine.finish():
@@ -175,8 +201,12 @@ def test_candles_from_real_trades_equal_freqtrade_binance_candles() -> None:
         candle = built.get(ms)
         if candle is None:
             continue  # outside the trades' time span
-        assert (float(candle.open), float(candle.high), float(candle.low), float(candle.close)) \
-            == (o, h, low, c), ms
+        assert (float(candle.open), float(candle.high), float(candle.low), float(candle.close)) == (
+            o,
+            h,
+            low,
+            c,
+        ), ms
         assert float(candle.volume) == pytest.approx(v, rel=1e-9), ms
         compared += 1
     assert compared > 1000

@@ -27,8 +27,11 @@ def test_yahoo_daily_csv() -> None:
     assert prices.kind == "bars" and len(prices) == 92 and not prices.problems
     first = prices.bars[0]
     assert first.ts == parse_time("2020-09-01")
-    assert (first.open, first.close, first.volume) == (D("350.209991"), D("352.600006"),
-                                                       D("54999300"))
+    assert (first.open, first.close, first.volume) == (
+        D("350.209991"),
+        D("352.600006"),
+        D("54999300"),
+    )
     assert prices.bar_duration() == DAY
 
 
@@ -36,8 +39,12 @@ def test_intraday_csv_with_columns_in_another_order() -> None:
     prices = read_price_file(fixture_path("mplfinance", "SP500_NOV2019_IDay.csv"))
     bar = prices.bars[0]  # Date,Open,Close,High,Low,Volume: 11/5/2019 9:30,3080.8,3080.49,...
     assert bar.ts == parse_time("2019-11-05T09:30:00Z")
-    assert (bar.open, bar.high, bar.low, bar.close) == (D("3080.8"), D("3081.47"), D("3080.3"),
-                                                        D("3080.49"))
+    assert (bar.open, bar.high, bar.low, bar.close) == (
+        D("3080.8"),
+        D("3081.47"),
+        D("3080.3"),
+        D("3080.49"),
+    )
     assert prices.bar_duration() == 60 * NS_PER_S
 
 
@@ -49,11 +56,20 @@ def test_newest_first_files_are_sorted() -> None:
 
 def test_json_candles_and_gzip(tmp_path: Path) -> None:
     path = tmp_path / "c.json.gz"
-    path.write_bytes(gzip.compress(b"[[1570752000000, 0.00141342, 0.00141557, 0.00141266, "
-                                   b"0.00141418, 1482.0]]"))
+    path.write_bytes(
+        gzip.compress(b"[[1570752000000, 0.00141342, 0.00141557, 0.00141266, 0.00141418, 1482.0]]")
+    )
     prices = read_price_file(path)
-    assert prices.bars == [BarRecord(1570752000000 * 10**6, D("0.00141342"), D("0.00141557"),
-                                     D("0.00141266"), D("0.00141418"), D("1482.0"))]
+    assert prices.bars == [
+        BarRecord(
+            1570752000000 * 10**6,
+            D("0.00141342"),
+            D("0.00141557"),
+            D("0.00141266"),
+            D("0.00141418"),
+            D("1482.0"),
+        )
+    ]
 
 
 def test_json_trades_freqtrade_layout(tmp_path: Path) -> None:
@@ -92,8 +108,13 @@ def test_bad_rows_are_reported_with_their_line(tmp_path: Path) -> None:
     )
     prices = read_price_file(path)
     assert len(prices.bars) == 2
-    assert [p.split(":")[0] for p in prices.problems] == ["row 2", "row 3", "row 4", "row 5",
-                                                          "row 6"]
+    assert [p.split(":")[0] for p in prices.problems] == [
+        "row 2",
+        "row 3",
+        "row 4",
+        "row 5",
+        "row 6",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -153,8 +174,10 @@ def test_bar_path_visits_extremes_in_order_and_keeps_volume() -> None:
     assert sum(s for _, _, s in bar_path(down, DAY)) == D("0.3")
 
 
-@pytest.mark.parametrize("name", ["2006-min-005.txt", "2006-01-02-volume-min-001.txt",
-                                  "orcl-1995-2014.txt", "ticksample.csv"])
+@pytest.mark.parametrize(
+    "name",
+    ["2006-min-005.txt", "2006-01-02-volume-min-001.txt", "orcl-1995-2014.txt", "ticksample.csv"],
+)
 def test_backtrader_files(name: str) -> None:
     """GPL data sets (read from ../shared/data when present) in backtrader's layouts."""
     prices = read_price_file(shared_data("backtrader", name))

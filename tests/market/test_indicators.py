@@ -33,8 +33,10 @@ Arrays = dict[str, np.ndarray]
 def _bars(folder: str, name: str) -> list[Bar]:
     prices = read_price_file(fixture_path(folder, name))
     assert not prices.problems
-    return [Bar(b.ts, float(b.open), float(b.high), float(b.low), float(b.close),
-                float(b.volume)) for b in prices.bars]
+    return [
+        Bar(b.ts, float(b.open), float(b.high), float(b.low), float(b.close), float(b.volume))
+        for b in prices.bars
+    ]
 
 
 def _arrays(bars: list[Bar]) -> Arrays:
@@ -69,8 +71,11 @@ REFERENCES: dict[str, Callable[[Arrays], list[np.ndarray]]] = {
 
 
 def _same(a: tuple[float | None, ...], b: tuple[float | None, ...]) -> bool:
-    return all((x is None and y is None) or (x is not None and y is not None and
-               math.isclose(x, y, rel_tol=1e-12, abs_tol=1e-12)) for x, y in zip(a, b, strict=True))
+    return all(
+        (x is None and y is None)
+        or (x is not None and y is not None and math.isclose(x, y, rel_tol=1e-12, abs_tol=1e-12))
+        for x, y in zip(a, b, strict=True)
+    )
 
 
 def _assert_matches(mine: list[float | None], ref: np.ndarray, label: str) -> None:
@@ -97,19 +102,27 @@ def test_indicator_agrees_with_talib(folder: str, name: str, text: str) -> None:
         assert _same(peeked, values), f"peek {peeked} != update {values}"
         for column, value in zip(outputs, values, strict=True):
             column.append(value)
-    for column, ref, out_name in zip(outputs, REFERENCES[text](_arrays(bars)), indicator.names,
-                                     strict=True):
+    for column, ref, out_name in zip(
+        outputs, REFERENCES[text](_arrays(bars)), indicator.names, strict=True
+    ):
         _assert_matches(column, ref, f"{name} {out_name}")
 
 
 def test_talib_reference_series_closes() -> None:
     """TA-Lib's own 252-bar regression series (closes only)."""
-    closes = [float(line.split(",")[1]) for line in
-              fixture_path("ta-lib-python", "talib_reference_series.csv").read_text()
-              .splitlines()[1:]]
+    closes = [
+        float(line.split(",")[1])
+        for line in fixture_path("ta-lib-python", "talib_reference_series.csv")
+        .read_text()
+        .splitlines()[1:]
+    ]
     arr = np.array(closes)
-    for text, ref in [("sma:20", talib.SMA(arr, 20)), ("ema:12", talib.EMA(arr, 12)),
-                      ("rsi:14", talib.RSI(arr, 14)), ("wma:7", talib.WMA(arr, 7))]:
+    for text, ref in [
+        ("sma:20", talib.SMA(arr, 20)),
+        ("ema:12", talib.EMA(arr, 12)),
+        ("rsi:14", talib.RSI(arr, 14)),
+        ("wma:7", talib.WMA(arr, 7)),
+    ]:
         indicator = parse_indicator(text).build()
         mine = [indicator.update(Bar(i, c, c, c, c, 0.0))[0] for i, c in enumerate(closes)]
         _assert_matches(mine, ref, text)
@@ -157,7 +170,16 @@ def test_bad_specs_are_refused_with_a_reason(text: str, message: str) -> None:
 def test_spec_names_follow_the_documented_columns() -> None:
     specs = parse_indicators("sma:30,ema:30,rsi:14,macd:12:26:9,bbands:20:2,atr:14,wma:30,vwap")
     assert [n for s in specs for n in s.names] == [
-        "sma_30", "ema_30", "rsi_14", "macd_12_26_9", "macd_signal_12_26_9",
-        "macd_hist_12_26_9", "bb_mid_20_2", "bb_upper_20_2", "bb_lower_20_2", "atr_14",
-        "wma_30", "vwap",
+        "sma_30",
+        "ema_30",
+        "rsi_14",
+        "macd_12_26_9",
+        "macd_signal_12_26_9",
+        "macd_hist_12_26_9",
+        "bb_mid_20_2",
+        "bb_upper_20_2",
+        "bb_lower_20_2",
+        "atr_14",
+        "wma_30",
+        "vwap",
     ]

@@ -16,12 +16,24 @@ def test_session_statistics_and_rollover() -> None:
     q.update(20, D("99"), D("30"))
     q.update(30, D("102"), D("20"))
     assert (q.open, q.high, q.low, q.last, q.volume, q.trades) == (
-        D("101"), D("102"), D("99"), D("102"), D("60"), 3)
+        D("101"),
+        D("102"),
+        D("99"),
+        D("102"),
+        D("60"),
+        3,
+    )
     assert q.change == D("2") and q.change_pct == D("2.0000")
     assert q.vwap == (D("101") * 10 + D("99") * 30 + D("102") * 20) / 60
     q.update(DAY_NS + 5, D("103"), D("1"))  # next UTC day: a new session
     assert (q.prev_close, q.open, q.high, q.low, q.volume, q.trades) == (
-        D("102"), D("103"), D("103"), D("103"), D("1"), 1)
+        D("102"),
+        D("103"),
+        D("103"),
+        D("103"),
+        D("1"),
+        1,
+    )
     assert q.change == D("1")
 
 

@@ -48,8 +48,14 @@ def test_times_increase_at_the_configured_rate() -> None:
 
 
 def test_realised_volatility_matches_the_instrument() -> None:
-    spec = InstrumentSpec("V", "Vol", InstrumentKind.CRYPTO, tick_size=Decimal("0.0001"),
-                          start_price=Decimal("1000"), volatility=0.8)
+    spec = InstrumentSpec(
+        "V",
+        "Vol",
+        InstrumentKind.CRYPTO,
+        tick_size=Decimal("0.0001"),
+        start_price=Decimal("1000"),
+        volatility=0.8,
+    )
     sim = MarketSimulator([spec], seed=11, rate=10, start_ns=START, speed=1000)
     prices = [float(sim.next_trade().price) for _ in range(20_000)]  # type: ignore[union-attr]
     returns = [math.log(b / a) for a, b in zip(prices, prices[1:], strict=False)]
@@ -63,8 +69,9 @@ def test_exchange_hours_keep_stocks_quiet_at_night() -> None:
     assert us_market_open(START) and not us_market_open(night)
     saturday = datetime_to_ns(datetime(2026, 11, 21, 16, 0, tzinfo=UTC))
     assert not us_market_open(saturday)
-    sim = MarketSimulator(DEFAULT_UNIVERSE, seed=5, rate=100, start_ns=night,
-                          stock_hours="exchange")
+    sim = MarketSimulator(
+        DEFAULT_UNIVERSE, seed=5, rate=100, start_ns=night, stock_hours="exchange"
+    )
     kinds = set()
     for _ in range(2000):
         t = sim.next_trade()

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from tickstream.market.analytics.intervals import STANDARD_INTERVALS
 from tickstream.market.analytics.indicators import parse_indicators
+from tickstream.market.analytics.intervals import STANDARD_INTERVALS
 from tickstream.market.engine import MarketEngine, TickUpdate
 from tickstream.market.instruments import InstrumentKind, InstrumentSpec
 from tickstream.market.messages import quote_dict
@@ -23,19 +23,33 @@ def _engine() -> MarketEngine:
         InstrumentSpec("AAPL", "Apple", InstrumentKind.STOCK),
         InstrumentSpec("OLD", "Delisted", InstrumentKind.STOCK, active=False),
     ]
-    return MarketEngine(specs, STANDARD_INTERVALS, parse_indicators("sma:3,rsi:2"),
-                        max_delay_s=60, reorder_tolerance_s=2)
+    return MarketEngine(
+        specs,
+        STANDARD_INTERVALS,
+        parse_indicators("sma:3,rsi:2"),
+        max_delay_s=60,
+        reorder_tolerance_s=2,
+    )
 
 
-def tick(price: str = "100", size: str = "1", ts: int = T0, recv: int | None = None,
-         symbol: str = "AAPL", trade_id: str | None = None) -> Tick:
+def tick(
+    price: str = "100",
+    size: str = "1",
+    ts: int = T0,
+    recv: int | None = None,
+    symbol: str = "AAPL",
+    trade_id: str | None = None,
+) -> Tick:
     return Tick(symbol, D(price), D(size), ts, ts if recv is None else recv, "test", trade_id)
 
 
 def _fingerprint(engine: MarketEngine) -> object:
     state = engine.states["AAPL"]
-    return (quote_dict(state.quote), engine.seq["AAPL"],
-            [(s.interval.name, s.builder.forming) for s in state.series])
+    return (
+        quote_dict(state.quote),
+        engine.seq["AAPL"],
+        [(s.interval.name, s.builder.forming) for s in state.series],
+    )
 
 
 BAD = [
@@ -99,8 +113,14 @@ def test_replays_are_not_checked_for_staleness() -> None:
 
 
 def test_sequence_numbers_are_per_symbol_and_gapless() -> None:
-    engine = MarketEngine([InstrumentSpec("A", "A", InstrumentKind.STOCK),
-                           InstrumentSpec("B", "B", InstrumentKind.CRYPTO)], [], [])
+    engine = MarketEngine(
+        [
+            InstrumentSpec("A", "A", InstrumentKind.STOCK),
+            InstrumentSpec("B", "B", InstrumentKind.CRYPTO),
+        ],
+        [],
+        [],
+    )
     seqs = []
     for i, sym in enumerate("AABAB"):
         result = engine.process(tick(symbol=sym, ts=T0 + i))

@@ -5,8 +5,15 @@ from tickstream.market.models import Candle, Instrument, Quote, Trade
 
 @admin.register(Instrument)
 class InstrumentAdmin(admin.ModelAdmin):
-    list_display = ("symbol", "name", "kind", "quote_currency", "tick_size", "quantity_step",
-                    "active")
+    list_display = (
+        "symbol",
+        "name",
+        "kind",
+        "quote_currency",
+        "tick_size",
+        "quantity_step",
+        "active",
+    )
     list_filter = ("kind", "active", "quote_currency")
     search_fields = ("symbol", "name")
     list_editable = ("active",)
@@ -14,8 +21,17 @@ class InstrumentAdmin(admin.ModelAdmin):
 
 @admin.register(Candle)
 class CandleAdmin(admin.ModelAdmin):
-    list_display = ("instrument", "interval", "start", "open", "high", "low", "close", "volume",
-                    "closed")
+    list_display = (
+        "instrument",
+        "interval",
+        "start",
+        "open",
+        "high",
+        "low",
+        "close",
+        "volume",
+        "closed",
+    )
     list_filter = ("interval", "closed", "instrument__kind")
     search_fields = ("instrument__symbol",)
     date_hierarchy = "start"

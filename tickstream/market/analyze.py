@@ -36,8 +36,7 @@ def _value(v: float | None) -> str:
     return "" if rounded is None else repr(rounded)
 
 
-def analyze(path: str, indicators: str, interval: str | None, out: TextIO,
-            err: TextIO) -> int:
+def analyze(path: str, indicators: str, interval: str | None, out: TextIO, err: TextIO) -> int:
     """Write the CSV; return the number of candles written."""
     try:
         specs = parse_indicators(indicators)
@@ -70,8 +69,17 @@ def analyze(path: str, indicators: str, interval: str | None, out: TextIO,
     def emit(closed: ClosedCandle) -> None:
         nonlocal written
         c = closed.candle
-        writer.writerow([ns_to_iso(c.start), c.open, c.high, c.low, c.close, c.volume,
-                         *(_value(closed.values.get(n)) for n in names)])
+        writer.writerow(
+            [
+                ns_to_iso(c.start),
+                c.open,
+                c.high,
+                c.low,
+                c.close,
+                c.volume,
+                *(_value(closed.values.get(n)) for n in names),
+            ]
+        )
         written += 1
 
     rejected: Counter[str] = Counter()
@@ -97,10 +105,16 @@ def main(args: list[str] | None = None) -> int:
         description="Candles and indicators of a price file (OHLCV bars or trades) as CSV.",
     )
     parser.add_argument("file")
-    parser.add_argument("--indicators", default=DEFAULT_INDICATORS,
-                        help=f"comma-separated specs (default {DEFAULT_INDICATORS})")
-    parser.add_argument("--interval", default=None,
-                        help="candle interval, e.g. 1m, 1h, 1d (default: the file's bar size)")
+    parser.add_argument(
+        "--indicators",
+        default=DEFAULT_INDICATORS,
+        help=f"comma-separated specs (default {DEFAULT_INDICATORS})",
+    )
+    parser.add_argument(
+        "--interval",
+        default=None,
+        help="candle interval, e.g. 1m, 1h, 1d (default: the file's bar size)",
+    )
     options = parser.parse_args(args)
     try:
         analyze(options.file, options.indicators, options.interval, sys.stdout, sys.stderr)

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -45,8 +46,15 @@ class InstrumentSerializer(serializers.ModelSerializer[Instrument]):
 
     class Meta:
         model = Instrument
-        fields = ["symbol", "name", "kind", "quote_currency", "tick_size", "quantity_step",
-                  "active"]
+        fields = [
+            "symbol",
+            "name",
+            "kind",
+            "quote_currency",
+            "tick_size",
+            "quantity_step",
+            "active",
+        ]
 
 
 class QuoteSerializer(serializers.ModelSerializer[Quote]):
@@ -63,17 +71,36 @@ class QuoteSerializer(serializers.ModelSerializer[Quote]):
 
     class Meta:
         model = Quote
-        fields = ["symbol", "last", "open", "high", "low", "prev_close", "change", "change_pct",
-                  "volume", "vwap", "trades", "time"]
+        fields = [
+            "symbol",
+            "last",
+            "open",
+            "high",
+            "low",
+            "prev_close",
+            "change",
+            "change_pct",
+            "volume",
+            "vwap",
+            "trades",
+            "time",
+        ]
 
 
 def candle_json(candle: Candle, interval: str) -> dict[str, Any]:
     ts = datetime_to_ns(candle.start)
-    return {"interval": interval, "time": ns_to_iso(ts), "t": ts // 1_000_000,
-            "open": decimal_str(candle.open), "high": decimal_str(candle.high),
-            "low": decimal_str(candle.low), "close": decimal_str(candle.close),
-            "volume": decimal_str(candle.volume), "trades": candle.trades,
-            "closed": candle.closed}
+    return {
+        "interval": interval,
+        "time": ns_to_iso(ts),
+        "t": ts // 1_000_000,
+        "open": decimal_str(candle.open),
+        "high": decimal_str(candle.high),
+        "low": decimal_str(candle.low),
+        "close": decimal_str(candle.close),
+        "volume": decimal_str(candle.volume),
+        "trades": candle.trades,
+        "closed": candle.closed,
+    }
 
 
 def _symbol_list(text: str | None) -> list[str]:
@@ -96,8 +123,9 @@ class InstrumentListView(APIView):
             raise ApiError("bad_kind", f"kind must be one of {', '.join(Instrument.Kind.values)}")
         active_text = request.query_params.get("active")
         active = None if active_text is None else active_text.lower() in {"1", "true", "yes"}
-        qs = selectors.instrument_list(kind=kind, search=request.query_params.get("q"),
-                                       active=active)
+        qs = selectors.instrument_list(
+            kind=kind, search=request.query_params.get("q"), active=active
+        )
         return Response(InstrumentSerializer(qs, many=True).data)
 
 
@@ -113,8 +141,11 @@ class QuoteListView(APIView):
             known = selectors.instruments_by_symbol(symbols)
             unknown = [s for s in symbols if s not in known]
             if unknown:
-                raise not_found("unknown_symbol", f"unknown symbol(s): {', '.join(unknown)}",
-                                details={"symbols": unknown})
+                raise not_found(
+                    "unknown_symbol",
+                    f"unknown symbol(s): {', '.join(unknown)}",
+                    details={"symbols": unknown},
+                )
         return Response(QuoteSerializer(selectors.quote_list(symbols=symbols), many=True).data)
 
 
@@ -131,8 +162,9 @@ def _parse_bound(name: str, text: str | None) -> Any:
 
             return ns_to_datetime(parse_time(text))
         except ValueError:
-            raise ApiError("bad_range", f"{name} must be an ISO 8601 time or epoch number, "
-                                        f"not {text!r}") from None
+            raise ApiError(
+                "bad_range", f"{name} must be an ISO 8601 time or epoch number, not {text!r}"
+            ) from None
     if value.tzinfo is None:
         raise ApiError("bad_range", f"{name} must carry a time zone (e.g. 2024-01-02T00:00Z)")
     return value
@@ -142,17 +174,22 @@ class CandleListView(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("symbol", str, required=True),
-            OpenApiParameter("interval", str, required=True,
-                             description="1s, 1m, 5m, 15m, 1h or 1d"),
+            OpenApiParameter(
+                "interval", str, required=True, description="1s, 1m, 5m, 15m, 1h or 1d"
+            ),
             OpenApiParameter("start", str, description="inclusive, ISO 8601 or epoch"),
             OpenApiParameter("end", str, description="exclusive, ISO 8601 or epoch"),
             OpenApiParameter("limit", int, description=f"1-{MAX_CANDLES}, default 500"),
         ],
-        responses=inline_serializer("CandlePage", {
-            "symbol": serializers.CharField(), "interval": serializers.CharField(),
-            "candles": serializers.ListField(child=serializers.DictField()),
-            "next": serializers.CharField(allow_null=True),
-        }),
+        responses=inline_serializer(
+            "CandlePage",
+            {
+                "symbol": serializers.CharField(),
+                "interval": serializers.CharField(),
+                "candles": serializers.ListField(child=serializers.DictField()),
+                "next": serializers.CharField(allow_null=True),
+            },
+        ),
     )
     def get(self, request: Request) -> Response:
         """Candles of a symbol and interval, oldest first: the newest `limit` in the range
@@ -167,8 +204,11 @@ class CandleListView(APIView):
         except IntervalError as exc:
             raise ApiError("bad_interval", str(exc)) from None
         if interval.name not in settings.MARKET_INTERVALS:
-            raise ApiError("bad_interval", f"interval {interval.name!r} is not kept; use one of "
-                                           f"{', '.join(settings.MARKET_INTERVALS)}")
+            raise ApiError(
+                "bad_interval",
+                f"interval {interval.name!r} is not kept; use one of "
+                f"{', '.join(settings.MARKET_INTERVALS)}",
+            )
         try:
             limit = int(params.get("limit", 500))
         except ValueError:
@@ -182,23 +222,28 @@ class CandleListView(APIView):
         instrument = Instrument.objects.filter(symbol=symbol).first()
         if instrument is None:
             raise not_found("unknown_symbol", f"unknown symbol {symbol!r}")
-        rows, more = selectors.candle_page(instrument=instrument, interval=interval.name,
-                                           start=start, end=end, limit=limit)
+        rows, more = selectors.candle_page(
+            instrument=instrument, interval=interval.name, start=start, end=end, limit=limit
+        )
         next_url = None
         if more and rows:
             query = params.copy()
             query["end"] = ns_to_iso(datetime_to_ns(rows[0].start))
             next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
-        return Response({"symbol": symbol, "interval": interval.name,
-                         "candles": [candle_json(c, interval.name) for c in rows],
-                         "next": next_url})
+        return Response(
+            {
+                "symbol": symbol,
+                "interval": interval.name,
+                "candles": [candle_json(c, interval.name) for c in rows],
+                "next": next_url,
+            }
+        )
 
 
 class DecimalJSONParser(JSONParser):
     """JSON with numbers read as Decimal: prices never pass through a float."""
 
-    def parse(self, stream: Any, media_type: str | None = None,
-              parser_context: Any = None) -> Any:
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         try:
             return json.load(stream, parse_float=Decimal, parse_int=Decimal)
         except ValueError as exc:
@@ -238,19 +283,27 @@ def _parse_item(item: Any, now: int) -> Tick:
 
 
 class TickIngestView(APIView):
+    # Token first, so a request without credentials gets 401 with `WWW-Authenticate: Token`.
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
     parser_classes = [DecimalJSONParser]
     permission_classes = [CanPublishTicks]
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "ingest"
 
     @extend_schema(
-        request=inline_serializer("TickBatch", {
-            "ticks": serializers.ListField(child=serializers.DictField()),
-        }),
-        responses=inline_serializer("TickIngestResult", {
-            "accepted": serializers.IntegerField(),
-            "rejected": serializers.ListField(child=serializers.DictField()),
-        }),
+        request=inline_serializer(
+            "TickBatch",
+            {
+                "ticks": serializers.ListField(child=serializers.DictField()),
+            },
+        ),
+        responses=inline_serializer(
+            "TickIngestResult",
+            {
+                "accepted": serializers.IntegerField(),
+                "rejected": serializers.ListField(child=serializers.DictField()),
+            },
+        ),
     )
     def post(self, request: Request) -> Response:
         """Push a batch of ticks for custom sources: `{"ticks": [{"symbol", "price", "size",
@@ -258,11 +311,15 @@ class TickIngestView(APIView):
         body = request.data
         items = body.get("ticks") if isinstance(body, dict) else None
         if not isinstance(items, list) or not items:
-            raise ApiError("malformed_body", 'the body must be {"ticks": [ ... ]} with at '
-                                             "least one tick")
+            raise ApiError(
+                "malformed_body", 'the body must be {"ticks": [ ... ]} with at least one tick'
+            )
         if len(items) > settings.INGEST_MAX_BATCH:
-            raise ApiError("batch_too_large", f"at most {settings.INGEST_MAX_BATCH} ticks a "
-                                              "request", status_code=413)
+            raise ApiError(
+                "batch_too_large",
+                f"at most {settings.INGEST_MAX_BATCH} ticks a request",
+                status_code=413,
+            )
         now = time.time_ns()
         rejected: list[dict[str, Any]] = []
         ticks: list[tuple[int, Tick]] = []

@@ -13,8 +13,9 @@ from rest_framework.views import exception_handler as drf_exception_handler
 class ApiError(exceptions.APIException):
     """An error with a stable machine-readable code."""
 
-    def __init__(self, code: str, message: str, *, status_code: int = 400,
-                 details: Any = None) -> None:
+    def __init__(
+        self, code: str, message: str, *, status_code: int = 400, details: Any = None
+    ) -> None:
         super().__init__(message, code)
         self.status_code = status_code
         self.error_code = code
@@ -47,8 +48,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         if exc.details is not None:
             body["details"] = exc.details
     elif isinstance(exc, exceptions.ValidationError):
-        body = {"code": "invalid", "message": "the request has invalid fields",
-                "details": exc.detail}
+        body = {
+            "code": "invalid",
+            "message": "the request has invalid fields",
+            "details": exc.detail,
+        }
     else:
         code = next((c for cls, c in _CODES if isinstance(exc, cls)), "error")
         detail = getattr(exc, "detail", str(exc))

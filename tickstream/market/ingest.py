@@ -26,8 +26,14 @@ async def ingest_ticks(ticks: list[Tick]) -> list[dict[str, Any] | None]:
     if layer is None or settings.FEEDS_MODE != "external":
         raise PipelineUnavailable("no market pipeline runs in this deployment")
     reply = await layer.new_channel()
-    await layer.send(INGEST_CHANNEL, {"type": "market.ingest", "reply_channel": reply,
-                                      "ticks": [tick_to_wire(t) for t in ticks]})
+    await layer.send(
+        INGEST_CHANNEL,
+        {
+            "type": "market.ingest",
+            "reply_channel": reply,
+            "ticks": [tick_to_wire(t) for t in ticks],
+        },
+    )
     try:
         async with asyncio.timeout(settings.INGEST_REPLY_TIMEOUT_S):
             answer = await layer.receive(reply)

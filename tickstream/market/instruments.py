@@ -39,13 +39,27 @@ class InstrumentSpec:
 
 def _stock(symbol: str, name: str, price: str, vol: float) -> InstrumentSpec:
     return InstrumentSpec(
-        symbol, name, InstrumentKind.STOCK, "USD", Decimal("0.01"), Decimal("1"), Decimal(price), vol
+        symbol,
+        name,
+        InstrumentKind.STOCK,
+        "USD",
+        Decimal("0.01"),
+        Decimal("1"),
+        Decimal(price),
+        vol,
     )
 
 
 def _crypto(symbol: str, name: str, price: str, vol: float, tick: str, step: str) -> InstrumentSpec:
     return InstrumentSpec(
-        symbol, name, InstrumentKind.CRYPTO, "USD", Decimal(tick), Decimal(step), Decimal(price), vol
+        symbol,
+        name,
+        InstrumentKind.CRYPTO,
+        "USD",
+        Decimal(tick),
+        Decimal(step),
+        Decimal(price),
+        vol,
     )
 
 

@@ -79,9 +79,7 @@ def tick_message(update: TickUpdate, *, epoch: int, with_analysis: bool) -> dict
     for series in state.series:
         forming = series.builder.forming
         if forming is not None:
-            candles[series.interval.name] = candle_dict(
-                forming, series.interval.name, closed=False
-            )
+            candles[series.interval.name] = candle_dict(forming, series.interval.name, closed=False)
     message: dict[str, Any] = {
         "type": MESSAGE_TYPE_TICK,
         "v": 1,
@@ -104,7 +102,5 @@ def tick_message(update: TickUpdate, *, epoch: int, with_analysis: bool) -> dict
         ],
     }
     if with_analysis:
-        message["analysis"] = {
-            s.interval.name: values_dict(s.provisional()) for s in state.series
-        }
+        message["analysis"] = {s.interval.name: values_dict(s.provisional()) for s in state.series}
     return message

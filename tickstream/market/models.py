@@ -25,9 +25,7 @@ class Instrument(models.Model):
         max_length=32,
         unique=True,
         validators=[
-            RegexValidator(
-                SYMBOL_PATTERN, "Upper-case letters, digits and . - _ only, at most 32."
-            )
+            RegexValidator(SYMBOL_PATTERN, "Upper-case letters, digits and . - _ only, at most 32.")
         ],
     )
     name = models.CharField(max_length=200)
@@ -148,7 +146,7 @@ class Trade(models.Model):
     ts_event = models.DateTimeField()
     ts_recv = models.DateTimeField()
     source = models.CharField(max_length=32)
-    trade_id = models.CharField(max_length=64, null=True, blank=True)
+    trade_id = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         indexes = [models.Index(fields=["instrument", "ts_event"], name="trade_instrument_time")]

@@ -24,8 +24,9 @@ from tickstream.market.ticks import Tick
 log = logging.getLogger(__name__)
 
 CandleRow = tuple[str, str, int, Decimal, Decimal, Decimal, Decimal, Decimal, int, bool]
-QuoteRow = tuple[str, Decimal, Decimal, Decimal, Decimal, Decimal | None, Decimal,
-                 Decimal | None, int, int]
+QuoteRow = tuple[
+    str, Decimal, Decimal, Decimal, Decimal, Decimal | None, Decimal, Decimal | None, int, int
+]
 
 
 @dataclass(slots=True)
@@ -83,8 +84,20 @@ class BatchWriter:
                 self._warn_overflow()
                 continue
             c = closed.candle
-            self._closed.append((symbol, closed.interval.name, c.start, c.open, c.high, c.low,
-                                 c.close, c.volume, c.trades, True))
+            self._closed.append(
+                (
+                    symbol,
+                    closed.interval.name,
+                    c.start,
+                    c.open,
+                    c.high,
+                    c.low,
+                    c.close,
+                    c.volume,
+                    c.trades,
+                    True,
+                )
+            )
         if self.store_ticks:
             if len(self._ticks) >= self.queue_limit:
                 self.stats.dropped_ticks += 1
@@ -101,7 +114,9 @@ class BatchWriter:
             log.warning(
                 "writer queue full (%d rows): dropped %d ticks and %d closed candles so far; "
                 "the database is slower than the feed",
-                self.queue_limit, self.stats.dropped_ticks, self.stats.dropped_candles,
+                self.queue_limit,
+                self.stats.dropped_ticks,
+                self.stats.dropped_candles,
             )
 
     def pending(self) -> int:
@@ -119,16 +134,39 @@ class BatchWriter:
                 c = series.builder.forming
                 if c is not None:
                     candles[(symbol, series.interval.name, c.start)] = (
-                        symbol, series.interval.name, c.start, c.open, c.high, c.low, c.close,
-                        c.volume, c.trades, False,
+                        symbol,
+                        series.interval.name,
+                        c.start,
+                        c.open,
+                        c.high,
+                        c.low,
+                        c.close,
+                        c.volume,
+                        c.trades,
+                        False,
                     )
             q = state.quote
-            if q.last is not None and q.open is not None and q.high is not None \
-                    and q.low is not None:
+            if (
+                q.last is not None
+                and q.open is not None
+                and q.high is not None
+                and q.low is not None
+            ):
                 vwap = q.vwap
-                batch.quotes.append((symbol, q.last, q.open, q.high, q.low, q.prev_close,
-                                     q.volume, None if vwap is None else round(vwap, 10),
-                                     q.trades, q.ts))
+                batch.quotes.append(
+                    (
+                        symbol,
+                        q.last,
+                        q.open,
+                        q.high,
+                        q.low,
+                        q.prev_close,
+                        q.volume,
+                        None if vwap is None else round(vwap, 10),
+                        q.trades,
+                        q.ts,
+                    )
+                )
         self._dirty.clear()
         batch.candles = list(candles.values())
         batch.ticks = list(self._ticks)

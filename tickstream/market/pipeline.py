@@ -45,8 +45,11 @@ class Publisher:
             now = time.monotonic()
             if now - self._last_warning > 10:
                 self._last_warning = now
-                log.warning("publish queue full: %d messages dropped so far (subscribers see "
-                            "the gap in seq)", self.dropped)
+                log.warning(
+                    "publish queue full: %d messages dropped so far (subscribers see "
+                    "the gap in seq)",
+                    self.dropped,
+                )
 
     def backlog(self) -> int:
         return self._queue.qsize()
@@ -129,8 +132,12 @@ class Pipeline:
         if self.writer is not None:
             s = self.writer.stats
             stats["writer"] = {
-                "flushes": s.flushes, "rows_written": s.rows_written, "failures": s.failures,
-                "dropped_ticks": s.dropped_ticks, "dropped_candles": s.dropped_candles,
-                "last_flush_ms": round(s.last_flush_ms, 1), "pending": self.writer.pending(),
+                "flushes": s.flushes,
+                "rows_written": s.rows_written,
+                "failures": s.failures,
+                "dropped_ticks": s.dropped_ticks,
+                "dropped_candles": s.dropped_candles,
+                "last_flush_ms": round(s.last_flush_ms, 1),
+                "pending": self.writer.pending(),
             }
         return stats

@@ -45,22 +45,40 @@ def _load_market_setup() -> tuple[list[InstrumentSpec], dict[str, Decimal]]:
 
 
 def tick_to_wire(tick: Tick) -> dict[str, Any]:
-    return {"symbol": tick.symbol, "price": str(tick.price), "size": str(tick.size),
-            "ts_event": tick.ts_event, "ts_recv": tick.ts_recv, "source": tick.source,
-            "trade_id": tick.trade_id}
+    return {
+        "symbol": tick.symbol,
+        "price": str(tick.price),
+        "size": str(tick.size),
+        "ts_event": tick.ts_event,
+        "ts_recv": tick.ts_recv,
+        "source": tick.source,
+        "trade_id": tick.trade_id,
+    }
 
 
 def tick_from_wire(data: dict[str, Any]) -> Tick:
-    return Tick(data["symbol"], Decimal(data["price"]), Decimal(data["size"]),
-                int(data["ts_event"]), int(data["ts_recv"]), str(data["source"]),
-                data.get("trade_id"))
+    return Tick(
+        data["symbol"],
+        Decimal(data["price"]),
+        Decimal(data["size"]),
+        int(data["ts_event"]),
+        int(data["ts_recv"]),
+        str(data["source"]),
+        data.get("trade_id"),
+    )
 
 
 class MarketRuntime:
     """Owns the running pieces of the market side of one process."""
 
-    def __init__(self, pipeline: Pipeline, feeds: Sequence[Feed], *, listen_ingest: bool,
-                 layer: BaseChannelLayer | None) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        feeds: Sequence[Feed],
+        *,
+        listen_ingest: bool,
+        layer: BaseChannelLayer | None,
+    ) -> None:
         self.pipeline = pipeline
         self.feeds = list(feeds)
         self.listen_ingest = listen_ingest
@@ -80,12 +98,14 @@ class MarketRuntime:
         if p.writer is not None:
             self._spawn(p.writer.run(), "writer")
         for feed in self.feeds:
-            self._spawn(supervise(feed, lambda t, f=feed: p.ingest(t, live=f.live)),
-                        f"feed {feed.describe()}")
+            self._spawn(
+                supervise(feed, lambda t, f=feed: p.ingest(t, live=f.live)),
+                f"feed {feed.describe()}",
+            )
             log.info("feed started: %s", feed.describe())
         self._spawn(self._refresh_instruments(), "instrument refresh")
         if self.listen_ingest and self.layer is not None:
-            self._spawn(self._serve_ingest(), "ingest listener")
+            self._spawn(self._serve_ingest(self.layer), "ingest listener")
 
     def _spawn(self, coro: Any, name: str) -> None:
         self._tasks.append(asyncio.create_task(coro, name=name))
@@ -100,10 +120,9 @@ class MarketRuntime:
                 continue
             self.pipeline.engine.set_instruments(specs)
 
-    async def _serve_ingest(self) -> None:
-        assert self.layer is not None
+    async def _serve_ingest(self, layer: BaseChannelLayer) -> None:
         while True:
-            message = await self.layer.receive(INGEST_CHANNEL)
+            message = await layer.receive(INGEST_CHANNEL)
             try:
                 results = [self.ingest(tick_from_wire(t)) for t in message["ticks"]]
             except (KeyError, TypeError, ValueError, ArithmeticError):
@@ -111,8 +130,7 @@ class MarketRuntime:
                 continue
             reply = message.get("reply_channel")
             if reply:
-                await self.layer.send(reply, {"type": "market.ingest.result",
-                                              "results": results})
+                await layer.send(reply, {"type": "market.ingest.result", "results": results})
 
     async def stop(self) -> None:
         """Stop the feeds, send what is queued, write what is pending."""
@@ -136,8 +154,9 @@ class MarketRuntime:
         log.info("market runtime stopped: %s", p.stats())
 
 
-async def build_runtime(*, feeds_text: str | None = None, listen_ingest: bool = False,
-                        with_writer: bool = True) -> MarketRuntime:
+async def build_runtime(
+    *, feeds_text: str | None = None, listen_ingest: bool = False, with_writer: bool = True
+) -> MarketRuntime:
     """Build a runtime from settings and the database (instruments, last prices)."""
     specs, last = await sync_to_async(_load_market_setup)()
     engine = MarketEngine(
@@ -162,14 +181,22 @@ async def build_runtime(*, feeds_text: str | None = None, listen_ingest: bool = 
             queue_limit=settings.MARKET_WRITER_QUEUE,
             store_ticks=settings.MARKET_STORE_TICKS,
         )
-    pipeline = Pipeline(engine, publisher=publisher, writer=writer,
-                        analysis_every_ms=settings.MARKET_ANALYSIS_EVERY_MS)
+    pipeline = Pipeline(
+        engine,
+        publisher=publisher,
+        writer=writer,
+        analysis_every_ms=settings.MARKET_ANALYSIS_EVERY_MS,
+    )
     feeds = build_feeds(
         settings.FEEDS if feeds_text is None else feeds_text,
         specs,
-        sim_defaults={"seed": settings.SIM_SEED, "rate": settings.SIM_RATE,
-                      "speed": settings.SIM_SPEED, "symbols": settings.SIM_SYMBOLS,
-                      "stock_hours": settings.SIM_STOCK_HOURS},
+        sim_defaults={
+            "seed": settings.SIM_SEED,
+            "rate": settings.SIM_RATE,
+            "speed": settings.SIM_SPEED,
+            "symbols": settings.SIM_SYMBOLS,
+            "stock_hours": settings.SIM_STOCK_HOURS,
+        },
     )
     return MarketRuntime(pipeline, feeds, listen_ingest=listen_ingest, layer=layer)
 

@@ -18,8 +18,9 @@ def instrument_specs(*, active_only: bool = False) -> list[InstrumentSpec]:
     return [i.spec() for i in qs]
 
 
-def instrument_list(*, kind: str | None = None, search: str | None = None,
-                    active: bool | None = None) -> QuerySet[Instrument]:
+def instrument_list(
+    *, kind: str | None = None, search: str | None = None, active: bool | None = None
+) -> QuerySet[Instrument]:
     qs = Instrument.objects.all()
     if kind:
         qs = qs.filter(kind=kind)

@@ -32,31 +32,66 @@ class BatchStore:
         symbols |= {tick.symbol for tick in batch.ticks}
         ids = self._instrument_ids(symbols)
         candles = [
-            Candle(instrument_id=ids[s], interval=i, start=ns_to_datetime(t), open=o, high=h,
-                   low=lo, close=c, volume=v, trades=n, closed=closed)
-            for (s, i, t, o, h, lo, c, v, n, closed) in batch.candles if s in ids
+            Candle(
+                instrument_id=ids[s],
+                interval=i,
+                start=ns_to_datetime(t),
+                open=o,
+                high=h,
+                low=lo,
+                close=c,
+                volume=v,
+                trades=n,
+                closed=closed,
+            )
+            for (s, i, t, o, h, lo, c, v, n, closed) in batch.candles
+            if s in ids
         ]
         quotes = [
-            Quote(instrument_id=ids[s], last=last, open=o, high=h, low=lo, prev_close=pc,
-                  volume=v, vwap=vwap, trades=n, time=ns_to_datetime(ts))
-            for (s, last, o, h, lo, pc, v, vwap, n, ts) in batch.quotes if s in ids
+            Quote(
+                instrument_id=ids[s],
+                last=last,
+                open=o,
+                high=h,
+                low=lo,
+                prev_close=pc,
+                volume=v,
+                vwap=vwap,
+                trades=n,
+                time=ns_to_datetime(ts),
+            )
+            for (s, last, o, h, lo, pc, v, vwap, n, ts) in batch.quotes
+            if s in ids
         ]
         trades = [
-            Trade(instrument_id=ids[t.symbol], price=t.price, size=t.size,
-                  ts_event=ns_to_datetime(t.ts_event), ts_recv=ns_to_datetime(t.ts_recv),
-                  source=t.source[:32], trade_id=t.trade_id)
-            for t in batch.ticks if t.symbol in ids
+            Trade(
+                instrument_id=ids[t.symbol],
+                price=t.price,
+                size=t.size,
+                ts_event=ns_to_datetime(t.ts_event),
+                ts_recv=ns_to_datetime(t.ts_recv),
+                source=t.source[:32],
+                trade_id=t.trade_id,
+            )
+            for t in batch.ticks
+            if t.symbol in ids
         ]
         with transaction.atomic():
             if candles:
                 Candle.objects.bulk_create(
-                    candles, batch_size=500, update_conflicts=True,
-                    unique_fields=["instrument", "interval", "start"], update_fields=_CANDLE_FIELDS,
+                    candles,
+                    batch_size=500,
+                    update_conflicts=True,
+                    unique_fields=["instrument", "interval", "start"],
+                    update_fields=_CANDLE_FIELDS,
                 )
             if quotes:
                 Quote.objects.bulk_create(
-                    quotes, batch_size=500, update_conflicts=True,
-                    unique_fields=["instrument"], update_fields=_QUOTE_FIELDS,
+                    quotes,
+                    batch_size=500,
+                    update_conflicts=True,
+                    unique_fields=["instrument"],
+                    update_fields=_QUOTE_FIELDS,
                 )
             if trades:
                 Trade.objects.bulk_create(trades, batch_size=1000)

@@ -86,6 +86,7 @@ class _Window:
 
 class SMA:
     __slots__ = ("period", "names", "_w")
+    names: tuple[str, ...]
 
     def __init__(self, period: int) -> None:
         self.period = period
@@ -135,6 +136,7 @@ class _Ema:
 
 class EMA:
     __slots__ = ("names", "_ema")
+    names: tuple[str, ...]
 
     def __init__(self, period: int) -> None:
         self.names = (f"ema_{period}",)
@@ -151,6 +153,7 @@ class WMA:
     """Linearly weighted moving average (newest weight n, oldest 1)."""
 
     __slots__ = ("period", "names", "_w", "_numerator", "_divisor")
+    names: tuple[str, ...]
 
     def __init__(self, period: int) -> None:
         self.period = period
@@ -182,6 +185,7 @@ class RSI:
     """Wilder's RSI; the first value averages the first `period` changes (TA-Lib)."""
 
     __slots__ = ("period", "names", "_prev", "_gain", "_loss", "_count")
+    names: tuple[str, ...]
 
     def __init__(self, period: int) -> None:
         self.period = period
@@ -226,6 +230,7 @@ class MACD:
     """
 
     __slots__ = ("fast", "slow", "names", "_fast", "_slow", "_signal", "_recent", "_bars")
+    names: tuple[str, ...]
 
     def __init__(self, fast: int, slow: int, signal: int) -> None:
         if slow < fast:
@@ -253,7 +258,8 @@ class MACD:
             fast = self._fast.value
         else:
             fast = self._fast.update(x)
-        assert fast is not None
+        if fast is None:  # cannot happen once seeded; keeps the types honest
+            return (None, None, None)
         line = fast - slow
         signal = self._signal.update(line)
         return (None, None, None) if signal is None else (line, signal, line - signal)
@@ -283,6 +289,7 @@ class BollingerBands:
     """
 
     __slots__ = ("period", "k", "names", "_values", "_shift", "_s1", "_s2", "_since_refresh")
+    names: tuple[str, ...]
 
     def __init__(self, period: int, k: float) -> None:
         self.period = period
@@ -339,6 +346,7 @@ class ATR:
     """Wilder's average true range; the first value averages the first `period` ranges."""
 
     __slots__ = ("period", "names", "_prev_close", "_sum", "_count", "_value")
+    names: tuple[str, ...]
 
     def __init__(self, period: int) -> None:
         self.period = period
@@ -375,6 +383,7 @@ class SessionVWAP:
     """Volume-weighted average of the typical price (H+L+C)/3, reset each UTC day."""
 
     __slots__ = ("names", "_day", "_pv", "_v")
+    names: tuple[str, ...]
 
     def __init__(self) -> None:
         self.names = ("vwap",)
@@ -452,9 +461,14 @@ def parse_indicator(text: str) -> IndicatorSpec:
         n = _int(args[0], text)
         if name in ("rsi", "atr") and n < 2:
             raise IndicatorSpecError(f"{text!r}: {name} needs a period of at least 2")
-        cls: type[SMA] | type[EMA] | type[WMA] | type[RSI] | type[ATR] = {
-            "sma": SMA, "ema": EMA, "wma": WMA, "rsi": RSI, "atr": ATR
-        }[name]
+        single: dict[str, Callable[[int], Indicator]] = {
+            "sma": SMA,
+            "ema": EMA,
+            "wma": WMA,
+            "rsi": RSI,
+            "atr": ATR,
+        }
+        cls = single[name]
         factory = lambda: cls(n)  # noqa: E731
     return IndicatorSpec(spec, factory, factory().names)
 

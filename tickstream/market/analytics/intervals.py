@@ -10,8 +10,26 @@ from tickstream.market.ticks import NS_PER_S
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 _PATTERN = re.compile(r"^([1-9][0-9]*)([smhd])$")
 # Sizes that divide a day evenly, so buckets line up with UTC midnight.
-_ALLOWED_SECONDS = {1, 5, 10, 15, 30, 60, 120, 180, 300, 600, 900, 1800, 3600, 7200, 14400, 21600,
-                    43200, 86_400}
+_ALLOWED_SECONDS = {
+    1,
+    5,
+    10,
+    15,
+    30,
+    60,
+    120,
+    180,
+    300,
+    600,
+    900,
+    1800,
+    3600,
+    7200,
+    14400,
+    21600,
+    43200,
+    86_400,
+}
 
 
 class IntervalError(ValueError):

@@ -46,8 +46,9 @@ async def supervise(feed: Feed, emit: Emit, *, max_quiet_restarts: int = 0) -> N
         except Exception:
             attempt += 1
             delay = backoff_delay(attempt)
-            log.exception("feed %s failed (attempt %d); restarting in %.1fs",
-                          feed.describe(), attempt, delay)
+            log.exception(
+                "feed %s failed (attempt %d); restarting in %.1fs", feed.describe(), attempt, delay
+            )
             await asyncio.sleep(delay)
             continue
         log.info("feed %s finished", feed.describe())

@@ -25,8 +25,9 @@ def _options(parts: list[str], spec: str, allowed: set[str]) -> dict[str, str]:
     for part in parts:
         key, sep, value = part.partition("=")
         if not sep or key not in allowed:
-            raise FeedConfigError(f"{spec!r}: unknown option {part!r} (allowed: "
-                                  f"{', '.join(sorted(allowed))})")
+            raise FeedConfigError(
+                f"{spec!r}: unknown option {part!r} (allowed: {', '.join(sorted(allowed))})"
+            )
         options[key] = value
     return options
 
@@ -65,18 +66,22 @@ def build_feeds(
                 if unknown:
                     raise FeedConfigError(f"{spec!r}: unknown symbols {sorted(unknown)}")
             if not chosen:
-                raise FeedConfigError("the simulated market has no active instruments: "
-                                      "run `python manage.py load_instruments`")
+                raise FeedConfigError(
+                    "the simulated market has no active instruments: "
+                    "run `python manage.py load_instruments`"
+                )
             stock_hours = opts.get("stock_hours", str(defaults.get("stock_hours", "always")))
             if stock_hours not in {"always", "exchange"}:
                 raise FeedConfigError(f"{spec!r}: stock_hours must be always or exchange")
-            feeds.append(SimulatedFeed(
-                chosen,
-                seed=int(_number(opts, "seed", float(defaults.get("seed", 0)), spec)),  # type: ignore[arg-type]
-                rate=_number(opts, "rate", float(defaults.get("rate", 50.0)), spec) or 50.0,  # type: ignore[arg-type]
-                speed=_number(opts, "speed", float(defaults.get("speed", 20.0)), spec),  # type: ignore[arg-type]
-                stock_hours=stock_hours,
-            ))
+            feeds.append(
+                SimulatedFeed(
+                    chosen,
+                    seed=int(_number(opts, "seed", float(defaults.get("seed", 0)), spec)),  # type: ignore[arg-type]
+                    rate=_number(opts, "rate", float(defaults.get("rate", 50.0)), spec) or 50.0,  # type: ignore[arg-type]
+                    speed=_number(opts, "speed", float(defaults.get("speed", 20.0)), spec),  # type: ignore[arg-type]
+                    stock_hours=stock_hours,
+                )
+            )
         elif kind == "replay":
             opts = _options(rest, spec, {"symbol", "file", "speed"})
             if "symbol" not in opts or "file" not in opts:

@@ -95,22 +95,23 @@ def parse_time(text: str) -> int:
             if abs(number) < unit:
                 return int(number * scale)
         raise ValueError(f"timestamp {value!r} is out of range")
-    iso = value.replace("Z", "+00:00")
-    try:
-        parsed = datetime.fromisoformat(iso)
-    except ValueError:
-        parsed = None
-        for fmt in _TIME_FORMATS:
-            try:
-                parsed = datetime.strptime(value, fmt)  # noqa: DTZ007 - made UTC below
-                break
-            except ValueError:
-                continue
-        if parsed is None:
-            raise ValueError(f"unrecognised time {value!r}") from None
+    parsed = _parse_datetime(value)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return datetime_to_ns(parsed)
+
+
+def _parse_datetime(value: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        pass
+    for fmt in _TIME_FORMATS:
+        try:
+            return datetime.strptime(value, fmt)  # noqa: DTZ007 - naive means UTC, set by caller
+        except ValueError:
+            continue
+    raise ValueError(f"unrecognised time {value!r}")
 
 
 def parse_decimal(text: object) -> Decimal:

@@ -37,8 +37,12 @@ class SimulatedFeed(Feed):
 
     async def run(self, emit: Emit) -> None:
         sim = MarketSimulator(
-            self.specs, seed=self.seed, rate=self.rate, start_ns=time.time_ns(),
-            speed=self.speed, stock_hours=self.stock_hours,
+            self.specs,
+            seed=self.seed,
+            rate=self.rate,
+            start_ns=time.time_ns(),
+            speed=self.speed,
+            stock_hours=self.stock_hours,
         )
         while True:
             trade = sim.next_trade()
@@ -50,5 +54,14 @@ class SimulatedFeed(Feed):
                 sim.now = now
             if trade is None:
                 continue
-            emit(Tick(trade.symbol, trade.price, trade.size, trade.ts, time.time_ns(),
-                      self.source, trade.trade_id))
+            emit(
+                Tick(
+                    trade.symbol,
+                    trade.price,
+                    trade.size,
+                    trade.ts,
+                    time.time_ns(),
+                    self.source,
+                    trade.trade_id,
+                )
+            )

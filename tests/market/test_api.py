@@ -1,0 +1,284 @@
+"""The REST API: instruments, quotes, candles and tick ingest, with coded JSON errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from tickstream.market import runtime as market_runtime
+from tickstream.market.analytics.indicators import parse_indicators
+from tickstream.market.analytics.intervals import STANDARD_INTERVALS
+from tickstream.market.engine import MarketEngine
+from tickstream.market.models import Candle, Instrument, Quote
+from tickstream.market.pipeline import Pipeline
+from tickstream.market.runtime import MarketRuntime
+from tickstream.market.selectors import instrument_specs
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def client() -> APIClient:
+    return APIClient()
+
+
+def _error(response: object, status: int, code: str) -> dict:
+    assert response.status_code == status, response.content  # type: ignore[attr-defined]
+    body = response.json()  # type: ignore[attr-defined]
+    assert body["error"]["code"] == code, body
+    assert body["error"]["message"]
+    return body["error"]
+
+
+def test_instruments_list_filter_and_search(client: APIClient, instruments: None) -> None:
+    rows = client.get("/api/instruments/").json()
+    assert len(rows) == 36
+    btc = next(r for r in rows if r["symbol"] == "BTC-USD")
+    assert btc == {
+        "symbol": "BTC-USD",
+        "name": "Bitcoin",
+        "kind": "crypto",
+        "quote_currency": "USD",
+        "tick_size": "0.01",
+        "quantity_step": "0.00001",
+        "active": True,
+    }
+    assert {r["kind"] for r in client.get("/api/instruments/?kind=crypto").json()} == {"crypto"}
+    assert [r["symbol"] for r in client.get("/api/instruments/?q=apple").json()] == ["AAPL"]
+    _error(client.get("/api/instruments/?kind=bond"), 400, "bad_kind")
+
+
+def _quote(symbol: str, last: str, prev: str | None) -> None:
+    Quote.objects.create(
+        instrument=Instrument.objects.get(symbol=symbol),
+        last=Decimal(last),
+        open=Decimal(last),
+        high=Decimal(last),
+        low=Decimal(last),
+        prev_close=None if prev is None else Decimal(prev),
+        volume=Decimal("1500.5"),
+        trades=3,
+        time=datetime.now(UTC),
+    )
+
+
+def test_quotes_all_or_selected(client: APIClient, instruments: None) -> None:
+    _quote("AAPL", "230.5", "228.50")
+    _quote("MSFT", "418.2", None)
+    rows = client.get("/api/quotes/").json()
+    assert [r["symbol"] for r in rows] == ["AAPL", "MSFT"]
+    aapl = client.get("/api/quotes/?symbols=aapl").json()[0]
+    assert (
+        aapl["last"],
+        aapl["prev_close"],
+        aapl["change"],
+        aapl["change_pct"],
+        aapl["volume"],
+    ) == ("230.5", "228.5", "2", "0.8753", "1500.5")
+    error = _error(client.get("/api/quotes/?symbols=AAPL,NOPE,ZZZ"), 404, "unknown_symbol")
+    assert error["details"] == {"symbols": ["NOPE", "ZZZ"]}
+
+
+@pytest.fixture
+def minutes(instruments: None) -> list[datetime]:
+    aapl = Instrument.objects.get(symbol="AAPL")
+    t0 = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)
+    starts = [t0 + timedelta(minutes=i) for i in range(12)]
+    Candle.objects.bulk_create(
+        [
+            Candle(
+                instrument=aapl,
+                interval="1m",
+                start=s,
+                open=Decimal(100 + i),
+                high=Decimal(101 + i),
+                low=Decimal(99 + i),
+                close=Decimal("100.5") + i,
+                volume=Decimal(1000),
+                trades=10,
+                closed=i < 11,
+            )
+            for i, s in enumerate(starts)
+        ]
+    )
+    return starts
+
+
+def test_candles_newest_page_with_forming_last_then_older_pages(
+    client: APIClient, minutes: list[datetime]
+) -> None:
+    page = client.get("/api/candles/?symbol=AAPL&interval=1m&limit=5").json()
+    assert [c["open"] for c in page["candles"]] == ["107", "108", "109", "110", "111"]
+    assert page["candles"][-1]["closed"] is False
+    assert page["candles"][0] == {
+        "interval": "1m",
+        "time": "2026-11-20T14:37:00Z",
+        "t": int(minutes[7].timestamp() * 1000),
+        "open": "107",
+        "high": "108",
+        "low": "106",
+        "close": "107.5",
+        "volume": "1000",
+        "trades": 10,
+        "closed": True,
+    }
+    seen = [c["open"] for c in page["candles"]]
+    while page["next"]:
+        page = client.get(page["next"]).json()
+        seen = [c["open"] for c in page["candles"]] + seen
+    assert seen == [str(100 + i) for i in range(12)]
+
+
+def test_candles_in_a_range(client: APIClient, minutes: list[datetime]) -> None:
+    page = client.get(
+        "/api/candles/",
+        {
+            "symbol": "AAPL",
+            "interval": "1m",
+            "start": minutes[2].isoformat(),
+            "end": minutes[4].isoformat(),
+        },
+    ).json()
+    assert [c["open"] for c in page["candles"]] == ["102", "103"]
+    assert page["next"] is None
+    by_epoch = client.get(
+        "/api/candles/", {"symbol": "AAPL", "interval": "1m", "start": int(minutes[10].timestamp())}
+    ).json()
+    assert [c["open"] for c in by_epoch["candles"]] == ["110", "111"]
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "code"),
+    [
+        ("interval=1m", 400, "missing_symbol"),
+        ("symbol=NOPE&interval=1m", 404, "unknown_symbol"),
+        ("symbol=AAPL", 400, "bad_interval"),
+        ("symbol=AAPL&interval=7m", 400, "bad_interval"),
+        ("symbol=AAPL&interval=30m", 400, "bad_interval"),
+        ("symbol=AAPL&interval=1m&limit=0", 400, "bad_limit"),
+        ("symbol=AAPL&interval=1m&limit=99999", 400, "bad_limit"),
+        ("symbol=AAPL&interval=1m&limit=ten", 400, "bad_limit"),
+        ("symbol=AAPL&interval=1m&start=yesterday", 400, "bad_range"),
+        ("symbol=AAPL&interval=1m&start=2026-01-02T00:00:00", 400, "bad_range"),
+        ("symbol=AAPL&interval=1m&start=2026-01-02T00:00Z&end=2026-01-01T00:00Z", 400, "bad_range"),
+    ],
+)
+def test_candle_errors(
+    client: APIClient, instruments: None, query: str, status: int, code: str
+) -> None:
+    _error(client.get(f"/api/candles/?{query}"), status, code)
+
+
+@pytest.fixture
+def publisher() -> APIClient:
+    user = User.objects.create_user("feeder")
+    user.user_permissions.add(Permission.objects.get(codename="publish_ticks"))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client
+
+
+@pytest.fixture
+def embedded(instruments: None) -> Iterator[Pipeline]:
+    engine = MarketEngine(instrument_specs(), STANDARD_INTERVALS, parse_indicators("sma:3"))
+    pipeline = Pipeline(engine)
+    market_runtime._current = MarketRuntime(pipeline, [], listen_ingest=False, layer=None)
+    yield pipeline
+    market_runtime._current = None
+
+
+def test_ingest_accepts_good_ticks_and_rejects_bad_ones_one_by_one(
+    publisher: APIClient, embedded: Pipeline
+) -> None:
+    now = datetime.now(UTC)
+    body = {
+        "ticks": [
+            {
+                "symbol": "AAPL",
+                "price": "230.01",
+                "size": 100,
+                "ts": now.isoformat(),
+                "trade_id": "a1",
+            },
+            {"symbol": "aapl", "price": 230.02, "size": "5", "trade_id": "a2"},
+            {"symbol": "AAPL", "price": "-3", "size": "1"},
+            {"symbol": "NOPE", "price": "1", "size": "1"},
+            {"symbol": "AAPL", "price": "230.03", "size": "1", "trade_id": "a1"},
+            {"symbol": "AAPL", "price": "abc"},
+            {"symbol": "AAPL"},
+            {"symbol": "AAPL", "price": "1", "colour": "red"},
+            "not an object",
+            {"symbol": "AAPL", "price": "230", "ts": (now - timedelta(hours=1)).isoformat()},
+        ]
+    }
+    response = publisher.post("/api/ticks", body, format="json")
+    assert response.status_code == 200, response.content
+    result = response.json()
+    assert result["accepted"] == 2
+    assert [(r["index"], r["code"]) for r in result["rejected"]] == [
+        (2, "bad_price"),
+        (3, "unknown_symbol"),
+        (4, "duplicate"),
+        (5, "malformed_tick"),
+        (6, "malformed_tick"),
+        (7, "malformed_tick"),
+        (8, "malformed_tick"),
+        (9, "stale"),
+    ]
+    quote = embedded.engine.states["AAPL"].quote
+    assert quote.last == Decimal("230.02") and quote.volume == Decimal("105")
+    assert str(quote.last) == "230.02"  # the JSON number never became a float
+
+
+def test_ingest_all_rejected_is_422(publisher: APIClient, embedded: Pipeline) -> None:
+    response = publisher.post(
+        "/api/ticks", {"ticks": [{"symbol": "X", "price": "1"}]}, format="json"
+    )
+    assert response.status_code == 422
+    assert response.json()["rejected"][0]["code"] == "unknown_symbol"
+
+
+def test_ingest_refuses_strangers_and_accounts_without_the_right(
+    client: APIClient, instruments: None
+) -> None:
+    body = {"ticks": [{"symbol": "AAPL", "price": "1"}]}
+    _error(client.post("/api/ticks", body, format="json"), 401, "not_authenticated")
+    client.credentials(HTTP_AUTHORIZATION="Token nope")
+    _error(client.post("/api/ticks", body, format="json"), 401, "authentication_failed")
+    plain = User.objects.create_user("plain")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=plain).key}")
+    _error(client.post("/api/ticks", body, format="json"), 403, "permission_denied")
+
+
+def test_ingest_body_errors(publisher: APIClient, embedded: Pipeline) -> None:
+    _error(
+        publisher.post("/api/ticks", "{broken", content_type="application/json"),
+        400,
+        "malformed_body",
+    )
+    _error(publisher.post("/api/ticks", {"ticks": []}, format="json"), 400, "malformed_body")
+    _error(publisher.post("/api/ticks", [1, 2], format="json"), 400, "malformed_body")
+    many = {"ticks": [{"symbol": "AAPL", "price": "1"}] * 1001}
+    _error(publisher.post("/api/ticks", many, format="json"), 413, "batch_too_large")
+
+
+def test_ingest_without_a_pipeline_is_503(publisher: APIClient, instruments: None) -> None:
+    response = publisher.post(
+        "/api/ticks", {"ticks": [{"symbol": "AAPL", "price": "1"}]}, format="json"
+    )
+    _error(response, 503, "pipeline_unavailable")
+
+
+def test_openapi_schema_lists_the_endpoints(client: APIClient) -> None:
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    text = response.content.decode()
+    for path in ("/api/instruments/", "/api/quotes/", "/api/candles/", "/api/ticks"):
+        assert path in text
+    assert client.get("/api/docs/").status_code == 200

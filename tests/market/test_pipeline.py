@@ -1,0 +1,114 @@
+"""The live pipeline: one broker message per symbol per tick, numbered, in order."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+from channels.layers import InMemoryChannelLayer
+
+from tickstream.market.analytics.indicators import parse_indicators
+from tickstream.market.analytics.intervals import STANDARD_INTERVALS
+from tickstream.market.engine import MarketEngine
+from tickstream.market.instruments import InstrumentKind, InstrumentSpec
+from tickstream.market.messages import MESSAGE_TYPE_TICK
+from tickstream.market.pipeline import Pipeline, Publisher
+from tickstream.market.ticks import NS_PER_S, Tick
+from tickstream.stream.groups import GroupNameError, market_group
+
+T0 = 1_700_000_000 * NS_PER_S
+SPECS = [
+    InstrumentSpec("AAPL", "Apple", InstrumentKind.STOCK),
+    InstrumentSpec("BTC-USD", "Bitcoin", InstrumentKind.CRYPTO),
+]
+
+
+def _pipeline(layer: InMemoryChannelLayer, **kwargs: object) -> Pipeline:
+    engine = MarketEngine(
+        SPECS, STANDARD_INTERVALS, parse_indicators("sma:2,macd:3:5:2"), max_delay_s=None
+    )
+    return Pipeline(engine, publisher=Publisher(layer.group_send), **kwargs)  # type: ignore[arg-type]
+
+
+async def test_each_tick_is_one_numbered_message_to_its_symbol_group() -> None:
+    layer = InMemoryChannelLayer()
+    channel = await layer.new_channel()
+    await layer.group_add(market_group("AAPL"), channel)
+    pipeline = _pipeline(layer)
+    task = asyncio.create_task(pipeline.publisher.run())  # type: ignore[union-attr]
+    for i in range(50):
+        for sym in ("AAPL", "BTC-USD"):
+            price = Decimal(100 + i % 7)
+            assert (
+                pipeline.ingest(
+                    Tick(sym, price, Decimal(1), T0 + i * NS_PER_S, T0 + i * NS_PER_S, "t")
+                )
+                is None
+            )
+    assert (
+        pipeline.ingest(
+            Tick("AAPL", Decimal(-1), Decimal(1), T0 + 60 * NS_PER_S, T0 + 60 * NS_PER_S, "t")
+        )
+        is not None
+    )
+    await pipeline.publisher.stop()  # type: ignore[union-attr]
+    await task
+    messages = [await layer.receive(channel) for _ in range(50)]
+    assert [m["seq"] for m in messages] == list(range(1, 51))
+    assert {m["symbol"] for m in messages} == {"AAPL"}  # only the group it joined
+    first, last = messages[0], messages[-1]
+    assert first["type"] == MESSAGE_TYPE_TICK and first["epoch"] == pipeline.epoch
+    assert last["trade"]["price"] == str(Decimal(100 + 49 % 7))
+    assert set(last["candles"]) == {"1s", "1m", "5m", "15m", "1h", "1d"}
+    assert last["quote"]["trades"] == 50
+    # Each second is a new 1s candle, so every tick closes the previous second's one.
+    assert [c["interval"] for c in last["closed"]] == ["1s"]
+    assert "analysis" in last  # a candle closed: indicators ride along
+    assert set(last["analysis"]["1m"]) == {
+        "sma_2",
+        "macd_3_5_2",
+        "macd_signal_3_5_2",
+        "macd_hist_3_5_2",
+    }
+    assert pipeline.stats()["rejected"] == {"bad_price": 1}
+
+
+async def test_analysis_is_sent_at_most_every_interval_unless_a_candle_closes() -> None:
+    layer = InMemoryChannelLayer()
+    channel = await layer.new_channel()
+    await layer.group_add(market_group("AAPL"), channel)
+    pipeline = _pipeline(layer, analysis_every_ms=100)
+    task = asyncio.create_task(pipeline.publisher.run())  # type: ignore[union-attr]
+    base = T0 + 500_000_000  # within one second: no 1s candle closes
+    for i in range(10):  # 10 ticks, 20 ms apart: 200 ms
+        ts = base + i * 20_000_000
+        pipeline.ingest(Tick("AAPL", Decimal(100), Decimal(1), ts, ts, "t"))
+    await pipeline.publisher.stop()  # type: ignore[union-attr]
+    await task
+    flags = ["analysis" in (await layer.receive(channel)) for _ in range(10)]
+    assert flags == [True, False, False, False, False, True, False, False, False, False]
+
+
+async def test_publish_overflow_is_counted_not_silent() -> None:
+    sent: list[str] = []
+
+    async def send(group: str, message: dict) -> None:
+        sent.append(group)
+
+    publisher = Publisher(send, capacity=3)
+    for _ in range(5):
+        publisher.offer("md.X", {})
+    assert publisher.dropped == 2
+    task = asyncio.create_task(publisher.run())
+    await publisher.stop()
+    await task
+    assert len(sent) == 3 and publisher.sent == 3
+
+
+def test_group_names_obey_channels_rules() -> None:
+    assert market_group("BRK.B") == "md.BRK.B"
+    with pytest.raises(GroupNameError):
+        market_group("BAD SYMBOL")
+    with pytest.raises(GroupNameError):
+        market_group("X" * 120)
