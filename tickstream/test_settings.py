@@ -11,3 +11,4 @@ from tickstream.settings import *  # noqa: E402,F403
 FEEDS_MODE = "embedded"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast user creation
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"ingest": "10000/min"}}  # noqa: F405
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405 - threads must not keep connections

@@ -7,7 +7,7 @@ import threading
 from decimal import Decimal
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 
 from tickstream.market.analytics.intervals import parse_interval
 from tickstream.market.engine import MarketEngine, TickUpdate
@@ -113,7 +113,7 @@ async def test_store_upserts_candles_and_quotes(instruments: None) -> None:
     from tickstream.market.storage import BatchStore
 
     store = BatchStore()
-    writer = BatchWriter(store, store_ticks=True)
+    writer = BatchWriter(store, close=store.close, store_ticks=True)
     updates = list(_updates(150))
     for u in updates[:70]:
         writer.note(u)
@@ -130,7 +130,7 @@ async def test_store_upserts_candles_and_quotes(instruments: None) -> None:
         )
         return rows, Quote.objects.get(instrument__symbol="AAPL"), Trade.objects.count()
 
-    rows, quote, trades = await sync_to_async(read)()
+    rows, quote, trades = await database_sync_to_async(read)()
     assert rows == [
         (Decimal(100), Decimal(159), Decimal(60), 60, True),
         (Decimal(160), Decimal(219), Decimal(60), 60, True),

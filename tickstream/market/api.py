@@ -10,7 +10,12 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import permissions, serializers, status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.parsers import JSONParser
@@ -29,6 +34,7 @@ from tickstream.market.models import Candle, Instrument, Quote
 from tickstream.market.ticks import Tick, datetime_to_ns, ns_to_iso
 
 
+@extend_schema_field({"type": "string", "format": "decimal", "example": "229.16"})
 class PlainDecimalField(serializers.Field):  # type: ignore[type-arg]
     """Read-only decimal rendered as plain text (`229.16`, not `229.1600000000`)."""
 

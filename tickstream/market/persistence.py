@@ -14,6 +14,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -56,12 +57,16 @@ class BatchWriter:
         self,
         write: Callable[[Batch], None],
         *,
+        close: Callable[[], None] | None = None,
         flush_ms: int = 1000,
         batch_size: int = 2000,
         queue_limit: int = 100_000,
         store_ticks: bool = False,
     ) -> None:
         self._write = write
+        self._close = close
+        # One thread does every write, so it keeps one database connection.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-writer")
         self.flush_s = flush_ms / 1000
         self.batch_size = batch_size
         self.queue_limit = queue_limit
@@ -180,7 +185,8 @@ class BatchWriter:
             return
         started = time.perf_counter()
         try:
-            await asyncio.to_thread(self._write, batch)
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._executor, self._write, batch)
         except Exception:
             self.stats.failures += 1
             log.exception("writing %d rows failed; they will be retried", len(batch))
@@ -210,7 +216,11 @@ class BatchWriter:
             await self.flush()
 
     async def stop(self) -> None:
-        """Write everything still pending (called on shutdown)."""
+        """Write everything still pending (called on shutdown), then release the thread."""
         self._stopping = True
         self._wake.set()
         await self.flush()
+        loop = asyncio.get_running_loop()
+        if self._close is not None:
+            await loop.run_in_executor(self._executor, self._close)
+        self._executor.shutdown(wait=True)

@@ -174,8 +174,10 @@ async def build_runtime(
         publisher = Publisher(layer.group_send, capacity=settings.MARKET_PUBLISH_QUEUE)
     writer = None
     if with_writer:
+        store = BatchStore()
         writer = BatchWriter(
-            BatchStore(),
+            store,
+            close=store.close,
             flush_ms=settings.MARKET_WRITER_FLUSH_MS,
             batch_size=settings.MARKET_WRITER_BATCH,
             queue_limit=settings.MARKET_WRITER_QUEUE,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connections, transaction
 
 from tickstream.market.models import Candle, Instrument, Quote, Trade
 from tickstream.market.persistence import Batch
@@ -25,6 +25,10 @@ class BatchStore:
                 Instrument.objects.filter(symbol__in=missing).values_list("symbol", "id")
             )
         return self._ids
+
+    def close(self) -> None:
+        """Close this thread's database connections (the writer calls it when stopping)."""
+        connections.close_all()
 
     def __call__(self, batch: Batch) -> None:
         close_old_connections()

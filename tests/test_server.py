@@ -1,0 +1,209 @@
+"""The product as a user runs it: real server processes, real HTTP, real services."""
+
+from __future__ import annotations
+
+import csv
+import re
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import fixture_path
+from tests.support import (
+    POSTGRES_URL,
+    REDIS_URL,
+    free_port,
+    http_json,
+    process,
+    reachable,
+    server_args,
+    stop,
+    wait_until,
+)
+
+
+def _token(log: Path) -> str:
+    match = wait_until(lambda: re.search(r"API token ([0-9a-f]{40})", log.read_text()))
+    return match.group(1)
+
+
+def test_simulated_market_runs_and_the_api_serves_it(tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "server.log"
+    env = {
+        "TICKSTREAM_DEVELOPMENT": "true",
+        "TICKSTREAM_VAR_DIR": str(tmp_path),
+        "SIM_RATE": "200",
+        "SIM_SEED": "42",
+        "SIM_SYMBOLS": "BTC-USD,ETH-USD,SOL-USD",
+    }
+    with process(server_args(port), env, log) as server:
+        token = _token(log)
+        quotes = wait_until(
+            lambda: (
+                len(http_json(f"{base}/api/quotes/")[1]) == 3
+                and http_json(f"{base}/api/quotes/")[1]
+            ),
+            timeout=30,
+        )
+        assert {q["symbol"] for q in quotes} == {"BTC-USD", "ETH-USD", "SOL-USD"}
+
+        def closed_seconds() -> list[dict]:
+            _, page = http_json(f"{base}/api/candles/?symbol=BTC-USD&interval=1s&limit=50")
+            closed = [c for c in page["candles"] if c["closed"]]
+            return closed if len(closed) >= 3 else []
+
+        candles = wait_until(closed_seconds, timeout=30)
+        for c in candles:
+            assert Decimal(c["low"]) <= min(Decimal(c["open"]), Decimal(c["close"]))
+            assert Decimal(c["high"]) >= max(Decimal(c["open"]), Decimal(c["close"]))
+        times = [c["t"] for c in candles]
+        assert times == sorted(times) and len(set(times)) == len(times)
+
+        # A custom source pushes ticks over HTTP into the same pipeline.
+        now = datetime.now(UTC).isoformat()
+        status, result = http_json(
+            f"{base}/api/ticks",
+            data={
+                "ticks": [
+                    {
+                        "symbol": "AAPL",
+                        "price": "231.17",
+                        "size": "300",
+                        "ts": now,
+                        "trade_id": "x1",
+                    },
+                    {
+                        "symbol": "AAPL",
+                        "price": "231.18",
+                        "size": "300",
+                        "ts": now,
+                        "trade_id": "x1",
+                    },
+                ]
+            },
+            headers={"Authorization": f"Token {token}"},
+        )
+        assert (status, result["accepted"], result["rejected"][0]["code"]) == (200, 1, "duplicate")
+        aapl = wait_until(lambda: http_json(f"{base}/api/quotes/?symbols=AAPL")[1], timeout=10)
+        assert (aapl[0]["last"], aapl[0]["volume"]) == ("231.17", "300")
+        assert stop(server) == 0
+    text = log.read_text()
+    assert "market runtime stopped" in text and "'pending': 0" in text
+    assert "'failures': 0" in text and "Traceback" not in text
+
+
+def test_replay_feed_rebuilds_a_real_file_through_the_whole_system(tmp_path: Path) -> None:
+    source = fixture_path("mplfinance", "yahoofinance-SPY-20200901-20210113.csv")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        "TICKSTREAM_DEVELOPMENT": "true",
+        "TICKSTREAM_VAR_DIR": str(tmp_path),
+        "FEEDS": f"replay symbol=SPY file={source} speed=max",
+    }
+    with process(server_args(port), env, tmp_path / "server.log") as server:
+
+        def all_days() -> list[dict]:
+            status, page = http_json(f"{base}/api/candles/?symbol=SPY&interval=1d&limit=200")
+            return page["candles"] if status == 200 and len(page["candles"]) == 92 else []
+
+        candles = wait_until(all_days, timeout=60)
+        assert stop(server) == 0
+    with source.open() as handle:
+        bars = list(csv.DictReader(handle))
+    assert len(bars) == len(candles)
+    for bar, candle in zip(bars, candles, strict=True):
+        assert candle["time"] == f"{bar['Date']}T00:00:00Z"
+        for key in ("Open", "High", "Low", "Close", "Volume"):
+            assert Decimal(candle[key.lower()]) == Decimal(bar[key]), (bar["Date"], key)
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    if not reachable("127.0.0.1", 5432):
+        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
+    import psycopg
+
+    name = f"tickstream_e2e_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.redis
+def test_split_deployment_feed_process_web_process_redis_postgres(
+    tmp_path: Path, postgres_database: str
+) -> None:
+    """The scaled-out layout: a web process and a separate feed process share PostgreSQL
+    and a Redis channel layer; HTTP ingest on the web reaches the feed process's pipeline."""
+    if not reachable("127.0.0.1", 6379):
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    prefix = f"ts{uuid.uuid4().hex[:6]}"
+    common = {
+        "TICKSTREAM_DEVELOPMENT": "true",
+        "TICKSTREAM_VAR_DIR": str(tmp_path),
+        "DATABASE_URL": postgres_database,
+        "REDIS_URL": REDIS_URL,
+        "CHANNEL_PREFIX": prefix,
+        "FEEDS_MODE": "external",
+    }
+    web_log, feed_log = tmp_path / "web.log", tmp_path / "feed.log"
+    with process(server_args(port), common, web_log) as web:
+        token = _token(web_log)  # migrated and seeded
+        status, body = http_json(
+            f"{base}/api/ticks",
+            data={"ticks": [{"symbol": "AAPL", "price": "1"}]},
+            headers={"Authorization": f"Token {token}"},
+        )
+        assert (status, body["error"]["code"]) == (503, "pipeline_unavailable")
+        feed_env = {**common, "FEEDS": "simulated symbols=ETH-USD rate=50 seed=3"}
+        with process([sys.executable, "manage.py", "runfeeds"], feed_env, feed_log) as feed:
+            wait_until(lambda: "feeds running" in feed_log.read_text(), timeout=30)
+            eth = wait_until(
+                lambda: http_json(f"{base}/api/quotes/?symbols=ETH-USD")[1], timeout=20
+            )
+            assert Decimal(eth[0]["last"]) > 0
+            now = datetime.now(UTC).isoformat()
+            status, result = http_json(
+                f"{base}/api/ticks",
+                data={
+                    "ticks": [
+                        {
+                            "symbol": "AAPL",
+                            "price": "229.01",
+                            "size": "10",
+                            "ts": now,
+                            "trade_id": "s1",
+                        },
+                        {
+                            "symbol": "AAPL",
+                            "price": "229.02",
+                            "size": "10",
+                            "ts": now,
+                            "trade_id": "s1",
+                        },
+                        {"symbol": "AAPL", "price": "0", "size": "10"},
+                    ]
+                },
+                headers={"Authorization": f"Token {token}"},
+            )
+            assert status == 200, result
+            assert result["accepted"] == 1
+            assert [r["code"] for r in result["rejected"]] == ["duplicate", "bad_price"]
+            aapl = wait_until(lambda: http_json(f"{base}/api/quotes/?symbols=AAPL")[1], timeout=10)
+            assert aapl[0]["last"] == "229.01"
+            assert stop(feed) == 0
+        assert stop(web) == 0
+    assert "stopped:" in feed_log.read_text()
+    assert "Traceback" not in web_log.read_text() + feed_log.read_text()
