@@ -21,7 +21,20 @@ install: $(STAMP)
 run: install
 	TICKSTREAM_DEVELOPMENT=true $(BIN)/python -m tickstream run
 
+TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+# Tests whose queries could behave differently on PostgreSQL run there too.
+DB_TESTS := tests/market/test_api.py tests/market/test_persistence.py
+
 test: install lint
+	@if $(BIN)/python -c 'import socket; socket.create_connection(("127.0.0.1", 5432), 1)' \
+			2>/dev/null; then \
+		echo "== database tests on PostgreSQL ($(TEST_POSTGRES_URL))"; \
+		TEST_DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/python -m pytest -q -p no:cacheprovider \
+			$(DB_TESTS); \
+	else \
+		echo "== SKIPPED the PostgreSQL pass: nothing listens on 127.0.0.1:5432"; \
+	fi
+	@echo "== every test (SQLite; real Redis and PostgreSQL where a test is about them)"
 	$(BIN)/python -m pytest
 
 test-fast: install

@@ -23,7 +23,7 @@ DEBUG = env.bool("DEBUG", default=False)
 DEVELOPMENT = env.bool("TICKSTREAM_DEVELOPMENT", default=False)
 
 _DEV_SECRET = "tickstream-development-only-secret-key-never-use-in-production-0123456789"  # noqa: S105
-SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET if DEVELOPMENT else "")
+SECRET_KEY = env.str("SECRET_KEY", default="") or (_DEV_SECRET if DEVELOPMENT else "")
 if not SECRET_KEY:
     raise ImproperlyConfigured(
         "SECRET_KEY is not set. Set it in the environment (production mode), "
@@ -84,8 +84,9 @@ TEMPLATES = [
 
 # --- Database: SQLite in WAL mode unless DATABASE_URL names another server. ---
 VAR_DIR = Path(env.str("TICKSTREAM_VAR_DIR", default=str(BASE_DIR / "var")))
-if "DATABASE_URL" in env:
-    DATABASES = {"default": env.db_url("DATABASE_URL")}
+DATABASE_URL = env.str("DATABASE_URL", default="")
+if DATABASE_URL:
+    DATABASES = {"default": env.db_url_config(DATABASE_URL)}
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 else:
@@ -116,7 +117,7 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "BACKEND": "tickstream.stream.layers.LocalChannelLayer",
             "CONFIG": {"capacity": env.int("CHANNEL_CAPACITY", default=10_000)},
         }
     }
@@ -205,7 +206,8 @@ if FEEDS_MODE not in {"embedded", "external"}:
 FEEDS = env.str("FEEDS", default="simulated")
 SIM_SEED = env.int("SIM_SEED", default=0)  # 0: a new path every start
 SIM_RATE = env.float("SIM_RATE", default=50.0)  # ticks per second over all symbols
-SIM_SYMBOLS = env.list("SIM_SYMBOLS", default=[])  # empty: every active instrument
+# empty: every active instrument
+SIM_SYMBOLS = [s for s in env.list("SIM_SYMBOLS", default=[]) if s]
 SIM_STOCK_HOURS = env.str("SIM_STOCK_HOURS", default="always")  # or "exchange"
 SIM_SPEED = env.float("SIM_SPEED", default=20.0)  # volatility clock: 1 real s = N market s
 MARKET_INDICATORS = env.str(

@@ -74,7 +74,7 @@ async def test_each_tick_is_one_numbered_message_to_its_symbol_group() -> None:
     assert pipeline.stats()["rejected"] == {"bad_price": 1}
 
 
-async def test_analysis_is_sent_at_most_every_interval_unless_a_candle_closes() -> None:
+async def test_analysis_is_sent_at_most_every_interval() -> None:
     layer = InMemoryChannelLayer()
     channel = await layer.new_channel()
     await layer.group_add(market_group("AAPL"), channel)

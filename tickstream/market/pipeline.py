@@ -100,11 +100,11 @@ class Pipeline:
             return result
         if self.publisher is not None:
             symbol = tick.symbol
-            # Indicator values on the forming candle are sent at most every
-            # analysis_every_ms per symbol (and whenever a candle closes): subscribers
-            # conflate them to that pace anyway.
+            # Indicator values on the forming candles are sent at most every
+            # analysis_every_ms per symbol: subscribers conflate them to that pace anyway.
+            # A closed candle always carries its final values in `closed`.
             now = tick.ts_recv
-            with_analysis = bool(result.closed) or now >= self._analysis_due.get(symbol, 0)
+            with_analysis = now >= self._analysis_due.get(symbol, 0)
             if with_analysis:
                 self._analysis_due[symbol] = now + self.analysis_every_ns
             group = self._groups.get(symbol) or self._groups.setdefault(

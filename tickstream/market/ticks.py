@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 
 NS_PER_S = 1_000_000_000
 
@@ -39,6 +40,7 @@ def datetime_to_ns(value: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * NS_PER_S + delta.microseconds * 1000
 
 
+@lru_cache(maxsize=65_536)  # candle starts repeat for every tick of the candle
 def ns_to_iso(ts: int) -> str:
     """Return an ISO 8601 UTC string (`2024-01-02T03:04:05.123456Z`) of a nanosecond time."""
     text = ns_to_datetime(ts).isoformat()
