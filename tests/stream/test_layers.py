@@ -28,7 +28,8 @@ async def test_group_send_reaches_every_member_in_order() -> None:
 
 
 async def test_a_full_member_is_counted_and_others_still_receive(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     layer = LocalChannelLayer(capacity=2)
     slow, fast = await layer.new_channel(), await layer.new_channel()
     await layer.group_add("g", slow)
