@@ -27,8 +27,10 @@ from tests.support import (
 )
 
 
-def _token(log: Path) -> str:
+def _start(base: str, log: Path) -> str:
+    """Wait until the server answers HTTP; return the demo user's API token it printed."""
     match = wait_until(lambda: re.search(r"API token ([0-9a-f]{40})", log.read_text()))
+    wait_until(lambda: http_json(f"{base}/api/instruments/?kind=crypto")[0] == 200, timeout=30)
     return match.group(1)
 
 
@@ -44,7 +46,7 @@ def test_simulated_market_runs_and_the_api_serves_it(tmp_path: Path) -> None:
         "SIM_SYMBOLS": "BTC-USD,ETH-USD,SOL-USD",
     }
     with process(server_args(port), env, log) as server:
-        token = _token(log)
+        token = _start(base, log)
         quotes = wait_until(
             lambda: (
                 len(http_json(f"{base}/api/quotes/")[1]) == 3
@@ -160,7 +162,7 @@ def test_split_deployment_feed_process_web_process_redis_postgres(
     }
     web_log, feed_log = tmp_path / "web.log", tmp_path / "feed.log"
     with process(server_args(port), common, web_log) as web:
-        token = _token(web_log)  # migrated and seeded
+        token = _start(base, web_log)  # migrated, seeded, serving
         status, body = http_json(
             f"{base}/api/ticks",
             data={"ticks": [{"symbol": "AAPL", "price": "1"}]},
