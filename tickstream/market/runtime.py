@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -33,15 +34,36 @@ from tickstream.stream.groups import INGEST_CHANNEL
 log = logging.getLogger(__name__)
 
 INSTRUMENT_REFRESH_S = 30.0
+HYDRATE_CANDLES = 300  # closed candles per symbol and interval to warm indicators up
 
 
-def _load_market_setup() -> tuple[list[InstrumentSpec], dict[str, Decimal]]:
-    from tickstream.market.models import Quote
+def _load_instruments() -> list[InstrumentSpec]:
     from tickstream.market.selectors import instrument_specs
 
-    specs = instrument_specs()
-    last = dict(Quote.objects.values_list("instrument__symbol", "last"))
-    return specs, last
+    return instrument_specs()
+
+
+def _hydrate(engine: MarketEngine) -> int:
+    """Restore each symbol's session quote and warm its indicators up from stored candles,
+    so a restart neither resets the day's statistics nor starts the indicators cold."""
+    from tickstream.market.selectors import stored_market_state
+
+    restored = 0
+    for symbol, quote, series in stored_market_state(
+        [i.name for i in engine.intervals], HYDRATE_CANDLES
+    ):
+        state = engine.state(symbol)
+        if quote is not None:
+            state.quote = quote
+            state.last_ts = quote.ts
+        for interval_name, (history, forming) in series.items():
+            target = state.series_for(interval_name)
+            if target is not None:
+                target.restore(history, forming)
+                if forming is not None:
+                    state.last_ts = max(state.last_ts, forming.start)
+        restored += 1
+    return restored
 
 
 def tick_to_wire(tick: Tick) -> dict[str, Any]:
@@ -114,7 +136,7 @@ class MarketRuntime:
         while True:
             await asyncio.sleep(INSTRUMENT_REFRESH_S)
             try:
-                specs, _ = await sync_to_async(_load_market_setup)()
+                specs = await sync_to_async(_load_instruments)()
             except Exception:
                 log.exception("reloading instruments failed; keeping the ones known")
                 continue
@@ -158,7 +180,7 @@ async def build_runtime(
     *, feeds_text: str | None = None, listen_ingest: bool = False, with_writer: bool = True
 ) -> MarketRuntime:
     """Build a runtime from settings and the database (instruments, last prices)."""
-    specs, last = await sync_to_async(_load_market_setup)()
+    specs = await sync_to_async(_load_instruments)()
     engine = MarketEngine(
         specs,
         [parse_interval(i) for i in settings.MARKET_INTERVALS],
@@ -166,8 +188,8 @@ async def build_runtime(
         max_delay_s=settings.MARKET_MAX_TICK_DELAY_S,
         reorder_tolerance_s=settings.MARKET_REORDER_TOLERANCE_S,
     )
-    for symbol, price in last.items():
-        engine.state(symbol, reference=price)  # change is measured against the last price
+    restored = await sync_to_async(_hydrate)(engine)
+    log.info("market state restored for %d symbols from the database", restored)
     layer = get_channel_layer()
     publisher = None
     if layer is not None:
@@ -189,9 +211,16 @@ async def build_runtime(
         writer=writer,
         analysis_every_ms=settings.MARKET_ANALYSIS_EVERY_MS,
     )
+    # The simulated market carries on from the last stored prices.
+    resumed = [
+        replace(spec, start_price=engine.states[spec.symbol].quote.last or spec.start_price)
+        if spec.symbol in engine.states
+        else spec
+        for spec in specs
+    ]
     feeds = build_feeds(
         settings.FEEDS if feeds_text is None else feeds_text,
-        specs,
+        resumed,
         sim_defaults={
             "seed": settings.SIM_SEED,
             "rate": settings.SIM_RATE,

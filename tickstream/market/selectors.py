@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from datetime import datetime
 
 from django.db.models import QuerySet
 
+from tickstream.market.analytics.candles import Candle as PureCandle
+from tickstream.market.analytics.quote import DAY_NS
+from tickstream.market.analytics.quote import Quote as PureQuote
 from tickstream.market.instruments import InstrumentSpec
 from tickstream.market.models import Candle, Instrument, Quote
+from tickstream.market.ticks import datetime_to_ns
 
 
 def instrument_specs(*, active_only: bool = False) -> list[InstrumentSpec]:
@@ -60,3 +66,52 @@ def candle_page(
     rows = list(qs.order_by("-start")[: limit + 1])
     more = len(rows) > limit
     return rows[:limit][::-1], more
+
+
+def _candle(row: Candle) -> PureCandle:
+    return PureCandle(
+        datetime_to_ns(row.start), row.open, row.high, row.low, row.close, row.volume, row.trades
+    )
+
+
+def stored_market_state(
+    intervals: list[str], depth: int
+) -> Iterator[tuple[str, PureQuote | None, dict[str, tuple[list[PureCandle], PureCandle | None]]]]:
+    """Per symbol: today's stored quote (as the core's Quote, previous sessions roll into
+    its previous close) and per interval the newest `depth` closed candles plus the
+    forming one."""
+    now_day = int(time.time()) // 86_400
+    quotes = {q.instrument.symbol: q for q in Quote.objects.select_related("instrument")}
+    for instrument in Instrument.objects.all():
+        row = quotes.get(instrument.symbol)
+        quote = None
+        if row is not None:
+            ts = datetime_to_ns(row.time)
+            if ts // DAY_NS == now_day:
+                quote = PureQuote(
+                    instrument.symbol,
+                    row.last,
+                    row.open,
+                    row.high,
+                    row.low,
+                    row.volume,
+                    (row.vwap or row.last) * row.volume,
+                    row.trades,
+                    row.prev_close,
+                    ts,
+                    ts // DAY_NS,
+                )
+            else:  # an earlier session: its last price is the previous close now
+                quote = PureQuote(instrument.symbol, prev_close=row.last)
+        series = {}
+        for interval in intervals:
+            rows = list(
+                Candle.objects.filter(instrument=instrument, interval=interval).order_by("-start")[
+                    : depth + 1
+                ]
+            )
+            forming = next((r for r in rows if not r.closed), None)
+            history = [_candle(r) for r in reversed(rows) if r.closed][-depth:]
+            series[interval] = (history, None if forming is None else _candle(forming))
+        if row is not None or any(h or f for h, f in series.values()):
+            yield instrument.symbol, quote, series

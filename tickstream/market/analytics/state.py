@@ -59,6 +59,15 @@ class CandleSeries:
         self.last_values = _named(self.indicators, [i.update(bar) for i in self.indicators])
         return ClosedCandle(self.interval, candle, self.last_values)
 
+    def restore(self, history: Sequence[Candle], forming: Candle | None) -> None:
+        """Warm up from stored candles: fold closed ones into the indicators (oldest first)
+        and continue the forming one, as if the ticks behind them had just been seen."""
+        for candle in history:
+            self.fold(candle)
+        if forming is not None:
+            self.builder.forming = forming
+            self.builder._next_start = forming.start + self.interval.ns
+
     def provisional(self) -> Values:
         """Indicator values as if the forming candle closed now (empty without one)."""
         forming = self.builder.forming
