@@ -8,7 +8,8 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from tickstream.market.runtime import current_runtime, tick_to_wire
+from tickstream.market.messages import tick_dict
+from tickstream.market.runtime import current_runtime
 from tickstream.market.ticks import Tick
 from tickstream.stream.groups import INGEST_CHANNEL
 
@@ -31,7 +32,7 @@ async def ingest_ticks(ticks: list[Tick]) -> list[dict[str, Any] | None]:
         {
             "type": "market.ingest",
             "reply_channel": reply,
-            "ticks": [tick_to_wire(t) for t in ticks],
+            "ticks": [tick_dict(t) for t in ticks],
         },
     )
     try:

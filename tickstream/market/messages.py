@@ -13,7 +13,7 @@ from tickstream.market.analytics.candles import Candle
 from tickstream.market.analytics.quote import Quote
 from tickstream.market.analytics.state import Values
 from tickstream.market.engine import TickUpdate
-from tickstream.market.ticks import ns_to_iso
+from tickstream.market.ticks import Tick, ns_to_iso
 
 MESSAGE_TYPE_TICK = "market.tick"
 
@@ -72,6 +72,32 @@ def quote_dict(quote: Quote) -> dict[str, Any]:
     }
 
 
+def tick_dict(tick: Tick) -> dict[str, Any]:
+    """A tick as plain data (decimals as strings, times as integer ns)."""
+    return {
+        "symbol": tick.symbol,
+        "price": str(tick.price),
+        "size": str(tick.size),
+        "ts_event": tick.ts_event,
+        "ts_recv": tick.ts_recv,
+        "source": tick.source,
+        "trade_id": tick.trade_id,
+    }
+
+
+def tick_from_dict(data: dict[str, Any]) -> Tick:
+    """The inverse of `tick_dict`."""
+    return Tick(
+        str(data["symbol"]),
+        Decimal(data["price"]),
+        Decimal(data["size"]),
+        int(data["ts_event"]),
+        int(data["ts_recv"]),
+        str(data["source"]),
+        data.get("trade_id"),
+    )
+
+
 def tick_message(update: TickUpdate, *, epoch: int, with_analysis: bool) -> dict[str, Any]:
     """The broker message for one accepted tick: one per symbol per tick."""
     tick, state = update.tick, update.state
@@ -86,14 +112,7 @@ def tick_message(update: TickUpdate, *, epoch: int, with_analysis: bool) -> dict
         "epoch": epoch,
         "symbol": tick.symbol,
         "seq": update.seq,
-        "trade": {
-            "price": str(tick.price),
-            "size": str(tick.size),
-            "ts_event": tick.ts_event,
-            "ts_recv": tick.ts_recv,
-            "source": tick.source,
-            "trade_id": tick.trade_id,
-        },
+        "trade": tick_dict(tick),
         "quote": quote_dict(state.quote),
         "candles": candles,
         "closed": [

@@ -59,6 +59,21 @@ class Instrument(models.Model):
     def __str__(self) -> str:
         return self.symbol
 
+    @classmethod
+    def from_spec(cls, spec: InstrumentSpec) -> Instrument:
+        """An unsaved instrument described by a pure spec."""
+        return cls(
+            symbol=spec.symbol,
+            name=spec.name,
+            kind=spec.kind.value,
+            quote_currency=spec.quote_currency,
+            tick_size=spec.tick_size,
+            quantity_step=spec.quantity_step,
+            reference_price=spec.start_price,
+            volatility=spec.volatility,
+            active=spec.active,
+        )
+
     def spec(self) -> InstrumentSpec:
         """The pure description the market core works with."""
         return InstrumentSpec(

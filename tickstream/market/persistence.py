@@ -18,9 +18,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from tickstream.market.analytics.candles import Candle
 from tickstream.market.analytics.state import SymbolState
 from tickstream.market.engine import TickUpdate
 from tickstream.market.ticks import Tick
+from tickstream.throttled_log import ThrottledWarning
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +30,10 @@ CandleRow = tuple[str, str, int, Decimal, Decimal, Decimal, Decimal, Decimal, in
 QuoteRow = tuple[
     str, Decimal, Decimal, Decimal, Decimal, Decimal | None, Decimal, Decimal | None, int, int
 ]
+
+
+def candle_row(symbol: str, interval: str, c: Candle, closed: bool) -> CandleRow:
+    return (symbol, interval, c.start, c.open, c.high, c.low, c.close, c.volume, c.trades, closed)
 
 
 @dataclass(slots=True)
@@ -77,7 +83,7 @@ class BatchWriter:
         self._ticks: deque[Tick] = deque()
         self._wake = asyncio.Event()
         self._stopping = False
-        self._last_warning = 0.0
+        self._overflow = ThrottledWarning(log)
 
     def note(self, update: TickUpdate) -> None:
         """Record what a tick changed. Called on the tick path: O(1), never blocks."""
@@ -88,21 +94,7 @@ class BatchWriter:
                 self.stats.dropped_candles += 1
                 self._warn_overflow()
                 continue
-            c = closed.candle
-            self._closed.append(
-                (
-                    symbol,
-                    closed.interval.name,
-                    c.start,
-                    c.open,
-                    c.high,
-                    c.low,
-                    c.close,
-                    c.volume,
-                    c.trades,
-                    True,
-                )
-            )
+            self._closed.append(candle_row(symbol, closed.interval.name, closed.candle, True))
         if self.store_ticks:
             if len(self._ticks) >= self.queue_limit:
                 self.stats.dropped_ticks += 1
@@ -113,16 +105,13 @@ class BatchWriter:
                     self._wake.set()
 
     def _warn_overflow(self) -> None:
-        now = time.monotonic()
-        if now - self._last_warning > 10:
-            self._last_warning = now
-            log.warning(
-                "writer queue full (%d rows): dropped %d ticks and %d closed candles so far; "
-                "the database is slower than the feed",
-                self.queue_limit,
-                self.stats.dropped_ticks,
-                self.stats.dropped_candles,
-            )
+        self._overflow.warn(
+            "writer queue full (%d rows): dropped %d ticks and %d closed candles so far; "
+            "the database is slower than the feed",
+            self.queue_limit,
+            self.stats.dropped_ticks,
+            self.stats.dropped_candles,
+        )
 
     def pending(self) -> int:
         return len(self._closed) + len(self._ticks) + len(self._dirty)
@@ -138,18 +127,8 @@ class BatchWriter:
             for series in state.series:
                 c = series.builder.forming
                 if c is not None:
-                    candles[(symbol, series.interval.name, c.start)] = (
-                        symbol,
-                        series.interval.name,
-                        c.start,
-                        c.open,
-                        c.high,
-                        c.low,
-                        c.close,
-                        c.volume,
-                        c.trades,
-                        False,
-                    )
+                    key = (symbol, series.interval.name, c.start)
+                    candles[key] = candle_row(symbol, series.interval.name, c, False)
             q = state.quote
             if (
                 q.last is not None

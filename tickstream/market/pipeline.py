@@ -19,6 +19,7 @@ from tickstream.market.persistence import BatchWriter
 from tickstream.market.ticks import Tick
 from tickstream.market.validation import Rejection
 from tickstream.stream.groups import market_group
+from tickstream.throttled_log import ThrottledWarning
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ class Publisher:
         self.sent = 0
         self.dropped = 0
         self.failed = 0
-        self._last_warning = 0.0
+        self._overflow = ThrottledWarning(log)
 
     def offer(self, group: str, message: dict[str, Any]) -> None:
         """Queue a message for its group; never blocks the tick path."""
@@ -42,14 +43,10 @@ class Publisher:
             self._queue.put_nowait((group, message))
         except asyncio.QueueFull:
             self.dropped += 1
-            now = time.monotonic()
-            if now - self._last_warning > 10:
-                self._last_warning = now
-                log.warning(
-                    "publish queue full: %d messages dropped so far (subscribers see "
-                    "the gap in seq)",
-                    self.dropped,
-                )
+            self._overflow.warn(
+                "publish queue full: %d messages dropped so far (subscribers see the gap in seq)",
+                self.dropped,
+            )
 
     def backlog(self) -> int:
         return self._queue.qsize()

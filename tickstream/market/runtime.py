@@ -12,7 +12,6 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
-from decimal import Decimal
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -25,6 +24,7 @@ from tickstream.market.engine import MarketEngine
 from tickstream.market.feeds.base import Feed, supervise
 from tickstream.market.feeds.config import build_feeds
 from tickstream.market.instruments import InstrumentSpec
+from tickstream.market.messages import tick_from_dict
 from tickstream.market.persistence import BatchWriter
 from tickstream.market.pipeline import Pipeline, Publisher
 from tickstream.market.storage import BatchStore
@@ -64,30 +64,6 @@ def _hydrate(engine: MarketEngine) -> int:
                     state.last_ts = max(state.last_ts, forming.start)
         restored += 1
     return restored
-
-
-def tick_to_wire(tick: Tick) -> dict[str, Any]:
-    return {
-        "symbol": tick.symbol,
-        "price": str(tick.price),
-        "size": str(tick.size),
-        "ts_event": tick.ts_event,
-        "ts_recv": tick.ts_recv,
-        "source": tick.source,
-        "trade_id": tick.trade_id,
-    }
-
-
-def tick_from_wire(data: dict[str, Any]) -> Tick:
-    return Tick(
-        data["symbol"],
-        Decimal(data["price"]),
-        Decimal(data["size"]),
-        int(data["ts_event"]),
-        int(data["ts_recv"]),
-        str(data["source"]),
-        data.get("trade_id"),
-    )
 
 
 class MarketRuntime:
@@ -146,7 +122,7 @@ class MarketRuntime:
         while True:
             message = await layer.receive(INGEST_CHANNEL)
             try:
-                results = [self.ingest(tick_from_wire(t)) for t in message["ticks"]]
+                results = [self.ingest(tick_from_dict(t)) for t in message["ticks"]]
             except (KeyError, TypeError, ValueError, ArithmeticError):
                 log.warning("malformed ingest request ignored")
                 continue

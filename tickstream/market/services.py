@@ -16,20 +16,10 @@ def instruments_load(*, specs: Iterable[InstrumentSpec] = DEFAULT_UNIVERSE) -> t
     them. Returns (created, already present)."""
     created = present = 0
     for spec in specs:
-        instrument = Instrument(
-            symbol=spec.symbol,
-            name=spec.name,
-            kind=spec.kind.value,
-            quote_currency=spec.quote_currency,
-            tick_size=spec.tick_size,
-            quantity_step=spec.quantity_step,
-            reference_price=spec.start_price,
-            volatility=spec.volatility,
-            active=spec.active,
-        )
         if Instrument.objects.filter(symbol=spec.symbol).exists():
             present += 1
             continue
+        instrument = Instrument.from_spec(spec)
         instrument.full_clean()
         instrument.save()
         created += 1

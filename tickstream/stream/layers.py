@@ -19,6 +19,8 @@ from typing import Any
 from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer
 
+from tickstream.throttled_log import ThrottledWarning
+
 log = logging.getLogger(__name__)
 
 
@@ -28,7 +30,7 @@ class LocalChannelLayer(InMemoryChannelLayer):
         self.sweep_interval = sweep_interval
         self.dropped = 0
         self._next_sweep = 0.0
-        self._last_warning = 0.0
+        self._full = ThrottledWarning(log)
 
     def _sweep(self) -> None:
         now = time.monotonic()
@@ -78,11 +80,6 @@ class LocalChannelLayer(InMemoryChannelLayer):
                 await self.send(channel, message)
             except ChannelFull:
                 self.dropped += 1
-                now = time.monotonic()
-                if now - self._last_warning > 10:
-                    self._last_warning = now
-                    log.warning(
-                        "channel %s is full: %d group messages dropped so far",
-                        channel,
-                        self.dropped,
-                    )
+                self._full.warn(
+                    "channel %s is full: %d group messages dropped so far", channel, self.dropped
+                )
