@@ -26,6 +26,9 @@ async def lifespan_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
                     return
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            from tickstream.stream.hub import stop_hub
+
+            await stop_hub()
             await runtime.stop_embedded()
             await send({"type": "lifespan.shutdown.complete"})
             return

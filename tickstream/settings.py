@@ -224,3 +224,11 @@ MARKET_WRITER_QUEUE = env.int("MARKET_WRITER_QUEUE", default=100_000)
 MARKET_PUBLISH_QUEUE = env.int("MARKET_PUBLISH_QUEUE", default=50_000)
 INGEST_MAX_BATCH = env.int("INGEST_MAX_BATCH", default=1000)
 INGEST_REPLY_TIMEOUT_S = env.float("INGEST_REPLY_TIMEOUT_S", default=5.0)
+
+# --- Streaming (the Hub and websocket protocol v1). ---
+STREAM_FLUSH_MS = env.int("STREAM_FLUSH_MS", default=100)  # 0: send each update at once
+STREAM_HEARTBEAT_S = env.float("STREAM_HEARTBEAT_S", default=15.0)
+STREAM_SLOW_CLOSE_S = env.float("STREAM_SLOW_CLOSE_S", default=30.0)
+# The tutorial pages never ask for a symbol: these stream until the client asks for another.
+STREAM_DEFAULT_STOCK = env.str("STREAM_DEFAULT_STOCK", default="AAPL")
+STREAM_DEFAULT_CRYPTO = env.str("STREAM_DEFAULT_CRYPTO", default="BTC-USD")

@@ -28,9 +28,9 @@ from tickstream.market import selectors
 from tickstream.market.analytics.intervals import IntervalError, parse_interval
 from tickstream.market.api_errors import ApiError, not_found
 from tickstream.market.feeds.formats import parse_decimal, parse_time
-from tickstream.market.ingest import PipelineUnavailable, ingest_ticks
 from tickstream.market.messages import decimal_str
 from tickstream.market.models import Candle, Instrument, Quote
+from tickstream.market.pipeline_client import PipelineUnavailable, ingest_ticks
 from tickstream.market.ticks import Tick, datetime_to_ns, ns_to_iso
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from tickstream.market.analytics.candles import Candle
 from tickstream.market.analytics.quote import Quote
-from tickstream.market.analytics.state import Values
+from tickstream.market.analytics.state import SymbolState, Values
 from tickstream.market.engine import TickUpdate
 from tickstream.market.ticks import Tick, ns_to_iso
 
@@ -24,6 +24,10 @@ def decimal_str(value: Decimal) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return text or "0"
+
+
+def _str(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
 
 
 def _dec(value: Decimal | None) -> str | None:
@@ -58,11 +62,12 @@ def quote_dict(quote: Quote) -> dict[str, Any]:
     vwap = quote.vwap
     return {
         "symbol": quote.symbol,
-        "last": _dec(quote.last),
-        "open": _dec(quote.open),
-        "high": _dec(quote.high),
-        "low": _dec(quote.low),
-        "prev_close": _dec(quote.prev_close),
+        # Prices as the feed gave them (at its precision); computed values normalised.
+        "last": _str(quote.last),
+        "open": _str(quote.open),
+        "high": _str(quote.high),
+        "low": _str(quote.low),
+        "prev_close": _str(quote.prev_close),
         "change": _dec(quote.change),
         "change_pct": _dec(quote.change_pct),
         "volume": str(quote.volume),
@@ -98,7 +103,9 @@ def tick_from_dict(data: dict[str, Any]) -> Tick:
     )
 
 
-def tick_message(update: TickUpdate, *, epoch: int, with_analysis: bool) -> dict[str, Any]:
+def tick_message(
+    update: TickUpdate, *, epoch: int, with_analysis: bool, analysis_seq: int = 0
+) -> dict[str, Any]:
     """The broker message for one accepted tick: one per symbol per tick."""
     tick, state = update.tick, update.state
     candles = {}
@@ -121,5 +128,33 @@ def tick_message(update: TickUpdate, *, epoch: int, with_analysis: bool) -> dict
         ],
     }
     if with_analysis:
+        message["analysis_seq"] = analysis_seq
         message["analysis"] = {s.interval.name: values_dict(s.provisional()) for s in state.series}
     return message
+
+
+def symbol_snapshot(
+    state: SymbolState | None, *, symbol: str, epoch: int, seq: int, analysis_seq: int
+) -> dict[str, Any]:
+    """Everything a subscriber needs to start from: quote, forming candles, analysis."""
+    snapshot: dict[str, Any] = {
+        "type": "market.snapshot",
+        "symbol": symbol,
+        "epoch": epoch,
+        "seq": seq,
+        "analysis_seq": analysis_seq,
+        "quote": None,
+        "candles": {},
+        "analysis": {},
+    }
+    if state is None:
+        return snapshot
+    if state.quote.last is not None:
+        snapshot["quote"] = quote_dict(state.quote)
+    for series in state.series:
+        name = series.interval.name
+        forming = series.builder.forming
+        if forming is not None:
+            snapshot["candles"][name] = candle_dict(forming, name, closed=False)
+        snapshot["analysis"][name] = values_dict(series.provisional())
+    return snapshot

@@ -168,3 +168,21 @@ class Trade(models.Model):
 
     def __str__(self) -> str:
         return f"{self.instrument_id} {self.price} x {self.size}"
+
+
+class Cryptocurrency(models.Model):
+    """The latest price of each crypto instrument, in the shape of the crypto-trading
+    tutorial's model (name, price, timestamp); the batch writer keeps it current."""
+
+    name = models.CharField(max_length=50, unique=True)
+    instrument = models.OneToOneField(
+        Instrument, on_delete=models.CASCADE, related_name="cryptocurrency"
+    )
+    price = models.DecimalField(**PRICE)
+    timestamp = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "cryptocurrencies"
+
+    def __str__(self) -> str:
+        return self.name

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tickstream.market.engine import MarketEngine
-from tickstream.market.messages import tick_message
+from tickstream.market.messages import symbol_snapshot, tick_message
 from tickstream.market.persistence import BatchWriter
 from tickstream.market.ticks import Tick
 from tickstream.market.validation import Rejection
@@ -88,6 +88,7 @@ class Pipeline:
         self.epoch = time.time_ns()
         self.analysis_every_ns = analysis_every_ms * 1_000_000
         self._analysis_due: dict[str, int] = {}
+        self.analysis_seq: dict[str, int] = {}
         self._groups: dict[str, str] = {}
 
     def ingest(self, tick: Tick, *, live: bool = True) -> Rejection | None:
@@ -102,17 +103,36 @@ class Pipeline:
             # A closed candle always carries its final values in `closed`.
             now = tick.ts_recv
             with_analysis = now >= self._analysis_due.get(symbol, 0)
+            analysis_seq = self.analysis_seq.get(symbol, 0)
             if with_analysis:
                 self._analysis_due[symbol] = now + self.analysis_every_ns
+                analysis_seq += 1
+                self.analysis_seq[symbol] = analysis_seq
             group = self._groups.get(symbol) or self._groups.setdefault(
                 symbol, market_group(symbol)
             )
             self.publisher.offer(
-                group, tick_message(result, epoch=self.epoch, with_analysis=with_analysis)
+                group,
+                tick_message(
+                    result,
+                    epoch=self.epoch,
+                    with_analysis=with_analysis,
+                    analysis_seq=analysis_seq,
+                ),
             )
         if self.writer is not None:
             self.writer.note(result)
         return None
+
+    def snapshot(self, symbol: str) -> dict[str, Any]:
+        """The exact current state of a symbol with its sequence numbers (for the Hubs)."""
+        return symbol_snapshot(
+            self.engine.states.get(symbol),
+            symbol=symbol,
+            epoch=self.epoch,
+            seq=self.engine.seq.get(symbol, 0),
+            analysis_seq=self.analysis_seq.get(symbol, 0),
+        )
 
     def stats(self) -> dict[str, Any]:
         """Counters for monitoring: accepted, rejected by reason, publish and writer state."""

@@ -29,7 +29,7 @@ from tickstream.market.persistence import BatchWriter
 from tickstream.market.pipeline import Pipeline, Publisher
 from tickstream.market.storage import BatchStore
 from tickstream.market.ticks import Tick
-from tickstream.stream.groups import INGEST_CHANNEL
+from tickstream.stream.groups import INGEST_CHANNEL, SNAPSHOT_CHANNEL
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,9 @@ class MarketRuntime:
         self.layer = layer
         self._tasks: list[asyncio.Task[None]] = []
 
+    def snapshot(self, symbol: str) -> dict[str, Any]:
+        return self.pipeline.snapshot(symbol)
+
     def ingest(self, tick: Tick, *, live: bool = True) -> dict[str, str] | None:
         problem = self.pipeline.ingest(tick, live=live)
         if problem is None:
@@ -104,6 +107,7 @@ class MarketRuntime:
         self._spawn(self._refresh_instruments(), "instrument refresh")
         if self.listen_ingest and self.layer is not None:
             self._spawn(self._serve_ingest(self.layer), "ingest listener")
+            self._spawn(self._serve_snapshots(self.layer), "snapshot listener")
 
     def _spawn(self, coro: Any, name: str) -> None:
         self._tasks.append(asyncio.create_task(coro, name=name))
@@ -129,6 +133,13 @@ class MarketRuntime:
             reply = message.get("reply_channel")
             if reply:
                 await layer.send(reply, {"type": "market.ingest.result", "results": results})
+
+    async def _serve_snapshots(self, layer: BaseChannelLayer) -> None:
+        while True:
+            message = await layer.receive(SNAPSHOT_CHANNEL)
+            reply, symbol = message.get("reply_channel"), message.get("symbol")
+            if isinstance(reply, str) and isinstance(symbol, str):
+                await layer.send(reply, self.snapshot(symbol))
 
     async def stop(self) -> None:
         """Stop the feeds, send what is queued, write what is pending."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import close_old_connections, connections, transaction
 
-from tickstream.market.models import Candle, Instrument, Quote, Trade
+from tickstream.market.models import Candle, Cryptocurrency, Instrument, Quote, Trade
 from tickstream.market.persistence import Batch
 from tickstream.market.ticks import ns_to_datetime
 
@@ -17,13 +17,17 @@ class BatchStore:
 
     def __init__(self) -> None:
         self._ids: dict[str, int] = {}
+        self._crypto_names: dict[str, str] = {}
 
     def _instrument_ids(self, symbols: set[str]) -> dict[str, int]:
         missing = symbols - self._ids.keys()
         if missing:
-            self._ids.update(
-                Instrument.objects.filter(symbol__in=missing).values_list("symbol", "id")
-            )
+            for symbol, pk, kind, name in Instrument.objects.filter(symbol__in=missing).values_list(
+                "symbol", "id", "kind", "name"
+            ):
+                self._ids[symbol] = pk
+                if kind == Instrument.Kind.CRYPTO:
+                    self._crypto_names[symbol] = name
         return self._ids
 
     def close(self) -> None:
@@ -67,6 +71,16 @@ class BatchStore:
             for (s, last, o, h, lo, pc, v, vwap, n, ts) in batch.quotes
             if s in ids
         ]
+        cryptos = [
+            Cryptocurrency(
+                name=self._crypto_names[s],
+                instrument_id=ids[s],
+                price=last,
+                timestamp=ns_to_datetime(ts),
+            )
+            for (s, last, _o, _h, _lo, _pc, _v, _vw, _n, ts) in batch.quotes
+            if s in self._crypto_names
+        ]
         trades = [
             Trade(
                 instrument_id=ids[t.symbol],
@@ -96,6 +110,14 @@ class BatchStore:
                     update_conflicts=True,
                     unique_fields=["instrument"],
                     update_fields=_QUOTE_FIELDS,
+                )
+            if cryptos:
+                Cryptocurrency.objects.bulk_create(
+                    cryptos,
+                    batch_size=500,
+                    update_conflicts=True,
+                    unique_fields=["instrument"],
+                    update_fields=["name", "price", "timestamp"],
                 )
             if trades:
                 Trade.objects.bulk_create(trades, batch_size=1000)

@@ -23,3 +23,9 @@ def market_group(symbol: str) -> str:
 
 
 INGEST_CHANNEL = "market.ingest"
+SNAPSHOT_CHANNEL = "market.snapshot"
+
+
+def publish_group(channel: str) -> str:
+    """The group of a channel fed by `publish()` (per-user channels, later apps' events)."""
+    return _checked("pub." + channel.replace(":", "."))

@@ -1,5 +1,14 @@
-"""Websocket routes. The Hub, protocol v1 and the tutorials' endpoints plug in here."""
+"""Websocket routes: protocol v1 and the tutorials' endpoints."""
 
-from django.urls import URLPattern
+from django.urls import path, re_path
 
-websocket_urlpatterns: list[URLPattern] = []
+from tickstream.stream import compat
+from tickstream.stream.consumers import StreamConsumer
+
+websocket_urlpatterns = [
+    path("ws/v1/", StreamConsumer.as_asgi()),
+    path("ws/stock_updates/", compat.StockUpdatesConsumer.as_asgi()),
+    path("ws/ticker/", compat.TickerConsumer.as_asgi()),
+    re_path(r"^ws/stocks/$", compat.StocksConsumer.as_asgi()),
+    path("ws/cryptocurrency/", compat.CryptocurrencyConsumer.as_asgi()),
+]

@@ -1,0 +1,96 @@
+"""A live market in the test's event loop: a pipeline publishing into the channel layer,
+embedded as the process runtime, and the Hub of that loop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+
+from tickstream.asgi import application
+from tickstream.market import runtime as market_runtime
+from tickstream.market.analytics.indicators import parse_indicators
+from tickstream.market.analytics.intervals import STANDARD_INTERVALS
+from tickstream.market.engine import MarketEngine
+from tickstream.market.pipeline import Pipeline, Publisher
+from tickstream.market.runtime import MarketRuntime
+from tickstream.market.selectors import instrument_specs
+from tickstream.market.ticks import NS_PER_S, Tick
+from tickstream.stream.hub import stop_hub
+
+ORIGIN = (b"origin", b"http://127.0.0.1")
+
+
+class Market:
+    """Drives the pipeline from a test: `trade("AAPL", "230.5")`."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.clock = 1_795_000_000 * NS_PER_S
+
+    def trade(self, symbol: str, price: str, size: str = "1", *, step: float = 0.25) -> None:
+        self.clock += int(step * NS_PER_S)
+        problem = self.pipeline.ingest(
+            Tick(symbol, Decimal(price), Decimal(size), self.clock, self.clock, "test"),
+            live=False,
+        )
+        assert problem is None, problem
+
+    async def settle(self) -> None:
+        """Let the publisher and the Hub pass on what was traded (and one flush)."""
+        for _ in range(5):
+            await asyncio.sleep(0.03)
+        await asyncio.sleep(0.12)
+
+
+@pytest.fixture
+async def market(instruments: None) -> AsyncIterator[Market]:
+    layer = get_channel_layer()
+    await layer.flush()
+    specs = await database_sync_to_async(instrument_specs)()
+    engine = MarketEngine(
+        specs, STANDARD_INTERVALS, parse_indicators("sma:2,rsi:2"), max_delay_s=None
+    )
+    publisher = Publisher(layer.group_send)
+    pipeline = Pipeline(engine, publisher=publisher, analysis_every_ms=0)
+    market_runtime._current = MarketRuntime(pipeline, [], listen_ingest=False, layer=layer)
+    task = asyncio.create_task(publisher.run())
+    yield Market(pipeline)
+    await stop_hub()
+    await publisher.stop()
+    await task
+    market_runtime._current = None
+    await layer.flush()
+
+
+async def connect(
+    path: str = "/ws/v1/", headers: list[tuple[bytes, bytes]] | None = None
+) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(application, path, headers=[ORIGIN, *(headers or [])])
+    connected, code = await communicator.connect()
+    assert connected, code
+    return communicator
+
+
+async def frames(communicator: WebsocketCommunicator, *, timeout: float = 1.0) -> list[Any]:
+    """Every message received until `timeout` passes in silence, batches flattened."""
+    out: list[Any] = []
+    while not await communicator.receive_nothing(timeout=timeout, interval=0.01):
+        data = json.loads(await communicator.receive_from(timeout=1))
+        out.extend(data if isinstance(data, list) else [data])
+        timeout = min(timeout, 0.3)
+    return out
+
+
+async def request(
+    communicator: WebsocketCommunicator, message: dict[str, Any], timeout: float = 1.0
+) -> list[Any]:
+    await communicator.send_json_to(message)
+    return await frames(communicator, timeout=timeout)

@@ -1,0 +1,301 @@
+"""The tutorials' websocket endpoints, kept working for their client code, on the Hub.
+
+- `ws/stock_updates/` (stock market analysis): every update of every instrument with its
+  analysis; a message a client sends is a tick, taken only from an authorised publisher.
+- `ws/ticker/` (stock ticker): the ticker of every instrument.
+- `ws/stocks/` (portfolio tracker): `{"symbol", "price", "change"}` (change in percent) of
+  one symbol, now and on every change; send `{"symbol": "MSFT"}` to switch.
+- `ws/cryptocurrency/` (crypto trading): `{"name", "price", "timestamp"}` of one crypto from
+  the latest stored price, then on every change; send `{"cryptocurrency": "ETH"}` (name or
+  symbol) to switch.
+
+The last two stream a default symbol from the moment they connect, because the tutorials'
+pages only listen. Each message is one JSON object per frame, as the tutorials' clients
+parse them.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+import orjson
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from tickstream.market.api import CanPublishTicks, _parse_item
+from tickstream.market.models import Cryptocurrency, Instrument
+from tickstream.market.pipeline_client import PipelineUnavailable, ingest_ticks
+from tickstream.stream.consumers import HubConsumer
+from tickstream.stream.hub import Hub, SymbolView
+from tickstream.stream.protocol import (
+    MAX_FRAME_BYTES,
+    ChannelKind,
+    ChannelRef,
+    ErrorCode,
+    ProtocolError,
+    RateLimit,
+    encode,
+    error_frame,
+)
+
+_crypto_names: dict[str, str] = {}
+
+
+def _quote(view: SymbolView) -> dict[str, Any] | None:
+    return view.quote if view.quote and view.quote.get("last") else None
+
+
+def _ticker(ref: ChannelRef, view: SymbolView) -> dict[str, Any] | None:
+    q = _quote(view)
+    if q is None:
+        return None
+    return {
+        "symbol": view.symbol,
+        "price": q["last"],
+        "change": q["change"],
+        "change_pct": q["change_pct"],
+        "volume": q["volume"],
+        "time": q["time"],
+    }
+
+
+def _stocks(ref: ChannelRef, view: SymbolView) -> dict[str, Any] | None:
+    q = _quote(view)
+    if q is None:
+        return None
+    return {"symbol": view.symbol, "price": q["last"], "change": q["change_pct"]}
+
+
+def _stock_updates(ref: ChannelRef, view: SymbolView) -> dict[str, Any] | None:
+    message = _ticker(ref, view)
+    if message is None:
+        return None
+    q = view.quote or {}
+    return {
+        **message,
+        "open": q.get("open"),
+        "high": q.get("high"),
+        "low": q.get("low"),
+        "vwap": q.get("vwap"),
+        "analysis": view.analysis,
+    }
+
+
+def _seed_time(iso: str) -> str:
+    """`2026-11-22 03:45:42.123000+00:00`: how the tutorial's str(timestamp) prints."""
+    return str(datetime.fromisoformat(iso.replace("Z", "+00:00")))
+
+
+def _crypto(ref: ChannelRef, view: SymbolView) -> dict[str, Any] | None:
+    q = _quote(view)
+    if q is None or not q.get("time"):
+        return None
+    return {
+        "name": _crypto_names.get(view.symbol, view.symbol),
+        "price": q["last"],
+        "timestamp": _seed_time(q["time"]),
+    }
+
+
+def register_formats(hub: Hub) -> None:
+    """Teach the Hub the tutorials' message shapes (encoded once per flush each)."""
+    hub.formats.update(
+        {
+            "seed-ticker": _ticker,
+            "seed-stocks": _stocks,
+            "seed-stock-updates": _stock_updates,
+            "seed-crypto": _crypto,
+        }
+    )
+
+
+@database_sync_to_async
+def _active_symbols() -> list[str]:
+    return list(Instrument.objects.filter(active=True).values_list("symbol", flat=True))
+
+
+class SeedConsumer(HubConsumer):
+    batch = False
+
+    async def follow(self, symbols: list[str]) -> list[dict[str, Any]]:
+        """Follow the tickers of `symbols` instead of what was followed; return their state."""
+        for ref, group in list(self.subscriptions.values()):
+            await self.hub.unsubscribe(self, ref, group)
+        self.subscriptions.clear()
+        messages = []
+        for symbol in symbols:
+            ref = ChannelRef(f"ticker:{symbol}", ChannelKind.TICKER, symbol)
+            messages += await self.hub.subscribe(self, ref)
+            self.subscriptions[ref.name] = (ref, None)
+        return messages
+
+    def error(self, code: ErrorCode, message: str) -> None:
+        self.deliver(error_frame(code, message))
+
+    def parse(self, text_data: str | None, bytes_data: bytes | None) -> Any:
+        raw = text_data if text_data is not None else (bytes_data or b"")
+        if len(raw) > MAX_FRAME_BYTES:
+            raise ProtocolError(ErrorCode.FRAME_TOO_LARGE, f"at most {MAX_FRAME_BYTES} bytes")
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise ProtocolError(ErrorCode.BAD_JSON, "the frame is not valid JSON") from None
+
+
+class TickerConsumer(SeedConsumer):
+    """`ws/ticker/`: the ticker of every instrument."""
+
+    wire = "seed-ticker"
+
+    async def connect(self) -> None:
+        await super().connect()
+        self.send_now(await self.follow(await _active_symbols()))
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """The tutorial's consumer ignores what clients send; so does this one."""
+
+
+class StockUpdatesConsumer(SeedConsumer):
+    """`ws/stock_updates/`: every update of every instrument, with its analysis."""
+
+    wire = "seed-stock-updates"
+
+    async def connect(self) -> None:
+        self._limit = RateLimit()
+        await super().connect()
+        self.send_now(await self.follow(await _active_symbols()))
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """A message from a client is a tick (or {"ticks": [...]}) from a publisher."""
+        try:
+            if not self._limit.allow():
+                raise ProtocolError(ErrorCode.RATE_LIMITED, "at most 20 messages a second")
+            user = self.scope.get("user")
+            if user is None or not (
+                user.is_authenticated
+                and (
+                    user.is_staff
+                    or await database_sync_to_async(CanPublishTicks().has_permission)(
+                        _Request(user), None
+                    )
+                )
+            ):
+                raise ProtocolError(
+                    ErrorCode.FORBIDDEN, "only authorised publishers may send stock data"
+                )
+            data = self.parse(text_data, bytes_data)
+            items = data.get("ticks") if isinstance(data, dict) and "ticks" in data else [data]
+            if not isinstance(items, list) or not items or len(items) > settings.INGEST_MAX_BATCH:
+                raise ProtocolError(ErrorCode.BAD_FRAME, 'send a tick object or {"ticks": [...]}')
+            now = time.time_ns()
+            rejected, ticks = [], []
+            for index, item in enumerate(items):
+                try:
+                    ticks.append((index, _parse_item(item, now)))
+                except (ValueError, ArithmeticError) as exc:
+                    rejected.append({"index": index, "code": "malformed_tick", "message": str(exc)})
+            try:
+                results = await ingest_ticks([t for _, t in ticks]) if ticks else []
+            except PipelineUnavailable as exc:
+                raise ProtocolError(ErrorCode.UNAVAILABLE, str(exc)) from None
+            rejected += [
+                {"index": i, **r} for (i, _), r in zip(ticks, results, strict=True) if r is not None
+            ]
+            self.deliver(
+                encode(
+                    {
+                        "type": "ack",
+                        "accepted": len(items) - len(rejected),
+                        "rejected": sorted(rejected, key=lambda r: r["index"]),
+                    }
+                )
+            )
+        except ProtocolError as exc:
+            self.error(exc.code, exc.message)
+
+
+class _Request:
+    """Just enough of a request for the DRF permission check."""
+
+    def __init__(self, user: Any) -> None:
+        self.user = user
+
+
+@database_sync_to_async
+def _find(text: str, kind: str) -> Instrument | None:
+    qs = Instrument.objects.filter(kind=kind, active=True)
+    wanted = text.strip()
+    for lookup in (
+        {"symbol__iexact": wanted},
+        {"symbol__iexact": f"{wanted}-USD"},
+        {"name__iexact": wanted},
+    ):
+        found = qs.filter(**lookup).first()
+        if found is not None:
+            return found
+    return None
+
+
+class StocksConsumer(SeedConsumer):
+    """`ws/stocks/`: one symbol's price and change (%), switched by `{"symbol": ...}`."""
+
+    wire = "seed-stocks"
+    kind = Instrument.Kind.STOCK
+    field = "symbol"
+
+    def default(self) -> str:
+        return str(settings.STREAM_DEFAULT_STOCK)
+
+    async def connect(self) -> None:
+        await super().connect()
+        instrument = await _find(self.default(), self.kind)
+        if instrument is not None:
+            await self.switch(instrument)
+
+    async def switch(self, instrument: Instrument) -> None:
+        self.send_now(await self.follow([instrument.symbol]))
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            data = self.parse(text_data, bytes_data)
+            value = data.get(self.field) if isinstance(data, dict) else None
+            if not isinstance(value, str) or not value.strip():
+                raise ProtocolError(ErrorCode.BAD_FRAME, f'send {{"{self.field}": "..."}}')
+            instrument = await _find(value, self.kind)
+            if instrument is None:
+                raise ProtocolError(ErrorCode.UNKNOWN_SYMBOL, f"no {self.kind} {value!r}")
+            await self.switch(instrument)
+        except ProtocolError as exc:
+            self.error(exc.code, exc.message)
+
+
+@database_sync_to_async
+def _stored_price(instrument: Instrument) -> dict[str, Any] | None:
+    row = Cryptocurrency.objects.filter(instrument=instrument).order_by("-timestamp").first()
+    if row is None:
+        return None
+    return {
+        "name": row.name,
+        "price": format(row.price.normalize(), "f"),
+        "timestamp": str(row.timestamp),
+    }
+
+
+class CryptocurrencyConsumer(StocksConsumer):
+    """`ws/cryptocurrency/`: one crypto's name, price and time, switched by
+    `{"cryptocurrency": "BTC"}` (name or symbol)."""
+
+    wire = "seed-crypto"
+    kind = Instrument.Kind.CRYPTO
+    field = "cryptocurrency"
+
+    def default(self) -> str:
+        return str(settings.STREAM_DEFAULT_CRYPTO)
+
+    async def switch(self, instrument: Instrument) -> None:
+        _crypto_names[instrument.symbol] = instrument.name
+        stored = await _stored_price(instrument)
+        live = await self.follow([instrument.symbol])
+        self.send_now([stored] if stored is not None else live)

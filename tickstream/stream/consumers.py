@@ -1,0 +1,249 @@
+"""Websocket protocol v1 at `/ws/v1/`: a thin adapter between client frames and the Hub."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from tickstream.stream.hub import STREAM_HIGH_WATER, Hub, get_hub
+from tickstream.stream.protocol import (
+    ABUSE_LIMIT,
+    ABUSE_WINDOW_S,
+    CLOSE_ABUSE,
+    CLOSE_SLOW,
+    MAX_SUBSCRIPTIONS,
+    PROTOCOL_VERSION,
+    ChannelKind,
+    ChannelRef,
+    ErrorCode,
+    ProtocolError,
+    RateLimit,
+    Request,
+    encode,
+    error_frame,
+    parse_channel,
+    parse_request,
+)
+from tickstream.stream.publish import user_group
+
+
+class HubConsumer(AsyncWebsocketConsumer):
+    """A websocket fed by the Hub: updates arrive through `deliver`, never the channel layer.
+
+    Frames wait in a bounded outbox drained by one sender task; a connection whose outbox
+    stays over the high-water mark is conflated by the Hub and closed after
+    STREAM_SLOW_CLOSE_S.
+    """
+
+    channel_layer_alias = "__hub_only__"  # no layer channel and no receive task per socket
+    wire = "v1"
+    batch = True
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels closes stale DB connections before every handler (a thread hop per
+        # frame); these handlers reach the database only through database_sync_to_async.
+        handler = getattr(self, message["type"].replace(".", "_"), None)
+        if handler is None:
+            raise ValueError(f"no handler for message type {message['type']}")
+        await handler(message)
+
+    async def connect(self) -> None:
+        self.hub: Hub = await get_hub()
+        self.subscriptions: dict[str, tuple[ChannelRef, str | None]] = {}
+        self._outbox: deque[bytes] = deque()
+        self._wake = asyncio.Event()
+        self._behind_since: float | None = None
+        self._closed = False
+        await self.accept()
+        self._sender = asyncio.get_running_loop().create_task(self._send_loop())
+
+    async def disconnect(self, code: int) -> None:
+        self._closed = True
+        if hasattr(self, "_sender"):
+            self._sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sender
+        if hasattr(self, "hub"):
+            await self.hub.drop(self, self.subscriptions)
+
+    # --- the Hub's side ---
+
+    def deliver(self, frame: bytes) -> None:
+        if self._closed:
+            return
+        self._outbox.append(frame)
+        self._wake.set()
+        self.check_slow()
+
+    def backlog(self) -> int:
+        return len(self._outbox)
+
+    def check_slow(self) -> None:
+        if len(self._outbox) <= STREAM_HIGH_WATER:
+            return
+        now = time.monotonic()
+        if self._behind_since is None:
+            self._behind_since = now
+        elif now - self._behind_since > settings.STREAM_SLOW_CLOSE_S and not self._closed:
+            self._closed = True
+            self._outbox.clear()
+            asyncio.get_running_loop().create_task(self.close(code=CLOSE_SLOW))
+
+    async def _send_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._outbox:
+                frame = self._outbox.popleft()
+                await self.send(text_data=frame.decode())
+            self._behind_since = None
+            self.hub.drained(self)
+
+    async def close_after_sending(self, code: int) -> None:
+        """Send what is queued (the errors that explain the close), then close."""
+        self._closed = True
+        self._sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._sender
+        while self._outbox:
+            await self.send(text_data=self._outbox.popleft().decode())
+        await self.close(code=code)
+
+    def send_now(self, messages: list[dict[str, Any]]) -> None:
+        if not messages:
+            return
+        if self.batch:
+            self.deliver(b"[" + b",".join(encode(m) for m in messages) + b"]")
+        else:
+            for m in messages:
+                self.deliver(encode(m))
+
+
+class StreamConsumer(HubConsumer):
+    """Protocol v1 (docs/protocol.md)."""
+
+    async def connect(self) -> None:
+        self._limit = RateLimit()
+        self._errors: deque[float] = deque()
+        self._intervals = frozenset(settings.MARKET_INTERVALS)
+        await super().connect()
+        self.deliver(
+            encode(
+                {
+                    "type": "welcome",
+                    "version": PROTOCOL_VERSION,
+                    "user": self._user_id(),
+                    "flush_ms": settings.STREAM_FLUSH_MS,
+                }
+            )
+        )
+
+    def _user_id(self) -> int | None:
+        user = self.scope.get("user")
+        return user.pk if user is not None and user.is_authenticated else None
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        raw = text_data if text_data is not None else (bytes_data or b"")
+        try:
+            if not self._limit.allow():
+                raise ProtocolError(
+                    ErrorCode.RATE_LIMITED, "too many messages: at most 20 a second"
+                )
+            request = parse_request(raw)
+            if request.op == "ping":
+                self.send_now(
+                    [{"type": "pong", "id": request.id, "time": time.time_ns() // 1_000_000}]
+                )
+            elif request.op == "subscribe":
+                await self._subscribe(request)
+            else:
+                await self._unsubscribe(request)
+        except ProtocolError as exc:
+            self.deliver(error_frame(exc.code, exc.message, exc.request_id))
+            await self._count_error()
+
+    async def _count_error(self) -> None:
+        now = time.monotonic()
+        self._errors.append(now)
+        while self._errors and now - self._errors[0] > ABUSE_WINDOW_S:
+            self._errors.popleft()
+        if len(self._errors) >= ABUSE_LIMIT:
+            await self.close_after_sending(CLOSE_ABUSE)
+
+    async def _authorise(self, ref: ChannelRef, request: Request) -> str | None:
+        """The group of a per-user channel this user may read; refuse others."""
+        user_id = self._user_id()
+        if user_id is None:
+            raise ProtocolError(
+                ErrorCode.FORBIDDEN, f"{ref.name!r} needs a signed-in user", request.id
+            )
+        if ref.kind in (ChannelKind.ORDERS, ChannelKind.ALERTS):
+            return user_group(ref.kind.value, user_id)
+        if not await _owns_portfolio(user_id, ref.key):
+            raise ProtocolError(ErrorCode.FORBIDDEN, f"{ref.name!r} is not yours", request.id)
+        return None
+
+    async def _subscribe(self, request: Request) -> None:
+        refs = [parse_channel(n, self._intervals, request.id) for n in request.channels]
+        fresh = [r for r in refs if r.name not in self.subscriptions]
+        if len(self.subscriptions) + len(fresh) > MAX_SUBSCRIPTIONS:
+            raise ProtocolError(
+                ErrorCode.TOO_MANY_SUBSCRIPTIONS,
+                f"at most {MAX_SUBSCRIPTIONS} subscriptions a connection",
+                request.id,
+            )
+        groups = {r.name: None if r.public else await self._authorise(r, request) for r in refs}
+        messages: list[dict[str, Any]] = []
+        done: list[str] = []
+        try:
+            for ref in refs:
+                if ref.name in self.subscriptions:
+                    continue
+                messages += await self.hub.subscribe(
+                    self,
+                    ref,
+                    group=groups[ref.name],
+                    since=request.since.get(ref.name),
+                    epoch=request.epoch,
+                )
+                self.subscriptions[ref.name] = (ref, groups[ref.name])
+                done.append(ref.name)
+        except ProtocolError as exc:
+            for name in done:  # all or nothing
+                ref, group = self.subscriptions.pop(name)
+                await self.hub.unsubscribe(self, ref, group)
+            exc.request_id = request.id
+            raise
+        self.send_now(
+            [
+                {"type": "subscribed", "id": request.id, "channels": list(request.channels)},
+                *messages,
+            ]
+        )
+
+    async def _unsubscribe(self, request: Request) -> None:
+        removed = []
+        for name in request.channels:
+            entry = self.subscriptions.pop(name, None)
+            if entry is not None:
+                await self.hub.unsubscribe(self, *entry)
+                removed.append(name)
+        missing = [n for n in request.channels if n not in removed]
+        if missing:
+            raise ProtocolError(
+                ErrorCode.NOT_SUBSCRIBED, f"not subscribed to {', '.join(missing)}", request.id
+            )
+        self.send_now([{"type": "unsubscribed", "id": request.id, "channels": removed}])
+
+
+@database_sync_to_async
+def _owns_portfolio(user_id: int, portfolio_id: str | None) -> bool:
+    """Portfolios arrive with the portfolio app; until then nobody owns one."""
+    return False

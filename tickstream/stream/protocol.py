@@ -1,0 +1,197 @@
+"""Websocket protocol v1: channel names, client frames, error codes (pure).
+
+See docs/protocol.md. Nothing here imports Django or asyncio.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import orjson
+
+PROTOCOL_VERSION = 1
+
+MAX_FRAME_BYTES = 16_384
+MAX_SUBSCRIPTIONS = 200
+MESSAGES_PER_SECOND = 20.0
+MESSAGE_BURST = 40
+ABUSE_LIMIT = 20  # errors within ABUSE_WINDOW_S close the connection
+ABUSE_WINDOW_S = 10.0
+
+CLOSE_ABUSE = 4029  # too many bad or too many messages
+CLOSE_SLOW = 4008  # the client did not read its updates for too long
+CLOSE_UNAUTHORISED = 4401
+
+
+class ErrorCode(StrEnum):
+    BAD_JSON = "bad_json"
+    BAD_FRAME = "bad_frame"
+    UNKNOWN_OP = "unknown_op"
+    UNKNOWN_CHANNEL = "unknown_channel"
+    UNKNOWN_SYMBOL = "unknown_symbol"
+    BAD_INTERVAL = "bad_interval"
+    FORBIDDEN = "forbidden"
+    TOO_MANY_SUBSCRIPTIONS = "too_many_subscriptions"
+    FRAME_TOO_LARGE = "frame_too_large"
+    RATE_LIMITED = "rate_limited"
+    NOT_SUBSCRIBED = "not_subscribed"
+    UNAVAILABLE = "unavailable"
+
+
+class ProtocolError(Exception):
+    """A client mistake answered with an `error` frame."""
+
+    def __init__(self, code: ErrorCode, message: str, request_id: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+
+
+class ChannelKind(StrEnum):
+    TICKER = "ticker"
+    TRADES = "trades"
+    CANDLES = "candles"
+    ANALYSIS = "analysis"
+    PORTFOLIO = "portfolio"
+    ORDERS = "orders"
+    ALERTS = "alerts"
+
+
+PUBLIC_KINDS = {ChannelKind.TICKER, ChannelKind.TRADES, ChannelKind.CANDLES, ChannelKind.ANALYSIS}
+USER_KINDS = {ChannelKind.PORTFOLIO, ChannelKind.ORDERS, ChannelKind.ALERTS}
+_SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9.\-_]{0,31}$")
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRef:
+    """A parsed channel name: `ticker:AAPL`, `candles:BTC-USD:1m`, `orders`, `portfolio:7`."""
+
+    name: str
+    kind: ChannelKind
+    symbol: str | None = None
+    interval: str | None = None
+    key: str | None = None  # portfolio id
+
+    @property
+    def public(self) -> bool:
+        return self.kind in PUBLIC_KINDS
+
+
+def parse_channel(name: object, intervals: frozenset[str], request_id: Any = None) -> ChannelRef:
+    """Parse and check a channel name (symbol existence is checked by the caller)."""
+    if not isinstance(name, str) or not name or len(name) > 64:
+        raise ProtocolError(ErrorCode.UNKNOWN_CHANNEL, f"bad channel name {name!r}", request_id)
+    kind_text, *parts = name.split(":")
+    try:
+        kind = ChannelKind(kind_text)
+    except ValueError:
+        raise ProtocolError(
+            ErrorCode.UNKNOWN_CHANNEL,
+            f"unknown channel {name!r}: use ticker:, trades:, candles:, analysis:, "
+            "portfolio:, orders or alerts",
+            request_id,
+        ) from None
+    if kind in (ChannelKind.ORDERS, ChannelKind.ALERTS):
+        if parts:
+            raise ProtocolError(ErrorCode.UNKNOWN_CHANNEL, f"{kind} takes no argument", request_id)
+        return ChannelRef(name, kind)
+    if kind is ChannelKind.PORTFOLIO:
+        if len(parts) != 1 or not parts[0].isdigit():
+            raise ProtocolError(ErrorCode.UNKNOWN_CHANNEL, "use portfolio:<id>", request_id)
+        return ChannelRef(name, kind, key=parts[0])
+    want = 2 if kind is ChannelKind.CANDLES else 1
+    if len(parts) != want or not _SYMBOL.match(parts[0]):
+        shape = "candles:<SYMBOL>:<interval>" if want == 2 else f"{kind}:<SYMBOL>"
+        raise ProtocolError(ErrorCode.UNKNOWN_CHANNEL, f"{name!r}: use {shape}", request_id)
+    if kind is ChannelKind.CANDLES and parts[1] not in intervals:
+        raise ProtocolError(
+            ErrorCode.BAD_INTERVAL,
+            f"interval {parts[1]!r} is not kept; use one of {', '.join(sorted(intervals))}",
+            request_id,
+        )
+    return ChannelRef(name, kind, parts[0], parts[1] if want == 2 else None)
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    op: str
+    id: Any
+    channels: tuple[str, ...] = ()
+    since: dict[str, int] = field(default_factory=dict)
+    epoch: int | None = None
+
+
+def parse_request(raw: str | bytes) -> Request:
+    """Parse a client frame; raise ProtocolError with the right code."""
+    if len(raw) > MAX_FRAME_BYTES:
+        raise ProtocolError(
+            ErrorCode.FRAME_TOO_LARGE, f"frames are limited to {MAX_FRAME_BYTES} bytes"
+        )
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ProtocolError(ErrorCode.BAD_JSON, "the frame is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ProtocolError(ErrorCode.BAD_FRAME, "a frame must be a JSON object")
+    request_id = data.get("id")
+    op = data.get("op")
+    if op == "ping":
+        return Request("ping", request_id)
+    if op not in ("subscribe", "unsubscribe"):
+        raise ProtocolError(
+            ErrorCode.UNKNOWN_OP,
+            f"unknown op {op!r}: use subscribe, unsubscribe or ping",
+            request_id,
+        )
+    channels = data.get("channels")
+    if (
+        not isinstance(channels, list)
+        or not channels
+        or not all(isinstance(c, str) for c in channels)
+    ):
+        raise ProtocolError(
+            ErrorCode.BAD_FRAME, "channels must be a non-empty list of names", request_id
+        )
+    since = data.get("since") or {}
+    if not isinstance(since, dict) or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in since.values()
+    ):
+        raise ProtocolError(
+            ErrorCode.BAD_FRAME, "since must map channel names to sequence numbers", request_id
+        )
+    epoch = data.get("epoch")
+    if epoch is not None and not isinstance(epoch, int):
+        raise ProtocolError(ErrorCode.BAD_FRAME, "epoch must be an integer", request_id)
+    return Request(op, request_id, tuple(dict.fromkeys(channels)), since, epoch)
+
+
+class RateLimit:
+    """A token bucket: `rate` messages a second with bursts up to `burst`."""
+
+    def __init__(self, rate: float = MESSAGES_PER_SECOND, burst: int = MESSAGE_BURST) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = float(burst)
+        self.stamp = time.monotonic()
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    return orjson.dumps(message)
+
+
+def error_frame(code: ErrorCode, message: str, request_id: Any = None) -> bytes:
+    return encode({"type": "error", "id": request_id, "code": code.value, "message": message})
