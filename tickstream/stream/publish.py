@@ -59,12 +59,12 @@ def publish(channel: str, data: Any, *, user: Any = None) -> None:
     if layer is None:
         return
 
-    def send() -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            async_to_sync(layer.group_send)(group, message)
-        else:
-            loop.create_task(layer.group_send(group, message))
-
-    transaction.on_commit(send)
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    if loop is not None:
+        # Async code holds no transaction (Django's are sync-only): send now.
+        loop.create_task(layer.group_send(group, message))
+        return
+    transaction.on_commit(lambda: async_to_sync(layer.group_send)(group, message))
