@@ -63,6 +63,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         self._closed = False
         await self.accept()
         self._sender = asyncio.get_running_loop().create_task(self._send_loop())
+        self.hub.connections.add(self)
 
     async def disconnect(self, code: int) -> None:
         self._closed = True

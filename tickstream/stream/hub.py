@@ -390,11 +390,15 @@ class Hub:
     async def _heartbeat_loop(self) -> None:
         while True:
             await asyncio.sleep(self.heartbeat_s)
-            frame = encode({"type": "heartbeat", "time": _now_ms()})
-            for conn in list(self.connections):
-                if conn.wire == "v1":
-                    conn.deliver(frame)
-                conn.check_slow()
+            self.beat()
+
+    def beat(self) -> None:
+        """Send a heartbeat to every v1 connection and let each check whether it is slow."""
+        frame = encode({"type": "heartbeat", "time": _now_ms()})
+        for conn in list(self.connections):
+            if conn.wire == "v1":
+                conn.deliver(frame)
+            conn.check_slow()
 
     async def _flush_loop(self) -> None:
         while True:
