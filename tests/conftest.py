@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -51,3 +53,25 @@ def instruments(db: None) -> None:
     from tickstream.market.services import instruments_load
 
     instruments_load()
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    from tests.support import reachable
+
+    if not reachable("127.0.0.1", 5432):
+        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
+    import psycopg
+
+    name = f"tickstream_e2e_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(_postgres_url(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield _postgres_url().rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(_postgres_url(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _postgres_url() -> str:
+    from tests.support import POSTGRES_URL
+
+    return POSTGRES_URL

@@ -6,7 +6,6 @@ import csv
 import re
 import sys
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -15,7 +14,6 @@ import pytest
 
 from tests.conftest import fixture_path
 from tests.support import (
-    POSTGRES_URL,
     REDIS_URL,
     free_port,
     http_json,
@@ -125,20 +123,6 @@ def test_replay_feed_rebuilds_a_real_file_through_the_whole_system(tmp_path: Pat
         assert candle["time"] == f"{bar['Date']}T00:00:00Z"
         for key in ("Open", "High", "Low", "Close", "Volume"):
             assert Decimal(candle[key.lower()]) == Decimal(bar[key]), (bar["Date"], key)
-
-
-@pytest.fixture
-def postgres_database() -> Iterator[str]:
-    if not reachable("127.0.0.1", 5432):
-        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
-    import psycopg
-
-    name = f"tickstream_e2e_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.mark.redis

@@ -1,0 +1,120 @@
+"""Streaming through real server processes with a real websocket client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import websockets
+
+from tests.support import (
+    REDIS_URL,
+    free_port,
+    http_json,
+    process,
+    reachable,
+    server_args,
+    wait_until,
+)
+
+
+async def collect(url: str, channels: list[str], seconds: float) -> list[dict[str, Any]]:
+    """Subscribe and collect every message for `seconds`."""
+    out: list[dict[str, Any]] = []
+    async with websockets.connect(url, open_timeout=10) as ws:
+        await ws.send(json.dumps({"op": "subscribe", "id": 1, "channels": channels}))
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        while (left := end - loop.time()) > 0:
+            try:
+                raw = await asyncio.wait_for(ws.recv(), left)
+            except TimeoutError:
+                break
+            data = json.loads(raw)
+            out.extend(data if isinstance(data, list) else [data])
+    return out
+
+
+def _trades(messages: list[dict[str, Any]]) -> list[tuple[int, str]]:
+    return [
+        (m["seq"], m["data"]["price"])
+        for m in messages
+        if m["type"] == "update" and m["channel"].startswith("trades:")
+    ]
+
+
+def test_a_real_client_gets_a_snapshot_then_every_trade_in_order(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        "TICKSTREAM_DEVELOPMENT": "true",
+        "TICKSTREAM_VAR_DIR": str(tmp_path),
+        "SIM_RATE": "100",
+        "SIM_SYMBOLS": "BTC-USD,ETH-USD",
+    }
+    with process(server_args(port), env, tmp_path / "server.log"):
+        wait_until(lambda: http_json(f"http://127.0.0.1:{port}/api/quotes/")[1], timeout=30)
+        got = asyncio.run(
+            collect(
+                f"ws://127.0.0.1:{port}/ws/v1/",
+                ["ticker:BTC-USD", "trades:BTC-USD", "candles:BTC-USD:1s"],
+                3,
+            )
+        )
+    assert got[0]["type"] == "welcome" and got[1]["type"] == "subscribed"
+    snapshots = {m["channel"]: m for m in got if m["type"] == "snapshot"}
+    assert set(snapshots) == {"ticker:BTC-USD", "trades:BTC-USD", "candles:BTC-USD:1s"}
+    trades = _trades(got)
+    assert len(trades) > 20
+    start = snapshots["trades:BTC-USD"]["seq"]
+    assert [s for s, _ in trades] == list(range(start + 1, start + 1 + len(trades)))
+    assert "gap" not in {m["type"] for m in got}
+
+
+@pytest.mark.redis
+def test_two_web_processes_send_the_same_sequence(tmp_path: Path, postgres_database: str) -> None:
+    if not reachable("127.0.0.1", 6379):
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    ports = [free_port(), free_port()]
+    common = {
+        "TICKSTREAM_DEVELOPMENT": "true",
+        "TICKSTREAM_VAR_DIR": str(tmp_path),
+        "DATABASE_URL": postgres_database,
+        "REDIS_URL": REDIS_URL,
+        "CHANNEL_PREFIX": f"ts{uuid.uuid4().hex[:6]}",
+        "FEEDS_MODE": "external",
+    }
+    with process(server_args(ports[0]), common, tmp_path / "web0.log"):
+        wait_until(
+            lambda: http_json(f"http://127.0.0.1:{ports[0]}/api/instruments/")[0] == 200, timeout=40
+        )
+        with (
+            process(server_args(ports[1]), common, tmp_path / "web1.log"),
+            process(
+                [
+                    sys.executable,
+                    "manage.py",
+                    "runfeeds",
+                    "--feeds",
+                    "simulated symbols=ETH-USD rate=40 seed=9",
+                ],
+                common,
+                tmp_path / "feed.log",
+            ),
+        ):
+            wait_until(lambda: http_json(f"http://127.0.0.1:{ports[1]}/api/quotes/")[1], timeout=40)
+
+            async def both() -> list[list[dict[str, Any]]]:
+                return await asyncio.gather(
+                    *(collect(f"ws://127.0.0.1:{p}/ws/v1/", ["trades:ETH-USD"], 4) for p in ports)
+                )
+
+            first, second = asyncio.run(both())
+    a, b = dict(_trades(first)), dict(_trades(second))
+    common_seqs = sorted(set(a) & set(b))
+    assert len(common_seqs) > 40
+    assert all(a[s] == b[s] for s in common_seqs)  # same seq, same trade, in both processes
