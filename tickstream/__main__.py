@@ -12,6 +12,13 @@ def run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m tickstream run")
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    parser.add_argument(
+        "--ws",
+        default=os.environ.get("WS_IMPL", "websockets-sansio"),
+        choices=["websockets", "websockets-sansio"],
+        help="uvicorn's websocket implementation",
+    )
     options = parser.parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tickstream.settings")
     import django
@@ -32,8 +39,11 @@ def run(argv: list[str]) -> int:
         host=options.host,
         port=options.port,
         lifespan="on",
-        log_level="info",
+        log_level=options.log_level,
         proxy_headers=True,
+        backlog=4096,
+        ws=options.ws,
+        ws_per_message_deflate=settings.STREAM_COMPRESSION,
     )
     return 0
 

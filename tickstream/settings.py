@@ -229,6 +229,9 @@ INGEST_REPLY_TIMEOUT_S = env.float("INGEST_REPLY_TIMEOUT_S", default=5.0)
 STREAM_FLUSH_MS = env.int("STREAM_FLUSH_MS", default=100)  # 0: send each update at once
 STREAM_HEARTBEAT_S = env.float("STREAM_HEARTBEAT_S", default=15.0)
 STREAM_SLOW_CLOSE_S = env.float("STREAM_SLOW_CLOSE_S", default=30.0)
+# permessage-deflate compresses every connection's frames separately: it saves bandwidth
+# but costs most of the server's CPU at fan-out rates. Off unless bandwidth is scarcer.
+STREAM_COMPRESSION = env.bool("STREAM_COMPRESSION", default=False)
 # The tutorial pages never ask for a symbol: these stream until the client asks for another.
 STREAM_DEFAULT_STOCK = env.str("STREAM_DEFAULT_STOCK", default="AAPL")
 STREAM_DEFAULT_CRYPTO = env.str("STREAM_DEFAULT_CRYPTO", default="BTC-USD")

@@ -12,6 +12,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from tickstream.stream.auth import RAW_SEND
 from tickstream.stream.hub import STREAM_HIGH_WATER, Hub, get_hub
 from tickstream.stream.protocol import (
     ABUSE_LIMIT,
@@ -61,6 +62,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         self._wake = asyncio.Event()
         self._behind_since: float | None = None
         self._closed = False
+        self._raw_send = self.scope.get(RAW_SEND, self.base_send)
         await self.accept()
         self._sender = asyncio.get_running_loop().create_task(self._send_loop())
         self.hub.connections.add(self)
@@ -97,13 +99,15 @@ class HubConsumer(AsyncWebsocketConsumer):
             self._outbox.clear()
             asyncio.get_running_loop().create_task(self.close(code=CLOSE_SLOW))
 
+    async def _write(self, frame: bytes) -> None:
+        await self._raw_send({"type": "websocket.send", "text": frame.decode()})
+
     async def _send_loop(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
             while self._outbox:
-                frame = self._outbox.popleft()
-                await self.send(text_data=frame.decode())
+                await self._write(self._outbox.popleft())
             self._behind_since = None
             self.hub.drained(self)
 
@@ -114,7 +118,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         with contextlib.suppress(asyncio.CancelledError):
             await self._sender
         while self._outbox:
-            await self.send(text_data=self._outbox.popleft().decode())
+            await self._write(self._outbox.popleft())
         await self.close(code=code)
 
     def send_now(self, messages: list[dict[str, Any]]) -> None:

@@ -1,0 +1,271 @@
+"""Fan-out benchmark: tickstream's Hub against the tutorials' pattern and a plain
+`websockets` broadcast, on the same scenario, each server in its own process with the
+load generator (bench/loadgen.py) in another.
+
+    make bench-fanout        (or: python bench/fanout.py [--quick])
+
+Scenarios: N clients each following the trades of K of S symbols, the feed at R trades/s.
+Prints delivered updates/s and frames/s, latency from the trade's event time to receipt
+(p50, p99, max), gaps, server CPU and RSS (per connection), connection setup rate, and
+tickstream's ratio to each reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def raise_fd_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def wait_port(port: int, timeout: float = 60) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), 0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"server on {port} did not start")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(
+    kind: str, port: int, symbols: int, rate: float, var: str, log: Path
+) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "TICKSTREAM_DEVELOPMENT": "true",
+        "TICKSTREAM_VAR_DIR": var,
+        "PYTHONPATH": str(ROOT),
+        "LOG_LEVEL": "WARNING",
+    }
+    if kind == "tickstream":
+        setup = (
+            "import django; django.setup(); from django.core.management import call_command;"
+            "call_command('migrate', verbosity=0);"
+            "from bench.common import bench_symbols;"
+            "from tickstream.market.models import Instrument;"
+            f"Instrument.objects.bulk_create([Instrument.from_spec(s) for s in "
+            f"bench_symbols({symbols})], ignore_conflicts=True)"
+        )
+        subprocess.run(
+            [PY, "-c", setup],
+            env={**env, "DJANGO_SETTINGS_MODULE": "tickstream.settings"},
+            check=True,
+            cwd=ROOT,
+        )
+        env.update(
+            {
+                "SIM_RATE": str(rate),
+                "SIM_SEED": "7",
+                "FEEDS": "simulated",
+                "SIM_SYMBOLS": ",".join(f"B{i:03d}" for i in range(symbols)),
+            }
+        )
+        args = [PY, "-m", "tickstream", "run", "--port", str(port), "--log-level", "warning"]
+    elif kind == "naive":
+        env.update({"BENCH_RATE": str(rate), "BENCH_SYMBOLS": str(symbols)})
+        args = [
+            PY,
+            "-m",
+            "uvicorn",
+            "bench.naive_app:application",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--lifespan",
+            "on",
+            "--backlog",
+            "4096",
+            "--no-ws-per-message-deflate",
+        ]
+    else:
+        args = [PY, str(ROOT / "bench" / "plain_server.py"), str(port), str(symbols), str(rate)]
+    out = log.open("wb")
+    proc = subprocess.Popen(
+        args, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, preexec_fn=raise_fd_limit
+    )  # noqa: PLW1509
+    wait_port(port)
+    return proc
+
+
+def run(
+    kind: str,
+    clients: int,
+    follow: int,
+    symbols: int,
+    rate: float,
+    seconds: float,
+    idle: bool = False,
+) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as var:
+        port = free_port()
+        log = Path(var) / "server.log"
+        server = start_server(kind, port, symbols, rate, var, log)
+        try:
+            time.sleep(2)
+            base_rss = rss_kb(server.pid)
+            path = {"tickstream": "/ws/v1/", "naive": "/ws/", "plain": "/"}[kind]
+            samples: list[tuple[float, float]] = []
+            done = threading.Event()
+
+            def sample() -> None:
+                while not done.is_set():
+                    samples.append((time.monotonic(), cpu_seconds(server.pid)))
+                    time.sleep(0.5)
+
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
+            gen = subprocess.run(
+                [
+                    PY,
+                    str(ROOT / "bench" / "loadgen.py"),
+                    "--url",
+                    f"ws://127.0.0.1:{port}{path}",
+                    "--kind",
+                    kind,
+                    "--clients",
+                    str(clients),
+                    "--follow",
+                    str(follow),
+                    "--symbols",
+                    str(symbols),
+                    "--seconds",
+                    str(seconds),
+                ]
+                + (["--idle"] if idle else []),
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=False,
+                preexec_fn=raise_fd_limit,
+                cwd=ROOT,
+            )
+            end = time.monotonic()
+            rss = rss_kb(server.pid)
+            done.set()
+            sampler.join()
+            if gen.returncode != 0:
+                return {"error": (gen.stderr or gen.stdout).strip().splitlines()[-1:]}
+            result: dict[str, Any] = json.loads(gen.stdout.strip().splitlines()[-1])
+            window = [s for s in samples if s[0] >= end - seconds - 1.5]
+            if len(window) >= 2:
+                result["server_cpu_pct"] = round(
+                    100 * (window[-1][1] - window[0][1]) / (window[-1][0] - window[0][0])
+                )
+            result["server_rss_mb"] = round(rss / 1024, 1)
+            result["rss_kb_per_conn"] = round((rss - base_rss) / clients, 1)
+            result["offered_per_s"] = round(rate * follow / symbols * clients)
+            return result
+        finally:
+            server.terminate()
+            try:
+                server.wait(20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+def row(label: str, r: dict[str, Any]) -> str:
+    if "error" in r:
+        return f"  {label:<34} failed: {r['error']}"
+    return (
+        f"  {label:<34} {r.get('updates_per_s', 0):>9,} {r.get('frames_per_s', 0):>8,} "
+        f"{str(r.get('latency_ms_p50')):>7} {str(r.get('latency_ms_p99')):>7} "
+        f"{str(r.get('latency_ms_max')):>8} {r.get('seq_gaps', 0):>5} "
+        f"{r.get('gap_notices', 0):>5} {str(r.get('server_cpu_pct')):>5} "
+        f"{r.get('server_rss_mb')!s:>7} {r.get('rss_kb_per_conn')!s:>7} "
+        f"{r.get('setup_per_s', 0):>7,} {r.get('loadgen_cpu_pct')!s:>6}"
+    )
+
+
+HEADER = (
+    f"  {'server':<34} {'upd/s':>9} {'frames/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
+    f"{'max ms':>8} {'gaps':>5} {'notes':>5} {'cpu%':>5} {'RSS MB':>7} {'KB/conn':>7} "
+    f"{'conn/s':>7} {'gen%':>6}"
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="shorter runs, smaller N")
+    options = parser.parse_args()
+    seconds = 5 if options.quick else 10
+    n1, n2, n3 = (300, 1000, 2000) if options.quick else (1000, 5000, 10000)
+    print(
+        "tickstream fan-out benchmark (one server process, load generator in another; "
+        f"{os.cpu_count()} cores)\n"
+    )
+    print(
+        f"scenario A: N={n1} clients, each following the trades of K=10 of S=100 symbols, "
+        f"R=1,000 trades/s (offered {n1 * 100:,} updates/s)"
+    )
+    print(HEADER)
+    results = {}
+    for kind, label in [
+        ("tickstream", "tickstream (Hub, 100 ms flush)"),
+        ("naive", "tutorials' pattern (group_send)"),
+        ("plain", "plain websockets broadcast"),
+    ]:
+        results[kind] = run(kind, n1, 10, 100, 1000, seconds)
+        print(row(label, results[kind]), flush=True)
+    ts = results["tickstream"].get("updates_per_s", 0)
+    for kind, label in [("naive", "the tutorials' pattern"), ("plain", "plain websockets")]:
+        other = results[kind].get("updates_per_s", 0)
+        if other:
+            print(f"  tickstream delivers {ts / other:.1f}x the updates/s of {label}")
+    print(f"\nscenario B: N={n2}, K=10, S=100, R=1,000 (offered {n2 * 100:,} updates/s)")
+    print(HEADER)
+    print(
+        row("tickstream (Hub, 100 ms flush)", run("tickstream", n2, 10, 100, 1000, seconds)),
+        flush=True,
+    )
+    print(f"\nscenario C: N={n3} idle connections (memory)")
+    print(HEADER)
+    print(row("tickstream", run("tickstream", n3, 10, 100, 1000, seconds, idle=True)))
+    print(
+        "\nThe load generator is a Python process on the same 2-core machine: where it "
+        "saturates, the figures are its limit, not the server's (see server cpu%)."
+    )
+
+
+if __name__ == "__main__":
+    main()
