@@ -56,7 +56,7 @@ def wait_port(port: int, timeout: float = 60) -> None:
                 return
         except OSError:
             time.sleep(0.2)
-    raise SystemExit(f"server on {port} did not start")
+    raise RuntimeError(f"server on {port} did not start")
 
 
 def free_port() -> int:
@@ -116,7 +116,8 @@ def start_server(
             "on",
             "--backlog",
             "4096",
-            "--no-ws-per-message-deflate",
+            "--ws-per-message-deflate",
+            "false",
         ]
     else:
         args = [PY, str(ROOT / "bench" / "plain_server.py"), str(port), str(symbols), str(rate)]
@@ -140,7 +141,10 @@ def run(
     with tempfile.TemporaryDirectory() as var:
         port = free_port()
         log = Path(var) / "server.log"
-        server = start_server(kind, port, symbols, rate, var, log)
+        try:
+            server = start_server(kind, port, symbols, rate, var, log)
+        except RuntimeError as exc:
+            return {"error": [str(exc), *log.read_text().strip().splitlines()[-2:]]}
         try:
             time.sleep(2)
             base_rss = rss_kb(server.pid)
@@ -252,6 +256,21 @@ def main() -> None:
         other = results[kind].get("updates_per_s", 0)
         if other:
             print(f"  tickstream delivers {ts / other:.1f}x the updates/s of {label}")
+    small = 300
+    print(
+        f"\nscenario A': N={small} (the tutorials' pattern cannot hold N={n1} clients while "
+        f"its feed runs), K=10, S=100, R=1,000 (offered {small * 100:,} updates/s)"
+    )
+    print(HEADER)
+    mine = run("tickstream", small, 10, 100, 1000, seconds)
+    theirs = run("naive", small, 10, 100, 1000, seconds)
+    print(row("tickstream (Hub, 100 ms flush)", mine))
+    print(row("tutorials' pattern (group_send)", theirs), flush=True)
+    if theirs.get("updates_per_s"):
+        print(
+            f"  tickstream delivers {mine.get('updates_per_s', 0) / theirs['updates_per_s']:.0f}x"
+            " the updates/s of the tutorials' pattern"
+        )
     print(f"\nscenario B: N={n2}, K=10, S=100, R=1,000 (offered {n2 * 100:,} updates/s)")
     print(HEADER)
     print(

@@ -123,7 +123,8 @@ async def main() -> None:
     stop = asyncio.Event()
     connected: list[float] = []
     tasks, started = [], time.perf_counter()
-    for _ in range(options.clients):
+    batch = 250  # handshakes in flight at once, as a crowd of real clients would spread out
+    for index in range(options.clients):
         ready = asyncio.Event()
         follow = rng.sample(names, options.follow)
         tasks.append(
@@ -133,13 +134,12 @@ async def main() -> None:
                 )
             )
         )
-        if len(tasks) % 200 == 0:
-            await asyncio.sleep(0)
-    while len(connected) < options.clients:
-        await asyncio.sleep(0.05)
-        failed = [t for t in tasks if t.done() and t.exception()]
-        if failed:
-            raise SystemExit(f"{len(failed)} clients failed: {failed[0].exception()!r}")
+        if len(tasks) % batch == 0 or index == options.clients - 1:
+            while len(connected) < len(tasks):
+                await asyncio.sleep(0.02)
+                failed = [t for t in tasks if t.done() and t.exception()]
+                if failed:
+                    raise SystemExit(f"{len(failed)} clients failed: {failed[0].exception()!r}")
     setup_s = max(connected) - started
     await asyncio.sleep(options.warmup)
     stats.measuring = True

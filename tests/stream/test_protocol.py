@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -178,3 +179,60 @@ async def test_per_user_channels_refuse_others_and_deliver_to_their_owner(market
     assert got_b == []
     await a.disconnect()
     await b.disconnect()
+
+
+async def test_too_many_subscriptions_is_refused(market: Market) -> None:
+    from tickstream.market.instruments import DEFAULT_UNIVERSE
+
+    names = [
+        f"candles:{s.symbol}:{i}"
+        for s in DEFAULT_UNIVERSE
+        for i in ("1s", "1m", "5m", "15m", "1h", "1d")
+    ]
+    assert len(names) > 200
+    ws = await connect()
+    await frames(ws, timeout=0.3)
+    got = await request(ws, {"op": "subscribe", "id": 1, "channels": names[:201]})
+    assert (got[-1]["type"], got[-1]["code"]) == ("error", "too_many_subscriptions")
+    await ws.disconnect()
+
+
+async def test_no_pipeline_means_unavailable_at_once(instruments: None) -> None:
+    import time
+
+    from tickstream.stream.hub import stop_hub
+
+    ws = await connect()  # no market runtime in this process, none reachable
+    await frames(ws, timeout=0.3)
+    started = time.monotonic()
+    got = await request(ws, {"op": "subscribe", "id": 1, "channels": ["ticker:AAPL"]})
+    assert (got[-1].get("code"), got[-1].get("id")) == ("unavailable", 1), got
+    assert time.monotonic() - started < 2  # not the 5 s snapshot timeout
+    await ws.disconnect()
+    await stop_hub()
+
+
+async def test_a_client_that_stays_behind_is_closed_with_4008(
+    market: Market, settings: object
+) -> None:
+    from tickstream.stream.consumers import StreamConsumer
+    from tickstream.stream.hub import STREAM_HIGH_WATER
+
+    settings.STREAM_SLOW_CLOSE_S = 0.05  # type: ignore[attr-defined]
+    ws = await connect()
+    await frames(ws, timeout=0.3)
+    consumer = next(c for c in (await _hub()).connections if isinstance(c, StreamConsumer))
+    consumer._sender.cancel()  # the client stops reading: nothing leaves the queue
+    for _ in range(STREAM_HIGH_WATER + 1):
+        consumer.deliver(b"[]")
+    await asyncio.sleep(0.1)
+    consumer.deliver(b"[]")
+    output = await ws.receive_output(timeout=1)
+    assert output == {"type": "websocket.close", "code": 4008}
+    assert consumer.backlog() == 0  # its queue is released
+
+
+async def _hub():  # type: ignore[no-untyped-def]
+    from tickstream.stream.hub import get_hub
+
+    return await get_hub()

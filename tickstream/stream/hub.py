@@ -70,6 +70,7 @@ class SymbolView:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     waiting: list[Message] = field(default_factory=list)  # ticks that beat the snapshot
     resyncing: bool = False
+    failed: bool = False  # no pipeline answered the snapshot request
 
     def apply_snapshot(self, snap: Message) -> None:
         self.epoch, self.seq = snap["epoch"], snap["seq"]
@@ -288,9 +289,14 @@ class Hub:
             async with asyncio.timeout(SNAPSHOT_TIMEOUT_S):
                 await view.ready.wait()
         except TimeoutError:
+            view.failed = True
+        if view.failed:
+            if self.views.get(symbol) is view and not self.by_symbol.get(symbol):
+                del self.views[symbol]
+                await self.layer.group_discard(market_group(symbol), self._channel)
             raise ProtocolError(
                 ErrorCode.UNAVAILABLE, "market data is not available now (no pipeline answered)"
-            ) from None
+            )
         return view
 
     async def _resync(self, view: SymbolView) -> None:
@@ -298,9 +304,11 @@ class Hub:
         view.resyncing = True
         try:
             snap = await self.snapshot_source(view.symbol)
-        except Exception:
-            log.exception("snapshot of %s failed", view.symbol)
+        except Exception as exc:
+            log.warning("no snapshot of %s: %s", view.symbol, exc)
             view.resyncing = False
+            view.failed = True
+            view.ready.set()  # wake the subscribers waiting for it: they get `unavailable`
             return
         view.apply_snapshot(snap)
         waiting, view.waiting = view.waiting, []
