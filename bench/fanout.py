@@ -159,31 +159,41 @@ def run(
 
             sampler = threading.Thread(target=sample, daemon=True)
             sampler.start()
-            gen = subprocess.run(
-                [
-                    PY,
-                    str(ROOT / "bench" / "loadgen.py"),
-                    "--url",
-                    f"ws://127.0.0.1:{port}{path}",
-                    "--kind",
-                    kind,
-                    "--clients",
-                    str(clients),
-                    "--follow",
-                    str(follow),
-                    "--symbols",
-                    str(symbols),
-                    "--seconds",
-                    str(seconds),
-                ]
-                + (["--idle"] if idle else []),
-                capture_output=True,
-                text=True,
-                timeout=600,
-                check=False,
-                preexec_fn=raise_fd_limit,
-                cwd=ROOT,
-            )
+            command = [
+                PY,
+                str(ROOT / "bench" / "loadgen.py"),
+                "--url",
+                f"ws://127.0.0.1:{port}{path}",
+                "--kind",
+                kind,
+                "--clients",
+                str(clients),
+                "--follow",
+                str(follow),
+                "--symbols",
+                str(symbols),
+                "--seconds",
+                str(seconds),
+            ] + (["--idle"] if idle else [])
+            limit = 300 + clients // 5
+            try:
+                gen = subprocess.run(
+                    command,
+                    capture_output=True,
+                    text=True,
+                    timeout=limit,
+                    check=False,
+                    preexec_fn=raise_fd_limit,
+                    cwd=ROOT,
+                )
+            except subprocess.TimeoutExpired:
+                done.set()
+                return {
+                    "error": [
+                        f"the load generator did not finish within {limit} s "
+                        "(connection setup under load is the usual cause)"
+                    ]
+                }
             end = time.monotonic()
             rss = rss_kb(server.pid)
             done.set()

@@ -47,3 +47,14 @@ def test_production_settings_pass_the_deploy_check(tmp_path: object) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_env_example_lists_every_variable_the_settings_read() -> None:
+    import re
+
+    source = (ROOT / "tickstream" / "settings.py").read_text()
+    read = set(re.findall(r'env\.(?:str|bool|int|float|list)\(\s*"([A-Z_]+)"', source))
+    read |= set(re.findall(r'"([A-Z_]+)" in env', source))
+    listed = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    assert read, "the settings read no variables?"
+    assert read <= listed, sorted(read - listed)

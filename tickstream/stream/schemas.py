@@ -130,29 +130,24 @@ SERVER_MESSAGES: dict[str, dict[str, Any]] = {
     "heartbeat": obj({"type": {"const": "heartbeat"}, "time": INT}),
 }
 
+SEED_TICKER = {
+    "symbol": {"type": "string"},
+    "price": DEC,
+    "change": DEC_OR_NULL,
+    "change_pct": DEC_OR_NULL,
+    "volume": DEC,
+    "time": {"type": "string"},
+}
+
 SEED_MESSAGES: dict[str, dict[str, Any]] = {
     "stocks": obj({"symbol": {"type": "string"}, "price": DEC, "change": DEC_OR_NULL}),
     "cryptocurrency": obj(
         {"name": {"type": "string"}, "price": DEC, "timestamp": {"type": "string"}}
     ),
-    "ticker": obj(
-        {
-            "symbol": {"type": "string"},
-            "price": DEC,
-            "change": DEC_OR_NULL,
-            "change_pct": DEC_OR_NULL,
-            "volume": DEC,
-            "time": {"type": "string"},
-        }
-    ),
+    "ticker": obj(SEED_TICKER),
     "stock_updates": obj(
         {
-            "symbol": {"type": "string"},
-            "price": DEC,
-            "change": DEC_OR_NULL,
-            "change_pct": DEC_OR_NULL,
-            "volume": DEC,
-            "time": {"type": "string"},
+            **SEED_TICKER,
             "open": DEC_OR_NULL,
             "high": DEC_OR_NULL,
             "low": DEC_OR_NULL,
