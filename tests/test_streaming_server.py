@@ -73,6 +73,8 @@ def test_a_real_client_gets_a_snapshot_then_every_trade_in_order(tmp_path: Path)
     start = snapshots["trades:BTC-USD"]["seq"]
     assert [s for s, _ in trades] == list(range(start + 1, start + 1 + len(trades)))
     assert "gap" not in {m["type"] for m in got}
+    # Prices travel at the instrument's precision (BTC-USD: 0.01), as a trader reads them.
+    assert all(len(price.partition(".")[2]) <= 2 for _, price in trades), trades[:3]
 
 
 @pytest.mark.redis

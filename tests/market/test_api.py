@@ -282,3 +282,17 @@ def test_openapi_schema_lists_the_endpoints(client: APIClient) -> None:
     for path in ("/api/instruments/", "/api/quotes/", "/api/candles/", "/api/ticks"):
         assert path in text
     assert client.get("/api/docs/").status_code == 200
+
+
+def test_specs_from_the_database_carry_plain_decimals(instruments: None) -> None:
+    """Prices are multiples of the tick size: its exponent is what they print with."""
+    from tickstream.market.feeds.simulation import MarketSimulator
+
+    specs = {s.symbol: s for s in instrument_specs()}
+    assert str(specs["AAPL"].tick_size) == "0.01" and str(specs["DOGE-USD"].tick_size) == "0.00001"
+    assert str(specs["AAPL"].quantity_step) == "1" and str(specs["SPY"].start_price) == "572.4"
+    sim = MarketSimulator([specs["AAPL"], specs["BTC-USD"]], seed=3, rate=10, start_ns=0)
+    for _ in range(50):
+        trade = sim.next_trade()
+        assert trade is not None
+        assert len(str(trade.price).partition(".")[2]) == 2, trade.price

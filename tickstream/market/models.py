@@ -14,6 +14,15 @@ PRICE = {"max_digits": 24, "decimal_places": 10}
 QUANTITY = {"max_digits": 32, "decimal_places": 10}
 
 
+def plain(value: Decimal) -> Decimal:
+    """A decimal without the column's padding: `0.0100000000` -> `0.01`, `100.00` -> `100`.
+
+    Prices are built as multiples of the tick size, so its exponent is what they print with.
+    """
+    normal = value.normalize()
+    return normal.quantize(Decimal(1)) if normal.as_tuple().exponent > 0 else normal  # type: ignore[operator]
+
+
 class Instrument(models.Model):
     """A tradable thing: a stock or a crypto pair."""
 
@@ -81,9 +90,9 @@ class Instrument(models.Model):
             name=self.name,
             kind=InstrumentKind(self.kind),
             quote_currency=self.quote_currency,
-            tick_size=self.tick_size,
-            quantity_step=self.quantity_step,
-            start_price=self.reference_price,
+            tick_size=plain(self.tick_size),
+            quantity_step=plain(self.quantity_step),
+            start_price=plain(self.reference_price),
             volatility=self.volatility,
             active=self.active,
         )

@@ -12,7 +12,7 @@ from tickstream.market.analytics.candles import Candle as PureCandle
 from tickstream.market.analytics.quote import DAY_NS
 from tickstream.market.analytics.quote import Quote as PureQuote
 from tickstream.market.instruments import InstrumentSpec
-from tickstream.market.models import Candle, Instrument, Quote
+from tickstream.market.models import Candle, Instrument, Quote, plain
 from tickstream.market.ticks import datetime_to_ns
 
 
@@ -70,7 +70,13 @@ def candle_page(
 
 def _candle(row: Candle) -> PureCandle:
     return PureCandle(
-        datetime_to_ns(row.start), row.open, row.high, row.low, row.close, row.volume, row.trades
+        datetime_to_ns(row.start),
+        plain(row.open),
+        plain(row.high),
+        plain(row.low),
+        plain(row.close),
+        plain(row.volume),
+        row.trades,
     )
 
 
@@ -90,19 +96,19 @@ def stored_market_state(
             if ts // DAY_NS == now_day:
                 quote = PureQuote(
                     instrument.symbol,
-                    row.last,
-                    row.open,
-                    row.high,
-                    row.low,
-                    row.volume,
+                    plain(row.last),
+                    plain(row.open),
+                    plain(row.high),
+                    plain(row.low),
+                    plain(row.volume),
                     (row.vwap or row.last) * row.volume,
                     row.trades,
-                    row.prev_close,
+                    None if row.prev_close is None else plain(row.prev_close),
                     ts,
                     ts // DAY_NS,
                 )
             else:  # an earlier session: its last price is the previous close now
-                quote = PureQuote(instrument.symbol, prev_close=row.last)
+                quote = PureQuote(instrument.symbol, prev_close=plain(row.last))
         series = {}
         for interval in intervals:
             rows = list(
