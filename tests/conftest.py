@@ -13,6 +13,22 @@ from django.db import connection
 from tickstream.market.instruments import DEFAULT_UNIVERSE, InstrumentKind, InstrumentSpec
 
 FIXTURES = Path(__file__).parent / "fixtures"
+# The columns the analyze command documents for
+# sma:30,ema:30,rsi:14,macd:12:26:9,bbands:20:2,atr:14,wma:30,vwap (issue 2).
+DOCUMENTED_COLUMNS = [
+    "sma_30",
+    "ema_30",
+    "rsi_14",
+    "macd_12_26_9",
+    "macd_signal_12_26_9",
+    "macd_hist_12_26_9",
+    "bb_mid_20_2",
+    "bb_upper_20_2",
+    "bb_lower_20_2",
+    "atr_14",
+    "wma_30",
+    "vwap",
+]
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import talib
 
-from tests.conftest import fixture_path
+from tests.conftest import DOCUMENTED_COLUMNS, fixture_path
 from tests.support import ROOT
 
 
@@ -35,26 +35,7 @@ def test_analyze_writes_candles_and_talib_equal_indicators() -> None:
     )
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert list(rows[0]) == [
-        "time",
-        "open",
-        "high",
-        "low",
-        "close",
-        "volume",
-        "sma_30",
-        "ema_30",
-        "rsi_14",
-        "macd_12_26_9",
-        "macd_signal_12_26_9",
-        "macd_hist_12_26_9",
-        "bb_mid_20_2",
-        "bb_upper_20_2",
-        "bb_lower_20_2",
-        "atr_14",
-        "wma_30",
-        "vwap",
-    ]
+    assert list(rows[0]) == ["time", "open", "high", "low", "close", "volume", *DOCUMENTED_COLUMNS]
     assert len(rows) == 3379
     assert rows[0]["time"] == "2004-08-19T00:00:00Z" and rows[0]["sma_30"] == ""
     with path.open() as handle:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import talib
 
-from tests.conftest import fixture_path
+from tests.conftest import DOCUMENTED_COLUMNS, fixture_path
 from tickstream.market.analytics.indicators import (
     Bar,
     IndicatorSpecError,
@@ -169,17 +169,4 @@ def test_bad_specs_are_refused_with_a_reason(text: str, message: str) -> None:
 
 def test_spec_names_follow_the_documented_columns() -> None:
     specs = parse_indicators("sma:30,ema:30,rsi:14,macd:12:26:9,bbands:20:2,atr:14,wma:30,vwap")
-    assert [n for s in specs for n in s.names] == [
-        "sma_30",
-        "ema_30",
-        "rsi_14",
-        "macd_12_26_9",
-        "macd_signal_12_26_9",
-        "macd_hist_12_26_9",
-        "bb_mid_20_2",
-        "bb_upper_20_2",
-        "bb_lower_20_2",
-        "atr_14",
-        "wma_30",
-        "vwap",
-    ]
+    assert [n for s in specs for n in s.names] == DOCUMENTED_COLUMNS
