@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from decimal import Decimal
 from typing import Any
 
@@ -27,11 +26,11 @@ from rest_framework.views import APIView
 from tickstream.market import selectors
 from tickstream.market.analytics.intervals import IntervalError, parse_interval
 from tickstream.market.api_errors import ApiError, not_found
-from tickstream.market.feeds.formats import parse_decimal, parse_time
+from tickstream.market.feeds.formats import parse_time
 from tickstream.market.messages import decimal_str
 from tickstream.market.models import Candle, Instrument, Quote
-from tickstream.market.pipeline_client import PipelineUnavailable, ingest_ticks
-from tickstream.market.ticks import Tick, datetime_to_ns, ns_to_iso
+from tickstream.market.pipeline_client import PipelineUnavailable, ingest_pushed
+from tickstream.market.ticks import datetime_to_ns, ns_to_iso
 
 
 @extend_schema_field({"type": "string", "format": "decimal", "example": "229.16"})
@@ -262,30 +261,7 @@ class CanPublishTicks(permissions.BasePermission):
     message = "this account may not publish ticks (needs the market.publish_ticks permission)"
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        user = request.user
-        return bool(user and user.is_authenticated and user.has_perm("market.publish_ticks"))
-
-
-def _parse_item(item: Any, now: int) -> Tick:
-    if not isinstance(item, dict):
-        raise ValueError("each tick must be an object")
-    unknown = set(item) - {"symbol", "price", "size", "ts", "trade_id"}
-    if unknown:
-        raise ValueError(f"unknown field(s): {', '.join(sorted(unknown))}")
-    symbol = item.get("symbol")
-    if not isinstance(symbol, str) or not symbol.strip():
-        raise ValueError("symbol must be a non-empty string")
-    if "price" not in item:
-        raise ValueError("price is required")
-    price = parse_decimal(item["price"])
-    size = parse_decimal(item.get("size", "0"))
-    ts = parse_time(str(item["ts"])) if item.get("ts") is not None else now
-    trade_id = item.get("trade_id")
-    if trade_id is not None:
-        trade_id = str(trade_id)
-        if not trade_id or len(trade_id) > 64:
-            raise ValueError("trade_id must be 1-64 characters")
-    return Tick(symbol.strip().upper(), price, size, ts, now, "http", trade_id)
+        return selectors.user_can_publish_ticks(request.user)
 
 
 class TickIngestView(APIView):
@@ -326,23 +302,10 @@ class TickIngestView(APIView):
                 f"at most {settings.INGEST_MAX_BATCH} ticks a request",
                 status_code=413,
             )
-        now = time.time_ns()
-        rejected: list[dict[str, Any]] = []
-        ticks: list[tuple[int, Tick]] = []
-        for index, item in enumerate(items):
-            try:
-                ticks.append((index, _parse_item(item, now)))
-            except (ValueError, ArithmeticError) as exc:
-                rejected.append({"index": index, "code": "malformed_tick", "message": str(exc)})
-        if ticks:
-            try:
-                results = async_to_sync(ingest_ticks)([t for _, t in ticks])
-            except PipelineUnavailable as exc:
-                raise ApiError("pipeline_unavailable", str(exc), status_code=503) from None
-            for (index, _), result in zip(ticks, results, strict=True):
-                if result is not None:
-                    rejected.append({"index": index, **result})
-        rejected.sort(key=lambda r: r["index"])
+        try:
+            rejected = async_to_sync(ingest_pushed)(items)
+        except PipelineUnavailable as exc:
+            raise ApiError("pipeline_unavailable", str(exc), status_code=503) from None
         accepted = len(items) - len(rejected)
         code = status.HTTP_200_OK if accepted else status.HTTP_422_UNPROCESSABLE_ENTITY
         return Response({"accepted": accepted, "rejected": rejected}, status=code)

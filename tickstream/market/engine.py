@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 
 from tickstream.market.analytics.indicators import IndicatorSpec
 from tickstream.market.analytics.intervals import Interval
@@ -55,11 +54,11 @@ class MarketEngine:
         self.instruments.clear()
         self.instruments.update(fresh)
 
-    def state(self, symbol: str, reference: Decimal | None = None) -> SymbolState:
+    def state(self, symbol: str) -> SymbolState:
         """The state of a symbol, created on first use."""
         state = self.states.get(symbol)
         if state is None:
-            state = SymbolState(symbol, self.intervals, self.indicators, reference)
+            state = SymbolState(symbol, self.intervals, self.indicators)
             self.states[symbol] = state
             self.seq[symbol] = 0
         return state

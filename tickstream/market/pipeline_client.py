@@ -4,11 +4,13 @@ process's over the channel layer (request and reply on a fresh channel)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from tickstream.market.feeds.formats import parse_decimal, parse_time
 from tickstream.market.messages import tick_dict
 from tickstream.market.runtime import current_runtime
 from tickstream.market.ticks import Tick
@@ -51,3 +53,46 @@ async def market_snapshot(symbol: str) -> dict[str, Any]:
     if runtime is not None:
         return runtime.snapshot(symbol)
     return await _request(SNAPSHOT_CHANNEL, {"type": "market.snapshot", "symbol": symbol})
+
+
+def parse_pushed_tick(item: Any, now: int) -> Tick:
+    """One tick a client pushed (`{"symbol", "price", "size", "ts", "trade_id"}`); numbers
+    as JSON numbers or strings, never through a float."""
+    if not isinstance(item, dict):
+        raise ValueError("each tick must be an object")
+    unknown = set(item) - {"symbol", "price", "size", "ts", "trade_id"}
+    if unknown:
+        raise ValueError(f"unknown field(s): {', '.join(sorted(unknown))}")
+    symbol = item.get("symbol")
+    if not isinstance(symbol, str) or not symbol.strip():
+        raise ValueError("symbol must be a non-empty string")
+    if "price" not in item:
+        raise ValueError("price is required")
+    price = parse_decimal(item["price"])
+    size = parse_decimal(item.get("size", "0"))
+    ts = parse_time(str(item["ts"])) if item.get("ts") is not None else now
+    trade_id = item.get("trade_id")
+    if trade_id is not None:
+        trade_id = str(trade_id)
+        if not trade_id or len(trade_id) > 64:
+            raise ValueError("trade_id must be 1-64 characters")
+    return Tick(symbol.strip().upper(), price, size, ts, now, "http", trade_id)
+
+
+async def ingest_pushed(items: list[Any]) -> list[dict[str, Any]]:
+    """Parse and ingest pushed ticks; return the rejected ones (`index`, `code`, `message`)
+    in order. Raises PipelineUnavailable when no pipeline answers."""
+    now = time.time_ns()
+    rejected: list[dict[str, Any]] = []
+    ticks: list[tuple[int, Tick]] = []
+    for index, item in enumerate(items):
+        try:
+            ticks.append((index, parse_pushed_tick(item, now)))
+        except (ValueError, ArithmeticError) as exc:
+            rejected.append({"index": index, "code": "malformed_tick", "message": str(exc)})
+    if ticks:
+        results = await ingest_ticks([t for _, t in ticks])
+        rejected += [
+            {"index": i, **r} for (i, _), r in zip(ticks, results, strict=True) if r is not None
+        ]
+    return sorted(rejected, key=lambda r: r["index"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 from django.db.models import QuerySet
 
@@ -22,6 +23,11 @@ def instrument_specs(*, active_only: bool = False) -> list[InstrumentSpec]:
     if active_only:
         qs = qs.filter(active=True)
     return [i.spec() for i in qs]
+
+
+def user_can_publish_ticks(user: Any) -> bool:
+    """Whether a user may push ticks (HTTP ingest, `ws/stock_updates/`)."""
+    return bool(user and user.is_authenticated and user.has_perm("market.publish_ticks"))
 
 
 def instrument_list(

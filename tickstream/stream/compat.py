@@ -16,7 +16,6 @@ parse them.
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from typing import Any
 
@@ -24,9 +23,9 @@ import orjson
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from tickstream.market.api import CanPublishTicks, _parse_item
 from tickstream.market.models import Cryptocurrency, Instrument
-from tickstream.market.pipeline_client import PipelineUnavailable, ingest_ticks
+from tickstream.market.pipeline_client import PipelineUnavailable, ingest_pushed
+from tickstream.market.selectors import user_can_publish_ticks
 from tickstream.stream.consumers import HubConsumer
 from tickstream.stream.hub import Hub, SymbolView
 from tickstream.stream.protocol import (
@@ -173,15 +172,12 @@ class StockUpdatesConsumer(SeedConsumer):
             if not self._limit.allow():
                 raise ProtocolError(ErrorCode.RATE_LIMITED, "at most 20 messages a second")
             user = self.scope.get("user")
-            if user is None or not (
-                user.is_authenticated
-                and (
-                    user.is_staff
-                    or await database_sync_to_async(CanPublishTicks().has_permission)(
-                        _Request(user), None
-                    )
-                )
-            ):
+            allowed = (
+                user is not None
+                and user.is_authenticated
+                and (user.is_staff or await database_sync_to_async(user_can_publish_ticks)(user))
+            )
+            if not allowed:
                 raise ProtocolError(
                     ErrorCode.FORBIDDEN, "only authorised publishers may send stock data"
                 )
@@ -189,38 +185,17 @@ class StockUpdatesConsumer(SeedConsumer):
             items = data.get("ticks") if isinstance(data, dict) and "ticks" in data else [data]
             if not isinstance(items, list) or not items or len(items) > settings.INGEST_MAX_BATCH:
                 raise ProtocolError(ErrorCode.BAD_FRAME, 'send a tick object or {"ticks": [...]}')
-            now = time.time_ns()
-            rejected, ticks = [], []
-            for index, item in enumerate(items):
-                try:
-                    ticks.append((index, _parse_item(item, now)))
-                except (ValueError, ArithmeticError) as exc:
-                    rejected.append({"index": index, "code": "malformed_tick", "message": str(exc)})
             try:
-                results = await ingest_ticks([t for _, t in ticks]) if ticks else []
+                rejected = await ingest_pushed(items)
             except PipelineUnavailable as exc:
                 raise ProtocolError(ErrorCode.UNAVAILABLE, str(exc)) from None
-            rejected += [
-                {"index": i, **r} for (i, _), r in zip(ticks, results, strict=True) if r is not None
-            ]
             self.deliver(
                 encode(
-                    {
-                        "type": "ack",
-                        "accepted": len(items) - len(rejected),
-                        "rejected": sorted(rejected, key=lambda r: r["index"]),
-                    }
+                    {"type": "ack", "accepted": len(items) - len(rejected), "rejected": rejected}
                 )
             )
         except ProtocolError as exc:
             self.error(exc.code, exc.message)
-
-
-class _Request:
-    """Just enough of a request for the DRF permission check."""
-
-    def __init__(self, user: Any) -> None:
-        self.user = user
 
 
 @database_sync_to_async
