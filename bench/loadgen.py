@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
+import os
 import random
 import resource
 import statistics
+import struct
 import time
+from urllib.parse import urlsplit
 
 import orjson
-import websockets
 
 
 class Stats:
@@ -40,6 +43,138 @@ def subscribe_message(kind: str, symbols: list[str]) -> str:
     return json.dumps({"symbols": symbols})
 
 
+class Client(asyncio.Protocol):
+    """A minimal websocket client on a bare asyncio protocol: handshake, one subscribe
+    frame, then frames parsed straight from the socket's bytes (answering pings).
+
+    A library client spends far more per frame than the servers under test; this one keeps
+    the generator's own cost per frame small, so the figures are the server's.
+    """
+
+    def __init__(
+        self, url: str, kind: str, symbols: list[str], stats: Stats, idle: bool, sample: bool
+    ) -> None:
+        parts = urlsplit(url)
+        self.request = (
+            f"GET {parts.path or '/'} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+        self.kind = kind
+        self.subscribe = None if idle else subscribe_message(kind, symbols).encode()
+        self.stats = stats
+        self.sample = sample
+        self.buffer = bytearray()
+        self.open = False
+        self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.closed = asyncio.get_running_loop().create_future()
+        self.last: dict[str, int] = {}
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.write(self.request)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.opened.done():
+            self.opened.set_exception(exc or ConnectionError("closed during the handshake"))
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def send(self, opcode: int, payload: bytes) -> None:
+        mask = os.urandom(4)
+        n = len(payload)
+        if n < 126:
+            header = bytes((0x80 | opcode, 0x80 | n))
+        else:
+            header = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        assert self.transport is not None
+        self.transport.write(header + mask + masked)
+
+    def data_received(self, data: bytes) -> None:
+        now = time.time_ns()
+        buffer = self.buffer
+        buffer += data
+        if not self.open:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            status = bytes(buffer[:end]).split(b"\r\n", 1)[0]
+            del buffer[: end + 4]
+            if b" 101 " not in status:
+                self.opened.set_exception(ConnectionError(status.decode()))
+                assert self.transport is not None
+                self.transport.close()
+                return
+            self.open = True
+            self.opened.set_result(None)
+            if self.subscribe is not None:
+                self.send(0x1, self.subscribe)
+        while len(buffer) >= 2:
+            n = buffer[1] & 0x7F
+            offset = 2
+            if n == 126:
+                if len(buffer) < 4:
+                    return
+                n, offset = int.from_bytes(buffer[2:4], "big"), 4
+            elif n == 127:
+                if len(buffer) < 10:
+                    return
+                n, offset = int.from_bytes(buffer[2:10], "big"), 10
+            if len(buffer) < offset + n:
+                return
+            opcode = buffer[0] & 0x0F
+            payload = bytes(buffer[offset : offset + n])
+            del buffer[: offset + n]
+            if opcode == 0x9:
+                self.send(0xA, payload)
+            elif opcode == 0x8:
+                assert self.transport is not None
+                self.transport.close()
+            elif opcode in (0x1, 0x2) and self.stats.measuring:
+                self.frame(payload, now)
+
+    def frame(self, raw: bytes, now: int) -> None:
+        stats = self.stats
+        stats.frames += 1
+        if not self.sample:
+            # Most clients count updates without parsing; a tenth parse every frame
+            # (latency, sequence gaps).
+            stats.updates += raw.count(b'"type":"update"') if self.kind == "tickstream" else 1
+            return
+        data = orjson.loads(raw)
+        items = data if isinstance(data, list) else [data]
+        for m in items:
+            if self.kind == "tickstream":
+                t = m.get("type")
+                if t == "gap":
+                    stats.gap_notices += 1
+                    continue
+                if t == "snapshot":
+                    stats.resets += bool(m.get("reset"))
+                    self.last[m["channel"]] = m["seq"]
+                    continue
+                if t != "update":
+                    continue
+                channel, seq = m["channel"], m["seq"]
+                previous = self.last.get(channel)
+                if previous is not None and seq <= previous:
+                    stats.duplicates += 1  # already applied (ignored, as clients must)
+                    continue
+                if previous is not None and seq > previous + 1:
+                    stats.seq_gaps += seq - previous - 1
+                    stats.gap_events.append((channel, previous, seq))
+                self.last[channel] = seq
+                trade = m["data"]
+            else:
+                trade = m
+            stats.updates += 1
+            stats.latencies.append(now - trade["ts_event"])
+
+
 async def client(
     url: str,
     kind: str,
@@ -50,58 +185,19 @@ async def client(
     stop: asyncio.Event,
     idle: bool,
 ) -> None:
-    async with websockets.connect(url, open_timeout=60, max_queue=None, ping_interval=None) as ws:
+    parts = urlsplit(url)
+    loop = asyncio.get_running_loop()
+    proto = Client(url, kind, symbols, stats, idle, random.random() < 0.1)
+    transport, _ = await loop.create_connection(lambda: proto, parts.hostname, parts.port)
+    try:
+        await asyncio.wait_for(proto.opened, 60)
         connected.append(time.perf_counter())
-        if not idle:
-            await ws.send(subscribe_message(kind, symbols))
         ready.set()
-        last: dict[str, int] = {}
-        # A tenth of the clients parse every frame (latency, sequence gaps); the others
-        # count updates without parsing, so the generator itself stays fast enough.
-        sample = random.random() < 0.1
-        while not stop.is_set():
-            try:
-                raw = await asyncio.wait_for(ws.recv(), 0.5)
-            except TimeoutError:
-                continue
-            now = time.time_ns()
-            if not stats.measuring:
-                continue
-            if not sample:
-                stats.frames += 1
-                text = raw if isinstance(raw, bytes) else raw.encode()
-                stats.updates += text.count(b'"type":"update"') if kind == "tickstream" else 1
-                continue
-            data = orjson.loads(raw)
-            items = data if isinstance(data, list) else [data]
-            stats.frames += 1
-            for m in items:
-                if kind == "tickstream":
-                    t = m.get("type")
-                    if t == "gap":
-                        stats.gap_notices += 1
-                        continue
-                    if t == "snapshot":
-                        stats.resets += bool(m.get("reset"))
-                        last[m["channel"]] = m["seq"]
-                        continue
-                    if t != "update":
-                        continue
-                    channel, seq = m["channel"], m["seq"]
-                    previous = last.get(channel)
-                    if previous is not None and seq <= previous:
-                        stats.duplicates += 1  # already applied (ignored, as clients must)
-                        continue
-                    if previous is not None and seq > previous + 1:
-                        stats.seq_gaps += seq - previous - 1
-                        stats.gap_events.append((channel, previous, seq))
-                    last[channel] = seq
-                    trade = m["data"]
-                else:
-                    trade = m
-                stats.updates += 1
-                if sample:
-                    stats.latencies.append(now - trade["ts_event"])
+        await asyncio.wait(
+            [proto.closed, loop.create_task(stop.wait())], return_when="FIRST_COMPLETED"
+        )
+    finally:
+        transport.close()
 
 
 async def main() -> None:

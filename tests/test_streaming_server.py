@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import sys
 import uuid
 from pathlib import Path
@@ -120,3 +121,43 @@ def test_two_web_processes_send_the_same_sequence(tmp_path: Path, postgres_datab
     common_seqs = sorted(set(a) & set(b))
     assert len(common_seqs) > 40
     assert all(a[s] == b[s] for s in common_seqs)  # same seq, same trade, in both processes
+
+
+def test_a_client_that_stops_reading_is_closed_with_4008_and_others_are_not_held_up(
+    tmp_path: Path,
+) -> None:
+    from websockets.sync.client import connect as sync_connect
+
+    port = free_port()
+    env = {
+        "TICKSTREAM_DEVELOPMENT": "true",
+        "TICKSTREAM_VAR_DIR": str(tmp_path),
+        "SIM_RATE": "2000",
+        "STREAM_SLOW_CLOSE_S": "1",
+    }
+    with process(server_args(port), env, tmp_path / "server.log"):
+        quotes = wait_until(
+            lambda: http_json(f"http://127.0.0.1:{port}/api/quotes/")[1], timeout=30
+        )
+        symbols = [q["symbol"] for q in quotes]
+        channels = [f"{kind}:{s}" for s in symbols for kind in ("trades", "ticker", "analysis")] + [
+            f"candles:{s}:1s" for s in symbols
+        ]
+        # A client library that stops reading the socket as soon as one message waits
+        # unread, on a socket with a bounded receive buffer: the kernel's buffers fill,
+        # then the server's writes back up for real. Read again later, it must find the
+        # frames sent before the server gave up, then a close with 4008.
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 256 * 1024)
+        sock.connect(("127.0.0.1", port))
+        url = f"ws://127.0.0.1:{port}/ws/v1/"
+        with sync_connect(url, sock=sock, max_queue=1, open_timeout=10, ping_interval=None) as slow:
+            slow.send(json.dumps({"op": "subscribe", "id": 1, "channels": channels}))
+            healthy = asyncio.run(collect(url, ["trades:BTC-USD"], 8))
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                while True:
+                    slow.recv(timeout=30)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4008
+    trades = _trades(healthy)
+    assert len(trades) > 20
+    assert [s for s, _ in trades] == list(range(trades[0][0], trades[0][0] + len(trades)))

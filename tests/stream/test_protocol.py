@@ -222,8 +222,13 @@ async def test_a_client_that_stays_behind_is_closed_with_4008(
     ws = await connect()
     await frames(ws, timeout=0.3)
     consumer = next(c for c in (await _hub()).connections if isinstance(c, StreamConsumer))
-    consumer._sender.cancel()  # the client stops reading: nothing leaves the queue
-    for _ in range(STREAM_HIGH_WATER + 1):
+    stuck = asyncio.Event()
+
+    async def never_written(frame: bytes) -> None:  # the client stops reading
+        await stuck.wait()
+
+    consumer._write = never_written
+    for _ in range(STREAM_HIGH_WATER + 2):  # one in flight, the rest queued
         consumer.deliver(b"[]")
     await asyncio.sleep(0.1)
     consumer.deliver(b"[]")
@@ -236,3 +241,13 @@ async def _hub():  # type: ignore[no-untyped-def]
     from tickstream.stream.hub import get_hub
 
     return await get_hub()
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 65_535, 65_536, 200_000])
+def test_pre_framed_text_frames_are_the_bytes_a_websocket_library_writes(size: int) -> None:
+    from websockets.frames import Frame, Opcode
+
+    from tickstream.stream.consumers import text_frame
+
+    payload = b"x" * size
+    assert text_frame(payload) == Frame(Opcode.TEXT, payload).serialize(mask=False)

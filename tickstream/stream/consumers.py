@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import struct
 import time
 from collections import deque
 from typing import Any
@@ -34,13 +35,48 @@ from tickstream.stream.protocol import (
 )
 from tickstream.stream.publish import user_group
 
+try:  # the server's websocket protocol, for writing pre-framed bytes (see `direct_protocol`)
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+except ImportError:  # pragma: no cover - another ASGI server
+    WebSocketsSansIOProtocol = None
+
+DIRECT_HIGH_WATER = 64 * 1024  # bytes buffered in the transport before frames queue instead
+
+
+def text_frame(payload: bytes) -> bytes:
+    """One unfragmented, unmasked websocket text frame (RFC 6455 section 5.2)."""
+    n = len(payload)
+    if n < 126:
+        return bytes((0x81, n)) + payload
+    if n < 65_536:
+        return struct.pack("!BBH", 0x81, 126, n) + payload
+    return struct.pack("!BBQ", 0x81, 127, n) + payload
+
+
+def direct_protocol(send: Any) -> Any | None:
+    """uvicorn's websocket protocol behind `send`, when frames can go straight to its transport.
+
+    A server frame is the same bytes whatever the connection (no mask), so the Hub's
+    payloads are framed here and written without a coroutine, an event dict, an encode and
+    a websockets frame object each. Only for uvicorn's sans-I/O implementation without a
+    negotiated extension (per-message deflate transforms payloads); anything else goes
+    through the ASGI `send`.
+    """
+    proto = getattr(send, "__self__", None)
+    if WebSocketsSansIOProtocol is None or not isinstance(proto, WebSocketsSansIOProtocol):
+        return None
+    if proto.conn.extensions:
+        return None
+    return proto
+
 
 class HubConsumer(AsyncWebsocketConsumer):
     """A websocket fed by the Hub: updates arrive through `deliver`, never the channel layer.
 
-    Frames wait in a bounded outbox drained by one sender task; a connection whose outbox
-    stays over the high-water mark is conflated by the Hub and closed after
-    STREAM_SLOW_CLOSE_S.
+    Frames go straight to the socket while it keeps up (see `direct_protocol`); otherwise
+    they wait in a bounded outbox drained by a sender task that lives only while there is
+    something to drain. A connection whose outbox stays over the high-water mark is
+    conflated by the Hub and closed after STREAM_SLOW_CLOSE_S.
     """
 
     channel_layer_alias = "__hub_only__"  # no layer channel and no receive task per socket
@@ -59,20 +95,17 @@ class HubConsumer(AsyncWebsocketConsumer):
         self.hub: Hub = await get_hub()
         self.subscriptions: dict[str, tuple[ChannelRef, str | None]] = {}
         self._outbox: deque[bytes] = deque()
-        self._wake = asyncio.Event()
+        self._sender: asyncio.Task[None] | None = None
         self._behind_since: float | None = None
         self._closed = False
         self._raw_send = self.scope.get(RAW_SEND, self.base_send)
         await self.accept()
-        self._sender = asyncio.get_running_loop().create_task(self._send_loop())
+        self._direct = direct_protocol(self._raw_send)
         self.hub.connections.add(self)
 
     async def disconnect(self, code: int) -> None:
         self._closed = True
-        if hasattr(self, "_sender"):
-            self._sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sender
+        await self._stop_sender()
         if hasattr(self, "hub"):
             await self.hub.drop(self, self.subscriptions)
 
@@ -81,8 +114,17 @@ class HubConsumer(AsyncWebsocketConsumer):
     def deliver(self, frame: bytes) -> None:
         if self._closed:
             return
+        proto = self._direct
+        if proto is not None and self._sender is None:
+            transport = proto.transport
+            if proto.close_sent or transport.is_closing():
+                return  # the peer is gone; `disconnect` follows
+            if transport.get_write_buffer_size() <= DIRECT_HIGH_WATER:
+                transport.write(text_frame(frame))
+                return
         self._outbox.append(frame)
-        self._wake.set()
+        if self._sender is None:
+            self._sender = asyncio.get_running_loop().create_task(self._drain())
         self.check_slow()
 
     def backlog(self) -> int:
@@ -102,21 +144,26 @@ class HubConsumer(AsyncWebsocketConsumer):
     async def _write(self, frame: bytes) -> None:
         await self._raw_send({"type": "websocket.send", "text": frame.decode()})
 
-    async def _send_loop(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
+    async def _drain(self) -> None:
+        try:
             while self._outbox:
                 await self._write(self._outbox.popleft())
-            self._behind_since = None
-            self.hub.drained(self)
+        finally:
+            self._sender = None
+        self._behind_since = None
+        self.hub.drained(self)
+
+    async def _stop_sender(self) -> None:
+        sender = getattr(self, "_sender", None)
+        if sender is not None:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
 
     async def close_after_sending(self, code: int) -> None:
         """Send what is queued (the errors that explain the close), then close."""
         self._closed = True
-        self._sender.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._sender
+        await self._stop_sender()
         while self._outbox:
             await self._write(self._outbox.popleft())
         await self.close(code=code)

@@ -410,8 +410,15 @@ class Hub:
             conn.check_slow()
 
     async def _flush_loop(self) -> None:
+        """Flush at a fixed rate: the time a flush takes does not stretch the interval."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time()
         while True:
-            await asyncio.sleep(self.flush_s)
+            deadline += self.flush_s
+            delay = deadline - loop.time()
+            if delay < 0:  # a flush overran a whole interval: start counting afresh
+                deadline, delay = loop.time(), 0
+            await asyncio.sleep(delay)
             try:
                 self.flush()
             except Exception:
@@ -472,6 +479,8 @@ class Hub:
         self._trades.clear()
         self._gaps.clear()
         self._closed.clear()
+        for conn in list(self._slow):  # the ones held back: close those behind for too long
+            conn.check_slow()
         for conn, parts in outbox.items():
             self.stats["updates"] += len(parts)
             if conn.batch:
