@@ -75,6 +75,8 @@ def process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subproc
             ("DJANGO_", "TICKSTREAM_", "DATABASE_URL", "REDIS_URL", "FEEDS", "SIM_")
         )
     }
+    # No backfilled past unless a test asks for it: most tests watch the live market only.
+    full_env["SIM_BACKFILL_S"] = "0"
     full_env.update(env)
     with log.open("wb") as out:
         proc = subprocess.Popen(

@@ -77,6 +77,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "tickstream.web.context_processors.market",
             ],
         },
     },
@@ -145,6 +146,7 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEVELOPMENT
+WHITENOISE_AUTOREFRESH = DEVELOPMENT  # edited static files are served at once
 if DEVELOPMENT:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # served from the apps; collectstatic not needed
 
@@ -210,6 +212,9 @@ SIM_RATE = env.float("SIM_RATE", default=50.0)  # ticks per second over all symb
 SIM_SYMBOLS = [s for s in env.list("SIM_SYMBOLS", default=[]) if s]
 SIM_STOCK_HOURS = env.str("SIM_STOCK_HOURS", default="always")  # or "exchange"
 SIM_SPEED = env.float("SIM_SPEED", default=20.0)  # volatility clock: 1 real s = N market s
+# Seconds of simulated past written on a first start (empty store), so charts and
+# indicators have history at once; development mode only by default.
+SIM_BACKFILL_S = env.float("SIM_BACKFILL_S", default=3 * 3600 if DEVELOPMENT else 0)
 MARKET_INDICATORS = env.str(
     "MARKET_INDICATORS", default="sma:20,ema:20,wma:20,rsi:14,macd:12:26:9,bbands:20:2,atr:14,vwap"
 )

@@ -153,6 +153,25 @@ def test_candles_in_a_range(client: APIClient, minutes: list[datetime]) -> None:
     assert [c["open"] for c in by_epoch["candles"]] == ["110", "111"]
 
 
+def test_candles_carry_indicator_values_warmed_up_on_older_candles(
+    client: APIClient, minutes: list[datetime]
+) -> None:
+    page = client.get("/api/candles/?symbol=AAPL&interval=1m&limit=3&indicators=sma:3,ema:2").json()
+    closes = [Decimal("100.5") + i for i in range(12)]
+    # The first returned candle (index 9) already has its SMA: candles 7 and 8 came from the
+    # warm-up, not from the page.
+    assert [c["values"]["sma_3"] for c in page["candles"]] == [
+        pytest.approx(float(sum(closes[i - 2 : i + 1]) / 3)) for i in (9, 10, 11)
+    ]
+    forming = page["candles"][-1]
+    assert forming["closed"] is False and set(forming["values"]) == {"sma_3", "ema_2"}
+    assert page["next"] is not None  # the warm-up candles are still older pages
+    default = client.get("/api/candles/?symbol=AAPL&interval=1m&limit=2&indicators=default")
+    assert "rsi_14" in default.json()["candles"][0]["values"]
+    plain = client.get("/api/candles/?symbol=AAPL&interval=1m&limit=2").json()
+    assert "values" not in plain["candles"][0]
+
+
 @pytest.mark.parametrize(
     ("query", "status", "code"),
     [
@@ -167,6 +186,8 @@ def test_candles_in_a_range(client: APIClient, minutes: list[datetime]) -> None:
         ("symbol=AAPL&interval=1m&start=yesterday", 400, "bad_range"),
         ("symbol=AAPL&interval=1m&start=2026-01-02T00:00:00", 400, "bad_range"),
         ("symbol=AAPL&interval=1m&start=2026-01-02T00:00Z&end=2026-01-01T00:00Z", 400, "bad_range"),
+        ("symbol=AAPL&interval=1m&indicators=sma:abc", 400, "bad_indicators"),
+        ("symbol=AAPL&interval=1m&indicators=sma:3,sma:3", 400, "bad_indicators"),
     ],
 )
 def test_candle_errors(

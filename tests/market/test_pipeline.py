@@ -112,3 +112,32 @@ def test_group_names_obey_channels_rules() -> None:
         market_group("BAD SYMBOL")
     with pytest.raises(GroupNameError):
         market_group("X" * 120)
+
+
+async def test_a_first_start_backfills_the_simulated_past_then_goes_live_from_it() -> None:
+    import contextlib
+    import time
+
+    from tickstream.market.feeds.simulated import BACKFILL_RATE, SimulatedFeed
+
+    layer = InMemoryChannelLayer()
+    channel = await layer.new_channel()
+    await layer.group_add(market_group("AAPL"), channel)
+    pipeline = _pipeline(layer)
+    feed = SimulatedFeed(SPECS, seed=3, rate=50, backfill_s=600)
+    end = time.time_ns()
+    past = list(feed.history(end))
+    times = [t.ts_event for t in past]
+    assert times == sorted(times) and end - 600 * NS_PER_S <= times[0] and times[-1] < end
+    assert 0.6 * 600 * BACKFILL_RATE < len(past) < 1.4 * 600 * BACKFILL_RATE
+    assert pipeline.backfill(past) == len(past)
+    assert pipeline.publisher.backlog() == 0  # type: ignore[union-attr]  # nothing published
+    state = pipeline.engine.states["AAPL"]
+    aapl = [t for t in past if t.symbol == "AAPL"]
+    assert state.quote.trades == len(aapl) and state.quote.last == aapl[-1].price
+    # The live market starts from the last backfilled prices, with trade ids of its own.
+    assert feed.specs[0].start_price == aapl[-1].price
+    rejected = []
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(feed.run(lambda t: rejected.append(pipeline.ingest(t))), 0.5)
+    assert rejected and set(rejected) == {None}

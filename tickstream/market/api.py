@@ -24,7 +24,12 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from tickstream.market import selectors
-from tickstream.market.analytics.intervals import IntervalError, parse_interval
+from tickstream.market.analytics.indicators import (
+    IndicatorSpec,
+    IndicatorSpecError,
+    parse_indicators,
+)
+from tickstream.market.analytics.intervals import Interval, IntervalError, parse_interval
 from tickstream.market.api_errors import ApiError, not_found
 from tickstream.market.feeds.formats import parse_time
 from tickstream.market.messages import decimal_str
@@ -175,6 +180,30 @@ def _parse_bound(name: str, text: str | None) -> Any:
     return value
 
 
+INDICATOR_WARMUP = 300  # older candles folded in before the first returned one
+
+
+def _parse_indicators(text: str | None) -> tuple[IndicatorSpec, ...]:
+    if not text:
+        return ()
+    try:
+        return parse_indicators(settings.MARKET_INDICATORS if text == "default" else text)
+    except IndicatorSpecError as exc:
+        raise ApiError("bad_indicators", str(exc)) from None
+
+
+def _candles_json(
+    rows: list[Candle], older: list[Candle], interval: Interval, specs: tuple[IndicatorSpec, ...]
+) -> list[dict[str, Any]]:
+    out = [candle_json(c, interval.name) for c in rows]
+    if specs:
+        for candle, values in zip(
+            out, selectors.with_indicators(rows, older, interval, specs), strict=True
+        ):
+            candle["values"] = values
+    return out
+
+
 class CandleListView(APIView):
     @extend_schema(
         parameters=[
@@ -185,6 +214,13 @@ class CandleListView(APIView):
             OpenApiParameter("start", str, description="inclusive, ISO 8601 or epoch"),
             OpenApiParameter("end", str, description="exclusive, ISO 8601 or epoch"),
             OpenApiParameter("limit", int, description=f"1-{MAX_CANDLES}, default 500"),
+            OpenApiParameter(
+                "indicators",
+                str,
+                description="indicator specs (`sma:20,rsi:14,macd:12:26:9,bbands:20:2`…) or "
+                "`default` (the server's MARKET_INDICATORS): each candle gets `values`, "
+                f"computed by the live engine after {INDICATOR_WARMUP} older candles",
+            ),
         ],
         responses=inline_serializer(
             "CandlePage",
@@ -220,6 +256,7 @@ class CandleListView(APIView):
             raise ApiError("bad_limit", "limit must be a whole number") from None
         if not 1 <= limit <= MAX_CANDLES:
             raise ApiError("bad_limit", f"limit must be between 1 and {MAX_CANDLES}")
+        specs = _parse_indicators(params.get("indicators"))
         start = _parse_bound("start", params.get("start"))
         end = _parse_bound("end", params.get("end"))
         if start is not None and end is not None and start >= end:
@@ -227,9 +264,16 @@ class CandleListView(APIView):
         instrument = Instrument.objects.filter(symbol=symbol).first()
         if instrument is None:
             raise not_found("unknown_symbol", f"unknown symbol {symbol!r}")
+        warmup = INDICATOR_WARMUP if specs else 0
         rows, more = selectors.candle_page(
-            instrument=instrument, interval=interval.name, start=start, end=end, limit=limit
+            instrument=instrument,
+            interval=interval.name,
+            start=start,
+            end=end,
+            limit=limit + warmup,
         )
+        older, rows = rows[: max(0, len(rows) - limit)], rows[-limit:]
+        more = more or bool(older)
         next_url = None
         if more and rows:
             query = params.copy()
@@ -239,7 +283,7 @@ class CandleListView(APIView):
             {
                 "symbol": symbol,
                 "interval": interval.name,
-                "candles": [candle_json(c, interval.name) for c in rows],
+                "candles": _candles_json(rows, older, interval, specs),
                 "next": next_url,
             }
         )

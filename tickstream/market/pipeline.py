@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from tickstream.market.engine import MarketEngine
@@ -90,6 +90,19 @@ class Pipeline:
         self._analysis_due: dict[str, int] = {}
         self.analysis_seq: dict[str, int] = {}
         self._groups: dict[str, str] = {}
+
+    def backfill(self, ticks: Iterable[Tick]) -> int:
+        """Fold past ticks into the state and the store before anyone subscribes: nothing
+        is published (subscribers start from snapshots). Returns how many were accepted."""
+        accepted = 0
+        for tick in ticks:
+            result = self.engine.process(tick, live=False)
+            if isinstance(result, Rejection):
+                continue
+            accepted += 1
+            if self.writer is not None:
+                self.writer.note(result)
+        return accepted
 
     def ingest(self, tick: Tick, *, live: bool = True) -> Rejection | None:
         """Process one tick; return why it was rejected, or None when accepted."""

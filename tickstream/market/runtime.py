@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -76,11 +77,13 @@ class MarketRuntime:
         *,
         listen_ingest: bool,
         layer: BaseChannelLayer | None,
+        backfill: bool = False,
     ) -> None:
         self.pipeline = pipeline
         self.feeds = list(feeds)
         self.listen_ingest = listen_ingest
         self.layer = layer
+        self.backfill = backfill  # the store was empty: let feeds fill in their past first
         self._tasks: list[asyncio.Task[None]] = []
 
     def snapshot(self, symbol: str) -> dict[str, Any]:
@@ -98,6 +101,12 @@ class MarketRuntime:
             self._spawn(p.publisher.run(), "publisher")
         if p.writer is not None:
             self._spawn(p.writer.run(), "writer")
+        if self.backfill:
+            now = time.time_ns()
+            for feed in self.feeds:
+                count = p.backfill(feed.history(now))
+                if count:
+                    log.info("%s: %d past ticks backfilled", feed.describe(), count)
         for feed in self.feeds:
             self._spawn(
                 supervise(feed, lambda t, f=feed: p.ingest(t, live=f.live)),
@@ -214,9 +223,12 @@ async def build_runtime(
             "speed": settings.SIM_SPEED,
             "symbols": settings.SIM_SYMBOLS,
             "stock_hours": settings.SIM_STOCK_HOURS,
+            "backfill_s": settings.SIM_BACKFILL_S,
         },
     )
-    return MarketRuntime(pipeline, feeds, listen_ingest=listen_ingest, layer=layer)
+    return MarketRuntime(
+        pipeline, feeds, listen_ingest=listen_ingest, layer=layer, backfill=restored == 0
+    )
 
 
 _current: MarketRuntime | None = None

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
 
 from tickstream.market.analytics.candles import Candle as PureCandle
+from tickstream.market.analytics.indicators import IndicatorSpec
+from tickstream.market.analytics.intervals import Interval
 from tickstream.market.analytics.quote import DAY_NS
 from tickstream.market.analytics.quote import Quote as PureQuote
+from tickstream.market.analytics.state import CandleSeries
 from tickstream.market.instruments import InstrumentSpec
+from tickstream.market.messages import values_dict
 from tickstream.market.models import Candle, Instrument, Quote, plain
 from tickstream.market.ticks import datetime_to_ns
 
@@ -72,6 +76,28 @@ def candle_page(
     rows = list(qs.order_by("-start")[: limit + 1])
     more = len(rows) > limit
     return rows[:limit][::-1], more
+
+
+def with_indicators(
+    rows: Sequence[Candle],
+    warmup: Sequence[Candle],
+    interval: Interval,
+    specs: Sequence[IndicatorSpec],
+) -> list[dict[str, float | None]]:
+    """Indicator values at each of `rows` (oldest first), computed by the same engine as the
+    live stream after folding the older closed `warmup` candles in: final values at closed
+    candles, provisional ones at the forming candle."""
+    series = CandleSeries(interval, specs)
+    for row in warmup:
+        series.fold(_candle(row))
+    values: list[dict[str, float | None]] = []
+    for row in rows:
+        if row.closed:
+            values.append(values_dict(series.fold(_candle(row)).values))
+        else:
+            series.builder.forming = _candle(row)
+            values.append(values_dict(series.provisional()))
+    return values
 
 
 def _candle(row: Candle) -> PureCandle:

@@ -3,5 +3,8 @@ from django.urls import path
 from tickstream.web import views
 
 urlpatterns = [
-    path("", views.index, name="index"),
+    path("", views.DashboardView.as_view(), name="index"),
+    path("ticker/", views.TickerView.as_view(), name="ticker"),
+    path("stocks/", views.StocksView.as_view(), name="stocks"),
+    path("trading/", views.TradingView.as_view(), name="trading"),
 ]

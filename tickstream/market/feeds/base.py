@@ -6,7 +6,7 @@ import asyncio
 import logging
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from tickstream.market.ticks import Tick
 
@@ -28,6 +28,10 @@ class Feed(ABC):
 
     def describe(self) -> str:
         return self.source
+
+    def history(self, end_ns: int) -> Iterator[Tick]:
+        """Ticks before `end_ns` to fill an empty store before `run` starts (none by default)."""
+        return iter(())
 
 
 def backoff_delay(attempt: int, *, base: float = 0.5, cap: float = 30.0) -> float:

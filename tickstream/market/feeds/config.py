@@ -80,6 +80,7 @@ def build_feeds(
                     rate=_number(opts, "rate", float(defaults.get("rate", 50.0)), spec) or 50.0,  # type: ignore[arg-type]
                     speed=_number(opts, "speed", float(defaults.get("speed", 20.0)), spec),  # type: ignore[arg-type]
                     stock_hours=stock_hours,
+                    backfill_s=float(defaults.get("backfill_s", 0.0)),  # type: ignore[arg-type]
                 )
             )
         elif kind == "replay":

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from decimal import Decimal
 
 from tickstream.market.feeds.base import Emit, Feed
 from tickstream.market.feeds.simulation import MarketSimulator
@@ -12,6 +14,8 @@ from tickstream.market.instruments import InstrumentSpec
 from tickstream.market.ticks import NS_PER_S, Tick
 
 _MAX_LAG_NS = NS_PER_S  # behind by more than this (a busy machine): skip ahead
+BACKFILL_RATE = 5.0  # trades a second over all symbols in the backfilled past
+BACKFILL_SPEED = 0.25  # of the live volatility clock: hours of past stay plausible
 
 
 class SimulatedFeed(Feed):
@@ -25,8 +29,10 @@ class SimulatedFeed(Feed):
         rate: float = 50.0,
         speed: float = 20.0,
         stock_hours: str = "always",
+        backfill_s: float = 0.0,
     ) -> None:
         self.specs = list(specs)
+        self.backfill_s = backfill_s
         self.seed = seed or time.time_ns()
         self.rate = rate
         self.speed = speed
@@ -34,6 +40,38 @@ class SimulatedFeed(Feed):
 
     def describe(self) -> str:
         return f"sim({len(self.specs)} symbols, {self.rate:g}/s, seed {self.seed})"
+
+    def history(self, end_ns: int) -> Iterator[Tick]:
+        """`backfill_s` of market before `end_ns`, at a few trades a second (enough for
+        1-minute candles and warm indicators), ending where the live market then starts."""
+        if self.backfill_s <= 0:
+            return
+        sim = MarketSimulator(
+            self.specs,
+            seed=self.seed ^ 0x5EED,
+            rate=min(self.rate, BACKFILL_RATE),
+            start_ns=end_ns - int(self.backfill_s * NS_PER_S),
+            speed=self.speed * BACKFILL_SPEED,
+            stock_hours=self.stock_hours,
+        )
+        last: dict[str, Decimal] = {}
+        while sim.now < end_ns:
+            trade = sim.next_trade()
+            if trade is None or trade.ts >= end_ns:
+                continue
+            last[trade.symbol] = trade.price
+            yield Tick(
+                trade.symbol,
+                trade.price,
+                trade.size,
+                trade.ts,
+                trade.ts,
+                self.source,
+                f"backfill-{trade.trade_id}",  # the live market numbers its trades afresh
+            )
+        self.specs = [
+            replace(s, start_price=last[s.symbol]) if s.symbol in last else s for s in self.specs
+        ]
 
     async def run(self, emit: Emit) -> None:
         sim = MarketSimulator(

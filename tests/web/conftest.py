@@ -1,0 +1,74 @@
+"""Fixtures of the browser tests: one server with the simulated market, one Chromium."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import ROOT, free_port, http_json, process, server_args, wait_until
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+DESKTOP = {"width": 1366, "height": 860}
+PHONE = {"width": 390, "height": 844}
+NEEDS_CHROMIUM = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(),
+        reason=f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium chromium-driver)",
+    ),
+]
+
+
+def server_env(var: Path) -> dict[str, str]:
+    return {
+        "TICKSTREAM_DEVELOPMENT": "true",
+        "TICKSTREAM_VAR_DIR": str(var),
+        "SIM_RATE": "60",
+        "SIM_BACKFILL_S": "3600",  # an hour of history, as a first `make run` has
+    }
+
+
+def wait_ready(port: int) -> None:
+    wait_until(lambda: http_json(f"http://127.0.0.1:{port}/api/quotes/")[1], timeout=60)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    var = tmp_path_factory.mktemp("browser-server")
+    port = free_port()
+    with process(server_args(port), server_env(var), var / "server.log"):
+        wait_ready(port)
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on(
+        "console",
+        lambda m: errors.append(m.text) if m.type == "error" else None,
+    )
+    page.errors = errors
+    yield page
+    context.close()

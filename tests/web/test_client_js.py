@@ -1,0 +1,80 @@
+"""tickstream.js in Chromium against a scripted server (a fake WebSocket): sequence
+numbers, gaps, resume after a reconnection, reset snapshots, backoff."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.web.conftest import NEEDS_CHROMIUM
+
+pytestmark = NEEDS_CHROMIUM
+
+JS = Path(__file__).parent / "js"
+
+
+def _no_ids(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in r.items() if k != "id"} for r in requests]
+
+
+def test_the_client_keeps_sequences_fills_gaps_and_resumes(server: str, browser: Any) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    page.add_init_script(path=str(JS / "fake_socket.js"))
+    page.goto(f"{server}/accounts/login/")
+    out = page.evaluate((JS / "client_scenario.js").read_text())
+    context.close()
+    assert _no_ids(out["firstRequests"]) == [
+        {"op": "subscribe", "channels": ["trades:AAPL", "ticker:AAPL"]}
+    ]
+    assert out["syncedBeforeGap"] is True and out["syncedAfterGap"] is False
+    # A missing trade: the channel is asked for again from the last applied seq.
+    assert _no_ids(out["gapRequests"]) == [
+        {"op": "unsubscribe", "channels": ["trades:AAPL"]},
+        {
+            "op": "subscribe",
+            "channels": ["trades:AAPL"],
+            "since": {"trades:AAPL": 11},
+            "epoch": 7,
+        },
+    ]
+    assert out["syncedAfterSnapshot"] is True
+    # After the reconnection every channel resumes from where it stopped.
+    assert _no_ids(out["resumeRequests"]) == [
+        {
+            "op": "subscribe",
+            "channels": ["trades:AAPL", "ticker:AAPL"],
+            "since": {"trades:AAPL": 13, "ticker:AAPL": 13},
+            "epoch": 7,
+        }
+    ]
+    assert out["syncedWhileResuming"] is False  # until its snapshot or updates arrive
+    assert out["tickerData"] == {"last": "4"}
+    assert out["events"] == [
+        ["trades:AAPL", "snapshot", 10, False],
+        ["ticker:AAPL", "snapshot", 10, False],
+        ["trades:AAPL", "update", 11, False],
+        ["ticker:AAPL", "update", 13, False],
+        ["trades:AAPL", "snapshot", 13, True],
+        ["ticker:AAPL", "snapshot", 2, True],
+        ["ticker:AAPL", "update", 3, False],
+    ]
+    assert out["states"] == ["live", "reconnecting", "live"]
+    assert out["stats"]["stale"] == 1 and out["stats"]["gaps"] == 1
+    assert out["stats"]["resets"] == 2 and out["stats"]["resyncs"] == 1
+
+
+def test_reconnection_backoff_is_capped_and_jittered(server: str, browser: Any) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{server}/accounts/login/")
+    delays = page.evaluate(
+        """async () => {
+        const { backoffDelay } = await import("/static/tickstream/tickstream.js");
+        const b = { initialMs: 500, maxMs: 15000, factor: 2 };
+        const range = (a) => [backoffDelay(a, b, () => 0), backoffDelay(a, b, () => 1)];
+        return [0, 1, 2, 5, 10].map(range);
+    }"""
+    )
+    context.close()
+    assert delays == [[250, 500], [500, 1000], [1000, 2000], [7500, 15000], [7500, 15000]]

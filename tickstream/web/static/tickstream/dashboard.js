@@ -1,0 +1,536 @@
+// The dashboard: a live watchlist and a candle chart with indicators.
+//
+// History comes from the REST API (`/api/candles/?indicators=default`: the same engine that
+// computes the live values), live data from the stream: `ticker:<SYM>` for every row,
+// `candles:<SYM>:<interval>` and `analysis:<SYM>` for the chart.
+import {
+  createChart,
+  CandlestickSeries,
+  HistogramSeries,
+  LineSeries,
+  ColorType,
+  CrosshairMode,
+} from "../vendor/lightweight-charts/lightweight-charts.standalone.production.mjs";
+import { TickstreamClient, coalesce } from "./tickstream.js";
+import {
+  decimalsOf,
+  direction,
+  formatChange,
+  formatPercent,
+  formatPrice,
+  formatTime,
+  formatVolume,
+} from "./format.js";
+import { cssVar, instruments, showConnection } from "./ui.js";
+
+const root = document.getElementById("dashboard");
+const container = document.getElementById("chart");
+const legend = document.getElementById("legend");
+const search = document.getElementById("symbol-search");
+const list = instruments();
+const bySymbol = new Map(list.map((i) => [i.symbol, i]));
+const rows = new Map([...document.querySelectorAll("#watchlist tr[data-symbol]")].map((r) => [r.dataset.symbol, r]));
+const INDICATOR_KEYS = ["sma", "ema", "bb", "rsi", "macd"];
+const SPARK_POINTS = 60;
+
+const client = new TickstreamClient();
+client.onstate = showConnection;
+window.tickstreamClient = client; // for the console (and the browser tests)
+
+// --- Settings: symbol and interval in the address, indicators remembered ---
+
+const params = new URLSearchParams(location.search);
+const intervals = [...document.querySelectorAll("#intervals button")].map((b) => b.dataset.interval);
+const view = {
+  symbol: bySymbol.has(params.get("symbol")) ? params.get("symbol") : pickDefault(),
+  interval: intervals.includes(params.get("interval")) ? params.get("interval") : "1m",
+  indicators: new Set(loadIndicators()),
+};
+
+function pickDefault() {
+  const wanted = root.dataset.defaultSymbol;
+  return bySymbol.has(wanted) ? wanted : list[0]?.symbol;
+}
+
+function loadIndicators() {
+  try {
+    const saved = JSON.parse(localStorage.getItem("tickstream-indicators"));
+    if (Array.isArray(saved)) return saved.filter((k) => INDICATOR_KEYS.includes(k));
+  } catch (error) {
+    /* nothing saved */
+  }
+  return ["sma", "rsi"];
+}
+
+function saveView() {
+  const url = new URL(location.href);
+  url.searchParams.set("symbol", view.symbol);
+  url.searchParams.set("interval", view.interval);
+  history.replaceState(null, "", url);
+  try {
+    localStorage.setItem("tickstream-indicators", JSON.stringify([...view.indicators]));
+  } catch (error) {
+    /* private mode */
+  }
+}
+
+// --- Watchlist ---
+
+const quotes = new Map(); // symbol -> latest quote
+const sparks = new Map(); // symbol -> [{t (minute), price}]
+
+function renderRow(symbol) {
+  const row = rows.get(symbol);
+  const q = quotes.get(symbol);
+  if (!row || !q) return;
+  const decimals = decimalsOf(bySymbol.get(symbol)?.tick_size);
+  const dir = direction(q.change);
+  const last = row.querySelector('[data-field="last"]');
+  const text = formatPrice(q.last, decimals);
+  if (last.textContent !== text) {
+    const before = Number(last.dataset.value);
+    last.textContent = text;
+    last.dataset.value = q.last;
+    if (Number.isFinite(before)) {
+      last.classList.remove("flash-up", "flash-down");
+      void last.offsetWidth;
+      last.classList.add(Number(q.last) >= before ? "flash-up" : "flash-down");
+    }
+  }
+  const change = row.querySelector('[data-field="change"]');
+  change.textContent = formatChange(q.change, decimals);
+  change.className = dir;
+  const pct = row.querySelector('[data-field="change_pct"]');
+  pct.textContent = formatPercent(q.change_pct);
+  pct.className = dir;
+  drawSpark(row.querySelector("canvas.spark"), sparks.get(symbol) || [], dir);
+}
+
+function pushSpark(symbol, price, timeMs) {
+  const points = sparks.get(symbol) || [];
+  const minute = Math.floor(timeMs / 60000);
+  const last = points[points.length - 1];
+  if (last && last.t === minute) last.price = price;
+  else points.push({ t: minute, price });
+  if (points.length > SPARK_POINTS) points.splice(0, points.length - SPARK_POINTS);
+  sparks.set(symbol, points);
+}
+
+function drawSpark(canvas, points, dir) {
+  if (!canvas || points.length < 2) return;
+  const ratio = window.devicePixelRatio || 1;
+  const width = canvas.clientWidth || 64;
+  const height = canvas.clientHeight || 22;
+  if (canvas.width !== width * ratio) {
+    canvas.width = width * ratio;
+    canvas.height = height * ratio;
+  }
+  const ctx = canvas.getContext("2d");
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+  ctx.clearRect(0, 0, width, height);
+  const prices = points.map((p) => p.price);
+  const low = Math.min(...prices);
+  const span = Math.max(...prices) - low || 1;
+  ctx.beginPath();
+  points.forEach((p, i) => {
+    const x = (i / (points.length - 1)) * (width - 2) + 1;
+    const y = height - 2 - ((p.price - low) / span) * (height - 4);
+    if (i === 0) ctx.moveTo(x, y);
+    else ctx.lineTo(x, y);
+  });
+  ctx.strokeStyle = cssVar(dir === "down" ? "--down" : dir === "up" ? "--up" : "--muted");
+  ctx.lineWidth = 1.25;
+  ctx.stroke();
+}
+
+client.subscribe(
+  [...rows.keys()].map((s) => `ticker:${s}`),
+  (event) => {
+    const q = event.data;
+    if (!q || !q.symbol) return;
+    quotes.set(q.symbol, q);
+    if (q.last && q.time) pushSpark(q.symbol, Number(q.last), Date.parse(q.time));
+    coalesce(`row:${q.symbol}`, () => renderRow(q.symbol));
+    if (q.symbol === view.symbol) coalesce("head", renderHead);
+  },
+);
+
+async function loadSparks() {
+  const symbols = [...rows.keys()];
+  const worker = async () => {
+    while (symbols.length) {
+      const symbol = symbols.shift();
+      try {
+        const response = await fetch(`/api/candles/?symbol=${encodeURIComponent(symbol)}&interval=1m&limit=${SPARK_POINTS}`);
+        if (!response.ok) continue;
+        const page = await response.json();
+        const live = sparks.get(symbol) || [];
+        const history = page.candles.map((c) => ({ t: Math.floor(c.t / 60000), price: Number(c.close) }));
+        const first = live[0]?.t ?? Infinity;
+        sparks.set(symbol, [...history.filter((p) => p.t < first), ...live].slice(-SPARK_POINTS));
+        coalesce(`row:${symbol}`, () => renderRow(symbol));
+      } catch (error) {
+        /* the sparkline fills from live prices instead */
+      }
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+}
+
+function select(symbol) {
+  if (!bySymbol.has(symbol) || symbol === view.symbol) return;
+  view.symbol = symbol;
+  saveView();
+  openChart();
+}
+
+for (const [symbol, row] of rows) {
+  row.addEventListener("click", () => select(symbol));
+  row.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      select(symbol);
+    }
+  });
+}
+
+search.addEventListener("input", () => {
+  const text = search.value.trim().toLowerCase();
+  for (const [symbol, row] of rows) {
+    row.hidden = Boolean(text) && rank(symbol, text) === Infinity;
+  }
+});
+/** How well a symbol matches the search text: lower is better, Infinity is no match. */
+function rank(symbol, text) {
+  const sym = symbol.toLowerCase();
+  const name = (bySymbol.get(symbol)?.name || "").toLowerCase();
+  if (sym === text || sym.split("-")[0] === text) return 0;
+  if (sym.startsWith(text)) return 1;
+  if (name.startsWith(text)) return 2 + name.length / 1000; // "Bitcoin" before "Bitcoin Cash"
+  if (name.split(/\W+/).some((word) => word.startsWith(text))) return 3;
+  if (sym.includes(text) || name.includes(text)) return 4;
+  return Infinity;
+}
+
+search.addEventListener("keydown", (event) => {
+  if (event.key !== "Enter") return;
+  const text = search.value.trim().toLowerCase();
+  if (!text) return;
+  const best = [...rows.keys()].map((s) => [rank(s, text), s]).sort((a, b) => a[0] - b[0])[0];
+  if (best && best[0] !== Infinity) select(best[1]);
+});
+
+// --- Chart ---
+
+let chart = null;
+let series = {};
+let bars = []; // [{time, open, high, low, close, volume, values}] oldest first
+let chartStop = null;
+let loadToken = 0;
+let liveUpdates = 0;
+
+function priceFormat() {
+  const tick = bySymbol.get(view.symbol)?.tick_size || "0.01";
+  return { type: "price", precision: decimalsOf(tick), minMove: Number(tick) };
+}
+
+function valueKey(values, prefix) {
+  return values ? Object.keys(values).find((k) => k.startsWith(prefix)) : undefined;
+}
+
+function tickMark(time, type) {
+  const date = new Date(time * 1000);
+  switch (type) {
+    case 0:
+      return String(date.getFullYear());
+    case 1:
+      return date.toLocaleDateString(undefined, { month: "short" });
+    case 2:
+      return date.toLocaleDateString(undefined, { day: "numeric", month: "short" });
+    case 4:
+      return date.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    default:
+      return date.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  }
+}
+
+function buildChart() {
+  if (chart) chart.remove();
+  const text = cssVar("--muted");
+  const grid = cssVar("--border");
+  const up = cssVar("--up");
+  const down = cssVar("--down");
+  chart = createChart(container, {
+    autoSize: true,
+    layout: {
+      background: { type: ColorType.Solid, color: cssVar("--panel") },
+      textColor: text,
+      fontFamily: getComputedStyle(document.body).fontFamily,
+      panes: { separatorColor: grid },
+    },
+    grid: { vertLines: { color: grid }, horzLines: { color: grid } },
+    crosshair: { mode: CrosshairMode.Normal },
+    rightPriceScale: { borderColor: grid },
+    timeScale: { borderColor: grid, timeVisible: true, secondsVisible: view.interval === "1s", tickMarkFormatter: tickMark },
+    localization: { timeFormatter: (t) => formatTime(t * 1000, { withDate: !["1s", "1m"].includes(view.interval) }) },
+  });
+  const format = priceFormat();
+  series = {
+    candles: chart.addSeries(CandlestickSeries, {
+      upColor: up, downColor: down, wickUpColor: up, wickDownColor: down, borderVisible: false, priceFormat: format,
+    }),
+    volume: chart.addSeries(HistogramSeries, { priceScaleId: "volume", priceFormat: { type: "volume" }, lastValueVisible: false, priceLineVisible: false }),
+  };
+  chart.priceScale("volume").applyOptions({ scaleMargins: { top: 0.82, bottom: 0 } });
+  chart.priceScale("right").applyOptions({ scaleMargins: { top: 0.06, bottom: 0.2 } });
+  const line = (color, extra = {}, pane = 0) =>
+    chart.addSeries(LineSeries, { color, lineWidth: 1.5, priceLineVisible: false, lastValueVisible: false, crosshairMarkerVisible: false, ...extra }, pane);
+  if (view.indicators.has("sma")) series.sma = line("#e3a008", { priceFormat: format });
+  if (view.indicators.has("ema")) series.ema = line("#a371f7", { priceFormat: format });
+  if (view.indicators.has("bb")) {
+    series.bbUpper = line("#58a6ff", { priceFormat: format, lineStyle: 2 });
+    series.bbMid = line("#58a6ff", { priceFormat: format, lineWidth: 1 });
+    series.bbLower = line("#58a6ff", { priceFormat: format, lineStyle: 2 });
+  }
+  let pane = 1;
+  if (view.indicators.has("rsi")) {
+    series.rsi = line("#d2a8ff", { lastValueVisible: true, priceFormat: { type: "price", precision: 1, minMove: 0.1 } }, pane);
+    series.rsi.createPriceLine({ price: 70, color: grid, lineStyle: 2, axisLabelVisible: false });
+    series.rsi.createPriceLine({ price: 30, color: grid, lineStyle: 2, axisLabelVisible: false });
+    pane += 1;
+  }
+  if (view.indicators.has("macd")) {
+    series.macdHist = chart.addSeries(HistogramSeries, { priceLineVisible: false, lastValueVisible: false }, pane);
+    series.macd = line("#58a6ff", { lastValueVisible: true }, pane);
+    series.macdSignal = line("#f0883e", {}, pane);
+  }
+  const panes = chart.panes();
+  for (let i = 1; i < panes.length; i += 1) panes[i].setHeight(110);
+  chart.subscribeCrosshairMove((param) => renderLegend(param.time));
+  setAllData();
+}
+
+function volumeBar(bar) {
+  const color = bar.close >= bar.open ? cssVar("--up") : cssVar("--down");
+  return { time: bar.time, value: bar.volume, color: color + "66" };
+}
+
+function indicatorPoints(bar) {
+  const v = bar.values || {};
+  const point = (key) => {
+    const value = key === undefined ? undefined : v[key];
+    return value === null || value === undefined ? { time: bar.time } : { time: bar.time, value };
+  };
+  const hist = point(valueKey(v, "macd_hist_"));
+  if (hist.value !== undefined) hist.color = (hist.value >= 0 ? cssVar("--up") : cssVar("--down")) + "99";
+  return {
+    sma: point(valueKey(v, "sma_")),
+    ema: point(valueKey(v, "ema_")),
+    bbUpper: point(valueKey(v, "bb_upper_")),
+    bbMid: point(valueKey(v, "bb_mid_")),
+    bbLower: point(valueKey(v, "bb_lower_")),
+    rsi: point(valueKey(v, "rsi_")),
+    macd: point(valueKey(v, "macd_") && Object.keys(v).find((k) => /^macd_\d/.test(k))),
+    macdSignal: point(valueKey(v, "macd_signal_")),
+    macdHist: hist,
+  };
+}
+
+function setAllData() {
+  if (!chart) return;
+  series.candles.setData(bars.map(({ time, open, high, low, close }) => ({ time, open, high, low, close })));
+  series.volume.setData(bars.map(volumeBar));
+  const points = bars.map(indicatorPoints);
+  for (const key of Object.keys(series)) {
+    if (key === "candles" || key === "volume") continue;
+    series[key].setData(points.map((p) => p[key]));
+  }
+  markChart();
+  renderLegend();
+}
+
+function upsert(bar) {
+  const last = bars[bars.length - 1];
+  if (last && bar.time < last.time) return; // older than what is drawn: history has it
+  if (last && bar.time === last.time) {
+    if (!bar.values && last.values) bar.values = last.values;
+    bars[bars.length - 1] = bar;
+  } else {
+    bars.push(bar);
+    if (bars.length > 2000) bars.splice(0, bars.length - 2000);
+  }
+  if (!chart) return;
+  series.candles.update({ time: bar.time, open: bar.open, high: bar.high, low: bar.low, close: bar.close });
+  series.volume.update(volumeBar(bar));
+  updateIndicators(bar);
+}
+
+function updateIndicators(bar) {
+  const points = indicatorPoints(bar);
+  for (const key of Object.keys(series)) {
+    if (key === "candles" || key === "volume") continue;
+    if (points[key].value !== undefined) series[key].update(points[key]);
+  }
+}
+
+function toBar(candle, values) {
+  return {
+    time: Math.floor(candle.t / 1000),
+    open: Number(candle.open),
+    high: Number(candle.high),
+    low: Number(candle.low),
+    close: Number(candle.close),
+    volume: Number(candle.volume),
+    values: values ?? candle.values,
+  };
+}
+
+function markChart() {
+  container.dataset.symbol = view.symbol;
+  container.dataset.interval = view.interval;
+  container.dataset.candles = String(bars.length);
+  container.dataset.lastTime = String(bars[bars.length - 1]?.time ?? "");
+  container.dataset.liveUpdates = String(liveUpdates);
+}
+
+function renderLegend(time) {
+  const bar = (time && bars.find((b) => b.time === time)) || bars[bars.length - 1];
+  if (!bar) {
+    legend.textContent = "";
+    return;
+  }
+  const decimals = priceFormat().precision;
+  const p = (x) => formatPrice(x, decimals);
+  const v = bar.values || {};
+  const parts = [
+    `<span>${formatTime(bar.time * 1000, { withDate: true })}</span>`,
+    `O <b>${p(bar.open)}</b> H <b>${p(bar.high)}</b> L <b>${p(bar.low)}</b> C <b>${p(bar.close)}</b> V <b>${formatVolume(bar.volume)}</b>`,
+  ];
+  const show = (label, key, digits = decimals) => {
+    if (key && v[key] !== null && v[key] !== undefined) parts.push(`${label} <b>${formatPrice(v[key], digits)}</b>`);
+  };
+  if (view.indicators.has("sma")) show("SMA", valueKey(v, "sma_"));
+  if (view.indicators.has("ema")) show("EMA", valueKey(v, "ema_"));
+  if (view.indicators.has("bb")) {
+    show("BB↑", valueKey(v, "bb_upper_"));
+    show("BB↓", valueKey(v, "bb_lower_"));
+  }
+  if (view.indicators.has("rsi")) show("RSI", valueKey(v, "rsi_"), 1);
+  if (view.indicators.has("macd")) show("MACD", Object.keys(v).find((k) => /^macd_\d/.test(k)), 3);
+  legend.innerHTML = parts.join(" · ");
+}
+
+function renderHead() {
+  const instrument = bySymbol.get(view.symbol);
+  document.getElementById("chart-symbol").textContent = view.symbol;
+  document.getElementById("chart-name").textContent = instrument?.name || "";
+  const q = quotes.get(view.symbol);
+  const decimals = decimalsOf(instrument?.tick_size);
+  document.getElementById("chart-last").textContent = q ? formatPrice(q.last, decimals) : "–";
+  const change = document.getElementById("chart-change");
+  change.textContent = q ? `${formatChange(q.change, decimals)} (${formatPercent(q.change_pct)})` : "–";
+  change.className = `num ${q ? direction(q.change) : ""}`;
+  document.getElementById("chart-time").textContent = q?.time ? formatTime(q.time) : "";
+  document.title = q ? `${view.symbol} ${formatPrice(q.last, decimals)} · tickstream` : "Dashboard · tickstream";
+}
+
+async function openChart() {
+  const token = ++loadToken;
+  if (chartStop) chartStop();
+  for (const [symbol, row] of rows) row.setAttribute("aria-selected", String(symbol === view.symbol));
+  for (const button of document.querySelectorAll("#intervals button")) {
+    button.setAttribute("aria-pressed", String(button.dataset.interval === view.interval));
+  }
+  bars = [];
+  liveUpdates = 0;
+  buildChart();
+  renderHead();
+  const { symbol, interval } = view;
+  const pending = [];
+  let ready = false;
+  const apply = (fn) => (ready ? fn() : pending.push(fn));
+  const candleChannel = `candles:${symbol}:${interval}`;
+  const analysisChannel = `analysis:${symbol}`;
+  const handler = (event) => {
+    if (token !== loadToken) return;
+    if (event.channel === candleChannel) {
+      if (event.kind === "snapshot" && event.reset) {
+        reloadHistory(); // the server lost what we had: start again from the API
+        return;
+      }
+      const data = event.data || {};
+      apply(() => {
+        for (const closed of data.closed || []) upsert(toBar(closed));
+        if (data.candle) upsert(toBar(data.candle));
+        if (event.kind === "update") liveUpdates += 1;
+        coalesce("chart-marks", markChart);
+        coalesce("legend", () => renderLegend());
+      });
+    } else if (event.channel === analysisChannel) {
+      const values = event.data?.[interval];
+      apply(() => {
+        const last = bars[bars.length - 1];
+        if (!values || !last) return;
+        last.values = values;
+        if (chart) updateIndicators(last);
+      });
+    }
+  };
+  const channels = [candleChannel, analysisChannel];
+  client.subscribe(channels, handler);
+  chartStop = () => client.unsubscribe(channels, handler);
+  async function reloadHistory() {
+    ready = false;
+    try {
+      const response = await fetch(
+        `/api/candles/?symbol=${encodeURIComponent(symbol)}&interval=${interval}&limit=500&indicators=default`,
+      );
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      const page = await response.json();
+      if (token !== loadToken) return;
+      bars = page.candles.map((c) => toBar(c));
+      setAllData();
+      if (bars.length < 120) chart.timeScale().fitContent(); // a short history fills the width
+      else chart.timeScale().scrollToRealTime();
+    } catch (error) {
+      console.warn("tickstream: candle history unavailable", error);
+    } finally {
+      if (token === loadToken) {
+        ready = true;
+        for (const fn of pending.splice(0)) fn();
+        markChart();
+      }
+    }
+  }
+  await reloadHistory();
+}
+
+for (const button of document.querySelectorAll("#intervals button")) {
+  button.addEventListener("click", () => {
+    if (button.dataset.interval === view.interval) return;
+    view.interval = button.dataset.interval;
+    saveView();
+    openChart();
+  });
+}
+
+for (const box of document.querySelectorAll("#indicators input")) {
+  box.checked = view.indicators.has(box.value);
+  box.addEventListener("change", () => {
+    if (box.checked) view.indicators.add(box.value);
+    else view.indicators.delete(box.value);
+    saveView();
+    buildChart();
+  });
+}
+
+document.addEventListener("themechange", () => {
+  buildChart();
+  for (const symbol of rows.keys()) renderRow(symbol);
+});
+
+if (view.symbol) {
+  saveView();
+  openChart();
+  loadSparks();
+}
