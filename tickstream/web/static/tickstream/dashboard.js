@@ -182,6 +182,9 @@ function select(symbol) {
   view.symbol = symbol;
   saveView();
   openChart();
+  if (matchMedia("(max-width: 900px)").matches) {
+    document.querySelector(".chart-panel").scrollIntoView({ behavior: "smooth", block: "start" });
+  }
 }
 
 for (const [symbol, row] of rows) {
