@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install run test test-fast lint format bench bench-pipeline bench-fanout lock clean
+.PHONY: install run test test-fast lint format bench bench-pipeline bench-fanout bench-frontend lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PY=...)")'
@@ -50,13 +50,16 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: bench-pipeline bench-fanout
+bench: bench-pipeline bench-fanout bench-frontend
 
 bench-pipeline: install
 	$(BIN)/python bench/pipeline.py
 
 bench-fanout: install
 	$(BIN)/python bench/fanout.py
+
+bench-frontend: install
+	$(BIN)/python bench/frontend.py
 
 lock:
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 \

@@ -21,7 +21,7 @@ import {
   formatTime,
   formatVolume,
 } from "./format.js";
-import { cssVar, instruments, showConnection } from "./ui.js";
+import { cssVar, flash, instruments, showConnection } from "./ui.js";
 
 const root = document.getElementById("dashboard");
 const container = document.getElementById("chart");
@@ -32,6 +32,8 @@ const bySymbol = new Map(list.map((i) => [i.symbol, i]));
 const rows = new Map([...document.querySelectorAll("#watchlist tr[data-symbol]")].map((r) => [r.dataset.symbol, r]));
 const INDICATOR_KEYS = ["sma", "ema", "bb", "rsi", "macd"];
 const SPARK_POINTS = 60;
+const SPARK_WIDTH = 56; // CSS pixels, as canvas.spark in app.css
+const SPARK_HEIGHT = 22;
 
 const client = new TickstreamClient();
 client.onstate = showConnection;
@@ -91,11 +93,7 @@ function renderRow(symbol) {
     const before = Number(last.dataset.value);
     last.textContent = text;
     last.dataset.value = q.last;
-    if (Number.isFinite(before)) {
-      last.classList.remove("flash-up", "flash-down");
-      void last.offsetWidth;
-      last.classList.add(Number(q.last) >= before ? "flash-up" : "flash-down");
-    }
+    if (Number.isFinite(before)) flash(last, Number(q.last) >= before);
   }
   const change = row.querySelector('[data-field="change"]');
   change.textContent = formatChange(q.change, decimals);
@@ -118,9 +116,10 @@ function pushSpark(symbol, price, timeMs) {
 
 function drawSpark(canvas, points, dir) {
   if (!canvas || points.length < 2) return;
+  // The size is fixed in CSS: reading it back would force a layout per row.
   const ratio = window.devicePixelRatio || 1;
-  const width = canvas.clientWidth || 64;
-  const height = canvas.clientHeight || 22;
+  const width = SPARK_WIDTH;
+  const height = SPARK_HEIGHT;
   if (canvas.width !== width * ratio) {
     canvas.width = width * ratio;
     canvas.height = height * ratio;
@@ -143,6 +142,24 @@ function drawSpark(canvas, points, dir) {
   ctx.stroke();
 }
 
+// Only rows on screen are drawn; a row scrolled into view is drawn from the latest quote.
+const onScreen = new Set();
+const rowWatcher = new IntersectionObserver(
+  (entries) => {
+    for (const entry of entries) {
+      const symbol = entry.target.dataset.symbol;
+      if (entry.isIntersecting) {
+        onScreen.add(symbol);
+        coalesce(`row:${symbol}`, () => renderRow(symbol));
+      } else {
+        onScreen.delete(symbol);
+      }
+    }
+  },
+  { root: document.querySelector(".watchlist-scroll"), rootMargin: "120px 0px" },
+);
+for (const row of rows.values()) rowWatcher.observe(row);
+
 client.subscribe(
   [...rows.keys()].map((s) => `ticker:${s}`),
   (event) => {
@@ -150,7 +167,7 @@ client.subscribe(
     if (!q || !q.symbol) return;
     quotes.set(q.symbol, q);
     if (q.last && q.time) pushSpark(q.symbol, Number(q.last), Date.parse(q.time));
-    coalesce(`row:${q.symbol}`, () => renderRow(q.symbol));
+    if (onScreen.has(q.symbol)) coalesce(`row:${q.symbol}`, () => renderRow(q.symbol));
     if (q.symbol === view.symbol) coalesce("head", renderHead);
   },
 );

@@ -69,18 +69,3 @@ export function formatVolume(value) {
   if (!Number.isFinite(number)) return "–";
   return new Intl.NumberFormat(undefined, { notation: "compact", maximumFractionDigits: 2 }).format(number);
 }
-
-/** Set text and the up/down/flat state of an element; flash it when the value moved. */
-export function setMoving(element, text, dir, previous) {
-  if (!element) return;
-  if (element.textContent === text) return;
-  element.textContent = text;
-  element.classList.remove("up", "down", "flat");
-  element.classList.add(dir);
-  element.dataset.direction = dir;
-  if (previous !== undefined && previous !== null) {
-    element.classList.remove("flash-up", "flash-down");
-    void element.offsetWidth; // restart the animation
-    element.classList.add(dir === "down" ? "flash-down" : "flash-up");
-  }
-}

@@ -2,7 +2,7 @@
 // of cards, both updated in place (at most once per animation frame).
 import { ReconnectingSocket, socketUrl, coalesce } from "./tickstream.js";
 import { decimalsOf, direction, formatChange, formatPercent, formatPrice } from "./format.js";
-import { instruments, showConnection } from "./ui.js";
+import { flash, instruments, showConnection } from "./ui.js";
 
 const list = instruments();
 const bySymbol = new Map(list.map((i) => [i.symbol, i]));
@@ -51,11 +51,7 @@ function render(symbol) {
       const before = Number(node.dataset.last);
       node.dataset.last = data.price;
       priceNode.textContent = price;
-      if (Number.isFinite(before)) {
-        priceNode.classList.remove("flash-up", "flash-down");
-        void priceNode.offsetWidth;
-        priceNode.classList.add(Number(data.price) >= before ? "flash-up" : "flash-down");
-      }
+      if (Number.isFinite(before)) flash(priceNode, Number(data.price) >= before);
     }
     const changeNode = node.querySelector(".change");
     changeNode.textContent = change;

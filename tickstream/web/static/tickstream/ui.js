@@ -35,6 +35,7 @@ export function setupThemeToggle() {
       /* private mode: the choice lasts for this page */
     }
     label();
+    cssVars.clear();
     document.dispatchEvent(new CustomEvent("themechange", { detail: next }));
   });
 }
@@ -45,8 +46,29 @@ export function instruments() {
   return node ? JSON.parse(node.textContent) : [];
 }
 
+const cssVars = new Map();
+
+/** A theme colour (custom property), read once per theme: reading computed styles while
+ * the DOM changes forces a style recalculation, far too dear per update. */
 export function cssVar(name) {
-  return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  let value = cssVars.get(name);
+  if (value === undefined) {
+    value = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+    cssVars.set(name, value);
+  }
+  return value;
+}
+
+const calm = matchMedia("(prefers-reduced-motion: reduce)");
+
+/** A short up/down highlight behind a value that just moved. The Web Animations API
+ * restarts it without forcing a layout (class toggling needs a reflow to restart). */
+export function flash(element, up) {
+  if (calm.matches || document.hidden) return;
+  element.animate(
+    [{ backgroundColor: cssVar(up ? "--up-bg" : "--down-bg") }, { backgroundColor: "transparent" }],
+    { duration: 600, easing: "ease-out" },
+  );
 }
 
 setupThemeToggle();
