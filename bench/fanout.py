@@ -120,6 +120,23 @@ def start_server(
             "--ws-per-message-deflate",
             "false",
         ]
+    elif kind == "bare":
+        args = [
+            PY,
+            "-m",
+            "uvicorn",
+            "bench.bare_app:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--backlog",
+            "4096",
+            "--ws",
+            "websockets-sansio",
+            "--ws-per-message-deflate",
+            "false",
+        ]
     else:
         args = [PY, str(ROOT / "bench" / "plain_server.py"), str(port), str(symbols), str(rate)]
     out = log.open("wb")
@@ -149,7 +166,7 @@ def run(
         try:
             time.sleep(2)
             base_rss = rss_kb(server.pid)
-            path = {"tickstream": "/ws/v1/", "naive": "/ws/", "plain": "/"}[kind]
+            path = {"tickstream": "/ws/v1/", "naive": "/ws/", "plain": "/", "bare": "/"}[kind]
             samples: list[tuple[float, float]] = []
             done = threading.Event()
 
@@ -304,7 +321,13 @@ def main() -> None:
     )
     print(f"\nscenario C: N={n3} idle connections (memory)")
     print(HEADER)
-    print(row("tickstream", run("tickstream", n3, 10, 100, 1000, seconds, idle=True)))
+    idle = run("tickstream", n3, 10, 100, 1000, seconds, idle=True)
+    print(row("tickstream", idle))
+    bare = run("bare", n3, 10, 100, 1000, seconds, idle=True)
+    print(row("bare uvicorn (accept only)", bare))
+    if bare.get("rss_kb_per_conn"):
+        own = idle.get("rss_kb_per_conn", 0) - bare["rss_kb_per_conn"]
+        print(f"  tickstream's own share: {own:.1f} KB per idle connection above uvicorn's")
     print(
         "\nThe load generator is a Python process on the same 2-core machine: where it "
         "saturates, the figures are its limit, not the server's (see server cpu%)."

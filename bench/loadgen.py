@@ -203,7 +203,7 @@ async def client(
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", required=True)
-    parser.add_argument("--kind", choices=["tickstream", "naive", "plain"], required=True)
+    parser.add_argument("--kind", choices=["tickstream", "naive", "plain", "bare"], required=True)
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--follow", type=int, default=10)
     parser.add_argument("--symbols", type=int, default=100)
