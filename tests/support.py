@@ -103,5 +103,10 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 20) -> int:
     return proc.returncode
 
 
+def dev_env(var: Path, **settings: str) -> dict[str, str]:
+    """The environment of a development-mode server keeping its files in `var`."""
+    return {"TICKSTREAM_DEVELOPMENT": "true", "TICKSTREAM_VAR_DIR": str(var), **settings}
+
+
 def server_args(port: int) -> list[str]:
     return [sys.executable, "-m", "tickstream", "run", "--port", str(port)]

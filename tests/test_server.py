@@ -15,6 +15,7 @@ import pytest
 from tests.conftest import fixture_path
 from tests.support import (
     REDIS_URL,
+    dev_env,
     free_port,
     http_json,
     process,
@@ -36,13 +37,7 @@ def test_simulated_market_runs_and_the_api_serves_it(tmp_path: Path) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "server.log"
-    env = {
-        "TICKSTREAM_DEVELOPMENT": "true",
-        "TICKSTREAM_VAR_DIR": str(tmp_path),
-        "SIM_RATE": "200",
-        "SIM_SEED": "42",
-        "SIM_SYMBOLS": "BTC-USD,ETH-USD,SOL-USD",
-    }
+    env = dev_env(tmp_path, SIM_RATE="200", SIM_SEED="42", SIM_SYMBOLS="BTC-USD,ETH-USD,SOL-USD")
     with process(server_args(port), env, log) as server:
         token = _start(base, log)
         quotes = wait_until(
@@ -103,11 +98,7 @@ def test_replay_feed_rebuilds_a_real_file_through_the_whole_system(tmp_path: Pat
     source = fixture_path("mplfinance", "yahoofinance-SPY-20200901-20210113.csv")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {
-        "TICKSTREAM_DEVELOPMENT": "true",
-        "TICKSTREAM_VAR_DIR": str(tmp_path),
-        "FEEDS": f"replay symbol=SPY file={source} speed=max",
-    }
+    env = dev_env(tmp_path, FEEDS=f"replay symbol=SPY file={source} speed=max")
     with process(server_args(port), env, tmp_path / "server.log") as server:
 
         def all_days() -> list[dict]:
@@ -136,14 +127,13 @@ def test_split_deployment_feed_process_web_process_redis_postgres(
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     prefix = f"ts{uuid.uuid4().hex[:6]}"
-    common = {
-        "TICKSTREAM_DEVELOPMENT": "true",
-        "TICKSTREAM_VAR_DIR": str(tmp_path),
-        "DATABASE_URL": postgres_database,
-        "REDIS_URL": REDIS_URL,
-        "CHANNEL_PREFIX": prefix,
-        "FEEDS_MODE": "external",
-    }
+    common = dev_env(
+        tmp_path,
+        DATABASE_URL=postgres_database,
+        REDIS_URL=REDIS_URL,
+        CHANNEL_PREFIX=prefix,
+        FEEDS_MODE="external",
+    )
     web_log, feed_log = tmp_path / "web.log", tmp_path / "feed.log"
     with process(server_args(port), common, web_log) as web:
         token = _start(base, web_log)  # migrated, seeded, serving

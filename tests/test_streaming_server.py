@@ -15,6 +15,7 @@ import websockets
 
 from tests.support import (
     REDIS_URL,
+    dev_env,
     free_port,
     http_json,
     process,
@@ -51,12 +52,7 @@ def _trades(messages: list[dict[str, Any]]) -> list[tuple[int, str]]:
 
 def test_a_real_client_gets_a_snapshot_then_every_trade_in_order(tmp_path: Path) -> None:
     port = free_port()
-    env = {
-        "TICKSTREAM_DEVELOPMENT": "true",
-        "TICKSTREAM_VAR_DIR": str(tmp_path),
-        "SIM_RATE": "100",
-        "SIM_SYMBOLS": "BTC-USD,ETH-USD",
-    }
+    env = dev_env(tmp_path, SIM_RATE="100", SIM_SYMBOLS="BTC-USD,ETH-USD")
     with process(server_args(port), env, tmp_path / "server.log"):
         wait_until(lambda: http_json(f"http://127.0.0.1:{port}/api/quotes/")[1], timeout=30)
         got = asyncio.run(
@@ -83,14 +79,13 @@ def test_two_web_processes_send_the_same_sequence(tmp_path: Path, postgres_datab
     if not reachable("127.0.0.1", 6379):
         pytest.skip("Redis is not running on 127.0.0.1:6379")
     ports = [free_port(), free_port()]
-    common = {
-        "TICKSTREAM_DEVELOPMENT": "true",
-        "TICKSTREAM_VAR_DIR": str(tmp_path),
-        "DATABASE_URL": postgres_database,
-        "REDIS_URL": REDIS_URL,
-        "CHANNEL_PREFIX": f"ts{uuid.uuid4().hex[:6]}",
-        "FEEDS_MODE": "external",
-    }
+    common = dev_env(
+        tmp_path,
+        DATABASE_URL=postgres_database,
+        REDIS_URL=REDIS_URL,
+        CHANNEL_PREFIX=f"ts{uuid.uuid4().hex[:6]}",
+        FEEDS_MODE="external",
+    )
     with process(server_args(ports[0]), common, tmp_path / "web0.log"):
         wait_until(
             lambda: http_json(f"http://127.0.0.1:{ports[0]}/api/instruments/")[0] == 200, timeout=40
@@ -129,12 +124,7 @@ def test_a_client_that_stops_reading_is_closed_with_4008_and_others_are_not_held
     from websockets.sync.client import connect as sync_connect
 
     port = free_port()
-    env = {
-        "TICKSTREAM_DEVELOPMENT": "true",
-        "TICKSTREAM_VAR_DIR": str(tmp_path),
-        "SIM_RATE": "2000",
-        "STREAM_SLOW_CLOSE_S": "1",
-    }
+    env = dev_env(tmp_path, SIM_RATE="2000", STREAM_SLOW_CLOSE_S="1")
     with process(server_args(port), env, tmp_path / "server.log"):
         quotes = wait_until(
             lambda: http_json(f"http://127.0.0.1:{port}/api/quotes/")[1], timeout=30

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import ROOT, free_port, http_json, process, server_args, wait_until
+from tests.support import ROOT, dev_env, free_port, http_json, process, server_args, wait_until
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -25,12 +25,8 @@ NEEDS_CHROMIUM = [
 
 
 def server_env(var: Path) -> dict[str, str]:
-    return {
-        "TICKSTREAM_DEVELOPMENT": "true",
-        "TICKSTREAM_VAR_DIR": str(var),
-        "SIM_RATE": "60",
-        "SIM_BACKFILL_S": "3600",  # an hour of history, as a first `make run` has
-    }
+    # An hour of history, as a first `make run` has.
+    return dev_env(var, SIM_RATE="60", SIM_BACKFILL_S="3600")
 
 
 def wait_ready(port: int) -> None:
