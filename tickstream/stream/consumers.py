@@ -10,6 +10,7 @@ from collections import deque
 from typing import Any
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -70,6 +71,9 @@ def direct_protocol(send: Any) -> Any | None:
     return proto
 
 
+_NO_FRAMES: deque[bytes] = deque(maxlen=0)  # shared, always empty: most sockets never queue
+
+
 class HubConsumer(AsyncWebsocketConsumer):
     """A websocket fed by the Hub: updates arrive through `deliver`, never the channel layer.
 
@@ -79,9 +83,20 @@ class HubConsumer(AsyncWebsocketConsumer):
     conflated by the Hub and closed after STREAM_SLOW_CLOSE_S.
     """
 
-    channel_layer_alias = "__hub_only__"  # no layer channel and no receive task per socket
     wire = "v1"
     batch = True
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Read the socket in one loop: no channel-layer channel, and no task and wait per
+        frame as Channels' `await_many_dispatch` has (memory and time per connection)."""
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels closes stale DB connections before every handler (a thread hop per
@@ -94,7 +109,7 @@ class HubConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.hub: Hub = await get_hub()
         self.subscriptions: dict[str, tuple[ChannelRef, str | None]] = {}
-        self._outbox: deque[bytes] = deque()
+        self._outbox: deque[bytes] = _NO_FRAMES  # a deque of its own once frames wait
         self._sender: asyncio.Task[None] | None = None
         self._behind_since: float | None = None
         self._closed = False
@@ -122,6 +137,8 @@ class HubConsumer(AsyncWebsocketConsumer):
             if transport.get_write_buffer_size() <= DIRECT_HIGH_WATER:
                 transport.write(text_frame(frame))
                 return
+        if self._outbox is _NO_FRAMES:
+            self._outbox = deque()
         self._outbox.append(frame)
         if self._sender is None:
             self._sender = asyncio.get_running_loop().create_task(self._drain())
@@ -150,6 +167,8 @@ class HubConsumer(AsyncWebsocketConsumer):
                 await self._write(self._outbox.popleft())
         finally:
             self._sender = None
+            if not self._outbox:
+                self._outbox = _NO_FRAMES
         self._behind_since = None
         self.hub.drained(self)
 
@@ -183,8 +202,7 @@ class StreamConsumer(HubConsumer):
 
     async def connect(self) -> None:
         self._limit = RateLimit()
-        self._errors: deque[float] = deque()
-        self._intervals = frozenset(settings.MARKET_INTERVALS)
+        self._errors: list[float] = []  # times of recent errors (at most ABUSE_LIMIT)
         await super().connect()
         self.deliver(
             encode(
@@ -224,8 +242,7 @@ class StreamConsumer(HubConsumer):
     async def _count_error(self) -> None:
         now = time.monotonic()
         self._errors.append(now)
-        while self._errors and now - self._errors[0] > ABUSE_WINDOW_S:
-            self._errors.popleft()
+        self._errors = [t for t in self._errors if now - t <= ABUSE_WINDOW_S]
         if len(self._errors) >= ABUSE_LIMIT:
             await self.close_after_sending(CLOSE_ABUSE)
 
@@ -243,7 +260,7 @@ class StreamConsumer(HubConsumer):
         return None
 
     async def _subscribe(self, request: Request) -> None:
-        refs = [parse_channel(n, self._intervals, request.id) for n in request.channels]
+        refs = [parse_channel(n, _intervals(), request.id) for n in request.channels]
         fresh = [r for r in refs if r.name not in self.subscriptions]
         if len(self.subscriptions) + len(fresh) > MAX_SUBSCRIPTIONS:
             raise ProtocolError(
@@ -293,6 +310,10 @@ class StreamConsumer(HubConsumer):
                 ErrorCode.NOT_SUBSCRIBED, f"not subscribed to {', '.join(missing)}", request.id
             )
         self.send_now([{"type": "unsubscribed", "id": request.id, "channels": removed}])
+
+
+def _intervals() -> frozenset[str]:
+    return frozenset(settings.MARKET_INTERVALS)
 
 
 @database_sync_to_async
