@@ -314,7 +314,16 @@ function buildChart() {
   }
   let pane = 1;
   if (view.indicators.has("rsi")) {
-    series.rsi = line("#d2a8ff", { lastValueVisible: true, priceFormat: { type: "price", precision: 1, minMove: 0.1 } }, pane);
+    series.rsi = line(
+      "#d2a8ff",
+      {
+        lastValueVisible: true,
+        priceFormat: { type: "price", precision: 1, minMove: 0.1 },
+        // RSI is read against fixed 30/70 levels: show its whole 0-100 range.
+        autoscaleInfoProvider: () => ({ priceRange: { minValue: 0, maxValue: 100 } }),
+      },
+      pane,
+    );
     series.rsi.createPriceLine({ price: 70, color: grid, lineStyle: 2, axisLabelVisible: false });
     series.rsi.createPriceLine({ price: 30, color: grid, lineStyle: 2, axisLabelVisible: false });
     pane += 1;
