@@ -67,6 +67,25 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def uvicorn_args(app: str, port: int, *extra: str) -> list[str]:
+    """A reference app on uvicorn, with tickstream's server settings."""
+    return [
+        PY,
+        "-m",
+        "uvicorn",
+        app,
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--backlog",
+        "4096",
+        "--ws-per-message-deflate",
+        "false",
+        *extra,
+    ]
+
+
 def start_server(
     kind: str, port: int, symbols: int, rate: float, var: str, log: Path
 ) -> subprocess.Popen[bytes]:
@@ -104,39 +123,9 @@ def start_server(
         args = [PY, "-m", "tickstream", "run", "--port", str(port), "--log-level", "warning"]
     elif kind == "naive":
         env.update({"BENCH_RATE": str(rate), "BENCH_SYMBOLS": str(symbols)})
-        args = [
-            PY,
-            "-m",
-            "uvicorn",
-            "bench.naive_app:application",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--lifespan",
-            "on",
-            "--backlog",
-            "4096",
-            "--ws-per-message-deflate",
-            "false",
-        ]
+        args = uvicorn_args("bench.naive_app:application", port, "--lifespan", "on")
     elif kind == "bare":
-        args = [
-            PY,
-            "-m",
-            "uvicorn",
-            "bench.bare_app:app",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--backlog",
-            "4096",
-            "--ws",
-            "websockets-sansio",
-            "--ws-per-message-deflate",
-            "false",
-        ]
+        args = uvicorn_args("bench.bare_app:app", port, "--ws", "websockets-sansio")
     else:
         args = [PY, str(ROOT / "bench" / "plain_server.py"), str(port), str(symbols), str(rate)]
     out = log.open("wb")

@@ -94,22 +94,14 @@ class Pipeline:
     def backfill(self, ticks: Iterable[Tick]) -> int:
         """Fold past ticks into the state and the store before anyone subscribes: nothing
         is published (subscribers start from snapshots). Returns how many were accepted."""
-        accepted = 0
-        for tick in ticks:
-            result = self.engine.process(tick, live=False)
-            if isinstance(result, Rejection):
-                continue
-            accepted += 1
-            if self.writer is not None:
-                self.writer.note(result)
-        return accepted
+        return sum(self.ingest(tick, live=False, publish=False) is None for tick in ticks)
 
-    def ingest(self, tick: Tick, *, live: bool = True) -> Rejection | None:
+    def ingest(self, tick: Tick, *, live: bool = True, publish: bool = True) -> Rejection | None:
         """Process one tick; return why it was rejected, or None when accepted."""
         result = self.engine.process(tick, live=live)
         if isinstance(result, Rejection):
             return result
-        if self.publisher is not None:
+        if publish and self.publisher is not None:
             symbol = tick.symbol
             # Indicator values on the forming candles are sent at most every
             # analysis_every_ms per symbol: subscribers conflate them to that pace anyway.

@@ -7,8 +7,30 @@ from typing import Any
 from django.conf import settings
 from django.views.generic import TemplateView
 
+from tickstream.market.selectors import instrument_specs
 
-class DashboardView(TemplateView):
+
+class MarketPage(TemplateView):
+    """A page whose scripts follow the market: it carries the active instruments (symbol,
+    name, kind, currency, tick size) for them, read once per page view."""
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return {
+            **super().get_context_data(**kwargs),
+            "instruments": [
+                {
+                    "symbol": s.symbol,
+                    "name": s.name,
+                    "kind": s.kind.value,
+                    "currency": s.quote_currency,
+                    "tick_size": str(s.tick_size),
+                }
+                for s in instrument_specs(active_only=True)
+            ],
+        }
+
+
+class DashboardView(MarketPage):
     """`/`: watchlist, live candle chart with indicators, symbol search."""
 
     template_name = "web/dashboard.html"
@@ -21,13 +43,13 @@ class DashboardView(TemplateView):
         }
 
 
-class TickerView(TemplateView):
+class TickerView(MarketPage):
     """`/ticker/`: the scrolling tape of every symbol (tutorial 001's page, on `ws/ticker/`)."""
 
     template_name = "web/ticker.html"
 
 
-class StocksView(TemplateView):
+class StocksView(MarketPage):
     """`/stocks/`: one stock's symbol, price and change (tutorial 002's page, `ws/stocks/`)."""
 
     template_name = "web/stocks.html"
@@ -36,7 +58,7 @@ class StocksView(TemplateView):
         return {**super().get_context_data(**kwargs), "default": settings.STREAM_DEFAULT_STOCK}
 
 
-class TradingView(TemplateView):
+class TradingView(MarketPage):
     """`/trading/`: the latest crypto price (tutorial 003's page, `ws/cryptocurrency/`)."""
 
     template_name = "web/trading.html"

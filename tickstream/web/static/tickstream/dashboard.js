@@ -254,8 +254,28 @@ function priceFormat() {
   return { type: "price", precision: decimalsOf(tick), minMove: Number(tick) };
 }
 
-function valueKey(values, prefix) {
-  return values ? Object.keys(values).find((k) => k.startsWith(prefix)) : undefined;
+// Each line's output among the server's indicator values (sma_20, bb_upper_20_2,
+// macd_12_26_9, …): the set is the server's, so each name is looked up once.
+const OUTPUTS = {
+  sma: /^sma_/,
+  ema: /^ema_/,
+  bbUpper: /^bb_upper_/,
+  bbMid: /^bb_mid_/,
+  bbLower: /^bb_lower_/,
+  rsi: /^rsi_/,
+  macd: /^macd_\d/,
+  macdSignal: /^macd_signal_/,
+  macdHist: /^macd_hist_/,
+};
+const outputNames = {};
+
+function outputOf(values, line) {
+  let name = outputNames[line];
+  if (name === undefined && values) {
+    name = Object.keys(values).find((k) => OUTPUTS[line].test(k));
+    if (name !== undefined) outputNames[line] = name;
+  }
+  return name;
 }
 
 function tickMark(time, type) {
@@ -350,19 +370,11 @@ function indicatorPoints(bar) {
     const value = key === undefined ? undefined : v[key];
     return value === null || value === undefined ? { time: bar.time } : { time: bar.time, value };
   };
-  const hist = point(valueKey(v, "macd_hist_"));
+  const points = {};
+  for (const line of Object.keys(OUTPUTS)) points[line] = point(outputOf(v, line));
+  const hist = points.macdHist;
   if (hist.value !== undefined) hist.color = (hist.value >= 0 ? cssVar("--up") : cssVar("--down")) + "99";
-  return {
-    sma: point(valueKey(v, "sma_")),
-    ema: point(valueKey(v, "ema_")),
-    bbUpper: point(valueKey(v, "bb_upper_")),
-    bbMid: point(valueKey(v, "bb_mid_")),
-    bbLower: point(valueKey(v, "bb_lower_")),
-    rsi: point(valueKey(v, "rsi_")),
-    macd: point(valueKey(v, "macd_") && Object.keys(v).find((k) => /^macd_\d/.test(k))),
-    macdSignal: point(valueKey(v, "macd_signal_")),
-    macdHist: hist,
-  };
+  return points;
 }
 
 function setAllData() {
@@ -438,14 +450,14 @@ function renderLegend(time) {
   const show = (label, key, digits = decimals) => {
     if (key && v[key] !== null && v[key] !== undefined) parts.push(`${label} <b>${formatPrice(v[key], digits)}</b>`);
   };
-  if (view.indicators.has("sma")) show("SMA", valueKey(v, "sma_"));
-  if (view.indicators.has("ema")) show("EMA", valueKey(v, "ema_"));
+  if (view.indicators.has("sma")) show("SMA", outputOf(v, "sma"));
+  if (view.indicators.has("ema")) show("EMA", outputOf(v, "ema"));
   if (view.indicators.has("bb")) {
-    show("BB↑", valueKey(v, "bb_upper_"));
-    show("BB↓", valueKey(v, "bb_lower_"));
+    show("BB↑", outputOf(v, "bbUpper"));
+    show("BB↓", outputOf(v, "bbLower"));
   }
-  if (view.indicators.has("rsi")) show("RSI", valueKey(v, "rsi_"), 1);
-  if (view.indicators.has("macd")) show("MACD", Object.keys(v).find((k) => /^macd_\d/.test(k)), 3);
+  if (view.indicators.has("rsi")) show("RSI", outputOf(v, "rsi"), 1);
+  if (view.indicators.has("macd")) show("MACD", outputOf(v, "macd"), 3);
   legend.innerHTML = parts.join(" · ");
 }
 

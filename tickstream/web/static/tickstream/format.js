@@ -64,8 +64,9 @@ export function formatTime(value, { withDate = false } = {}) {
   return (withDate ? dateTimeFormat : timeFormat).format(date);
 }
 
+const volumeFormat = new Intl.NumberFormat(undefined, { notation: "compact", maximumFractionDigits: 2 });
+
 export function formatVolume(value) {
   const number = Number(value);
-  if (!Number.isFinite(number)) return "–";
-  return new Intl.NumberFormat(undefined, { notation: "compact", maximumFractionDigits: 2 }).format(number);
+  return Number.isFinite(number) ? volumeFormat.format(number) : "–";
 }
