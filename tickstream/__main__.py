@@ -26,6 +26,8 @@ def run(argv: list[str]) -> int:
     from django.conf import settings
     from django.core.management import call_command
 
+    from tickstream.stream.server import uvicorn_options
+
     django.setup()
     call_command("migrate", interactive=False, verbosity=0)
     if settings.DEVELOPMENT:
@@ -33,6 +35,9 @@ def run(argv: list[str]) -> int:
     else:
         call_command("load_instruments")
         call_command("collectstatic", interactive=False, verbosity=0)
+    ws_options = uvicorn_options(settings)
+    if options.ws == "websockets":  # uvicorn's other implementation (no direct writes)
+        ws_options["ws"] = "websockets"
     print(f"tickstream at http://{options.host}:{options.port}/  (Ctrl-C stops)", flush=True)
     uvicorn.run(
         "tickstream.asgi:application",
@@ -42,8 +47,7 @@ def run(argv: list[str]) -> int:
         log_level=options.log_level,
         proxy_headers=True,
         backlog=4096,
-        ws=options.ws,
-        ws_per_message_deflate=settings.STREAM_COMPRESSION,
+        **ws_options,
     )
     return 0
 

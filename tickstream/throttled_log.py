@@ -14,8 +14,14 @@ class ThrottledWarning:
         self.interval = interval
         self._last = -interval
 
-    def warn(self, message: str, *args: object) -> None:
+    def ready(self) -> bool:
+        """Whether a message may be logged now (and count it as logged)."""
         now = time.monotonic()
         if now - self._last >= self.interval:
             self._last = now
+            return True
+        return False
+
+    def warn(self, message: str, *args: object) -> None:
+        if self.ready():
             self.logger.warning(message, *args)

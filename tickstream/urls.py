@@ -10,3 +10,7 @@ urlpatterns = [
     path("api/", include("tickstream.market.urls")),
     path("", include("tickstream.web.urls")),
 ]
+
+handler400 = "tickstream.market.api_errors.bad_request"
+handler404 = "tickstream.market.api_errors.page_not_found"
+handler500 = "tickstream.market.api_errors.server_error"

@@ -8,15 +8,16 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
+from django.http import QueryDict
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import (
-    OpenApiParameter,
+    OpenApiResponse,
     extend_schema,
     extend_schema_field,
-    inline_serializer,
 )
 from rest_framework import permissions, serializers, status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -29,13 +30,20 @@ from tickstream.market.analytics.indicators import (
     IndicatorSpecError,
     parse_indicators,
 )
-from tickstream.market.analytics.intervals import Interval, IntervalError, parse_interval
+from tickstream.market.analytics.intervals import Interval, parse_interval
 from tickstream.market.api_errors import ApiError, not_found
 from tickstream.market.feeds.formats import parse_time
 from tickstream.market.messages import decimal_str
 from tickstream.market.models import Candle, Instrument, Quote
 from tickstream.market.pipeline_client import PipelineUnavailable, ingest_pushed
-from tickstream.market.ticks import datetime_to_ns, ns_to_iso
+from tickstream.market.ticks import datetime_to_ns, ns_to_datetime, ns_to_iso
+from tickstream.market.validation import (
+    MAX_DECIMALS,
+    MAX_DIGITS,
+    MAX_PRICE,
+    MAX_SIZE,
+    MAX_TRADE_ID,
+)
 
 
 @extend_schema_field({"type": "string", "format": "decimal", "example": "229.16"})
@@ -117,36 +125,87 @@ def _symbol_list(text: str | None) -> list[str]:
     return [s.strip().upper() for s in (text or "").split(",") if s.strip()]
 
 
+class ErrorBodySerializer(serializers.Serializer[Any]):
+    code = serializers.CharField(help_text="stable machine-readable code, e.g. `bad_interval`")
+    message = serializers.CharField()
+    details = serializers.JSONField(required=False)
+
+
+class ErrorSerializer(serializers.Serializer[Any]):
+    error = ErrorBodySerializer()
+
+
+def _errors(*statuses: int) -> dict[int, Any]:
+    """The documented error responses of an endpoint (every one has the same body)."""
+    described = {
+        400: "bad request: a parameter or the body is invalid (see `code`)",
+        401: "no or invalid credentials",
+        403: "the account may not do this",
+        404: "unknown symbol",
+        413: "the body or the batch is too large",
+        415: "the body is not JSON",
+        422: "no tick was accepted",
+        429: "throttled",
+        503: "no market pipeline answered",
+    }
+    return {
+        code: OpenApiResponse(ErrorSerializer, description=described[code]) for code in statuses
+    }
+
+
+def _query(serializer: type[serializers.Serializer[Any]], request: Request) -> dict[str, Any]:
+    """Validate query parameters with a serializer; the first bad field is an ApiError with
+    that field's code (`bad_<field>`)."""
+    checked = serializer(data=request.query_params)
+    if not checked.is_valid():
+        field, problems = next(iter(checked.errors.items()))
+        code = getattr(serializer.Meta, "codes", {}).get(field, f"bad_{field}")  # type: ignore[attr-defined]
+        raise ApiError(code, f"{field}: {' '.join(str(p) for p in problems)}")
+    return dict(checked.validated_data)
+
+
+class InstrumentQuery(serializers.Serializer[Any]):
+    kind = serializers.ChoiceField(choices=Instrument.Kind.values, required=False)
+    q = serializers.CharField(required=False, max_length=100, help_text="search in symbol and name")
+    active = serializers.BooleanField(
+        required=False, allow_null=True, default=None, help_text="true or false"
+    )
+
+    class Meta:
+        codes = {"kind": "bad_kind", "q": "bad_query", "active": "bad_active"}
+
+
+class QuoteQuery(serializers.Serializer[Any]):
+    symbols = serializers.CharField(
+        required=False, max_length=4000, help_text="comma-separated; all if empty"
+    )
+
+    class Meta:
+        codes = {"symbols": "bad_symbols"}
+
+
 class InstrumentListView(APIView):
     @extend_schema(
-        parameters=[
-            OpenApiParameter("kind", str, enum=["stock", "crypto"]),
-            OpenApiParameter("q", str, description="search in symbol and name"),
-            OpenApiParameter("active", bool),
-        ],
-        responses=InstrumentSerializer(many=True),
+        parameters=[InstrumentQuery],
+        responses={200: InstrumentSerializer(many=True), **_errors(400, 429)},
     )
     def get(self, request: Request) -> Response:
         """Every instrument, optionally filtered by kind, activity or a search term."""
-        kind = request.query_params.get("kind")
-        if kind and kind not in Instrument.Kind.values:
-            raise ApiError("bad_kind", f"kind must be one of {', '.join(Instrument.Kind.values)}")
-        active_text = request.query_params.get("active")
-        active = None if active_text is None else active_text.lower() in {"1", "true", "yes"}
+        query = _query(InstrumentQuery, request)
         qs = selectors.instrument_list(
-            kind=kind, search=request.query_params.get("q"), active=active
+            kind=query.get("kind"), search=query.get("q"), active=query.get("active")
         )
         return Response(InstrumentSerializer(qs, many=True).data)
 
 
 class QuoteListView(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("symbols", str, description="comma-separated; all if empty")],
-        responses=QuoteSerializer(many=True),
+        parameters=[QuoteQuery],
+        responses={200: QuoteSerializer(many=True), **_errors(400, 404, 429)},
     )
     def get(self, request: Request) -> Response:
         """The latest quote of every symbol, or of the symbols asked for."""
-        symbols = _symbol_list(request.query_params.get("symbols"))
+        symbols = _symbol_list(_query(QuoteQuery, request).get("symbols"))
         if symbols:
             known = selectors.instruments_by_symbol(symbols)
             unknown = [s for s in symbols if s not in known]
@@ -160,18 +219,20 @@ class QuoteListView(APIView):
 
 
 MAX_CANDLES = 5000
+SYMBOL_QUERY = r"^\s*[A-Za-z0-9][A-Za-z0-9.\-_]{0,31}\s*$"
 
 
 def _parse_bound(name: str, text: str | None) -> Any:
     if not text:
         return None
-    value = parse_datetime(text)
+    try:
+        value = parse_datetime(text)
+    except ValueError:  # well formed, out of range (month 13)
+        value = None
     if value is None:
         try:
-            from tickstream.market.ticks import ns_to_datetime
-
             return ns_to_datetime(parse_time(text))
-        except ValueError:
+        except (ValueError, OverflowError, OSError):
             raise ApiError(
                 "bad_range", f"{name} must be an ISO 8601 time or epoch number, not {text!r}"
             ) from None
@@ -204,64 +265,85 @@ def _candles_json(
     return out
 
 
+class CandleQuery(serializers.Serializer[Any]):
+    symbol = serializers.RegexField(SYMBOL_QUERY, max_length=32)
+    interval = serializers.ChoiceField(choices=list(settings.MARKET_INTERVALS))
+    start = serializers.CharField(
+        required=False, max_length=64, help_text="inclusive, ISO 8601 with a zone, or epoch"
+    )
+    end = serializers.CharField(
+        required=False, max_length=64, help_text="exclusive, ISO 8601 with a zone, or epoch"
+    )
+    limit = serializers.IntegerField(
+        required=False, default=500, min_value=1, max_value=MAX_CANDLES
+    )
+    indicators = serializers.CharField(
+        required=False,
+        max_length=500,
+        help_text="indicator specs (`sma:20,rsi:14,macd:12:26:9,bbands:20:2`...) or "
+        "`default` (the server's MARKET_INDICATORS): each candle gets `values`, computed by "
+        f"the live engine after {INDICATOR_WARMUP} older candles",
+    )
+
+    class Meta:
+        codes = {
+            "symbol": "missing_symbol",
+            "start": "bad_range",
+            "end": "bad_range",
+            "indicators": "bad_indicators",
+        }
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, QueryDict) and data.get("symbol"):
+            data = data.copy()
+            data["symbol"] = data["symbol"].strip().upper()
+        return super().to_internal_value(data)
+
+
+class CandleSerializer(serializers.Serializer[Any]):
+    interval = serializers.CharField()
+    time = serializers.DateTimeField(help_text="start of the candle, UTC")
+    t = serializers.IntegerField(help_text="start of the candle, epoch milliseconds")
+    open = PlainDecimalField()
+    high = PlainDecimalField()
+    low = PlainDecimalField()
+    close = PlainDecimalField()
+    volume = PlainDecimalField()
+    trades = serializers.IntegerField()
+    closed = serializers.BooleanField(help_text="false for the forming candle")
+    values = serializers.DictField(
+        child=serializers.FloatField(allow_null=True),
+        required=False,
+        help_text="indicator outputs by name, when `indicators` was asked for",
+    )
+
+
+class CandlePageSerializer(serializers.Serializer[Any]):
+    symbol = serializers.CharField()
+    interval = serializers.CharField()
+    candles = CandleSerializer(many=True)
+    next = serializers.URLField(allow_null=True, help_text="the page of older candles")
+
+
 class CandleListView(APIView):
     @extend_schema(
-        parameters=[
-            OpenApiParameter("symbol", str, required=True),
-            OpenApiParameter(
-                "interval", str, required=True, description="1s, 1m, 5m, 15m, 1h or 1d"
-            ),
-            OpenApiParameter("start", str, description="inclusive, ISO 8601 or epoch"),
-            OpenApiParameter("end", str, description="exclusive, ISO 8601 or epoch"),
-            OpenApiParameter("limit", int, description=f"1-{MAX_CANDLES}, default 500"),
-            OpenApiParameter(
-                "indicators",
-                str,
-                description="indicator specs (`sma:20,rsi:14,macd:12:26:9,bbands:20:2`…) or "
-                "`default` (the server's MARKET_INDICATORS): each candle gets `values`, "
-                f"computed by the live engine after {INDICATOR_WARMUP} older candles",
-            ),
-        ],
-        responses=inline_serializer(
-            "CandlePage",
-            {
-                "symbol": serializers.CharField(),
-                "interval": serializers.CharField(),
-                "candles": serializers.ListField(child=serializers.DictField()),
-                "next": serializers.CharField(allow_null=True),
-            },
-        ),
+        parameters=[CandleQuery],
+        responses={200: CandlePageSerializer, **_errors(400, 404, 429)},
     )
     def get(self, request: Request) -> Response:
         """Candles of a symbol and interval, oldest first: the newest `limit` in the range
         (the forming candle last, `closed: false`); `next` pages to older ones."""
+        query = _query(CandleQuery, request)
         params = request.query_params
-        symbol = (params.get("symbol") or "").strip().upper()
-        if not symbol:
-            raise ApiError("missing_symbol", "symbol is required")
-        interval_name = params.get("interval") or ""
-        try:
-            interval = parse_interval(interval_name)
-        except IntervalError as exc:
-            raise ApiError("bad_interval", str(exc)) from None
-        if interval.name not in settings.MARKET_INTERVALS:
-            raise ApiError(
-                "bad_interval",
-                f"interval {interval.name!r} is not kept; use one of "
-                f"{', '.join(settings.MARKET_INTERVALS)}",
-            )
-        try:
-            limit = int(params.get("limit", 500))
-        except ValueError:
-            raise ApiError("bad_limit", "limit must be a whole number") from None
-        if not 1 <= limit <= MAX_CANDLES:
-            raise ApiError("bad_limit", f"limit must be between 1 and {MAX_CANDLES}")
-        specs = _parse_indicators(params.get("indicators"))
-        start = _parse_bound("start", params.get("start"))
-        end = _parse_bound("end", params.get("end"))
+        symbol = query["symbol"]
+        interval = parse_interval(query["interval"])
+        limit = query["limit"]
+        specs = _parse_indicators(query.get("indicators"))
+        start = _parse_bound("start", query.get("start"))
+        end = _parse_bound("end", query.get("end"))
         if start is not None and end is not None and start >= end:
             raise ApiError("bad_range", "start must be before end")
-        instrument = Instrument.objects.filter(symbol=symbol).first()
+        instrument = selectors.instrument_by_symbol(symbol)
         if instrument is None:
             raise not_found("unknown_symbol", f"unknown symbol {symbol!r}")
         warmup = INDICATOR_WARMUP if specs else 0
@@ -276,9 +358,9 @@ class CandleListView(APIView):
         more = more or bool(older)
         next_url = None
         if more and rows:
-            query = params.copy()
-            query["end"] = ns_to_iso(datetime_to_ns(rows[0].start))
-            next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+            next_query = params.copy()
+            next_query["end"] = ns_to_iso(datetime_to_ns(rows[0].start))
+            next_url = request.build_absolute_uri(f"{request.path}?{next_query.urlencode()}")
         return Response(
             {
                 "symbol": symbol,
@@ -295,10 +377,65 @@ class DecimalJSONParser(JSONParser):
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         try:
             return json.load(stream, parse_float=Decimal, parse_int=Decimal)
+        except RecursionError:
+            raise ParseError("JSON parse error - the body is nested too deeply") from None
         except ValueError as exc:
-            from rest_framework.exceptions import ParseError
-
             raise ParseError(f"JSON parse error - {exc}") from None
+
+
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "string", "format": "decimal"}, {"type": "number"}],
+        "example": "231.17",
+    }
+)
+class NumberField(serializers.Field):  # type: ignore[type-arg]
+    """A decimal given as a string or a JSON number (documentation of the tick fields)."""
+
+
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "string", "format": "date-time"}, {"type": "number"}],
+        "example": "2026-01-02T14:30:00.123Z",
+    }
+)
+class TimeField(serializers.Field):  # type: ignore[type-arg]
+    """ISO 8601 time or epoch s/ms/us/ns."""
+
+
+class PushedTickSerializer(serializers.Serializer[Any]):
+    """One tick as pushed. Parsed by `parse_pushed_tick`; this documents its shape."""
+
+    symbol = serializers.CharField(max_length=32, help_text="an active instrument")
+    price = NumberField(
+        help_text=f"> 0 and < {MAX_PRICE:,}, at most {MAX_DECIMALS} decimals and "
+        f"{MAX_DIGITS} significant digits"
+    )
+    size = NumberField(
+        required=False,
+        help_text=f">= 0 and < {MAX_SIZE:,}, same precision as price; default 0",
+    )
+    ts = TimeField(required=False, help_text="when it traded; default now")
+    trade_id = serializers.CharField(
+        required=False,
+        max_length=MAX_TRADE_ID,
+        help_text="the source's id: a second tick with the same id is a `duplicate`",
+    )
+
+
+class TickBatchSerializer(serializers.Serializer[Any]):
+    ticks = PushedTickSerializer(many=True, help_text="1 to INGEST_MAX_BATCH ticks")
+
+
+class TickRejectionSerializer(serializers.Serializer[Any]):
+    index = serializers.IntegerField(help_text="position of the tick in `ticks`")
+    code = serializers.CharField(help_text="`malformed_tick`, `bad_price`, `duplicate`, ...")
+    message = serializers.CharField()
+
+
+class TickIngestResultSerializer(serializers.Serializer[Any]):
+    accepted = serializers.IntegerField()
+    rejected = TickRejectionSerializer(many=True)
 
 
 class CanPublishTicks(permissions.BasePermission):
@@ -317,19 +454,12 @@ class TickIngestView(APIView):
     throttle_scope = "ingest"
 
     @extend_schema(
-        request=inline_serializer(
-            "TickBatch",
-            {
-                "ticks": serializers.ListField(child=serializers.DictField()),
-            },
-        ),
-        responses=inline_serializer(
-            "TickIngestResult",
-            {
-                "accepted": serializers.IntegerField(),
-                "rejected": serializers.ListField(child=serializers.DictField()),
-            },
-        ),
+        request=TickBatchSerializer,
+        responses={
+            200: TickIngestResultSerializer,
+            422: OpenApiResponse(TickIngestResultSerializer, description="no tick accepted"),
+            **_errors(400, 401, 403, 413, 415, 429, 503),
+        },
     )
     def post(self, request: Request) -> Response:
         """Push a batch of ticks for custom sources: `{"ticks": [{"symbol", "price", "size",

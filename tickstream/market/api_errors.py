@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -40,6 +43,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     """DRF's handler, reshaped so every error body carries a code and a message."""
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
+    elif isinstance(exc, RequestDataTooBig):
+        exc = body_too_large()
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -63,3 +68,42 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
 def not_found(code: str, message: str, **kwargs: Any) -> ApiError:
     return ApiError(code, message, status_code=status.HTTP_404_NOT_FOUND, **kwargs)
+
+
+def body_too_large() -> ApiError:
+    return ApiError(
+        "body_too_large",
+        f"the body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes",
+        status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    )
+
+
+def _json_error(status_code: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message}}, status=status_code)
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+# Django's own error views, for errors raised outside DRF's views: JSON under /api/,
+# Django's pages elsewhere.
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if not _is_api(request):
+        return defaults.bad_request(request, exception)  # type: ignore[arg-type]
+    if isinstance(exception, RequestDataTooBig):
+        error = body_too_large()
+        return _json_error(error.status_code, error.error_code, str(error.detail))
+    return _json_error(400, "bad_request", "the request could not be read")
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if not _is_api(request):
+        return defaults.page_not_found(request, exception)  # type: ignore[arg-type]
+    return _json_error(404, "not_found", f"no API endpoint at {request.path}")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if not _is_api(request):
+        return defaults.server_error(request)
+    return _json_error(500, "server_error", "the server failed on this request (logged)")

@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
+from tickstream.market.analytics.quote import percent_change
 from tickstream.market.instruments import InstrumentKind, InstrumentSpec
 
 SYMBOL_PATTERN = r"^[A-Z0-9][A-Z0-9.\-_]{0,31}$"
@@ -158,7 +159,7 @@ class Quote(models.Model):
     @property
     def change_pct(self) -> Decimal | None:
         ref = self.reference
-        return ((self.last - ref) * 100 / ref).quantize(Decimal("0.0001")) if ref else None
+        return percent_change(self.last - ref, ref) if ref else None
 
 
 class Trade(models.Model):

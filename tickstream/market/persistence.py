@@ -53,6 +53,7 @@ class WriterStats:
     failures: int = 0
     dropped_ticks: int = 0
     dropped_candles: int = 0
+    refused_rows: int = 0  # rows the store could not keep (logged by the store)
     last_flush_ms: float = 0.0
 
 
@@ -61,7 +62,7 @@ class BatchWriter:
 
     def __init__(
         self,
-        write: Callable[[Batch], None],
+        write: Callable[[Batch], int | None],
         *,
         close: Callable[[], None] | None = None,
         flush_ms: int = 1000,
@@ -165,14 +166,15 @@ class BatchWriter:
         started = time.perf_counter()
         try:
             loop = asyncio.get_running_loop()
-            await loop.run_in_executor(self._executor, self._write, batch)
+            refused = await loop.run_in_executor(self._executor, self._write, batch)
         except Exception:
             self.stats.failures += 1
             log.exception("writing %d rows failed; they will be retried", len(batch))
             self._requeue(batch)
             return
         self.stats.flushes += 1
-        self.stats.rows_written += len(batch)
+        self.stats.refused_rows += refused or 0
+        self.stats.rows_written += len(batch) - (refused or 0)
         self.stats.last_flush_ms = (time.perf_counter() - started) * 1000
 
     def _requeue(self, batch: Batch) -> None:

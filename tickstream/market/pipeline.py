@@ -10,14 +10,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from tickstream.market.engine import MarketEngine
+from tickstream.market.engine import MarketEngine, TickUpdate
 from tickstream.market.messages import symbol_snapshot, tick_message
 from tickstream.market.persistence import BatchWriter
 from tickstream.market.ticks import Tick
-from tickstream.market.validation import Rejection
+from tickstream.market.validation import Rejection, RejectReason, rejection
 from tickstream.stream.groups import market_group
 from tickstream.throttled_log import ThrottledWarning
 
@@ -36,6 +37,7 @@ class Publisher:
         self.dropped = 0
         self.failed = 0
         self._overflow = ThrottledWarning(log)
+        self._failure = ThrottledWarning(log)
 
     def offer(self, group: str, message: dict[str, Any]) -> None:
         """Queue a message for its group; never blocks the tick path."""
@@ -61,9 +63,17 @@ class Publisher:
             try:
                 await self._send(group, message)
                 self.sent += 1
-            except Exception:
+            except Exception as exc:
+                # The message is lost to the broker; subscribers see the gap in seq and
+                # resynchronise from a snapshot. Counted, and logged at a bounded rate.
                 self.failed += 1
-                log.exception("publishing to %s failed", group)
+                self._failure.warn(
+                    "publishing to %s failed (%s: %s); %d messages lost so far",
+                    group,
+                    type(exc).__name__,
+                    exc,
+                    self.failed,
+                )
 
     async def stop(self) -> None:
         """Send what is queued, then end `run()`."""
@@ -90,6 +100,9 @@ class Pipeline:
         self._analysis_due: dict[str, int] = {}
         self.analysis_seq: dict[str, int] = {}
         self._groups: dict[str, str] = {}
+        # Ticks that raised while being processed, by stage; each was dropped whole.
+        self.faults: Counter[str] = Counter()
+        self._fault_log = ThrottledWarning(log)
 
     def backfill(self, ticks: Iterable[Tick]) -> int:
         """Fold past ticks into the state and the store before anyone subscribes: nothing
@@ -97,10 +110,43 @@ class Pipeline:
         return sum(self.ingest(tick, live=False, publish=False) is None for tick in ticks)
 
     def ingest(self, tick: Tick, *, live: bool = True, publish: bool = True) -> Rejection | None:
-        """Process one tick; return why it was rejected, or None when accepted."""
-        result = self.engine.process(tick, live=live)
+        """Process one tick; return why it was rejected, or None when accepted.
+
+        Never raises: a tick that makes any stage fail is counted and logged with the
+        tick, and the rest of the market goes on. Validation (every bound, before any
+        state changes) makes such a failure a bug, not an input the market can be fed.
+        """
+        try:
+            result = self.engine.process(tick, live=live)
+        except Exception:
+            return self._fault("engine", tick)
         if isinstance(result, Rejection):
             return result
+        try:
+            self._publish(result, tick, publish)
+        except Exception:
+            # The state has the tick; its message is lost. Hubs see the skipped seq on
+            # the next message and resynchronise from a snapshot: never a silent gap.
+            self._fault("publish", tick)
+        if self.writer is not None:
+            try:
+                self.writer.note(result)
+            except Exception:
+                self._fault("writer", tick)
+        return None
+
+    def _fault(self, stage: str, tick: Tick) -> Rejection:
+        self.faults[stage] += 1
+        if self._fault_log.ready():
+            log.exception(
+                "%s failed on a tick (%d such faults so far), dropped: %r",
+                stage,
+                sum(self.faults.values()),
+                tick,
+            )
+        return rejection(RejectReason.INTERNAL_ERROR)
+
+    def _publish(self, result: TickUpdate, tick: Tick, publish: bool) -> None:
         if publish and self.publisher is not None:
             symbol = tick.symbol
             # Indicator values on the forming candles are sent at most every
@@ -125,9 +171,6 @@ class Pipeline:
                     analysis_seq=analysis_seq,
                 ),
             )
-        if self.writer is not None:
-            self.writer.note(result)
-        return None
 
     def snapshot(self, symbol: str) -> dict[str, Any]:
         """The exact current state of a symbol with its sequence numbers (for the Hubs)."""
@@ -146,10 +189,13 @@ class Pipeline:
             "accepted": validator.accepted,
             "rejected": dict(validator.rejected),
             "symbols": len(self.engine.states),
+            "faults": dict(self.faults),
         }
         if self.publisher is not None:
             stats["published"] = self.publisher.sent
-            stats["publish_dropped"] = self.publisher.dropped
+            # Lost to subscribers either way: the queue was full, or the broker failed.
+            stats["publish_dropped"] = self.publisher.dropped + self.publisher.failed
+            stats["publish_failed"] = self.publisher.failed
             stats["publish_backlog"] = self.publisher.backlog()
         if self.writer is not None:
             s = self.writer.stats
@@ -159,6 +205,7 @@ class Pipeline:
                 "failures": s.failures,
                 "dropped_ticks": s.dropped_ticks,
                 "dropped_candles": s.dropped_candles,
+                "refused_rows": s.refused_rows,
                 "last_flush_ms": round(s.last_flush_ms, 1),
                 "pending": self.writer.pending(),
             }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from decimal import Decimal
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -25,13 +26,19 @@ async def _request(channel: str, message: dict[str, Any]) -> dict[str, Any]:
     layer = get_channel_layer()
     if layer is None or settings.FEEDS_MODE != "external":
         raise PipelineUnavailable("no market pipeline runs in this deployment")
-    reply = await layer.new_channel()
-    await layer.send(channel, {**message, "reply_channel": reply})
     try:
         async with asyncio.timeout(settings.INGEST_REPLY_TIMEOUT_S):
+            reply = await layer.new_channel()
+            await layer.send(channel, {**message, "reply_channel": reply})
             answer: dict[str, Any] = await layer.receive(reply)
     except TimeoutError:
         raise PipelineUnavailable("the feed process did not answer in time") from None
+    except Exception as exc:  # the broker itself is down (a Redis outage)
+        raise PipelineUnavailable(
+            f"the channel layer is not reachable ({type(exc).__name__}: {exc})"
+        ) from exc
+    if not isinstance(answer, dict) or answer.get("type") == "market.error":
+        raise PipelineUnavailable("the feed process could not answer the request")
     return answer
 
 
@@ -57,26 +64,46 @@ async def market_snapshot(symbol: str) -> dict[str, Any]:
 
 def parse_pushed_tick(item: Any, now: int) -> Tick:
     """One tick a client pushed (`{"symbol", "price", "size", "ts", "trade_id"}`); numbers
-    as JSON numbers or strings, never through a float."""
+    as JSON numbers or strings, never through a float. Raises ValueError with the reason;
+    the bounds of the values themselves are the validator's (`validation.py`)."""
     if not isinstance(item, dict):
         raise ValueError("each tick must be an object")
     unknown = set(item) - {"symbol", "price", "size", "ts", "trade_id"}
     if unknown:
-        raise ValueError(f"unknown field(s): {', '.join(sorted(unknown))}")
+        raise ValueError(f"unknown field(s): {', '.join(sorted(map(str, unknown)))[:200]}")
     symbol = item.get("symbol")
     if not isinstance(symbol, str) or not symbol.strip():
         raise ValueError("symbol must be a non-empty string")
+    symbol = symbol.strip().upper()
+    if len(symbol) > 32 or not symbol.isprintable():
+        raise ValueError("symbol must be at most 32 printable characters")
     if "price" not in item:
         raise ValueError("price is required")
-    price = parse_decimal(item["price"])
-    size = parse_decimal(item.get("size", "0"))
-    ts = parse_time(str(item["ts"])) if item.get("ts") is not None else now
+    price = _number("price", item["price"])
+    size = _number("size", item.get("size", "0"))
+    ts = item.get("ts")
+    if ts is not None:
+        if not isinstance(ts, str | Decimal | int) or isinstance(ts, bool):
+            raise ValueError("ts must be an ISO 8601 string or an epoch number")
+        ts = parse_time(str(ts))
     trade_id = item.get("trade_id")
     if trade_id is not None:
-        trade_id = str(trade_id)
-        if not trade_id or len(trade_id) > 64:
-            raise ValueError("trade_id must be 1-64 characters")
-    return Tick(symbol.strip().upper(), price, size, ts, now, "http", trade_id)
+        if isinstance(trade_id, Decimal) and trade_id == trade_id.to_integral_value():
+            trade_id = str(int(trade_id)) if len(str(trade_id)) <= 64 else str(trade_id)
+        if not isinstance(trade_id, str):
+            raise ValueError("trade_id must be a string or a whole number")
+        if not 0 < len(trade_id) <= 64 or not trade_id.isprintable():
+            raise ValueError("trade_id must be 1-64 printable characters")
+    return Tick(symbol, price, size, now if ts is None else ts, now, "http", trade_id)
+
+
+def _number(name: str, value: Any) -> Decimal:
+    if not isinstance(value, str | Decimal | int) or isinstance(value, bool):
+        raise ValueError(f"{name} must be a decimal string or a number")
+    try:
+        return parse_decimal(value)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
 
 
 async def ingest_pushed(items: list[Any]) -> list[dict[str, Any]]:
@@ -88,7 +115,7 @@ async def ingest_pushed(items: list[Any]) -> list[dict[str, Any]]:
     for index, item in enumerate(items):
         try:
             ticks.append((index, parse_pushed_tick(item, now)))
-        except (ValueError, ArithmeticError) as exc:
+        except (ValueError, ArithmeticError, TypeError) as exc:
             rejected.append({"index": index, "code": "malformed_tick", "message": str(exc)})
     if ticks:
         results = await ingest_ticks([t for _, t in ticks])

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -22,7 +22,7 @@ from django.conf import settings
 from tickstream.market.analytics.indicators import parse_indicators
 from tickstream.market.analytics.intervals import parse_interval
 from tickstream.market.engine import MarketEngine
-from tickstream.market.feeds.base import Feed, supervise
+from tickstream.market.feeds.base import Feed, backoff_delay, supervise
 from tickstream.market.feeds.config import build_feeds
 from tickstream.market.instruments import InstrumentSpec
 from tickstream.market.messages import tick_from_dict
@@ -132,23 +132,56 @@ class MarketRuntime:
             self.pipeline.engine.set_instruments(specs)
 
     async def _serve_ingest(self, layer: BaseChannelLayer) -> None:
-        while True:
-            message = await layer.receive(INGEST_CHANNEL)
+        await self._serve(layer, INGEST_CHANNEL, self._ingest_request)
+
+    def _ingest_request(self, message: dict[str, Any]) -> dict[str, Any]:
+        results = []
+        for item in message["ticks"]:
             try:
-                results = [self.ingest(tick_from_dict(t)) for t in message["ticks"]]
+                tick = tick_from_dict(item)
             except (KeyError, TypeError, ValueError, ArithmeticError):
-                log.warning("malformed ingest request ignored")
+                results.append({"code": "malformed_tick", "message": "unreadable tick"})
                 continue
-            reply = message.get("reply_channel")
-            if reply:
-                await layer.send(reply, {"type": "market.ingest.result", "results": results})
+            results.append(self.ingest(tick))
+        return {"type": "market.ingest.result", "results": results}
 
     async def _serve_snapshots(self, layer: BaseChannelLayer) -> None:
+        await self._serve(layer, SNAPSHOT_CHANNEL, lambda m: self.snapshot(str(m["symbol"])))
+
+    async def _serve(
+        self,
+        layer: BaseChannelLayer,
+        channel: str,
+        answer: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> None:
+        """Answer requests on `channel` until cancelled. A request that cannot be answered
+        gets an error reply; a broker outage is waited out with backoff."""
+        failures = 0
         while True:
-            message = await layer.receive(SNAPSHOT_CHANNEL)
-            reply, symbol = message.get("reply_channel"), message.get("symbol")
-            if isinstance(reply, str) and isinstance(symbol, str):
-                await layer.send(reply, self.snapshot(symbol))
+            try:
+                message = await layer.receive(channel)
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                delay = backoff_delay(failures, cap=5.0)
+                log.warning(
+                    "%s: channel layer unreachable (%s); retrying in %.1fs", channel, exc, delay
+                )
+                await asyncio.sleep(delay)
+                continue
+            reply = message.get("reply_channel")
+            try:
+                result = answer(message)
+            except Exception:
+                log.exception("could not answer a request on %s", channel)
+                result = {"type": "market.error"}
+            if isinstance(reply, str):
+                try:
+                    await layer.send(reply, result)
+                except Exception as exc:
+                    log.warning("could not reply on %s: %s", channel, exc)
 
     async def stop(self) -> None:
         """Stop the feeds, send what is queued, write what is pending."""

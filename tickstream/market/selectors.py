@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 
 from tickstream.market.analytics.candles import Candle as PureCandle
 from tickstream.market.analytics.indicators import IndicatorSpec
@@ -19,6 +20,9 @@ from tickstream.market.instruments import InstrumentSpec
 from tickstream.market.messages import values_dict
 from tickstream.market.models import Candle, Instrument, Quote, plain
 from tickstream.market.ticks import datetime_to_ns
+from tickstream.market.validation import check_price
+
+log = logging.getLogger(__name__)
 
 
 def instrument_specs(*, active_only: bool = False) -> list[InstrumentSpec]:
@@ -45,6 +49,10 @@ def instrument_list(
     if search:
         qs = qs.filter(symbol__icontains=search) | qs.filter(name__icontains=search)
     return qs.order_by("symbol")
+
+
+def instrument_by_symbol(symbol: str) -> Instrument | None:
+    return Instrument.objects.filter(symbol=symbol).first()
 
 
 def instruments_by_symbol(symbols: list[str]) -> dict[str, Instrument]:
@@ -117,39 +125,84 @@ def stored_market_state(
 ) -> Iterator[tuple[str, PureQuote | None, dict[str, tuple[list[PureCandle], PureCandle | None]]]]:
     """Per symbol: today's stored quote (as the core's Quote, previous sessions roll into
     its previous close) and per interval the newest `depth` closed candles plus the
-    forming one."""
+    forming one.
+
+    A stored row that cannot be read, or holds a value no tick could carry, is reported
+    and skipped: one bad row never stops a start.
+    """
     now_day = int(time.time()) // 86_400
-    quotes = {q.instrument.symbol: q for q in Quote.objects.select_related("instrument")}
+    quotes = dict(
+        _readable(
+            Quote.objects.select_related("instrument"),
+            lambda q: (q.instrument.symbol, _checked(_pure_quote(q, now_day))),
+            "quote",
+        )
+    )
     for instrument in Instrument.objects.all():
-        row = quotes.get(instrument.symbol)
-        quote = None
-        if row is not None:
-            ts = datetime_to_ns(row.time)
-            if ts // DAY_NS == now_day:
-                quote = PureQuote(
-                    instrument.symbol,
-                    plain(row.last),
-                    plain(row.open),
-                    plain(row.high),
-                    plain(row.low),
-                    plain(row.volume),
-                    (row.vwap or row.last) * row.volume,
-                    row.trades,
-                    None if row.prev_close is None else plain(row.prev_close),
-                    ts,
-                    ts // DAY_NS,
-                )
-            else:  # an earlier session: its last price is the previous close now
-                quote = PureQuote(instrument.symbol, prev_close=plain(row.last))
+        quote = quotes.get(instrument.symbol)
         series = {}
         for interval in intervals:
-            rows = list(
-                Candle.objects.filter(instrument=instrument, interval=interval).order_by("-start")[
-                    : depth + 1
-                ]
-            )
-            forming = next((r for r in rows if not r.closed), None)
-            history = [_candle(r) for r in reversed(rows) if r.closed][-depth:]
-            series[interval] = (history, None if forming is None else _candle(forming))
-        if row is not None or any(h or f for h, f in series.values()):
+            qs = Candle.objects.filter(instrument=instrument, interval=interval).order_by("-start")[
+                : depth + 1
+            ]
+            rows = _readable(qs, lambda r: (r.closed, _checked_candle(_candle(r))), "candle")
+            forming = next((c for closed, c in rows if not closed), None)
+            history = [c for closed, c in reversed(rows) if closed][-depth:]
+            series[interval] = (history, forming)
+        if quote is not None or any(h or f for h, f in series.values()):
             yield instrument.symbol, quote, series
+
+
+def _pure_quote(row: Quote, now_day: int) -> PureQuote:
+    ts = datetime_to_ns(row.time)
+    if ts // DAY_NS != now_day:  # an earlier session: its last price is the previous close now
+        return PureQuote(row.instrument.symbol, prev_close=plain(row.last))
+    return PureQuote(
+        row.instrument.symbol,
+        plain(row.last),
+        plain(row.open),
+        plain(row.high),
+        plain(row.low),
+        plain(row.volume),
+        (row.vwap or row.last) * row.volume,
+        row.trades,
+        None if row.prev_close is None else plain(row.prev_close),
+        ts,
+        ts // DAY_NS,
+    )
+
+
+def _checked(quote: PureQuote) -> PureQuote:
+    for price in (quote.last, quote.open, quote.high, quote.low, quote.prev_close):
+        if price is not None and (problem := check_price(price)) is not None:
+            raise ValueError(problem.message)
+    return quote
+
+
+def _checked_candle(candle: PureCandle) -> PureCandle:
+    for price in (candle.open, candle.high, candle.low, candle.close):
+        if (problem := check_price(price)) is not None:
+            raise ValueError(problem.message)
+    if not candle.volume.is_finite() or candle.volume < 0:
+        raise ValueError(f"volume {candle.volume}")
+    return candle
+
+
+_T = TypeVar("_T")
+_M = TypeVar("_M", bound=Model)
+
+
+def _readable(qs: QuerySet[_M], convert: Callable[[_M], _T], what: str) -> list[_T]:
+    """`convert` of every row of `qs`; a row that cannot be read or converted is logged
+    and left out (the query is read row by row only when reading it whole fails)."""
+    try:
+        return [convert(row) for row in qs]
+    except (ValueError, ArithmeticError, OverflowError, TypeError):
+        pass
+    out = []
+    for pk in list(qs.values_list("pk", flat=True)):
+        try:
+            out.append(convert(qs.model.objects.get(pk=pk)))
+        except (ValueError, ArithmeticError, OverflowError, TypeError) as exc:
+            log.warning("stored %s %s cannot be restored and is skipped: %s", what, pk, exc)
+    return out

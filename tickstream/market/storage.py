@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
-from django.db import close_old_connections, connections, transaction
+import logging
+from decimal import Context, Decimal
+from typing import Any
 
-from tickstream.market.models import Candle, Cryptocurrency, Instrument, Quote, Trade
+from django.db import (
+    DataError,
+    IntegrityError,
+    close_old_connections,
+    connections,
+    models,
+    transaction,
+)
+
+from tickstream.market.models import (
+    PRICE,
+    QUANTITY,
+    Candle,
+    Cryptocurrency,
+    Instrument,
+    Quote,
+    Trade,
+)
 from tickstream.market.persistence import Batch
 from tickstream.market.ticks import ns_to_datetime
+
+log = logging.getLogger(__name__)
 
 _CANDLE_FIELDS = ["open", "high", "low", "close", "volume", "trades", "closed"]
 _QUOTE_FIELDS = ["last", "open", "high", "low", "prev_close", "volume", "vwap", "trades", "time"]
@@ -34,90 +55,159 @@ class BatchStore:
         """Close this thread's database connections (the writer calls it when stopping)."""
         connections.close_all()
 
-    def __call__(self, batch: Batch) -> None:
+    def __call__(self, batch: Batch) -> int:
+        """Write a batch in one transaction; return how many rows were refused.
+
+        A row that the columns cannot hold exactly (a value out of range, an unreadable
+        number) is refused, logged and counted, never stored: what is written can always
+        be read back. If the database still refuses the batch for its data, the rows are
+        written one by one so one bad row costs only itself. A lost connection raises, and
+        the writer retries the batch later.
+        """
         close_old_connections()
         symbols = {row[0] for row in batch.candles} | {row[0] for row in batch.quotes}
         symbols |= {tick.symbol for tick in batch.ticks}
         ids = self._instrument_ids(symbols)
-        candles = [
-            Candle(
-                instrument_id=ids[s],
-                interval=i,
-                start=ns_to_datetime(t),
-                open=o,
-                high=h,
-                low=lo,
-                close=c,
-                volume=v,
-                trades=n,
-                closed=closed,
-            )
-            for (s, i, t, o, h, lo, c, v, n, closed) in batch.candles
-            if s in ids
-        ]
-        quotes = [
-            Quote(
-                instrument_id=ids[s],
-                last=last,
-                open=o,
-                high=h,
-                low=lo,
-                prev_close=pc,
-                volume=v,
-                vwap=vwap,
-                trades=n,
-                time=ns_to_datetime(ts),
-            )
-            for (s, last, o, h, lo, pc, v, vwap, n, ts) in batch.quotes
-            if s in ids
-        ]
-        cryptos = [
-            Cryptocurrency(
-                name=self._crypto_names[s],
-                instrument_id=ids[s],
-                price=last,
-                timestamp=ns_to_datetime(ts),
-            )
-            for (s, last, _o, _h, _lo, _pc, _v, _vw, _n, ts) in batch.quotes
-            if s in self._crypto_names
-        ]
-        trades = [
+        rows: list[models.Model] = []
+        refused = 0
+        for kind, items in (
+            ("candle", batch.candles),
+            ("quote", batch.quotes),
+            ("tick", batch.ticks),
+        ):
+            for item in items:
+                try:
+                    rows += self._build(kind, item, ids)
+                except (ValueError, ArithmeticError, OverflowError, TypeError) as exc:
+                    refused += 1
+                    log.warning(
+                        "refused to store a %s that cannot be kept (%s): %r", kind, exc, item
+                    )
+        try:
+            with transaction.atomic():
+                _save(rows)
+        except (DataError, IntegrityError) as exc:
+            log.warning("the database refused a batch (%s); writing it row by row", exc)
+            refused += self._save_each(rows)
+        return refused
+
+    def _save_each(self, rows: list[models.Model]) -> int:
+        refused = 0
+        with transaction.atomic():
+            for row in rows:
+                try:
+                    with transaction.atomic():
+                        _save([row])
+                except (DataError, IntegrityError) as exc:
+                    refused += 1
+                    log.warning("the database refused a row (%s): %r", exc, vars(row))
+        return refused
+
+    def _build(self, kind: str, item: Any, ids: dict[str, int]) -> list[models.Model]:
+        if kind == "candle":
+            s, i, t, o, h, lo, c, v, n, closed = item
+            if s not in ids:
+                return []
+            return [
+                Candle(
+                    instrument_id=ids[s],
+                    interval=i,
+                    start=ns_to_datetime(t),
+                    open=_fit(o, PRICE),
+                    high=_fit(h, PRICE),
+                    low=_fit(lo, PRICE),
+                    close=_fit(c, PRICE),
+                    volume=_fit(v, QUANTITY),
+                    trades=n,
+                    closed=closed,
+                )
+            ]
+        if kind == "quote":
+            s, last, o, h, lo, pc, v, vwap, n, ts = item
+            if s not in ids:
+                return []
+            time = ns_to_datetime(ts)
+            out: list[models.Model] = [
+                Quote(
+                    instrument_id=ids[s],
+                    last=_fit(last, PRICE),
+                    open=_fit(o, PRICE),
+                    high=_fit(h, PRICE),
+                    low=_fit(lo, PRICE),
+                    prev_close=None if pc is None else _fit(pc, PRICE),
+                    volume=_fit(v, QUANTITY),
+                    vwap=None if vwap is None else _fit(vwap, PRICE),
+                    trades=n,
+                    time=time,
+                )
+            ]
+            if s in self._crypto_names:
+                out.append(
+                    Cryptocurrency(
+                        name=self._crypto_names[s],
+                        instrument_id=ids[s],
+                        price=_fit(last, PRICE),
+                        timestamp=time,
+                    )
+                )
+            return out
+        t = item
+        if t.symbol not in ids:
+            return []
+        return [
             Trade(
                 instrument_id=ids[t.symbol],
-                price=t.price,
-                size=t.size,
+                price=_fit(t.price, PRICE),
+                size=_fit(t.size, QUANTITY),
                 ts_event=ns_to_datetime(t.ts_event),
                 ts_recv=ns_to_datetime(t.ts_recv),
                 source=t.source[:32],
-                trade_id=t.trade_id,
+                trade_id=t.trade_id or "",
             )
-            for t in batch.ticks
-            if t.symbol in ids
         ]
-        with transaction.atomic():
-            if candles:
-                Candle.objects.bulk_create(
-                    candles,
-                    batch_size=500,
-                    update_conflicts=True,
-                    unique_fields=["instrument", "interval", "start"],
-                    update_fields=_CANDLE_FIELDS,
-                )
-            if quotes:
-                Quote.objects.bulk_create(
-                    quotes,
-                    batch_size=500,
-                    update_conflicts=True,
-                    unique_fields=["instrument"],
-                    update_fields=_QUOTE_FIELDS,
-                )
-            if cryptos:
-                Cryptocurrency.objects.bulk_create(
-                    cryptos,
-                    batch_size=500,
-                    update_conflicts=True,
-                    unique_fields=["instrument"],
-                    update_fields=["name", "price", "timestamp"],
-                )
-            if trades:
-                Trade.objects.bulk_create(trades, batch_size=1000)
+
+
+def _fit(value: Decimal, column: dict[str, int]) -> Decimal:
+    """The value as the column keeps it (rounded to its decimals), or ValueError when the
+    column cannot hold it."""
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise ValueError(f"not a finite decimal: {value!r}")
+    places = column["decimal_places"]
+    if value.adjusted() >= column["max_digits"] - places:
+        raise ValueError(f"{value} has more than {column['max_digits'] - places} integer digits")
+    return value.quantize(Decimal(1).scaleb(-places), context=_WIDE)
+
+
+_WIDE = Context(prec=60)
+
+
+def _save(rows: list[models.Model]) -> None:
+    by_model: dict[type[models.Model], list[models.Model]] = {}
+    for row in rows:
+        by_model.setdefault(type(row), []).append(row)
+    if by_model.get(Candle):
+        Candle.objects.bulk_create(
+            by_model[Candle],  # type: ignore[arg-type]
+            batch_size=500,
+            update_conflicts=True,
+            unique_fields=["instrument", "interval", "start"],
+            update_fields=_CANDLE_FIELDS,
+        )
+    if by_model.get(Quote):
+        Quote.objects.bulk_create(
+            by_model[Quote],  # type: ignore[arg-type]
+            batch_size=500,
+            update_conflicts=True,
+            unique_fields=["instrument"],
+            update_fields=_QUOTE_FIELDS,
+        )
+    if by_model.get(Cryptocurrency):
+        Cryptocurrency.objects.bulk_create(
+            by_model[Cryptocurrency],  # type: ignore[arg-type]
+            batch_size=500,
+            update_conflicts=True,
+            unique_fields=["instrument"],
+            update_fields=["name", "price", "timestamp"],
+        )
+    if by_model.get(Trade):
+        Trade.objects.bulk_create(by_model[Trade], batch_size=1000)  # type: ignore[arg-type]

@@ -5,32 +5,81 @@ from __future__ import annotations
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 
 from tickstream.market.instruments import InstrumentSpec
 from tickstream.market.ticks import NS_PER_S, Tick
+
+# The bounds of every number that may enter the market state (docs/configuration.md,
+# "Limits of a tick"). They keep every derived value computable and every stored value
+# exact: the store keeps 10 decimals, SQLite 15 significant digits, and the indicators read
+# prices as floats, which hold 15 significant digits exactly.
+MAX_PRICE = Decimal(10) ** 12  # exclusive
+MAX_SIZE = Decimal(10) ** 15  # exclusive (a daily bar's volume replays as four trades)
+MAX_DECIMALS = 10
+MAX_DIGITS = 15
+# Times a tick may carry: 1900-01-01 up to 2200-01-01 (UTC), exclusive.
+MIN_TS = -2_208_988_800 * NS_PER_S
+MAX_TS = 7_258_118_400 * NS_PER_S
+MAX_TRADE_ID = 64
+
+
+def precision(value: Decimal) -> tuple[int, int]:
+    """(significant digits, decimal places) of a finite decimal, ignoring trailing zeros."""
+    _, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int):
+        raise ValueError(f"not a finite number: {value}")
+    # Strip trailing zeros without normalize() (which rounds to the context's precision).
+    n = len(digits)
+    while n > 1 and digits[n - 1] == 0:
+        n -= 1
+        exponent += 1
+    if n == 1 and digits[0] == 0:
+        return 1, 0
+    return n, max(0, -exponent)
 
 
 class RejectReason(StrEnum):
     UNKNOWN_SYMBOL = "unknown_symbol"
     INACTIVE_SYMBOL = "inactive_symbol"
     BAD_PRICE = "bad_price"
+    PRICE_OUT_OF_RANGE = "price_out_of_range"
+    PRICE_TOO_PRECISE = "price_too_precise"
     BAD_SIZE = "bad_size"
+    SIZE_OUT_OF_RANGE = "size_out_of_range"
+    SIZE_TOO_PRECISE = "size_too_precise"
+    BAD_TIME = "bad_time"
+    BAD_TRADE_ID = "bad_trade_id"
     STALE = "stale"
     FUTURE = "future_timestamp"
     OUT_OF_ORDER = "out_of_order"
     DUPLICATE = "duplicate"
+    INTERNAL_ERROR = "internal_error"
 
 
 _MESSAGES = {
     RejectReason.UNKNOWN_SYMBOL: "no instrument with this symbol",
     RejectReason.INACTIVE_SYMBOL: "the instrument is not active",
     RejectReason.BAD_PRICE: "price must be a finite number greater than zero",
+    RejectReason.PRICE_OUT_OF_RANGE: f"price must be below {MAX_PRICE:,}",
+    RejectReason.PRICE_TOO_PRECISE: (
+        f"price may have at most {MAX_DECIMALS} decimals and {MAX_DIGITS} significant digits"
+    ),
     RejectReason.BAD_SIZE: "size must be a finite number of zero or more",
+    RejectReason.SIZE_OUT_OF_RANGE: f"size must be below {MAX_SIZE:,}",
+    RejectReason.SIZE_TOO_PRECISE: (
+        f"size may have at most {MAX_DECIMALS} decimals and {MAX_DIGITS} significant digits"
+    ),
+    RejectReason.BAD_TIME: "the tick's time must lie between 1900 and 2200",
+    RejectReason.BAD_TRADE_ID: (
+        f"trade_id must be 1-{MAX_TRADE_ID} printable characters without control characters"
+    ),
     RejectReason.STALE: "the tick is older than the allowed delay",
     RejectReason.FUTURE: "the tick's time lies in the future",
     RejectReason.OUT_OF_ORDER: "the tick is older than the last one beyond the reorder tolerance",
     RejectReason.DUPLICATE: "a tick with this trade id was already accepted",
+    RejectReason.INTERNAL_ERROR: "the tick could not be processed and was dropped (logged)",
 }
 
 
@@ -79,10 +128,16 @@ class TickValidator:
             return rejection(RejectReason.UNKNOWN_SYMBOL, tick.symbol)
         if not spec.active:
             return rejection(RejectReason.INACTIVE_SYMBOL, tick.symbol)
-        if not tick.price.is_finite() or tick.price <= 0:
-            return rejection(RejectReason.BAD_PRICE, str(tick.price))
-        if not tick.size.is_finite() or tick.size < 0:
-            return rejection(RejectReason.BAD_SIZE, str(tick.size))
+        problem = check_price(tick.price) or check_size(tick.size)
+        if problem is not None:
+            return problem
+        if not MIN_TS <= tick.ts_event < MAX_TS:
+            return rejection(RejectReason.BAD_TIME)
+        trade_id = tick.trade_id
+        if trade_id is not None and (
+            not 0 < len(trade_id) <= MAX_TRADE_ID or not trade_id.isprintable()
+        ):
+            return rejection(RejectReason.BAD_TRADE_ID)
         if live:
             delay = tick.ts_recv - tick.ts_event
             if self.max_delay_ns is not None and delay > self.max_delay_ns:
@@ -118,3 +173,36 @@ class TickValidator:
         if last is None or tick.ts_event > last:
             self._last_ts[tick.symbol] = tick.ts_event
         return None
+
+
+def _shown(value: Decimal) -> str:
+    """A number for an error message, cut short (it may have thousands of digits)."""
+    text = str(value)
+    return text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"
+
+
+def check_price(value: Decimal) -> Rejection | None:
+    """Why a price cannot enter the market, or None."""
+    return _check_number(value, price=True)
+
+
+def check_size(value: Decimal) -> Rejection | None:
+    """Why a size cannot enter the market, or None."""
+    return _check_number(value, price=False)
+
+
+def _check_number(value: Decimal, *, price: bool) -> Rejection | None:
+    """Price (> 0) or size (>= 0): finite, within its bound, at most MAX_DECIMALS decimals and
+    MAX_DIGITS significant digits."""
+    if not isinstance(value, Decimal) or not value.is_finite():
+        return rejection(RejectReason.BAD_PRICE if price else RejectReason.BAD_SIZE, _shown(value))
+    if (value <= 0) if price else (value < 0):
+        return rejection(RejectReason.BAD_PRICE if price else RejectReason.BAD_SIZE, _shown(value))
+    if value >= (MAX_PRICE if price else MAX_SIZE):
+        reason = RejectReason.PRICE_OUT_OF_RANGE if price else RejectReason.SIZE_OUT_OF_RANGE
+        return rejection(reason, _shown(value))
+    digits, places = precision(value)
+    if places > MAX_DECIMALS or digits > MAX_DIGITS:
+        reason = RejectReason.PRICE_TOO_PRECISE if price else RejectReason.SIZE_TOO_PRECISE
+        return rejection(reason, _shown(value))
+    return None

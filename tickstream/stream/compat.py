@@ -29,14 +29,11 @@ from tickstream.market.selectors import user_can_publish_ticks
 from tickstream.stream.consumers import HubConsumer
 from tickstream.stream.hub import Hub, SymbolView
 from tickstream.stream.protocol import (
-    MAX_FRAME_BYTES,
     ChannelKind,
     ChannelRef,
     ErrorCode,
     ProtocolError,
-    RateLimit,
     encode,
-    error_frame,
 )
 
 _crypto_names: dict[str, str] = {}
@@ -130,17 +127,22 @@ class SeedConsumer(HubConsumer):
             self.subscriptions[ref.name] = (ref, None)
         return messages
 
-    def error(self, code: ErrorCode, message: str) -> None:
-        self.deliver(error_frame(code, message))
+    async def connect(self) -> None:
+        self.start_limits()  # the limits and close codes of /ws/v1/
+        await super().connect()
 
     def parse(self, text_data: str | None, bytes_data: bytes | None) -> Any:
+        """A client frame as JSON, within the rate and size limits."""
         raw = text_data if text_data is not None else (bytes_data or b"")
-        if len(raw) > MAX_FRAME_BYTES:
-            raise ProtocolError(ErrorCode.FRAME_TOO_LARGE, f"at most {MAX_FRAME_BYTES} bytes")
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise ProtocolError(ErrorCode.BAD_JSON, "the frame is not valid JSON") from None
+        self.admit(raw)
+        return _loads(raw)
+
+
+def _loads(raw: str | bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ProtocolError(ErrorCode.BAD_JSON, "the frame is not valid JSON") from None
 
 
 class TickerConsumer(SeedConsumer):
@@ -153,7 +155,12 @@ class TickerConsumer(SeedConsumer):
         self.send_now(await self.follow(await _active_symbols()))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        """The tutorial's consumer ignores what clients send; so does this one."""
+        """The tutorial's consumer ignores what clients send; so does this one, within the
+        same limits as every endpoint (a flood is refused and closed)."""
+        try:
+            self.admit(text_data if text_data is not None else (bytes_data or b""))
+        except ProtocolError as exc:
+            await self.refuse(exc)
 
 
 class StockUpdatesConsumer(SeedConsumer):
@@ -162,15 +169,14 @@ class StockUpdatesConsumer(SeedConsumer):
     wire = "seed-stock-updates"
 
     async def connect(self) -> None:
-        self._limit = RateLimit()
         await super().connect()
         self.send_now(await self.follow(await _active_symbols()))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """A message from a client is a tick (or {"ticks": [...]}) from a publisher."""
         try:
-            if not self._limit.allow():
-                raise ProtocolError(ErrorCode.RATE_LIMITED, "at most 20 messages a second")
+            raw = text_data if text_data is not None else (bytes_data or b"")
+            self.admit(raw)
             user = self.scope.get("user")
             allowed = (
                 user is not None
@@ -181,7 +187,7 @@ class StockUpdatesConsumer(SeedConsumer):
                 raise ProtocolError(
                     ErrorCode.FORBIDDEN, "only authorised publishers may send stock data"
                 )
-            data = self.parse(text_data, bytes_data)
+            data = _loads(raw)
             items = data.get("ticks") if isinstance(data, dict) and "ticks" in data else [data]
             if not isinstance(items, list) or not items or len(items) > settings.INGEST_MAX_BATCH:
                 raise ProtocolError(ErrorCode.BAD_FRAME, 'send a tick object or {"ticks": [...]}')
@@ -195,7 +201,7 @@ class StockUpdatesConsumer(SeedConsumer):
                 )
             )
         except ProtocolError as exc:
-            self.error(exc.code, exc.message)
+            await self.refuse(exc)
 
 
 @database_sync_to_async
@@ -243,7 +249,7 @@ class StocksConsumer(SeedConsumer):
                 raise ProtocolError(ErrorCode.UNKNOWN_SYMBOL, f"no {self.kind} {value!r}")
             await self.switch(instrument)
         except ProtocolError as exc:
-            self.error(exc.code, exc.message)
+            await self.refuse(exc)
 
 
 @database_sync_to_async

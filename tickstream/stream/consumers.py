@@ -22,6 +22,7 @@ from tickstream.stream.protocol import (
     CLOSE_ABUSE,
     CLOSE_SLOW,
     MAX_SUBSCRIPTIONS,
+    MESSAGES_PER_SECOND,
     PROTOCOL_VERSION,
     ChannelKind,
     ChannelRef,
@@ -29,6 +30,7 @@ from tickstream.stream.protocol import (
     ProtocolError,
     RateLimit,
     Request,
+    check_frame_size,
     encode,
     error_frame,
     parse_channel,
@@ -97,6 +99,10 @@ class HubConsumer(AsyncWebsocketConsumer):
                 await self.dispatch(await receive())
         except StopConsumer:
             pass
+        finally:
+            # However the loop ended (a disconnect, or an error of the server), nothing
+            # of this connection stays in the Hub.
+            await self._release()
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels closes stale DB connections before every handler (a thread hop per
@@ -113,16 +119,65 @@ class HubConsumer(AsyncWebsocketConsumer):
         self._sender: asyncio.Task[None] | None = None
         self._behind_since: float | None = None
         self._closed = False
+        self._close_sent = False
+        self._released = False
         self._raw_send = self.scope.get(RAW_SEND, self.base_send)
         await self.accept()
         self._direct = direct_protocol(self._raw_send)
         self.hub.connections.add(self)
 
     async def disconnect(self, code: int) -> None:
+        await self._release()
+
+    async def _release(self) -> None:
+        """Leave the Hub and stop sending: once, whoever calls first."""
+        if getattr(self, "_released", True):
+            return
+        self._released = True
         self._closed = True
         await self._stop_sender()
-        if hasattr(self, "hub"):
-            await self.hub.drop(self, self.subscriptions)
+        await self.hub.drop(self, self.subscriptions)
+
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
+        """Close the socket; any later call does nothing (a second `websocket.close` is an
+        error of the ASGI protocol)."""
+        if getattr(self, "_close_sent", False):
+            return
+        self._close_sent = True
+        self._closed = True
+        try:
+            await super().close(code=code, reason=reason)
+        except (RuntimeError, OSError):  # the peer went away first
+            pass
+
+    async def websocket_receive(self, message: dict[str, Any]) -> None:
+        if getattr(self, "_closed", False):
+            return  # closing: what the client still sends is not read
+        await super().websocket_receive(message)
+
+    # --- limits shared by every endpoint that reads client frames ---
+
+    def start_limits(self) -> None:
+        self._limit = RateLimit()
+        self._errors: list[float] = []  # times of recent errors (at most ABUSE_LIMIT)
+
+    def admit(self, raw: str | bytes) -> None:
+        """Raise the ProtocolError of a frame over the rate or the size limit."""
+        if not self._limit.allow():
+            raise ProtocolError(
+                ErrorCode.RATE_LIMITED,
+                f"too many messages: at most {MESSAGES_PER_SECOND:g} a second",
+            )
+        check_frame_size(raw)
+
+    async def refuse(self, exc: ProtocolError) -> None:
+        """Answer a bad frame with an error; too many errors close the connection (4029)."""
+        self.deliver(error_frame(exc.code, exc.message, exc.request_id))
+        now = time.monotonic()
+        self._errors.append(now)
+        self._errors = [t for t in self._errors if now - t <= ABUSE_WINDOW_S]
+        if len(self._errors) >= ABUSE_LIMIT:
+            await self.close_after_sending(CLOSE_ABUSE)
 
     # --- the Hub's side ---
 
@@ -181,10 +236,15 @@ class HubConsumer(AsyncWebsocketConsumer):
 
     async def close_after_sending(self, code: int) -> None:
         """Send what is queued (the errors that explain the close), then close."""
+        if self._close_sent:
+            return
         self._closed = True
         await self._stop_sender()
-        while self._outbox:
-            await self._write(self._outbox.popleft())
+        try:
+            while self._outbox:
+                await self._write(self._outbox.popleft())
+        except (RuntimeError, OSError):
+            self._outbox = _NO_FRAMES
         await self.close(code=code)
 
     def send_now(self, messages: list[dict[str, Any]]) -> None:
@@ -201,8 +261,7 @@ class StreamConsumer(HubConsumer):
     """Protocol v1 (docs/protocol.md)."""
 
     async def connect(self) -> None:
-        self._limit = RateLimit()
-        self._errors: list[float] = []  # times of recent errors (at most ABUSE_LIMIT)
+        self.start_limits()
         await super().connect()
         self.deliver(
             encode(
@@ -222,10 +281,7 @@ class StreamConsumer(HubConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         raw = text_data if text_data is not None else (bytes_data or b"")
         try:
-            if not self._limit.allow():
-                raise ProtocolError(
-                    ErrorCode.RATE_LIMITED, "too many messages: at most 20 a second"
-                )
+            self.admit(raw)
             request = parse_request(raw)
             if request.op == "ping":
                 self.send_now(
@@ -236,15 +292,7 @@ class StreamConsumer(HubConsumer):
             else:
                 await self._unsubscribe(request)
         except ProtocolError as exc:
-            self.deliver(error_frame(exc.code, exc.message, exc.request_id))
-            await self._count_error()
-
-    async def _count_error(self) -> None:
-        now = time.monotonic()
-        self._errors.append(now)
-        self._errors = [t for t in self._errors if now - t <= ABUSE_WINDOW_S]
-        if len(self._errors) >= ABUSE_LIMIT:
-            await self.close_after_sending(CLOSE_ABUSE)
+            await self.refuse(exc)
 
     async def _authorise(self, ref: ChannelRef, request: Request) -> str | None:
         """The group of a per-user channel this user may read; refuse others."""
@@ -298,18 +346,17 @@ class StreamConsumer(HubConsumer):
         )
 
     async def _unsubscribe(self, request: Request) -> None:
-        removed = []
-        for name in request.channels:
-            entry = self.subscriptions.pop(name, None)
-            if entry is not None:
-                await self.hub.unsubscribe(self, *entry)
-                removed.append(name)
-        missing = [n for n in request.channels if n not in removed]
+        """All or nothing, like subscribe: one channel not subscribed refuses the request."""
+        missing = [n for n in request.channels if n not in self.subscriptions]
         if missing:
             raise ProtocolError(
                 ErrorCode.NOT_SUBSCRIBED, f"not subscribed to {', '.join(missing)}", request.id
             )
-        self.send_now([{"type": "unsubscribed", "id": request.id, "channels": removed}])
+        for name in request.channels:
+            await self.hub.unsubscribe(self, *self.subscriptions.pop(name))
+        self.send_now(
+            [{"type": "unsubscribed", "id": request.id, "channels": list(request.channels)}]
+        )
 
 
 def _intervals() -> frozenset[str]:

@@ -70,8 +70,9 @@ class SymbolView:
     closed: dict[str, deque[tuple[int, Message]]] = field(default_factory=dict)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     waiting: list[Message] = field(default_factory=list)  # ticks that beat the snapshot
-    resyncing: bool = False
+    resyncing: bool = True  # until the first snapshot is in, ticks wait
     failed: bool = False  # no pipeline answered the snapshot request
+    error: ProtocolError | None = None  # why subscribers cannot have this symbol
 
     def apply_snapshot(self, snap: Message) -> None:
         self.epoch, self.seq = snap["epoch"], snap["seq"]
@@ -182,6 +183,10 @@ class Hub:
         self.connections: set[Subscriber] = set()
         self.heartbeat_s = 15.0
         self._tasks: list[asyncio.Task[None]] = []
+        self._loading: set[asyncio.Task[None]] = set()
+        # Per connection, channels it has just been given a snapshot of, with the snapshot's
+        # seq: the next flush leaves out what that snapshot already held.
+        self._joined: dict[Subscriber, dict[str, int]] = {}
         self.stats = {
             "ticks": 0,
             "frames": 0,
@@ -203,13 +208,15 @@ class Hub:
             self._tasks.append(asyncio.create_task(self._flush_loop(), name="hub flush"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._loading]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         for symbol in list(self.views):
-            await self.layer.group_discard(market_group(symbol), self._channel)
+            with contextlib.suppress(Exception):  # the broker may be gone already
+                await self.layer.group_discard(market_group(symbol), self._channel)
 
     # --- subscriptions ---
 
@@ -231,7 +238,13 @@ class Hub:
             if first:
                 self.by_symbol.setdefault(ref.symbol, set()).add(ref.name)
         elif first:
-            await self.layer.group_add(key, self._channel)
+            try:
+                await self.layer.group_add(key, self._channel)
+            except Exception as exc:
+                log.warning("cannot follow %s: %s", key, exc)
+                raise ProtocolError(
+                    ErrorCode.UNAVAILABLE, "this channel is not available now (the broker failed)"
+                ) from None
         self.refs[key] = ref
         self.subscribers.setdefault(key, set()).add(conn)
         self.connections.add(conn)
@@ -242,8 +255,12 @@ class Hub:
             message = self.formats[conn.wire](ref, view)
             return [] if message is None else [message]
         if since is not None and epoch in (None, view.epoch):
-            return v1_since(ref, view, since)
-        return [v1_snapshot(ref, view, reset=since is not None)]
+            messages = v1_since(ref, view, since)
+        else:
+            messages = [v1_snapshot(ref, view, reset=since is not None)]
+        # What is pending for the channel's next flush is already in these messages.
+        self._joined.setdefault(conn, {})[key] = self._current_seq(key)
+        return messages
 
     async def unsubscribe(
         self, conn: Subscriber, ref: ChannelRef, group: str | None = None
@@ -259,7 +276,7 @@ class Hub:
         del self.subscribers[key]
         self.refs.pop(key, None)
         if not ref.public:
-            await self.layer.group_discard(key, self._channel)
+            await self._leave(key)
             return
         symbol = ref.symbol or ""
         names = self.by_symbol.get(symbol, set())
@@ -267,7 +284,13 @@ class Hub:
         if not names:
             self.by_symbol.pop(symbol, None)
             self.views.pop(symbol, None)
-            await self.layer.group_discard(market_group(symbol), self._channel)
+            await self._leave(market_group(symbol))
+
+    async def _leave(self, group: str) -> None:
+        try:
+            await self.layer.group_discard(group, self._channel)
+        except Exception as exc:  # the broker forgets the membership when it comes back
+            log.warning("could not leave %s: %s", group, exc)
 
     async def drop(
         self, conn: Subscriber, subscriptions: dict[str, tuple[ChannelRef, str | None]]
@@ -276,29 +299,50 @@ class Hub:
         for ref, group in subscriptions.values():
             await self.unsubscribe(conn, ref, group)
         self._slow.pop(conn, None)
+        self._joined.pop(conn, None)
         self.connections.discard(conn)
 
     async def _view(self, symbol: str) -> SymbolView:
+        """The view of a symbol, ready. The first subscriber creates it (before any await,
+        so however subscriptions interleave there is one view per symbol) and a task of
+        its own loads it; every subscriber waits for that one load."""
         view = self.views.get(symbol)
         if view is None:
-            if self.symbol_exists is not None and not await self.symbol_exists(symbol):
-                raise ProtocolError(ErrorCode.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")
             view = self.views[symbol] = SymbolView(symbol)
-            await self.layer.group_add(market_group(symbol), self._channel)
-            await self._resync(view)
+            task = asyncio.get_running_loop().create_task(self._load(view), name=f"load {symbol}")
+            self._loading.add(task)
+            task.add_done_callback(self._loading.discard)
         try:
             async with asyncio.timeout(SNAPSHOT_TIMEOUT_S):
                 await view.ready.wait()
         except TimeoutError:
             view.failed = True
-        if view.failed:
+        if view.failed or view.error is not None:
             if self.views.get(symbol) is view and not self.by_symbol.get(symbol):
                 del self.views[symbol]
-                await self.layer.group_discard(market_group(symbol), self._channel)
-            raise ProtocolError(
+                with contextlib.suppress(Exception):
+                    await self.layer.group_discard(market_group(symbol), self._channel)
+            raise view.error or ProtocolError(
                 ErrorCode.UNAVAILABLE, "market data is not available now (no pipeline answered)"
             )
         return view
+
+    async def _load(self, view: SymbolView) -> None:
+        symbol = view.symbol
+        try:
+            if self.symbol_exists is not None and not await self.symbol_exists(symbol):
+                view.error = ProtocolError(ErrorCode.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")
+            else:
+                await self.layer.group_add(market_group(symbol), self._channel)
+        except Exception as exc:
+            log.warning("cannot follow %s: %s", symbol, exc)
+            view.error = ProtocolError(
+                ErrorCode.UNAVAILABLE, "market data is not available now (the broker failed)"
+            )
+        if view.error is not None:
+            view.ready.set()
+            return
+        await self._resync(view)
 
     async def _resync(self, view: SymbolView) -> None:
         """Fetch an exact snapshot; ticks arriving meanwhile wait, newer ones apply after."""
@@ -347,7 +391,10 @@ class Hub:
             # exact snapshot; subscribers get reset snapshots, never a silent gap.
             self.stats["resyncs"] += 1
             view.waiting.append(m)
-            asyncio.get_running_loop().create_task(self._reset(view))
+            view.resyncing = True  # later ticks wait for the snapshot too
+            task = asyncio.get_running_loop().create_task(self._reset(view))
+            self._loading.add(task)
+            task.add_done_callback(self._loading.discard)
             return
         if m["seq"] <= view.seq:
             return  # already applied (a snapshot covered it)
@@ -374,8 +421,6 @@ class Hub:
             self._dirty[name] = None
 
     async def _reset(self, view: SymbolView) -> None:
-        if view.resyncing:
-            return
         view.ready.clear()
         await self._resync(view)
         for name in self.by_symbol.get(view.symbol, ()):
@@ -424,26 +469,30 @@ class Hub:
             except Exception:
                 log.exception("hub flush failed")
 
-    def _encode_channel(self, name: str, wire: str) -> list[bytes]:
+    def _encode_channel(self, name: str, wire: str) -> list[tuple[int, bytes]]:
+        """The frames of a channel's update for one wire format, each with the seq it
+        brings a subscriber to."""
         ref = self.refs[name]
         view = self.views[ref.symbol or ""]
         if wire != "v1":
             message = self.formats[wire](ref, view)
-            return [] if message is None else [encode(message)]
+            return [] if message is None else [(view.seq, encode(message))]
         if ref.kind is ChannelKind.TRADES:
             parts = []
             gap = self._gaps.get(name)
             if gap is not None:
-                parts.append(encode({"type": "gap", "channel": name, "from": gap[0], "to": gap[1]}))
+                gap_message = {"type": "gap", "channel": name, "from": gap[0], "to": gap[1]}
+                parts.append((gap[1], encode(gap_message)))
             parts += [
-                encode({"type": "update", "channel": name, "seq": s, "data": t})
+                (s, encode({"type": "update", "channel": name, "seq": s, "data": t}))
                 for s, t in self._trades.get(name, ())
             ]
+            parts.sort(key=lambda part: part[0])
             return parts
         seq, data = v1_state(ref, view)
         if ref.kind is ChannelKind.CANDLES:
             data = {"candle": data["candle"], "closed": self._closed.get(name, [])}
-        return [encode({"type": "update", "channel": name, "seq": seq, "data": data})]
+        return [(seq, encode({"type": "update", "channel": name, "seq": seq, "data": data}))]
 
     def flush(self) -> None:
         """Send every changed channel to its subscribers: encoded once per wire format."""
@@ -455,6 +504,7 @@ class Hub:
             self._trades.clear()
             self._gaps.clear()
             self._closed.clear()
+            self._joined.clear()
             return
         outbox: dict[Subscriber, list[bytes]] = {}
         for name in dirty:
@@ -471,14 +521,21 @@ class Hub:
                 parts = encoded.get(conn.wire)
                 if parts is None:
                     parts = encoded[conn.wire] = self._encode_channel(name, conn.wire)
-                if parts:
-                    outbox.setdefault(conn, []).extend(parts)
+                joined = self._joined.get(conn)
+                since = None if joined is None else joined.get(name)
+                if since is None:
+                    frames = [frame for _, frame in parts]
+                else:  # its snapshot already holds everything up to `since`
+                    frames = [frame for seq, frame in parts if seq > since]
+                if frames:
+                    outbox.setdefault(conn, []).extend(frames)
             self._sent_seq[name] = self._current_seq(name)
             if name in self._gaps:
                 self.stats["trade_gaps"] += 1
         self._trades.clear()
         self._gaps.clear()
         self._closed.clear()
+        self._joined.clear()
         for conn in list(self._slow):  # the ones held back: close those behind for too long
             conn.check_slow()
         for conn, parts in outbox.items():

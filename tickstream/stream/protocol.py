@@ -126,12 +126,21 @@ class Request:
     epoch: int | None = None
 
 
+def check_frame_size(raw: str | bytes) -> None:
+    """Refuse a frame over MAX_FRAME_BYTES, counted in bytes (UTF-8 for text)."""
+    size = len(raw)
+    if isinstance(raw, str) and size * 4 > MAX_FRAME_BYTES:  # cheap when surely small
+        size = len(raw.encode("utf-8", "surrogatepass"))
+    if size > MAX_FRAME_BYTES:
+        raise ProtocolError(
+            ErrorCode.FRAME_TOO_LARGE,
+            f"frames are limited to {MAX_FRAME_BYTES} bytes (this one has {size})",
+        )
+
+
 def parse_request(raw: str | bytes) -> Request:
     """Parse a client frame; raise ProtocolError with the right code."""
-    if len(raw) > MAX_FRAME_BYTES:
-        raise ProtocolError(
-            ErrorCode.FRAME_TOO_LARGE, f"frames are limited to {MAX_FRAME_BYTES} bytes"
-        )
+    check_frame_size(raw)
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Context, Decimal
 
 DAY_NS = 86_400 * 1_000_000_000
 _ZERO = Decimal(0)
+_PCT = Decimal("0.0001")
+# Wide enough for any change in percent of prices within the tick limits (up to 1e24 %,
+# with four decimals), so rounding it can never raise.
+_PCT_CONTEXT = Context(prec=40)
 
 
 @dataclass(slots=True)
@@ -64,10 +68,15 @@ class Quote:
         ref, change = self.reference, self.change
         if ref is None or change is None or ref == 0:
             return None
-        return (change * 100 / ref).quantize(Decimal("0.0001"))
+        return percent_change(change, ref)
 
     @property
     def vwap(self) -> Decimal | None:
         if self.volume == 0 or self.last is None:
             return None
         return self.turnover / self.volume
+
+
+def percent_change(change: Decimal, reference: Decimal) -> Decimal:
+    """`change` in percent of `reference`, to four decimals."""
+    return (change * 100 / reference).quantize(_PCT, context=_PCT_CONTEXT)

@@ -21,6 +21,7 @@ from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from pathlib import Path
 
 from tickstream.market.ticks import NS_PER_S, datetime_to_ns
+from tickstream.market.validation import check_price, check_size
 
 DAY_NS = 86_400 * NS_PER_S
 
@@ -88,6 +89,8 @@ _NUMERIC = re.compile(r"^-?\d+(\.\d+)?$")
 def parse_time(text: str) -> int:
     """Parse a date, date-time (naive = UTC, or with offset) or epoch number to ns."""
     value = text.strip()
+    if len(value) > MAX_NUMBER_TEXT:
+        raise ValueError(f"a time of {len(value)} characters (at most {MAX_NUMBER_TEXT})")
     if _NUMERIC.match(value) and not re.fullmatch(r"\d{8}", value):
         number = Decimal(value)
         # Epoch in s, ms, us or ns, told apart by magnitude (valid for years 1973-2286).
@@ -114,14 +117,20 @@ def _parse_datetime(value: str) -> datetime:
     raise ValueError(f"unrecognised time {value!r}")
 
 
+MAX_NUMBER_TEXT = 64  # characters of a number's text, checked before it is parsed
+
+
 def parse_decimal(text: object) -> Decimal:
     """Parse a number exactly (floats via their shortest repr); reject blanks and words."""
     if isinstance(text, bool):
         raise ValueError("boolean is not a number")
     if isinstance(text, float):
         text = repr(text)
+    text = str(text).strip()
+    if len(text) > MAX_NUMBER_TEXT:
+        raise ValueError(f"a number of {len(text)} characters (at most {MAX_NUMBER_TEXT})")
     try:
-        value = Decimal(str(text).strip())
+        value = Decimal(text)
     except InvalidOperation:
         raise ValueError(f"{text!r} is not a number") from None
     if not value.is_finite():
@@ -243,13 +252,26 @@ def _append(result: PriceFile, fields: Sequence[object]) -> None:
             raise ValueError(f"inconsistent bar o={o} h={h} l={low} c={c}")
         if v < 0:
             raise ValueError(f"negative volume {v}")
+        _within_limits(o, h, low, c, volume=v)
         result.bars.append(BarRecord(ts, o, h, low, c, v))
     else:
         price, size = parse_decimal(fields[1]), parse_decimal(fields[2])
         if price <= 0 or size < 0:
             raise ValueError(f"bad trade price={price} size={size}")
+        _within_limits(price, volume=size)
         trade_id = None if len(fields) < 4 or fields[3] in (None, "") else str(fields[3])
         result.trades.append(TradeRecord(ts, price, size, trade_id))
+
+
+def _within_limits(*prices: Decimal, volume: Decimal) -> None:
+    """Refuse a row whose numbers no tick could carry (docs/configuration.md)."""
+    for price in prices:
+        problem = check_price(price)
+        if problem is not None:
+            raise ValueError(problem.message)
+    problem = check_size(volume)
+    if problem is not None:
+        raise ValueError(f"volume: {problem.message}")
 
 
 def _read_csv(text: str) -> PriceFile:

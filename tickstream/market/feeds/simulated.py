@@ -37,6 +37,7 @@ class SimulatedFeed(Feed):
         self.rate = rate
         self.speed = speed
         self.stock_hours = stock_hours
+        self.runs = 0
 
     def describe(self) -> str:
         return f"sim({len(self.specs)} symbols, {self.rate:g}/s, seed {self.seed})"
@@ -55,6 +56,7 @@ class SimulatedFeed(Feed):
             stock_hours=self.stock_hours,
         )
         last: dict[str, Decimal] = {}
+        run = _run_id()
         while sim.now < end_ns:
             trade = sim.next_trade()
             if trade is None or trade.ts >= end_ns:
@@ -67,21 +69,36 @@ class SimulatedFeed(Feed):
                 trade.ts,
                 trade.ts,
                 self.source,
-                f"backfill-{trade.trade_id}",  # the live market numbers its trades afresh
+                f"backfill-{run}-{trade.trade_id}",  # the live market numbers its own
             )
+        self._resume_from(last)
+
+    def _resume_from(self, last: dict[str, Decimal]) -> None:
+        """Start the next run where this one left each price."""
         self.specs = [
             replace(s, start_price=last[s.symbol]) if s.symbol in last else s for s in self.specs
         ]
 
     async def run(self, emit: Emit) -> None:
+        """Trade until cancelled. A restart (after a failure) continues from the last
+        prices on a fresh random path, and numbers its trades with a new run id, so they
+        never collide with the trades of an earlier run in the duplicate check."""
+        self.runs += 1
         sim = MarketSimulator(
             self.specs,
-            seed=self.seed,
+            seed=self.seed + self.runs - 1,
             rate=self.rate,
             start_ns=time.time_ns(),
             speed=self.speed,
             stock_hours=self.stock_hours,
+            id_prefix=f"sim-{_run_id()}-",
         )
+        try:
+            await self._trade(sim, emit)
+        finally:
+            self._resume_from(sim.last_traded)
+
+    async def _trade(self, sim: MarketSimulator, emit: Emit) -> None:
         while True:
             trade = sim.next_trade()
             now = time.time_ns()
@@ -103,3 +120,14 @@ class SimulatedFeed(Feed):
                     trade.trade_id,
                 )
             )
+
+
+def _run_id() -> str:
+    """A short id, distinct for every run of a feed in this and any later process."""
+    n = time.time_ns() // 1000
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while n:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+    return out

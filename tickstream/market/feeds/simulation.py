@@ -57,6 +57,7 @@ class MarketSimulator:
         start_ns: int,
         speed: float = 1.0,
         stock_hours: str = "always",
+        id_prefix: str = "sim-",
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
@@ -71,8 +72,10 @@ class MarketSimulator:
         self.stock_hours = stock_hours
         self.now = start_ns
         self.count = 0
+        self.id_prefix = id_prefix  # trade ids are `<id_prefix><count>`
         self.prices = {s.symbol: float(s.start_price) for s in self.specs}
         self.last_ts = {s.symbol: start_ns for s in self.specs}
+        self.last_traded: dict[str, Decimal] = {}  # the last price each symbol traded at
 
     def tradable(self, ts: int) -> list[InstrumentSpec]:
         """Instruments that trade at the time `ts`."""
@@ -90,12 +93,14 @@ class MarketSimulator:
         spec = candidates[rng.randrange(len(candidates))]
         price = self._move(spec)
         self.count += 1
+        traded = spec.round_price(Decimal(repr(price)))
+        self.last_traded[spec.symbol] = traded
         return SimulatedTrade(
             spec.symbol,
-            spec.round_price(Decimal(repr(price))),
+            traded,
             self._size(spec, price),
             self.now,
-            f"sim-{self.count}",
+            f"{self.id_prefix}{self.count}",
         )
 
     def _move(self, spec: InstrumentSpec) -> float:
