@@ -138,3 +138,46 @@ async def test_store_upserts_candles_and_quotes(instruments: None) -> None:
     ]
     assert quote.last == Decimal(249) and quote.trades == 150
     assert trades == 150
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_row_the_columns_cannot_hold_is_refused_and_the_rest_is_written(
+    instruments: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The writer never stores a value it could not read back, and one bad row costs only
+    itself (before, one such row stopped every later write)."""
+    from django.db import connection
+
+    from tickstream.market.models import Candle, Quote, Trade
+    from tickstream.market.storage import BatchStore
+
+    store = BatchStore()
+    good = ("AAPL", "1m", T0, *(Decimal("230.5"),) * 4, Decimal(10), 3, True)
+    huge = ("MSFT", "1m", T0, *(Decimal("1e400"),) * 4, Decimal(10), 3, True)
+    quote = ("KO", Decimal("60"), *(Decimal("60"),) * 3, None, Decimal("1e400"), None, 1, T0)
+    nul = Tick("AAPL", Decimal("230.5"), Decimal(1), T0, T0, "t", "nul\x00byte")
+    fine = Tick("AAPL", Decimal("230.5"), Decimal(1), T0, T0, "t", "fine")
+    batch = Batch(candles=[good, huge], quotes=[quote], ticks=[nul, fine])
+    refused = await database_sync_to_async(store)(batch)
+    # PostgreSQL refuses the NUL character in text (found row by row); SQLite keeps it.
+    assert refused == 2 + (connection.vendor == "postgresql")
+    assert "cannot be kept" in caplog.text
+
+    def read() -> tuple[list, int, list]:
+        candles = list(Candle.objects.values_list("instrument__symbol", "close"))
+        ids = list(Trade.objects.values_list("trade_id", flat=True))
+        return candles, Quote.objects.count(), ids
+
+    candles, quotes, ids = await database_sync_to_async(read)()
+    assert candles == [("AAPL", Decimal("230.5"))] and quotes == 0
+    assert "fine" in ids
+    await database_sync_to_async(store.close)()
+
+
+async def test_the_writer_counts_refused_rows() -> None:
+    writer = BatchWriter(lambda batch: 1)
+    for u in _updates(5):
+        writer.note(u)
+    await writer.flush()
+    # One forming candle and one quote were written, of which the store refused one.
+    assert writer.stats.refused_rows == 1 and writer.stats.rows_written == 1

@@ -141,3 +141,78 @@ async def test_a_first_start_backfills_the_simulated_past_then_goes_live_from_it
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(feed.run(lambda t: rejected.append(pipeline.ingest(t))), 0.5)
     assert rejected and set(rejected) == {None}
+
+
+def _tick(i: int, symbol: str = "AAPL", price: str = "100") -> Tick:
+    return Tick(symbol, Decimal(price), Decimal(1), T0 + i * NS_PER_S, T0 + i * NS_PER_S, "t")
+
+
+async def test_a_tick_that_makes_a_stage_fail_is_counted_dropped_and_the_market_goes_on(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    layer = InMemoryChannelLayer()
+    pipeline = _pipeline(layer)
+    assert pipeline.ingest(_tick(0)) is None
+    real = pipeline.engine.process
+
+    def broken(tick: Tick, *, live: bool = True) -> object:
+        if tick.price == Decimal("666"):
+            raise ArithmeticError("a bug deep in the state update")
+        return real(tick, live=live)
+
+    monkeypatch.setattr(pipeline.engine, "process", broken)
+    problem = pipeline.ingest(_tick(1, price="666"))
+    assert problem is not None and problem.reason.value == "internal_error"
+    assert "666" in caplog.text  # logged with the tick
+    # The rest of the market goes on, numbered without a hole.
+    assert pipeline.ingest(_tick(2, price="101")) is None
+    assert pipeline.ingest(_tick(3, "BTC-USD", "60000")) is None
+    assert pipeline.engine.seq == {"AAPL": 2, "BTC-USD": 1}
+    assert pipeline.stats()["faults"] == {"engine": 1}
+
+
+async def test_a_failing_message_build_is_contained_and_leaves_a_visible_gap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import tickstream.market.pipeline as pipeline_module
+
+    layer = InMemoryChannelLayer()
+    channel = await layer.new_channel()
+    await layer.group_add(market_group("AAPL"), channel)
+    pipeline = _pipeline(layer)
+    task = asyncio.create_task(pipeline.publisher.run())  # type: ignore[union-attr]
+    real = pipeline_module.tick_message
+
+    def broken(update: object, **kwargs: object) -> object:
+        if update.tick.price == Decimal("666"):  # type: ignore[attr-defined]
+            raise ValueError("cannot encode")
+        return real(update, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline_module, "tick_message", broken)
+    for i, price in enumerate(["100", "666", "101"]):
+        assert pipeline.ingest(_tick(i, price=price)) is None  # applied, even if not sent
+    await pipeline.publisher.stop()  # type: ignore[union-attr]
+    await task
+    seqs = [(await layer.receive(channel))["seq"] for _ in range(2)]
+    assert seqs == [1, 3]  # the Hubs see the skipped seq and resynchronise
+    assert pipeline.stats()["faults"] == {"publish": 1}
+
+
+async def test_publish_failures_are_counted_as_dropped() -> None:
+    sent: list[str] = []
+
+    async def broker_down(group: str, message: dict) -> None:
+        if len(sent) >= 3:
+            raise ConnectionError("Redis went away")
+        sent.append(group)
+
+    engine = MarketEngine(SPECS, STANDARD_INTERVALS, [], max_delay_s=None)
+    pipeline = Pipeline(engine, publisher=Publisher(broker_down))
+    task = asyncio.create_task(pipeline.publisher.run())  # type: ignore[union-attr]
+    for i in range(10):
+        pipeline.ingest(_tick(i))
+    await pipeline.publisher.stop()  # type: ignore[union-attr]
+    await task
+    stats = pipeline.stats()
+    assert stats["published"] == 3
+    assert stats["publish_failed"] == 7 and stats["publish_dropped"] == 7

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -71,3 +72,59 @@ async def test_restart_resumes_quote_candles_and_warm_indicators(instruments: No
         after.states["AAPL"].series_for("1m").last_values  # type: ignore[union-attr]
         == before.states["AAPL"].series_for("1m").last_values
     )  # type: ignore[union-attr]
+
+
+async def test_a_stored_row_that_cannot_be_read_is_reported_and_skipped(
+    instruments: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A database holding an unreadable value (as one written before the tick bounds
+    existed) no longer stops a start: that row is skipped, the others are restored."""
+    from django.db import connection
+
+    from tickstream.market.models import Candle, Instrument, Quote
+
+    def poison() -> None:
+        now = datetime.now(UTC)
+        for symbol, last in (("KO", "60.5"), ("AAPL", "230.25")):
+            Quote.objects.create(
+                instrument=Instrument.objects.get(symbol=symbol),
+                last=Decimal(last),
+                open=Decimal(last),
+                high=Decimal(last),
+                low=Decimal(last),
+                volume=Decimal(5),
+                trades=1,
+                time=now,
+            )
+        minute = now.replace(second=0, microsecond=0)
+        for symbol in ("KO", "AAPL"):
+            Candle.objects.create(
+                instrument=Instrument.objects.get(symbol=symbol),
+                interval="1m",
+                start=minute,
+                open=1,
+                high=1,
+                low=1,
+                close=1,
+                volume=1,
+                closed=False,
+            )
+        bad = "'NaN'" if connection.vendor == "postgresql" else "'1e400'"  # inf on SQLite
+        ko = Instrument.objects.get(symbol="KO").pk
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE market_quote SET volume = {bad} WHERE instrument_id = %s", [ko])
+            cursor.execute(f"UPDATE market_candle SET close = {bad} WHERE instrument_id = %s", [ko])
+
+    await database_sync_to_async(poison)()
+    specs = await database_sync_to_async(_load_instruments)()
+    engine = _engine(specs)
+    restored = await database_sync_to_async(_hydrate)(engine)
+    assert restored == 1  # AAPL; KO's rows were skipped
+    assert engine.states["AAPL"].quote.last == Decimal("230.25")
+    assert "KO" not in engine.states
+    assert "cannot be restored and is skipped" in caplog.text
+    # KO trades again from a fresh state.
+    ts = time.time_ns()
+    assert isinstance(
+        engine.process(Tick("KO", Decimal("61"), Decimal(1), ts, ts, "t")), TickUpdate
+    )

@@ -62,6 +62,23 @@ BAD = [
     (tick(price="Infinity"), "bad_price"),
     (tick(size="-1"), "bad_size"),
     (tick(size="NaN"), "bad_size"),
+    # The bounds of a tick (docs/configuration.md): what once poisoned the market.
+    (tick(size="1e400"), "size_out_of_range"),
+    (tick(size="1e15"), "size_out_of_range"),
+    (tick(size="0.00000000001"), "size_too_precise"),
+    (tick(size="1234567890.123456"), "size_too_precise"),
+    (tick(price="1e400"), "price_out_of_range"),
+    (tick(price="1000000000000"), "price_out_of_range"),
+    (tick(price="1e-30"), "price_too_precise"),
+    (tick(price="1" * 100_000), "price_out_of_range"),
+    (tick(price="0." + "1" * 100_000), "price_too_precise"),
+    (tick(price="100.00000000001"), "price_too_precise"),
+    (tick(price="1234567890.123456"), "price_too_precise"),
+    (tick(ts=-3_000_000_000 * NS_PER_S), "bad_time"),
+    (tick(ts=8_000_000_000 * NS_PER_S), "bad_time"),
+    (tick(trade_id=""), "bad_trade_id"),
+    (tick(trade_id="x" * 65), "bad_trade_id"),
+    (tick(trade_id="nul\x00byte"), "bad_trade_id"),
     (tick(ts=T0 + 5 * NS_PER_S, recv=T0 + 200 * NS_PER_S), "stale"),
     (tick(ts=T0 + 60 * NS_PER_S, recv=T0 + 5 * NS_PER_S), "future_timestamp"),
     (tick(ts=T0 - 3 * NS_PER_S, recv=T0 + NS_PER_S), "out_of_order"),
@@ -83,6 +100,33 @@ def test_bad_tick_is_rejected_counted_and_changes_nothing(bad: Tick, reason: str
     # ...and the feed goes on: the next good tick is taken normally.
     after = engine.process(tick(price="101", ts=T0 + 2 * NS_PER_S, trade_id="t-2"))
     assert isinstance(after, TickUpdate) and after.seq == 2
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["0.0000000001", "999999999999.99", "12345.6789012345", "0.0000123456", "67250.12000000"],
+)
+def test_prices_at_the_bounds_are_taken_exactly(value: str) -> None:
+    engine = _engine()
+    result = engine.process(tick(price=value, size=value))
+    assert isinstance(result, TickUpdate), result
+    assert result.state.quote.last == D(value) and result.state.quote.volume == D(value)
+    shown = quote_dict(result.state.quote)  # every derived value can be shown
+    assert shown["last"] == value and "E" not in shown["volume"]
+
+
+def test_extreme_moves_within_the_bounds_keep_every_derived_value_computable() -> None:
+    engine = _engine()
+    prices = ["0.0000000001", "999999999999.99", "0.0000000001", "500000000000"]
+    for i, price in enumerate(prices):
+        result = engine.process(
+            tick(price=price, size="999999999999999", ts=T0 + i * 61 * NS_PER_S)
+        )
+        assert isinstance(result, TickUpdate), result
+        quote = quote_dict(result.state.quote)
+        assert quote["last"] == price and quote["change_pct"] is not None
+        for series in result.state.series:
+            series.provisional()
 
 
 def test_late_tick_within_tolerance_counts_in_the_current_candle() -> None:

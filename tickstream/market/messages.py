@@ -26,8 +26,14 @@ def decimal_str(value: Decimal) -> str:
     return text or "0"
 
 
+def fixed(value: Decimal) -> str:
+    """A decimal as plain text at its own precision: `230.00`, `0.0000000001`, never in
+    exponent notation (`1E-10`, `1E+2`) as str() writes some."""
+    return format(value, "f")
+
+
 def _str(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
+    return None if value is None else fixed(value)
 
 
 def _dec(value: Decimal | None) -> str | None:
@@ -48,11 +54,11 @@ def candle_dict(candle: Candle, interval: str, *, closed: bool) -> dict[str, Any
         "interval": interval,
         "time": ns_to_iso(candle.start),
         "t": candle.start // 1_000_000,
-        "open": str(candle.open),
-        "high": str(candle.high),
-        "low": str(candle.low),
-        "close": str(candle.close),
-        "volume": str(candle.volume),
+        "open": fixed(candle.open),
+        "high": fixed(candle.high),
+        "low": fixed(candle.low),
+        "close": fixed(candle.close),
+        "volume": fixed(candle.volume),
         "trades": candle.trades,
         "closed": closed,
     }
@@ -70,7 +76,7 @@ def quote_dict(quote: Quote) -> dict[str, Any]:
         "prev_close": _str(quote.prev_close),
         "change": _dec(quote.change),
         "change_pct": _dec(quote.change_pct),
-        "volume": str(quote.volume),
+        "volume": fixed(quote.volume),
         "vwap": None if vwap is None else decimal_str(round(vwap, 10)),
         "trades": quote.trades,
         "time": ns_to_iso(quote.ts) if quote.ts else None,
@@ -81,8 +87,8 @@ def tick_dict(tick: Tick) -> dict[str, Any]:
     """A tick as plain data (decimals as strings, times as integer ns)."""
     return {
         "symbol": tick.symbol,
-        "price": str(tick.price),
-        "size": str(tick.size),
+        "price": fixed(tick.price),
+        "size": fixed(tick.size),
         "ts_event": tick.ts_event,
         "ts_recv": tick.ts_recv,
         "source": tick.source,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from django.shortcuts import render
 from django.views.generic import TemplateView
 
 from tickstream.market.selectors import instrument_specs
@@ -65,3 +67,15 @@ class TradingView(MarketPage):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return {**super().get_context_data(**kwargs), "default": settings.STREAM_DEFAULT_CRYPTO}
+
+
+def login_locked(request: HttpRequest, credentials: Any = None, *args: Any, **kwargs: Any) -> Any:
+    """What a login gets after too many failures for its account or its address (429)."""
+    minutes = settings.AXES_COOLOFF_TIME.total_seconds() / 60
+    message = (
+        f"Too many failed logins for this account or from this address. "
+        f"Try again in {minutes:g} minutes."
+    )
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": {"code": "throttled", "message": message}}, status=429)
+    return render(request, "registration/locked_out.html", {"message": message}, status=429)
