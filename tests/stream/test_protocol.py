@@ -84,6 +84,28 @@ async def test_subscribe_is_all_or_nothing(market: Market) -> None:
     await ws.disconnect()
 
 
+async def test_unsubscribe_is_all_or_nothing(market: Market) -> None:
+    """A refused unsubscribe (one channel not subscribed) once removed the others anyway."""
+    market.trade("MSFT", "418.00")
+    await market.settle()
+    ws = await connect()
+    await frames(ws, timeout=0.3)
+    await request(ws, {"op": "subscribe", "id": 1, "channels": ["ticker:MSFT", "trades:MSFT"]})
+    got = await request(
+        ws, {"op": "unsubscribe", "id": 2, "channels": ["ticker:MSFT", "ticker:AAPL"]}
+    )
+    assert [(m["type"], m["code"], m["id"]) for m in got] == [("error", "not_subscribed", 2)]
+    market.trade("MSFT", "418.50")
+    await market.settle()
+    updates = {m["channel"] for m in await frames(ws) if m["type"] == "update"}
+    assert updates == {"ticker:MSFT", "trades:MSFT"}  # both still followed
+    got = await request(
+        ws, {"op": "unsubscribe", "id": 3, "channels": ["ticker:MSFT", "trades:MSFT"]}
+    )
+    assert got == [{"type": "unsubscribed", "id": 3, "channels": ["ticker:MSFT", "trades:MSFT"]}]
+    await ws.disconnect()
+
+
 async def test_too_many_messages_is_rate_limited_then_closed(market: Market) -> None:
     ws = await connect()
     await frames(ws, timeout=0.3)

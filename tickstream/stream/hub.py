@@ -199,7 +199,10 @@ class Hub:
     # --- lifecycle ---
 
     async def start(self) -> None:
-        self._channel = await self.layer.new_channel("hub.")
+        try:
+            self._channel = await self.layer.new_channel("hub.")
+        except Exception as exc:  # the receive loop keeps trying
+            log.warning("hub: the broker is unreachable at start (%s)", exc)
         self._tasks = [
             asyncio.create_task(self._receive_loop(), name="hub receive"),
             asyncio.create_task(self._heartbeat_loop(), name="hub heartbeat"),
@@ -239,6 +242,8 @@ class Hub:
                 self.by_symbol.setdefault(ref.symbol, set()).add(ref.name)
         elif first:
             try:
+                if not self._channel:
+                    raise ConnectionError("the Hub has no broker channel yet")
                 await self.layer.group_add(key, self._channel)
             except Exception as exc:
                 log.warning("cannot follow %s: %s", key, exc)
@@ -330,6 +335,8 @@ class Hub:
     async def _load(self, view: SymbolView) -> None:
         symbol = view.symbol
         try:
+            if not self._channel:
+                raise ConnectionError("the Hub has no broker channel yet")
             if self.symbol_exists is not None and not await self.symbol_exists(symbol):
                 view.error = ProtocolError(ErrorCode.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")
             else:
@@ -365,9 +372,32 @@ class Hub:
 
     # --- incoming ---
 
+    async def _open_channel(self) -> None:
+        """Get the Hub's channel on the broker, waiting out an outage with backoff;
+        subscriptions meanwhile are answered `unavailable`."""
+        failures = 0
+        while not self._channel:
+            try:
+                self._channel = await self.layer.new_channel("hub.")
+            except Exception as exc:
+                failures += 1
+                delay = min(5.0, 0.1 * 2**failures)
+                log.warning("hub: the broker is unreachable (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+
     async def _receive_loop(self) -> None:
+        await self._open_channel()
+        failures = 0
         while True:
-            message = await self.layer.receive(self._channel)
+            try:
+                message = await self.layer.receive(self._channel)
+                failures = 0
+            except Exception as exc:  # the broker went away: it resubscribes when back
+                failures += 1
+                delay = min(5.0, 0.1 * 2**failures)
+                log.warning("hub: receiving failed (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                continue
             try:
                 kind = message.get("type")
                 if kind == "market.tick":
@@ -469,30 +499,27 @@ class Hub:
             except Exception:
                 log.exception("hub flush failed")
 
-    def _encode_channel(self, name: str, wire: str) -> list[tuple[int, bytes]]:
-        """The frames of a channel's update for one wire format, each with the seq it
-        brings a subscriber to."""
+    def _encode_channel(self, name: str, wire: str) -> list[tuple[int, int, bytes]]:
+        """The frames of a channel's update for one wire format, each with the range of
+        seq it covers (a gap notice covers several)."""
         ref = self.refs[name]
         view = self.views[ref.symbol or ""]
         if wire != "v1":
             message = self.formats[wire](ref, view)
-            return [] if message is None else [(view.seq, encode(message))]
+            return [] if message is None else [(view.seq, view.seq, encode(message))]
         if ref.kind is ChannelKind.TRADES:
-            parts = []
-            gap = self._gaps.get(name)
-            if gap is not None:
-                gap_message = {"type": "gap", "channel": name, "from": gap[0], "to": gap[1]}
-                parts.append((gap[1], encode(gap_message)))
-            parts += [
-                (s, encode({"type": "update", "channel": name, "seq": s, "data": t}))
+            parts = [
+                (s, s, encode({"type": "update", "channel": name, "seq": s, "data": t}))
                 for s, t in self._trades.get(name, ())
             ]
-            parts.sort(key=lambda part: part[0])
+            gap = self._gaps.get(name)
+            if gap is not None:  # the trades past the bound of one flush
+                parts.append((gap[0], gap[1], _gap_frame(name, gap[0], gap[1])))
             return parts
         seq, data = v1_state(ref, view)
         if ref.kind is ChannelKind.CANDLES:
             data = {"candle": data["candle"], "closed": self._closed.get(name, [])}
-        return [(seq, encode({"type": "update", "channel": name, "seq": seq, "data": data}))]
+        return [(seq, seq, encode({"type": "update", "channel": name, "seq": seq, "data": data}))]
 
     def flush(self) -> None:
         """Send every changed channel to its subscribers: encoded once per wire format."""
@@ -524,9 +551,13 @@ class Hub:
                 joined = self._joined.get(conn)
                 since = None if joined is None else joined.get(name)
                 if since is None:
-                    frames = [frame for _, frame in parts]
+                    frames = [frame for _, _, frame in parts]
                 else:  # its snapshot already holds everything up to `since`
-                    frames = [frame for seq, frame in parts if seq > since]
+                    frames = [
+                        frame if first > since else _gap_frame(name, since + 1, last)
+                        for first, last, frame in parts
+                        if last > since
+                    ]
                 if frames:
                     outbox.setdefault(conn, []).extend(frames)
             self._sent_seq[name] = self._current_seq(name)
@@ -584,6 +615,10 @@ class Hub:
 
 
 STREAM_HIGH_WATER = 8  # frames queued for a connection before it is treated as slow
+
+
+def _gap_frame(channel: str, first: int, last: int) -> bytes:
+    return encode({"type": "gap", "channel": channel, "from": first, "to": last})
 
 
 def _now_ms() -> int:
