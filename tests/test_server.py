@@ -183,3 +183,72 @@ def test_split_deployment_feed_process_web_process_redis_postgres(
         assert stop(web) == 0
     assert "stopped:" in feed_log.read_text()
     assert "Traceback" not in web_log.read_text() + feed_log.read_text()
+
+
+def _ws_snapshot(port: int, channel: str) -> dict:
+    """The first answer to a subscribe: a snapshot, or the error."""
+    import asyncio
+    import json
+
+    import websockets
+
+    async def ask() -> dict:
+        async with websockets.connect(f"ws://127.0.0.1:{port}/ws/v1/", open_timeout=10) as ws:
+            await ws.recv()  # welcome
+            await ws.send(json.dumps({"op": "subscribe", "id": 1, "channels": [channel]}))
+            while True:
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                for m in frame if isinstance(frame, list) else [frame]:
+                    if m["type"] in ("snapshot", "error"):
+                        return m
+
+    return asyncio.run(ask())
+
+
+def test_the_ticks_that_once_broke_the_product_are_refused_and_a_restart_works(
+    tmp_path: Path,
+) -> None:
+    """An authorised publisher pushes each tick that used to take the product down; each
+    is refused with its code, the API keeps answering, the market keeps moving, and the
+    server restarts on the same database."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = dev_env(tmp_path, SIM_RATE="100", SIM_SEED="9", SIM_SYMBOLS="KO,BTC-USD")
+    critical = [
+        ({"symbol": "KO", "price": "60", "size": "1e400"}, "size_out_of_range"),
+        ({"symbol": "KO", "price": "1e400"}, "price_out_of_range"),
+        ({"symbol": "KO", "price": "1e-30"}, "price_too_precise"),
+        ({"symbol": "KO", "price": "9" * 100_000}, "malformed_tick"),
+        ({"symbol": "KO", "price": "60", "size": "1" * 40}, "size_out_of_range"),
+    ]
+    for attempt in ("first", "restart"):
+        log = tmp_path / f"server-{attempt}.log"
+        with process(server_args(port), env, log) as server:
+            token = _start(base, log)
+            if attempt == "first":
+                for tick, code in critical:
+                    status, result = http_json(
+                        f"{base}/api/ticks",
+                        data={"ticks": [tick]},
+                        headers={"Authorization": f"Token {token}"},
+                    )
+                    assert status == 422, result
+                    assert [r["code"] for r in result["rejected"]] == [code]
+
+            def moved_past(seen: dict[str, int]) -> list[dict]:
+                status, quotes = http_json(f"{base}/api/quotes/?symbols=KO,BTC-USD")
+                if status != 200 or len(quotes) != 2:
+                    return []
+                return quotes if all(q["trades"] > seen.get(q["symbol"], 0) for q in quotes) else []
+
+            seen: dict[str, int] = {}
+            for _ in range(2):  # the market moves on (and the writer keeps writing)
+                quotes = wait_until(lambda seen=seen: moved_past(seen), timeout=30)
+                seen = {q["symbol"]: q["trades"] for q in quotes}
+            status, page = http_json(f"{base}/api/candles/?symbol=KO&interval=1s&limit=5")
+            assert status == 200 and page["candles"]
+            assert _ws_snapshot(port, "trades:KO")["type"] == "snapshot"
+            assert stop(server) == 0
+        text = log.read_text()
+        assert "Traceback" not in text and "startup failed" not in text
+        assert "'failures': 0" in text and "'faults': {}" in text

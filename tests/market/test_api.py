@@ -317,3 +317,118 @@ def test_specs_from_the_database_carry_plain_decimals(instruments: None) -> None
         trade = sim.next_trade()
         assert trade is not None
         assert len(str(trade.price).partition(".")[2]) == 2, trade.price
+
+
+def test_a_deeply_nested_body_is_a_coded_400_not_a_500(
+    publisher: APIClient, embedded: Pipeline
+) -> None:
+    body = "[" * 100_000 + "]" * 100_000
+    response = publisher.post("/api/ticks", body, content_type="application/json")
+    error = _error(response, 400, "malformed_body")
+    assert "nested too deeply" in error["message"]
+
+
+def test_a_body_over_the_upload_limit_is_a_coded_413(
+    publisher: APIClient, embedded: Pipeline, settings: object
+) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000  # type: ignore[attr-defined]
+    ticks = [{"symbol": "AAPL", "price": "230.01", "size": "1"}] * 300
+    response = publisher.post("/api/ticks", {"ticks": ticks}, format="json")
+    _error(response, 413, "body_too_large")
+    assert response["Content-Type"] == "application/json"
+
+
+def test_unknown_api_paths_answer_coded_json(client: APIClient) -> None:
+    response = client.get("/api/nothing-here/")
+    _error(response, 404, "not_found")
+    assert response["Content-Type"] == "application/json"
+    assert client.get("/nothing-here/").status_code == 404  # pages keep Django's page
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("active=-160", "bad_active"),
+        ("active=maybe", "bad_active"),
+        ("kind=bond", "bad_kind"),
+        ("q=" + "x" * 101, "bad_query"),
+    ],
+)
+def test_instrument_query_parameters_are_validated(
+    client: APIClient, instruments: None, query: str, code: str
+) -> None:
+    _error(client.get(f"/api/instruments/?{query}"), 400, code)
+
+
+def test_instruments_filter_on_activity(client: APIClient, instruments: None) -> None:
+    Instrument.objects.filter(symbol="KO").update(active=False)
+    assert [r["symbol"] for r in client.get("/api/instruments/?active=false").json()] == ["KO"]
+    assert len(client.get("/api/instruments/?active=true").json()) == 35
+
+
+@pytest.mark.parametrize(
+    ("tick", "code"),
+    [
+        ({"symbol": "KO", "price": "60", "size": "1e400"}, "size_out_of_range"),
+        ({"symbol": "KO", "price": "1e400"}, "price_out_of_range"),
+        ({"symbol": "KO", "price": "1e-30"}, "price_too_precise"),
+        ({"symbol": "KO", "price": "1" * 100_000}, "malformed_tick"),
+        ({"symbol": "KO", "price": "60", "size": "0.00000000001"}, "size_too_precise"),
+        ({"symbol": "KO", "price": "60", "trade_id": ["a"]}, "malformed_tick"),
+        ({"symbol": "KO", "price": "60", "trade_id": "a\u0000b"}, "malformed_tick"),
+        ({"symbol": "KO", "price": "60", "ts": {"t": 1}}, "malformed_tick"),
+        ({"symbol": "KO", "price": True}, "malformed_tick"),
+        ({"symbol": "K" * 33, "price": "60"}, "malformed_tick"),
+    ],
+)
+def test_ticks_beyond_the_bounds_are_refused_and_change_nothing(
+    publisher: APIClient, embedded: Pipeline, tick: dict, code: str
+) -> None:
+    good = {"ticks": [{"symbol": "KO", "price": "60.5"}]}
+    assert publisher.post("/api/ticks", good, format="json").json()["accepted"] == 1
+    before = embedded.snapshot("KO")
+    response = publisher.post("/api/ticks", {"ticks": [tick]}, format="json")
+    assert response.status_code == 422, response.content
+    assert [r["code"] for r in response.json()["rejected"]] == [code]
+    assert embedded.snapshot("KO") == before
+    good = {"ticks": [{"symbol": "KO", "price": "60.6"}]}
+    assert publisher.post("/api/ticks", good, format="json").json()["accepted"] == 1
+
+
+def test_the_schema_types_every_parameter_and_documents_the_errors(client: APIClient) -> None:
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    paths = schema["paths"]
+    params = {p["name"]: p for p in paths["/api/candles/"]["get"]["parameters"]}
+    assert params["interval"]["schema"]["enum"] == ["1s", "1m", "5m", "15m", "1h", "1d"]
+    assert params["symbol"]["required"] is True
+    assert params["limit"]["schema"]["maximum"] == 5000
+    kinds = {p["name"]: p for p in paths["/api/instruments/"]["get"]["parameters"]}
+    assert kinds["kind"]["schema"]["enum"] == ["stock", "crypto"]
+    assert kinds["active"]["schema"]["type"] == "boolean"
+    ingest = paths["/api/ticks"]["post"]
+    assert {"200", "400", "401", "403", "413", "422", "429", "503"} <= set(ingest["responses"])
+    tick = schema["components"]["schemas"]["PushedTick"]
+    assert set(tick["properties"]) == {"symbol", "price", "size", "ts", "trade_id"}
+    assert set(tick["required"]) == {"symbol", "price"}
+    for path in ("/api/instruments/", "/api/quotes/", "/api/candles/"):
+        assert "400" in paths[path]["get"]["responses"], path
+    error = schema["components"]["schemas"]["ErrorBody"]
+    assert set(error["required"]) == {"code", "message"}
+
+
+@pytest.mark.parametrize(
+    ("number", "code"),
+    [
+        ("1e400", "price_out_of_range"),  # a JSON number, read as a decimal, never a float
+        ("1e-30", "price_too_precise"),
+        ("Infinity", "malformed_tick"),
+        ("NaN", "malformed_tick"),
+        ("-0", "bad_price"),
+    ],
+)
+def test_json_numbers_at_the_edge(
+    publisher: APIClient, embedded: Pipeline, number: str, code: str
+) -> None:
+    body = '{"ticks": [{"symbol": "KO", "price": NUMBER}]}'.replace("NUMBER", number)
+    response = publisher.post("/api/ticks", body, content_type="application/json")
+    assert [r["code"] for r in response.json()["rejected"]] == [code]

@@ -8,7 +8,6 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
-from django.http import QueryDict
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import (
     OpenApiResponse,
@@ -156,7 +155,9 @@ def _errors(*statuses: int) -> dict[int, Any]:
 def _query(serializer: type[serializers.Serializer[Any]], request: Request) -> dict[str, Any]:
     """Validate query parameters with a serializer; the first bad field is an ApiError with
     that field's code (`bad_<field>`)."""
-    checked = serializer(data=request.query_params)
+    # A plain dict, not the QueryDict: DRF reads a blank HTML-form field as absent, and the
+    # schema says `kind=` is not a kind.
+    checked = serializer(data=request.query_params.dict())
     if not checked.is_valid():
         field, problems = next(iter(checked.errors.items()))
         code = getattr(serializer.Meta, "codes", {}).get(field, f"bad_{field}")  # type: ignore[attr-defined]
@@ -166,10 +167,10 @@ def _query(serializer: type[serializers.Serializer[Any]], request: Request) -> d
 
 class InstrumentQuery(serializers.Serializer[Any]):
     kind = serializers.ChoiceField(choices=Instrument.Kind.values, required=False)
-    q = serializers.CharField(required=False, max_length=100, help_text="search in symbol and name")
-    active = serializers.BooleanField(
-        required=False, allow_null=True, default=None, help_text="true or false"
+    q = serializers.CharField(
+        required=False, allow_blank=True, max_length=100, help_text="search in symbol and name"
     )
+    active = serializers.BooleanField(required=False, help_text="true or false")
 
     class Meta:
         codes = {"kind": "bad_kind", "q": "bad_query", "active": "bad_active"}
@@ -177,7 +178,7 @@ class InstrumentQuery(serializers.Serializer[Any]):
 
 class QuoteQuery(serializers.Serializer[Any]):
     symbols = serializers.CharField(
-        required=False, max_length=4000, help_text="comma-separated; all if empty"
+        required=False, allow_blank=True, max_length=4000, help_text="comma-separated; all if empty"
     )
 
     class Meta:
@@ -277,7 +278,8 @@ class CandleQuery(serializers.Serializer[Any]):
     limit = serializers.IntegerField(
         required=False, default=500, min_value=1, max_value=MAX_CANDLES
     )
-    indicators = serializers.CharField(
+    indicators = serializers.RegexField(
+        r"^(default|[a-z]+(:\d+(\.\d+)?)*(,[a-z]+(:\d+(\.\d+)?)*)*)$",
         required=False,
         max_length=500,
         help_text="indicator specs (`sma:20,rsi:14,macd:12:26:9,bbands:20:2`...) or "
@@ -294,9 +296,8 @@ class CandleQuery(serializers.Serializer[Any]):
         }
 
     def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, QueryDict) and data.get("symbol"):
-            data = data.copy()
-            data["symbol"] = data["symbol"].strip().upper()
+        if isinstance(data.get("symbol"), str):
+            data = {**data, "symbol": data["symbol"].strip().upper()}
         return super().to_internal_value(data)
 
 

@@ -181,33 +181,32 @@ def _fit(value: Decimal, column: dict[str, int]) -> Decimal:
 _WIDE = Context(prec=60)
 
 
+# How each model's rows are written: (unique fields, fields to update) of an upsert, or
+# None for a plain insert. Order matters for nothing but readability.
+_UPSERTS: dict[type[models.Model], tuple[list[str], list[str]] | None] = {
+    Candle: (["instrument", "interval", "start"], _CANDLE_FIELDS),
+    Quote: (["instrument"], _QUOTE_FIELDS),
+    Cryptocurrency: (["instrument"], ["name", "price", "timestamp"]),
+    Trade: None,
+}
+
+
 def _save(rows: list[models.Model]) -> None:
     by_model: dict[type[models.Model], list[models.Model]] = {}
     for row in rows:
         by_model.setdefault(type(row), []).append(row)
-    if by_model.get(Candle):
-        Candle.objects.bulk_create(
-            by_model[Candle],  # type: ignore[arg-type]
-            batch_size=500,
-            update_conflicts=True,
-            unique_fields=["instrument", "interval", "start"],
-            update_fields=_CANDLE_FIELDS,
-        )
-    if by_model.get(Quote):
-        Quote.objects.bulk_create(
-            by_model[Quote],  # type: ignore[arg-type]
-            batch_size=500,
-            update_conflicts=True,
-            unique_fields=["instrument"],
-            update_fields=_QUOTE_FIELDS,
-        )
-    if by_model.get(Cryptocurrency):
-        Cryptocurrency.objects.bulk_create(
-            by_model[Cryptocurrency],  # type: ignore[arg-type]
-            batch_size=500,
-            update_conflicts=True,
-            unique_fields=["instrument"],
-            update_fields=["name", "price", "timestamp"],
-        )
-    if by_model.get(Trade):
-        Trade.objects.bulk_create(by_model[Trade], batch_size=1000)  # type: ignore[arg-type]
+    for model, upsert in _UPSERTS.items():
+        objs = by_model.get(model)
+        if not objs:
+            continue
+        if upsert is None:
+            model.objects.bulk_create(objs, batch_size=1000)
+        else:
+            unique, update = upsert
+            model.objects.bulk_create(
+                objs,
+                batch_size=500,
+                update_conflicts=True,
+                unique_fields=unique,
+                update_fields=update,
+            )
