@@ -7,9 +7,9 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 
-from tickstream.market.feeds.simulation import MarketSimulator
-from tickstream.market.instruments import InstrumentKind, InstrumentSpec
-from tickstream.market.ticks import NS_PER_S
+from tickstream.market.core.instruments import InstrumentKind, InstrumentSpec
+from tickstream.market.core.simulator import MarketSimulator
+from tickstream.market.core.ticks import NS_PER_S
 
 
 def bench_symbols(count: int) -> list[InstrumentSpec]:

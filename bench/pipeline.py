@@ -32,12 +32,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tickstream.market.analytics.indicators import parse_indicators  # noqa: E402
-from tickstream.market.analytics.intervals import STANDARD_INTERVALS  # noqa: E402
-from tickstream.market.engine import MarketEngine  # noqa: E402
-from tickstream.market.feeds.simulation import MarketSimulator  # noqa: E402
-from tickstream.market.instruments import InstrumentKind, InstrumentSpec  # noqa: E402
-from tickstream.market.ticks import NS_PER_S, Tick  # noqa: E402
+from tickstream.market.core.analytics.indicators import parse_indicators  # noqa: E402
+from tickstream.market.core.analytics.intervals import STANDARD_INTERVALS  # noqa: E402
+from tickstream.market.core.engine import MarketEngine  # noqa: E402
+from tickstream.market.core.instruments import InstrumentKind, InstrumentSpec  # noqa: E402
+from tickstream.market.core.simulator import MarketSimulator  # noqa: E402
+from tickstream.market.core.ticks import NS_PER_S, Tick  # noqa: E402
 
 INDICATORS = "sma:20,ema:20,wma:20,rsi:14,macd:12:26:9,bbands:20:2,atr:14,vwap"
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
@@ -103,8 +103,8 @@ def bench_engine(ticks: list[Tick], specs: list[InstrumentSpec]) -> int:
 
 
 def bench_publish(ticks: list[Tick], specs: list[InstrumentSpec], analysis_ms: int) -> int:
+    from tickstream.market.broker import market_group
     from tickstream.market.pipeline import Pipeline, Publisher
-    from tickstream.stream.groups import market_group
     from tickstream.stream.layers import LocalChannelLayer
 
     async def main() -> int:
@@ -131,9 +131,9 @@ def bench_publish(ticks: list[Tick], specs: list[InstrumentSpec], analysis_ms: i
 def bench_persist(ticks: list[Tick], specs: list[InstrumentSpec]) -> dict[str, float]:
     """Runs in a child process with Django set up on a fresh database."""
     from tickstream.market.models import Candle, Instrument
-    from tickstream.market.persistence import BatchWriter
     from tickstream.market.pipeline import Pipeline
-    from tickstream.market.storage import BatchStore
+    from tickstream.market.upserts import BatchStore
+    from tickstream.market.writer import BatchWriter
 
     Instrument.objects.bulk_create(
         [Instrument(symbol=s.symbol, name=s.name, kind=s.kind.value) for s in specs]

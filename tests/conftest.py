@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from tickstream.market.instruments import DEFAULT_UNIVERSE, InstrumentKind, InstrumentSpec
+from tickstream.market.core.instruments import DEFAULT_UNIVERSE, InstrumentKind, InstrumentSpec
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # The columns the analyze command documents for

@@ -11,11 +11,8 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from tickstream.lifespan import lifespan_app  # noqa: E402
-from tickstream.stream.auth import (  # noqa: E402
-    RawSendMiddleware,
-    TokenAuthMiddleware,
-    origin_checked,
-)
+from tickstream.stream.auth import TokenAuthMiddleware, origin_checked  # noqa: E402
+from tickstream.stream.frames import RawSendMiddleware  # noqa: E402
 from tickstream.stream.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(

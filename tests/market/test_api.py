@@ -12,9 +12,9 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tickstream.market import runtime as market_runtime
-from tickstream.market.analytics.indicators import parse_indicators
-from tickstream.market.analytics.intervals import STANDARD_INTERVALS
-from tickstream.market.engine import MarketEngine
+from tickstream.market.core.analytics.indicators import parse_indicators
+from tickstream.market.core.analytics.intervals import STANDARD_INTERVALS
+from tickstream.market.core.engine import MarketEngine
 from tickstream.market.models import Candle, Instrument, Quote
 from tickstream.market.pipeline import Pipeline
 from tickstream.market.runtime import MarketRuntime
@@ -80,7 +80,7 @@ def test_quotes_all_or_selected(client: APIClient, instruments: None) -> None:
         aapl["change"],
         aapl["change_pct"],
         aapl["volume"],
-    ) == ("230.5", "228.5", "2", "0.8753", "1500.5")
+    ) == ("230.50", "228.50", "2", "0.8753", "1500.5")  # prices at AAPL's tick of 0.01
     error = _error(client.get("/api/quotes/?symbols=AAPL,NOPE,ZZZ"), 404, "unknown_symbol")
     assert error["details"] == {"symbols": ["NOPE", "ZZZ"]}
 
@@ -114,16 +114,23 @@ def test_candles_newest_page_with_forming_last_then_older_pages(
     client: APIClient, minutes: list[datetime]
 ) -> None:
     page = client.get("/api/candles/?symbol=AAPL&interval=1m&limit=5").json()
-    assert [c["open"] for c in page["candles"]] == ["107", "108", "109", "110", "111"]
+    # Prices at AAPL's precision (tick 0.01), as on the websocket: one candle shape.
+    assert [c["open"] for c in page["candles"]] == [
+        "107.00",
+        "108.00",
+        "109.00",
+        "110.00",
+        "111.00",
+    ]
     assert page["candles"][-1]["closed"] is False
     assert page["candles"][0] == {
         "interval": "1m",
         "time": "2026-11-20T14:37:00Z",
         "t": int(minutes[7].timestamp() * 1000),
-        "open": "107",
-        "high": "108",
-        "low": "106",
-        "close": "107.5",
+        "open": "107.00",
+        "high": "108.00",
+        "low": "106.00",
+        "close": "107.50",
         "volume": "1000",
         "trades": 10,
         "closed": True,
@@ -132,7 +139,7 @@ def test_candles_newest_page_with_forming_last_then_older_pages(
     while page["next"]:
         page = client.get(page["next"]).json()
         seen = [c["open"] for c in page["candles"]] + seen
-    assert seen == [str(100 + i) for i in range(12)]
+    assert seen == [f"{100 + i}.00" for i in range(12)]
 
 
 def test_candles_in_a_range(client: APIClient, minutes: list[datetime]) -> None:
@@ -145,12 +152,12 @@ def test_candles_in_a_range(client: APIClient, minutes: list[datetime]) -> None:
             "end": minutes[4].isoformat(),
         },
     ).json()
-    assert [c["open"] for c in page["candles"]] == ["102", "103"]
+    assert [c["open"] for c in page["candles"]] == ["102.00", "103.00"]
     assert page["next"] is None
     by_epoch = client.get(
         "/api/candles/", {"symbol": "AAPL", "interval": "1m", "start": int(minutes[10].timestamp())}
     ).json()
-    assert [c["open"] for c in by_epoch["candles"]] == ["110", "111"]
+    assert [c["open"] for c in by_epoch["candles"]] == ["110.00", "111.00"]
 
 
 def test_candles_carry_indicator_values_warmed_up_on_older_candles(
@@ -307,7 +314,7 @@ def test_openapi_schema_lists_the_endpoints(client: APIClient) -> None:
 
 def test_specs_from_the_database_carry_plain_decimals(instruments: None) -> None:
     """Prices are multiples of the tick size: its exponent is what they print with."""
-    from tickstream.market.feeds.simulation import MarketSimulator
+    from tickstream.market.core.simulator import MarketSimulator
 
     specs = {s.symbol: s for s in instrument_specs()}
     assert str(specs["AAPL"].tick_size) == "0.01" and str(specs["DOGE-USD"].tick_size) == "0.00001"

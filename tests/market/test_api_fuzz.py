@@ -17,8 +17,8 @@ from rest_framework.authtoken.models import Token
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from tickstream.market import runtime as market_runtime
-from tickstream.market.analytics.intervals import STANDARD_INTERVALS
-from tickstream.market.engine import MarketEngine
+from tickstream.market.core.analytics.intervals import STANDARD_INTERVALS
+from tickstream.market.core.engine import MarketEngine
 from tickstream.market.pipeline import Pipeline
 from tickstream.market.runtime import MarketRuntime
 from tickstream.market.selectors import instrument_specs

@@ -17,15 +17,15 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from tickstream.market import runtime as market_runtime
-from tickstream.market.analytics.intervals import STANDARD_INTERVALS
-from tickstream.market.engine import MarketEngine
+from tickstream.market.core.analytics.intervals import STANDARD_INTERVALS
+from tickstream.market.core.engine import MarketEngine
+from tickstream.market.core.validation import RejectReason
 from tickstream.market.models import Quote, Trade
-from tickstream.market.persistence import BatchWriter
 from tickstream.market.pipeline import Pipeline
 from tickstream.market.runtime import MarketRuntime
 from tickstream.market.selectors import instrument_specs
-from tickstream.market.storage import BatchStore
-from tickstream.market.validation import RejectReason
+from tickstream.market.upserts import BatchStore
+from tickstream.market.writer import BatchWriter
 
 # The store writes from its own thread, as the writer does, so it must see committed rows.
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -8,14 +8,14 @@ from decimal import Decimal
 import pytest
 from channels.layers import InMemoryChannelLayer
 
-from tickstream.market.analytics.indicators import parse_indicators
-from tickstream.market.analytics.intervals import STANDARD_INTERVALS
-from tickstream.market.engine import MarketEngine
-from tickstream.market.instruments import InstrumentKind, InstrumentSpec
-from tickstream.market.messages import MESSAGE_TYPE_TICK
+from tickstream.market.broker import GroupNameError, market_group
+from tickstream.market.core.analytics.indicators import parse_indicators
+from tickstream.market.core.analytics.intervals import STANDARD_INTERVALS
+from tickstream.market.core.engine import MarketEngine
+from tickstream.market.core.instruments import InstrumentKind, InstrumentSpec
+from tickstream.market.core.messages import MESSAGE_TYPE_TICK
+from tickstream.market.core.ticks import NS_PER_S, Tick
 from tickstream.market.pipeline import Pipeline, Publisher
-from tickstream.market.ticks import NS_PER_S, Tick
-from tickstream.stream.groups import GroupNameError, market_group
 
 T0 = 1_700_000_000 * NS_PER_S
 SPECS = [

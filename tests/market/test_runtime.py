@@ -9,13 +9,13 @@ from decimal import Decimal
 import pytest
 from channels.db import database_sync_to_async
 
-from tickstream.market.analytics.indicators import parse_indicators
-from tickstream.market.analytics.intervals import parse_interval
-from tickstream.market.engine import MarketEngine, TickUpdate
-from tickstream.market.persistence import BatchWriter
+from tickstream.market.core.analytics.indicators import parse_indicators
+from tickstream.market.core.analytics.intervals import parse_interval
+from tickstream.market.core.engine import MarketEngine, TickUpdate
+from tickstream.market.core.ticks import NS_PER_S, Tick
 from tickstream.market.runtime import _hydrate, _load_instruments
-from tickstream.market.storage import BatchStore
-from tickstream.market.ticks import NS_PER_S, Tick
+from tickstream.market.upserts import BatchStore
+from tickstream.market.writer import BatchWriter
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -4,6 +4,7 @@ embedded as the process runtime, and the Hub of that loop."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -16,13 +17,13 @@ from channels.testing import WebsocketCommunicator
 
 from tickstream.asgi import application
 from tickstream.market import runtime as market_runtime
-from tickstream.market.analytics.indicators import parse_indicators
-from tickstream.market.analytics.intervals import STANDARD_INTERVALS
-from tickstream.market.engine import MarketEngine
+from tickstream.market.core.analytics.indicators import parse_indicators
+from tickstream.market.core.analytics.intervals import STANDARD_INTERVALS
+from tickstream.market.core.engine import MarketEngine
+from tickstream.market.core.ticks import NS_PER_S, Tick
 from tickstream.market.pipeline import Pipeline, Publisher
 from tickstream.market.runtime import MarketRuntime
 from tickstream.market.selectors import instrument_specs
-from tickstream.market.ticks import NS_PER_S, Tick
 from tickstream.stream.hub import stop_hub
 
 ORIGIN = (b"origin", b"http://127.0.0.1")
@@ -94,3 +95,39 @@ async def request(
 ) -> list[Any]:
     await communicator.send_json_to(message)
     return await frames(communicator, timeout=timeout)
+
+
+@contextlib.asynccontextmanager
+async def serve(**options: Any) -> AsyncIterator[str]:
+    """The real server (uvicorn with tickstream's options, `options` on top) in this test's
+    event loop; yields `host:port`."""
+    import uvicorn
+    from django.conf import settings
+
+    from tests.support import free_port
+    from tickstream.stream.server import uvicorn_options
+
+    port = free_port()
+    config = uvicorn.Config(
+        application,
+        host="127.0.0.1",
+        port=port,
+        lifespan="off",
+        log_level="warning",
+        **{**uvicorn_options(settings), **options},
+    )
+    served = uvicorn.Server(config)
+    task = asyncio.create_task(served.serve())
+    for _ in range(500):  # uvicorn offers no event for it
+        if served.started or task.done():
+            break
+        await asyncio.sleep(0.01)
+    if not served.started:
+        served.should_exit = True
+        await task  # raises what stopped it
+        raise AssertionError("the server did not start")
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        served.should_exit = True
+        await task

@@ -89,7 +89,7 @@ class SlowReader:
 
 
 async def test_a_slow_reader_is_skipped_then_caught_up_without_silent_gaps(market: Market) -> None:
-    from tickstream.stream.protocol import ChannelKind, ChannelRef
+    from tickstream.stream.core.protocol import ChannelKind, ChannelRef
 
     market.trade("AAPL", "230.00")
     await market.settle()

@@ -204,7 +204,7 @@ async def test_per_user_channels_refuse_others_and_deliver_to_their_owner(market
 
 
 async def test_too_many_subscriptions_is_refused(market: Market) -> None:
-    from tickstream.market.instruments import DEFAULT_UNIVERSE
+    from tickstream.market.core.instruments import DEFAULT_UNIVERSE
 
     names = [
         f"candles:{s.symbol}:{i}"
@@ -263,13 +263,3 @@ async def _hub():  # type: ignore[no-untyped-def]
     from tickstream.stream.hub import get_hub
 
     return await get_hub()
-
-
-@pytest.mark.parametrize("size", [0, 1, 125, 126, 65_535, 65_536, 200_000])
-def test_pre_framed_text_frames_are_the_bytes_a_websocket_library_writes(size: int) -> None:
-    from websockets.frames import Frame, Opcode
-
-    from tickstream.stream.consumers import text_frame
-
-    payload = b"x" * size
-    assert text_frame(payload) == Frame(Opcode.TEXT, payload).serialize(mask=False)

@@ -24,7 +24,7 @@ def check_v1(messages: list[dict[str, Any]], seen: set[str]) -> None:
 
 
 async def test_v1_traffic_matches_the_schemas(market: Market) -> None:
-    from tickstream.stream import hub as hub_module
+    from tickstream.stream.core import fanout
     from tickstream.stream.hub import get_hub
 
     market.trade("AAPL", "230.00")
@@ -43,15 +43,15 @@ async def test_v1_traffic_matches_the_schemas(market: Market) -> None:
     check_v1(await request(ws, {"op": "unsubscribe", "id": 6, "channels": ["ticker:AAPL"]}), seen)
     hub = await get_hub()
     hub.beat()
-    old_limit = hub_module.MAX_TRADES_PER_FLUSH
-    hub_module.MAX_TRADES_PER_FLUSH = 2  # force a gap notice
+    old_limit = fanout.MAX_TRADES_PER_FLUSH
+    fanout.MAX_TRADES_PER_FLUSH = 2  # force a gap notice
     try:
         for _ in range(6):
             market.trade("AAPL", "231", step=0.01)
         await market.settle()
         check_v1(await frames(ws), seen)
     finally:
-        hub_module.MAX_TRADES_PER_FLUSH = old_limit
+        fanout.MAX_TRADES_PER_FLUSH = old_limit
     assert seen == set(SERVER_MESSAGES), set(SERVER_MESSAGES) - seen
     await ws.disconnect()
 

@@ -12,41 +12,19 @@ import tracemalloc
 from collections.abc import AsyncIterator
 
 import pytest
-import uvicorn
 import websockets
-from django.conf import settings
 
-from tests.stream.conftest import Market
-from tests.support import free_port
-from tickstream.asgi import application
+from tests.stream.conftest import Market, serve
+from tickstream.stream.core.protocol import ABUSE_LIMIT, CLOSE_ABUSE, MAX_FRAME_BYTES
 from tickstream.stream.hub import get_hub
-from tickstream.stream.protocol import ABUSE_LIMIT, CLOSE_ABUSE, MAX_FRAME_BYTES
-from tickstream.stream.server import uvicorn_options
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 async def server(market: Market) -> AsyncIterator[str]:
-    port = free_port()
-    config = uvicorn.Config(
-        application,
-        host="127.0.0.1",
-        port=port,
-        lifespan="off",
-        log_level="warning",
-        **uvicorn_options(settings),
-    )
-    served = uvicorn.Server(config)
-    task = asyncio.create_task(served.serve())
-    for _ in range(500):  # uvicorn offers no event for it
-        if served.started:
-            break
-        await asyncio.sleep(0.01)
-    assert served.started
-    yield f"127.0.0.1:{port}"
-    served.should_exit = True
-    await task
+    async with serve() as url:
+        yield url
 
 
 async def _abuse(url: str, path: str, frame: str) -> int | None:

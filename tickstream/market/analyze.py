@@ -12,16 +12,16 @@ from collections import Counter
 from decimal import Decimal
 from typing import TextIO
 
-from tickstream.market.analytics.indicators import IndicatorSpecError, parse_indicators
-from tickstream.market.analytics.intervals import IntervalError, parse_interval
-from tickstream.market.analytics.state import ClosedCandle
-from tickstream.market.engine import MarketEngine
-from tickstream.market.feeds.formats import PriceFileError, read_price_file
+from tickstream.market.core.analytics.indicators import IndicatorSpecError, parse_indicators
+from tickstream.market.core.analytics.intervals import IntervalError, parse_interval
+from tickstream.market.core.analytics.state import ClosedCandle
+from tickstream.market.core.engine import MarketEngine
+from tickstream.market.core.formats import PriceFileError, read_price_file
+from tickstream.market.core.instruments import InstrumentKind, InstrumentSpec
+from tickstream.market.core.messages import round_value
+from tickstream.market.core.ticks import Tick, ns_to_iso
+from tickstream.market.core.validation import Rejection
 from tickstream.market.feeds.replay import file_trades
-from tickstream.market.instruments import InstrumentKind, InstrumentSpec
-from tickstream.market.messages import round_value
-from tickstream.market.ticks import Tick, ns_to_iso
-from tickstream.market.validation import Rejection
 
 DEFAULT_INDICATORS = "sma:30,ema:30,rsi:14,macd:12:26:9,bbands:20:2,atr:14,wma:30,vwap"
 _DURATION_NAMES = {1: "1s", 60: "1m", 300: "5m", 900: "15m", 3600: "1h", 86_400: "1d"}

@@ -24,25 +24,25 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from tickstream.market import selectors
-from tickstream.market.analytics.indicators import (
+from tickstream.market.api_errors import ApiError, not_found
+from tickstream.market.core.analytics.indicators import (
     IndicatorSpec,
     IndicatorSpecError,
     parse_indicators,
 )
-from tickstream.market.analytics.intervals import Interval, parse_interval
-from tickstream.market.api_errors import ApiError, not_found
-from tickstream.market.feeds.formats import parse_time
-from tickstream.market.messages import decimal_str
-from tickstream.market.models import Candle, Instrument, Quote
-from tickstream.market.pipeline_client import PipelineUnavailable, ingest_pushed
-from tickstream.market.ticks import datetime_to_ns, ns_to_datetime, ns_to_iso
-from tickstream.market.validation import (
+from tickstream.market.core.analytics.intervals import Interval, parse_interval
+from tickstream.market.core.formats import parse_time
+from tickstream.market.core.messages import candle_dict, decimal_str, price_places, price_text
+from tickstream.market.core.ticks import datetime_to_ns, ns_to_datetime, ns_to_iso
+from tickstream.market.core.validation import (
     MAX_DECIMALS,
     MAX_DIGITS,
     MAX_PRICE,
     MAX_SIZE,
     MAX_TRADE_ID,
 )
+from tickstream.market.gateway import PipelineUnavailable, ingest_pushed
+from tickstream.market.models import Candle, Instrument, Quote
 
 
 @extend_schema_field({"type": "string", "format": "decimal", "example": "229.16"})
@@ -86,6 +86,18 @@ class QuoteSerializer(serializers.ModelSerializer[Quote]):
     volume = PlainDecimalField()
     vwap = PlainDecimalField(allow_null=True)
 
+    PRICES = ("last", "open", "high", "low", "prev_close")
+
+    def to_representation(self, instance: Quote) -> dict[str, Any]:
+        """Prices at the instrument's precision, as on the websocket."""
+        data = super().to_representation(instance)
+        places = price_places(instance.instrument.tick_size)
+        for name in self.PRICES:
+            value = getattr(instance, name)
+            if value is not None:
+                data[name] = price_text(value, places)
+        return data
+
     class Meta:
         model = Quote
         fields = [
@@ -102,22 +114,6 @@ class QuoteSerializer(serializers.ModelSerializer[Quote]):
             "trades",
             "time",
         ]
-
-
-def candle_json(candle: Candle, interval: str) -> dict[str, Any]:
-    ts = datetime_to_ns(candle.start)
-    return {
-        "interval": interval,
-        "time": ns_to_iso(ts),
-        "t": ts // 1_000_000,
-        "open": decimal_str(candle.open),
-        "high": decimal_str(candle.high),
-        "low": decimal_str(candle.low),
-        "close": decimal_str(candle.close),
-        "volume": decimal_str(candle.volume),
-        "trades": candle.trades,
-        "closed": candle.closed,
-    }
 
 
 def _symbol_list(text: str | None) -> list[str]:
@@ -255,9 +251,17 @@ def _parse_indicators(text: str | None) -> tuple[IndicatorSpec, ...]:
 
 
 def _candles_json(
-    rows: list[Candle], older: list[Candle], interval: Interval, specs: tuple[IndicatorSpec, ...]
+    instrument: Instrument,
+    rows: list[Candle],
+    older: list[Candle],
+    interval: Interval,
+    specs: tuple[IndicatorSpec, ...],
 ) -> list[dict[str, Any]]:
-    out = [candle_json(c, interval.name) for c in rows]
+    places = price_places(instrument.tick_size)
+    out = [
+        candle_dict(selectors.pure_candle(c), interval.name, closed=c.closed, places=places)
+        for c in rows
+    ]
     if specs:
         for candle, values in zip(
             out, selectors.with_indicators(rows, older, interval, specs), strict=True
@@ -366,7 +370,7 @@ class CandleListView(APIView):
             {
                 "symbol": symbol,
                 "interval": interval.name,
-                "candles": _candles_json(rows, older, interval, specs),
+                "candles": _candles_json(instrument, rows, older, interval, specs),
                 "next": next_url,
             }
         )

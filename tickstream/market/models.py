@@ -7,8 +7,8 @@ from decimal import Decimal
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
-from tickstream.market.analytics.quote import percent_change
-from tickstream.market.instruments import InstrumentKind, InstrumentSpec
+from tickstream.market.core.analytics.quote import percent_change
+from tickstream.market.core.instruments import InstrumentKind, InstrumentSpec
 
 SYMBOL_PATTERN = r"^[A-Z0-9][A-Z0-9.\-_]{0,31}$"
 PRICE = {"max_digits": 24, "decimal_places": 10}

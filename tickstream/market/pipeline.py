@@ -14,12 +14,12 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from tickstream.market.engine import MarketEngine, TickUpdate
-from tickstream.market.messages import symbol_snapshot, tick_message
-from tickstream.market.persistence import BatchWriter
-from tickstream.market.ticks import Tick
-from tickstream.market.validation import Rejection, RejectReason, rejection
-from tickstream.stream.groups import market_group
+from tickstream.market.broker import market_group
+from tickstream.market.core.engine import MarketEngine, TickUpdate
+from tickstream.market.core.messages import price_places, symbol_snapshot, tick_message
+from tickstream.market.core.ticks import Tick
+from tickstream.market.core.validation import Rejection, RejectReason, rejection
+from tickstream.market.writer import BatchWriter
 from tickstream.throttled_log import ThrottledWarning
 
 log = logging.getLogger(__name__)
@@ -169,6 +169,7 @@ class Pipeline:
                     epoch=self.epoch,
                     with_analysis=with_analysis,
                     analysis_seq=analysis_seq,
+                    places=self.places(symbol),
                 ),
             )
 
@@ -180,7 +181,13 @@ class Pipeline:
             epoch=self.epoch,
             seq=self.engine.seq.get(symbol, 0),
             analysis_seq=self.analysis_seq.get(symbol, 0),
+            places=self.places(symbol),
         )
+
+    def places(self, symbol: str) -> int:
+        """The decimals of the symbol's prices on the wire (its tick size's)."""
+        spec = self.engine.instruments.get(symbol)
+        return 2 if spec is None else price_places(spec.tick_size)
 
     def stats(self) -> dict[str, Any]:
         """Counters for monitoring: accepted, rejected by reason, publish and writer state."""

@@ -19,18 +19,18 @@ from asgiref.sync import sync_to_async
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 
-from tickstream.market.analytics.indicators import parse_indicators
-from tickstream.market.analytics.intervals import parse_interval
-from tickstream.market.engine import MarketEngine
+from tickstream.market.broker import INGEST_CHANNEL, SNAPSHOT_CHANNEL
+from tickstream.market.core.analytics.indicators import parse_indicators
+from tickstream.market.core.analytics.intervals import parse_interval
+from tickstream.market.core.engine import MarketEngine
+from tickstream.market.core.instruments import InstrumentSpec
+from tickstream.market.core.messages import tick_from_dict
+from tickstream.market.core.ticks import Tick
 from tickstream.market.feeds.base import Feed, backoff_delay, supervise
 from tickstream.market.feeds.config import build_feeds
-from tickstream.market.instruments import InstrumentSpec
-from tickstream.market.messages import tick_from_dict
-from tickstream.market.persistence import BatchWriter
 from tickstream.market.pipeline import Pipeline, Publisher
-from tickstream.market.storage import BatchStore
-from tickstream.market.ticks import Tick
-from tickstream.stream.groups import INGEST_CHANNEL, SNAPSHOT_CHANNEL
+from tickstream.market.upserts import BatchStore
+from tickstream.market.writer import BatchWriter
 
 log = logging.getLogger(__name__)
 

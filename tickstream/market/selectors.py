@@ -10,17 +10,17 @@ from typing import Any, TypeVar
 
 from django.db.models import Model, QuerySet
 
-from tickstream.market.analytics.candles import Candle as PureCandle
-from tickstream.market.analytics.indicators import IndicatorSpec
-from tickstream.market.analytics.intervals import Interval
-from tickstream.market.analytics.quote import DAY_NS
-from tickstream.market.analytics.quote import Quote as PureQuote
-from tickstream.market.analytics.state import CandleSeries
-from tickstream.market.instruments import InstrumentSpec
-from tickstream.market.messages import values_dict
+from tickstream.market.core.analytics.candles import Candle as PureCandle
+from tickstream.market.core.analytics.indicators import IndicatorSpec
+from tickstream.market.core.analytics.intervals import Interval
+from tickstream.market.core.analytics.quote import DAY_NS
+from tickstream.market.core.analytics.quote import Quote as PureQuote
+from tickstream.market.core.analytics.state import CandleSeries
+from tickstream.market.core.instruments import InstrumentSpec
+from tickstream.market.core.messages import values_dict
+from tickstream.market.core.ticks import datetime_to_ns
+from tickstream.market.core.validation import check_price
 from tickstream.market.models import Candle, Instrument, Quote, plain
-from tickstream.market.ticks import datetime_to_ns
-from tickstream.market.validation import check_price
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,11 @@ def instrument_list(
     if search:
         qs = qs.filter(symbol__icontains=search) | qs.filter(name__icontains=search)
     return qs.order_by("symbol")
+
+
+async def instrument_is_active(symbol: str) -> bool:
+    """Whether an active instrument has this symbol (for the Hubs, from async code)."""
+    return await Instrument.objects.filter(symbol=symbol, active=True).aexists()
 
 
 def instrument_by_symbol(symbol: str) -> Instrument | None:
@@ -97,18 +102,19 @@ def with_indicators(
     candles, provisional ones at the forming candle."""
     series = CandleSeries(interval, specs)
     for row in warmup:
-        series.fold(_candle(row))
+        series.fold(pure_candle(row))
     values: list[dict[str, float | None]] = []
     for row in rows:
         if row.closed:
-            values.append(values_dict(series.fold(_candle(row)).values))
+            values.append(values_dict(series.fold(pure_candle(row)).values))
         else:
-            series.builder.forming = _candle(row)
+            series.builder.forming = pure_candle(row)
             values.append(values_dict(series.provisional()))
     return values
 
 
-def _candle(row: Candle) -> PureCandle:
+def pure_candle(row: Candle) -> PureCandle:
+    """A stored candle as the core's candle (the column's padding dropped)."""
     return PureCandle(
         datetime_to_ns(row.start),
         plain(row.open),
@@ -145,7 +151,7 @@ def stored_market_state(
             qs = Candle.objects.filter(instrument=instrument, interval=interval).order_by("-start")[
                 : depth + 1
             ]
-            rows = _readable(qs, lambda r: (r.closed, _checked_candle(_candle(r))), "candle")
+            rows = _readable(qs, lambda r: (r.closed, _checked_candle(pure_candle(r))), "candle")
             forming = next((c for closed, c in rows if not closed), None)
             history = [c for closed, c in reversed(rows) if closed][-depth:]
             series[interval] = (history, forming)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from django.db import transaction
 
-from tickstream.market.instruments import DEFAULT_UNIVERSE, InstrumentSpec
+from tickstream.market.core.instruments import DEFAULT_UNIVERSE, InstrumentSpec
 from tickstream.market.models import Instrument
 
 

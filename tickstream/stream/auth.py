@@ -67,18 +67,3 @@ def origin_checked(application: Any) -> BrowserOriginValidator:
     if settings.DEBUG and not allowed:
         allowed = ["localhost", "127.0.0.1", "[::1]"]
     return BrowserOriginValidator(application, allowed)
-
-
-RAW_SEND = "tickstream.raw_send"
-
-
-class RawSendMiddleware:
-    """Outermost: keeps the server's own `send` in the scope, so consumers can write
-    websocket frames without passing each through the session middleware's wrapper (which
-    has nothing to do for websocket frames)."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        return await self.inner({**scope, RAW_SEND: send}, receive, send)

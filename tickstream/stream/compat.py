@@ -23,18 +23,19 @@ import orjson
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from tickstream.market.gateway import PipelineUnavailable, ingest_pushed
 from tickstream.market.models import Cryptocurrency, Instrument
-from tickstream.market.pipeline_client import PipelineUnavailable, ingest_pushed
 from tickstream.market.selectors import user_can_publish_ticks
 from tickstream.stream.consumers import HubConsumer
-from tickstream.stream.hub import Hub, SymbolView
-from tickstream.stream.protocol import (
+from tickstream.stream.core.fanout import SymbolView
+from tickstream.stream.core.protocol import (
     ChannelKind,
     ChannelRef,
     ErrorCode,
     ProtocolError,
     encode,
 )
+from tickstream.stream.registry import register_format
 
 _crypto_names: dict[str, str] = {}
 
@@ -95,16 +96,15 @@ def _crypto(ref: ChannelRef, view: SymbolView) -> dict[str, Any] | None:
     }
 
 
-def register_formats(hub: Hub) -> None:
-    """Teach the Hub the tutorials' message shapes (encoded once per flush each)."""
-    hub.formats.update(
-        {
-            "seed-ticker": _ticker,
-            "seed-stocks": _stocks,
-            "seed-stock-updates": _stock_updates,
-            "seed-crypto": _crypto,
-        }
-    )
+def register_formats() -> None:
+    """The tutorials' message shapes, for the Hubs (encoded once per flush each)."""
+    for wire, encoder in {
+        "seed-ticker": _ticker,
+        "seed-stocks": _stocks,
+        "seed-stock-updates": _stock_updates,
+        "seed-crypto": _crypto,
+    }.items():
+        register_format(wire, encoder)
 
 
 @database_sync_to_async
@@ -122,7 +122,7 @@ class SeedConsumer(HubConsumer):
         self.subscriptions.clear()
         messages = []
         for symbol in symbols:
-            ref = ChannelRef(f"ticker:{symbol}", ChannelKind.TICKER, symbol)
+            ref = ChannelRef.market(ChannelKind.TICKER, symbol)
             messages += await self.hub.subscribe(self, ref)
             self.subscriptions[ref.name] = (ref, None)
         return messages

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import struct
 import time
 from collections import deque
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from tickstream.stream.auth import RAW_SEND
-from tickstream.stream.hub import STREAM_HIGH_WATER, Hub, get_hub
-from tickstream.stream.protocol import (
+from tickstream.stream.core.protocol import (
     ABUSE_LIMIT,
     ABUSE_WINDOW_S,
     CLOSE_ABUSE,
@@ -24,7 +20,6 @@ from tickstream.stream.protocol import (
     MAX_SUBSCRIPTIONS,
     MESSAGES_PER_SECOND,
     PROTOCOL_VERSION,
-    ChannelKind,
     ChannelRef,
     ErrorCode,
     ProtocolError,
@@ -36,42 +31,9 @@ from tickstream.stream.protocol import (
     parse_channel,
     parse_request,
 )
-from tickstream.stream.publish import user_group
-
-try:  # the server's websocket protocol, for writing pre-framed bytes (see `direct_protocol`)
-    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-except ImportError:  # pragma: no cover - another ASGI server
-    WebSocketsSansIOProtocol = None
-
-DIRECT_HIGH_WATER = 64 * 1024  # bytes buffered in the transport before frames queue instead
-
-
-def text_frame(payload: bytes) -> bytes:
-    """One unfragmented, unmasked websocket text frame (RFC 6455 section 5.2)."""
-    n = len(payload)
-    if n < 126:
-        return bytes((0x81, n)) + payload
-    if n < 65_536:
-        return struct.pack("!BBH", 0x81, 126, n) + payload
-    return struct.pack("!BBQ", 0x81, 127, n) + payload
-
-
-def direct_protocol(send: Any) -> Any | None:
-    """uvicorn's websocket protocol behind `send`, when frames can go straight to its transport.
-
-    A server frame is the same bytes whatever the connection (no mask), so the Hub's
-    payloads are framed here and written without a coroutine, an event dict, an encode and
-    a websockets frame object each. Only for uvicorn's sans-I/O implementation without a
-    negotiated extension (per-message deflate transforms payloads); anything else goes
-    through the ASGI `send`.
-    """
-    proto = getattr(send, "__self__", None)
-    if WebSocketsSansIOProtocol is None or not isinstance(proto, WebSocketsSansIOProtocol):
-        return None
-    if proto.conn.extensions:
-        return None
-    return proto
-
+from tickstream.stream.frames import RAW_SEND, FrameWriter
+from tickstream.stream.hub import STREAM_HIGH_WATER, Hub, get_hub
+from tickstream.stream.registry import channel_type, shapes
 
 _NO_FRAMES: deque[bytes] = deque(maxlen=0)  # shared, always empty: most sockets never queue
 
@@ -79,7 +41,7 @@ _NO_FRAMES: deque[bytes] = deque(maxlen=0)  # shared, always empty: most sockets
 class HubConsumer(AsyncWebsocketConsumer):
     """A websocket fed by the Hub: updates arrive through `deliver`, never the channel layer.
 
-    Frames go straight to the socket while it keeps up (see `direct_protocol`); otherwise
+    Frames go straight to the socket while it keeps up (`stream/frames.py`); otherwise
     they wait in a bounded outbox drained by a sender task that lives only while there is
     something to drain. A connection whose outbox stays over the high-water mark is
     conflated by the Hub and closed after STREAM_SLOW_CLOSE_S.
@@ -121,9 +83,8 @@ class HubConsumer(AsyncWebsocketConsumer):
         self._closed = False
         self._close_sent = False
         self._released = False
-        self._raw_send = self.scope.get(RAW_SEND, self.base_send)
         await self.accept()
-        self._direct = direct_protocol(self._raw_send)
+        self._writer = FrameWriter(self.scope.get(RAW_SEND, self.base_send))
         self.hub.connections.add(self)
 
     async def disconnect(self, code: int) -> None:
@@ -184,13 +145,11 @@ class HubConsumer(AsyncWebsocketConsumer):
     def deliver(self, frame: bytes) -> None:
         if self._closed:
             return
-        proto = self._direct
-        if proto is not None and self._sender is None:
-            transport = proto.transport
-            if proto.close_sent or transport.is_closing():
+        if self._sender is None:  # nothing queued: write at once if the socket keeps up
+            written = self._writer.write_now(frame)
+            if written is None:
                 return  # the peer is gone; `disconnect` follows
-            if transport.get_write_buffer_size() <= DIRECT_HIGH_WATER:
-                transport.write(text_frame(frame))
+            if written:
                 return
         if self._outbox is _NO_FRAMES:
             self._outbox = deque()
@@ -214,7 +173,7 @@ class HubConsumer(AsyncWebsocketConsumer):
             asyncio.get_running_loop().create_task(self.close(code=CLOSE_SLOW))
 
     async def _write(self, frame: bytes) -> None:
-        await self._raw_send({"type": "websocket.send", "text": frame.decode()})
+        await self._writer.send(frame)
 
     async def _drain(self) -> None:
         try:
@@ -294,21 +253,24 @@ class StreamConsumer(HubConsumer):
         except ProtocolError as exc:
             await self.refuse(exc)
 
-    async def _authorise(self, ref: ChannelRef, request: Request) -> str | None:
-        """The group of a per-user channel this user may read; refuse others."""
-        user_id = self._user_id()
-        if user_id is None:
+    async def _authorise(self, ref: ChannelRef, request: Request) -> str:
+        """The broker group of a published channel this user may read; refuse others."""
+        kind = channel_type(ref.kind)
+        if kind is None:  # pragma: no cover - parse_channel knows only registered kinds
+            raise ProtocolError(ErrorCode.UNKNOWN_CHANNEL, f"unknown channel {ref.name!r}")
+        user = self.scope.get("user")
+        signed_in = user is not None and user.is_authenticated
+        if kind.needs_user and not signed_in:
             raise ProtocolError(
                 ErrorCode.FORBIDDEN, f"{ref.name!r} needs a signed-in user", request.id
             )
-        if ref.kind in (ChannelKind.ORDERS, ChannelKind.ALERTS):
-            return user_group(ref.kind.value, user_id)
-        if not await _owns_portfolio(user_id, ref.key):
+        if kind.owner is not None and not await kind.owner(user, ref):
             raise ProtocolError(ErrorCode.FORBIDDEN, f"{ref.name!r} is not yours", request.id)
-        return None
+        return kind.group(ref, user)
 
     async def _subscribe(self, request: Request) -> None:
-        refs = [parse_channel(n, _intervals(), request.id) for n in request.channels]
+        known = shapes()
+        refs = [parse_channel(n, _intervals(), request.id, known) for n in request.channels]
         fresh = [r for r in refs if r.name not in self.subscriptions]
         if len(self.subscriptions) + len(fresh) > MAX_SUBSCRIPTIONS:
             raise ProtocolError(
@@ -361,9 +323,3 @@ class StreamConsumer(HubConsumer):
 
 def _intervals() -> frozenset[str]:
     return frozenset(settings.MARKET_INTERVALS)
-
-
-@database_sync_to_async
-def _owns_portfolio(user_id: int, portfolio_id: str | None) -> bool:
-    """Portfolios arrive with the portfolio app; until then nobody owns one."""
-    return False

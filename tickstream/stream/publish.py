@@ -22,49 +22,82 @@ as strings.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from tickstream.stream.core.protocol import ChannelRef
 from tickstream.stream.groups import publish_group
+from tickstream.stream.registry import channel_type
+
+log = logging.getLogger(__name__)
 
 
 class PublishError(ValueError):
     """A channel that cannot be published to."""
 
 
-def user_group(kind: str, user_id: int) -> str:
-    """The group of one user's `orders` or `alerts`."""
-    return publish_group(f"{kind}:{user_id}")
-
-
 def _group(channel: str, user: Any) -> str:
-    kind = channel.split(":", 1)[0]
-    if kind in {"ticker", "trades", "candles", "analysis"}:
+    """The broker group the channel's subscribers listen on, from the channel registry."""
+    kind = channel_type(channel.split(":", 1)[0])
+    if kind is None:
+        return publish_group(channel)  # a custom channel nobody can subscribe to yet
+    if kind.shape.market:
         raise PublishError(f"{channel!r} is market data: only the pipeline publishes it")
-    if kind in {"orders", "alerts"}:
-        if user is None or not getattr(user, "pk", None):
-            raise PublishError(f"publishing to {kind!r} needs the user it is for")
-        return user_group(kind, user.pk)
-    return publish_group(channel)
+    if kind.needs_user and not kind.shape.args and (user is None or not getattr(user, "pk", None)):
+        raise PublishError(f"publishing to {kind.kind!r} needs the user it is for")
+    parts = channel.split(":")
+    ref = ChannelRef(channel, kind.kind, key=parts[1] if len(parts) > 1 else None, public=False)
+    return kind.group(ref, user)
+
+
+_sending: set[asyncio.Task[None]] = set()
+failures = 0  # publishes the broker refused, from async code (each is logged)
 
 
 def publish(channel: str, data: Any, *, user: Any = None) -> None:
-    """Deliver `data` to the subscribers of `channel` once the current transaction commits."""
+    """Deliver `data` to the subscribers of `channel` once the current transaction commits.
+
+    From async code (which holds no transaction: Django's are sync-only) it sends at once
+    in a task; a failure is logged and counted, never lost silently. Await `apublish` to
+    get the failure as an exception instead.
+    """
     group = _group(channel, user)
     message = {"type": "stream.publish", "channel": channel, "group": group, "data": data}
     layer = get_channel_layer()
     if layer is None:
         return
-
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         loop = None
     if loop is not None:
-        # Async code holds no transaction (Django's are sync-only): send now.
-        loop.create_task(layer.group_send(group, message))
+        task = loop.create_task(layer.group_send(group, message))
+        _sending.add(task)  # held until done: a bare task may be collected mid-send
+        task.add_done_callback(_sent)
         return
     transaction.on_commit(lambda: async_to_sync(layer.group_send)(group, message))
+
+
+async def apublish(channel: str, data: Any, *, user: Any = None) -> None:
+    """`publish` for async code that wants to know: raises if the broker refuses."""
+    group = _group(channel, user)
+    layer = get_channel_layer()
+    if layer is not None:
+        await layer.group_send(
+            group, {"type": "stream.publish", "channel": channel, "group": group, "data": data}
+        )
+
+
+def _sent(task: asyncio.Task[None]) -> None:
+    global failures
+    _sending.discard(task)
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None:
+        failures += 1
+        log.error("publish failed (%d so far): %s: %s", failures, type(exc).__name__, exc)

@@ -11,7 +11,7 @@ from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-from tickstream.stream.protocol import MAX_FRAME_BYTES
+from tickstream.stream.core.protocol import MAX_FRAME_BYTES
 
 WS_PROTOCOL = "tickstream.stream.server:WebSocketProtocol"
 

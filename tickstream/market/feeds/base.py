@@ -8,7 +8,7 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 
-from tickstream.market.ticks import Tick
+from tickstream.market.core.ticks import Tick
 
 log = logging.getLogger(__name__)
 

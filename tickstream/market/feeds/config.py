@@ -10,10 +10,10 @@ import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
+from tickstream.market.core.instruments import InstrumentSpec
 from tickstream.market.feeds.base import Feed
 from tickstream.market.feeds.replay import ReplayFeed
 from tickstream.market.feeds.simulated import SimulatedFeed
-from tickstream.market.instruments import InstrumentSpec
 
 
 class FeedConfigError(ValueError):

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+from tickstream.market.core.formats import PriceFile, bar_path, read_price_file
+from tickstream.market.core.ticks import NS_PER_S, Tick
 from tickstream.market.feeds.base import Emit, Feed
-from tickstream.market.feeds.formats import PriceFile, bar_path, read_price_file
-from tickstream.market.ticks import NS_PER_S, Tick
 
 
 def file_trades(prices: PriceFile) -> Iterator[tuple[int, Decimal, Decimal, str | None]]:

@@ -8,10 +8,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from decimal import Decimal
 
+from tickstream.market.core.instruments import InstrumentSpec
+from tickstream.market.core.simulator import MarketSimulator
+from tickstream.market.core.ticks import NS_PER_S, Tick
 from tickstream.market.feeds.base import Emit, Feed
-from tickstream.market.feeds.simulation import MarketSimulator
-from tickstream.market.instruments import InstrumentSpec
-from tickstream.market.ticks import NS_PER_S, Tick
 
 _MAX_LAG_NS = NS_PER_S  # behind by more than this (a busy machine): skip ahead
 BACKFILL_RATE = 5.0  # trades a second over all symbols in the backfilled past

@@ -17,23 +17,55 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import NamedTuple
 
-from tickstream.market.analytics.candles import Candle
-from tickstream.market.analytics.state import SymbolState
-from tickstream.market.engine import TickUpdate
-from tickstream.market.ticks import Tick
+from tickstream.market.core.analytics.candles import Candle
+from tickstream.market.core.analytics.state import SymbolState
+from tickstream.market.core.engine import TickUpdate
+from tickstream.market.core.ticks import Tick
 from tickstream.throttled_log import ThrottledWarning
 
 log = logging.getLogger(__name__)
 
-CandleRow = tuple[str, str, int, Decimal, Decimal, Decimal, Decimal, Decimal, int, bool]
-QuoteRow = tuple[
-    str, Decimal, Decimal, Decimal, Decimal, Decimal | None, Decimal, Decimal | None, int, int
-]
+
+class CandleRow(NamedTuple):
+    """A candle to upsert (`start` in ns)."""
+
+    symbol: str
+    interval: str
+    start: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+    trades: int
+    closed: bool
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.symbol, self.interval, self.start)
+
+
+class QuoteRow(NamedTuple):
+    """A session quote to upsert (`time` in ns)."""
+
+    symbol: str
+    last: Decimal
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    prev_close: Decimal | None
+    volume: Decimal
+    vwap: Decimal | None
+    trades: int
+    time: int
 
 
 def candle_row(symbol: str, interval: str, c: Candle, closed: bool) -> CandleRow:
-    return (symbol, interval, c.start, c.open, c.high, c.low, c.close, c.volume, c.trades, closed)
+    return CandleRow(
+        symbol, interval, c.start, c.open, c.high, c.low, c.close, c.volume, c.trades, closed
+    )
 
 
 @dataclass(slots=True)
@@ -123,7 +155,7 @@ class BatchWriter:
         candles: dict[tuple[str, str, int], CandleRow] = {}
         while self._closed:
             row = self._closed.popleft()
-            candles[(row[0], row[1], row[2])] = row
+            candles[row.key] = row
         for symbol, state in self._dirty.items():
             for series in state.series:
                 c = series.builder.forming
@@ -139,7 +171,7 @@ class BatchWriter:
             ):
                 vwap = q.vwap
                 batch.quotes.append(
-                    (
+                    QuoteRow(
                         symbol,
                         q.last,
                         q.open,
@@ -179,7 +211,7 @@ class BatchWriter:
 
     def _requeue(self, batch: Batch) -> None:
         room = self.queue_limit - len(self._closed)
-        closed = [row for row in batch.candles if row[9]]
+        closed = [row for row in batch.candles if row.closed]
         self._closed.extendleft(reversed(closed[:room]))
         self.stats.dropped_candles += max(0, len(closed) - room)
         room = self.queue_limit - len(self._ticks)

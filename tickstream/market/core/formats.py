@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from pathlib import Path
 
-from tickstream.market.ticks import NS_PER_S, datetime_to_ns
-from tickstream.market.validation import check_price, check_size
+from tickstream.market.core.ticks import NS_PER_S, datetime_to_ns
+from tickstream.market.core.validation import check_price, check_size
 
 DAY_NS = 86_400 * NS_PER_S
 

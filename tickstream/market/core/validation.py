@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from tickstream.market.instruments import InstrumentSpec
-from tickstream.market.ticks import NS_PER_S, Tick
+from tickstream.market.core.instruments import InstrumentSpec
+from tickstream.market.core.ticks import NS_PER_S, Tick
 
 # The bounds of every number that may enter the market state (docs/configuration.md,
 # "Limits of a tick"). They keep every derived value computable and every stored value

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import fixture_path, shared_data
-from tickstream.market.feeds.formats import (
+from tickstream.market.core.formats import (
     BarRecord,
     PriceFileError,
     bar_path,
     parse_time,
     read_price_file,
 )
-from tickstream.market.ticks import NS_PER_S
+from tickstream.market.core.ticks import NS_PER_S
 
 D = Decimal
 DAY = 86_400 * NS_PER_S

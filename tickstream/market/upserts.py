@@ -15,6 +15,7 @@ from django.db import (
     transaction,
 )
 
+from tickstream.market.core.ticks import ns_to_datetime
 from tickstream.market.models import (
     PRICE,
     QUANTITY,
@@ -24,8 +25,7 @@ from tickstream.market.models import (
     Quote,
     Trade,
 )
-from tickstream.market.persistence import Batch
-from tickstream.market.ticks import ns_to_datetime
+from tickstream.market.writer import Batch, CandleRow, QuoteRow
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class BatchStore:
         the writer retries the batch later.
         """
         close_old_connections()
-        symbols = {row[0] for row in batch.candles} | {row[0] for row in batch.quotes}
+        symbols = {row.symbol for row in batch.candles} | {row.symbol for row in batch.quotes}
         symbols |= {tick.symbol for tick in batch.ticks}
         ids = self._instrument_ids(symbols)
         rows: list[models.Model] = []
@@ -105,48 +105,48 @@ class BatchStore:
 
     def _build(self, kind: str, item: Any, ids: dict[str, int]) -> list[models.Model]:
         if kind == "candle":
-            s, i, t, o, h, lo, c, v, n, closed = item
-            if s not in ids:
+            c: CandleRow = item
+            if c.symbol not in ids:
                 return []
             return [
                 Candle(
-                    instrument_id=ids[s],
-                    interval=i,
-                    start=ns_to_datetime(t),
-                    open=_fit(o, PRICE),
-                    high=_fit(h, PRICE),
-                    low=_fit(lo, PRICE),
-                    close=_fit(c, PRICE),
-                    volume=_fit(v, QUANTITY),
-                    trades=n,
-                    closed=closed,
+                    instrument_id=ids[c.symbol],
+                    interval=c.interval,
+                    start=ns_to_datetime(c.start),
+                    open=_fit(c.open, PRICE),
+                    high=_fit(c.high, PRICE),
+                    low=_fit(c.low, PRICE),
+                    close=_fit(c.close, PRICE),
+                    volume=_fit(c.volume, QUANTITY),
+                    trades=c.trades,
+                    closed=c.closed,
                 )
             ]
         if kind == "quote":
-            s, last, o, h, lo, pc, v, vwap, n, ts = item
-            if s not in ids:
+            q: QuoteRow = item
+            if q.symbol not in ids:
                 return []
-            time = ns_to_datetime(ts)
+            time = ns_to_datetime(q.time)
             out: list[models.Model] = [
                 Quote(
-                    instrument_id=ids[s],
-                    last=_fit(last, PRICE),
-                    open=_fit(o, PRICE),
-                    high=_fit(h, PRICE),
-                    low=_fit(lo, PRICE),
-                    prev_close=None if pc is None else _fit(pc, PRICE),
-                    volume=_fit(v, QUANTITY),
-                    vwap=None if vwap is None else _fit(vwap, PRICE),
-                    trades=n,
+                    instrument_id=ids[q.symbol],
+                    last=_fit(q.last, PRICE),
+                    open=_fit(q.open, PRICE),
+                    high=_fit(q.high, PRICE),
+                    low=_fit(q.low, PRICE),
+                    prev_close=None if q.prev_close is None else _fit(q.prev_close, PRICE),
+                    volume=_fit(q.volume, QUANTITY),
+                    vwap=None if q.vwap is None else _fit(q.vwap, PRICE),
+                    trades=q.trades,
                     time=time,
                 )
             ]
-            if s in self._crypto_names:
+            if q.symbol in self._crypto_names:
                 out.append(
                     Cryptocurrency(
-                        name=self._crypto_names[s],
-                        instrument_id=ids[s],
-                        price=_fit(last, PRICE),
+                        name=self._crypto_names[q.symbol],
+                        instrument_id=ids[q.symbol],
+                        price=_fit(q.last, PRICE),
                         timestamp=time,
                     )
                 )

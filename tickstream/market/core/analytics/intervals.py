@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tickstream.market.ticks import NS_PER_S
+from tickstream.market.core.ticks import NS_PER_S
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 _PATTERN = re.compile(r"^([1-9][0-9]*)([smhd])$")

@@ -11,11 +11,11 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from tickstream.market.feeds.formats import parse_decimal, parse_time
-from tickstream.market.messages import tick_dict
+from tickstream.market.broker import INGEST_CHANNEL, SNAPSHOT_CHANNEL
+from tickstream.market.core.formats import parse_decimal, parse_time
+from tickstream.market.core.messages import tick_dict
+from tickstream.market.core.ticks import Tick
 from tickstream.market.runtime import current_runtime
-from tickstream.market.ticks import Tick
-from tickstream.stream.groups import INGEST_CHANNEL, SNAPSHOT_CHANNEL
 
 
 class PipelineUnavailable(Exception):

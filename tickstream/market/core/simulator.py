@@ -16,8 +16,8 @@ from datetime import UTC, datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from tickstream.market.instruments import InstrumentKind, InstrumentSpec
-from tickstream.market.ticks import NS_PER_S
+from tickstream.market.core.instruments import InstrumentKind, InstrumentSpec
+from tickstream.market.core.ticks import NS_PER_S
 
 _NEW_YORK = ZoneInfo("America/New_York")
 _OPEN, _CLOSE = time(9, 30), time(16, 0)

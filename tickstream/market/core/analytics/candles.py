@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from tickstream.market.analytics.intervals import Interval
+from tickstream.market.core.analytics.intervals import Interval
 
 
 @dataclass(slots=True)

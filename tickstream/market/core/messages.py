@@ -7,13 +7,14 @@ frames agree.
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
-from tickstream.market.analytics.candles import Candle
-from tickstream.market.analytics.quote import Quote
-from tickstream.market.analytics.state import SymbolState, Values
-from tickstream.market.engine import TickUpdate
-from tickstream.market.ticks import Tick, ns_to_iso
+from tickstream.market.core.analytics.candles import Candle
+from tickstream.market.core.analytics.quote import Quote
+from tickstream.market.core.analytics.state import SymbolState, Values
+from tickstream.market.core.engine import TickUpdate
+from tickstream.market.core.ticks import Tick, ns_to_iso
 
 MESSAGE_TYPE_TICK = "market.tick"
 
@@ -24,6 +25,24 @@ def decimal_str(value: Decimal) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return text or "0"
+
+
+@lru_cache(maxsize=1024)
+def price_places(tick_size: Decimal) -> int:
+    """The decimals an instrument's prices print with: those of its tick size."""
+    exponent = tick_size.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def price_text(value: Decimal, places: int) -> str:
+    """A price at its instrument's precision: `230.10` for a tick of 0.01, never less, and
+    more only when the price itself is finer (a sub-tick print); no exponent notation."""
+    text = format(value, "f")
+    head, dot, tail = text.partition(".")
+    tail = tail.rstrip("0") if dot else ""
+    if len(tail) < places:
+        tail += "0" * (places - len(tail))
+    return f"{head}.{tail}" if tail else head
 
 
 def fixed(value: Decimal) -> str:
@@ -49,34 +68,40 @@ def values_dict(values: Values) -> dict[str, float | None]:
     return {name: round_value(v) for name, v in values.items()}
 
 
-def candle_dict(candle: Candle, interval: str, *, closed: bool) -> dict[str, Any]:
+def candle_dict(candle: Candle, interval: str, *, closed: bool, places: int = 0) -> dict[str, Any]:
+    """The one shape of a candle, on the websocket and in the REST API: prices at the
+    instrument's precision (`places`), the volume without padding."""
     return {
         "interval": interval,
         "time": ns_to_iso(candle.start),
         "t": candle.start // 1_000_000,
-        "open": fixed(candle.open),
-        "high": fixed(candle.high),
-        "low": fixed(candle.low),
-        "close": fixed(candle.close),
-        "volume": fixed(candle.volume),
+        "open": price_text(candle.open, places),
+        "high": price_text(candle.high, places),
+        "low": price_text(candle.low, places),
+        "close": price_text(candle.close, places),
+        "volume": decimal_str(candle.volume),
         "trades": candle.trades,
         "closed": closed,
     }
 
 
-def quote_dict(quote: Quote) -> dict[str, Any]:
+def _price(value: Decimal | None, places: int) -> str | None:
+    return None if value is None else price_text(value, places)
+
+
+def quote_dict(quote: Quote, places: int = 0) -> dict[str, Any]:
     vwap = quote.vwap
     return {
         "symbol": quote.symbol,
-        # Prices as the feed gave them (at its precision); computed values normalised.
-        "last": _str(quote.last),
-        "open": _str(quote.open),
-        "high": _str(quote.high),
-        "low": _str(quote.low),
-        "prev_close": _str(quote.prev_close),
+        # Prices at the instrument's precision; computed values normalised.
+        "last": _price(quote.last, places),
+        "open": _price(quote.open, places),
+        "high": _price(quote.high, places),
+        "low": _price(quote.low, places),
+        "prev_close": _price(quote.prev_close, places),
         "change": _dec(quote.change),
         "change_pct": _dec(quote.change_pct),
-        "volume": fixed(quote.volume),
+        "volume": decimal_str(quote.volume),
         "vwap": None if vwap is None else decimal_str(round(vwap, 10)),
         "trades": quote.trades,
         "time": ns_to_iso(quote.ts) if quote.ts else None,
@@ -110,15 +135,23 @@ def tick_from_dict(data: dict[str, Any]) -> Tick:
 
 
 def tick_message(
-    update: TickUpdate, *, epoch: int, with_analysis: bool, analysis_seq: int = 0
+    update: TickUpdate,
+    *,
+    epoch: int,
+    with_analysis: bool,
+    analysis_seq: int = 0,
+    places: int = 0,
 ) -> dict[str, Any]:
-    """The broker message for one accepted tick: one per symbol per tick."""
+    """The broker message for one accepted tick: one per symbol per tick (prices at
+    `places` decimals, the instrument's)."""
     tick, state = update.tick, update.state
     candles = {}
     for series in state.series:
         forming = series.builder.forming
         if forming is not None:
-            candles[series.interval.name] = candle_dict(forming, series.interval.name, closed=False)
+            candles[series.interval.name] = candle_dict(
+                forming, series.interval.name, closed=False, places=places
+            )
     message: dict[str, Any] = {
         "type": MESSAGE_TYPE_TICK,
         "v": 1,
@@ -126,10 +159,13 @@ def tick_message(
         "symbol": tick.symbol,
         "seq": update.seq,
         "trade": tick_dict(tick),
-        "quote": quote_dict(state.quote),
+        "quote": quote_dict(state.quote, places),
         "candles": candles,
         "closed": [
-            {**candle_dict(c.candle, c.interval.name, closed=True), "values": values_dict(c.values)}
+            {
+                **candle_dict(c.candle, c.interval.name, closed=True, places=places),
+                "values": values_dict(c.values),
+            }
             for c in update.closed
         ],
     }
@@ -140,7 +176,13 @@ def tick_message(
 
 
 def symbol_snapshot(
-    state: SymbolState | None, *, symbol: str, epoch: int, seq: int, analysis_seq: int
+    state: SymbolState | None,
+    *,
+    symbol: str,
+    epoch: int,
+    seq: int,
+    analysis_seq: int,
+    places: int = 0,
 ) -> dict[str, Any]:
     """Everything a subscriber needs to start from: quote, forming candles, analysis."""
     snapshot: dict[str, Any] = {
@@ -156,11 +198,11 @@ def symbol_snapshot(
     if state is None:
         return snapshot
     if state.quote.last is not None:
-        snapshot["quote"] = quote_dict(state.quote)
+        snapshot["quote"] = quote_dict(state.quote, places)
     for series in state.series:
         name = series.interval.name
         forming = series.builder.forming
         if forming is not None:
-            snapshot["candles"][name] = candle_dict(forming, name, closed=False)
+            snapshot["candles"][name] = candle_dict(forming, name, closed=False, places=places)
         snapshot["analysis"][name] = values_dict(series.provisional())
     return snapshot

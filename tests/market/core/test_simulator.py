@@ -7,9 +7,9 @@ import statistics
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from tickstream.market.feeds.simulation import MarketSimulator, us_market_open
-from tickstream.market.instruments import DEFAULT_UNIVERSE, InstrumentKind, InstrumentSpec
-from tickstream.market.ticks import NS_PER_S, datetime_to_ns
+from tickstream.market.core.instruments import DEFAULT_UNIVERSE, InstrumentKind, InstrumentSpec
+from tickstream.market.core.simulator import MarketSimulator, us_market_open
+from tickstream.market.core.ticks import NS_PER_S, datetime_to_ns
 
 START = datetime_to_ns(datetime(2026, 11, 18, 15, 0, tzinfo=UTC))  # a Wednesday, 10:00 NY
 
@@ -86,41 +86,3 @@ def test_default_universe_is_large_enough_and_valid() -> None:
     assert len(stocks) >= 20 and len(crypto) >= 10
     assert len({s.symbol for s in DEFAULT_UNIVERSE}) == len(DEFAULT_UNIVERSE)
     assert all(s.start_price % s.tick_size == 0 for s in DEFAULT_UNIVERSE)
-
-
-async def test_a_restarted_simulated_feed_continues_and_is_never_taken_for_duplicates() -> None:
-    """After a feed failure the supervisor runs the same feed again: its trades must get
-    new ids (they once all came back as `duplicate`, freezing the market) and its prices
-    must carry on from where they were."""
-    import pytest
-
-    from tickstream.market.analytics.intervals import STANDARD_INTERVALS
-    from tickstream.market.engine import MarketEngine, TickUpdate
-    from tickstream.market.feeds.simulated import SimulatedFeed
-    from tickstream.market.ticks import Tick
-
-    specs = [s for s in DEFAULT_UNIVERSE if s.symbol in {"BTC-USD", "ETH-USD"}]
-    feed = SimulatedFeed(specs, seed=3, rate=5000)
-    engine = MarketEngine(specs, STANDARD_INTERVALS, [])
-    runs: list[list[Tick]] = [[], []]
-
-    class Broken(Exception):
-        pass
-
-    for run in runs:
-
-        def emit(tick: Tick, run: list[Tick] = run) -> None:
-            assert isinstance(engine.process(tick), TickUpdate), tick
-            run.append(tick)
-            if len(run) == 200:
-                raise Broken  # the feed fails, as any feed exception would make it
-
-        with pytest.raises(Broken):
-            await feed.run(emit)
-    first, second = runs
-    assert not {t.trade_id for t in first} & {t.trade_id for t in second}
-    assert engine.validator.rejected == {}
-    for symbol in ("BTC-USD", "ETH-USD"):
-        last = [t.price for t in first if t.symbol == symbol][-1]
-        resumed = [t.price for t in second if t.symbol == symbol][0]
-        assert abs(resumed / last - 1) < Decimal("0.02")  # a step from there, not a jump back

@@ -8,12 +8,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from tickstream.market.analytics.indicators import IndicatorSpec
-from tickstream.market.analytics.intervals import Interval
-from tickstream.market.analytics.state import ClosedCandle, SymbolState
-from tickstream.market.instruments import InstrumentSpec
-from tickstream.market.ticks import Tick
-from tickstream.market.validation import Rejection, TickValidator
+from tickstream.market.core.analytics.indicators import IndicatorSpec
+from tickstream.market.core.analytics.intervals import Interval
+from tickstream.market.core.analytics.state import ClosedCandle, SymbolState
+from tickstream.market.core.instruments import InstrumentSpec
+from tickstream.market.core.ticks import Tick
+from tickstream.market.core.validation import Rejection, TickValidator
 
 
 @dataclass(slots=True)

@@ -10,14 +10,14 @@ import pytest
 import talib
 
 from tests.conftest import DOCUMENTED_COLUMNS, fixture_path
-from tickstream.market.analytics.indicators import (
+from tickstream.market.core.analytics.indicators import (
     Bar,
     IndicatorSpecError,
     SessionVWAP,
     parse_indicator,
     parse_indicators,
 )
-from tickstream.market.feeds.formats import read_price_file
+from tickstream.market.core.formats import read_price_file
 
 FILES = [
     ("mplfinance", "yahoofinance-AAPL-20040819-20180120.csv"),  # 3,379 daily bars

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -53,18 +54,36 @@ class ProtocolError(Exception):
 
 
 class ChannelKind(StrEnum):
+    """The market channels of protocol v1; other kinds are registered by apps."""
+
     TICKER = "ticker"
     TRADES = "trades"
     CANDLES = "candles"
     ANALYSIS = "analysis"
-    PORTFOLIO = "portfolio"
-    ORDERS = "orders"
-    ALERTS = "alerts"
 
 
-PUBLIC_KINDS = {ChannelKind.TICKER, ChannelKind.TRADES, ChannelKind.CANDLES, ChannelKind.ANALYSIS}
-USER_KINDS = {ChannelKind.PORTFOLIO, ChannelKind.ORDERS, ChannelKind.ALERTS}
+@dataclass(frozen=True, slots=True)
+class ChannelShape:
+    """How the names of a channel kind are written: `orders`, `ticker:<SYMBOL>`,
+    `candles:<SYMBOL>:<interval>`, `portfolio:<id>`: the arguments after the kind, each
+    `symbol`, `interval` or `id`."""
+
+    kind: str
+    args: tuple[str, ...] = ()
+    market: bool = False  # a symbol's market data (public), else a published channel
+
+    def usage(self) -> str:
+        return ":".join([self.kind, *(f"<{a.upper() if a == 'symbol' else a}>" for a in self.args)])
+
+
+MARKET_SHAPES = (
+    ChannelShape(ChannelKind.TICKER, ("symbol",), market=True),
+    ChannelShape(ChannelKind.TRADES, ("symbol",), market=True),
+    ChannelShape(ChannelKind.CANDLES, ("symbol", "interval"), market=True),
+    ChannelShape(ChannelKind.ANALYSIS, ("symbol",), market=True),
+)
 _SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9.\-_]{0,31}$")
+_ID = re.compile(r"^[0-9]{1,18}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,49 +91,63 @@ class ChannelRef:
     """A parsed channel name: `ticker:AAPL`, `candles:BTC-USD:1m`, `orders`, `portfolio:7`."""
 
     name: str
-    kind: ChannelKind
+    kind: str
     symbol: str | None = None
     interval: str | None = None
-    key: str | None = None  # portfolio id
+    key: str | None = None  # the id of an `<id>` argument
+    public: bool = True  # market data anyone may read
 
-    @property
-    def public(self) -> bool:
-        return self.kind in PUBLIC_KINDS
+    @classmethod
+    def market(cls, kind: ChannelKind, symbol: str, interval: str | None = None) -> ChannelRef:
+        name = f"{kind}:{symbol}" + (f":{interval}" if interval else "")
+        return cls(name, kind, symbol, interval)
 
 
-def parse_channel(name: object, intervals: frozenset[str], request_id: Any = None) -> ChannelRef:
-    """Parse and check a channel name (symbol existence is checked by the caller)."""
+def parse_channel(
+    name: object,
+    intervals: frozenset[str],
+    request_id: Any = None,
+    shapes: Mapping[str, ChannelShape] | None = None,
+) -> ChannelRef:
+    """Parse and check a channel name against the known shapes (the market's by default;
+    symbol existence and ownership are checked by the caller)."""
+    known = shapes if shapes is not None else {s.kind: s for s in MARKET_SHAPES}
     if not isinstance(name, str) or not name or len(name) > 64:
         raise ProtocolError(ErrorCode.UNKNOWN_CHANNEL, f"bad channel name {name!r}", request_id)
-    kind_text, *parts = name.split(":")
-    try:
-        kind = ChannelKind(kind_text)
-    except ValueError:
+    kind, *parts = name.split(":")
+    shape = known.get(kind)
+    if shape is None:
+        listed = ", ".join(s.usage() for s in known.values())
         raise ProtocolError(
-            ErrorCode.UNKNOWN_CHANNEL,
-            f"unknown channel {name!r}: use ticker:, trades:, candles:, analysis:, "
-            "portfolio:, orders or alerts",
-            request_id,
-        ) from None
-    if kind in (ChannelKind.ORDERS, ChannelKind.ALERTS):
-        if parts:
-            raise ProtocolError(ErrorCode.UNKNOWN_CHANNEL, f"{kind} takes no argument", request_id)
-        return ChannelRef(name, kind)
-    if kind is ChannelKind.PORTFOLIO:
-        if len(parts) != 1 or not parts[0].isdigit():
-            raise ProtocolError(ErrorCode.UNKNOWN_CHANNEL, "use portfolio:<id>", request_id)
-        return ChannelRef(name, kind, key=parts[0])
-    want = 2 if kind is ChannelKind.CANDLES else 1
-    if len(parts) != want or not _SYMBOL.match(parts[0]):
-        shape = "candles:<SYMBOL>:<interval>" if want == 2 else f"{kind}:<SYMBOL>"
-        raise ProtocolError(ErrorCode.UNKNOWN_CHANNEL, f"{name!r}: use {shape}", request_id)
-    if kind is ChannelKind.CANDLES and parts[1] not in intervals:
-        raise ProtocolError(
-            ErrorCode.BAD_INTERVAL,
-            f"interval {parts[1]!r} is not kept; use one of {', '.join(sorted(intervals))}",
-            request_id,
+            ErrorCode.UNKNOWN_CHANNEL, f"unknown channel {name!r}: use {listed}", request_id
         )
-    return ChannelRef(name, kind, parts[0], parts[1] if want == 2 else None)
+    if len(parts) != len(shape.args):
+        raise ProtocolError(ErrorCode.UNKNOWN_CHANNEL, f"{name!r}: use {shape.usage()}", request_id)
+    values: dict[str, str] = {}
+    for arg, part in zip(shape.args, parts, strict=True):
+        if arg == "symbol" and not _SYMBOL.match(part):
+            raise ProtocolError(
+                ErrorCode.UNKNOWN_CHANNEL, f"{name!r}: use {shape.usage()}", request_id
+            )
+        if arg == "id" and not _ID.match(part):
+            raise ProtocolError(
+                ErrorCode.UNKNOWN_CHANNEL, f"{name!r}: use {shape.usage()}", request_id
+            )
+        if arg == "interval" and part not in intervals:
+            raise ProtocolError(
+                ErrorCode.BAD_INTERVAL,
+                f"interval {part!r} is not kept; use one of {', '.join(sorted(intervals))}",
+                request_id,
+            )
+        values[arg] = part
+    return ChannelRef(
+        name,
+        kind,
+        symbol=values.get("symbol"),
+        interval=values.get("interval"),
+        key=values.get("id"),
+        public=shape.market,
+    )
 
 
 @dataclass(frozen=True, slots=True)

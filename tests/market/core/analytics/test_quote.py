@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tickstream.market.analytics.quote import DAY_NS, Quote
-from tickstream.market.messages import quote_dict
+from tickstream.market.core.analytics.quote import DAY_NS, Quote
+from tickstream.market.core.messages import quote_dict
 
 D = Decimal
 

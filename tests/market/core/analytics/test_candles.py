@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import fixture_path, shared_data
-from tickstream.market.analytics.candles import CandleBuilder
-from tickstream.market.analytics.intervals import IntervalError, parse_interval
-from tickstream.market.engine import MarketEngine
-from tickstream.market.feeds.formats import read_price_file
+from tickstream.market.core.analytics.candles import CandleBuilder
+from tickstream.market.core.analytics.intervals import IntervalError, parse_interval
+from tickstream.market.core.engine import MarketEngine
+from tickstream.market.core.formats import read_price_file
+from tickstream.market.core.instruments import InstrumentKind, InstrumentSpec
+from tickstream.market.core.ticks import Tick
 from tickstream.market.feeds.replay import file_trades
-from tickstream.market.instruments import InstrumentKind, InstrumentSpec
-from tickstream.market.ticks import Tick
 
 S = 10**9
 D = Decimal

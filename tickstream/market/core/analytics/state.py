@@ -6,10 +6,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from tickstream.market.analytics.candles import Candle, CandleBuilder
-from tickstream.market.analytics.indicators import Bar, Indicator, IndicatorSpec, Outputs
-from tickstream.market.analytics.intervals import Interval
-from tickstream.market.analytics.quote import Quote
+from tickstream.market.core.analytics.candles import Candle, CandleBuilder
+from tickstream.market.core.analytics.indicators import Bar, Indicator, IndicatorSpec, Outputs
+from tickstream.market.core.analytics.intervals import Interval
+from tickstream.market.core.analytics.quote import Quote
 
 Values = dict[str, float | None]
 

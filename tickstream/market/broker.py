@@ -1,0 +1,29 @@
+"""What the market side puts on the channel layer: the group of each symbol's market data
+and the channels the pipeline answers requests on. `stream` reads these names from here;
+`market` never imports `stream`."""
+
+from __future__ import annotations
+
+import re
+
+_VALID = re.compile(r"^[a-zA-Z0-9\-_.]{1,99}$")
+
+
+class GroupNameError(ValueError):
+    """A name Channels would refuse (ASCII letters, digits, - _ . only, under 100 chars)."""
+
+
+def checked_group(name: str) -> str:
+    """`name` if Channels accepts it as a group or channel name, else GroupNameError."""
+    if not _VALID.match(name):
+        raise GroupNameError(f"invalid channel-layer group name {name!r}")
+    return name
+
+
+def market_group(symbol: str) -> str:
+    """The group of one symbol's market data; its members are the Hubs, not browsers."""
+    return checked_group(f"md.{symbol}")
+
+
+INGEST_CHANNEL = "market.ingest"  # pushed ticks for the pipeline, answered per tick
+SNAPSHOT_CHANNEL = "market.snapshot"  # exact snapshots of a symbol for the Hubs

@@ -1,0 +1,27 @@
+"""The channel kinds the stream app itself serves, registered from `StreamConfig.ready()`:
+the market's (served from the Hub's views of the pipeline) and the per-user channels every
+deployment has. Apps above register theirs the same way (docs/channels.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tickstream.stream.core.protocol import MARKET_SHAPES, ChannelRef, ChannelShape
+from tickstream.stream.registry import ChannelType, register, user_channel_group
+
+
+async def _nobody(user: Any, ref: ChannelRef) -> bool:
+    """Portfolios arrive with the portfolio app, which registers `portfolio` with its own
+    owner check; until then nobody owns one."""
+    return False
+
+
+def register_stream_channels() -> None:
+    for shape in MARKET_SHAPES:
+        register(ChannelType(shape), replace=True)
+    for kind in ("orders", "alerts"):  # a user's own events: one group per user
+        register(
+            ChannelType(ChannelShape(kind), needs_user=True, group=user_channel_group),
+            replace=True,
+        )
+    register(ChannelType(ChannelShape("portfolio", ("id",)), needs_user=True, owner=_nobody))

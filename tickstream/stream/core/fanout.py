@@ -1,0 +1,437 @@
+"""The fan-out core (pure: no asyncio, no Django, no sockets).
+
+It takes broker messages (`on_tick`, `on_publish`), subscriptions (`add`, `remove`) and
+snapshots (`load`), and says what to send to which connection: `flush()` returns one batched
+frame per connection. The asyncio driver (`stream/hub.py`) owns the timers, the broker and
+the sockets, and calls these methods; the core holds:
+
+- the latest state of each symbol it carries (`SymbolView`) and short histories for resume;
+- conflation: state channels (ticker, candles, analysis) send their latest value per flush,
+  so a skipped `seq` between two updates is not a loss;
+- trades one by one up to a bound per flush, then a `gap` notice naming the missed seqs;
+- slow connections: one over the high-water mark gets nothing more until it drains, then
+  one catch-up per channel (the resume path).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from tickstream.stream.core.protocol import ChannelKind, ChannelRef, encode
+
+TRADE_HISTORY = 256  # trades kept per symbol for resume
+CLOSED_HISTORY = 64  # closed candles kept per symbol and interval for resume
+PUBLISHED_HISTORY = 100
+MAX_TRADES_PER_FLUSH = 200
+HIGH_WATER = 8  # frames queued for a connection before it is treated as slow
+MAX_WAITING = 10_000  # ticks held for a symbol while its snapshot is awaited
+
+Message = dict[str, Any]
+Encoder = Callable[[ChannelRef, "SymbolView"], "Message | None"]
+
+
+class Connection(Protocol):
+    """A connection as the fan-out sees it."""
+
+    wire: str  # "v1" or the name of a tutorial format
+    batch: bool  # True: one JSON array frame per flush; False: one frame per message
+
+    def backlog(self) -> int: ...
+
+
+@dataclass(slots=True)
+class SymbolView:
+    """What the fan-out holds for one symbol: the latest state and short histories."""
+
+    symbol: str
+    epoch: int = 0
+    seq: int = 0
+    analysis_seq: int = 0
+    quote: Message | None = None
+    candles: dict[str, Message] = field(default_factory=dict)
+    analysis: dict[str, Message] = field(default_factory=dict)
+    trades: deque[tuple[int, Message]] = field(default_factory=lambda: deque(maxlen=TRADE_HISTORY))
+    closed: dict[str, deque[tuple[int, Message]]] = field(default_factory=dict)
+    waiting: list[Message] = field(default_factory=list)  # ticks that beat the snapshot
+    loading: bool = True  # until an exact snapshot is in, ticks wait
+
+    def apply_snapshot(self, snap: Message) -> None:
+        self.epoch, self.seq = snap["epoch"], snap["seq"]
+        self.analysis_seq = snap["analysis_seq"]
+        self.quote = snap["quote"]
+        self.candles = dict(snap["candles"])
+        self.analysis = dict(snap["analysis"])
+        self.trades.clear()
+        self.closed.clear()
+
+    def apply_tick(self, m: Message) -> None:
+        self.seq = m["seq"]
+        self.quote = m["quote"]
+        self.candles.update(m["candles"])
+        self.trades.append((m["seq"], m["trade"]))
+        for c in m["closed"]:
+            self.closed.setdefault(c["interval"], deque(maxlen=CLOSED_HISTORY)).append(
+                (m["seq"], c)
+            )
+        if "analysis" in m:
+            self.analysis = m["analysis"]
+            self.analysis_seq = m["analysis_seq"]
+
+
+def v1_state(ref: ChannelRef, view: SymbolView) -> tuple[int, Any]:
+    """(seq, data) of a state channel in protocol v1."""
+    if ref.kind == ChannelKind.TICKER:
+        return view.seq, view.quote
+    if ref.kind == ChannelKind.ANALYSIS:
+        return view.analysis_seq, view.analysis
+    return view.seq, {"candle": view.candles.get(ref.interval or ""), "closed": []}
+
+
+def v1_snapshot(ref: ChannelRef, view: SymbolView, *, reset: bool) -> Message:
+    if ref.kind == ChannelKind.TRADES:
+        seq, data = view.seq, [t for _, t in view.trades]
+    else:
+        seq, data = v1_state(ref, view)
+    return {
+        "type": "snapshot",
+        "channel": ref.name,
+        "epoch": view.epoch,
+        "seq": seq,
+        "reset": reset,
+        "data": data,
+    }
+
+
+def v1_since(ref: ChannelRef, view: SymbolView, since: int) -> list[Message]:
+    """What a v1 subscriber that has seen `since` needs to be current, or a reset snapshot."""
+    if since > view.seq:
+        return [v1_snapshot(ref, view, reset=True)]
+    if ref.kind == ChannelKind.TRADES:
+        missed = [(s, t) for s, t in view.trades if s > since]
+        first = missed[0][0] if missed else view.seq + 1
+        if first > since + 1:
+            return [v1_snapshot(ref, view, reset=True)]  # older than the history
+        return [{"type": "update", "channel": ref.name, "seq": s, "data": t} for s, t in missed]
+    if ref.kind == ChannelKind.CANDLES:
+        interval = ref.interval or ""
+        history = view.closed.get(interval, deque())
+        if len(history) == history.maxlen and history[0][0] > since:
+            return [v1_snapshot(ref, view, reset=True)]  # closed candles were evicted
+        closed = [c for s, c in history if s > since]
+        return [
+            {
+                "type": "update",
+                "channel": ref.name,
+                "seq": view.seq,
+                "data": {"candle": view.candles.get(interval), "closed": closed},
+            }
+        ]
+    seq, data = v1_state(ref, view)
+    if seq <= since or data is None:
+        return []
+    return [{"type": "update", "channel": ref.name, "seq": seq, "data": data}]
+
+
+def gap_frame(channel: str, first: int, last: int) -> bytes:
+    return encode({"type": "gap", "channel": channel, "from": first, "to": last})
+
+
+def frame_of(conn: Connection, parts: list[bytes]) -> list[bytes]:
+    """The frames that carry `parts` to a connection: one array, or one frame each."""
+    if not parts:
+        return []
+    return [b"[" + b",".join(parts) + b"]"] if conn.batch else list(parts)
+
+
+class FanOut:
+    """Subscriptions, the symbols' views and what every flush sends where.
+
+    Keys: a market channel is keyed by its name (`trades:AAPL`), a published channel by
+    its broker group (a user's `orders` and another user's are two keys).
+    """
+
+    def __init__(self, formats: dict[str, Encoder] | None = None) -> None:
+        self.formats: dict[str, Encoder] = formats if formats is not None else {}
+        self.views: dict[str, SymbolView] = {}
+        self.subscribers: dict[str, set[Connection]] = {}
+        self.refs: dict[str, ChannelRef] = {}
+        self.by_symbol: dict[str, set[str]] = {}
+        self.published: dict[str, deque[tuple[int, Message]]] = {}
+        self._published_seq: dict[str, int] = {}
+        self.slow: dict[Connection, dict[str, int]] = {}
+        self._dirty: dict[str, None] = {}
+        self._trades: dict[str, list[tuple[int, Message]]] = {}
+        self._gaps: dict[str, list[int]] = {}
+        self._closed: dict[str, list[Message]] = {}
+        self._sent_seq: dict[str, int] = {}
+        # Per connection, channels it has just been given a snapshot of, with the snapshot's
+        # seq: the next flush leaves out what that snapshot already held.
+        self._joined: dict[Connection, dict[str, int]] = {}
+        self.stats = {
+            "ticks": 0,
+            "frames": 0,
+            "updates": 0,
+            "conflated": 0,
+            "trade_gaps": 0,
+            "resyncs": 0,
+        }
+
+    # --- symbols ---
+
+    def view(self, symbol: str) -> tuple[SymbolView, bool]:
+        """The view of a symbol, and whether it was just created (and must be loaded)."""
+        view = self.views.get(symbol)
+        if view is not None:
+            return view, False
+        view = self.views[symbol] = SymbolView(symbol)
+        return view, True
+
+    def forget(self, view: SymbolView) -> bool:
+        """Drop a view nobody follows (a failed load); True if it was dropped."""
+        if self.views.get(view.symbol) is view and not self.by_symbol.get(view.symbol):
+            del self.views[view.symbol]
+            return True
+        return False
+
+    def load(self, view: SymbolView, snapshot: Message) -> None:
+        """An exact snapshot arrived: apply it, then the ticks that came after it."""
+        view.apply_snapshot(snapshot)
+        waiting, view.waiting = view.waiting, []
+        view.loading = False
+        for m in waiting:
+            if m["epoch"] == view.epoch and m["seq"] > view.seq:
+                self.on_tick(m)
+
+    def reset_frames(self, view: SymbolView) -> list[tuple[Connection, bytes]]:
+        """After a reload: a reset snapshot to every v1 subscriber of the symbol (what was
+        pending for its channels is in the snapshots)."""
+        out = []
+        for name in self.by_symbol.get(view.symbol, ()):
+            for pending in (self._dirty, self._trades, self._gaps, self._closed):
+                pending.pop(name, None)
+            ref = self.refs[name]
+            for conn in self.subscribers.get(name, ()):
+                if conn.wire == "v1":
+                    out.append((conn, encode(v1_snapshot(ref, view, reset=True))))
+        return out
+
+    # --- subscriptions ---
+
+    def add(
+        self,
+        conn: Connection,
+        ref: ChannelRef,
+        key: str,
+        *,
+        view: SymbolView | None = None,
+        since: int | None = None,
+        epoch: int | None = None,
+    ) -> list[Message]:
+        """Subscribe `conn` (the view of a market channel is loaded); return the messages
+        that bring it up to date."""
+        self.refs[key] = ref
+        self.subscribers.setdefault(key, set()).add(conn)
+        if view is None:  # a published channel: what the history holds past `since`
+            history = self.published.get(key, deque())
+            return [m for s, m in history if since is not None and s > since]
+        self.by_symbol.setdefault(view.symbol, set()).add(key)
+        if conn.wire != "v1":
+            message = self.formats[conn.wire](ref, view)
+            messages = [] if message is None else [message]
+        elif since is not None and epoch in (None, view.epoch):
+            messages = v1_since(ref, view, since)
+        else:
+            messages = [v1_snapshot(ref, view, reset=since is not None)]
+        # What is pending for the channel's next flush is already in these messages.
+        self._joined.setdefault(conn, {})[key] = self._current_seq(key)
+        return messages
+
+    def remove(self, conn: Connection, ref: ChannelRef, key: str) -> str | None:
+        """Unsubscribe; return the symbol or group nobody here follows any more."""
+        subs = self.subscribers.get(key)
+        if not subs or conn not in subs:
+            return None
+        subs.discard(conn)
+        self.slow.get(conn, {}).pop(key, None)
+        if subs:
+            return None
+        del self.subscribers[key]
+        self.refs.pop(key, None)
+        if ref.symbol is None or not ref.public:
+            return key
+        names = self.by_symbol.get(ref.symbol, set())
+        names.discard(key)
+        if names:
+            return None
+        self.by_symbol.pop(ref.symbol, None)
+        self.views.pop(ref.symbol, None)
+        return ref.symbol
+
+    def drop(self, conn: Connection) -> None:
+        """Forget a closed connection's bookkeeping (its subscriptions are removed first)."""
+        self.slow.pop(conn, None)
+        self._joined.pop(conn, None)
+
+    # --- incoming ---
+
+    def on_tick(self, m: Message) -> SymbolView | None:
+        """A market message; returns the view that must be reloaded (epoch change or lost
+        messages), whose subscribers then get reset snapshots: never a silent gap."""
+        view = self.views.get(m["symbol"])
+        if view is None:
+            return None
+        if view.loading:
+            if len(view.waiting) >= MAX_WAITING:  # no snapshot for long: keep the newest
+                del view.waiting[: MAX_WAITING // 2]
+            view.waiting.append(m)
+            return None
+        if m["epoch"] != view.epoch or m["seq"] > view.seq + 1:
+            self.stats["resyncs"] += 1
+            view.waiting.append(m)
+            view.loading = True  # later ticks wait for the snapshot too
+            return view
+        if m["seq"] <= view.seq:
+            return None  # already applied (a snapshot covered it)
+        self.stats["ticks"] += 1
+        view.apply_tick(m)
+        for name in self.by_symbol.get(view.symbol, ()):
+            ref = self.refs[name]
+            if ref.kind == ChannelKind.TRADES:
+                pending = self._trades.setdefault(name, [])
+                if len(pending) < MAX_TRADES_PER_FLUSH:
+                    pending.append((m["seq"], m["trade"]))
+                else:
+                    gap = self._gaps.setdefault(name, [m["seq"], m["seq"]])
+                    gap[1] = m["seq"]
+                continue
+            if ref.kind == ChannelKind.ANALYSIS and "analysis" not in m:
+                continue
+            if ref.kind == ChannelKind.CANDLES:
+                closed = [c for c in m["closed"] if c["interval"] == ref.interval]
+                if closed:
+                    self._closed.setdefault(name, []).extend(closed)
+            if name in self._dirty:
+                self.stats["conflated"] += 1
+            self._dirty[name] = None
+        return None
+
+    def on_publish(self, m: Message) -> list[tuple[Connection, bytes]]:
+        """A published event: numbered per group, kept for resume, sent at once."""
+        key = m["group"]
+        seq = self._published_seq.get(key, 0) + 1
+        self._published_seq[key] = seq
+        update = {"type": "update", "channel": m["channel"], "seq": seq, "data": m["data"]}
+        self.published.setdefault(key, deque(maxlen=PUBLISHED_HISTORY)).append((seq, update))
+        frame = encode(update)
+        return [(conn, frame_of(conn, [frame])[0]) for conn in self.subscribers.get(key, ())]
+
+    # --- outgoing ---
+
+    def _encode_channel(self, name: str, wire: str) -> list[tuple[int, int, bytes]]:
+        """The frames of a channel's update for one wire format, each with the range of
+        seq it covers (a gap notice covers several)."""
+        ref = self.refs[name]
+        view = self.views[ref.symbol or ""]
+        if wire != "v1":
+            message = self.formats[wire](ref, view)
+            return [] if message is None else [(view.seq, view.seq, encode(message))]
+        if ref.kind == ChannelKind.TRADES:
+            parts = [
+                (s, s, encode({"type": "update", "channel": name, "seq": s, "data": t}))
+                for s, t in self._trades.get(name, ())
+            ]
+            gap = self._gaps.get(name)
+            if gap is not None:  # the trades past the bound of one flush
+                parts.append((gap[0], gap[1], gap_frame(name, gap[0], gap[1])))
+            return parts
+        seq, data = v1_state(ref, view)
+        if ref.kind == ChannelKind.CANDLES:
+            data = {"candle": data["candle"], "closed": self._closed.get(name, [])}
+        return [(seq, seq, encode({"type": "update", "channel": name, "seq": seq, "data": data}))]
+
+    def flush(self) -> list[tuple[Connection, list[bytes]]]:
+        """Every changed channel encoded once per wire format; per connection the frames
+        to send (one batched frame for v1)."""
+        dirty = list(self._dirty) + [
+            n for n in {**self._trades, **self._gaps} if n not in self._dirty
+        ]
+        outbox: dict[Connection, list[bytes]] = {}
+        for name in dirty:
+            if name not in self.refs:
+                continue
+            encoded: dict[str, list[tuple[int, int, bytes]]] = {}
+            for conn in self.subscribers.get(name, ()):
+                joined = self._joined.get(conn)
+                since = None if joined is None else joined.get(name)
+                slow = self.slow.get(conn)
+                if slow is not None or conn.backlog() > HIGH_WATER:
+                    if slow is None:
+                        slow = self.slow[conn] = {}
+                    # What it has: what was sent before, or the snapshot it just got.
+                    slow.setdefault(name, max(self._sent_seq.get(name, 0), since or 0))
+                    continue
+                parts = encoded.get(conn.wire)
+                if parts is None:
+                    parts = encoded[conn.wire] = self._encode_channel(name, conn.wire)
+                if since is None:
+                    frames = [frame for _, _, frame in parts]
+                else:  # its snapshot already holds everything up to `since`
+                    frames = [
+                        frame if first > since else gap_frame(name, since + 1, last)
+                        for first, last, frame in parts
+                        if last > since
+                    ]
+                if frames:
+                    outbox.setdefault(conn, []).extend(frames)
+            self._sent_seq[name] = self._current_seq(name)
+            if name in self._gaps:
+                self.stats["trade_gaps"] += 1
+        self._dirty.clear()
+        self._trades.clear()
+        self._gaps.clear()
+        self._closed.clear()
+        self._joined.clear()
+        out = []
+        for conn, queued in outbox.items():
+            self.stats["updates"] += len(queued)
+            frames = frame_of(conn, queued)
+            self.stats["frames"] += len(frames)
+            out.append((conn, frames))
+        return out
+
+    def _current_seq(self, name: str) -> int:
+        ref = self.refs[name]
+        view = self.views.get(ref.symbol or "")
+        if view is None:
+            return 0
+        return view.analysis_seq if ref.kind == ChannelKind.ANALYSIS else view.seq
+
+    def drained(self, conn: Connection) -> list[bytes]:
+        """A connection's queue emptied: if it fell behind, the frames that catch it up."""
+        missed = self.slow.pop(conn, None)
+        if not missed:
+            return []
+        parts: list[bytes] = []
+        for name, since in missed.items():
+            ref = self.refs.get(name)
+            if ref is None or ref.symbol not in self.views:
+                continue
+            view = self.views[ref.symbol]
+            # The next flush leaves out what this catch-up brings.
+            self._joined.setdefault(conn, {})[name] = self._current_seq(name)
+            if conn.wire == "v1":
+                parts += [encode(m) for m in v1_since(ref, view, since)]
+            else:
+                message = self.formats[conn.wire](ref, view)
+                if message is not None:
+                    parts.append(encode(message))
+        return frame_of(conn, parts)
+
+    def is_slow(self, conn: Connection) -> bool:
+        return conn in self.slow
+
+    def held_back(self) -> Iterable[Connection]:
+        return list(self.slow)
