@@ -21,7 +21,6 @@ from tickstream.stream.core.protocol import ChannelKind, ChannelRef
 from tickstream.stream.hub import Hub
 from tickstream.stream.layers import LocalChannelLayer
 
-
 TRADES = 1500
 
 
