@@ -7,10 +7,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Permission, User
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from tests.factories import user_with_token
 from tickstream.market import runtime as market_runtime
 from tickstream.market.core.analytics.indicators import parse_indicators
 from tickstream.market.core.analytics.intervals import STANDARD_INTERVALS
@@ -205,10 +204,9 @@ def test_candle_errors(
 
 @pytest.fixture
 def publisher() -> APIClient:
-    user = User.objects.create_user("feeder")
-    user.user_permissions.add(Permission.objects.get(codename="publish_ticks"))
+    _, key = user_with_token(can_publish=True)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 
@@ -279,8 +277,8 @@ def test_ingest_refuses_strangers_and_accounts_without_the_right(
     _error(client.post("/api/ticks", body, format="json"), 401, "not_authenticated")
     client.credentials(HTTP_AUTHORIZATION="Token nope")
     _error(client.post("/api/ticks", body, format="json"), 401, "authentication_failed")
-    plain = User.objects.create_user("plain")
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=plain).key}")
+    _, key = user_with_token()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     _error(client.post("/api/ticks", body, format="json"), 403, "permission_denied")
 
 

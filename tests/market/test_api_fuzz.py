@@ -10,12 +10,11 @@ from typing import Any
 
 import pytest
 import schemathesis
-from django.contrib.auth.models import Permission, User
 from django.core.wsgi import get_wsgi_application
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from tests.factories import user_with_token
 from tickstream.market import runtime as market_runtime
 from tickstream.market.core.analytics.intervals import STANDARD_INTERVALS
 from tickstream.market.core.engine import MarketEngine
@@ -30,9 +29,7 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_app
 def token(instruments: None) -> Iterator[str]:
     engine = MarketEngine(instrument_specs(), STANDARD_INTERVALS, [], max_delay_s=60)
     market_runtime._current = MarketRuntime(Pipeline(engine), [], listen_ingest=False, layer=None)
-    user = User.objects.create_user("fuzzer")
-    user.user_permissions.add(Permission.objects.get(codename="publish_ticks"))
-    yield Token.objects.create(user=user).key
+    yield user_with_token(can_publish=True)[1]
     market_runtime._current = None
 
 

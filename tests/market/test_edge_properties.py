@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
+from tests.factories import user_with_token
 from tickstream.market import runtime as market_runtime
 from tickstream.market.core.analytics.intervals import STANDARD_INTERVALS
 from tickstream.market.core.engine import MarketEngine
@@ -101,9 +102,6 @@ def exact(value: Any) -> Decimal:
 
 @pytest.fixture
 def edge(instruments: None) -> Any:
-    from django.contrib.auth.models import Permission, User
-    from rest_framework.authtoken.models import Token
-
     engine = MarketEngine(instrument_specs(), STANDARD_INTERVALS, [], max_delay_s=60)
     capture = Capture()
     store = BatchStore()
@@ -111,10 +109,9 @@ def edge(instruments: None) -> Any:
     thread = ThreadPoolExecutor(max_workers=1)
     pipeline = Pipeline(engine, publisher=capture, writer=writer)  # type: ignore[arg-type]
     market_runtime._current = MarketRuntime(pipeline, [], listen_ingest=False, layer=None)
-    user = User.objects.create_user("edge")
-    user.user_permissions.add(Permission.objects.get(codename="publish_ticks"))
+    _, key = user_with_token(can_publish=True)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     yield client, pipeline, capture, lambda batch: thread.submit(store, batch).result()
     thread.submit(store.close).result()
     thread.shutdown()

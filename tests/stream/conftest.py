@@ -24,7 +24,7 @@ from tickstream.market.core.ticks import NS_PER_S, Tick
 from tickstream.market.pipeline import Pipeline, Publisher
 from tickstream.market.runtime import MarketRuntime
 from tickstream.market.selectors import instrument_specs
-from tickstream.stream.hub import stop_hub
+from tickstream.stream.hub import _hubs, stop_hub
 
 ORIGIN = (b"origin", b"http://127.0.0.1")
 
@@ -35,6 +35,7 @@ class Market:
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
         self.clock = 1_795_000_000 * NS_PER_S
+        self.offered = 0  # broker messages the pipeline was given
 
     def trade(self, symbol: str, price: str, size: str = "1", *, step: float = 0.25) -> None:
         self.clock += int(step * NS_PER_S)
@@ -43,12 +44,36 @@ class Market:
             live=False,
         )
         assert problem is None, problem
+        self.offered += 1
 
-    async def settle(self) -> None:
-        """Let the publisher and the Hub pass on what was traded (and one flush)."""
-        for _ in range(5):
-            await asyncio.sleep(0.03)
-        await asyncio.sleep(0.12)
+    async def delivered(self, timeout: float = 5.0) -> None:
+        """Wait until every trade has left the publisher and the Hub has read it."""
+        publisher = self.pipeline.publisher
+        assert publisher is not None
+        await until(
+            lambda: publisher.sent + publisher.dropped + publisher.failed >= self.offered,
+            timeout,
+        )
+        hub = _hubs.get(asyncio.get_running_loop())
+        if hub is not None:
+            queue = get_channel_layer().channels.get(hub._channel)
+            await until(lambda: queue is None or queue.empty(), timeout)
+
+    async def settle(self, timeout: float = 5.0) -> None:
+        """Wait until what was traded has passed the publisher and the Hub and a flush has
+        sent it (events, not a fixed sleep)."""
+        await self.delivered(timeout)
+        hub = _hubs.get(asyncio.get_running_loop())
+        if hub is not None and hub.flush_s > 0:
+            flushes = hub.flushes
+            await until(lambda: hub.flushes > flushes, timeout)
+
+
+async def until(check: Any, timeout: float = 5.0) -> None:
+    """Poll `check()` (cheaply, on the event loop) until it is true; fail after `timeout`."""
+    async with asyncio.timeout(timeout):
+        while not check():  # noqa: ASYNC110 - counters and queues here have no event to await
+            await asyncio.sleep(0.002)
 
 
 @pytest.fixture

@@ -7,10 +7,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from django.contrib.auth.models import Permission, User
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from tests.factories import user_with_token
 from tests.stream.conftest import connect, frames, request
 from tests.support import free_port
 from tickstream.stream.hub import stop_hub
@@ -48,10 +47,9 @@ def test_ingest_to_a_feed_process_during_an_outage_is_503(
     dead_redis: str, instruments: None, settings: object
 ) -> None:
     settings.FEEDS_MODE = "external"  # type: ignore[attr-defined]
-    user = User.objects.create_user("feeder")
-    user.user_permissions.add(Permission.objects.get(codename="publish_ticks"))
+    _, key = user_with_token(can_publish=True)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     response = client.post(
         "/api/ticks", {"ticks": [{"symbol": "AAPL", "price": "230"}]}, format="json"
     )

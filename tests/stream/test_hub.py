@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import orjson
@@ -50,7 +49,7 @@ async def test_old_snapshot_plus_updates_equals_a_fresh_snapshot(market: Market)
     for i, price in enumerate(prices * 3):
         market.trade("AAPL", price, size=str(i + 1), step=0.4)  # 1s candles close as we go
         if i % 5 == 0:
-            await asyncio.sleep(0.05)
+            await market.settle()  # spread over several flushes
     await market.settle()
     for m in await frames(old):
         if m["type"] in ("update", "snapshot"):
@@ -102,7 +101,7 @@ async def test_a_slow_reader_is_skipped_then_caught_up_without_silent_gaps(marke
     await request(fast, {"op": "subscribe", "id": 1, "channels": ["trades:AAPL"]})
     for i in range(40):
         market.trade("AAPL", f"{230 + i / 100:.2f}")
-        await asyncio.sleep(0.02)
+        await market.delivered()
         hub.flush()
     await market.settle()
     assert len(slow.frames) == STREAM_HIGH_WATER + 1  # nothing more queued once behind

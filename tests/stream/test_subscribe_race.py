@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from tests.stream.conftest import until
 from tickstream.market.core.analytics.intervals import STANDARD_INTERVALS
 from tickstream.market.core.engine import MarketEngine
 from tickstream.market.core.instruments import InstrumentKind, InstrumentSpec
@@ -102,10 +103,11 @@ async def test_many_clients_subscribing_at_once_while_trades_flow_miss_nothing_s
 
     await asyncio.gather(*(subscribe(c) for c in conns))
     await trading
-    await asyncio.sleep(0.1)
     await pipeline.publisher.stop()  # type: ignore[union-attr]
-    await publishing
-    await asyncio.sleep(0.1)
+    await publishing  # everything is on the layer now
+    await until(lambda: layer.channels[hub._channel].empty())
+    flushes = hub.flushes
+    await until(lambda: hub.flushes > flushes)  # ...and sent
     await hub.stop()
 
     assert len(hub.views) == 1  # one view of the symbol, whatever the interleaving

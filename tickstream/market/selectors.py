@@ -20,7 +20,7 @@ from tickstream.market.core.instruments import InstrumentSpec
 from tickstream.market.core.messages import values_dict
 from tickstream.market.core.ticks import datetime_to_ns
 from tickstream.market.core.validation import check_price
-from tickstream.market.models import Candle, Instrument, Quote, plain
+from tickstream.market.models import Candle, Cryptocurrency, Instrument, Quote, plain
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,38 @@ def instrument_list(
 async def instrument_is_active(symbol: str) -> bool:
     """Whether an active instrument has this symbol (for the Hubs, from async code)."""
     return await Instrument.objects.filter(symbol=symbol, active=True).aexists()
+
+
+def active_symbols() -> list[str]:
+    return list(Instrument.objects.filter(active=True).values_list("symbol", flat=True))
+
+
+def instrument_by_name_or_symbol(text: str, kind: str) -> Instrument | None:
+    """An active instrument of `kind` named by `text`: its symbol, the symbol with `-USD`
+    (`BTC` for `BTC-USD`), or its name, ignoring case."""
+    qs = Instrument.objects.filter(kind=kind, active=True)
+    wanted = text.strip()
+    for lookup in (
+        {"symbol__iexact": wanted},
+        {"symbol__iexact": f"{wanted}-USD"},
+        {"name__iexact": wanted},
+    ):
+        found = qs.filter(**lookup).first()
+        if found is not None:
+            return found
+    return None
+
+
+def stored_crypto_price(instrument: Instrument) -> dict[str, Any] | None:
+    """The latest stored price of a crypto in the tutorial's shape (name, price, timestamp)."""
+    row = Cryptocurrency.objects.filter(instrument=instrument).order_by("-timestamp").first()
+    if row is None:
+        return None
+    return {
+        "name": row.name,
+        "price": format(row.price.normalize(), "f"),
+        "timestamp": str(row.timestamp),
+    }
 
 
 def instrument_by_symbol(symbol: str) -> Instrument | None:

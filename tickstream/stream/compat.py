@@ -23,9 +23,9 @@ import orjson
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from tickstream.market import selectors
 from tickstream.market.gateway import PipelineUnavailable, ingest_pushed
-from tickstream.market.models import Cryptocurrency, Instrument
-from tickstream.market.selectors import user_can_publish_ticks
+from tickstream.market.models import Instrument
 from tickstream.stream.consumers import HubConsumer
 from tickstream.stream.core.fanout import SymbolView
 from tickstream.stream.core.protocol import (
@@ -107,9 +107,10 @@ def register_formats() -> None:
         register_format(wire, encoder)
 
 
-@database_sync_to_async
-def _active_symbols() -> list[str]:
-    return list(Instrument.objects.filter(active=True).values_list("symbol", flat=True))
+_active_symbols = database_sync_to_async(selectors.active_symbols)
+_find = database_sync_to_async(selectors.instrument_by_name_or_symbol)
+_stored_price = database_sync_to_async(selectors.stored_crypto_price)
+_can_publish = database_sync_to_async(selectors.user_can_publish_ticks)
 
 
 class SeedConsumer(HubConsumer):
@@ -181,7 +182,10 @@ class StockUpdatesConsumer(SeedConsumer):
             allowed = (
                 user is not None
                 and user.is_authenticated
-                and (user.is_staff or await database_sync_to_async(user_can_publish_ticks)(user))
+                and (
+                    user.is_staff
+                    or await database_sync_to_async(selectors.user_can_publish_ticks)(user)
+                )
             )
             if not allowed:
                 raise ProtocolError(
@@ -202,21 +206,6 @@ class StockUpdatesConsumer(SeedConsumer):
             )
         except ProtocolError as exc:
             await self.refuse(exc)
-
-
-@database_sync_to_async
-def _find(text: str, kind: str) -> Instrument | None:
-    qs = Instrument.objects.filter(kind=kind, active=True)
-    wanted = text.strip()
-    for lookup in (
-        {"symbol__iexact": wanted},
-        {"symbol__iexact": f"{wanted}-USD"},
-        {"name__iexact": wanted},
-    ):
-        found = qs.filter(**lookup).first()
-        if found is not None:
-            return found
-    return None
 
 
 class StocksConsumer(SeedConsumer):
@@ -250,18 +239,6 @@ class StocksConsumer(SeedConsumer):
             await self.switch(instrument)
         except ProtocolError as exc:
             await self.refuse(exc)
-
-
-@database_sync_to_async
-def _stored_price(instrument: Instrument) -> dict[str, Any] | None:
-    row = Cryptocurrency.objects.filter(instrument=instrument).order_by("-timestamp").first()
-    if row is None:
-        return None
-    return {
-        "name": row.name,
-        "price": format(row.price.normalize(), "f"),
-        "timestamp": str(row.timestamp),
-    }
 
 
 class CryptocurrencyConsumer(StocksConsumer):

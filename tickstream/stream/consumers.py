@@ -285,15 +285,15 @@ class StreamConsumer(HubConsumer):
             for ref in refs:
                 if ref.name in self.subscriptions:
                     continue
+                since = request.since.get(ref.name)
+                group = groups[ref.name]
                 messages += await self.hub.subscribe(
-                    self,
-                    ref,
-                    group=groups[ref.name],
-                    since=request.since.get(ref.name),
-                    epoch=request.epoch,
+                    self, ref, group=group, since=since, epoch=request.epoch
                 )
-                self.subscriptions[ref.name] = (ref, groups[ref.name])
+                self.subscriptions[ref.name] = (ref, group)
                 done.append(ref.name)
+                if group is not None and since is None:
+                    messages += await self._published_snapshot(ref, group)
         except ProtocolError as exc:
             for name in done:  # all or nothing
                 ref, group = self.subscriptions.pop(name)
@@ -306,6 +306,18 @@ class StreamConsumer(HubConsumer):
                 *messages,
             ]
         )
+
+    async def _published_snapshot(self, ref: ChannelRef, group: str) -> list[dict[str, Any]]:
+        """The first value of a published channel whose kind has a snapshot."""
+        kind = channel_type(ref.kind)
+        if kind is None or kind.snapshot is None:
+            return []
+        data = await kind.snapshot(self.scope.get("user"), ref)
+        seq = self.hub.core.published_seq(group)
+        return [
+            {"type": "snapshot", "channel": ref.name, "epoch": 0, "seq": seq, "reset": False}
+            | {"data": data}
+        ]
 
     async def _unsubscribe(self, request: Request) -> None:
         """All or nothing, like subscribe: one channel not subscribed refuses the request."""

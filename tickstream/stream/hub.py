@@ -81,6 +81,7 @@ class Hub:
         self.core = FanOut(formats)
         self.connections: set[Subscriber] = set()
         self.heartbeat_s = 15.0
+        self.flushes = 0  # flushes done (for monitoring and tests)
         self._channel = ""
         self._loads: dict[str, _Load] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -337,6 +338,7 @@ class Hub:
     def flush(self) -> None:
         """Send what the core says, and close the connections held back for too long."""
         outbox = self.core.flush()
+        self.flushes += 1
         for conn in self.core.held_back():
             conn.check_slow()  # type: ignore[attr-defined]
         for conn, frames in outbox:

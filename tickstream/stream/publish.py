@@ -65,8 +65,8 @@ def publish(channel: str, data: Any, *, user: Any = None) -> None:
     in a task; a failure is logged and counted, never lost silently. Await `apublish` to
     get the failure as an exception instead.
     """
-    group = _group(channel, user)
-    message = {"type": "stream.publish", "channel": channel, "group": group, "data": data}
+    message = _message(channel, data, user)
+    group = message["group"]
     layer = get_channel_layer()
     if layer is None:
         return
@@ -84,12 +84,21 @@ def publish(channel: str, data: Any, *, user: Any = None) -> None:
 
 async def apublish(channel: str, data: Any, *, user: Any = None) -> None:
     """`publish` for async code that wants to know: raises if the broker refuses."""
-    group = _group(channel, user)
+    message = _message(channel, data, user)
     layer = get_channel_layer()
     if layer is not None:
-        await layer.group_send(
-            group, {"type": "stream.publish", "channel": channel, "group": group, "data": data}
-        )
+        await layer.group_send(message["group"], message)
+
+
+def _message(channel: str, data: Any, user: Any) -> dict[str, Any]:
+    kind = channel_type(channel.split(":", 1)[0])
+    return {
+        "type": "stream.publish",
+        "channel": channel,
+        "group": _group(channel, user),
+        "data": data,
+        "conflate": bool(kind and kind.conflate),
+    }
 
 
 def _sent(task: asyncio.Task[None]) -> None:

@@ -167,6 +167,7 @@ class FanOut:
         self._gaps: dict[str, list[int]] = {}
         self._closed: dict[str, list[Message]] = {}
         self._sent_seq: dict[str, int] = {}
+        self._latest: dict[str, Message] = {}  # conflated published channels, per group
         # Per connection, channels it has just been given a snapshot of, with the snapshot's
         # seq: the next flush leaves out what that snapshot already held.
         self._joined: dict[Connection, dict[str, int]] = {}
@@ -319,14 +320,25 @@ class FanOut:
         return None
 
     def on_publish(self, m: Message) -> list[tuple[Connection, bytes]]:
-        """A published event: numbered per group, kept for resume, sent at once."""
+        """A published event: numbered per group and kept for resume. Sent at once, or,
+        for a conflated channel (`"conflate": true`), as the latest value at the next
+        flush."""
         key = m["group"]
         seq = self._published_seq.get(key, 0) + 1
         self._published_seq[key] = seq
         update = {"type": "update", "channel": m["channel"], "seq": seq, "data": m["data"]}
         self.published.setdefault(key, deque(maxlen=PUBLISHED_HISTORY)).append((seq, update))
+        if m.get("conflate"):
+            if key in self._latest:
+                self.stats["conflated"] += 1
+            self._latest[key] = update
+            return []
         frame = encode(update)
         return [(conn, frame_of(conn, [frame])[0]) for conn in self.subscribers.get(key, ())]
+
+    def published_seq(self, key: str) -> int:
+        """The seq of the last event published on a group (0 before any)."""
+        return self._published_seq.get(key, 0)
 
     # --- outgoing ---
 
@@ -389,6 +401,14 @@ class FanOut:
             self._sent_seq[name] = self._current_seq(name)
             if name in self._gaps:
                 self.stats["trade_gaps"] += 1
+        for key, update in self._latest.items():
+            frame = encode(update)
+            for conn in self.subscribers.get(key, ()):
+                if conn in self.slow or conn.backlog() > HIGH_WATER:
+                    self.slow.setdefault(conn, {})[key] = update["seq"] - 1
+                else:
+                    outbox.setdefault(conn, []).append(frame)
+        self._latest.clear()
         self._dirty.clear()
         self._trades.clear()
         self._gaps.clear()
@@ -417,6 +437,11 @@ class FanOut:
         parts: list[bytes] = []
         for name, since in missed.items():
             ref = self.refs.get(name)
+            if ref is not None and not ref.public:  # a published channel: its latest event
+                history = self.published.get(name)
+                if history and history[-1][0] > since:
+                    parts.append(encode(history[-1][1]))
+                continue
             if ref is None or ref.symbol not in self.views:
                 continue
             view = self.views[ref.symbol]
