@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -91,3 +93,16 @@ def _postgres_url() -> str:
     from tests.support import POSTGRES_URL
 
     return POSTGRES_URL
+
+
+@contextmanager
+def embedded(pipeline: Any, layer: Any = None) -> Iterator[Any]:
+    """Run `pipeline` as this process's market runtime for the block (what `make run` has)."""
+    from tickstream.market import runtime as market_runtime
+    from tickstream.market.runtime import MarketRuntime
+
+    market_runtime._current = MarketRuntime(pipeline, [], listen_ingest=False, layer=layer)
+    try:
+        yield pipeline
+    finally:
+        market_runtime._current = None

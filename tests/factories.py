@@ -28,3 +28,26 @@ def user_with_token(**kwargs: Any) -> tuple[User, str]:
     """A user (UserFactory's arguments) and the key of their API token."""
     user = UserFactory(**kwargs)
     return user, Token.objects.create(user=user).key
+
+
+def stored_quote(symbol: str, last: str, *, prev: str | None = None, **fields: Any) -> Any:
+    """A stored session quote of an instrument at `last` (open, high and low too)."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from tickstream.market.models import Instrument, Quote
+
+    price = Decimal(last)
+    values: dict[str, Any] = {
+        "last": price,
+        "open": price,
+        "high": price,
+        "low": price,
+        "prev_close": None if prev is None else Decimal(prev),
+        "volume": Decimal(5),
+        "trades": 1,
+        "time": datetime.now(UTC),
+    }
+    return Quote.objects.create(
+        instrument=Instrument.objects.get(symbol=symbol), **{**values, **fields}
+    )

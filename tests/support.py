@@ -110,3 +110,31 @@ def dev_env(var: Path, **settings: str) -> dict[str, str]:
 
 def server_args(port: int) -> list[str]:
     return [sys.executable, "-m", "tickstream", "run", "--port", str(port)]
+
+
+def wait_for_quotes(base: str, symbols: str = "", *, timeout: float = 30) -> list[dict[str, Any]]:
+    """Poll a server's `/api/quotes/` until it has quotes (of `symbols`, comma-separated)."""
+    query = f"?symbols={symbols}" if symbols else ""
+    return wait_until(lambda: http_json(f"{base}/api/quotes/{query}")[1], timeout=timeout)
+
+
+def trades_problems(messages: list[dict[str, Any]], channel: str) -> list[str]:
+    """Where one client's view of a `trades:` channel is not whole (empty when it is): each
+    update one more than the last, gaps named by a `gap` notice that starts right after;
+    a snapshot (fresh or reset) starts afresh."""
+    problems: list[str] = []
+    seq = None
+    for m in messages:
+        if m.get("channel") != channel:
+            continue
+        if m["type"] == "snapshot":
+            seq = m["seq"]
+        elif m["type"] == "gap":
+            if seq is None or m["from"] != seq + 1 or m["to"] < m["from"]:
+                problems.append(f"gap {m['from']}-{m['to']} after {seq}")
+            seq = m["to"]
+        elif m["type"] == "update":
+            if seq is None or m["seq"] != seq + 1:
+                problems.append(f"update {m['seq']} after {seq}")
+            seq = m["seq"]
+    return problems

@@ -22,6 +22,7 @@ from tests.support import (
     reachable,
     server_args,
     stop,
+    wait_for_quotes,
     wait_until,
 )
 
@@ -86,7 +87,7 @@ def test_simulated_market_runs_and_the_api_serves_it(tmp_path: Path) -> None:
             headers={"Authorization": f"Token {token}"},
         )
         assert (status, result["accepted"], result["rejected"][0]["code"]) == (200, 1, "duplicate")
-        aapl = wait_until(lambda: http_json(f"{base}/api/quotes/?symbols=AAPL")[1], timeout=10)
+        aapl = wait_for_quotes(base, "AAPL", timeout=10)
         assert (aapl[0]["last"], aapl[0]["volume"]) == ("231.17", "300")
         assert stop(server) == 0
     text = log.read_text()
@@ -177,7 +178,7 @@ def test_split_deployment_feed_process_web_process_redis_postgres(
             assert status == 200, result
             assert result["accepted"] == 1
             assert [r["code"] for r in result["rejected"]] == ["duplicate", "bad_price"]
-            aapl = wait_until(lambda: http_json(f"{base}/api/quotes/?symbols=AAPL")[1], timeout=10)
+            aapl = wait_for_quotes(base, "AAPL", timeout=10)
             assert aapl[0]["last"] == "229.01"
             assert stop(feed) == 0
         assert stop(web) == 0

@@ -21,6 +21,7 @@ from tests.support import (
     process,
     reachable,
     server_args,
+    wait_for_quotes,
     wait_until,
 )
 
@@ -54,7 +55,7 @@ def test_a_real_client_gets_a_snapshot_then_every_trade_in_order(tmp_path: Path)
     port = free_port()
     env = dev_env(tmp_path, SIM_RATE="100", SIM_SYMBOLS="BTC-USD,ETH-USD")
     with process(server_args(port), env, tmp_path / "server.log"):
-        wait_until(lambda: http_json(f"http://127.0.0.1:{port}/api/quotes/")[1], timeout=30)
+        wait_for_quotes(f"http://127.0.0.1:{port}", timeout=30)
         got = asyncio.run(
             collect(
                 f"ws://127.0.0.1:{port}/ws/v1/",
@@ -126,9 +127,7 @@ def test_a_client_that_stops_reading_is_closed_with_4008_and_others_are_not_held
     port = free_port()
     env = dev_env(tmp_path, SIM_RATE="2000", STREAM_SLOW_CLOSE_S="1")
     with process(server_args(port), env, tmp_path / "server.log"):
-        quotes = wait_until(
-            lambda: http_json(f"http://127.0.0.1:{port}/api/quotes/")[1], timeout=30
-        )
+        quotes = wait_for_quotes(f"http://127.0.0.1:{port}", timeout=30)
         symbols = [q["symbol"] for q in quotes]
         channels = [f"{kind}:{s}" for s in symbols for kind in ("trades", "ticker", "analysis")] + [
             f"candles:{s}:1s" for s in symbols

@@ -9,14 +9,13 @@ from decimal import Decimal
 import pytest
 from rest_framework.test import APIClient
 
-from tests.factories import user_with_token
-from tickstream.market import runtime as market_runtime
+from tests.conftest import embedded as embedded_runtime
+from tests.factories import stored_quote, user_with_token
 from tickstream.market.core.analytics.indicators import parse_indicators
 from tickstream.market.core.analytics.intervals import STANDARD_INTERVALS
 from tickstream.market.core.engine import MarketEngine
-from tickstream.market.models import Candle, Instrument, Quote
+from tickstream.market.models import Candle, Instrument
 from tickstream.market.pipeline import Pipeline
-from tickstream.market.runtime import MarketRuntime
 from tickstream.market.selectors import instrument_specs
 
 pytestmark = pytest.mark.django_db
@@ -53,23 +52,9 @@ def test_instruments_list_filter_and_search(client: APIClient, instruments: None
     _error(client.get("/api/instruments/?kind=bond"), 400, "bad_kind")
 
 
-def _quote(symbol: str, last: str, prev: str | None) -> None:
-    Quote.objects.create(
-        instrument=Instrument.objects.get(symbol=symbol),
-        last=Decimal(last),
-        open=Decimal(last),
-        high=Decimal(last),
-        low=Decimal(last),
-        prev_close=None if prev is None else Decimal(prev),
-        volume=Decimal("1500.5"),
-        trades=3,
-        time=datetime.now(UTC),
-    )
-
-
 def test_quotes_all_or_selected(client: APIClient, instruments: None) -> None:
-    _quote("AAPL", "230.5", "228.50")
-    _quote("MSFT", "418.2", None)
+    stored_quote("AAPL", "230.5", prev="228.50", volume=Decimal("1500.5"), trades=3)
+    stored_quote("MSFT", "418.2", volume=Decimal("1500.5"), trades=3)
     rows = client.get("/api/quotes/").json()
     assert [r["symbol"] for r in rows] == ["AAPL", "MSFT"]
     aapl = client.get("/api/quotes/?symbols=aapl").json()[0]
@@ -213,10 +198,8 @@ def publisher() -> APIClient:
 @pytest.fixture
 def embedded(instruments: None) -> Iterator[Pipeline]:
     engine = MarketEngine(instrument_specs(), STANDARD_INTERVALS, parse_indicators("sma:3"))
-    pipeline = Pipeline(engine)
-    market_runtime._current = MarketRuntime(pipeline, [], listen_ingest=False, layer=None)
-    yield pipeline
-    market_runtime._current = None
+    with embedded_runtime(Pipeline(engine)) as pipeline:
+        yield pipeline
 
 
 def test_ingest_accepts_good_ticks_and_rejects_bad_ones_one_by_one(

@@ -14,12 +14,11 @@ from django.core.wsgi import get_wsgi_application
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from tests.conftest import embedded
 from tests.factories import user_with_token
-from tickstream.market import runtime as market_runtime
 from tickstream.market.core.analytics.intervals import STANDARD_INTERVALS
 from tickstream.market.core.engine import MarketEngine
 from tickstream.market.pipeline import Pipeline
-from tickstream.market.runtime import MarketRuntime
 from tickstream.market.selectors import instrument_specs
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application())
@@ -28,9 +27,8 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_app
 @pytest.fixture
 def token(instruments: None) -> Iterator[str]:
     engine = MarketEngine(instrument_specs(), STANDARD_INTERVALS, [], max_delay_s=60)
-    market_runtime._current = MarketRuntime(Pipeline(engine), [], listen_ingest=False, layer=None)
-    yield user_with_token(can_publish=True)[1]
-    market_runtime._current = None
+    with embedded(Pipeline(engine)):
+        yield user_with_token(can_publish=True)[1]
 
 
 @pytest.mark.django_db

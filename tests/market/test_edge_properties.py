@@ -16,14 +16,13 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
+from tests.conftest import embedded
 from tests.factories import user_with_token
-from tickstream.market import runtime as market_runtime
 from tickstream.market.core.analytics.intervals import STANDARD_INTERVALS
 from tickstream.market.core.engine import MarketEngine
 from tickstream.market.core.validation import RejectReason
 from tickstream.market.models import Quote, Trade
 from tickstream.market.pipeline import Pipeline
-from tickstream.market.runtime import MarketRuntime
 from tickstream.market.selectors import instrument_specs
 from tickstream.market.upserts import BatchStore
 from tickstream.market.writer import BatchWriter
@@ -108,14 +107,13 @@ def edge(instruments: None) -> Any:
     writer = BatchWriter(store, store_ticks=True)
     thread = ThreadPoolExecutor(max_workers=1)
     pipeline = Pipeline(engine, publisher=capture, writer=writer)  # type: ignore[arg-type]
-    market_runtime._current = MarketRuntime(pipeline, [], listen_ingest=False, layer=None)
     _, key = user_with_token(can_publish=True)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    yield client, pipeline, capture, lambda batch: thread.submit(store, batch).result()
+    with embedded(pipeline):
+        yield client, pipeline, capture, lambda batch: thread.submit(store, batch).result()
     thread.submit(store.close).result()
     thread.shutdown()
-    market_runtime._current = None
 
 
 SETTINGS = settings(

@@ -81,21 +81,13 @@ async def test_a_stored_row_that_cannot_be_read_is_reported_and_skipped(
     existed) no longer stops a start: that row is skipped, the others are restored."""
     from django.db import connection
 
-    from tickstream.market.models import Candle, Instrument, Quote
+    from tests.factories import stored_quote
+    from tickstream.market.models import Candle, Instrument
 
     def poison() -> None:
         now = datetime.now(UTC)
         for symbol, last in (("KO", "60.5"), ("AAPL", "230.25")):
-            Quote.objects.create(
-                instrument=Instrument.objects.get(symbol=symbol),
-                last=Decimal(last),
-                open=Decimal(last),
-                high=Decimal(last),
-                low=Decimal(last),
-                volume=Decimal(5),
-                trades=1,
-                time=now,
-            )
+            stored_quote(symbol, last, time=now)
         minute = now.replace(second=0, microsecond=0)
         for symbol in ("KO", "AAPL"):
             Candle.objects.create(

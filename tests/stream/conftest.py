@@ -15,14 +15,13 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
+from tests.conftest import embedded
 from tickstream.asgi import application
-from tickstream.market import runtime as market_runtime
 from tickstream.market.core.analytics.indicators import parse_indicators
 from tickstream.market.core.analytics.intervals import STANDARD_INTERVALS
 from tickstream.market.core.engine import MarketEngine
 from tickstream.market.core.ticks import NS_PER_S, Tick
 from tickstream.market.pipeline import Pipeline, Publisher
-from tickstream.market.runtime import MarketRuntime
 from tickstream.market.selectors import instrument_specs
 from tickstream.stream.hub import _hubs, stop_hub
 
@@ -86,13 +85,12 @@ async def market(instruments: None) -> AsyncIterator[Market]:
     )
     publisher = Publisher(layer.group_send)
     pipeline = Pipeline(engine, publisher=publisher, analysis_every_ms=0)
-    market_runtime._current = MarketRuntime(pipeline, [], listen_ingest=False, layer=layer)
     task = asyncio.create_task(publisher.run())
-    yield Market(pipeline)
-    await stop_hub()
-    await publisher.stop()
-    await task
-    market_runtime._current = None
+    with embedded(pipeline, layer):
+        yield Market(pipeline)
+        await stop_hub()
+        await publisher.stop()
+        await task
     await layer.flush()
 
 

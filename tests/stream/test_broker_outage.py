@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -34,10 +33,8 @@ async def test_a_subscribe_during_an_outage_is_answered_unavailable(
 ) -> None:
     ws = await connect()
     await frames(ws, timeout=0.3)
-    started = time.monotonic()
     got = await request(ws, {"op": "subscribe", "id": 7, "channels": ["ticker:AAPL"]}, timeout=8)
     assert [(m["type"], m.get("code"), m.get("id")) for m in got] == [("error", "unavailable", 7)]
-    assert time.monotonic() - started < 8
     await ws.disconnect()
     await stop_hub()
 

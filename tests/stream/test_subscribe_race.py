@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from tests.stream.conftest import until
+from tests.support import trades_problems
 from tickstream.market.core.analytics.intervals import STANDARD_INTERVALS
 from tickstream.market.core.engine import MarketEngine
 from tickstream.market.core.instruments import InstrumentKind, InstrumentSpec
@@ -41,26 +42,6 @@ class Conn:
 
     def check_slow(self) -> None:
         pass
-
-
-def consecutive_or_named(messages: list[dict[str, Any]], channel: str) -> list[str]:
-    """Problems in one client's view of a trades channel (empty when it is whole)."""
-    problems = []
-    seq = None
-    for m in messages:
-        if m.get("channel") != channel:
-            continue
-        if m["type"] == "snapshot":
-            seq = m["seq"]
-        elif m["type"] == "gap":
-            if seq is None or m["from"] != seq + 1:
-                problems.append(f"gap {m['from']}-{m['to']} after {seq}")
-            seq = m["to"]
-        elif m["type"] == "update":
-            if seq is None or m["seq"] != seq + 1:
-                problems.append(f"update {m['seq']} after {seq}")
-            seq = m["seq"]
-    return problems
 
 
 async def test_many_clients_subscribing_at_once_while_trades_flow_miss_nothing_silently() -> None:
@@ -115,7 +96,7 @@ async def test_many_clients_subscribing_at_once_while_trades_flow_miss_nothing_s
     assert total == TRADES
     for conn in conns:
         assert conn.messages[0]["type"] == "snapshot"
-        assert consecutive_or_named(conn.messages, "trades:AAPL") == []
+        assert trades_problems(conn.messages, "trades:AAPL") == []
         updates = [m for m in conn.messages if m["type"] in ("update", "gap")]
         last = updates[-1]
         assert last.get("seq", last.get("to")) == total  # ...up to the last trade

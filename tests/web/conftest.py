@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
-from tests.support import ROOT, dev_env, free_port, http_json, process, server_args, wait_until
+from tests.support import (
+    ROOT,
+    dev_env,
+    free_port,
+    process,
+    server_args,
+    wait_for_quotes,
+)
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -30,7 +37,7 @@ def server_env(var: Path) -> dict[str, str]:
 
 
 def wait_ready(port: int) -> None:
-    wait_until(lambda: http_json(f"http://127.0.0.1:{port}/api/quotes/")[1], timeout=60)
+    wait_for_quotes(f"http://127.0.0.1:{port}", timeout=60)
 
 
 @pytest.fixture(scope="session")

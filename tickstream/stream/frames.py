@@ -45,20 +45,20 @@ def direct_protocol(send: Any) -> Any | None:
 class FrameWriter:
     """Writes one connection's frames (the payload is the JSON text, as bytes)."""
 
-    __slots__ = ("_send", "direct")
+    __slots__ = ("_send", "direct", "_transport")
 
     def __init__(self, send: Any) -> None:
         self._send = send
         self.direct = direct_protocol(send)  # None: every frame goes through `send`
+        self._transport = None if self.direct is None else self.direct.transport
 
     def write_now(self, frame: bytes) -> bool | None:
         """Write at once if the socket keeps up: True written, False the caller must queue
         it (and `send` it), None the peer is gone (drop it)."""
-        proto = self.direct
-        if proto is None:
+        transport = self._transport
+        if transport is None:
             return False
-        transport = proto.transport
-        if proto.close_sent or transport.is_closing():
+        if self.direct.close_sent or transport.is_closing():
             return None
         if transport.get_write_buffer_size() > DIRECT_HIGH_WATER:
             return False

@@ -341,9 +341,8 @@ class Hub:
         self.flushes += 1
         for conn in self.core.held_back():
             conn.check_slow()  # type: ignore[attr-defined]
-        for conn, frames in outbox:
-            for frame in frames:
-                conn.deliver(frame)  # type: ignore[attr-defined]
+        for conn, frame in outbox:
+            conn.deliver(frame)  # type: ignore[attr-defined]
 
     def drained(self, conn: Subscriber) -> None:
         """A connection's queue emptied: if it fell behind, catch it up (conflated)."""

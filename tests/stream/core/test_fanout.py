@@ -1,5 +1,6 @@
-"""The fan-out core on its own: no database, no event loop, no sleeps. A pure pipeline makes
-the broker messages and exact snapshots; the core says what each connection gets."""
+"""The fan-out core on its own: no database, no event loop, no sleeps. The pipeline (run
+without a loop) makes the broker messages and exact snapshots; the core says what each
+connection gets."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.support import trades_problems
 from tickstream.market.core.analytics.intervals import STANDARD_INTERVALS
 from tickstream.market.core.engine import MarketEngine
 from tickstream.market.core.instruments import InstrumentKind, InstrumentSpec
-from tickstream.market.core.messages import symbol_snapshot, tick_message
 from tickstream.market.core.ticks import NS_PER_S, Tick
+from tickstream.market.pipeline import Pipeline
 from tickstream.stream.core import fanout
 from tickstream.stream.core.fanout import HIGH_WATER, FanOut
 from tickstream.stream.core.protocol import ChannelKind, ChannelRef
@@ -40,31 +42,37 @@ class Conn:
         return self.queued
 
 
-class Market:
-    """A pure pipeline: numbered broker messages and exact snapshots, per symbol."""
+class Capture:
+    """The pipeline's publisher, keeping what it would send."""
 
-    def __init__(self, epoch: int = 1) -> None:
+    sent = dropped = failed = 0
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+
+    def offer(self, group: str, message: dict[str, Any]) -> None:
+        self.messages.append(message)
+
+
+class Market:
+    """The real pipeline (its numbered messages and exact snapshots), with no event loop."""
+
+    def __init__(self) -> None:
         specs = [InstrumentSpec(s, s, InstrumentKind.STOCK) for s in SYMBOLS]
         self.engine = MarketEngine(specs, STANDARD_INTERVALS, [], max_delay_s=None)
-        self.epoch = epoch
+        self.sent = Capture()
+        self.pipeline = Pipeline(self.engine, publisher=self.sent)  # type: ignore[arg-type]
+        self.epoch = self.pipeline.epoch
         self.clock = T0
 
     def trade(self, symbol: str, price: str = "100") -> dict[str, Any]:
         self.clock += NS_PER_S // 4
-        update = self.engine.process(
-            Tick(symbol, Decimal(price), Decimal(1), self.clock, self.clock, "t"), live=False
-        )
-        assert not hasattr(update, "reason"), update
-        return tick_message(update, epoch=self.epoch, with_analysis=False)  # type: ignore[arg-type]
+        tick = Tick(symbol, Decimal(price), Decimal(1), self.clock, self.clock, "t")
+        assert self.pipeline.ingest(tick, live=False) is None
+        return self.sent.messages[-1]
 
     def snapshot(self, symbol: str) -> dict[str, Any]:
-        return symbol_snapshot(
-            self.engine.states.get(symbol),
-            symbol=symbol,
-            epoch=self.epoch,
-            seq=self.engine.seq.get(symbol, 0),
-            analysis_seq=0,
-        )
+        return self.pipeline.snapshot(symbol)
 
 
 def subscribe(core: FanOut, market: Market, conn: Conn, ref: ChannelRef, **kw: Any) -> None:
@@ -75,28 +83,8 @@ def subscribe(core: FanOut, market: Market, conn: Conn, ref: ChannelRef, **kw: A
 
 
 def flush(core: FanOut) -> None:
-    for conn, frames in core.flush():
-        conn.take(frames)  # type: ignore[attr-defined]
-
-
-def trades_problems(messages: list[dict[str, Any]], channel: str) -> list[str]:
-    """Where one client's view of a trades channel is not whole: consecutive seq, or gaps
-    named by a `gap` notice; a reset snapshot starts afresh."""
-    problems, seq = [], None
-    for m in messages:
-        if m.get("channel") != channel:
-            continue
-        if m["type"] == "snapshot":
-            seq = m["seq"]
-        elif m["type"] == "gap":
-            if seq is None or m["from"] != seq + 1 or m["to"] < m["from"]:
-                problems.append(f"gap {m['from']}-{m['to']} after {seq}")
-            seq = m["to"]
-        elif m["type"] == "update":
-            if seq is None or m["seq"] != seq + 1:
-                problems.append(f"update {m['seq']} after {seq}")
-            seq = m["seq"]
-    return problems
+    for conn, frame in core.flush():
+        conn.take([frame])  # type: ignore[attr-defined]
 
 
 TRADES = ChannelRef.market(ChannelKind.TRADES, "AAPL")
@@ -111,8 +99,8 @@ def test_a_snapshot_then_every_trade_in_order_one_frame_per_flush() -> None:
     for price in ("101", "102", "103"):
         core.on_tick(market.trade("AAPL", price))
     out = core.flush()
-    assert [(c, len(frames)) for c, frames in out] == [(conn, 1)]  # one batched frame
-    conn.take(out[0][1])
+    assert [c for c, _ in out] == [conn]  # one batched frame
+    conn.take([out[0][1]])
     assert [m["seq"] for m in conn.messages[1:]] == [2, 3, 4]
     assert core.flush() == []  # nothing new, nothing sent
 
@@ -124,7 +112,7 @@ def test_state_channels_are_conflated_to_the_latest_value() -> None:
         core.on_tick(market.trade("AAPL", price))
     flush(core)
     updates = [m for m in conn.messages if m["type"] == "update"]
-    assert [(m["seq"], m["data"]["last"]) for m in updates] == [(3, "103")]
+    assert [(m["seq"], m["data"]["last"]) for m in updates] == [(3, "103.00")]
     assert core.stats["conflated"] == 2
 
 
@@ -182,7 +170,7 @@ def test_a_slow_connection_is_held_back_then_caught_up_once() -> None:
     assert core.is_slow(slow) and list(core.held_back()) == [slow]
     slow.queued = 0
     slow.take(core.drained(slow))
-    assert [(m["type"], m["data"]["last"]) for m in slow.messages[1:]] == [("update", "102")]
+    assert [(m["type"], m["data"]["last"]) for m in slow.messages[1:]] == [("update", "102.00")]
     assert not core.is_slow(slow)
 
 
@@ -193,10 +181,10 @@ def test_resume_from_history_or_a_reset_when_it_is_gone() -> None:
     for _ in range(5):
         core.on_tick(market.trade("AAPL"))
     again = Conn()
-    subscribe(core, market, again, TRADES, since=3, epoch=1)
+    subscribe(core, market, again, TRADES, since=3, epoch=market.epoch)
     assert [m["seq"] for m in again.messages] == [4, 5]
     other = Conn()
-    subscribe(core, market, other, TRADES, since=3, epoch=2)  # another pipeline run
+    subscribe(core, market, other, TRADES, since=3, epoch=market.epoch + 1)  # another run
     assert [(m["type"], m["reset"]) for m in other.messages] == [("snapshot", True)]
 
 
@@ -291,4 +279,4 @@ def test_any_interleaving_gives_whole_trades_and_the_latest_state(ops: list[tupl
             ]
             state = market.engine.states.get(symbol)
             if state is not None and state.quote.last is not None:
-                assert ticker and ticker[-1]["last"] == str(state.quote.last)
+                assert ticker and Decimal(ticker[-1]["last"]) == state.quote.last

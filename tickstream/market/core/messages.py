@@ -38,8 +38,11 @@ def price_text(value: Decimal, places: int) -> str:
     """A price at its instrument's precision: `230.10` for a tick of 0.01, never less, and
     more only when the price itself is finer (a sub-tick print); no exponent notation."""
     text = format(value, "f")
-    head, dot, tail = text.partition(".")
-    tail = tail.rstrip("0") if dot else ""
+    dot = text.find(".")
+    if (len(text) - dot - 1 if dot >= 0 else 0) == places:
+        return text  # the usual case: a price on its instrument's grid
+    head, dot_, tail = text.partition(".")
+    tail = tail.rstrip("0") if dot_ else ""
     if len(tail) < places:
         tail += "0" * (places - len(tail))
     return f"{head}.{tail}" if tail else head

@@ -364,9 +364,9 @@ class FanOut:
             data = {"candle": data["candle"], "closed": self._closed.get(name, [])}
         return [(seq, seq, encode({"type": "update", "channel": name, "seq": seq, "data": data}))]
 
-    def flush(self) -> list[tuple[Connection, list[bytes]]]:
-        """Every changed channel encoded once per wire format; per connection the frames
-        to send (one batched frame for v1)."""
+    def flush(self) -> list[tuple[Connection, bytes]]:
+        """Every changed channel encoded once per wire format: the frames to send, each
+        with its connection (one batched frame per v1 connection)."""
         dirty = list(self._dirty) + [
             n for n in {**self._trades, **self._gaps} if n not in self._dirty
         ]
@@ -414,12 +414,16 @@ class FanOut:
         self._gaps.clear()
         self._closed.clear()
         self._joined.clear()
-        out = []
+        out: list[tuple[Connection, bytes]] = []
+        updates = 0
         for conn, queued in outbox.items():
-            self.stats["updates"] += len(queued)
-            frames = frame_of(conn, queued)
-            self.stats["frames"] += len(frames)
-            out.append((conn, frames))
+            updates += len(queued)
+            if conn.batch:
+                out.append((conn, b"[" + b",".join(queued) + b"]"))
+            else:
+                out += [(conn, frame) for frame in queued]
+        self.stats["updates"] += updates
+        self.stats["frames"] += len(out)
         return out
 
     def _current_seq(self, name: str) -> int:

@@ -1,0 +1,2 @@
+"""The pure portfolio core: cost basis by four methods and returns. Nothing here imports
+Django or asyncio (an import contract checks)."""
