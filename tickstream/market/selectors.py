@@ -19,7 +19,7 @@ from tickstream.market.core.analytics.state import CandleSeries
 from tickstream.market.core.instruments import InstrumentSpec
 from tickstream.market.core.messages import values_dict
 from tickstream.market.core.ticks import datetime_to_ns
-from tickstream.market.core.validation import check_price
+from tickstream.market.core.validation import require_prices
 from tickstream.market.models import Candle, Cryptocurrency, Instrument, Quote, plain
 
 log = logging.getLogger(__name__)
@@ -211,16 +211,12 @@ def _pure_quote(row: Quote, now_day: int) -> PureQuote:
 
 
 def _checked(quote: PureQuote) -> PureQuote:
-    for price in (quote.last, quote.open, quote.high, quote.low, quote.prev_close):
-        if price is not None and (problem := check_price(price)) is not None:
-            raise ValueError(problem.message)
+    require_prices(quote.last, quote.open, quote.high, quote.low, quote.prev_close)
     return quote
 
 
 def _checked_candle(candle: PureCandle) -> PureCandle:
-    for price in (candle.open, candle.high, candle.low, candle.close):
-        if (problem := check_price(price)) is not None:
-            raise ValueError(problem.message)
+    require_prices(candle.open, candle.high, candle.low, candle.close)
     if not candle.volume.is_finite() or candle.volume < 0:
         raise ValueError(f"volume {candle.volume}")
     return candle

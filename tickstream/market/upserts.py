@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from decimal import Context, Decimal
 from typing import Any
 
@@ -15,7 +16,7 @@ from django.db import (
     transaction,
 )
 
-from tickstream.market.core.ticks import ns_to_datetime
+from tickstream.market.core.ticks import Tick, ns_to_datetime
 from tickstream.market.models import (
     PRICE,
     QUANTITY,
@@ -28,6 +29,8 @@ from tickstream.market.models import (
 from tickstream.market.writer import Batch, CandleRow, QuoteRow
 
 log = logging.getLogger(__name__)
+
+_Builder = Callable[[Any, dict[str, int]], list[models.Model]]
 
 _CANDLE_FIELDS = ["open", "high", "low", "close", "volume", "trades", "closed"]
 _QUOTE_FIELDS = ["last", "open", "high", "low", "prev_close", "volume", "vwap", "trades", "time"]
@@ -70,14 +73,15 @@ class BatchStore:
         ids = self._instrument_ids(symbols)
         rows: list[models.Model] = []
         refused = 0
-        for kind, items in (
-            ("candle", batch.candles),
-            ("quote", batch.quotes),
-            ("tick", batch.ticks),
-        ):
+        builders: list[tuple[str, _Builder, list[Any]]] = [
+            ("candle", self._candle, batch.candles),
+            ("quote", self._quote, batch.quotes),
+            ("tick", self._trade, batch.ticks),
+        ]
+        for kind, build, items in builders:
             for item in items:
                 try:
-                    rows += self._build(kind, item, ids)
+                    rows += build(item, ids) if item.symbol in ids else []
                 except (ValueError, ArithmeticError, OverflowError, TypeError) as exc:
                     refused += 1
                     log.warning(
@@ -103,57 +107,52 @@ class BatchStore:
                     log.warning("the database refused a row (%s): %r", exc, vars(row))
         return refused
 
-    def _build(self, kind: str, item: Any, ids: dict[str, int]) -> list[models.Model]:
-        if kind == "candle":
-            c: CandleRow = item
-            if c.symbol not in ids:
-                return []
-            return [
-                Candle(
-                    instrument_id=ids[c.symbol],
-                    interval=c.interval,
-                    start=ns_to_datetime(c.start),
-                    open=_fit(c.open, PRICE),
-                    high=_fit(c.high, PRICE),
-                    low=_fit(c.low, PRICE),
-                    close=_fit(c.close, PRICE),
-                    volume=_fit(c.volume, QUANTITY),
-                    trades=c.trades,
-                    closed=c.closed,
-                )
-            ]
-        if kind == "quote":
-            q: QuoteRow = item
-            if q.symbol not in ids:
-                return []
-            time = ns_to_datetime(q.time)
-            out: list[models.Model] = [
-                Quote(
+    @staticmethod
+    def _candle(c: CandleRow, ids: dict[str, int]) -> list[models.Model]:
+        return [
+            Candle(
+                instrument_id=ids[c.symbol],
+                interval=c.interval,
+                start=ns_to_datetime(c.start),
+                open=_fit(c.open, PRICE),
+                high=_fit(c.high, PRICE),
+                low=_fit(c.low, PRICE),
+                close=_fit(c.close, PRICE),
+                volume=_fit(c.volume, QUANTITY),
+                trades=c.trades,
+                closed=c.closed,
+            )
+        ]
+
+    def _quote(self, q: QuoteRow, ids: dict[str, int]) -> list[models.Model]:
+        time = ns_to_datetime(q.time)
+        out: list[models.Model] = [
+            Quote(
+                instrument_id=ids[q.symbol],
+                last=_fit(q.last, PRICE),
+                open=_fit(q.open, PRICE),
+                high=_fit(q.high, PRICE),
+                low=_fit(q.low, PRICE),
+                prev_close=None if q.prev_close is None else _fit(q.prev_close, PRICE),
+                volume=_fit(q.volume, QUANTITY),
+                vwap=None if q.vwap is None else _fit(q.vwap, PRICE),
+                trades=q.trades,
+                time=time,
+            )
+        ]
+        if q.symbol in self._crypto_names:
+            out.append(
+                Cryptocurrency(
+                    name=self._crypto_names[q.symbol],
                     instrument_id=ids[q.symbol],
-                    last=_fit(q.last, PRICE),
-                    open=_fit(q.open, PRICE),
-                    high=_fit(q.high, PRICE),
-                    low=_fit(q.low, PRICE),
-                    prev_close=None if q.prev_close is None else _fit(q.prev_close, PRICE),
-                    volume=_fit(q.volume, QUANTITY),
-                    vwap=None if q.vwap is None else _fit(q.vwap, PRICE),
-                    trades=q.trades,
-                    time=time,
+                    price=_fit(q.last, PRICE),
+                    timestamp=time,
                 )
-            ]
-            if q.symbol in self._crypto_names:
-                out.append(
-                    Cryptocurrency(
-                        name=self._crypto_names[q.symbol],
-                        instrument_id=ids[q.symbol],
-                        price=_fit(q.last, PRICE),
-                        timestamp=time,
-                    )
-                )
-            return out
-        t = item
-        if t.symbol not in ids:
-            return []
+            )
+        return out
+
+    @staticmethod
+    def _trade(t: Tick, ids: dict[str, int]) -> list[models.Model]:
         return [
             Trade(
                 instrument_id=ids[t.symbol],

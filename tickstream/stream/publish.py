@@ -29,7 +29,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from tickstream.stream.core.protocol import ChannelRef
+from tickstream.stream.core.protocol import ProtocolError, parse_channel
 from tickstream.stream.groups import publish_group
 from tickstream.stream.registry import channel_type
 
@@ -47,11 +47,11 @@ def _group(channel: str, user: Any) -> str:
         return publish_group(channel)  # a custom channel nobody can subscribe to yet
     if kind.shape.market:
         raise PublishError(f"{channel!r} is market data: only the pipeline publishes it")
-    if kind.needs_user and not kind.shape.args and (user is None or not getattr(user, "pk", None)):
-        raise PublishError(f"publishing to {kind.kind!r} needs the user it is for")
-    parts = channel.split(":")
-    ref = ChannelRef(channel, kind.kind, key=parts[1] if len(parts) > 1 else None, public=False)
-    return kind.group(ref, user)
+    try:
+        ref = parse_channel(channel, frozenset(), shapes={kind.kind: kind.shape})
+        return kind.group(ref, user)
+    except (ProtocolError, ValueError) as exc:
+        raise PublishError(f"cannot publish to {channel!r}: {exc}") from None
 
 
 _sending: set[asyncio.Task[None]] = set()

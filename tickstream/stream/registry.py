@@ -40,6 +40,8 @@ def channel_group(ref: ChannelRef, user: Any) -> str:
 
 def user_channel_group(ref: ChannelRef, user: Any) -> str:
     """The broker group of a per-user channel without an argument (`orders`): one per user."""
+    if user is None or not getattr(user, "pk", None):
+        raise ValueError(f"{ref.name!r} needs the user it is for")
     return publish_group(f"{ref.name}:{user.pk}")
 
 
@@ -92,11 +94,3 @@ def register_format(wire: str, encoder: Encoder) -> None:
 
 def formats() -> dict[str, Encoder]:
     return _formats
-
-
-def group_of(ref: ChannelRef, user: Any) -> str:
-    """The broker group of a published channel, for this user."""
-    found = _types.get(ref.kind)
-    if found is None or found.shape.market:
-        raise RegistryError(f"{ref.name!r} is not a published channel")
-    return found.group(ref, user)

@@ -21,7 +21,7 @@ from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from pathlib import Path
 
 from tickstream.market.core.ticks import NS_PER_S, datetime_to_ns
-from tickstream.market.core.validation import check_price, check_size
+from tickstream.market.core.validation import check_size, require_prices
 
 DAY_NS = 86_400 * NS_PER_S
 
@@ -265,10 +265,7 @@ def _append(result: PriceFile, fields: Sequence[object]) -> None:
 
 def _within_limits(*prices: Decimal, volume: Decimal) -> None:
     """Refuse a row whose numbers no tick could carry (docs/configuration.md)."""
-    for price in prices:
-        problem = check_price(price)
-        if problem is not None:
-            raise ValueError(problem.message)
+    require_prices(*prices)
     problem = check_size(volume)
     if problem is not None:
         raise ValueError(f"volume: {problem.message}")

@@ -186,6 +186,14 @@ def check_price(value: Decimal) -> Rejection | None:
     return _check_number(value, price=True)
 
 
+def require_prices(*prices: Decimal | None) -> None:
+    """Raise ValueError with the reason of the first price no tick could carry (None is
+    skipped): for values read back from files and the database."""
+    for price in prices:
+        if price is not None and (problem := check_price(price)) is not None:
+            raise ValueError(problem.message)
+
+
 def check_size(value: Decimal) -> Rejection | None:
     """Why a size cannot enter the market, or None."""
     return _check_number(value, price=False)
