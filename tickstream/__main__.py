@@ -32,6 +32,7 @@ def run(argv: list[str]) -> int:
     call_command("migrate", interactive=False, verbosity=0)
     if settings.DEVELOPMENT:
         call_command("setup_demo")
+        call_command("setup_demo_data")
     else:
         call_command("load_instruments")
         call_command("collectstatic", interactive=False, verbosity=0)

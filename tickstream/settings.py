@@ -52,6 +52,9 @@ INSTALLED_APPS = [
     "axes",
     "tickstream.market",
     "tickstream.stream",
+    "tickstream.accounts",
+    "tickstream.portfolio",
+    "tickstream.alerts",
     "tickstream.web",
 ]
 
@@ -154,6 +157,8 @@ if DEVELOPMENT:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # served from the apps; collectstatic not needed
 
 LOGIN_REDIRECT_URL = "/"
+# Anyone may create an account at /accounts/signup/ (on in development mode only).
+SIGNUP_ENABLED = env.bool("SIGNUP_ENABLED", default=DEVELOPMENT)
 LOGOUT_REDIRECT_URL = "/"
 
 # Failed logins are throttled per account and per address (django-axes): after
@@ -255,3 +260,6 @@ STREAM_COMPRESSION = env.bool("STREAM_COMPRESSION", default=False)
 # The tutorial pages never ask for a symbol: these stream until the client asks for another.
 STREAM_DEFAULT_STOCK = env.str("STREAM_DEFAULT_STOCK", default="AAPL")
 STREAM_DEFAULT_CRYPTO = env.str("STREAM_DEFAULT_CRYPTO", default="BTC-USD")
+
+# --- Alerts: how soon a created or edited alert reaches the evaluator (seconds). ---
+ALERTS_REFRESH_S = env.float("ALERTS_REFRESH_S", default=1.0)

@@ -4,10 +4,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("accounts/", include("tickstream.accounts.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("tickstream.market.urls")),
+    path("api/", include("tickstream.accounts.api_urls")),
+    path("api/", include("tickstream.portfolio.urls")),
+    path("api/", include("tickstream.alerts.urls")),
     path("", include("tickstream.web.urls")),
 ]
 

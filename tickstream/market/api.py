@@ -130,13 +130,13 @@ class ErrorSerializer(serializers.Serializer[Any]):
     error = ErrorBodySerializer()
 
 
-def _errors(*statuses: int) -> dict[int, Any]:
+def documented_errors(*statuses: int) -> dict[int, Any]:
     """The documented error responses of an endpoint (every one has the same body)."""
     described = {
         400: "bad request: a parameter or the body is invalid (see `code`)",
         401: "no or invalid credentials",
         403: "the account may not do this",
-        404: "unknown symbol",
+        404: "not found: an unknown symbol, or an object that is not yours",
         413: "the body or the batch is too large",
         415: "the body is not JSON",
         422: "no tick was accepted",
@@ -184,7 +184,7 @@ class QuoteQuery(serializers.Serializer[Any]):
 class InstrumentListView(APIView):
     @extend_schema(
         parameters=[InstrumentQuery],
-        responses={200: InstrumentSerializer(many=True), **_errors(400, 429)},
+        responses={200: InstrumentSerializer(many=True), **documented_errors(400, 429)},
     )
     def get(self, request: Request) -> Response:
         """Every instrument, optionally filtered by kind, activity or a search term."""
@@ -198,7 +198,7 @@ class InstrumentListView(APIView):
 class QuoteListView(APIView):
     @extend_schema(
         parameters=[QuoteQuery],
-        responses={200: QuoteSerializer(many=True), **_errors(400, 404, 429)},
+        responses={200: QuoteSerializer(many=True), **documented_errors(400, 404, 429)},
     )
     def get(self, request: Request) -> Response:
         """The latest quote of every symbol, or of the symbols asked for."""
@@ -333,7 +333,7 @@ class CandlePageSerializer(serializers.Serializer[Any]):
 class CandleListView(APIView):
     @extend_schema(
         parameters=[CandleQuery],
-        responses={200: CandlePageSerializer, **_errors(400, 404, 429)},
+        responses={200: CandlePageSerializer, **documented_errors(400, 404, 429)},
     )
     def get(self, request: Request) -> Response:
         """Candles of a symbol and interval, oldest first: the newest `limit` in the range
@@ -463,7 +463,7 @@ class TickIngestView(APIView):
         responses={
             200: TickIngestResultSerializer,
             422: OpenApiResponse(TickIngestResultSerializer, description="no tick accepted"),
-            **_errors(400, 401, 403, 413, 415, 429, 503),
+            **documented_errors(400, 401, 403, 413, 415, 429, 503),
         },
     )
     def post(self, request: Request) -> Response:

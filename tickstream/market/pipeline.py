@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from tickstream.market.broker import market_group
@@ -19,6 +19,7 @@ from tickstream.market.core.engine import MarketEngine, TickUpdate
 from tickstream.market.core.messages import price_places, symbol_snapshot, tick_message
 from tickstream.market.core.ticks import Tick
 from tickstream.market.core.validation import Rejection, RejectReason, rejection
+from tickstream.market.hooks import TickHook
 from tickstream.market.writer import BatchWriter
 from tickstream.throttled_log import ThrottledWarning
 
@@ -90,8 +91,10 @@ class Pipeline:
         publisher: Publisher | None = None,
         writer: BatchWriter | None = None,
         analysis_every_ms: int = 100,
+        hooks: Sequence[TickHook] = (),
     ) -> None:
         self.engine = engine
+        self.hooks = list(hooks)
         self.publisher = publisher
         self.writer = writer
         # Restarting the pipeline restarts sequence numbers; the epoch tells them apart.
@@ -133,6 +136,12 @@ class Pipeline:
                 self.writer.note(result)
             except Exception:
                 self._fault("writer", tick)
+        if publish:
+            for hook in self.hooks:
+                try:
+                    hook.on_tick(result)
+                except Exception:
+                    self._fault(f"hook {hook.name}", tick)
         return None
 
     def _fault(self, stage: str, tick: Tick) -> Rejection:

@@ -28,6 +28,7 @@ from tickstream.market.core.messages import tick_from_dict
 from tickstream.market.core.ticks import Tick
 from tickstream.market.feeds.base import Feed, backoff_delay, supervise
 from tickstream.market.feeds.config import build_feeds
+from tickstream.market.hooks import tick_hooks
 from tickstream.market.pipeline import Pipeline, Publisher
 from tickstream.market.upserts import BatchStore
 from tickstream.market.writer import BatchWriter
@@ -97,6 +98,8 @@ class MarketRuntime:
 
     async def start(self) -> None:
         p = self.pipeline
+        for hook in p.hooks:
+            await hook.start()
         if p.publisher is not None:
             self._spawn(p.publisher.run(), "publisher")
         if p.writer is not None:
@@ -196,6 +199,11 @@ class MarketRuntime:
             await p.publisher.stop()
         if p.writer is not None:
             await p.writer.stop()
+        for hook in p.hooks:
+            try:
+                await hook.stop()
+            except Exception:
+                log.exception("tick hook %s failed to stop", hook.name)
         for task in self._tasks:
             if task.get_name() in {"publisher", "writer"}:
                 task.cancel()
@@ -239,6 +247,7 @@ async def build_runtime(
         publisher=publisher,
         writer=writer,
         analysis_every_ms=settings.MARKET_ANALYSIS_EVERY_MS,
+        hooks=tick_hooks(),
     )
     # The simulated market carries on from the last stored prices.
     resumed = [

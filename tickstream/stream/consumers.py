@@ -32,7 +32,7 @@ from tickstream.stream.core.protocol import (
     parse_request,
 )
 from tickstream.stream.frames import RAW_SEND, FrameWriter
-from tickstream.stream.hub import STREAM_HIGH_WATER, Hub, get_hub
+from tickstream.stream.hub import STREAM_HIGH_WATER, DeriveSource, Hub, get_hub
 from tickstream.stream.registry import channel_type, shapes
 
 _NO_FRAMES: deque[bytes] = deque(maxlen=0)  # shared, always empty: most sockets never queue
@@ -288,7 +288,12 @@ class StreamConsumer(HubConsumer):
                 since = request.since.get(ref.name)
                 group = groups[ref.name]
                 messages += await self.hub.subscribe(
-                    self, ref, group=group, since=since, epoch=request.epoch
+                    self,
+                    ref,
+                    group=group,
+                    since=since,
+                    epoch=request.epoch,
+                    derive=self._derive_source(ref),
                 )
                 self.subscriptions[ref.name] = (ref, group)
                 done.append(ref.name)
@@ -306,6 +311,14 @@ class StreamConsumer(HubConsumer):
                 *messages,
             ]
         )
+
+    def _derive_source(self, ref: ChannelRef) -> DeriveSource | None:
+        """How the Hub builds a derived channel's value for this connection's user."""
+        kind = channel_type(ref.kind)
+        if kind is None or kind.derive is None:
+            return None
+        derive, user = kind.derive, self.scope.get("user")
+        return lambda: derive(user, ref)
 
     async def _published_snapshot(self, ref: ChannelRef, group: str) -> list[dict[str, Any]]:
         """The first value of a published channel whose kind has a snapshot."""

@@ -24,6 +24,7 @@ from channels.layers import BaseChannelLayer
 from tickstream.market.broker import market_group
 from tickstream.stream.core.fanout import (
     HIGH_WATER,
+    Derived,
     Encoder,
     FanOut,
     Message,
@@ -39,6 +40,7 @@ STREAM_HIGH_WATER = HIGH_WATER
 
 SnapshotSource = Callable[[str], Awaitable[Message]]
 SymbolCheck = Callable[[str], Awaitable[bool]]
+DeriveSource = Callable[[], Awaitable[Derived]]
 
 
 class Subscriber(Protocol):
@@ -135,9 +137,12 @@ class Hub:
         group: str | None = None,
         since: int | None = None,
         epoch: int | None = None,
+        derive: DeriveSource | None = None,
     ) -> list[Message]:
         """Add a subscription; return the messages that bring the connection up to date.
-        A published channel is keyed by its broker `group` (its name's group by default)."""
+        A published channel is keyed by its broker `group` (its name's group by default);
+        with `derive` its value is derived from market prices here (`Derived`), and a
+        fresh subscriber starts from that value's snapshot."""
         if ref.public and ref.symbol is not None:
             view = await self._view(ref.symbol)
             messages = self.core.add(conn, ref, ref.name, view=view, since=since, epoch=epoch)
@@ -145,15 +150,57 @@ class Hub:
             key = group or publish_group(ref.name)
             if key not in self.core.subscribers:
                 await self._join(key)
+            if derive is not None and key not in self.core.derived:
+                await self._derive(key, ref, derive)
             messages = self.core.add(conn, ref, key, since=since)
+            if derive is not None and since is None:
+                messages.append(self.core.derived_snapshot(key))
         self.connections.add(conn)
         return messages
+
+    async def _derive(self, key: str, ref: ChannelRef, derive: DeriveSource) -> None:
+        """Build a derived channel's value and follow the symbols it names."""
+        try:
+            value = await derive()
+        except Exception:
+            log.exception("cannot build %s", ref.name)
+            if key not in self.core.subscribers:
+                await self._leave(key)
+            raise ProtocolError(ErrorCode.UNAVAILABLE, f"{ref.name} is not available now") from None
+        if key in self.core.derived:  # another subscriber built it meanwhile
+            return
+        for symbol in self.core.add_derived(key, ref, value):
+            await self._follow(key, symbol, announce=False)
+
+    async def _follow(self, key: str, symbol: str, *, announce: bool = True) -> None:
+        """Load a symbol's view for a derived channel; a symbol without market data leaves
+        that holding unpriced (logged), never the channel unavailable."""
+        try:
+            view = await self._view(symbol)
+        except ProtocolError as exc:
+            log.warning("%s: no market data for %s (%s)", key, symbol, exc.message)
+            return
+        self.core.follow(key, view, announce=announce)
+
+    def _after_change(self) -> None:
+        """Load and release what derived channels' changes asked for."""
+        follow, self.core.to_follow = self.core.to_follow, []
+        for key, symbol in follow:
+            self._spawn(self._follow(key, symbol), f"follow {symbol}")
+        self._release()
+
+    def _release(self) -> None:
+        release, self.core.to_release = self.core.to_release, []
+        for symbol in release:
+            self._loads.pop(symbol, None)
+            self._spawn(self._leave(market_group(symbol)), f"leave {symbol}")
 
     async def unsubscribe(
         self, conn: Subscriber, ref: ChannelRef, group: str | None = None
     ) -> None:
         key = ref.name if ref.public else (group or publish_group(ref.name))
         left = self.core.remove(conn, ref, key)
+        self._release()
         if left is None:
             return
         if ref.public:
@@ -302,6 +349,8 @@ class Hub:
         elif kind == "stream.publish":
             for conn, frame in self.core.on_publish(message):
                 conn.deliver(frame)
+            if self.core.to_follow or self.core.to_release:
+                self._after_change()
         if self.flush_s == 0:
             self.flush()
 

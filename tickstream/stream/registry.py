@@ -16,7 +16,11 @@ editing `stream/` (docs/channels.md):
     )
 
 Market kinds (`ticker`, `trades`, `candles`, `analysis`) are served from the Hub's views of
-the pipeline; every other kind is fed by `publish(channel, data, user=...)`.
+the pipeline; every other kind is fed by `publish(channel, data, user=...)`. A kind with
+`derive` is a value the Hub derives from market prices (a portfolio's valuation): `derive`
+builds it once per process for its first subscriber, the Hub marks it with the quotes of
+the symbols it names at every flush in which they moved, and `publish` sends it changes
+(its `apply`), never whole values.
 """
 
 from __future__ import annotations
@@ -25,12 +29,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tickstream.stream.core.fanout import Encoder
+from tickstream.stream.core.fanout import Derived, Encoder
 from tickstream.stream.core.protocol import ChannelRef, ChannelShape
 from tickstream.stream.groups import publish_group
 
 OwnerCheck = Callable[[Any, ChannelRef], Awaitable[bool]]
 Snapshot = Callable[[Any, ChannelRef], Awaitable[Any]]
+Derive = Callable[[Any, ChannelRef], Awaitable[Derived]]
 
 
 def channel_group(ref: ChannelRef, user: Any) -> str:
@@ -55,6 +60,7 @@ class ChannelType:
     group: Callable[[ChannelRef, Any], str] = channel_group  # published kinds: broker group
     snapshot: Snapshot | None = None  # published kinds: the data a new subscriber starts from
     conflate: bool = False  # published kinds: send the latest value per flush, not every one
+    derive: Derive | None = None  # derived kinds: the value the Hub keeps at market prices
 
     @property
     def kind(self) -> str:

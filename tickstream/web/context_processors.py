@@ -9,5 +9,6 @@ from django.http import HttpRequest
 
 
 def market(request: HttpRequest) -> dict[str, Any]:
-    """Context processor: whether the demo account exists (development mode)."""
-    return {"demo_hint": settings.DEVELOPMENT}
+    """Context processor: whether the demo account exists (development mode) and whether
+    anyone may sign up (settings only: no query per page)."""
+    return {"demo_hint": settings.DEVELOPMENT, "signup_enabled": settings.SIGNUP_ENABLED}

@@ -7,4 +7,11 @@ urlpatterns = [
     path("ticker/", views.TickerView.as_view(), name="ticker"),
     path("stocks/", views.StocksView.as_view(), name="stocks"),
     path("trading/", views.TradingView.as_view(), name="trading"),
+    path("portfolio/", views.PortfolioListView.as_view(), name="portfolio-list"),
+    path(
+        "portfolio/<int:portfolio_id>/",
+        views.PortfolioDetailView.as_view(),
+        name="portfolio-detail",
+    ),
+    path("alerts/", views.AlertsView.as_view(), name="alerts"),
 ]

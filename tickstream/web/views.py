@@ -5,11 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
-from django.shortcuts import render
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
 from django.views.generic import TemplateView
 
+from tickstream.alerts.selectors import first_watchlist_symbols
 from tickstream.market.selectors import instrument_specs
+from tickstream.portfolio import selectors as portfolios
+from tickstream.portfolio.core.costbasis import Method
+from tickstream.portfolio.models import Portfolio
+from tickstream.portfolio.services import PortfolioError, portfolio_create
 
 
 class MarketPage(TemplateView):
@@ -38,10 +44,18 @@ class DashboardView(MarketPage):
     template_name = "web/dashboard.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        # A signed-in user with a watchlist sees it (in its order); everyone else every
+        # instrument.
+        watched = first_watchlist_symbols(user=self.request.user)
+        if watched:
+            by_symbol = {i["symbol"]: i for i in context["instruments"]}
+            context["instruments"] = [by_symbol[s] for s in watched if s in by_symbol]
+            context["watchlist"] = True
         return {
-            **super().get_context_data(**kwargs),
+            **context,
             "intervals": settings.MARKET_INTERVALS,
-            "default_symbol": settings.STREAM_DEFAULT_STOCK,
+            "default_symbol": (watched or [settings.STREAM_DEFAULT_STOCK])[0],
         }
 
 
@@ -67,6 +81,63 @@ class TradingView(MarketPage):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return {**super().get_context_data(**kwargs), "default": settings.STREAM_DEFAULT_CRYPTO}
+
+
+class PortfolioListView(LoginRequiredMixin, TemplateView):
+    """`/portfolio/`: the user's portfolios and a form for a new one."""
+
+    template_name = "web/portfolio_list.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        rows = []
+        for p in portfolios.portfolio_list(user=self.request.user):
+            totals = portfolios.portfolio_valuation(p).totals()
+            rows.append({"portfolio": p, "totals": totals})
+        return {
+            **super().get_context_data(**kwargs),
+            "rows": rows,
+            "methods": Portfolio.CostMethod.choices,
+        }
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        try:
+            created = portfolio_create(
+                owner=request.user,
+                name=request.POST.get("name", ""),
+                method=request.POST.get("method", Method.FIFO.value),
+            )
+        except PortfolioError as exc:
+            context = self.get_context_data()
+            context.update(error=exc.message, name=request.POST.get("name", ""))
+            return render(request, self.template_name, context, status=400)
+        return redirect("portfolio-detail", portfolio_id=created.pk)
+
+
+class PortfolioDetailView(LoginRequiredMixin, MarketPage):
+    """`/portfolio/<id>/`: live holdings and totals, charts, returns, transactions,
+    import and export (another user's portfolio is a 404)."""
+
+    template_name = "web/portfolio_detail.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        try:
+            portfolio = portfolios.portfolio_get(
+                user=self.request.user, portfolio_id=kwargs["portfolio_id"]
+            )
+        except Portfolio.DoesNotExist:
+            raise Http404("no such portfolio of yours") from None
+        return {
+            **super().get_context_data(**kwargs),
+            "portfolio": portfolio,
+            "methods": Portfolio.CostMethod.choices,
+            "periods": portfolios.PERIODS,
+        }
+
+
+class AlertsView(LoginRequiredMixin, MarketPage):
+    """`/alerts/`: the user's price alerts with their history, and a form for new ones."""
+
+    template_name = "web/alerts.html"
 
 
 def login_locked(request: HttpRequest, credentials: Any = None, *args: Any, **kwargs: Any) -> Any:

@@ -10,7 +10,10 @@ the sockets, and calls these methods; the core holds:
   so a skipped `seq` between two updates is not a loss;
 - trades one by one up to a bound per flush, then a `gap` notice naming the missed seqs;
 - slow connections: one over the high-water mark gets nothing more until it drains, then
-  one catch-up per channel (the resume path).
+  one catch-up per channel (the resume path);
+- derived channels: a published channel whose value an app derives from market prices (a
+  portfolio's valuation). The core follows the symbols it names, marks it with their
+  latest quotes once per flush, and publishes the new value as a conflated update.
 """
 
 from __future__ import annotations
@@ -40,6 +43,19 @@ class Connection(Protocol):
     batch: bool  # True: one JSON array frame per flush; False: one frame per message
 
     def backlog(self) -> int: ...
+
+
+class Derived(Protocol):
+    """A value an app derives from market quotes (registered as a channel kind's
+    `derive`): the core marks it with new quotes and sends `data()` when it changed."""
+
+    def symbols(self) -> frozenset[str]: ...
+
+    def mark_quote(self, symbol: str, quote: Message | None) -> bool: ...
+
+    def apply(self, change: Any) -> None: ...
+
+    def data(self) -> Any: ...
 
 
 @dataclass(slots=True)
@@ -171,6 +187,15 @@ class FanOut:
         # Per connection, channels it has just been given a snapshot of, with the snapshot's
         # seq: the next flush leaves out what that snapshot already held.
         self._joined: dict[Connection, dict[str, int]] = {}
+        # Derived channels (per group): their values, the symbols each follows, the
+        # followed symbols that ticked since the last flush, and what the driver must
+        # load (key, symbol) or leave (symbol) after a change.
+        self.derived: dict[str, Derived] = {}
+        self.followers: dict[str, set[str]] = {}
+        self._ticked: set[str] = set()
+        self._remarked: dict[str, None] = {}  # derived channels marked outside a flush
+        self.to_follow: list[tuple[str, str]] = []
+        self.to_release: list[str] = []
         self.stats = {
             "ticks": 0,
             "frames": 0,
@@ -192,10 +217,13 @@ class FanOut:
 
     def forget(self, view: SymbolView) -> bool:
         """Drop a view nobody follows (a failed load); True if it was dropped."""
-        if self.views.get(view.symbol) is view and not self.by_symbol.get(view.symbol):
+        if self.views.get(view.symbol) is view and not self._followed(view.symbol):
             del self.views[view.symbol]
             return True
         return False
+
+    def _followed(self, symbol: str) -> bool:
+        return bool(self.by_symbol.get(symbol) or self.followers.get(symbol))
 
     def load(self, view: SymbolView, snapshot: Message) -> None:
         """An exact snapshot arrived: apply it, then the ticks that came after it."""
@@ -205,6 +233,8 @@ class FanOut:
         for m in waiting:
             if m["epoch"] == view.epoch and m["seq"] > view.seq:
                 self.on_tick(m)
+        if view.symbol in self.followers:
+            self._ticked.add(view.symbol)
 
     def reset_frames(self, view: SymbolView) -> list[tuple[Connection, bytes]]:
         """After a reload: a reset snapshot to every v1 subscriber of the symbol (what was
@@ -262,14 +292,100 @@ class FanOut:
         del self.subscribers[key]
         self.refs.pop(key, None)
         if ref.symbol is None or not ref.public:
+            value = self.derived.pop(key, None)
+            if value is not None:
+                for symbol in list(self.followers):
+                    self._unfollow(key, symbol)
             return key
         names = self.by_symbol.get(ref.symbol, set())
         names.discard(key)
         if names:
             return None
         self.by_symbol.pop(ref.symbol, None)
+        if self.followers.get(ref.symbol):
+            return None  # a derived channel still follows it
         self.views.pop(ref.symbol, None)
         return ref.symbol
+
+    # --- derived channels ---
+
+    def add_derived(self, key: str, ref: ChannelRef, value: Derived) -> list[str]:
+        """Start deriving the published channel `key` (subscribers are added with `add`);
+        returns the symbols whose views the driver must load and `follow`."""
+        self.derived[key] = value
+        self.refs[key] = ref
+        return sorted(value.symbols())
+
+    def follow(self, key: str, view: SymbolView, *, announce: bool = True) -> None:
+        """A derived channel follows a symbol's (loaded) view: marked with it at once (sent
+        at the next flush if `announce`; a channel being built starts from its snapshot),
+        and after every flush in which it ticked."""
+        value = self.derived.get(key)
+        if value is None or view.symbol not in value.symbols():
+            return
+        self.followers.setdefault(view.symbol, set()).add(key)
+        if value.mark_quote(view.symbol, view.quote) and announce:
+            self._remarked[key] = None
+
+    def _unfollow(self, key: str, symbol: str) -> None:
+        keys = self.followers.get(symbol)
+        if keys is None or key not in keys:
+            return
+        keys.discard(key)
+        if keys:
+            return
+        del self.followers[symbol]
+        if not self.by_symbol.get(symbol):
+            self.views.pop(symbol, None)
+            self.to_release.append(symbol)
+
+    def derived_snapshot(self, key: str) -> Message:
+        """A derived channel's current value as a v1 snapshot."""
+        ref = self.refs[key]
+        seq = self._published_seq.get(key, 0)
+        return {
+            "type": "snapshot",
+            "channel": ref.name,
+            "epoch": 0,
+            "seq": seq,
+            "reset": False,
+            "data": self.derived[key].data(),
+        }
+
+    def _derive(self) -> None:
+        """Mark every derived value with the quotes that moved; publish what changed."""
+        changed, self._remarked = self._remarked, {}
+        for symbol in self._ticked:
+            view = self.views.get(symbol)
+            if view is None:
+                continue
+            quote = view.quote
+            for key in self.followers.get(symbol, ()):
+                if self.derived[key].mark_quote(symbol, quote):
+                    changed[key] = None
+        self._ticked.clear()
+        for key in changed:
+            self._publish_derived(key)
+
+    def _publish_derived(self, key: str) -> None:
+        m = {"group": key, "channel": self.refs[key].name, "conflate": True, "derived": True}
+        self.on_publish({**m, "data": self.derived[key].data()})
+
+    def _changed(self, key: str, change: Any) -> None:
+        """A published change of a derived channel (its app's data changed): applied, then
+        the symbols it now names are followed and those it dropped released."""
+        value = self.derived[key]
+        before = {s for s, keys in self.followers.items() if key in keys}
+        value.apply(change)
+        now = value.symbols()
+        for symbol in before - now:
+            self._unfollow(key, symbol)
+        for symbol in sorted(now - before):
+            view = self.views.get(symbol)
+            if view is not None and not view.loading:
+                self.follow(key, view)
+            else:
+                self.to_follow.append((key, symbol))
 
     def drop(self, conn: Connection) -> None:
         """Forget a closed connection's bookkeeping (its subscriptions are removed first)."""
@@ -298,6 +414,8 @@ class FanOut:
             return None  # already applied (a snapshot covered it)
         self.stats["ticks"] += 1
         view.apply_tick(m)
+        if view.symbol in self.followers:
+            self._ticked.add(view.symbol)
         for name in self.by_symbol.get(view.symbol, ()):
             ref = self.refs[name]
             if ref.kind == ChannelKind.TRADES:
@@ -324,6 +442,9 @@ class FanOut:
         for a conflated channel (`"conflate": true`), as the latest value at the next
         flush."""
         key = m["group"]
+        if key in self.derived and not m.get("derived"):
+            self._changed(key, m["data"])
+            m = {**m, "data": self.derived[key].data(), "conflate": True}
         seq = self._published_seq.get(key, 0) + 1
         self._published_seq[key] = seq
         update = {"type": "update", "channel": m["channel"], "seq": seq, "data": m["data"]}
@@ -367,6 +488,8 @@ class FanOut:
     def flush(self) -> list[tuple[Connection, bytes]]:
         """Every changed channel encoded once per wire format: the frames to send, each
         with its connection (one batched frame per v1 connection)."""
+        if self._ticked or self._remarked:
+            self._derive()
         dirty = list(self._dirty) + [
             n for n in {**self._trades, **self._gaps} if n not in self._dirty
         ]

@@ -1,0 +1,255 @@
+"""The portfolio REST API: transactions checked before anything is saved, the four
+methods, valuation, returns, history, CSV import (preview, all or nothing, idempotent) and
+export (export -> import gives the same valuation)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import UserFactory, stored_quote
+from tickstream.portfolio.models import Transaction
+
+pytestmark = pytest.mark.django_db
+
+CSV = """time,kind,symbol,quantity,price,fee,note
+2024-01-02T15:00:00Z,deposit,,10000,,,
+2024-01-03T15:00:00Z,buy,AAPL,5,268.1,0,
+2024-01-04T15:00:00Z,buy,AAPL,15,612.45,0,
+2024-01-05T15:00:00Z,buy,AAPL,3,603.415,0,
+2024-01-08T15:00:00Z,sell,AAPL,8,700,0,trim
+"""
+
+
+@pytest.fixture
+def client(instruments: None) -> APIClient:
+    api = APIClient(HTTP_HOST="127.0.0.1")
+    api.force_authenticate(UserFactory())
+    return api
+
+
+def _portfolio(client: APIClient, **body: Any) -> int:
+    response = client.post("/api/portfolios/", {"name": "Main", **body}, format="json")
+    assert response.status_code == 201, response.json()
+    return int(response.json()["id"])
+
+
+def _tx(client: APIClient, pid: int, **body: Any) -> Any:
+    body.setdefault("time", "2025-01-02T15:00:00Z")
+    return client.post(f"/api/portfolios/{pid}/transactions/", body, format="json")
+
+
+def _error(response: Any) -> str:
+    return str(response.json()["error"]["code"])
+
+
+def test_a_sale_of_more_than_is_held_is_refused_and_changes_nothing(client: APIClient) -> None:
+    pid = _portfolio(client)
+    assert (
+        _tx(client, pid, kind="buy", symbol="AAPL", quantity="10", price="100").status_code == 201
+    )
+    refused = _tx(
+        client, pid, kind="sell", symbol="AAPL", quantity="11", price="120", time="2025-02-01"
+    )
+    assert refused.status_code == 400 and _error(refused) == "insufficient_quantity"
+    # A sale dated before the buy is a sale of nothing: lots go by trade time.
+    early = _tx(client, pid, kind="sell", symbol="AAPL", quantity="1", price="9", time="2024-12-31")
+    assert _error(early) == "insufficient_quantity"
+    assert Transaction.objects.count() == 1
+
+
+def test_the_published_fifo_vector_and_a_method_switch(client: APIClient) -> None:
+    stored_quote("AAPL", "650")
+    pid = _portfolio(client)
+    for day, qty, price in (("03", "5", "268.1"), ("04", "15", "612.45"), ("05", "3", "603.415")):
+        _tx(
+            client, pid, kind="buy", symbol="AAPL", quantity=qty, price=price, time=f"2024-01-{day}"
+        )
+    _tx(client, pid, kind="sell", symbol="AAPL", quantity="8", price="700", time="2024-01-08")
+    value = client.get(f"/api/portfolios/{pid}/valuation/").json()
+    aapl = value["holdings"][0]
+    # FIFO: the sale costs 5 x 268.1 + 3 x 612.45 = 3177.85; left 12 @ 612.45 and 3 @ 603.415.
+    assert aapl["quantity"] == "15"
+    # 12 x 612.45 + 3 x 603.415 = 9159.645 exactly; money prints at cents, half to even.
+    assert aapl["cost_basis"] == "9159.64"
+    assert value["totals"]["realized_pnl"] == "2422.15"  # 5600 - 3177.85
+    assert aapl["market_value"] == "9750.00" and aapl["unrealized_pnl"] == "590.36"
+    patched = client.patch(f"/api/portfolios/{pid}/", {"method": "hifo"}, format="json")
+    assert patched.status_code == 200 and patched.json()["method"] == "hifo"
+    hifo = client.get(f"/api/portfolios/{pid}/valuation/").json()
+    # HIFO sells 8 of the 612.45 lot: cost 4899.60.
+    assert hifo["totals"]["realized_pnl"] == "700.40"
+    # Left: 5 x 268.1 + 7 x 612.45 + 3 x 603.415 = 7437.895.
+    assert hifo["holdings"][0]["cost_basis"] == "7437.90"
+
+
+def test_bad_fields_get_specific_codes(client: APIClient) -> None:
+    pid = _portfolio(client)
+    cases = [
+        ({"kind": "borrow", "quantity": "1"}, "bad_kind"),
+        ({"kind": "buy", "symbol": "NOPE", "quantity": "1", "price": "1"}, "unknown_symbol"),
+        ({"kind": "buy", "symbol": "AAPL", "quantity": "-1", "price": "1"}, "out_of_range"),
+        ({"kind": "buy", "symbol": "AAPL", "quantity": "1e400", "price": "1"}, "out_of_range"),
+        ({"kind": "buy", "symbol": "AAPL", "quantity": "NaN", "price": "1"}, "bad_number"),
+        ({"kind": "buy", "symbol": "AAPL", "quantity": 1.5, "price": "1"}, None),
+        (
+            {"kind": "buy", "symbol": "AAPL", "quantity": "0.00000000001", "price": "1"},
+            "too_precise",
+        ),
+        ({"kind": "buy", "symbol": "AAPL", "quantity": "1"}, "required"),
+        (
+            {"kind": "buy", "symbol": "AAPL", "quantity": "1", "price": "1", "time": "2999-01-01"},
+            "future_time",
+        ),
+        (
+            {"kind": "buy", "symbol": "AAPL", "quantity": "1", "price": "1", "time": "soon"},
+            "bad_time",
+        ),
+        ({"kind": "deposit", "symbol": "AAPL", "quantity": "1"}, "unexpected"),
+    ]
+    for body, code in cases:
+        response = _tx(client, pid, **body)
+        if code is None:  # a JSON number is read as a decimal, never through a float
+            assert response.status_code == 201 and response.json()["quantity"] == "1.5"
+            continue
+        assert response.status_code == 400, (body, response.json())
+        assert _error(response) == code, (body, response.json())
+    assert Transaction.objects.count() == 1
+
+
+def test_edit_and_delete_keep_the_history_consistent(client: APIClient) -> None:
+    pid = _portfolio(client)
+    buy = _tx(client, pid, kind="buy", symbol="MSFT", quantity="10", price="400", time="2025-01-02")
+    _tx(client, pid, kind="sell", symbol="MSFT", quantity="6", price="410", time="2025-01-03")
+    tid = buy.json()["id"]
+    url = f"/api/portfolios/{pid}/transactions/{tid}/"
+    # Deleting the buy would leave a sale of shares never bought.
+    assert _error(client.delete(url)) == "insufficient_quantity"
+    smaller = {
+        "kind": "buy",
+        "symbol": "MSFT",
+        "quantity": "5",
+        "price": "400",
+        "time": "2025-01-02",
+    }
+    assert _error(client.put(url, smaller, format="json")) == "insufficient_quantity"
+    larger = {**smaller, "quantity": "8", "note": "corrected"}
+    updated = client.put(url, larger, format="json")
+    assert updated.status_code == 200 and updated.json()["quantity"] == "8"
+    assert client.get(f"/api/portfolios/{pid}/valuation/").json()["holdings"][0]["quantity"] == "2"
+
+
+def test_splits_dividends_and_fees_in_the_totals(client: APIClient) -> None:
+    stored_quote("NVDA", "15", prev="14")
+    pid = _portfolio(client)
+    _tx(client, pid, kind="deposit", quantity="5000", time="2024-01-01")
+    _tx(
+        client,
+        pid,
+        kind="buy",
+        symbol="NVDA",
+        quantity="10",
+        price="120",
+        fee="2",
+        time="2024-01-02",
+    )
+    _tx(client, pid, kind="split", symbol="NVDA", quantity="10", time="2024-06-10")
+    _tx(client, pid, kind="dividend", symbol="NVDA", quantity="4", time="2024-07-01")
+    _tx(client, pid, kind="fee", quantity="10", time="2024-08-01")
+    value = client.get(f"/api/portfolios/{pid}/valuation/").json()
+    nvda = value["holdings"][0]
+    assert nvda["quantity"] == "100" and nvda["cost_basis"] == "1202.00"
+    assert nvda["average_cost"] == "12.02" and nvda["day_change"] == "100.00"
+    totals = value["totals"]
+    assert totals["cash"] == "3792.00"  # 5000 - 1202 + 4 - 10
+    assert totals["dividends"] == "4.00" and totals["fees"] == "12.00"
+    assert totals["market_value"] == "1500.00" and totals["value"] == "5292.00"
+    assert nvda["allocation_pct"] == "100.00"
+
+
+def test_an_instrument_in_another_currency_is_refused(client: APIClient) -> None:
+    from tickstream.market.models import Instrument
+
+    Instrument.objects.create(symbol="SAP.DE", name="SAP SE", kind="stock", quote_currency="EUR")
+    pid = _portfolio(client)
+    refused = _tx(client, pid, kind="buy", symbol="SAP.DE", quantity="1", price="200")
+    assert refused.status_code == 400 and _error(refused) == "currency_mismatch"
+    assert _error(
+        client.post("/api/portfolios/", {"name": "E", "currency": "EUR"}, format="json")
+    ) == ("unsupported_currency")
+
+
+def test_import_previews_then_imports_all_once_and_export_round_trips(client: APIClient) -> None:
+    stored_quote("AAPL", "650")
+    pid = _portfolio(client)
+    url = f"/api/portfolios/{pid}/import/"
+    preview = client.post(url, {"csv": CSV, "preview": True}, format="json")
+    assert preview.status_code == 200
+    assert preview.json()["added"] == 5 and preview.json()["preview"] is True
+    assert Transaction.objects.count() == 0
+    done = client.post(url, {"csv": CSV}, format="json").json()
+    assert done["added"] == 5 and done["skipped"] == 0
+    again = client.post(url, {"csv": CSV}, format="json").json()
+    assert again["added"] == 0 and again["skipped"] == 5
+    valuation = client.get(f"/api/portfolios/{pid}/valuation/").json()
+    assert valuation["totals"]["realized_pnl"] == "2422.15"
+
+    exported = client.get(f"/api/portfolios/{pid}/export/")
+    assert exported.status_code == 200 and exported["Content-Type"].startswith("text/csv")
+    text = exported.content.decode()
+    assert text.splitlines()[0] == "time,kind,symbol,quantity,price,fee,note"
+    other = _portfolio(client, name="Copy")
+    assert (
+        client.post(f"/api/portfolios/{other}/import/", {"csv": text}, format="json").json()[
+            "added"
+        ]
+        == 5
+    )
+    copy = client.get(f"/api/portfolios/{other}/valuation/").json()
+    for key in ("id", "name"):
+        copy.pop(key), valuation.pop(key)
+    assert copy == valuation
+
+
+def test_a_file_with_a_bad_row_imports_nothing_and_names_row_and_column(client: APIClient) -> None:
+    pid = _portfolio(client)
+    bad = CSV.replace(
+        "2024-01-04T15:00:00Z,buy,AAPL,15,612.45", "2024-01-04T15:00:00Z,buy,AAPL,15,abc"
+    )
+    bad += "2024-01-09T15:00:00Z,buy,ZZZZ,1,1,0,\n"
+    response = client.post(f"/api/portfolios/{pid}/import/", {"csv": bad}, format="json")
+    assert response.status_code == 400 and _error(response) == "bad_csv"
+    problems = response.json()["error"]["details"]["problems"]
+    assert problems[0]["row"] == 4 and problems[0]["column"] == "price"
+    assert problems[0]["code"] == "bad_number"
+    assert Transaction.objects.count() == 0
+    # Every field good, but a symbol unknown: refused with its row too.
+    unknown = CSV + "2024-01-09T15:00:00Z,buy,ZZZZ,1,1,0,\n"
+    response = client.post(f"/api/portfolios/{pid}/import/", {"csv": unknown}, format="json")
+    assert _error(response) == "unknown_symbol"
+    assert response.json()["error"]["details"]["problems"][0]["row"] == 7
+    # A sale beyond what the file buys: the history would not stand.
+    oversell = CSV.replace("sell,AAPL,8", "sell,AAPL,80")
+    response = client.post(f"/api/portfolios/{pid}/import/", {"csv": oversell}, format="json")
+    assert _error(response) == "insufficient_quantity"
+    assert Transaction.objects.count() == 0
+    header = client.post(f"/api/portfolios/{pid}/import/", {"csv": "a,b\n1,2\n"}, format="json")
+    assert _error(header) == "bad_csv"
+
+
+def test_returns_and_history(client: APIClient) -> None:
+    pid = _portfolio(client)
+    _tx(client, pid, kind="deposit", quantity="1000", time="2024-01-01")
+    _tx(client, pid, kind="buy", symbol="KO", quantity="10", price="50", time="2024-01-02")
+    history = client.get(f"/api/portfolios/{pid}/history/?start=2024-01-01&end=2024-01-05").json()
+    assert [p["day"] for p in history] == [f"2024-01-0{d}" for d in range(1, 6)]
+    assert history[0]["flow"] == "1000" and Decimal(history[-1]["value"]) == Decimal("1000")
+    r = client.get(f"/api/portfolios/{pid}/returns/?period=ALL")
+    assert r.status_code == 200 and r.json()["net_flows"] == "1000"
+    bad = client.get(f"/api/portfolios/{pid}/returns/?period=2W")
+    assert bad.status_code == 400 and _error(bad) == "bad_period"
+    backwards = client.get(f"/api/portfolios/{pid}/history/?start=2024-02-01&end=2024-01-01")
+    assert _error(backwards) == "bad_range"

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from tickstream.accounts import views
+
+urlpatterns = [
+    path("signup/", views.SignUpView.as_view(), name="signup"),
+    path("token/", views.TokenView.as_view(), name="account-token"),
+]

@@ -1,0 +1,49 @@
+"""Account pages: sign-up (when SIGNUP_ENABLED) and the API token page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import login
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views import View
+
+from tickstream.accounts.forms import SignUpForm
+from tickstream.accounts.services import token_get_or_create, token_rotate
+
+
+class SignUpView(View):
+    """`/accounts/signup/`: create an account and sign in (off unless SIGNUP_ENABLED)."""
+
+    template_name = "registration/signup.html"
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not settings.SIGNUP_ENABLED:
+            raise Http404("sign-up is turned off on this server")
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return render(request, self.template_name, {"form": SignUpForm()})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = SignUpForm(request.POST)
+        if not form.is_valid():
+            return render(request, self.template_name, {"form": form}, status=400)
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect(request.GET.get("next") or "portfolio-list")
+
+
+class TokenView(LoginRequiredMixin, View):
+    """`/accounts/token/`: the user's API token, and a button that rotates it."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        token = token_get_or_create(user=request.user)
+        return render(request, "accounts/token.html", {"token": token.key})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        token = token_rotate(user=request.user)
+        return render(request, "accounts/token.html", {"token": token.key, "rotated": True})

@@ -1,0 +1,225 @@
+"""REST API of watchlists and alerts, owner only (another user's is a 404)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from tickstream.alerts import selectors, services
+from tickstream.alerts.core.book import Condition
+from tickstream.alerts.models import Alert, AlertFiring, Watchlist
+from tickstream.market.api import DecimalJSONParser, NumberField, documented_errors
+from tickstream.market.api_errors import ApiError, not_found
+from tickstream.market.core.messages import decimal_str
+
+
+def _checked(body: dict[str, Any], field: str, kind: type | tuple[type, ...]) -> Any:
+    """A body field of the given JSON type (absent: None); anything else is refused."""
+    value = body.get(field)
+    wrong = not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool)
+    if value is not None and wrong:
+        raise ApiError(f"bad_{field}", f"{field} has the wrong type", details={"field": field})
+    return value
+
+
+class WatchlistSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(max_length=100)
+    symbols = serializers.ListField(child=serializers.CharField(), help_text="in order")
+
+
+class WatchlistUpdateSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=100, required=False)
+    symbols = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class FiringSerializer(serializers.Serializer[Any]):
+    price = serializers.CharField()
+    level = serializers.CharField()
+    reference = serializers.CharField(allow_null=True)
+    time = serializers.DateTimeField()
+
+
+class AlertSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField(read_only=True)
+    symbol = serializers.CharField()
+    condition = serializers.ChoiceField(choices=[c.value for c in Condition])
+    value = NumberField(help_text="a price level, or a percent for move_up/move_down")
+    note = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    active = serializers.BooleanField(read_only=True)
+    armed = serializers.BooleanField(read_only=True, allow_null=True)
+    fired_count = serializers.IntegerField(read_only=True)
+    last_fired_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    history = FiringSerializer(many=True, read_only=True)
+
+
+class AlertUpdateSerializer(serializers.Serializer[Any]):
+    condition = serializers.ChoiceField(choices=[c.value for c in Condition], required=False)
+    value = NumberField(required=False)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    active = serializers.BooleanField(required=False)
+
+
+def _changing(action: Callable[[], Any]) -> Any:
+    try:
+        return action()
+    except services.AlertsError as exc:
+        details = None if exc.field is None else {"field": exc.field}
+        raise ApiError(exc.code, exc.message, details=details) from None
+
+
+def _body(request: Request) -> dict[str, Any]:
+    if not isinstance(request.data, dict):
+        raise ApiError("malformed_body", "the body must be a JSON object")
+    return request.data
+
+
+def watchlist_dict(w: Watchlist) -> dict[str, Any]:
+    return {"id": w.pk, "name": w.name, "symbols": selectors.watchlist_symbols(w)}
+
+
+def _iso(value: Any) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def firing_dict(f: AlertFiring) -> dict[str, Any]:
+    return {
+        "price": decimal_str(f.price),
+        "level": decimal_str(f.level),
+        "reference": None if f.reference is None else decimal_str(f.reference),
+        "time": _iso(f.fired_at),
+    }
+
+
+def alert_dict(a: Alert) -> dict[str, Any]:
+    return {
+        "id": a.pk,
+        "symbol": a.instrument.symbol,
+        "condition": a.condition,
+        "value": decimal_str(a.value),
+        "note": a.note,
+        "active": a.active,
+        "armed": a.armed,
+        "fired_count": a.fired_count,
+        "last_fired_at": _iso(a.last_fired_at),
+        "history": [firing_dict(f) for f in selectors.alert_firings(a)],
+    }
+
+
+class OwnerOnly(APIView):
+    permission_classes = [permissions.IsAuthenticated]
+    parser_classes = [DecimalJSONParser]
+
+
+class WatchlistListView(OwnerOnly):
+    @extend_schema(responses={200: WatchlistSerializer(many=True), **documented_errors(403)})
+    def get(self, request: Request) -> Response:
+        """Your watchlists, in order; the dashboard shows the first."""
+        return Response([watchlist_dict(w) for w in selectors.watchlist_list(user=request.user)])
+
+    @extend_schema(
+        request=WatchlistSerializer,
+        responses={201: WatchlistSerializer, **documented_errors(400, 403)},
+    )
+    def post(self, request: Request) -> Response:
+        body = _body(request)
+        name, symbols = _checked(body, "name", str), _checked(body, "symbols", list)
+        created = _changing(
+            lambda: services.watchlist_create(owner=request.user, name=name, symbols=symbols or [])
+        )
+        return Response(watchlist_dict(created), status=status.HTTP_201_CREATED)
+
+
+class WatchlistDetailView(OwnerOnly):
+    def _get(self, request: Request, watchlist_id: int) -> Watchlist:
+        try:
+            return selectors.watchlist_get(user=request.user, watchlist_id=watchlist_id)
+        except Watchlist.DoesNotExist:
+            raise not_found("not_found", f"no watchlist {watchlist_id} of yours") from None
+
+    @extend_schema(responses={200: WatchlistSerializer, **documented_errors(403, 404)})
+    def get(self, request: Request, watchlist_id: int) -> Response:
+        return Response(watchlist_dict(self._get(request, watchlist_id)))
+
+    @extend_schema(
+        request=WatchlistUpdateSerializer,
+        responses={200: WatchlistSerializer, **documented_errors(400, 403, 404)},
+    )
+    def patch(self, request: Request, watchlist_id: int) -> Response:
+        """Rename, or replace the symbols (their order is the list's)."""
+        watchlist = self._get(request, watchlist_id)
+        body = _body(request)
+        name, symbols = _checked(body, "name", str), _checked(body, "symbols", list)
+        updated = _changing(
+            lambda: services.watchlist_update(watchlist=watchlist, name=name, symbols=symbols)
+        )
+        return Response(watchlist_dict(updated))
+
+    @extend_schema(responses={204: None, **documented_errors(403, 404)})
+    def delete(self, request: Request, watchlist_id: int) -> Response:
+        services.watchlist_delete(watchlist=self._get(request, watchlist_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AlertListView(OwnerOnly):
+    @extend_schema(responses={200: AlertSerializer(many=True), **documented_errors(403)})
+    def get(self, request: Request) -> Response:
+        """Your alerts with their history (newest firings first)."""
+        return Response([alert_dict(a) for a in selectors.alert_list(user=request.user)])
+
+    @extend_schema(
+        request=AlertSerializer, responses={201: AlertSerializer, **documented_errors(400, 403)}
+    )
+    def post(self, request: Request) -> Response:
+        """A price alert: `above`/`below` a level, or `move_up`/`move_down` by `value` %
+        from the session open. It fires once per crossing, pushed on your `alerts`
+        channel."""
+        body = _body(request)
+        symbol, condition = _checked(body, "symbol", str), _checked(body, "condition", str)
+        value, note = _checked(body, "value", (str, Decimal)), _checked(body, "note", str)
+        created = _changing(
+            lambda: services.alert_create(
+                owner=request.user, symbol=symbol, condition=condition, value=value, note=note
+            )
+        )
+        return Response(alert_dict(created), status=status.HTTP_201_CREATED)
+
+
+class AlertDetailView(OwnerOnly):
+    def _get(self, request: Request, alert_id: int) -> Alert:
+        try:
+            return selectors.alert_get(user=request.user, alert_id=alert_id)
+        except Alert.DoesNotExist:
+            raise not_found("not_found", f"no alert {alert_id} of yours") from None
+
+    @extend_schema(responses={200: AlertSerializer, **documented_errors(403, 404)})
+    def get(self, request: Request, alert_id: int) -> Response:
+        return Response(alert_dict(self._get(request, alert_id)))
+
+    @extend_schema(
+        request=AlertUpdateSerializer,
+        responses={200: AlertSerializer, **documented_errors(400, 403, 404)},
+    )
+    def patch(self, request: Request, alert_id: int) -> Response:
+        alert = self._get(request, alert_id)
+        body = _body(request)
+        condition, value = _checked(body, "condition", str), _checked(body, "value", (str, Decimal))
+        active, note = _checked(body, "active", bool), _checked(body, "note", str)
+        updated = _changing(
+            lambda: services.alert_update(
+                alert=alert, condition=condition, value=value, active=active, note=note
+            )
+        )
+        return Response(alert_dict(updated))
+
+    @extend_schema(responses={204: None, **documented_errors(403, 404)})
+    def delete(self, request: Request, alert_id: int) -> Response:
+        services.alert_delete(alert=self._get(request, alert_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)

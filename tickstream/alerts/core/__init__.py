@@ -1,0 +1,1 @@
+"""The pure core of alerts: no Django, no asyncio."""

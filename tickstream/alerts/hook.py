@@ -1,0 +1,129 @@
+"""The alert evaluator: a tick hook in the pipeline's process (so with several web
+processes each alert fires exactly once).
+
+It keeps every active alert in an `AlertBook` (O(log n) per tick), reloads the book when
+alerts change (it polls a cheap version query every ALERTS_REFRESH_S), and hands what
+fires to a task that stores it and publishes it to the owner: nothing on the tick path
+waits for the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from tickstream.alerts.core.book import AlertBook, Change
+from tickstream.market.core.engine import TickUpdate
+from tickstream.throttled_log import ThrottledWarning
+
+log = logging.getLogger(__name__)
+MAX_QUEUED = 100_000
+
+
+class AlertHook:
+    """Evaluates every accepted live tick against the users' alerts."""
+
+    name = "alerts"
+
+    def __init__(self) -> None:
+        self.book = AlertBook()
+        self.fired = 0
+        self.dropped = 0
+        self._seen: dict[int, Any] = {}  # alert id -> the edit time the book holds
+        self._version: Any = None
+        self._queue: asyncio.Queue[tuple[Change, datetime] | None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._overflow = ThrottledWarning(log)
+
+    async def start(self) -> None:
+        self._queue = asyncio.Queue(MAX_QUEUED)
+        await self.reload()
+        self._tasks = [
+            asyncio.create_task(self._refresh_loop(), name="alerts refresh"),
+            asyncio.create_task(self._record_loop(), name="alerts record"),
+        ]
+
+    async def stop(self) -> None:
+        if self._queue is not None:
+            await self._queue.put(None)  # record what fired, then end
+        for task in self._tasks[1:]:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, 5.0)
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def reload(self) -> None:
+        """Read the active alerts into the book. An alert the book holds unchanged keeps
+        its in-memory state (its last firing may not be stored yet)."""
+        from tickstream.alerts.selectors import active_alerts, alerts_version
+
+        version = await sync_to_async(alerts_version)()
+        rows = await sync_to_async(active_alerts)()
+        current = {alert.id for alert, _ in rows}
+        for alert_id in list(self.book.alerts):
+            if alert_id not in current:
+                self.book.remove(alert_id)
+                self._seen.pop(alert_id, None)
+        for alert, edited in rows:
+            if alert.id in self.book.alerts and self._seen.get(alert.id) == edited:
+                continue
+            self.book.add(alert)
+            self._seen[alert.id] = edited
+        self._version = version
+
+    async def _refresh_loop(self) -> None:
+        from tickstream.alerts.selectors import alerts_version
+
+        while True:
+            await asyncio.sleep(settings.ALERTS_REFRESH_S)
+            try:
+                if await sync_to_async(alerts_version)() != self._version:
+                    await self.reload()
+            except Exception:
+                log.exception("reloading alerts failed; keeping the ones known")
+
+    def on_tick(self, update: TickUpdate) -> None:
+        """Check the tick's price against the book; queue what fired or re-armed."""
+        tick = update.tick
+        changes = self.book.on_price(tick.symbol, tick.price, update.state.quote.open)
+        if not changes or self._queue is None:
+            return
+        when = datetime.fromtimestamp(tick.ts_event / 1e9, UTC)
+        for change in changes:
+            try:
+                self._queue.put_nowait((change, when))
+            except asyncio.QueueFull:
+                self.dropped += 1
+                self._overflow.warn("alert queue full: %d changes dropped", self.dropped)
+
+    async def _record_loop(self) -> None:
+        from tickstream.alerts.services import alert_changes_record
+
+        queue = self._queue
+        if queue is None:
+            return
+        while True:
+            item = await queue.get()
+            batch = [] if item is None else [item]
+            while not queue.empty() and len(batch) < 500:
+                more = queue.get_nowait()
+                if more is None:
+                    item = None
+                    break
+                batch.append(more)
+            if batch:
+                try:
+                    self.fired += await sync_to_async(alert_changes_record)(changes=batch)
+                except Exception:
+                    log.exception("storing %d alert changes failed", len(batch))
+            if item is None:
+                return

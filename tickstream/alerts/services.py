@@ -1,0 +1,233 @@
+"""Writes of watchlists and alerts. A firing is stored in the alert's history and pushed
+on the owner's `alerts` channel once it commits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from tickstream.alerts.core.book import Change, Condition
+from tickstream.alerts.models import Alert, AlertFiring, Watchlist, WatchlistItem
+from tickstream.market.core.messages import decimal_str
+from tickstream.market.selectors import instrument_by_symbol, instruments_by_symbol
+from tickstream.stream.publish import publish
+
+MAX_WATCHLISTS = 20
+MAX_WATCHLIST_SYMBOLS = 200
+MAX_ALERTS = 500  # per user
+MAX_PERCENT = Decimal(1000)
+MAX_LEVEL = Decimal(10) ** 12
+
+
+class AlertsError(Exception):
+    """A change that cannot be made; `code` and `field` say why."""
+
+    def __init__(self, code: str, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+def _name(name: Any) -> str:
+    text = str(name or "").strip()
+    if not text or len(text) > 100:
+        raise AlertsError("bad_name", "a name of 1 to 100 characters is needed", field="name")
+    return text
+
+
+def _symbols(symbols: Any) -> list[Any]:
+    if not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols):
+        raise AlertsError("bad_symbols", "symbols must be a list of symbols", field="symbols")
+    wanted = list(dict.fromkeys(s.strip().upper() for s in symbols))
+    if len(wanted) > MAX_WATCHLIST_SYMBOLS:
+        raise AlertsError(
+            "bad_symbols", f"at most {MAX_WATCHLIST_SYMBOLS} symbols", field="symbols"
+        )
+    found = instruments_by_symbol(wanted)
+    unknown = [s for s in wanted if s not in found]
+    if unknown:
+        raise AlertsError("unknown_symbol", f"unknown symbol {unknown[0]!r}", field="symbols")
+    return [found[s] for s in wanted]
+
+
+@transaction.atomic
+def watchlist_create(*, owner: Any, name: Any, symbols: Any = ()) -> Watchlist:
+    """A new watchlist of `symbols` in that order."""
+    if Watchlist.objects.filter(owner=owner).count() >= MAX_WATCHLISTS:
+        raise AlertsError("too_many", f"at most {MAX_WATCHLISTS} watchlists")
+    instruments = _symbols(list(symbols))
+    watchlist = Watchlist(owner=owner, name=_name(name))
+    watchlist.position = Watchlist.objects.filter(owner=owner).count()
+    _save_unique(watchlist)
+    _set_items(watchlist, instruments)
+    return watchlist
+
+
+@transaction.atomic
+def watchlist_update(*, watchlist: Watchlist, name: Any = None, symbols: Any = None) -> Watchlist:
+    """Rename a watchlist or replace its symbols (their order is the list's)."""
+    if name is not None:
+        watchlist.name = _name(name)
+        _save_unique(watchlist)
+    if symbols is not None:
+        _set_items(watchlist, _symbols(symbols))
+    return watchlist
+
+
+def watchlist_delete(*, watchlist: Watchlist) -> None:
+    watchlist.delete()
+
+
+def _save_unique(watchlist: Watchlist) -> None:
+    try:
+        with transaction.atomic():
+            watchlist.save()
+    except IntegrityError:
+        raise AlertsError(
+            "duplicate_name", "you have a watchlist of that name already", field="name"
+        ) from None
+
+
+def _set_items(watchlist: Watchlist, instruments: Sequence[Any]) -> None:
+    watchlist.items.all().delete()
+    WatchlistItem.objects.bulk_create(
+        WatchlistItem(watchlist=watchlist, instrument=i, position=n)
+        for n, i in enumerate(instruments)
+    )
+
+
+def _alert_fields(symbol: Any, condition: Any, value: Any) -> tuple[Any, Condition, Decimal]:
+    instrument = instrument_by_symbol(str(symbol or "").strip().upper()[:32])
+    if instrument is None:
+        raise AlertsError("unknown_symbol", f"unknown symbol {symbol!r}", field="symbol")
+    try:
+        kind = Condition(str(condition))
+    except ValueError:
+        names = ", ".join(c.value for c in Condition)
+        raise AlertsError(
+            "bad_condition", f"condition must be one of {names}", field="condition"
+        ) from None
+    try:
+        number = Decimal(str(value)) if isinstance(value, str | int | Decimal) else None
+    except ArithmeticError:
+        number = None
+    bound = MAX_PERCENT if kind.relative else MAX_LEVEL
+    if number is None or not number.is_finite() or not 0 < number < bound:
+        what = "percent" if kind.relative else "level"
+        raise AlertsError(
+            "bad_value", f"value must be a {what} above 0 and below {bound:,.0f}", field="value"
+        )
+    exponent = number.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -10:
+        raise AlertsError("bad_value", "value has more than 10 decimals", field="value")
+    return instrument, kind, number
+
+
+@transaction.atomic
+def alert_create(*, owner: Any, symbol: Any, condition: Any, value: Any, note: Any = "") -> Alert:
+    """A new active alert. It starts armed unless its level is already passed: then it
+    waits for the price to cross back first."""
+    if Alert.objects.filter(owner=owner).count() >= MAX_ALERTS:
+        raise AlertsError("too_many", f"at most {MAX_ALERTS} alerts")
+    instrument, kind, number = _alert_fields(symbol, condition, value)
+    alert = Alert(
+        owner=owner,
+        instrument=instrument,
+        condition=kind.value,
+        value=number,
+        note=str(note or "")[:200],
+    )
+    alert.save()
+    return alert
+
+
+@transaction.atomic
+def alert_update(
+    *,
+    alert: Alert,
+    condition: Any = None,
+    value: Any = None,
+    active: Any = None,
+    note: Any = None,
+) -> Alert:
+    """Change an alert; a new condition or value re-evaluates whether it is armed."""
+    if condition is not None or value is not None:
+        _, kind, number = _alert_fields(
+            alert.instrument.symbol,
+            alert.condition if condition is None else condition,
+            alert.value if value is None else value,
+        )
+        alert.condition, alert.value, alert.armed = kind.value, number, None
+    if active is not None:
+        if not isinstance(active, bool):
+            raise AlertsError("bad_active", "active must be true or false", field="active")
+        alert.active = active
+        alert.armed = None
+    if note is not None:
+        alert.note = str(note)[:200]
+    alert.save()
+    return alert
+
+
+def alert_delete(*, alert: Alert) -> None:
+    alert.delete()
+
+
+def alert_message(alert: Alert, firing: AlertFiring) -> dict[str, Any]:
+    """What the owner's `alerts` channel receives when an alert fires."""
+    return {
+        "event": "alert_triggered",
+        "alert": alert.pk,
+        "symbol": alert.instrument.symbol,
+        "condition": alert.condition,
+        "value": decimal_str(alert.value),
+        "level": decimal_str(firing.level),
+        "price": decimal_str(firing.price),
+        "reference": None if firing.reference is None else decimal_str(firing.reference),
+        "note": alert.note,
+        "time": firing.fired_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+@transaction.atomic
+def alert_changes_record(*, changes: Sequence[tuple[Change, datetime]]) -> int:
+    """Store what the evaluator decided: each firing in its alert's history (pushed to the
+    owner on commit), each re-arm on its alert. Returns the firings stored."""
+    fired = 0
+    rows = {
+        a.pk: a
+        for a in Alert.objects.filter(pk__in={c.id for c, _ in changes}).select_related(
+            "instrument", "owner"
+        )
+    }
+    for change, when in changes:
+        alert = rows.get(change.id)
+        if alert is None:
+            continue  # deleted meanwhile
+        if not change.fired:
+            Alert.objects.filter(pk=alert.pk).update(armed=True)
+            continue
+        firing = AlertFiring.objects.create(
+            alert=alert,
+            price=change.price,
+            level=_stored(change.level),
+            reference=None if change.reference is None else _stored(change.reference),
+            fired_at=when.astimezone(UTC),
+        )
+        Alert.objects.filter(pk=alert.pk).update(
+            armed=False, fired_count=F("fired_count") + 1, last_fired_at=firing.fired_at
+        )
+        publish("alerts", alert_message(alert, firing), user=alert.owner)
+        fired += 1
+    return fired
+
+
+def _stored(value: Decimal) -> Decimal:
+    """A derived level at the column's ten decimals."""
+    return value.quantize(Decimal("1e-10"))

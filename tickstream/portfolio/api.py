@@ -1,0 +1,501 @@
+"""REST API of portfolios, owner only: another user's portfolio is a 404, never a 403
+that would confirm it exists. Views are thin: records are checked by the pure core,
+changes made by `services`, reads done by `selectors`; errors leave as JSON with a code."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
+from rest_framework import permissions, serializers, status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from tickstream.market.api import DecimalJSONParser, NumberField, documented_errors
+from tickstream.market.api_errors import ApiError, not_found
+from tickstream.market.core.messages import decimal_str
+from tickstream.portfolio import selectors, services
+from tickstream.portfolio.core import csvfile
+from tickstream.portfolio.core.costbasis import Kind, Method
+from tickstream.portfolio.core.records import FieldError, Record, record, text
+from tickstream.portfolio.core.returns import ReturnError
+from tickstream.portfolio.models import Portfolio, Transaction
+
+MAX_CSV_BYTES = 2 * 1024 * 1024
+
+# --- shapes, for the schema ---
+
+
+class PortfolioSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(max_length=100)
+    currency = serializers.ChoiceField(choices=sorted(services.CURRENCIES), default="USD")
+    method = serializers.ChoiceField(choices=[m.value for m in Method], default="fifo")
+    created_at = serializers.DateTimeField(read_only=True)
+
+
+class PortfolioUpdateSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=100, required=False)
+    method = serializers.ChoiceField(choices=[m.value for m in Method], required=False)
+
+
+@extend_schema_field(
+    {"type": "string", "example": "2025-01-02T15:30:00Z", "description": "ISO 8601 time or date"}
+)
+class IsoTimeField(serializers.Field):  # type: ignore[type-arg]
+    """A time as ISO 8601 text (a date alone is midnight UTC); checked by the core."""
+
+
+class TransactionSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField(read_only=True)
+    kind = serializers.ChoiceField(choices=[k.value for k in Kind])
+    symbol = serializers.CharField(required=False, allow_blank=True, help_text="trades only")
+    quantity = NumberField(help_text="shares; a split's ratio; a cash amount")
+    price = NumberField(required=False, help_text="per share (buys and sells)")
+    fee = NumberField(required=False)
+    time = IsoTimeField()
+    note = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+class HoldingSerializer(serializers.Serializer[Any]):
+    symbol = serializers.CharField()
+    quantity = serializers.CharField()
+    cost_basis = serializers.CharField()
+    average_cost = serializers.CharField(allow_null=True)
+    price = serializers.CharField(allow_null=True)
+    market_value = serializers.CharField(allow_null=True)
+    unrealized_pnl = serializers.CharField(allow_null=True)
+    unrealized_pnl_pct = serializers.CharField(allow_null=True)
+    day_change = serializers.CharField(allow_null=True)
+    allocation_pct = serializers.CharField(allow_null=True)
+
+
+class TotalsSerializer(serializers.Serializer[Any]):
+    market_value = serializers.CharField()
+    cash = serializers.CharField()
+    value = serializers.CharField()
+    cost_basis = serializers.CharField()
+    realized_pnl = serializers.CharField()
+    unrealized_pnl = serializers.CharField()
+    unrealized_pnl_pct = serializers.CharField(allow_null=True)
+    day_change = serializers.CharField()
+    dividends = serializers.CharField()
+    fees = serializers.CharField()
+    deposits = serializers.CharField()
+    withdrawals = serializers.CharField()
+
+
+class ValuationSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    currency = serializers.CharField()
+    method = serializers.CharField()
+    holdings = HoldingSerializer(many=True)
+    totals = TotalsSerializer()
+
+
+class ReturnsSerializer(serializers.Serializer[Any]):
+    period = serializers.CharField()
+    start = serializers.DateField()
+    end = serializers.DateField()
+    start_value = serializers.CharField()
+    end_value = serializers.CharField()
+    net_flows = serializers.CharField()
+    gain = serializers.CharField()
+    twr = serializers.FloatField(allow_null=True, help_text="time-weighted, over the period")
+    xirr = serializers.FloatField(
+        allow_null=True, help_text="money-weighted, annual (periods of 28 days or more)"
+    )
+
+
+class HistoryPointSerializer(serializers.Serializer[Any]):
+    day = serializers.DateField()
+    market_value = serializers.CharField()
+    cash = serializers.CharField()
+    value = serializers.CharField()
+    flow = serializers.CharField()
+
+
+class ImportSerializer(serializers.Serializer[Any]):
+    csv = serializers.CharField(
+        help_text="the file's text: time,kind,symbol,quantity,price,fee,note"
+    )
+    preview = serializers.BooleanField(default=False)
+
+
+class ImportResultSerializer(serializers.Serializer[Any]):
+    preview = serializers.BooleanField()
+    rows = serializers.IntegerField()
+    added = serializers.IntegerField()
+    skipped = serializers.IntegerField(help_text="rows imported before")
+    transactions = TransactionSerializer(many=True)
+
+
+# --- translation at the edge ---
+
+
+def _refused(exc: services.PortfolioError | FieldError) -> ApiError:
+    details = getattr(exc, "details", None)
+    if exc.field is not None:
+        details = {**(details or {}), "field": exc.field}
+    return ApiError(exc.code, exc.message, details=details)
+
+
+def _portfolio(request: Request, portfolio_id: Any) -> Portfolio:
+    try:
+        return selectors.portfolio_get(user=request.user, portfolio_id=portfolio_id)
+    except Portfolio.DoesNotExist:
+        raise not_found("not_found", f"no portfolio {portfolio_id} of yours") from None
+
+
+def _body(request: Request) -> dict[str, Any]:
+    if not isinstance(request.data, dict):
+        raise ApiError("malformed_body", "the body must be a JSON object")
+    return request.data
+
+
+def _text(body: dict[str, Any], field: str, default: str | None = None) -> str | None:
+    """A text field of the body: absent gives `default`; anything but text is refused."""
+    if field not in body:
+        return default
+    try:
+        return text(body, field)
+    except FieldError as exc:
+        raise _refused(exc) from None
+
+
+def _record(data: dict[str, Any]) -> Record:
+    try:
+        return record(data, datetime.now(UTC))
+    except FieldError as exc:
+        raise _refused(exc) from None
+
+
+def _changing(action: Callable[[], Any]) -> Any:
+    try:
+        return action()
+    except services.PortfolioError as exc:
+        raise _refused(exc) from None
+
+
+def portfolio_dict(p: Portfolio) -> dict[str, Any]:
+    return {
+        "id": p.pk,
+        "name": p.name,
+        "currency": p.currency,
+        "method": p.method,
+        "created_at": p.created_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def transaction_dict(t: Transaction) -> dict[str, Any]:
+    return {
+        "id": t.pk,
+        "kind": t.kind,
+        "symbol": t.instrument.symbol if t.instrument_id else "",
+        "quantity": decimal_str(t.quantity),
+        "price": decimal_str(t.price),
+        "fee": decimal_str(t.fee),
+        "time": t.time.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "note": t.note,
+    }
+
+
+class OwnerOnly(APIView):
+    permission_classes = [permissions.IsAuthenticated]
+    parser_classes = [DecimalJSONParser]
+
+
+# --- endpoints ---
+
+
+class PortfolioListView(OwnerOnly):
+    @extend_schema(responses={200: PortfolioSerializer(many=True), **documented_errors(403)})
+    def get(self, request: Request) -> Response:
+        """Your portfolios."""
+        return Response([portfolio_dict(p) for p in selectors.portfolio_list(user=request.user)])
+
+    @extend_schema(
+        request=PortfolioSerializer,
+        responses={201: PortfolioSerializer, **documented_errors(400, 403)},
+    )
+    def post(self, request: Request) -> Response:
+        """A new portfolio: `name`, `method` (fifo, lifo, hifo, average), `currency` (USD)."""
+        body = _body(request)
+        name, method = _text(body, "name", ""), _text(body, "method", "fifo")
+        currency = _text(body, "currency", "USD")
+        created = _changing(
+            lambda: services.portfolio_create(
+                owner=request.user, name=name or "", method=method or "", currency=currency or ""
+            )
+        )
+        return Response(portfolio_dict(created), status=status.HTTP_201_CREATED)
+
+
+class PortfolioDetailView(OwnerOnly):
+    @extend_schema(responses={200: PortfolioSerializer, **documented_errors(403, 404)})
+    def get(self, request: Request, portfolio_id: int) -> Response:
+        return Response(portfolio_dict(_portfolio(request, portfolio_id)))
+
+    @extend_schema(
+        request=PortfolioUpdateSerializer,
+        responses={200: PortfolioSerializer, **documented_errors(400, 403, 404)},
+    )
+    def patch(self, request: Request, portfolio_id: int) -> Response:
+        """Rename, or change the cost-basis method (everything is recomputed)."""
+        portfolio = _portfolio(request, portfolio_id)
+        body = _body(request)
+        name, method = _text(body, "name"), _text(body, "method")
+        updated = _changing(
+            lambda: services.portfolio_update(portfolio=portfolio, name=name, method=method)
+        )
+        return Response(portfolio_dict(updated))
+
+    @extend_schema(responses={204: None, **documented_errors(403, 404)})
+    def delete(self, request: Request, portfolio_id: int) -> Response:
+        services.portfolio_delete(portfolio=_portfolio(request, portfolio_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TransactionListView(OwnerOnly):
+    @extend_schema(responses={200: TransactionSerializer(many=True), **documented_errors(403, 404)})
+    def get(self, request: Request, portfolio_id: int) -> Response:
+        """The portfolio's transactions in trade-time order."""
+        portfolio = _portfolio(request, portfolio_id)
+        rows = selectors.transaction_list(portfolio=portfolio)
+        return Response([transaction_dict(t) for t in rows])
+
+    @extend_schema(
+        request=TransactionSerializer,
+        responses={201: TransactionSerializer, **documented_errors(400, 403, 404)},
+    )
+    def post(self, request: Request, portfolio_id: int) -> Response:
+        """Add a transaction. Selling more than is held at that time is refused with
+        `insufficient_quantity`, and nothing changes."""
+        portfolio = _portfolio(request, portfolio_id)
+        checked = _record(_body(request))
+        row = _changing(lambda: services.transaction_add(portfolio=portfolio, record=checked))
+        return Response(transaction_dict(row), status=status.HTTP_201_CREATED)
+
+
+class TransactionDetailView(OwnerOnly):
+    def _row(self, request: Request, portfolio_id: int, transaction_id: int) -> Transaction:
+        portfolio = _portfolio(request, portfolio_id)
+        try:
+            return selectors.transaction_get(portfolio=portfolio, transaction_id=transaction_id)
+        except Transaction.DoesNotExist:
+            raise not_found("not_found", f"no transaction {transaction_id} here") from None
+
+    @extend_schema(responses={200: TransactionSerializer, **documented_errors(403, 404)})
+    def get(self, request: Request, portfolio_id: int, transaction_id: int) -> Response:
+        return Response(transaction_dict(self._row(request, portfolio_id, transaction_id)))
+
+    @extend_schema(
+        request=TransactionSerializer,
+        responses={200: TransactionSerializer, **documented_errors(400, 403, 404)},
+    )
+    def put(self, request: Request, portfolio_id: int, transaction_id: int) -> Response:
+        """Replace a transaction's fields (all of them, as when adding it)."""
+        row = self._row(request, portfolio_id, transaction_id)
+        checked = _record(_body(request))
+        updated = _changing(
+            lambda: services.transaction_update(transaction_row=row, record=checked)
+        )
+        return Response(transaction_dict(updated))
+
+    @extend_schema(responses={204: None, **documented_errors(400, 403, 404)})
+    def delete(self, request: Request, portfolio_id: int, transaction_id: int) -> Response:
+        """Delete a transaction, unless the history needs it (a sale of its shares)."""
+        row = self._row(request, portfolio_id, transaction_id)
+        _changing(lambda: services.transaction_delete(transaction_row=row))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ValuationView(OwnerOnly):
+    @extend_schema(responses={200: ValuationSerializer, **documented_errors(403, 404)})
+    def get(self, request: Request, portfolio_id: int) -> Response:
+        """Holdings and totals at the latest prices (the live channel `portfolio:<id>`
+        sends the same shape as the market moves)."""
+        portfolio = _portfolio(request, portfolio_id)
+        return Response(selectors.portfolio_valuation(portfolio).data())
+
+
+class ReturnsQuery(serializers.Serializer[Any]):
+    period = serializers.ChoiceField(choices=list(selectors.PERIODS), default="ALL")
+
+
+class ReturnsView(OwnerOnly):
+    @extend_schema(
+        parameters=[ReturnsQuery],
+        responses={200: ReturnsSerializer, **documented_errors(400, 403, 404)},
+    )
+    def get(self, request: Request, portfolio_id: int) -> Response:
+        """Time-weighted and money-weighted (XIRR) returns over 1D, 1M, YTD, 1Y or ALL."""
+        portfolio = _portfolio(request, portfolio_id)
+        query = ReturnsQuery(data=request.query_params.dict())
+        if not query.is_valid():
+            raise ApiError("bad_period", f"period must be one of {', '.join(selectors.PERIODS)}")
+        period = query.validated_data["period"]
+        try:
+            r = selectors.portfolio_returns(portfolio, period)
+        except ReturnError as exc:
+            raise ApiError(exc.code, str(exc)) from None
+        return Response(
+            {
+                "period": period,
+                "start": r.start,
+                "end": r.end,
+                "start_value": decimal_str(r.start_value),
+                "end_value": decimal_str(r.end_value),
+                "net_flows": decimal_str(r.net_flows),
+                "gain": decimal_str(r.gain),
+                "twr": r.twr,
+                "xirr": r.xirr,
+            }
+        )
+
+
+class HistoryQuery(serializers.Serializer[Any]):
+    start = serializers.DateField(required=False)
+    end = serializers.DateField(required=False)
+
+
+class HistoryView(OwnerOnly):
+    @extend_schema(
+        parameters=[HistoryQuery],
+        responses={200: HistoryPointSerializer(many=True), **documented_errors(400, 403, 404)},
+    )
+    def get(self, request: Request, portfolio_id: int) -> Response:
+        """The value at each day's end from the stored daily closes (for a chart)."""
+        portfolio = _portfolio(request, portfolio_id)
+        query = HistoryQuery(data=request.query_params.dict())
+        if not query.is_valid():
+            field = next(iter(query.errors))
+            raise ApiError(f"bad_{field}", f"{field} must be a date (YYYY-MM-DD)")
+        start: date | None = query.validated_data.get("start")
+        end: date | None = query.validated_data.get("end")
+        if start and end and start > end:
+            raise ApiError("bad_range", "start is after end")
+        if start and end and (end - start).days > 366 * 30:
+            raise ApiError("bad_range", "at most 30 years at a time")
+        points = selectors.portfolio_history(portfolio, start=start, end=end)
+        return Response(
+            [
+                {
+                    "day": p.day,
+                    "market_value": decimal_str(p.market_value),
+                    "cash": decimal_str(p.cash),
+                    "value": decimal_str(p.value),
+                    "flow": decimal_str(p.flow),
+                }
+                for p in points
+            ]
+        )
+
+
+class ImportView(OwnerOnly):
+    parser_classes = [DecimalJSONParser, MultiPartParser]
+
+    @extend_schema(
+        request=ImportSerializer,
+        responses={200: ImportResultSerializer, **documented_errors(400, 403, 404, 413)},
+    )
+    def post(self, request: Request, portfolio_id: int) -> Response:
+        """Import transactions from CSV (`time,kind,symbol,quantity,price,fee,note`), all
+        or nothing: `preview` checks and shows without saving. Every bad row is listed
+        in `details.problems` with its row, column and reason; rows imported before are
+        skipped."""
+        portfolio = _portfolio(request, portfolio_id)
+        text, preview = _csv_text(request)
+        try:
+            records = csvfile.read(text, datetime.now(UTC))
+        except csvfile.CsvError as exc:
+            raise ApiError(
+                "bad_csv",
+                f"nothing imported: {len(exc.problems)} problem(s) in the file",
+                details={"problems": [p.as_dict() for p in exc.problems]},
+            ) from None
+        try:
+            result = services.transactions_import(
+                portfolio=portfolio, records=records, commit=not preview
+            )
+        except services.PortfolioError as exc:
+            index = (exc.details or {}).get("index")
+            problem = {"row": None if index is None else index + 2, "column": exc.field or ""}
+            raise ApiError(
+                exc.code,
+                f"nothing imported: {exc.message}",
+                details={"problems": [{**problem, "code": exc.code, "message": exc.message}]},
+            ) from None
+        return Response(
+            {
+                "preview": preview,
+                "rows": len(records),
+                "added": result.added,
+                "skipped": result.skipped,
+                "transactions": [_record_dict(r) for r in records],
+            }
+        )
+
+
+def _csv_text(request: Request) -> tuple[str, bool]:
+    data = request.data
+    upload = request.FILES.get("file") if hasattr(request, "FILES") else None
+    if upload is not None:
+        if upload.size > MAX_CSV_BYTES:
+            raise ApiError("body_too_large", "the file is over 2 MiB", status_code=413)
+        raw = upload.read()
+    elif isinstance(data, dict) and isinstance(data.get("csv"), str):
+        raw = data["csv"].encode()
+    else:
+        raise ApiError("malformed_body", 'send {"csv": "<the file>"} or a multipart "file"')
+    if len(raw) > MAX_CSV_BYTES:
+        raise ApiError("body_too_large", "the file is over 2 MiB", status_code=413)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError("bad_csv", "the file is not UTF-8 text") from None
+    preview = data.get("preview") if isinstance(data, dict) else None
+    return text, str(preview).lower() in {"true", "1", "yes"}
+
+
+def _record_dict(r: Record) -> dict[str, Any]:
+    return {
+        "kind": r.kind.value,
+        "symbol": r.symbol,
+        "quantity": decimal_str(r.quantity),
+        "price": decimal_str(r.price),
+        "fee": decimal_str(r.fee),
+        "time": r.time.isoformat().replace("+00:00", "Z"),
+        "note": r.note,
+    }
+
+
+class ExportView(OwnerOnly):
+    @extend_schema(
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="the CSV file"),
+            **documented_errors(403, 404),
+        },
+        parameters=[OpenApiParameter("format", exclude=True)],
+    )
+    def get(self, request: Request, portfolio_id: int) -> HttpResponse:
+        """The transactions as CSV, in the format import reads."""
+        portfolio = _portfolio(request, portfolio_id)
+        rows = selectors.transaction_list(portfolio=portfolio)
+        body = csvfile.write(selectors.record_of(t) for t in rows)
+        response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+        name = f"portfolio-{portfolio.pk}-transactions.csv"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response

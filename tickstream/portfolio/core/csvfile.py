@@ -1,0 +1,97 @@
+"""The CSV format of transactions (pure): `time,kind,symbol,quantity,price,fee,note`.
+
+`read` checks every row and reports each bad one with its row number (the header is row
+1), its column and the reason; a file with any bad row yields no records at all. `write`
+produces the same format, so an export imports back to the same portfolio.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tickstream.market.core.messages import decimal_str as plain
+from tickstream.portfolio.core.records import FieldError, Record, record
+
+COLUMNS = ("time", "kind", "symbol", "quantity", "price", "fee", "note")
+MAX_ROWS = 10_000
+MAX_PROBLEMS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    row: int
+    column: str
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "column": self.column, "code": self.code, "message": self.message}
+
+
+class CsvError(ValueError):
+    """The file cannot be imported; `problems` lists why (row, column, reason)."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(f"{len(problems)} problem(s), first: {problems[0].message}")
+        self.problems = problems
+
+
+def read(text: str, now: datetime) -> list[Record]:
+    """The records of a file, all checked; CsvError lists the problems otherwise."""
+    rows = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    header = [h.strip().lower() for h in next(rows, [])]
+    missing = [c for c in COLUMNS if c not in header]
+    if missing:
+        raise CsvError(
+            [Problem(1, missing[0], "bad_header", f"the header needs {', '.join(COLUMNS)}")]
+        )
+    unknown = [h for h in header if h not in COLUMNS]
+    if unknown:
+        raise CsvError([Problem(1, unknown[0], "bad_header", f"unknown column {unknown[0]!r}")])
+    records: list[Record] = []
+    problems: list[Problem] = []
+    for number, row in enumerate(rows, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(records) + len(problems) >= MAX_ROWS:
+            problems.append(Problem(number, "", "too_many_rows", f"at most {MAX_ROWS} rows"))
+            break
+        if len(row) != len(header):
+            problems.append(
+                Problem(number, "", "bad_row", f"{len(row)} cells, the header has {len(header)}")
+            )
+            continue
+        try:
+            records.append(record(dict(zip(header, row, strict=True)), now))
+        except FieldError as exc:
+            problems.append(Problem(number, exc.field, exc.code, exc.message))
+        if len(problems) >= MAX_PROBLEMS:
+            break
+    if problems:
+        raise CsvError(problems)
+    return records
+
+
+def write(records: Iterable[Record]) -> str:
+    """A file of the records, in the order given."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for r in records:
+        writer.writerow(
+            [
+                r.time.isoformat().replace("+00:00", "Z"),
+                r.kind.value,
+                r.symbol,
+                plain(r.quantity),
+                plain(r.price),
+                plain(r.fee),
+                r.note,
+            ]
+        )
+    return out.getvalue()

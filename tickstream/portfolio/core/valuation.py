@@ -1,0 +1,248 @@
+"""A portfolio's value at market prices (pure: no Django, no asyncio).
+
+`Basis` is what the transactions add up to under a cost-basis method, independent of
+prices: per instrument the quantity held and its cost, and the cash, realized P&L,
+dividends and fees. It changes only when transactions change, and travels as plain data
+(decimals as strings) when it does.
+
+`Valuation` puts a basis at market prices and keeps the result current **incrementally**:
+`mark(symbol, last, reference)` changes the total market value by quantity x price move
+and the day change likewise; nothing re-reads the transactions per tick. Every figure is an
+exact `Decimal`; money prints at cents and percentages at two decimals only on the wire.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
+from typing import Any
+
+from tickstream.market.core.messages import decimal_str as plain
+from tickstream.portfolio.core.costbasis import ZERO, Book
+
+_CENT = Decimal("0.01")
+_WIDE = Context(prec=60)
+_HUNDRED = Decimal(100)
+
+
+def money(value: Decimal) -> str:
+    """Money on the wire: cents, half to even, never in exponent notation."""
+    return format(value.quantize(_CENT, rounding=ROUND_HALF_EVEN, context=_WIDE), "f")
+
+
+def percent(part: Decimal, whole: Decimal) -> str | None:
+    """`part` as a percentage of `whole`, at two decimals; None when `whole` is zero."""
+    if whole == 0:
+        return None
+    return money(_WIDE.divide(part * _HUNDRED, whole))
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """An instrument held: how much, and what it cost (fees included)."""
+
+    symbol: str
+    quantity: Decimal
+    cost: Decimal
+
+    @property
+    def average_cost(self) -> Decimal | None:
+        return None if self.quantity == 0 else _WIDE.divide(self.cost, self.quantity)
+
+
+@dataclass(frozen=True, slots=True)
+class Basis:
+    """What a portfolio's transactions add up to, before prices."""
+
+    positions: tuple[Position, ...] = ()
+    cash: Decimal = ZERO
+    realized: Decimal = ZERO
+    dividends: Decimal = ZERO
+    fees: Decimal = ZERO
+    deposits: Decimal = ZERO
+    withdrawals: Decimal = ZERO
+
+    @classmethod
+    def of(cls, book: Book) -> Basis:
+        """The basis of a computed book: its open positions, sorted by symbol."""
+        positions = tuple(
+            Position(h.symbol, h.quantity, h.cost)
+            for h in sorted(book.holdings.values(), key=lambda h: h.symbol)
+            if h.quantity != 0
+        )
+        return cls(
+            positions,
+            book.cash,
+            book.realized,
+            book.dividends,
+            book.fees,
+            book.deposits,
+            book.withdrawals,
+        )
+
+    @property
+    def cost_basis(self) -> Decimal:
+        return sum((p.cost for p in self.positions), ZERO)
+
+    def symbols(self) -> frozenset[str]:
+        return frozenset(p.symbol for p in self.positions)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (exact decimals as strings), the inverse of `from_dict`."""
+        return {
+            "positions": [[p.symbol, plain(p.quantity), plain(p.cost)] for p in self.positions],
+            "cash": plain(self.cash),
+            "realized": plain(self.realized),
+            "dividends": plain(self.dividends),
+            "fees": plain(self.fees),
+            "deposits": plain(self.deposits),
+            "withdrawals": plain(self.withdrawals),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Basis:
+        """Read `to_dict`'s shape; ValueError on anything else."""
+        try:
+            positions = tuple(
+                Position(str(s), Decimal(str(q)), Decimal(str(c))) for s, q, c in data["positions"]
+            )
+            fields = ("cash", "realized", "dividends", "fees", "deposits", "withdrawals")
+            values = [Decimal(str(data[f])) for f in fields]
+        except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
+            raise ValueError(f"not a portfolio basis: {exc!r}") from None
+        if not all(v.is_finite() for v in values):
+            raise ValueError("not a portfolio basis: a figure is not finite")
+        return cls(positions, *values)
+
+
+@dataclass(slots=True)
+class _Line:
+    """One holding at market: the position, its latest price and what follows from it."""
+
+    position: Position
+    price: Decimal | None = None
+    reference: Decimal | None = None  # the price the day's change is measured from
+    value: Decimal = ZERO  # quantity x price (zero until priced)
+    day: Decimal = ZERO  # quantity x (price - reference)
+
+
+class Valuation:
+    """A basis at market prices, kept current tick by tick (the live `portfolio:<id>`)."""
+
+    def __init__(self, basis: Basis, *, header: Mapping[str, Any] | None = None) -> None:
+        self.header = dict(header or {})  # id, name, currency, method: sent as they are
+        self.basis = basis
+        self._lines: dict[str, _Line] = {}
+        self.market_value = ZERO
+        self.day_change = ZERO
+        self.replace(basis)
+
+    def symbols(self) -> frozenset[str]:
+        """The instruments whose prices move this valuation."""
+        return frozenset(self._lines)
+
+    def replace(self, basis: Basis) -> None:
+        """The transactions changed: a new basis, the prices already known kept."""
+        old = self._lines
+        self.basis = basis
+        self._lines = {p.symbol: _Line(p) for p in basis.positions}
+        self.market_value = self.day_change = ZERO
+        for symbol in self._lines:
+            known = old.get(symbol)
+            if known is not None and known.price is not None:
+                self.mark(symbol, known.price, known.reference)
+
+    def apply(self, change: Mapping[str, Any]) -> None:
+        """A published change (`change_message`): the new header and basis."""
+        basis = Basis.from_dict(change["basis"])
+        self.header = dict(change.get("header") or self.header)
+        self.replace(basis)
+
+    def mark(self, symbol: str, price: Decimal, reference: Decimal | None = None) -> bool:
+        """A new price for `symbol`; True if the valuation changed. O(1): the totals move
+        by the holding's change alone."""
+        line = self._lines.get(symbol)
+        if line is None or (line.price == price and line.reference == reference):
+            return False
+        quantity = line.position.quantity
+        value = quantity * price
+        day = ZERO if reference is None else quantity * (price - reference)
+        self.market_value += value - line.value
+        self.day_change += day - line.day
+        line.price, line.reference, line.value, line.day = price, reference, value, day
+        return True
+
+    def mark_quote(self, symbol: str, quote: Mapping[str, Any] | None) -> bool:
+        """`mark` from a market quote's wire shape (`last`, `prev_close`, `open`)."""
+        if quote is None or symbol not in self._lines or quote.get("last") is None:
+            return False
+        reference = quote.get("prev_close") or quote.get("open")
+        return self.mark(
+            symbol,
+            Decimal(quote["last"]),
+            None if reference is None else Decimal(reference),
+        )
+
+    def holdings(self) -> list[dict[str, Any]]:
+        """Per holding: quantity, cost basis, average cost, price, market value,
+        unrealized P&L and %, day change and allocation % (of the holdings' value)."""
+        total = self.market_value
+        out = []
+        for symbol, line in self._lines.items():
+            p = line.position
+            average = p.average_cost
+            priced = line.price is not None
+            unrealized = line.value - p.cost
+            out.append(
+                {
+                    "symbol": symbol,
+                    "quantity": plain(p.quantity),
+                    "cost_basis": money(p.cost),
+                    "average_cost": None if average is None else plain(_round(average)),
+                    "price": plain(line.price) if priced else None,  # type: ignore[arg-type]
+                    "market_value": money(line.value) if priced else None,
+                    "unrealized_pnl": money(unrealized) if priced else None,
+                    "unrealized_pnl_pct": percent(unrealized, p.cost) if priced else None,
+                    "day_change": money(line.day) if priced else None,
+                    "allocation_pct": percent(line.value, total) if priced else None,
+                }
+            )
+        return out
+
+    def unpriced_cost(self) -> Decimal:
+        """The cost of the holdings that have no price yet (left out of the market value)."""
+        return sum((ln.position.cost for ln in self._lines.values() if ln.price is None), ZERO)
+
+    def totals(self) -> dict[str, Any]:
+        b = self.basis
+        priced_cost = b.cost_basis - self.unpriced_cost()
+        unrealized = self.market_value - priced_cost
+        return {
+            "market_value": money(self.market_value),
+            "cash": money(b.cash),
+            "value": money(self.market_value + b.cash),
+            "cost_basis": money(b.cost_basis),
+            "realized_pnl": money(b.realized),
+            "unrealized_pnl": money(unrealized),
+            "unrealized_pnl_pct": percent(unrealized, priced_cost),
+            "day_change": money(self.day_change),
+            "dividends": money(b.dividends),
+            "fees": money(b.fees),
+            "deposits": money(b.deposits),
+            "withdrawals": money(b.withdrawals),
+        }
+
+    def data(self) -> dict[str, Any]:
+        """The whole valuation as it goes on the wire and out of the REST API."""
+        return {**self.header, "holdings": self.holdings(), "totals": self.totals()}
+
+
+def change_message(header: Mapping[str, Any], basis: Basis) -> dict[str, Any]:
+    """What a change of transactions publishes: each live valuation `apply`s it."""
+    return {"header": dict(header), "basis": basis.to_dict()}
+
+
+def _round(value: Decimal) -> Decimal:
+    """A unit cost at the store's ten decimals."""
+    return value.quantize(Decimal("1e-10"), rounding=ROUND_HALF_EVEN, context=_WIDE)

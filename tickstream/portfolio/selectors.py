@@ -1,0 +1,157 @@
+"""Reads of portfolios: always through their owner, so another user's is never found."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import QuerySet
+
+from tickstream.market.models import Candle, Quote
+from tickstream.portfolio.core import costbasis as core
+from tickstream.portfolio.core.history import (
+    Closes,
+    DayValue,
+    Returns,
+    daily_values,
+    day_of,
+    period_returns,
+)
+from tickstream.portfolio.core.records import Record
+from tickstream.portfolio.core.valuation import Basis, Valuation
+from tickstream.portfolio.models import Portfolio, Transaction
+
+PERIODS = ("1D", "1M", "YTD", "1Y", "ALL")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def portfolio_list(*, user: Any) -> QuerySet[Portfolio]:
+    """The user's portfolios (none for an anonymous user)."""
+    if not getattr(user, "is_authenticated", False):
+        return Portfolio.objects.none()
+    return Portfolio.objects.filter(owner=user)
+
+
+def portfolio_get(*, user: Any, portfolio_id: Any) -> Portfolio:
+    """The user's portfolio with this id; Portfolio.DoesNotExist for anyone else's."""
+    return portfolio_list(user=user).get(pk=portfolio_id)
+
+
+def transaction_list(*, portfolio: Portfolio) -> QuerySet[Transaction]:
+    return portfolio.transactions.select_related("instrument").order_by("time", "id")
+
+
+def transaction_get(*, portfolio: Portfolio, transaction_id: Any) -> Transaction:
+    return portfolio.transactions.select_related("instrument").get(pk=transaction_id)
+
+
+def pure_transaction(row: Transaction) -> core.Transaction:
+    """A stored transaction as the cost-basis core takes it."""
+    return core.Transaction(
+        kind=core.Kind(row.kind),
+        time=(row.time - EPOCH) // timedelta(microseconds=1) * 1000,
+        symbol=row.instrument.symbol if row.instrument_id else "",
+        quantity=row.quantity,
+        price=row.price,
+        fee=row.fee,
+        ref=str(row.pk),
+    )
+
+
+def pure_transactions(portfolio: Portfolio) -> list[core.Transaction]:
+    return [pure_transaction(t) for t in transaction_list(portfolio=portfolio)]
+
+
+def record_of(row: Transaction) -> Record:
+    """A stored transaction as its CSV row."""
+    return Record(
+        row.time.astimezone(UTC),
+        core.Kind(row.kind),
+        row.instrument.symbol if row.instrument_id else "",
+        row.quantity,
+        row.price,
+        row.fee,
+        row.note,
+    )
+
+
+def portfolio_book(portfolio: Portfolio) -> core.Book:
+    return core.compute(pure_transactions(portfolio), portfolio.method)
+
+
+def portfolio_header(portfolio: Portfolio) -> dict[str, Any]:
+    return {
+        "id": portfolio.pk,
+        "name": portfolio.name,
+        "currency": portfolio.currency,
+        "method": portfolio.method,
+    }
+
+
+def portfolio_basis(portfolio: Portfolio) -> Basis:
+    return Basis.of(portfolio_book(portfolio))
+
+
+def portfolio_valuation(portfolio: Portfolio) -> Valuation:
+    """The portfolio at the latest stored prices."""
+    valuation = Valuation(portfolio_basis(portfolio), header=portfolio_header(portfolio))
+    quotes = Quote.objects.filter(instrument__symbol__in=valuation.symbols()).select_related(
+        "instrument"
+    )
+    for q in quotes:
+        valuation.mark(q.instrument.symbol, q.last, q.reference)
+    return valuation
+
+
+def daily_closes(symbols: set[str], start: date, end: date) -> Closes:
+    """Per symbol, the stored daily closes up to `end` (with the last one before `start`)."""
+    out: dict[str, list[tuple[date, Decimal]]] = {s: [] for s in symbols}
+    rows = (
+        Candle.objects.filter(
+            instrument__symbol__in=symbols,
+            interval="1d",
+            start__lt=datetime.combine(end + timedelta(days=1), datetime.min.time(), UTC),
+        )
+        .order_by("instrument__symbol", "start")
+        .values_list("instrument__symbol", "start", "close")
+    )
+    for symbol, start_at, close in rows:
+        out[symbol].append((start_at.astimezone(UTC).date(), close))
+    return out
+
+
+def portfolio_history(
+    portfolio: Portfolio, *, start: date | None = None, end: date | None = None
+) -> list[DayValue]:
+    """The portfolio's value at each day's end, from its first transaction (or `start`)."""
+    transactions = pure_transactions(portfolio)
+    today = datetime.now(UTC).date()
+    end = min(end or today, today)
+    if start is None:
+        start = day_of(transactions[0].time) if transactions else end
+    symbols = {t.symbol for t in transactions if t.symbol}
+    return daily_values(transactions, daily_closes(symbols, start, end), start, end)
+
+
+def period_start(period: str, today: date, first: date | None) -> date:
+    """The last day before the period: its value is the period's starting value."""
+    if period == "1D":
+        return today - timedelta(days=1)
+    if period == "1M":  # the same day a month before, or that month's last day
+        year, month = (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
+        last = (date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)).day
+        return date(year, month, min(today.day, last))
+    if period == "YTD":
+        return date(today.year - 1, 12, 31)
+    if period == "1Y":
+        return today - timedelta(days=365)
+    return (first or today) - timedelta(days=1)
+
+
+def portfolio_returns(portfolio: Portfolio, period: str) -> Returns:
+    """Time- and money-weighted returns over a period (PERIODS) ending today."""
+    today = datetime.now(UTC).date()
+    first = portfolio.transactions.order_by("time").values_list("time", flat=True).first()
+    start = period_start(period, today, None if first is None else first.astimezone(UTC).date())
+    return period_returns(portfolio_history(portfolio, start=start, end=today))

@@ -1,0 +1,300 @@
+// /portfolio/<id>/: the holdings and totals live from `portfolio:<id>` (a snapshot, then an
+// update whenever a held instrument's price or the transactions change), the transactions
+// with add / edit / delete, returns, the value over time, CSV import with its preview.
+import { createChart, AreaSeries } from "../vendor/lightweight-charts.standalone.production.mjs";
+import { TickstreamClient, coalesce } from "./tickstream.js";
+import { api, describeError } from "./api.js";
+import { direction, formatChange, formatPercent, formatPrice, formatTime } from "./format.js";
+import { cssVar, flash, showConnection } from "./ui.js";
+
+const root = document.getElementById("portfolio");
+const id = root.dataset.id;
+const base = `/api/portfolios/${id}`;
+const $ = (selector, node = document) => node.querySelector(selector);
+const money = (value) => formatPrice(value, 2);
+
+// --- live valuation ---
+
+let latest = null;
+const client = new TickstreamClient();
+client.onstate = showConnection;
+client.subscribe([`portfolio:${id}`], ({ data }) => {
+  latest = data;
+  coalesce("portfolio", () => render(latest));
+});
+
+function signed(value) {
+  if (value === null || value === undefined) return "–";
+  return formatChange(value, 2);
+}
+
+function setCell(cell, text, dir) {
+  if (cell.textContent === text) return false;
+  const before = cell.textContent;
+  cell.textContent = text;
+  if (dir !== undefined) cell.className = `num ${dir}`;
+  return before !== "" && before !== "–";
+}
+
+function render(data) {
+  root.dataset.value = data.totals.value; // read by tests and scripts
+  for (const cell of document.querySelectorAll("[data-total]")) {
+    const key = cell.dataset.total;
+    const value = data.totals[key];
+    const pnl = ["day_change", "unrealized_pnl", "realized_pnl"].includes(key);
+    let text = pnl ? signed(value) : money(value);
+    if (key === "unrealized_pnl" && data.totals.unrealized_pnl_pct !== null) text += ` (${formatPercent(data.totals.unrealized_pnl_pct)})`;
+    if (setCell(cell, text, pnl ? direction(value) : undefined) && key === "value") flash(cell, Number(value) >= 0);
+  }
+  renderHoldings(data.holdings);
+  renderAllocation(data.holdings);
+}
+
+function renderHoldings(holdings) {
+  const body = $("#holdings tbody");
+  $("#holdings-empty").hidden = holdings.length > 0;
+  const rows = new Map([...body.rows].map((row) => [row.dataset.symbol, row]));
+  const wanted = new Set(holdings.map((h) => h.symbol));
+  for (const [symbol, row] of rows) if (!wanted.has(symbol)) row.remove();
+  holdings.forEach((h, index) => {
+    let row = rows.get(h.symbol);
+    if (!row) {
+      row = body.insertRow();
+      row.dataset.symbol = h.symbol;
+      row.innerHTML = '<td class="sym"></td>' + '<td class="num"></td>'.repeat(7);
+      row.cells[0].textContent = h.symbol;
+    }
+    if (body.rows[index] !== row) body.insertBefore(row, body.rows[index] || null);
+    const c = row.cells;
+    setCell(c[1], h.quantity);
+    setCell(c[2], h.average_cost === null ? "–" : formatPrice(h.average_cost, 2));
+    const oldPrice = Number(c[3].dataset.value);
+    if (setCell(c[3], h.price === null ? "–" : formatPrice(h.price, decimalsOf(h.price)))) {
+      flash(c[3], Number(h.price) >= oldPrice);
+    }
+    c[3].dataset.value = h.price ?? "";
+    setCell(c[4], money(h.market_value));
+    setCell(c[5], signed(h.day_change), direction(h.day_change));
+    const pct = h.unrealized_pnl_pct === null ? "" : ` (${formatPercent(h.unrealized_pnl_pct)})`;
+    setCell(c[6], signed(h.unrealized_pnl) + pct, direction(h.unrealized_pnl));
+    setCell(c[7], h.allocation_pct === null ? "–" : `${formatPrice(h.allocation_pct, 1)}%`);
+  });
+}
+
+function decimalsOf(price) {
+  const text = String(price ?? "");
+  const dot = text.indexOf(".");
+  return Math.max(2, dot < 0 ? 0 : text.length - dot - 1);
+}
+
+function renderAllocation(holdings) {
+  const box = $("#allocation");
+  const parts = holdings.filter((h) => h.allocation_pct !== null).sort((a, b) => Number(b.allocation_pct) - Number(a.allocation_pct));
+  box.replaceChildren(...parts.map((h) => {
+    const bar = document.createElement("div");
+    bar.className = "bar";
+    bar.innerHTML = '<span class="sym"></span><span class="track"><span class="fill"></span></span><span class="num"></span>';
+    bar.children[0].textContent = h.symbol;
+    bar.querySelector(".fill").style.width = `${Math.max(0, Math.min(100, Number(h.allocation_pct)))}%`;
+    bar.children[2].textContent = `${formatPrice(h.allocation_pct, 1)}%`;
+    bar.setAttribute("aria-label", `${h.symbol} ${h.allocation_pct}%`);
+    return bar;
+  }));
+}
+
+// --- transactions ---
+
+const form = $("#tx-form");
+let editing = null;
+
+function localInput(date) {
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+}
+
+function resetForm() {
+  editing = null;
+  form.reset();
+  form.time.value = localInput(new Date());
+  $("#tx-submit").textContent = "Add";
+  $("#tx-cancel").hidden = true;
+  $("#tx-error").hidden = true;
+}
+
+async function loadTransactions() {
+  const rows = await api(`${base}/transactions/`);
+  const body = $("#transactions tbody");
+  body.replaceChildren(...rows.reverse().map((t) => {
+    const row = document.createElement("tr");
+    row.dataset.id = t.id;
+    const cells = [formatTime(t.time, { withDate: true }), t.kind, t.symbol || "–", t.quantity, t.kind === "buy" || t.kind === "sell" ? t.price : "–", t.fee, t.note];
+    for (const text of cells) {
+      const cell = row.insertCell();
+      cell.textContent = text;
+    }
+    const actions = row.insertCell();
+    actions.innerHTML = '<button type="button" class="small" data-action="edit">Edit</button> <button type="button" class="small" data-action="delete">Delete</button>';
+    actions.querySelector('[data-action="edit"]').onclick = () => startEdit(t);
+    actions.querySelector('[data-action="delete"]').onclick = () => remove(t);
+    return row;
+  }));
+}
+
+function startEdit(t) {
+  editing = t.id;
+  for (const name of ["kind", "symbol", "quantity", "price", "fee", "note"]) form[name].value = t[name] ?? "";
+  form.time.value = localInput(new Date(t.time));
+  $("#tx-submit").textContent = "Save";
+  $("#tx-cancel").hidden = false;
+  form.scrollIntoView({ block: "nearest" });
+}
+
+async function remove(t) {
+  try {
+    await api(`${base}/transactions/${t.id}/`, { method: "DELETE" });
+    await afterChange(`Deleted the ${t.kind} of ${t.time.slice(0, 10)}.`);
+  } catch (error) {
+    say(describeError(error), true);
+  }
+}
+
+function say(text, bad = false) {
+  const box = $("#portfolio-message");
+  box.hidden = false;
+  box.textContent = text;
+  box.className = `message ${bad ? "down" : ""}`;
+}
+
+async function afterChange(text) {
+  if (text) say(text);
+  await Promise.all([loadTransactions(), loadReturns(), loadHistory()]);
+}
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const body = Object.fromEntries(new FormData(form));
+  body.time = new Date(body.time).toISOString();
+  for (const key of ["price", "fee"]) if (body[key] === "") delete body[key];
+  try {
+    if (editing) await api(`${base}/transactions/${editing}/`, { method: "PUT", body });
+    else await api(`${base}/transactions/`, { method: "POST", body });
+    resetForm();
+    await afterChange(`Saved the ${body.kind}.`);
+  } catch (error) {
+    const box = $("#tx-error");
+    box.hidden = false;
+    box.textContent = describeError(error);
+  }
+});
+$("#tx-cancel").onclick = resetForm;
+form.kind.addEventListener("change", () => {
+  const cash = ["deposit", "withdrawal", "dividend", "fee"].includes(form.kind.value);
+  $('[data-label="quantity"]').textContent = form.kind.value === "split" ? "Ratio (new per old)" : cash ? "Amount" : "Quantity";
+});
+
+$("#method-picker").addEventListener("change", async (event) => {
+  try {
+    await api(`${base}/`, { method: "PATCH", body: { method: event.target.value } });
+    await afterChange(`Cost basis is now ${event.target.selectedOptions[0].textContent}.`);
+  } catch (error) {
+    say(describeError(error), true);
+  }
+});
+
+// --- returns and history ---
+
+async function loadReturns() {
+  for (const row of document.querySelectorAll("#returns tbody tr")) {
+    const [, twr, mwr, gain] = row.cells;
+    try {
+      const r = await api(`${base}/returns/?period=${row.dataset.period}`);
+      twr.textContent = r.twr === null ? "–" : formatPercent(r.twr * 100);
+      twr.className = `num ${direction(r.twr)}`;
+      mwr.textContent = r.xirr === null ? "–" : formatPercent(r.xirr * 100);
+      gain.textContent = signed(r.gain);
+      gain.className = `num ${direction(r.gain)}`;
+    } catch (error) {
+      twr.textContent = mwr.textContent = gain.textContent = "–";
+    }
+  }
+}
+
+let chart = null;
+let area = null;
+async function loadHistory() {
+  const points = await api(`${base}/history/`);
+  const box = $("#value-chart");
+  if (!chart) {
+    chart = createChart(box, {
+      autoSize: true,
+      layout: { background: { color: "transparent" }, textColor: cssVar("--muted") },
+      grid: { vertLines: { visible: false }, horzLines: { color: cssVar("--border") } },
+      rightPriceScale: { borderVisible: false },
+      timeScale: { borderVisible: false },
+    });
+    area = chart.addSeries(AreaSeries, { lineColor: cssVar("--accent"), topColor: "rgba(68, 147, 248, .35)", bottomColor: "rgba(68, 147, 248, 0)", lineWidth: 2 });
+  }
+  area.setData(points.map((p) => ({ time: p.day, value: Number(p.value) })));
+  chart.timeScale().fitContent();
+}
+
+// --- import ---
+
+let previewed = null;
+$("#import-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const file = $("#import-file").files[0];
+  if (!file) return;
+  previewed = await file.text();
+  await runImport(true);
+});
+$("#import-confirm").onclick = () => runImport(false);
+
+async function runImport(preview) {
+  const result = $("#import-result");
+  $("#import-confirm").hidden = true;
+  try {
+    const r = await api(`${base}/import/`, { method: "POST", body: { csv: previewed, preview } });
+    if (preview) {
+      result.innerHTML = `<p>${r.rows} rows: ${r.added} to add, ${r.skipped} imported before.</p>`;
+      result.append(previewTable(r.transactions));
+      $("#import-confirm").hidden = r.added === 0;
+    } else {
+      result.innerHTML = `<p class="up">Imported ${r.added} transactions (${r.skipped} were there already).</p>`;
+      previewed = null;
+      $("#import-file").value = "";
+      await afterChange();
+    }
+  } catch (error) {
+    result.innerHTML = "";
+    const head = document.createElement("p");
+    head.className = "down";
+    head.textContent = describeError(error);
+    result.append(head);
+    const problems = (error.details && error.details.problems) || [];
+    if (problems.length) result.append(problemTable(problems));
+  }
+}
+
+function table(headers, rows, className = "") {
+  const t = document.createElement("table");
+  t.className = `quotes ${className}`;
+  t.createTHead().insertRow().append(...headers.map((h) => Object.assign(document.createElement("th"), { textContent: h })));
+  const body = t.createTBody();
+  for (const cells of rows) {
+    const row = body.insertRow();
+    for (const text of cells) row.insertCell().textContent = text ?? "";
+  }
+  return t;
+}
+
+function previewTable(rows) {
+  return table(["Time", "Kind", "Symbol", "Quantity", "Price", "Fee", "Note"], rows.map((t) => [formatTime(t.time, { withDate: true }), t.kind, t.symbol, t.quantity, t.price, t.fee, t.note]));
+}
+
+function problemTable(problems) {
+  return table(["Row", "Column", "Problem"], problems.map((p) => [p.row ?? "–", p.column || "–", p.message]), "import-problems");
+}
+
+resetForm();
+afterChange().catch((error) => say(describeError(error), true));
