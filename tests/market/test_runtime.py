@@ -46,7 +46,7 @@ async def test_restart_resumes_quote_candles_and_warm_indicators(instruments: No
     await writer.stop()
 
     after = _engine(specs)
-    assert await database_sync_to_async(_hydrate)(after) == 1
+    assert await database_sync_to_async(_hydrate)(after) == (1, 1)
     old, new = before.states["AAPL"], after.states["AAPL"]
     assert (new.quote.last, new.quote.high, new.quote.low, new.quote.volume, new.quote.trades) == (
         old.quote.last,
@@ -110,8 +110,8 @@ async def test_a_stored_row_that_cannot_be_read_is_reported_and_skipped(
     await database_sync_to_async(poison)()
     specs = await database_sync_to_async(_load_instruments)()
     engine = _engine(specs)
-    restored = await database_sync_to_async(_hydrate)(engine)
-    assert restored == 1  # AAPL; KO's rows were skipped
+    restored, quoted = await database_sync_to_async(_hydrate)(engine)
+    assert restored == quoted == 1  # AAPL; KO's rows were skipped
     assert engine.states["AAPL"].quote.last == Decimal("230.25")
     assert "KO" not in engine.states
     assert "cannot be restored and is skipped" in caplog.text

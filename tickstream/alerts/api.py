@@ -32,7 +32,9 @@ def _checked(body: dict[str, Any], field: str, kind: type | tuple[type, ...]) ->
 class WatchlistSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField(read_only=True)
     name = serializers.CharField(max_length=100)
-    symbols = serializers.ListField(child=serializers.CharField(), help_text="in order")
+    symbols = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="in order (default: none)"
+    )
 
 
 class WatchlistUpdateSerializer(serializers.Serializer[Any]):

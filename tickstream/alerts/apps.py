@@ -7,8 +7,11 @@ class AlertsConfig(AppConfig):
     verbose_name = "Watchlists and alerts"
 
     def ready(self) -> None:
-        """Evaluate alerts where ticks are processed: a hook the pipeline calls."""
+        """Evaluate alerts where ticks are processed (a hook the pipeline calls) and serve
+        the owner's `alerts` channel."""
+        from tickstream.alerts.channels import register_alerts_channel
         from tickstream.alerts.hook import AlertHook
         from tickstream.market.hooks import register_tick_hook
 
         register_tick_hook(AlertHook(), replace=True)
+        register_alerts_channel()

@@ -36,8 +36,10 @@ class AlertsError(Exception):
 
 def _name(name: Any) -> str:
     text = str(name or "").strip()
-    if not text or len(text) > 100:
-        raise AlertsError("bad_name", "a name of 1 to 100 characters is needed", field="name")
+    if not text or len(text) > 100 or not text.isprintable():
+        raise AlertsError(
+            "bad_name", "a name of 1 to 100 printable characters is needed", field="name"
+        )
     return text
 
 

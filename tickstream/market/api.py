@@ -173,8 +173,15 @@ class InstrumentQuery(serializers.Serializer[Any]):
 
 
 class QuoteQuery(serializers.Serializer[Any]):
-    symbols = serializers.CharField(
-        required=False, allow_blank=True, max_length=4000, help_text="comma-separated; all if empty"
+    # Not trimmed: control characters count as white space to str.strip(), and 4,001 of
+    # them must not pass as "no filter". (`+`: the blank value is its own case in the schema.)
+    symbols = serializers.RegexField(
+        r"^[A-Za-z0-9.\-_, ]+$",
+        required=False,
+        allow_blank=True,
+        max_length=4000,
+        trim_whitespace=False,
+        help_text="comma-separated; all if empty",
     )
 
     class Meta:

@@ -45,12 +45,14 @@ def _load_instruments() -> list[InstrumentSpec]:
     return instrument_specs()
 
 
-def _hydrate(engine: MarketEngine) -> int:
+def _hydrate(engine: MarketEngine) -> tuple[int, int]:
     """Restore each symbol's session quote and warm its indicators up from stored candles,
-    so a restart neither resets the day's statistics nor starts the indicators cold."""
+    so a restart neither resets the day's statistics nor starts the indicators cold.
+    Returns the symbols restored and how many of them had a stored quote (a market that
+    ran before: candles alone may be imported history)."""
     from tickstream.market.selectors import stored_market_state
 
-    restored = 0
+    restored = quoted = 0
     for symbol, quote, series in stored_market_state(
         [i.name for i in engine.intervals], HYDRATE_CANDLES
     ):
@@ -58,6 +60,7 @@ def _hydrate(engine: MarketEngine) -> int:
         if quote is not None:
             state.quote = quote
             state.last_ts = quote.ts
+            quoted += 1
         for interval_name, (history, forming) in series.items():
             target = state.series_for(interval_name)
             if target is not None:
@@ -65,7 +68,7 @@ def _hydrate(engine: MarketEngine) -> int:
                 if forming is not None:
                     state.last_ts = max(state.last_ts, forming.start)
         restored += 1
-    return restored
+    return restored, quoted
 
 
 class MarketRuntime:
@@ -225,7 +228,7 @@ async def build_runtime(
         max_delay_s=settings.MARKET_MAX_TICK_DELAY_S,
         reorder_tolerance_s=settings.MARKET_REORDER_TOLERANCE_S,
     )
-    restored = await sync_to_async(_hydrate)(engine)
+    restored, quoted = await sync_to_async(_hydrate)(engine)
     log.info("market state restored for %d symbols from the database", restored)
     layer = get_channel_layer()
     publisher = None
@@ -269,7 +272,7 @@ async def build_runtime(
         },
     )
     return MarketRuntime(
-        pipeline, feeds, listen_ingest=listen_ingest, layer=layer, backfill=restored == 0
+        pipeline, feeds, listen_ingest=listen_ingest, layer=layer, backfill=quoted == 0
     )
 
 

@@ -94,6 +94,9 @@ class TotalsSerializer(serializers.Serializer[Any]):
     fees = serializers.CharField()
     deposits = serializers.CharField()
     withdrawals = serializers.CharField()
+    invested = serializers.CharField(
+        help_text="net money put in: deposits - withdrawals + money spent beyond the cash held"
+    )
 
 
 class ValuationSerializer(serializers.Serializer[Any]):

@@ -39,8 +39,10 @@ class PortfolioError(Exception):
 
 def _check_name(name: str) -> str:
     name = (name or "").strip()
-    if not name or len(name) > 100:
-        raise PortfolioError("bad_name", "a name of 1 to 100 characters is needed", field="name")
+    if not name or len(name) > 100 or not name.isprintable():
+        raise PortfolioError(
+            "bad_name", "a name of 1 to 100 printable characters is needed", field="name"
+        )
     return name
 
 

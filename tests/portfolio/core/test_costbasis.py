@@ -96,7 +96,8 @@ def test_fees_are_in_the_cost_of_buys_and_come_off_the_proceeds() -> None:
     assert sale.cost == D("82")  # 4 x 20 + 4/10 of the 5 fee
     assert sale.proceeds == D("98") and sale.realized == D("16")
     assert book.holdings["X"].cost == D("123") and book.fees == D(7)
-    assert book.cash == -(D(200) + 5) + 98
+    # 205 spent with no cash: brought in; the sale's 98 stays as cash.
+    assert book.cash == 98 and book.implicit == 205
 
 
 def test_a_split_rescales_lots_without_changing_cost() -> None:
@@ -123,7 +124,7 @@ def test_selling_more_than_is_held_is_refused_and_changes_nothing() -> None:
 
     with pytest.raises(InsufficientQuantity):
         apply(book, sell("5.0001", "11", 1))
-    assert lots(book) == [(D(5), D(10))] and book.sales == [] and book.cash == D(-50)
+    assert lots(book) == [(D(5), D(10))] and book.sales == [] and book.implicit == D(50)
 
 
 def test_partial_lots_and_an_emptied_lot() -> None:
@@ -162,6 +163,7 @@ def test_cash_kinds() -> None:
     )
     assert book.cash == D(1000) - 201 + D("3.50") - 2 - 100
     assert (book.dividends, book.fees, book.deposits, book.withdrawals) == (D("3.50"), 3, 1000, 100)
+    assert book.implicit == 0 and book.invested == 900
 
 
 def test_xirr_equals_the_spreadsheet_function_on_its_documented_example() -> None:

@@ -10,6 +10,10 @@ the result never depends on entry order. Per method a sale consumes:
 - `hifo`: the lots with the highest cost per unit first (the oldest of equals first);
 - `average`: one pooled lot per instrument at its average cost.
 
+Cash never goes below zero: money spent beyond the cash held (a buy in a portfolio that
+records no deposits) is money the investor brought in, counted in `implicit`, so returns
+see it as a flow in, not as a loss.
+
 A buy's fee is part of its lot's cost; a sale's fee is deducted from its proceeds. A split
 (`ratio` new shares per old one, e.g. 4 for 4:1) rescales quantities without changing cost.
 Selling more than is held raises `InsufficientQuantity` and changes nothing: no silent
@@ -153,6 +157,12 @@ class Book:
     dividends: Decimal = ZERO
     fees: Decimal = ZERO  # every fee paid: of trades and on their own
     bought: Decimal = ZERO  # the cost of every lot ever bought (fees included)
+    implicit: Decimal = ZERO  # money brought in beyond the deposits (cash never < 0)
+
+    @property
+    def invested(self) -> Decimal:
+        """Net money the investor put in: deposits - withdrawals + what was brought in."""
+        return self.deposits - self.withdrawals + self.implicit
 
     @property
     def realized(self) -> Decimal:
@@ -216,6 +226,9 @@ def apply(book: Book, tx: Transaction) -> None:
     elif tx.kind is Kind.FEE:
         book.cash -= tx.quantity + tx.fee
         book.fees += tx.quantity + tx.fee
+    if book.cash < 0:
+        book.implicit -= book.cash
+        book.cash = ZERO
 
 
 def _need(tx: Transaction, ok: bool, message: str) -> None:

@@ -2,14 +2,10 @@
 
 Each day's value is the holdings at that day's end marked at the day's close (the last
 close on or before it; before an instrument has any close, the last price the portfolio
-traded it at), plus cash when the portfolio tracks cash. External flows are what the
-investor put in or took out that day:
-
-- a portfolio with deposits or withdrawals tracks cash: its value includes cash, and its
-  flows are the deposits (in) and withdrawals (out);
-- one without tracks no cash: its value is the holdings alone, and every buy is money put
-  in, every sale, dividend and withdrawal money taken out (fees paid on their own are
-  money put in).
+traded it at), plus cash. External flows are what the investor put in or took out that
+day: deposits, withdrawals, and money spent beyond the cash held (the cost-basis book's
+`implicit`: a portfolio that records only buys and sales brings in each buy's cost, and
+keeps its sales' proceeds as cash).
 
 Returns: time-weighted (flows at the start of their day, sub-periods chained daily) and
 money-weighted (XIRR of the period's flows with the starting value as the first flow and
@@ -44,46 +40,33 @@ def day_of(ns: int) -> date:
     return datetime.fromtimestamp(ns / 1e9, UTC).date()
 
 
-def tracks_cash(transactions: Sequence[Transaction]) -> bool:
-    return any(t.kind in (Kind.DEPOSIT, Kind.WITHDRAWAL) for t in transactions)
-
-
-def _flow(t: Transaction, cash: bool) -> Decimal:
-    if cash:
-        if t.kind is Kind.DEPOSIT:
-            return t.quantity
-        return -t.quantity if t.kind is Kind.WITHDRAWAL else ZERO
-    if t.kind is Kind.BUY:
-        return t.quantity * t.price + t.fee
-    if t.kind is Kind.SELL:
-        return -(t.quantity * t.price - t.fee)
-    if t.kind is Kind.DIVIDEND:
-        return -(t.quantity - t.fee)
-    return t.quantity + t.fee if t.kind is Kind.FEE else ZERO
-
-
 def daily_values(
     transactions: Sequence[Transaction], closes: Closes, start: date, end: date
 ) -> list[DayValue]:
     """The portfolio's value at the end of every day from `start` to `end`."""
     ordered = sorted(transactions, key=Transaction.sort_key)
-    cash = tracks_cash(ordered)
     book = Book(Method.FIFO)  # quantities and cash do not depend on the method
     traded: dict[str, Decimal] = {}
     days = {s: [d for d, _ in rows] for s, rows in closes.items()}
     out: list[DayValue] = []
-    i = 0
+    pending = iter(ordered)
+    upcoming = next(pending, None)
+
+    def through(last: date) -> None:
+        """Apply the transactions of every day up to `last`."""
+        nonlocal upcoming
+        while upcoming is not None and day_of(upcoming.time) <= last:
+            apply(book, upcoming)
+            if upcoming.kind in (Kind.BUY, Kind.SELL) and upcoming.price > 0:
+                traded[upcoming.symbol] = upcoming.price
+            upcoming = next(pending, None)
+
+    through(start - timedelta(days=1))
     day = start
     while day <= end:
-        flow = ZERO
-        while i < len(ordered) and day_of(ordered[i].time) <= day:
-            t = ordered[i]
-            apply(book, t)
-            if t.kind in (Kind.BUY, Kind.SELL) and t.price > 0:
-                traded[t.symbol] = t.price
-            if day_of(t.time) >= start:
-                flow += _flow(t, cash)
-            i += 1
+        invested = book.invested
+        through(day)
+        flow = book.invested - invested
         market = ZERO
         for symbol, holding in book.holdings.items():
             quantity = holding.quantity
@@ -94,7 +77,7 @@ def daily_values(
             if index >= 0:
                 price = closes[symbol][index][1]
             market += quantity * price
-        value = market + book.cash if cash else market
+        value = market + book.cash
         out.append(DayValue(day, market, book.cash, value, flow))
         day += timedelta(days=1)
     return out

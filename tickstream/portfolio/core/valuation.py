@@ -62,6 +62,7 @@ class Basis:
     fees: Decimal = ZERO
     deposits: Decimal = ZERO
     withdrawals: Decimal = ZERO
+    invested: Decimal = ZERO  # net money put in (deposits, withdrawals, money brought in)
 
     @classmethod
     def of(cls, book: Book) -> Basis:
@@ -79,6 +80,7 @@ class Basis:
             book.fees,
             book.deposits,
             book.withdrawals,
+            book.invested,
         )
 
     @property
@@ -98,6 +100,7 @@ class Basis:
             "fees": plain(self.fees),
             "deposits": plain(self.deposits),
             "withdrawals": plain(self.withdrawals),
+            "invested": plain(self.invested),
         }
 
     @classmethod
@@ -107,7 +110,15 @@ class Basis:
             positions = tuple(
                 Position(str(s), Decimal(str(q)), Decimal(str(c))) for s, q, c in data["positions"]
             )
-            fields = ("cash", "realized", "dividends", "fees", "deposits", "withdrawals")
+            fields = (
+                "cash",
+                "realized",
+                "dividends",
+                "fees",
+                "deposits",
+                "withdrawals",
+                "invested",
+            )
             values = [Decimal(str(data[f])) for f in fields]
         except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
             raise ValueError(f"not a portfolio basis: {exc!r}") from None
@@ -231,6 +242,7 @@ class Valuation:
             "fees": money(b.fees),
             "deposits": money(b.deposits),
             "withdrawals": money(b.withdrawals),
+            "invested": money(b.invested),
         }
 
     def data(self) -> dict[str, Any]:

@@ -1,9 +1,12 @@
 """Development mode: the demo user's sample portfolio, watchlist and alerts, so a new user
-sees a working tracker at once. Production mode creates nothing."""
+sees a working tracker at once, with simulated daily candles behind its history (a random
+walk through the sample's trade prices to today's). Production mode creates nothing."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import math
+import random
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from tickstream.alerts.services import alert_create, watchlist_create
-from tickstream.market.models import Instrument
+from tickstream.market.models import Candle, Instrument
 from tickstream.portfolio.core.records import record
 from tickstream.portfolio.models import Portfolio
 from tickstream.portfolio.services import portfolio_create, transactions_import
@@ -27,7 +30,7 @@ SAMPLE: list[tuple[int, str, str, str, str, str, str]] = [
     (1100, "deposit", "", "60000", "", "0", "opening deposit"),
     (1095, "buy", "AAPL", "40", "0.66", "1", ""),
     (1090, "buy", "MSFT", "15", "0.62", "1", ""),
-    (1060, "buy", "NVDA", "20", "0.17", "1", "before the 10:1 split"),
+    (1060, "buy", "NVDA", "20", "1.7", "1", "before the 10:1 split"),
     (980, "buy", "BTC-USD", "0.25", "0.34", "5", ""),
     (900, "dividend", "AAPL", "9.60", "", "0", "quarterly dividend"),
     (820, "buy", "SPY", "20", "0.72", "1", ""),
@@ -83,6 +86,7 @@ class Command(BaseCommand):
                     datetime.now(UTC),
                 )
             )
+        self._daily_candles(records, now.date())
         portfolio = portfolio_create(owner=user, name="Long-term", method="fifo")
         transactions_import(portfolio=portfolio, records=records)
         watchlist_create(owner=user, name="Favourites", symbols=WATCHLIST)
@@ -97,3 +101,72 @@ class Command(BaseCommand):
         alert_create(
             owner=user, symbol="BTC-USD", condition="move_down", value="2", note="BTC down 2%"
         )
+
+    def _daily_candles(self, records: list[Any], today: date) -> None:
+        """Daily candles up to yesterday for the sample's instruments (where none are
+        stored): a walk whose log-price passes through each trade price (raw, so before a
+        split it is the split ratio higher) and ends at the instrument's reference price."""
+        for symbol in sorted({r.symbol for r in records if r.symbol}):
+            instrument = Instrument.objects.get(symbol=symbol)
+            if Candle.objects.filter(instrument=instrument, interval="1d").exists():
+                continue
+            splits = [
+                (r.time.date(), r.quantity)
+                for r in records
+                if r.kind == "split" and r.symbol == symbol
+            ]
+
+            def adjusted(day: date, price: Decimal, splits: list[Any] = splits) -> float:
+                factor = math.prod(float(q) for d, q in splits if d > day)
+                return math.log(float(price) / factor)
+
+            anchors = sorted(
+                (r.time.date(), adjusted(r.time.date(), r.price))
+                for r in records
+                if r.symbol == symbol and r.kind in ("buy", "sell")
+            )
+            anchors.append((today, math.log(float(instrument.reference_price))))
+            rows = self._walk(instrument, anchors, splits, today)
+            Candle.objects.bulk_create(rows, batch_size=500)
+
+    def _walk(
+        self, instrument: Instrument, anchors: list[Any], splits: list[Any], today: date
+    ) -> list[Candle]:
+        rng = random.Random(instrument.symbol)
+        sigma = instrument.volatility / math.sqrt(365)
+        tick = instrument.tick_size
+        rows = []
+        previous = None
+        for (d0, p0), (d1, p1) in zip(anchors, anchors[1:], strict=False):
+            span = (d1 - d0).days
+            steps = [0.0]
+            for _ in range(span):
+                steps.append(steps[-1] + rng.gauss(0, sigma))
+            for k in range(span):
+                day = d0 + timedelta(days=k)
+                if day >= today:
+                    break
+                t = k / span if span else 0.0
+                # A Brownian bridge: the noise is zero at both anchors.
+                log_price = p0 + (p1 - p0) * t + steps[k] - t * steps[span]
+                ratio = math.prod(float(q) for d, q in splits if d > day)
+                close = Decimal(str(round(math.exp(log_price) * ratio, 8))).quantize(tick)
+                close = max(close, tick)
+                open_ = previous or close
+                spread = abs(Decimal(str(rng.gauss(0, sigma / 2)))) * close
+                rows.append(
+                    Candle(
+                        instrument=instrument,
+                        interval="1d",
+                        start=datetime.combine(day, time(0), UTC),
+                        open=open_,
+                        high=(max(open_, close) + spread).quantize(tick),
+                        low=max(tick, (min(open_, close) - spread).quantize(tick)),
+                        close=close,
+                        volume=Decimal(rng.randint(1_000, 90_000)),
+                        trades=rng.randint(100, 9_000),
+                        closed=True,
+                    )
+                )
+                previous = close
+        return rows

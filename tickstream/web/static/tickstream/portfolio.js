@@ -1,7 +1,7 @@
 // /portfolio/<id>/: the holdings and totals live from `portfolio:<id>` (a snapshot, then an
 // update whenever a held instrument's price or the transactions change), the transactions
 // with add / edit / delete, returns, the value over time, CSV import with its preview.
-import { createChart, AreaSeries } from "../vendor/lightweight-charts.standalone.production.mjs";
+import { createChart, AreaSeries } from "../vendor/lightweight-charts/lightweight-charts.standalone.production.mjs";
 import { TickstreamClient, coalesce } from "./tickstream.js";
 import { api, describeError } from "./api.js";
 import { direction, formatChange, formatPercent, formatPrice, formatTime } from "./format.js";

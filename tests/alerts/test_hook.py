@@ -1,0 +1,89 @@
+"""Alerts evaluated where ticks are processed: the pipeline's hook fires each alert once per
+crossing, stores the firing in its history and pushes it on the owner's `alerts` channel;
+edits reach the evaluator without a restart."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from channels.db import database_sync_to_async
+
+from tests.factories import user_with_token
+from tests.stream.conftest import Market, connect, frames, request, until
+from tickstream.alerts.hook import AlertHook
+from tickstream.alerts.models import Alert, AlertFiring
+from tickstream.alerts.services import alert_create, alert_update
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+async def hook(market: Market, settings: object) -> AsyncIterator[AlertHook]:
+    settings.ALERTS_REFRESH_S = 0.05  # type: ignore[attr-defined]
+    evaluator = AlertHook()
+    await evaluator.start()
+    market.pipeline.hooks.append(evaluator)
+    yield evaluator
+    await evaluator.stop()
+
+
+def _count(alert_id: int) -> int:
+    return AlertFiring.objects.filter(alert_id=alert_id).count()
+
+
+async def test_an_alert_fires_once_per_crossing_and_reaches_its_owner(
+    market: Market, hook: AlertHook
+) -> None:
+    market.trade("AAPL", "228")
+    user, key = await database_sync_to_async(user_with_token)()
+    _, other_key = await database_sync_to_async(user_with_token)()
+    alert = await database_sync_to_async(alert_create)(
+        owner=user, symbol="AAPL", condition="above", value="230", note="breakout"
+    )
+    await until(lambda: alert.pk in hook.book.alerts)
+    ws = await connect(f"/ws/v1/?token={key}")
+    other = await connect(f"/ws/v1/?token={other_key}")
+    for conn in (ws, other):
+        await frames(conn, timeout=0.2)
+        await request(conn, {"op": "subscribe", "id": 1, "channels": ["alerts"]})
+
+    for price in ("229", "230.5", "231", "232"):  # one crossing
+        market.trade("AAPL", price)
+    await until(lambda: hook.fired == 1)
+    got = [m for m in await frames(ws, timeout=0.3) if m["type"] == "update"]
+    assert len(got) == 1
+    event = got[0]["data"]
+    assert event["event"] == "alert_triggered" and event["alert"] == alert.pk
+    assert event["price"] == "230.5" and event["level"] == "230" and event["note"] == "breakout"
+    assert [m for m in await frames(other, timeout=0.2) if m["type"] == "update"] == []
+
+    for price in ("229.9", "230.1"):  # back below re-arms, up again fires again
+        market.trade("AAPL", price)
+    await until(lambda: hook.fired == 2)
+    assert await database_sync_to_async(_count)(alert.pk) == 2
+    stored = await Alert.objects.aget(pk=alert.pk)
+    assert stored.fired_count == 2 and stored.armed is False
+    await ws.disconnect()
+    await other.disconnect()
+
+
+async def test_an_edit_reaches_the_evaluator_and_a_paused_alert_is_silent(
+    market: Market, hook: AlertHook
+) -> None:
+    market.trade("MSFT", "400")
+    user, _ = await database_sync_to_async(user_with_token)()
+    alert = await database_sync_to_async(alert_create)(
+        owner=user, symbol="MSFT", condition="below", value="390"
+    )
+    await until(lambda: alert.pk in hook.book.alerts)
+    await database_sync_to_async(alert_update)(alert=alert, active=False)
+    await until(lambda: alert.pk not in hook.book.alerts)
+    market.trade("MSFT", "380")
+    await database_sync_to_async(alert_update)(alert=alert, active=True, value="370")
+    await until(lambda: alert.pk in hook.book.alerts)
+    market.trade("MSFT", "375")
+    market.trade("MSFT", "369")
+    await until(lambda: hook.fired == 1)
+    firing = await AlertFiring.objects.aget(alert_id=alert.pk)
+    assert str(firing.price) == "369.0000000000" and str(firing.level) == "370.0000000000"
