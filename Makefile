@@ -5,7 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install run test test-fast lint format bench bench-pipeline bench-fanout bench-frontend lock clean
+.PHONY: install run test test-fast lint format bench bench-pipeline bench-fanout bench-frontend \
+	bench-portfolio lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PY=...)")'
@@ -51,7 +52,7 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: bench-pipeline bench-fanout bench-frontend
+bench: bench-pipeline bench-fanout bench-frontend bench-portfolio
 
 bench-pipeline: install
 	$(BIN)/python bench/pipeline.py
@@ -61,6 +62,9 @@ bench-fanout: install
 
 bench-frontend: install
 	$(BIN)/python bench/frontend.py
+
+bench-portfolio: install
+	$(BIN)/python bench/portfolio.py
 
 lock:
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 \

@@ -156,63 +156,13 @@ def run(
             time.sleep(2)
             base_rss = rss_kb(server.pid)
             path = {"tickstream": "/ws/v1/", "naive": "/ws/", "plain": "/", "bare": "/"}[kind]
-            samples: list[tuple[float, float]] = []
-            done = threading.Event()
-
-            def sample() -> None:
-                while not done.is_set():
-                    samples.append((time.monotonic(), cpu_seconds(server.pid)))
-                    time.sleep(0.5)
-
-            sampler = threading.Thread(target=sample, daemon=True)
-            sampler.start()
-            command = [
-                PY,
-                str(ROOT / "bench" / "loadgen.py"),
-                "--url",
-                f"ws://127.0.0.1:{port}{path}",
-                "--kind",
-                kind,
-                "--clients",
-                str(clients),
-                "--follow",
-                str(follow),
-                "--symbols",
-                str(symbols),
-                "--seconds",
-                str(seconds),
-            ] + (["--idle"] if idle else [])
-            limit = 300 + clients // 5
-            try:
-                gen = subprocess.run(
-                    command,
-                    capture_output=True,
-                    text=True,
-                    timeout=limit,
-                    check=False,
-                    preexec_fn=raise_fd_limit,
-                    cwd=ROOT,
-                )
-            except subprocess.TimeoutExpired:
-                done.set()
-                return {
-                    "error": [
-                        f"the load generator did not finish within {limit} s "
-                        "(connection setup under load is the usual cause)"
-                    ]
-                }
-            end = time.monotonic()
+            extra = ["--kind", kind, "--follow", str(follow), "--symbols", str(symbols)]
+            result = drive(
+                server.pid, f"ws://127.0.0.1:{port}{path}", extra, clients, seconds, idle
+            )
+            if "error" in result:
+                return result
             rss = rss_kb(server.pid)
-            done.set()
-            sampler.join()
-            if gen.returncode != 0:
-                return {"error": (gen.stderr or gen.stdout).strip().splitlines()[-1:]}
-            result: dict[str, Any] = json.loads(gen.stdout.strip().splitlines()[-1])
-            window = [s for s in samples if s[0] >= end - seconds - 1.5]
-            if len(window) >= 2:
-                result["server_cpu_pct"] = round(
-                    100 * (window[-1][1] - window[0][1]) / (window[-1][0] - window[0][0])
-                )
             result["server_rss_mb"] = round(rss / 1024, 1)
             result["rss_kb_per_conn"] = round((rss - base_rss) / clients, 1)
             result["offered_per_s"] = round(rate * follow / symbols * clients)
@@ -223,6 +173,65 @@ def run(
                 server.wait(20)
             except subprocess.TimeoutExpired:
                 server.kill()
+
+
+def drive(
+    pid: int, url: str, extra: list[str], clients: int, seconds: float, idle: bool = False
+) -> dict[str, Any]:
+    """Run the load generator against a server (`extra`: its scenario arguments); its
+    figures plus the server's CPU over the measured window."""
+    samples: list[tuple[float, float]] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            samples.append((time.monotonic(), cpu_seconds(pid)))
+            time.sleep(0.5)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    command = [
+        PY,
+        str(ROOT / "bench" / "loadgen.py"),
+        "--url",
+        url,
+        "--clients",
+        str(clients),
+        "--seconds",
+        str(seconds),
+        *extra,
+    ] + (["--idle"] if idle else [])
+    limit = 300 + clients // 5
+    try:
+        gen = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=limit,
+            check=False,
+            preexec_fn=raise_fd_limit,
+            cwd=ROOT,
+        )
+    except subprocess.TimeoutExpired:
+        return {
+            "error": [
+                f"the load generator did not finish within {limit} s "
+                "(connection setup under load is the usual cause)"
+            ]
+        }
+    finally:
+        end = time.monotonic()
+        done.set()
+        sampler.join()
+    if gen.returncode != 0:
+        return {"error": (gen.stderr or gen.stdout).strip().splitlines()[-1:]}
+    result: dict[str, Any] = json.loads(gen.stdout.strip().splitlines()[-1])
+    window = [s for s in samples if s[0] >= end - seconds - 1.5]
+    if len(window) >= 2:
+        result["server_cpu_pct"] = round(
+            100 * (window[-1][1] - window[0][1]) / (window[-1][0] - window[0][0])
+        )
+    return result
 
 
 def row(label: str, r: dict[str, Any]) -> str:

@@ -17,6 +17,8 @@ import resource
 import statistics
 import struct
 import time
+from datetime import datetime
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import orjson
@@ -36,6 +38,8 @@ class Stats:
 
 
 def subscribe_message(kind: str, symbols: list[str]) -> str:
+    if kind == "portfolio":  # `symbols` holds the client's channel
+        return json.dumps({"op": "subscribe", "id": 1, "channels": symbols})
     if kind == "tickstream":
         return json.dumps(
             {"op": "subscribe", "id": 1, "channels": [f"trades:{s}" for s in symbols]}
@@ -56,7 +60,8 @@ class Client(asyncio.Protocol):
     ) -> None:
         parts = urlsplit(url)
         self.request = (
-            f"GET {parts.path or '/'} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+            f"GET {parts.path or '/'}{'?' + parts.query if parts.query else ''} HTTP/1.1\r\n"
+            f"Host: {parts.netloc}\r\n"
             "Upgrade: websocket\r\nConnection: Upgrade\r\n"
             f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n"
             "Sec-WebSocket-Version: 13\r\n\r\n"
@@ -143,12 +148,13 @@ class Client(asyncio.Protocol):
         if not self.sample:
             # Most clients count updates without parsing; a tenth parse every frame
             # (latency, sequence gaps).
-            stats.updates += raw.count(b'"type":"update"') if self.kind == "tickstream" else 1
+            v1 = self.kind in ("tickstream", "portfolio")
+            stats.updates += raw.count(b'"type":"update"') if v1 else 1
             return
         data = orjson.loads(raw)
         items = data if isinstance(data, list) else [data]
         for m in items:
-            if self.kind == "tickstream":
+            if self.kind in ("tickstream", "portfolio"):
                 t = m.get("type")
                 if t == "gap":
                     stats.gap_notices += 1
@@ -172,6 +178,11 @@ class Client(asyncio.Protocol):
             else:
                 trade = m
             stats.updates += 1
+            if self.kind == "portfolio":  # from the newest price's trade to receipt
+                stamp = trade.get("as_of") or trade.get("time")  # a valuation, or a ticker
+                as_of = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+                stats.latencies.append(now - int(as_of.timestamp() * 1e6) * 1000)
+                continue
             stats.latencies.append(now - trade["ts_event"])
 
 
@@ -203,14 +214,24 @@ async def client(
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", required=True)
-    parser.add_argument("--kind", choices=["tickstream", "naive", "plain", "bare"], required=True)
+    parser.add_argument(
+        "--kind", choices=["tickstream", "naive", "plain", "bare", "portfolio"], required=True
+    )
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--follow", type=int, default=10)
     parser.add_argument("--symbols", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--idle", action="store_true")
+    parser.add_argument(
+        "--channels",
+        help="portfolio: a file of each client's channels (',') one client after another (';')",
+    )
     options = parser.parse_args()
+    own = None
+    if options.channels:  # read once, before any client starts
+        text = Path(options.channels).read_text()  # noqa: ASYNC240
+        own = [c.split(",") for c in text.split(";")]
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     rng = random.Random(1)
@@ -222,7 +243,7 @@ async def main() -> None:
     batch = 250  # handshakes in flight at once, as a crowd of real clients would spread out
     for index in range(options.clients):
         ready = asyncio.Event()
-        follow = rng.sample(names, options.follow)
+        follow = own[index % len(own)] if own else rng.sample(names, options.follow)
         tasks.append(
             asyncio.create_task(
                 client(

@@ -26,3 +26,46 @@ def make_portfolio(instruments: None) -> Callable[..., Portfolio]:
         return portfolio_create(owner=owner, name=name, method=method)
 
     return make
+
+
+def apply_marks(whole: dict[str, Any], marks: dict[str, Any]) -> dict[str, Any]:
+    """What a client does with a live update of `portfolio:<id>` (docs/protocol.md): a
+    whole valuation is taken as it is; marks give each holding's price and reference, from
+    which its figures follow exactly (quantity x price, against its exact cost)."""
+    from decimal import Decimal
+
+    from tickstream.portfolio.core.valuation import money, percent
+
+    if "holdings" in marks:
+        return marks
+    assert marks["version"] == whole["version"], "marks of another basis: ask again"
+    out = {**whole, "as_of": marks["as_of"], "totals": {**whole["totals"], **marks["totals"]}}
+    values = {}
+    for h in whole["holdings"]:
+        mark = marks["prices"].get(h["symbol"])
+        if mark is not None:
+            price, reference = Decimal(mark[0]), mark[1]
+            values[h["symbol"]] = Decimal(h["quantity"]) * price
+    total = sum(values.values(), Decimal(0))
+    holdings = []
+    for h in whole["holdings"]:
+        mark = marks["prices"].get(h["symbol"])
+        if mark is None:
+            holdings.append(h)
+            continue
+        quantity, cost, value = Decimal(h["quantity"]), Decimal(h["cost"]), values[h["symbol"]]
+        price, reference = Decimal(mark[0]), mark[1]
+        day = Decimal(0) if reference is None else quantity * (price - Decimal(reference))
+        holdings.append(
+            {
+                **h,
+                "price": mark[0],
+                "market_value": money(value),
+                "unrealized_pnl": money(value - cost),
+                "unrealized_pnl_pct": percent(value - cost, cost),
+                "day_change": money(day),
+                "allocation_pct": percent(value, total),
+            }
+        )
+    out["holdings"] = holdings
+    return out

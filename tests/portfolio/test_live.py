@@ -11,7 +11,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from tests.factories import user_with_token
-from tests.portfolio.conftest import add
+from tests.portfolio.conftest import add, apply_marks
 from tests.stream.conftest import Market, connect, frames, request
 from tickstream.portfolio.services import portfolio_create
 
@@ -54,21 +54,22 @@ async def test_the_owner_gets_a_valuation_that_moves_with_the_market(market: Mar
     assert snap["id"] == portfolio.pk and snap["method"] == "fifo"
     aapl = _holding(snap, "AAPL")
     # 10 @ 200 + 1 fee = 2001 cost; at 210: 2100 value, +99 unrealized.
-    assert aapl["price"] == "210" and aapl["market_value"] == "2100.00"
+    assert aapl["price"] == "210.00" and aapl["market_value"] == "2100.00"
     assert aapl["cost_basis"] == "2001.00" and aapl["unrealized_pnl"] == "99.00"
     assert snap["totals"]["market_value"] == "2900.00"
     assert snap["totals"]["cash"] == "7199.00"
     assert snap["totals"]["value"] == "10099.00"
 
-    # Three AAPL trades in one flush: one update, at the last price.
+    # Three AAPL trades in one flush: one update (marks), at the last price.
     for price in ("211", "212", "215.5"):
         market.trade("AAPL", price)
     await market.settle()
     updates = _updates(await frames(ws, timeout=0.3), channel)
     assert len(updates) == 1
-    data = updates[0]["data"]
-    assert _holding(data, "AAPL")["market_value"] == "2155.00"
-    assert data["totals"]["market_value"] == "2955.00"
+    marks = updates[0]["data"]
+    assert marks["prices"]["AAPL"][0] == "215.50" and marks["version"] == snap["version"]
+    assert marks["totals"]["market_value"] == "2955.00"
+    assert _holding(apply_marks(snap, marks), "AAPL")["market_value"] == "2155.00"
     assert updates[0]["seq"] == got[1]["seq"] + 1
 
     # An instrument the portfolio does not hold changes nothing.
@@ -86,7 +87,7 @@ async def test_a_new_transaction_reaches_the_open_page_at_once(market: Market) -
     _, key, portfolio = await database_sync_to_async(_setup)()
     channel = f"portfolio:{portfolio.pk}"
     ws = await _open(f"/ws/v1/?token={key}")
-    await request(ws, {"op": "subscribe", "id": 1, "channels": [channel]})
+    state = (await request(ws, {"op": "subscribe", "id": 1, "channels": [channel]}))[1]["data"]
 
     await database_sync_to_async(add)(
         portfolio, kind="buy", symbol="NVDA", quantity="4", price="145"
@@ -94,24 +95,28 @@ async def test_a_new_transaction_reaches_the_open_page_at_once(market: Market) -
     await market.settle()
     updates = _updates(await frames(ws, timeout=0.5), channel)
     assert updates, "no update after the transaction"
-    data = updates[-1]["data"]
-    nvda = _holding(data, "NVDA")
-    assert nvda["quantity"] == "4" and nvda["price"] == "150" and nvda["market_value"] == "600.00"
+    for update in updates:
+        state = apply_marks(state, update["data"])
+    assert state["version"] > 1  # the change came whole, with its new basis
+    nvda = _holding(state, "NVDA")
+    assert nvda["quantity"] == "4" and nvda["price"] == "150.00" and nvda["market_value"] == "600.00"
 
     # The new holding now follows the market too.
     market.trade("NVDA", "151")
     await market.settle()
-    updates = _updates(await frames(ws, timeout=0.3), channel)
-    assert _holding(updates[-1]["data"], "NVDA")["market_value"] == "604.00"
+    for update in _updates(await frames(ws, timeout=0.3), channel):
+        state = apply_marks(state, update["data"])
+    assert _holding(state, "NVDA")["market_value"] == "604.00"
 
     # Selling everything of a symbol drops it, and its trades move nothing any more.
     await database_sync_to_async(add)(
         portfolio, kind="sell", symbol="MSFT", quantity="2", price="401"
     )
     await market.settle()
-    data = _updates(await frames(ws, timeout=0.5), channel)[-1]["data"]
-    assert [h["symbol"] for h in data["holdings"]] == ["AAPL", "NVDA"]
-    assert data["totals"]["realized_pnl"] == "2.00"
+    for update in _updates(await frames(ws, timeout=0.5), channel):
+        state = apply_marks(state, update["data"])
+    assert [h["symbol"] for h in state["holdings"]] == ["AAPL", "NVDA"]
+    assert state["totals"]["realized_pnl"] == "2.00"
     market.trade("MSFT", "390")
     await market.settle()
     assert _updates(await frames(ws, timeout=0.3), channel) == []
@@ -127,16 +132,17 @@ async def test_valuation_on_the_channel_equals_a_fresh_read(market: Market) -> N
     _, key, portfolio = await database_sync_to_async(_setup)()
     channel = f"portfolio:{portfolio.pk}"
     ws = await _open(f"/ws/v1/?token={key}")
-    await request(ws, {"op": "subscribe", "id": 1, "channels": [channel]})
+    state = (await request(ws, {"op": "subscribe", "id": 1, "channels": [channel]}))[1]["data"]
     prices = ["210.01", "209.37", "212.44", "208.10", "213.99"]
     for n, price in enumerate(prices):
         market.trade("AAPL", price)
-        market.trade("MSFT", str(Decimal("400") + n))
+        market.trade("MSFT", str(Decimal("400.07") + n))
         await market.settle()
-    last = _updates(await frames(ws, timeout=0.3), channel)[-1]["data"]
+        for update in _updates(await frames(ws, timeout=0.3), channel):
+            state = apply_marks(state, update["data"])
     fresh = await _open(f"/ws/v1/?token={key}")
     got = await request(fresh, {"op": "subscribe", "id": 2, "channels": [channel]})
-    assert got[1]["data"] == last
+    assert got[1]["data"] == state
     await ws.disconnect()
     await fresh.disconnect()
 

@@ -71,7 +71,8 @@ class TransactionSerializer(serializers.Serializer[Any]):
 class HoldingSerializer(serializers.Serializer[Any]):
     symbol = serializers.CharField()
     quantity = serializers.CharField()
-    cost_basis = serializers.CharField()
+    cost = serializers.CharField(help_text="exact, fees included")
+    cost_basis = serializers.CharField(help_text="cost at cents")
     average_cost = serializers.CharField(allow_null=True)
     price = serializers.CharField(allow_null=True)
     market_value = serializers.CharField(allow_null=True)
@@ -100,6 +101,8 @@ class TotalsSerializer(serializers.Serializer[Any]):
 
 
 class ValuationSerializer(serializers.Serializer[Any]):
+    as_of = serializers.DateTimeField(allow_null=True, help_text="the newest price's time")
+    version = serializers.IntegerField(help_text="of the holdings; live marks name it")
     id = serializers.IntegerField()
     name = serializers.CharField()
     currency = serializers.CharField()
@@ -198,7 +201,7 @@ def portfolio_dict(p: Portfolio) -> dict[str, Any]:
         "name": p.name,
         "currency": p.currency,
         "method": p.method,
-        "created_at": p.created_at.isoformat().replace("+00:00", "Z"),
+        "created_at": selectors.iso_time(p.created_at),
     }
 
 
@@ -210,7 +213,7 @@ def transaction_dict(t: Transaction) -> dict[str, Any]:
         "quantity": decimal_str(t.quantity),
         "price": decimal_str(t.price),
         "fee": decimal_str(t.fee),
-        "time": t.time.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "time": selectors.iso_time(t.time),
         "note": t.note,
     }
 
@@ -480,7 +483,7 @@ def _record_dict(r: Record) -> dict[str, Any]:
         "quantity": decimal_str(r.quantity),
         "price": decimal_str(r.price),
         "fee": decimal_str(r.fee),
-        "time": r.time.isoformat().replace("+00:00", "Z"),
+        "time": selectors.iso_time(r.time),
         "note": r.note,
     }
 

@@ -26,6 +26,11 @@ PERIODS = ("1D", "1M", "YTD", "1Y", "ALL")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def iso_time(moment: datetime) -> str:
+    """A stored time as the wire writes it (UTC, `Z`)."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def portfolio_list(*, user: Any) -> QuerySet[Portfolio]:
     """The user's portfolios (none for an anonymous user)."""
     if not getattr(user, "is_authenticated", False):
@@ -100,7 +105,7 @@ def portfolio_valuation(portfolio: Portfolio) -> Valuation:
         "instrument"
     )
     for q in quotes:
-        valuation.mark(q.instrument.symbol, q.last, q.reference)
+        valuation.mark(q.instrument.symbol, q.last, q.reference, iso_time(q.time))
     return valuation
 
 

@@ -9,6 +9,14 @@ dividends and fees. It changes only when transactions change, and travels as pla
 `mark(symbol, last, reference)` changes the total market value by quantity x price move
 and the day change likewise; nothing re-reads the transactions per tick. Every figure is an
 exact `Decimal`; money prints at cents and percentages at two decimals only on the wire.
+
+On the wire a valuation travels whole (`data()`: the snapshot, the REST API, and the
+update after a change of transactions) or as marks (`update()`: the live updates): the
+prices of every priced holding with their day's reference and the totals, for the
+`version` of the basis the client holds. Per-holding figures follow exactly from a
+holding's quantity and cost and its price (docs/protocol.md), so a live update costs the
+server no per-holding formatting: that is what lets one process keep a thousand
+portfolios current at every flush.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from tickstream.market.core.messages import decimal_str as plain
@@ -27,15 +36,18 @@ _HUNDRED = Decimal(100)
 
 
 def money(value: Decimal) -> str:
-    """Money on the wire: cents, half to even, never in exponent notation."""
-    return format(value.quantize(_CENT, rounding=ROUND_HALF_EVEN, context=_WIDE), "f")
+    """Money on the wire: cents, half to even, never in exponent notation (and never
+    `-0.00`). Formatting rounds in the decimal library's own C code: this runs for every
+    figure of every live update."""
+    text = format(value, ".2f")
+    return "0.00" if text == "-0.00" else text
 
 
 def percent(part: Decimal, whole: Decimal) -> str | None:
     """`part` as a percentage of `whole`, at two decimals; None when `whole` is zero."""
     if whole == 0:
         return None
-    return money(_WIDE.divide(part * _HUNDRED, whole))
+    return money(part * _HUNDRED / whole)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,10 +144,25 @@ class _Line:
     """One holding at market: the position, its latest price and what follows from it."""
 
     position: Position
+    fixed: dict[str, Any]  # the figures that move only with the basis, formatted once
     price: Decimal | None = None
+    price_text: str | None = None
     reference: Decimal | None = None  # the price the day's change is measured from
+    reference_text: str | None = None
     value: Decimal = ZERO  # quantity x price (zero until priced)
     day: Decimal = ZERO  # quantity x (price - reference)
+
+    @classmethod
+    def of(cls, p: Position) -> _Line:
+        average = p.average_cost
+        fixed = {
+            "symbol": p.symbol,
+            "quantity": plain(p.quantity),
+            "cost": plain(p.cost),  # exact: live marks derive the P&L from it
+            "cost_basis": money(p.cost),
+            "average_cost": None if average is None else plain(_round(average)),
+        }
+        return cls(p, fixed)
 
 
 class Valuation:
@@ -147,6 +174,10 @@ class Valuation:
         self._lines: dict[str, _Line] = {}
         self.market_value = ZERO
         self.day_change = ZERO
+        self.as_of: str | None = None  # the time of the newest price (ISO 8601)
+        self.version = 0  # of the basis: marks apply to the holdings of their version
+        self.unpriced = ZERO  # the cost of the holdings without a price yet
+        self.cost = ZERO  # of every holding
         self.replace(basis)
 
     def symbols(self) -> frozenset[str]:
@@ -157,12 +188,21 @@ class Valuation:
         """The transactions changed: a new basis, the prices already known kept."""
         old = self._lines
         self.basis = basis
-        self._lines = {p.symbol: _Line(p) for p in basis.positions}
+        self._lines = {p.symbol: _Line.of(p) for p in basis.positions}
         self.market_value = self.day_change = ZERO
+        self.cost = basis.cost_basis
+        self.unpriced = self.cost
+        self.version += 1
         for symbol in self._lines:
             known = old.get(symbol)
             if known is not None and known.price is not None:
-                self.mark(symbol, known.price, known.reference)
+                self.mark(
+                    symbol,
+                    known.price,
+                    known.reference,
+                    text=known.price_text,
+                    reference_text=known.reference_text,
+                )
 
     def apply(self, change: Mapping[str, Any]) -> None:
         """A published change (`change_message`): the new header and basis."""
@@ -170,64 +210,100 @@ class Valuation:
         self.header = dict(change.get("header") or self.header)
         self.replace(basis)
 
-    def mark(self, symbol: str, price: Decimal, reference: Decimal | None = None) -> bool:
-        """A new price for `symbol`; True if the valuation changed. O(1): the totals move
-        by the holding's change alone."""
+    def mark(
+        self,
+        symbol: str,
+        price: Decimal,
+        reference: Decimal | None = None,
+        time: str | None = None,
+        *,
+        text: str | None = None,
+        reference_text: str | None = None,
+    ) -> bool:
+        """A new price for `symbol` (traded at `time`, ISO 8601 UTC); True if the valuation
+        changed. O(1): the totals move by the holding's change alone."""
+        if time is not None and (self.as_of is None or time > self.as_of):
+            self.as_of = time
         line = self._lines.get(symbol)
         if line is None or (line.price == price and line.reference == reference):
             return False
         quantity = line.position.quantity
         value = quantity * price
         day = ZERO if reference is None else quantity * (price - reference)
+        if line.price is None:
+            self.unpriced -= line.position.cost
         self.market_value += value - line.value
         self.day_change += day - line.day
         line.price, line.reference, line.value, line.day = price, reference, value, day
+        line.price_text = text if text is not None else plain(price)
+        if reference is None:
+            line.reference_text = None
+        else:
+            line.reference_text = reference_text if reference_text is not None else plain(reference)
         return True
 
     def mark_quote(self, symbol: str, quote: Mapping[str, Any] | None) -> bool:
         """`mark` from a market quote's wire shape (`last`, `prev_close`, `open`)."""
-        if quote is None or symbol not in self._lines or quote.get("last") is None:
-            return False
-        reference = quote.get("prev_close") or quote.get("open")
-        return self.mark(
-            symbol,
-            Decimal(quote["last"]),
-            None if reference is None else Decimal(reference),
-        )
+        return self.mark_quotes({symbol: quote})
+
+    def mark_quotes(self, quotes: Mapping[str, Mapping[str, Any] | None]) -> bool:
+        """`mark` every holding whose symbol has a quote in `quotes` (the symbols that
+        traded since the last flush); True if anything changed. One pass over the
+        holdings, each quote's text parsed once per process, not once per portfolio."""
+        changed = False
+        for symbol, line in self._lines.items():
+            quote = quotes.get(symbol)
+            if quote is None:
+                continue
+            last = quote.get("last")
+            if last is None:
+                continue
+            reference = quote.get("prev_close") or quote.get("open")
+            price, ref, move = _mark_of(last, reference)
+            time = quote.get("time")
+            if time is not None and (self.as_of is None or time > self.as_of):
+                self.as_of = time
+            if line.price == price and line.reference == ref:
+                continue
+            quantity = line.position.quantity
+            value = quantity * price
+            day = quantity * move
+            if line.price is None:
+                self.unpriced -= line.position.cost
+            self.market_value += value - line.value
+            self.day_change += day - line.day
+            line.price, line.reference, line.value, line.day = price, ref, value, day
+            line.price_text, line.reference_text = last, reference
+            changed = True
+        return changed
 
     def holdings(self) -> list[dict[str, Any]]:
         """Per holding: quantity, cost basis, average cost, price, market value,
         unrealized P&L and %, day change and allocation % (of the holdings' value)."""
         total = self.market_value
         out = []
-        for symbol, line in self._lines.items():
-            p = line.position
-            average = p.average_cost
-            priced = line.price is not None
-            unrealized = line.value - p.cost
+        for line in self._lines.values():
+            if line.price is None:
+                out.append({**line.fixed, **_UNPRICED})
+                continue
+            cost = line.position.cost
+            unrealized = line.value - cost
             out.append(
                 {
-                    "symbol": symbol,
-                    "quantity": plain(p.quantity),
-                    "cost_basis": money(p.cost),
-                    "average_cost": None if average is None else plain(_round(average)),
-                    "price": plain(line.price) if priced else None,  # type: ignore[arg-type]
-                    "market_value": money(line.value) if priced else None,
-                    "unrealized_pnl": money(unrealized) if priced else None,
-                    "unrealized_pnl_pct": percent(unrealized, p.cost) if priced else None,
-                    "day_change": money(line.day) if priced else None,
-                    "allocation_pct": percent(line.value, total) if priced else None,
+                    **line.fixed,
+                    "price": line.price_text,
+                    "market_value": money(line.value),
+                    "unrealized_pnl": money(unrealized),
+                    "unrealized_pnl_pct": percent(unrealized, cost),
+                    "day_change": money(line.day),
+                    "allocation_pct": percent(line.value, total),
                 }
             )
         return out
 
-    def unpriced_cost(self) -> Decimal:
-        """The cost of the holdings that have no price yet (left out of the market value)."""
-        return sum((ln.position.cost for ln in self._lines.values() if ln.price is None), ZERO)
-
     def totals(self) -> dict[str, Any]:
         b = self.basis
-        priced_cost = b.cost_basis - self.unpriced_cost()
+        priced_cost = b.cost_basis - self.unpriced
         unrealized = self.market_value - priced_cost
         return {
             "market_value": money(self.market_value),
@@ -247,7 +323,57 @@ class Valuation:
 
     def data(self) -> dict[str, Any]:
         """The whole valuation as it goes on the wire and out of the REST API."""
-        return {**self.header, "holdings": self.holdings(), "totals": self.totals()}
+        return {
+            **self.header,
+            "as_of": self.as_of,
+            "version": self.version,
+            "holdings": self.holdings(),
+            "totals": self.totals(),
+        }
+
+    def update(self) -> dict[str, Any]:
+        """The live update: every priced holding's price and day reference, and the totals
+        that move with prices, for basis `version` (a client holding another version asks
+        for the channel again)."""
+        market = self.market_value
+        priced_cost = self.cost - self.unpriced
+        return {
+            "as_of": self.as_of,
+            "version": self.version,
+            "prices": {
+                s: [ln.price_text, ln.reference_text]
+                for s, ln in self._lines.items()
+                if ln.price is not None
+            },
+            "totals": {
+                "market_value": money(market),
+                "value": money(market + self.basis.cash),
+                "day_change": money(self.day_change),
+                "unrealized_pnl": money(market - priced_cost),
+                "unrealized_pnl_pct": percent(market - priced_cost, priced_cost),
+            },
+        }
+
+
+_UNPRICED = dict.fromkeys(
+    (
+        "price",
+        "market_value",
+        "unrealized_pnl",
+        "unrealized_pnl_pct",
+        "day_change",
+        "allocation_pct",
+    )
+)
+
+
+@lru_cache(maxsize=16_384)
+def _mark_of(last: str, reference: str | None) -> tuple[Decimal, Decimal | None, Decimal]:
+    """A quote's price, day reference and the move between them, as decimals: every live
+    valuation following a symbol reads the same quote in a flush, so each is parsed once."""
+    price = Decimal(last)
+    ref = None if reference is None else Decimal(reference)
+    return price, ref, ZERO if ref is None else price - ref
 
 
 def change_message(header: Mapping[str, Any], basis: Basis) -> dict[str, Any]:

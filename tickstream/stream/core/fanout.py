@@ -47,15 +47,21 @@ class Connection(Protocol):
 
 class Derived(Protocol):
     """A value an app derives from market quotes (registered as a channel kind's
-    `derive`): the core marks it with new quotes and sends `data()` when it changed."""
+    `derive`): the core marks it with new quotes and, when it changed, sends `update()`
+    (what moved with the prices); a subscriber starts from `data()` (the whole value),
+    which is also sent after a published change was applied."""
 
     def symbols(self) -> frozenset[str]: ...
 
     def mark_quote(self, symbol: str, quote: Message | None) -> bool: ...
 
+    def mark_quotes(self, quotes: dict[str, Message | None]) -> bool: ...
+
     def apply(self, change: Any) -> None: ...
 
     def data(self) -> Any: ...
+
+    def update(self) -> Any: ...
 
 
 @dataclass(slots=True)
@@ -194,6 +200,7 @@ class FanOut:
         self.followers: dict[str, set[str]] = {}
         self._ticked: set[str] = set()
         self._remarked: dict[str, None] = {}  # derived channels marked outside a flush
+        self._whole: set[str] = set()  # derived channels whose pending update is whole
         self.to_follow: list[tuple[str, str]] = []
         self.to_release: list[str] = []
         self.stats = {
@@ -355,21 +362,24 @@ class FanOut:
     def _derive(self) -> None:
         """Mark every derived value with the quotes that moved; publish what changed."""
         changed, self._remarked = self._remarked, {}
-        for symbol in self._ticked:
-            view = self.views.get(symbol)
-            if view is None:
-                continue
-            quote = view.quote
-            for key in self.followers.get(symbol, ()):
-                if self.derived[key].mark_quote(symbol, quote):
-                    changed[key] = None
+        quotes = {s: self.views[s].quote for s in self._ticked if s in self.views}
+        affected: set[str] = set()
+        for symbol in quotes:
+            affected.update(self.followers.get(symbol, ()))
+        for key in affected:  # each value marked once, with every quote that moved
+            if self.derived[key].mark_quotes(quotes):
+                changed[key] = None
         self._ticked.clear()
         for key in changed:
             self._publish_derived(key)
 
     def _publish_derived(self, key: str) -> None:
+        value = self.derived[key]
+        # A whole value already waiting for this flush (a change) stays whole: marks
+        # alone would not carry the change.
+        data = value.data() if key in self._whole else value.update()
         m = {"group": key, "channel": self.refs[key].name, "conflate": True, "derived": True}
-        self.on_publish({**m, "data": self.derived[key].data()})
+        self.on_publish({**m, "data": data})
 
     def _changed(self, key: str, change: Any) -> None:
         """A published change of a derived channel (its app's data changed): applied, then
@@ -445,10 +455,16 @@ class FanOut:
         if key in self.derived and not m.get("derived"):
             self._changed(key, m["data"])
             m = {**m, "data": self.derived[key].data(), "conflate": True}
+            self._whole.add(key)
         seq = self._published_seq.get(key, 0) + 1
         self._published_seq[key] = seq
         update = {"type": "update", "channel": m["channel"], "seq": seq, "data": m["data"]}
-        self.published.setdefault(key, deque(maxlen=PUBLISHED_HISTORY)).append((seq, update))
+        # A derived value is whole in each update: a resume needs only the latest.
+        depth = 1 if key in self.derived else PUBLISHED_HISTORY
+        history = self.published.get(key)
+        if history is None or history.maxlen != depth:
+            history = self.published[key] = deque(history or (), maxlen=depth)
+        history.append((seq, update))
         if m.get("conflate"):
             if key in self._latest:
                 self.stats["conflated"] += 1
@@ -532,6 +548,7 @@ class FanOut:
                 else:
                     outbox.setdefault(conn, []).append(frame)
         self._latest.clear()
+        self._whole.clear()
         self._dirty.clear()
         self._trades.clear()
         self._gaps.clear()

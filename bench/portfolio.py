@@ -1,0 +1,203 @@
+"""Live portfolios benchmark: N portfolios of H holdings each, valued live by the Hub as
+the simulated market trades R times a second, one websocket client per portfolio.
+
+    make bench-portfolio        (or: python bench/portfolio.py [--quick])
+
+One server process (the product as `make run` starts it, with the simulated market at R
+trades/s over the 36 default instruments); the load generator (bench/loadgen.py) in
+another. Two runs against the same server, back to back:
+
+- baseline: the same N clients connected, following nothing;
+- portfolios: each client follows its own `portfolio:<id>`.
+
+Prints the server's CPU in both and the difference (the cost of live valuation), the
+portfolio updates delivered per second and per portfolio (one per flush at most: the Hub
+flushes every 100 ms), and the delay from the newest trade in an update to its receipt
+(p50, p99, max).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.fanout import PY, drive, free_port, raise_fd_limit, rss_kb, wait_port  # noqa: E402
+
+SETUP = """
+import random, django
+django.setup()
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from django.core.management import call_command
+from django.contrib.auth.models import User
+from rest_framework.authtoken.models import Token
+from tickstream.market.models import Instrument
+from tickstream.market.services import instruments_load
+from tickstream.portfolio.core.records import record
+from tickstream.portfolio.services import portfolio_create, transactions_import
+
+call_command("migrate", verbosity=0)
+instruments_load()
+user = User.objects.create_user("bench", password="bench-password-1")
+print(Token.objects.create(user=user).key)
+prices = dict(Instrument.objects.values_list("symbol", "reference_price"))
+symbols = sorted(prices)
+rng = random.Random(5)
+now = datetime.now(UTC)
+ids = []
+for n in range({portfolios}):
+    rows = [record({{"kind": "deposit", "quantity": "10000000", "time": "2024-01-02"}}, now)]
+    held = rng.sample(symbols, {holdings})
+    for k, symbol in enumerate(held):
+        rows.append(record({{
+            "kind": "buy", "symbol": symbol, "quantity": str(rng.randint(1, 50)),
+            "price": str(prices[symbol]), "time": (now - timedelta(days=30 - k)).isoformat(),
+        }}, now))
+    portfolio = portfolio_create(owner=user, name=f"p{{n}}")
+    transactions_import(portfolio=portfolio, records=rows)
+    ids.append((portfolio.pk, held))
+print(";".join(f"portfolio:{{pk}}" for pk, _ in ids))
+print(";".join(",".join(f"ticker:{{s}}" for s in held) for _, held in ids))
+"""
+
+
+def setup(var: str, portfolios: int, holdings: int) -> tuple[str, str, str]:
+    """A database with one user owning `portfolios` portfolios of `holdings` holdings: the
+    user's token, each client's portfolio channel, and each client's holdings' tickers."""
+    env = _env(var)
+    code = SETUP.format(portfolios=portfolios, holdings=holdings)
+    done = subprocess.run(
+        [PY, "-c", code],
+        env={**env, "DJANGO_SETTINGS_MODULE": "tickstream.settings"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = done.stdout.strip().splitlines()
+    return lines[-3], lines[-2], lines[-1]
+
+
+def _env(var: str, rate: float = 0) -> dict[str, str]:
+    return {
+        **os.environ,
+        "TICKSTREAM_DEVELOPMENT": "true",
+        "TICKSTREAM_VAR_DIR": var,
+        "PYTHONPATH": str(ROOT),
+        "LOG_LEVEL": "WARNING",
+        "SIM_BACKFILL_S": "0",
+        "SIM_RATE": str(rate),
+        "SIM_SEED": "11",
+        "FEEDS": "simulated",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="N=200, 8 s runs")
+    parser.add_argument("--portfolios", type=int, default=1000)
+    parser.add_argument("--holdings", type=int, default=20)
+    parser.add_argument("--rate", type=float, default=1000)
+    options = parser.parse_args()
+    n = 200 if options.quick else options.portfolios
+    seconds = 8 if options.quick else 20
+    print(
+        f"tickstream live-portfolio benchmark: N={n} portfolios x {options.holdings} holdings "
+        f"of 36 instruments, simulated market at {options.rate:,.0f} trades/s, "
+        f"{os.cpu_count()} cores\n"
+    )
+    with tempfile.TemporaryDirectory() as var:
+        started = time.monotonic()
+        token, portfolios, tickers = setup(var, n, options.holdings)
+        print(f"  setup: {n} portfolios written in {time.monotonic() - started:.0f} s")
+        port = free_port()
+        log = Path(var) / "server.log"
+        server = subprocess.Popen(
+            [PY, "-m", "tickstream", "run", "--port", str(port), "--log-level", "warning"],
+            env=_env(var, options.rate),
+            cwd=ROOT,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            preexec_fn=raise_fd_limit,
+        )  # noqa: PLW1509
+        try:
+            wait_port(port)
+            time.sleep(3)
+            url = f"ws://127.0.0.1:{port}/ws/v1/?token={token}"
+            runs: dict[str, dict[str, Any]] = {}
+            for label, channels, idle in (
+                ("idle", portfolios, True),
+                ("tickers", tickers, False),
+                ("portfolios", portfolios, False),
+            ):
+                listed = Path(var) / f"{label}.channels"
+                listed.write_text(channels)
+                extra = ["--kind", "portfolio", "--channels", str(listed)]
+                runs[label] = drive(server.pid, url, extra, n, seconds, idle)
+                if "error" in runs[label]:
+                    print(f"  {label}: failed: {runs[label]['error']}")
+                    print("\n".join(log.read_text().splitlines()[-5:]))
+                    return
+            report(runs, n, options.rate, rss_kb(server.pid))
+        finally:
+            server.terminate()
+            try:
+                server.wait(20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+def report(runs: dict[str, dict[str, Any]], n: int, rate: float, rss: int) -> None:
+    idle, tickers, live = runs["idle"], runs["tickers"], runs["portfolios"]
+    cpu = {label: r.get("server_cpu_pct") or 0 for label, r in runs.items()}
+    print(
+        f"  {'clients follow':<34} {'cpu%':>5} {'upd/s':>8} {'frames/s':>8} {'/client/s':>9} "
+        f"{'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'gaps':>5} {'gen%':>5}"
+    )
+    labels = {
+        "idle": "nothing (connected)",
+        "tickers": "their 20 holdings' ticker: channels",
+        "portfolios": "their portfolio:<id>",
+    }
+    for label, r in runs.items():
+        print(
+            f"  {labels[label]:<34} {r.get('server_cpu_pct')!s:>5} "
+            f"{r.get('updates_per_s', 0):>8,} {r.get('frames_per_s', 0):>8,} "
+            f"{r.get('updates_per_s', 0) / n:>9.2f} {r.get('latency_ms_p50')!s:>7} "
+            f"{r.get('latency_ms_p99')!s:>7} {r.get('latency_ms_max')!s:>7} "
+            f"{r.get('seq_gaps', 0):>5} {r.get('loadgen_cpu_pct')!s:>5}"
+        )
+    extra = cpu["portfolios"] - cpu["idle"]
+    print(
+        f"\n  live valuation: {extra:+d} points of one core over idle clients "
+        f"({cpu['idle']}% -> {cpu['portfolios']}%)"
+    )
+    if cpu["tickers"]:
+        ratio = cpu["portfolios"] / cpu["tickers"]
+        print(
+            f"  against the same page built on ticker channels: {cpu['portfolios']}% vs "
+            f"{cpu['tickers']}% ({100 * (ratio - 1):+.0f}%), "
+            f"{live.get('frames_per_s', 0):,} vs {tickers.get('frames_per_s', 0):,} frames/s"
+        )
+    print(
+        f"  each portfolio: {live.get('updates_per_s', 0) / n:.2f} updates/s (at most 10: one "
+        f"per 100 ms flush); newest trade to receipt p50 {live.get('latency_ms_p50')} ms, "
+        f"p99 {live.get('latency_ms_p99')} ms"
+    )
+    print(
+        f"  server RSS at the end: {rss / 1024:.0f} MB; market {rate:,.0f} trades/s; idle run "
+        f"{idle.get('updates_per_s', 0)} updates/s"
+    )
+
+
+if __name__ == "__main__":
+    main()
