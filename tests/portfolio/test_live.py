@@ -99,7 +99,9 @@ async def test_a_new_transaction_reaches_the_open_page_at_once(market: Market) -
         state = apply_marks(state, update["data"])
     assert state["version"] > 1  # the change came whole, with its new basis
     nvda = _holding(state, "NVDA")
-    assert nvda["quantity"] == "4" and nvda["price"] == "150.00" and nvda["market_value"] == "600.00"
+    assert (
+        nvda["quantity"] == "4" and nvda["price"] == "150.00" and nvda["market_value"] == "600.00"
+    )
 
     # The new holding now follows the market too.
     market.trade("NVDA", "151")

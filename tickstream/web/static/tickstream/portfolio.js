@@ -4,6 +4,7 @@
 import { createChart, AreaSeries } from "../vendor/lightweight-charts/lightweight-charts.standalone.production.mjs";
 import { TickstreamClient, coalesce } from "./tickstream.js";
 import { api, describeError } from "./api.js";
+import { applyMarks } from "./decimal.js";
 import { direction, formatChange, formatPercent, formatPrice, formatTime } from "./format.js";
 import { cssVar, flash, showConnection } from "./ui.js";
 
@@ -16,12 +17,24 @@ const money = (value) => formatPrice(value, 2);
 // --- live valuation ---
 
 let latest = null;
+const channel = `portfolio:${id}`;
 const client = new TickstreamClient();
 client.onstate = showConnection;
-client.subscribe([`portfolio:${id}`], ({ data }) => {
-  latest = data;
+let stop = client.subscribe([channel], follow);
+
+// A snapshot or a whole update replaces the valuation; marks move its prices. Marks of
+// another basis (a change this page missed) mean asking for the channel again.
+function follow({ data }) {
+  const next = applyMarks(latest, data);
+  if (next === null) {
+    stop();
+    latest = null;
+    stop = client.subscribe([channel], follow);
+    return;
+  }
+  latest = next;
   coalesce("portfolio", () => render(latest));
-});
+}
 
 function signed(value) {
   if (value === null || value === undefined) return "–";

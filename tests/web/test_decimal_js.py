@@ -1,0 +1,69 @@
+"""decimal.js, the pages' exact arithmetic for live portfolio marks, against Python's
+decimal on the same figures: money half to even at cents, and marks applied to a
+valuation equal to the server's own figures."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from tests.portfolio.conftest import apply_marks
+from tests.web.conftest import NEEDS_CHROMIUM
+from tickstream.portfolio.core.valuation import Basis, Position, Valuation, money
+
+pytestmark = NEEDS_CHROMIUM
+
+CASES = [
+    ("12.345", "3"),
+    ("0.00001", "67250.125"),
+    ("-2.675", "1"),
+    ("2.665", "1"),
+    ("-0.004", "1"),
+    ("123456789.123456789", "0.5"),
+    ("0.1", "0.2"),
+    ("1.005", "1"),
+]
+
+
+def test_products_round_like_the_server(server: str, page: Any) -> None:
+    page.goto(f"{server}/accounts/login/")
+    got = page.evaluate(
+        """async (cases) => {
+            const d = await import('/static/tickstream/decimal.js');
+            return cases.map(([a, b]) => d.cents(d.mul(d.parse(a), d.parse(b))));
+        }""",
+        CASES,
+    )
+    assert got == [money(Decimal(a) * Decimal(b)) for a, b in CASES]
+
+
+def test_marks_applied_in_the_page_equal_the_servers(server: str, page: Any) -> None:
+    basis = Basis(
+        (
+            Position("AAPL", Decimal("7"), Decimal("1401.015")),
+            Position("BTC-USD", Decimal("0.125"), Decimal("8000")),
+        ),
+        cash=Decimal("10"),
+    )
+    live = Valuation(basis, header={"id": 1})
+    live.mark_quotes({"AAPL": {"last": "201.00", "prev_close": "199.50"}})
+    whole = live.data()
+    live.mark_quotes(
+        {
+            "AAPL": {"last": "203.37", "prev_close": "199.50"},
+            "BTC-USD": {"last": "67250.01", "open": "66000.00"},
+        }
+    )
+    marks = live.update()
+    page.goto(f"{server}/accounts/login/")
+    in_page = page.evaluate(
+        """async ([whole, marks]) => {
+            const d = await import('/static/tickstream/decimal.js');
+            return d.applyMarks(whole, marks);
+        }""",
+        json.loads(json.dumps([whole, marks])),
+    )
+    expected = apply_marks(whole, marks)
+    assert in_page == expected
+    assert in_page["holdings"] == live.data()["holdings"]
