@@ -168,11 +168,16 @@ def run(
             result["offered_per_s"] = round(rate * follow / symbols * clients)
             return result
         finally:
-            server.terminate()
-            try:
-                server.wait(20)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop(server)
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    """End a server process: politely, then for good."""
+    server.terminate()
+    try:
+        server.wait(20)
+    except subprocess.TimeoutExpired:
+        server.kill()
 
 
 def drive(

@@ -30,7 +30,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.fanout import PY, drive, free_port, raise_fd_limit, rss_kb, wait_port  # noqa: E402
+from bench.fanout import (  # noqa: E402
+    PY,
+    drive,
+    free_port,
+    raise_fd_limit,
+    rss_kb,
+    stop,
+    wait_port,
+)
 
 SETUP = """
 import random, django
@@ -149,11 +157,7 @@ def main() -> None:
                     return
             report(runs, n, options.rate, rss_kb(server.pid))
         finally:
-            server.terminate()
-            try:
-                server.wait(20)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop(server)
 
 
 def report(runs: dict[str, dict[str, Any]], n: int, rate: float, rss: int) -> None:

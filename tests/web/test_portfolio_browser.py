@@ -102,18 +102,19 @@ def test_sign_up_track_a_live_portfolio_import_and_get_an_alert(server: str, pag
 
     shoot_page(page, "portfolio")
 
-    # Alerts a tick or two either side of the price: one fires soon, shown as a toast.
-    last = _last(server, "AAPL")
+    # Alerts $5 either side of Bitcoin's price (it moves tens of dollars a trade here):
+    # one fires soon, shown as a toast.
+    last = _last(server, "BTC-USD")
     page.goto(f"{server}/alerts/")
-    for condition, level in (("above", last + Decimal("0.02")), ("below", last - Decimal("0.02"))):
-        page.select_option("#alert-form select[name=symbol]", "AAPL")
+    for condition, level in (("above", last + Decimal("5")), ("below", last - Decimal("5"))):
+        page.select_option("#alert-form select[name=symbol]", "BTC-USD")
         page.select_option("#alert-form select[name=condition]", condition)
         page.fill("#alert-form input[name=value]", str(level))
         page.click("#alert-form button[type=submit]")
     page.wait_for_function("document.querySelectorAll('#alerts tbody tr').length === 2")
     page.wait_for_selector(".toast", timeout=60_000)
     toast = page.text_content(".toast") or ""
-    assert toast.startswith("AAPL"), toast
+    assert toast.startswith("BTC-USD"), toast
     page.wait_for_function(
         "[...document.querySelectorAll('#alerts tbody tr')]"
         ".some(r => r.cells[3].textContent !== '0')"

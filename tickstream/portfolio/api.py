@@ -196,13 +196,7 @@ def _changing(action: Callable[[], Any]) -> Any:
 
 
 def portfolio_dict(p: Portfolio) -> dict[str, Any]:
-    return {
-        "id": p.pk,
-        "name": p.name,
-        "currency": p.currency,
-        "method": p.method,
-        "created_at": selectors.iso_time(p.created_at),
-    }
+    return {**selectors.portfolio_header(p), "created_at": selectors.iso_time(p.created_at)}
 
 
 def transaction_dict(t: Transaction) -> dict[str, Any]:

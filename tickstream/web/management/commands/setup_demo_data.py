@@ -86,7 +86,8 @@ class Command(BaseCommand):
                     datetime.now(UTC),
                 )
             )
-        self._daily_candles(records, now.date())
+        if settings.FEEDS.strip() == "simulated":  # a real feed's history is its own
+            self._daily_candles(records, now.date())
         portfolio = portfolio_create(owner=user, name="Long-term", method="fifo")
         transactions_import(portfolio=portfolio, records=records)
         watchlist_create(owner=user, name="Favourites", symbols=WATCHLIST)

@@ -1,0 +1,83 @@
+"""Watchlists and alerts over the API: checked fields with codes; the dashboard shows a
+signed-in user's first watchlist in its order, and every instrument to anyone else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from rest_framework.test import APIClient
+
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def client(instruments: None) -> APIClient:
+    api = APIClient(HTTP_HOST="127.0.0.1")
+    api.force_authenticate(UserFactory())
+    return api
+
+
+def _code(response: Any) -> str:
+    return str(response.json()["error"]["code"])
+
+
+def test_watchlists_keep_their_order_and_refuse_unknown_symbols(client: APIClient) -> None:
+    made = client.post(
+        "/api/watchlists/", {"name": "Tech", "symbols": ["nvda", "AAPL"]}, format="json"
+    )
+    assert made.status_code == 201 and made.json()["symbols"] == ["NVDA", "AAPL"]
+    wid = made.json()["id"]
+    moved = client.patch(
+        f"/api/watchlists/{wid}/", {"symbols": ["AAPL", "MSFT", "NVDA"]}, format="json"
+    )
+    assert moved.json()["symbols"] == ["AAPL", "MSFT", "NVDA"]
+    for body, code in [
+        ({"name": "X", "symbols": ["NOPE"]}, "unknown_symbol"),
+        ({"name": "X", "symbols": "AAPL"}, "bad_symbols"),
+        ({"name": "Tech"}, "duplicate_name"),
+        ({"name": ""}, "bad_name"),
+        ({"name": "a\x00b"}, "bad_name"),
+    ]:
+        response = client.post("/api/watchlists/", body, format="json")
+        assert response.status_code == 400 and _code(response) == code, body
+
+
+def test_alerts_are_checked(client: APIClient) -> None:
+    made = client.post(
+        "/api/alerts/", {"symbol": "AAPL", "condition": "above", "value": "250.5"}, format="json"
+    )
+    assert made.status_code == 201 and made.json()["armed"] is None
+    for body, code in [
+        ({"symbol": "AAPL", "condition": "sideways", "value": "1"}, "bad_condition"),
+        ({"symbol": "AAPL", "condition": "above", "value": "-1"}, "bad_value"),
+        ({"symbol": "AAPL", "condition": "move_up", "value": "5000"}, "bad_value"),
+        ({"symbol": "AAPL", "condition": "above", "value": "NaN"}, "bad_value"),
+        ({"symbol": "AAPL", "condition": "above", "value": True}, "bad_value"),
+        ({"symbol": "ZZZ", "condition": "above", "value": "1"}, "unknown_symbol"),
+    ]:
+        response = client.post("/api/alerts/", body, format="json")
+        assert response.status_code == 400 and _code(response) == code, body
+    aid = made.json()["id"]
+    paused = client.patch(f"/api/alerts/{aid}/", {"active": False}, format="json")
+    assert paused.json()["active"] is False
+    assert (
+        _code(client.patch(f"/api/alerts/{aid}/", {"active": "no"}, format="json")) == "bad_active"
+    )
+
+
+def test_the_dashboard_lists_the_users_watchlist(instruments: None) -> None:
+    from tickstream.alerts.services import watchlist_create
+
+    user = UserFactory()
+    watchlist_create(owner=user, name="Mine", symbols=["TSLA", "BTC-USD"])
+    browser = Client()
+    browser.force_login(user)
+    page = browser.get("/")
+    assert [i["symbol"] for i in page.context["instruments"]] == ["TSLA", "BTC-USD"]
+    assert page.context["default_symbol"] == "TSLA"
+    anonymous = Client().get("/")
+    assert len(anonymous.context["instruments"]) == 36

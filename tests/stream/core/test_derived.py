@@ -1,0 +1,115 @@
+"""Derived channels in the pure fan-out core: marked once per flush with the quotes that
+moved, whole after a published change, views followed and released with the value."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tickstream.stream.core.fanout import FanOut
+from tickstream.stream.core.protocol import ChannelRef
+
+
+class Sum:
+    """A derived value: the sum of the last prices of some symbols."""
+
+    def __init__(self, symbols: set[str]) -> None:
+        self.names = set(symbols)
+        self.prices: dict[str, str] = {}
+        self.marks = 0
+
+    def symbols(self) -> frozenset[str]:
+        return frozenset(self.names)
+
+    def mark_quote(self, symbol: str, quote: Any) -> bool:
+        return self.mark_quotes({symbol: quote})
+
+    def mark_quotes(self, quotes: dict[str, Any]) -> bool:
+        self.marks += 1
+        changed = False
+        for symbol in self.names & set(quotes):
+            if quotes[symbol] and self.prices.get(symbol) != quotes[symbol]["last"]:
+                self.prices[symbol] = quotes[symbol]["last"]
+                changed = True
+        return changed
+
+    def apply(self, change: Any) -> None:
+        self.names = set(change["symbols"])
+
+    def data(self) -> Any:
+        return {"whole": sorted(self.prices.items())}
+
+    def update(self) -> Any:
+        return {"sum": sum(float(self.prices[s]) for s in self.names if s in self.prices)}
+
+
+class Conn:
+    wire = "v1"
+    batch = True
+
+    def backlog(self) -> int:
+        return 0
+
+
+def _view(core: FanOut, symbol: str, last: str) -> Any:
+    view, _ = core.view(symbol)
+    core.load(
+        view,
+        {
+            "epoch": 1,
+            "seq": 1,
+            "analysis_seq": 0,
+            "quote": {"last": last},
+            "candles": {},
+            "analysis": {},
+        },
+    )
+    return view
+
+
+def _tick(symbol: str, seq: int, last: str) -> dict[str, Any]:
+    return {
+        "symbol": symbol,
+        "epoch": 1,
+        "seq": seq,
+        "quote": {"last": last},
+        "trade": {},
+        "candles": {},
+        "closed": [],
+    }
+
+
+def _updates(out: list[Any]) -> list[Any]:
+    import json
+
+    return [m for _, frame in out for m in json.loads(frame) if m["type"] == "update"]
+
+
+def test_marked_once_per_flush_and_released_with_the_value() -> None:
+    core = FanOut()
+    ref = ChannelRef("portfolio:1", "portfolio", key="1", public=False)
+    value = Sum({"A", "B"})
+    assert core.add_derived("g1", ref, value) == ["A", "B"]
+    for symbol in ("A", "B"):
+        core.follow("g1", _view(core, symbol, "1"), announce=False)
+    conn = Conn()
+    core.add(conn, ref, "g1")
+    assert core.derived_snapshot("g1")["data"] == {"whole": [("A", "1"), ("B", "1")]}
+    value.marks = 0
+    for seq, price in ((2, "2"), (3, "3")):
+        core.on_tick(_tick("A", seq, price))
+    core.on_tick(_tick("B", 2, "5"))
+    updates = _updates(core.flush())
+    assert [u["data"] for u in updates] == [{"sum": 8.0}]
+    assert value.marks == 1  # one call with both symbols' quotes
+    assert _updates(core.flush()) == []  # nothing moved since
+
+    # A change names C and drops B: C is to be followed, B released, the update whole.
+    core.on_publish({"group": "g1", "channel": "portfolio:1", "data": {"symbols": ["A", "C"]}})
+    assert core.to_follow == [("g1", "C")]
+    assert core.to_release == ["B"] and "B" not in core.views
+    assert _updates(core.flush())[0]["data"] == {"whole": [["A", "3"], ["B", "5"]]}
+
+    # The last subscriber leaves: the value goes, and so do the views it alone followed.
+    core.to_release.clear()
+    assert core.remove(conn, ref, "g1") == "g1"
+    assert "g1" not in core.derived and core.to_release == ["A"] and core.views == {}
