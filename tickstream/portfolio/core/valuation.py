@@ -150,7 +150,11 @@ class _Line:
     reference: Decimal | None = None  # the price the day's change is measured from
     reference_text: str | None = None
     value: Decimal = ZERO  # quantity x price (zero until priced)
-    day: Decimal = ZERO  # quantity x (price - reference)
+    base: Decimal = ZERO  # quantity x reference: the day's change is value - base
+
+    @property
+    def day(self) -> Decimal:
+        return self.value - self.base
 
     @classmethod
     def of(cls, p: Position) -> _Line:
@@ -173,12 +177,17 @@ class Valuation:
         self.basis = basis
         self._lines: dict[str, _Line] = {}
         self.market_value = ZERO
-        self.day_change = ZERO
+        self.base_value = ZERO  # of the priced holdings at their day's references
         self.as_of: str | None = None  # the time of the newest price (ISO 8601)
         self.version = 0  # of the basis: marks apply to the holdings of their version
         self.unpriced = ZERO  # the cost of the holdings without a price yet
         self.cost = ZERO  # of every holding
         self.replace(basis)
+
+    @property
+    def day_change(self) -> Decimal:
+        """The priced holdings' change against their day's references."""
+        return self.market_value - self.base_value
 
     def symbols(self) -> frozenset[str]:
         """The instruments whose prices move this valuation."""
@@ -189,7 +198,7 @@ class Valuation:
         old = self._lines
         self.basis = basis
         self._lines = {p.symbol: _Line.of(p) for p in basis.positions}
-        self.market_value = self.day_change = ZERO
+        self.market_value = self.base_value = ZERO
         self.cost = basis.cost_basis
         self.unpriced = self.cost
         self.version += 1
@@ -229,12 +238,12 @@ class Valuation:
             return False
         quantity = line.position.quantity
         value = quantity * price
-        day = ZERO if reference is None else quantity * (price - reference)
+        base = value if reference is None else quantity * reference
         if line.price is None:
             self.unpriced -= line.position.cost
         self.market_value += value - line.value
-        self.day_change += day - line.day
-        line.price, line.reference, line.value, line.day = price, reference, value, day
+        self.base_value += base - line.base
+        line.price, line.reference, line.value, line.base = price, reference, value, base
         line.price_text = text if text is not None else plain(price)
         if reference is None:
             line.reference_text = None
@@ -259,21 +268,24 @@ class Valuation:
             if last is None:
                 continue
             reference = quote.get("prev_close") or quote.get("open")
-            price, ref, move = _mark_of(last, reference)
             time = quote.get("time")
             if time is not None and (self.as_of is None or time > self.as_of):
                 self.as_of = time
-            if line.price == price and line.reference == ref:
+            same_reference = reference == line.reference_text and line.price is not None
+            if last == line.price_text and same_reference:
                 continue
+            price, ref = _decimal(last), line.reference
             quantity = line.position.quantity
             value = quantity * price
-            day = quantity * move
+            if not same_reference or ref is None:  # a new session, or the first price
+                ref = None if reference is None else _decimal(reference)
+                base = value if ref is None else quantity * ref
+                self.base_value += base - line.base
+                line.base, line.reference, line.reference_text = base, ref, reference
             if line.price is None:
                 self.unpriced -= line.position.cost
             self.market_value += value - line.value
-            self.day_change += day - line.day
-            line.price, line.reference, line.value, line.day = price, ref, value, day
-            line.price_text, line.reference_text = last, reference
+            line.price, line.value, line.price_text = price, value, last
             changed = True
         return changed
 
@@ -368,12 +380,10 @@ _UNPRICED = dict.fromkeys(
 
 
 @lru_cache(maxsize=16_384)
-def _mark_of(last: str, reference: str | None) -> tuple[Decimal, Decimal | None, Decimal]:
-    """A quote's price, day reference and the move between them, as decimals: every live
-    valuation following a symbol reads the same quote in a flush, so each is parsed once."""
-    price = Decimal(last)
-    ref = None if reference is None else Decimal(reference)
-    return price, ref, ZERO if ref is None else price - ref
+def _decimal(text: str) -> Decimal:
+    """A price on the wire as a decimal: every live valuation following a symbol reads the
+    same quote in a flush, so each text is parsed once per process."""
+    return Decimal(text)
 
 
 def change_message(header: Mapping[str, Any], basis: Basis) -> dict[str, Any]:
