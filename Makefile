@@ -25,7 +25,8 @@ run: install
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 # Tests whose queries could behave differently on PostgreSQL run there too.
 DB_TESTS := tests/market/test_api.py tests/market/test_writer.py tests/market/test_upserts.py \
-	tests/market/test_runtime.py tests/market/test_edge_properties.py
+	tests/market/test_runtime.py tests/market/test_edge_properties.py \
+	tests/portfolio/test_api.py tests/portfolio/test_authz.py
 
 test: install lint
 	@if $(BIN)/python -c 'import socket; socket.create_connection(("127.0.0.1", 5432), 1)' \

@@ -19,7 +19,11 @@ from tickstream.alerts.services import alert_create, watchlist_create
 from tickstream.market.models import Candle, Instrument
 from tickstream.portfolio.core.records import record
 from tickstream.portfolio.models import Portfolio
-from tickstream.portfolio.services import portfolio_create, transactions_import
+from tickstream.portfolio.services import (
+    PortfolioError,
+    portfolio_create,
+    transactions_import,
+)
 
 DEMO_USER = "demo"
 WATCHLIST = ["AAPL", "MSFT", "NVDA", "AMZN", "SPY", "BTC-USD", "ETH-USD", "SOL-USD"]
@@ -60,8 +64,12 @@ class Command(BaseCommand):
         if Portfolio.objects.filter(owner=user).exists():
             self.stdout.write("demo portfolio: present")
             return
-        with transaction.atomic():
-            self._create(user)
+        try:
+            with transaction.atomic():
+                self._create(user)
+        except PortfolioError:  # another process starting at the same moment made it
+            self.stdout.write("demo portfolio: present")
+            return
         self.stdout.write("demo portfolio, watchlist and alerts: created")
 
     def _create(self, user: Any) -> None:

@@ -1,0 +1,140 @@
+"""Past one machine: two web processes and a feed process on Redis and PostgreSQL. A
+transaction written through one web process reaches a portfolio page open on the other at
+once; an alert fires exactly once (in the feed process) and reaches the owner on both."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import websockets
+
+from tests.support import (
+    REDIS_URL,
+    dev_env,
+    free_port,
+    http_json,
+    process,
+    reachable,
+    server_args,
+    wait_until,
+)
+
+pytestmark = pytest.mark.redis
+
+
+async def _messages(ws: Any, seconds: float) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    while (left := end - loop.time()) > 0:
+        try:
+            raw = await asyncio.wait_for(ws.recv(), left)
+        except TimeoutError:
+            break
+        data = json.loads(raw)
+        out.extend(data if isinstance(data, list) else [data])
+    return out
+
+
+def test_changes_and_alerts_cross_web_processes(tmp_path: Path, postgres_database: str) -> None:
+    if not reachable("127.0.0.1", 6379):
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    ports = [free_port(), free_port()]
+    bases = [f"http://127.0.0.1:{p}" for p in ports]
+    common = dev_env(
+        tmp_path,
+        DATABASE_URL=postgres_database,
+        REDIS_URL=REDIS_URL,
+        CHANNEL_PREFIX=f"ts{uuid.uuid4().hex[:6]}",
+        FEEDS_MODE="external",
+        ALERTS_REFRESH_S="0.2",
+    )
+    feed = [sys.executable, "manage.py", "runfeeds", "--feeds", "simulated symbols=ETH-USD rate=40"]
+    with process(server_args(ports[0]), common, tmp_path / "web0.log"):
+        wait_until(lambda: http_json(f"{bases[0]}/api/instruments/")[0] == 200, timeout=40)
+        with (
+            process(server_args(ports[1]), common, tmp_path / "web1.log"),
+            process(feed, common, tmp_path / "feed.log"),
+        ):
+            eth = wait_until(
+                lambda: http_json(f"{bases[1]}/api/quotes/?symbols=ETH-USD")[1], timeout=40
+            )
+            last = Decimal(eth[0]["last"])
+            token = http_json(
+                f"{bases[0]}/api/auth/token/",
+                data={"username": "demo", "password": "demo-tickstream"},
+            )[1]["token"]
+            auth = {"Authorization": f"Token {token}"}
+            status, made = http_json(
+                f"{bases[0]}/api/portfolios/", data={"name": "Split"}, headers=auth
+            )
+            assert status == 201, made
+            pid = made["id"]
+            txs = f"{bases[0]}/api/portfolios/{pid}/transactions/"
+            buy = {"kind": "buy", "symbol": "ETH-USD", "quantity": "2", "price": str(last)}
+            assert (
+                http_json(txs, data={**buy, "time": "2026-01-05T10:00:00Z"}, headers=auth)[0] == 201
+            )
+
+            async def scenario() -> tuple[list[Any], list[Any], list[Any]]:
+                url = f"ws://127.0.0.1:{{}}/ws/v1/?token={token}"
+                async with (
+                    websockets.connect(url.format(ports[1]), open_timeout=10) as page,
+                    websockets.connect(url.format(ports[0]), open_timeout=10) as other,
+                ):
+                    await page.send(
+                        json.dumps(
+                            {"op": "subscribe", "id": 1, "channels": [f"portfolio:{pid}", "alerts"]}
+                        )
+                    )
+                    await other.send(
+                        json.dumps({"op": "subscribe", "id": 1, "channels": ["alerts"]})
+                    )
+                    before = await _messages(page, 1.5)
+                    # A transaction through web 0 ...
+                    more = {**buy, "quantity": "1", "time": "2026-01-06T10:00:00Z"}
+                    await asyncio.to_thread(http_json, txs, data=more, headers=auth)
+                    # ... and alerts either side of the price (at several distances, so some
+                    # fire within the window), evaluated in the feed process.
+                    offsets = [Decimal(x) for x in ("0.05", "0.25", "1", "3")]
+                    bands = [("above", last + d) for d in offsets]
+                    for condition, level in bands + [("below", last - d) for d in offsets]:
+                        await asyncio.to_thread(
+                            http_json,
+                            f"{bases[0]}/api/alerts/",
+                            data={"symbol": "ETH-USD", "condition": condition, "value": str(level)},
+                            headers=auth,
+                        )
+                    after, seen = await asyncio.gather(_messages(page, 10), _messages(other, 12))
+                    return before, after, seen
+
+            before, after, seen = asyncio.run(scenario())
+            firings = http_json(f"{bases[0]}/api/alerts/", headers=auth)[1]
+    snapshot = next(
+        m for m in before if m["type"] == "snapshot" and m["channel"].startswith("portfolio:")
+    )
+    assert snapshot["data"]["holdings"][0]["quantity"] == "2"
+    updates = [
+        m["data"] for m in after if m["type"] == "update" and m["channel"] == f"portfolio:{pid}"
+    ]
+    whole = [u for u in updates if "holdings" in u]
+    assert whole and whole[0]["holdings"][0]["quantity"] == "3"  # web 0's write, seen on web 1
+    assert any("prices" in u and u["version"] == whole[-1]["version"] for u in updates)
+    # Each firing once, stored once, and on both processes' connections of the owner.
+    stored = sum(a["fired_count"] for a in firings if a["symbol"] == "ETH-USD")
+    assert stored >= 1
+    fired_here = [m["data"] for m in after if m["type"] == "update" and m["channel"] == "alerts"]
+    fired_there = [m["data"] for m in seen if m["type"] == "update" and m["channel"] == "alerts"]
+    # The page listened 10 s, the other connection 12 s: the page's firings are the first
+    # of the other's, in the same order, and no firing came twice.
+    assert len(fired_here) >= 1
+    assert fired_there[: len(fired_here)] == fired_here
+    assert len({(f["alert"], f["time"]) for f in fired_there}) == len(fired_there)
+    assert len(fired_there) <= stored
