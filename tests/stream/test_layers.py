@@ -56,3 +56,18 @@ async def test_messages_must_be_dicts() -> None:
     layer = LocalChannelLayer()
     with pytest.raises(TypeError):
         await layer.send("c", ["not", "a", "dict"])  # type: ignore[arg-type]
+
+
+async def test_request_channels_carry_the_deployments_prefix() -> None:
+    """The Redis layer leaves named channels unprefixed: two deployments on one Redis must
+    still not answer each other's ingest and snapshot requests."""
+    from channels_redis.pubsub import RedisPubSubChannelLayer
+
+    from tickstream.market.broker import INGEST_CHANNEL, request_channel
+    from tickstream.stream.layers import LocalChannelLayer
+
+    one = RedisPubSubChannelLayer(hosts=["redis://127.0.0.1:6379"], prefix="tsaaa")
+    two = RedisPubSubChannelLayer(hosts=["redis://127.0.0.1:6379"], prefix="tsbbb")
+    assert request_channel(one, INGEST_CHANNEL) == "tsaaa.market.ingest"
+    assert request_channel(one, INGEST_CHANNEL) != request_channel(two, INGEST_CHANNEL)
+    assert request_channel(LocalChannelLayer(), INGEST_CHANNEL) == "market.ingest"

@@ -5,6 +5,7 @@ and the channels the pipeline answers requests on. `stream` reads these names fr
 from __future__ import annotations
 
 import re
+from typing import Any
 
 _VALID = re.compile(r"^[a-zA-Z0-9\-_.]{1,99}$")
 
@@ -27,3 +28,13 @@ def market_group(symbol: str) -> str:
 
 INGEST_CHANNEL = "market.ingest"  # pushed ticks for the pipeline, answered per tick
 SNAPSHOT_CHANNEL = "market.snapshot"  # exact snapshots of a symbol for the Hubs
+
+
+def request_channel(layer: Any, name: str) -> str:
+    """A request channel's name on this deployment's broker: the layer's prefix first.
+
+    The Redis layer prefixes groups and the channels it makes, but not a named channel, so
+    without this two deployments sharing one Redis (`CHANNEL_PREFIX` apart) would answer
+    each other's ingest and snapshot requests."""
+    prefix = getattr(layer, "prefix", "") or ""
+    return checked_group(f"{prefix}.{name}" if prefix else name)

@@ -11,7 +11,7 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from tickstream.market.broker import INGEST_CHANNEL, SNAPSHOT_CHANNEL
+from tickstream.market.broker import INGEST_CHANNEL, SNAPSHOT_CHANNEL, request_channel
 from tickstream.market.core.formats import parse_decimal, parse_time
 from tickstream.market.core.messages import tick_dict
 from tickstream.market.core.ticks import Tick
@@ -29,7 +29,7 @@ async def _request(channel: str, message: dict[str, Any]) -> dict[str, Any]:
     try:
         async with asyncio.timeout(settings.INGEST_REPLY_TIMEOUT_S):
             reply = await layer.new_channel()
-            await layer.send(channel, {**message, "reply_channel": reply})
+            await layer.send(request_channel(layer, channel), {**message, "reply_channel": reply})
             answer: dict[str, Any] = await layer.receive(reply)
     except TimeoutError:
         raise PipelineUnavailable("the feed process did not answer in time") from None

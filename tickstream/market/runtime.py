@@ -19,7 +19,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 
-from tickstream.market.broker import INGEST_CHANNEL, SNAPSHOT_CHANNEL
+from tickstream.market.broker import INGEST_CHANNEL, SNAPSHOT_CHANNEL, request_channel
 from tickstream.market.core.analytics.indicators import parse_indicators
 from tickstream.market.core.analytics.intervals import parse_interval
 from tickstream.market.core.engine import MarketEngine
@@ -160,8 +160,10 @@ class MarketRuntime:
         channel: str,
         answer: Callable[[dict[str, Any]], dict[str, Any]],
     ) -> None:
-        """Answer requests on `channel` until cancelled. A request that cannot be answered
-        gets an error reply; a broker outage is waited out with backoff."""
+        """Answer requests on `channel` (this deployment's: `request_channel`) until
+        cancelled. A request that cannot be answered gets an error reply; a broker outage
+        is waited out with backoff."""
+        channel = request_channel(layer, channel)
         failures = 0
         while True:
             try:
