@@ -7,7 +7,11 @@ One server process (the product as `make run` starts it, with the simulated mark
 trades/s over the 36 default instruments); the load generator (bench/loadgen.py) in
 another. Two runs against the same server, back to back:
 
-- baseline: the same N clients connected, following nothing;
+- idle: the same N clients connected, following nothing;
+- one ticker: each follows one `ticker:` channel (one small frame per client per flush: the
+  cost of delivery alone);
+- tickers: each follows its portfolio's holdings' `ticker:` channels (a live page built on
+  market data);
 - portfolios: each client follows its own `portfolio:<id>`.
 
 Prints the server's CPU in both and the difference (the cost of live valuation), the
@@ -142,8 +146,11 @@ def main() -> None:
             time.sleep(3)
             url = f"ws://127.0.0.1:{port}/ws/v1/?token={token}"
             runs: dict[str, dict[str, Any]] = {}
+            # One ticker each: one small frame per client per flush, the delivery floor.
+            single = ";".join(c.split(",")[0] for c in tickers.split(";"))
             for label, channels, idle in (
                 ("idle", portfolios, True),
+                ("one ticker", single, False),
                 ("tickers", tickers, False),
                 ("portfolios", portfolios, False),
             ):
@@ -169,6 +176,7 @@ def report(runs: dict[str, dict[str, Any]], n: int, rate: float, rss: int) -> No
     )
     labels = {
         "idle": "nothing (connected)",
+        "one ticker": "one ticker: channel each",
         "tickers": "their 20 holdings' ticker: channels",
         "portfolios": "their portfolio:<id>",
     }
@@ -183,7 +191,8 @@ def report(runs: dict[str, dict[str, Any]], n: int, rate: float, rss: int) -> No
     extra = cpu["portfolios"] - cpu["idle"]
     print(
         f"\n  live valuation: {extra:+d} points of one core over idle clients "
-        f"({cpu['idle']}% -> {cpu['portfolios']}%)"
+        f"({cpu['idle']}% -> {cpu['portfolios']}%); one frame per client per flush alone "
+        f"(one ticker each): {cpu['one ticker'] - cpu['idle']:+d} points"
     )
     if cpu["tickers"]:
         ratio = cpu["portfolios"] / cpu["tickers"]
