@@ -92,7 +92,8 @@ class PortfolioListView(LoginRequiredMixin, TemplateView):
         rows = []
         for p in portfolios.portfolio_list(user=self.request.user):
             totals = portfolios.portfolio_valuation(p).totals()
-            rows.append({"portfolio": p, "totals": totals})
+            pnl = [totals["unrealized_pnl"], totals["realized_pnl"]]
+            rows.append({"portfolio": p, "totals": totals, "pnl": pnl})
         return {
             **super().get_context_data(**kwargs),
             "rows": rows,
