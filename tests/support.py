@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -138,3 +139,18 @@ def trades_problems(messages: list[dict[str, Any]], channel: str) -> list[str]:
                 problems.append(f"update {m['seq']} after {seq}")
             seq = m["seq"]
     return problems
+
+
+async def received(ws: Any, seconds: float) -> list[dict[str, Any]]:
+    """Every message a websocket receives for `seconds`, batches flattened."""
+    out: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    while (left := end - loop.time()) > 0:
+        try:
+            raw = await asyncio.wait_for(ws.recv(), left)
+        except TimeoutError:
+            break
+        data = json.loads(raw)
+        out.extend(data if isinstance(data, list) else [data])
+    return out

@@ -20,6 +20,7 @@ from tests.support import (
     http_json,
     process,
     reachable,
+    received,
     server_args,
     wait_for_quotes,
     wait_until,
@@ -28,19 +29,9 @@ from tests.support import (
 
 async def collect(url: str, channels: list[str], seconds: float) -> list[dict[str, Any]]:
     """Subscribe and collect every message for `seconds`."""
-    out: list[dict[str, Any]] = []
     async with websockets.connect(url, open_timeout=10) as ws:
         await ws.send(json.dumps({"op": "subscribe", "id": 1, "channels": channels}))
-        loop = asyncio.get_running_loop()
-        end = loop.time() + seconds
-        while (left := end - loop.time()) > 0:
-            try:
-                raw = await asyncio.wait_for(ws.recv(), left)
-            except TimeoutError:
-                break
-            data = json.loads(raw)
-            out.extend(data if isinstance(data, list) else [data])
-    return out
+        return await received(ws, seconds)
 
 
 def _trades(messages: list[dict[str, Any]]) -> list[tuple[int, str]]:

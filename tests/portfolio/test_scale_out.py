@@ -22,25 +22,12 @@ from tests.support import (
     http_json,
     process,
     reachable,
+    received,
     server_args,
     wait_until,
 )
 
 pytestmark = pytest.mark.redis
-
-
-async def _messages(ws: Any, seconds: float) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    loop = asyncio.get_running_loop()
-    end = loop.time() + seconds
-    while (left := end - loop.time()) > 0:
-        try:
-            raw = await asyncio.wait_for(ws.recv(), left)
-        except TimeoutError:
-            break
-        data = json.loads(raw)
-        out.extend(data if isinstance(data, list) else [data])
-    return out
 
 
 def test_changes_and_alerts_cross_web_processes(tmp_path: Path, postgres_database: str) -> None:
@@ -97,13 +84,13 @@ def test_changes_and_alerts_cross_web_processes(tmp_path: Path, postgres_databas
                     await other.send(
                         json.dumps({"op": "subscribe", "id": 1, "channels": ["alerts"]})
                     )
-                    before = await _messages(page, 1.5)
+                    before = await received(page, 1.5)
                     # A transaction through web 0 ...
                     more = {**buy, "quantity": "1", "time": "2026-01-06T10:00:00Z"}
                     await asyncio.to_thread(http_json, txs, data=more, headers=auth)
                     # ... and alerts either side of the price (at several distances, so some
                     # fire within the window), evaluated in the feed process.
-                    offsets = [Decimal(x) for x in ("0.05", "0.25", "1", "3")]
+                    offsets = [Decimal(x) for x in ("0.01", "0.05", "0.25", "1", "3")]
                     bands = [("above", last + d) for d in offsets]
                     for condition, level in bands + [("below", last - d) for d in offsets]:
                         await asyncio.to_thread(
@@ -112,7 +99,7 @@ def test_changes_and_alerts_cross_web_processes(tmp_path: Path, postgres_databas
                             data={"symbol": "ETH-USD", "condition": condition, "value": str(level)},
                             headers=auth,
                         )
-                    after, seen = await asyncio.gather(_messages(page, 10), _messages(other, 12))
+                    after, seen = await asyncio.gather(received(page, 10), received(other, 12))
                     return before, after, seen
 
             before, after, seen = asyncio.run(scenario())
