@@ -1,0 +1,1 @@
+"""The pure core of paper trading: no Django, no asyncio."""

@@ -1,0 +1,398 @@
+"""The paper venue's matching engine (pure: no Django, no asyncio).
+
+Orders fill against the live trade stream, as a real venue's queue would let them:
+
+- a **market** order fills on the next trades at the trade price moved against it by the
+  slippage (`Rules.slippage_bps`), rounded to the tick against it;
+- a resting **limit** order fills when the market trades *through* its price, at its
+  price. A trade *at* its price fills it only once as much volume has traded at that price
+  since it rested as its queue position (`Rules.queue_factor` x its quantity): touching is
+  not filling;
+- a **stop** (or stop-limit) triggers when a trade reaches its stop price and becomes a
+  market (or limit) order from the next trade on;
+- every trade's volume is shared among the orders it fills, market orders first, then
+  limits by price and time, up to `Rules.participation` of its size: a large order fills
+  over several trades;
+- **IOC** orders keep what filled on the first trade after they were placed and the rest is
+  cancelled; **FOK** orders fill completely on that trade or not at all; **DAY** orders
+  expire with `expire_day`.
+
+Funds are reserved at placement (buys: quantity x limit price, or x the last price plus a
+collar for market buys, plus the highest fee; sells: the asset) in the `Ledger` and
+released when an order closes, so balances never go negative and nothing is created or
+lost. Resting orders are kept in lists sorted by price: a trade finds what it fills, and
+what it triggers, by bisection, O(log n + k).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+from tickstream.trading.core.ledger import Ledger, LedgerError
+from tickstream.trading.core.orders import (
+    ZERO,
+    Order,
+    OrderType,
+    Side,
+    Status,
+    TimeInForce,
+)
+
+BPS = Decimal(10_000)
+
+
+class OrderError(ValueError):
+    """An order the venue refuses; `code` says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class Market:
+    """What the venue needs of an instrument: its currencies and its steps."""
+
+    symbol: str
+    base: str  # what is bought: "BTC", or the stock's symbol
+    quote: str  # what it is paid in: "USD"
+    tick: Decimal  # price step
+    step: Decimal  # quantity step
+    min_quantity: Decimal | None = None  # default: one step
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    maker_bps: Decimal = Decimal(10)
+    taker_bps: Decimal = Decimal(20)
+    slippage_bps: Decimal = Decimal(5)
+    participation: Decimal = Decimal(1)  # share of each trade's size orders may take
+    queue_factor: Decimal = Decimal(1)  # volume ahead at the price, x the order's quantity
+    collar_bps: Decimal = Decimal(500)  # market buys reserve at the last price plus this
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    order: int
+    account: int
+    symbol: str
+    side: Side
+    price: Decimal
+    quantity: Decimal
+    fee: Decimal
+    liquidity: str  # "maker" (a resting limit) or "taker"
+    trade: str  # the trade that caused it
+
+
+_Key = tuple[Decimal, int, int]  # (price, seq, order id), sorted ascending
+
+
+@dataclass(slots=True)
+class _Book:
+    """One symbol's open orders: bids by price descending (negated), asks ascending,
+    stops by trigger, market orders by arrival."""
+
+    bids: list[_Key] = field(default_factory=list)  # (-limit, seq, id)
+    asks: list[_Key] = field(default_factory=list)  # (limit, seq, id)
+    buy_stops: list[_Key] = field(default_factory=list)  # (stop, seq, id): trade >= stop
+    sell_stops: list[_Key] = field(default_factory=list)  # (-stop, seq, id): trade <= stop
+    market: list[int] = field(default_factory=list)
+    fresh: list[int] = field(default_factory=list)  # IOC/FOK waiting for their first trade
+    last: Decimal | None = None
+
+
+class Engine:
+    """Every open order of the venue, matched against the trades it is given."""
+
+    def __init__(self, markets: Iterable[Market], rules: Rules | None = None) -> None:
+        self.markets = {m.symbol: m for m in markets}
+        self.rules = rules or Rules()
+        self.ledger = Ledger()
+        self.orders: dict[int, Order] = {}
+        self.held: dict[int, Decimal] = {}  # what each open order has reserved
+        self._books: dict[str, _Book] = {}
+        self._seq = 0
+
+    def book(self, symbol: str) -> _Book:
+        found = self._books.get(symbol)
+        if found is None:
+            found = self._books[symbol] = _Book()
+        return found
+
+    # --- placing and cancelling ---
+
+    def check(self, order: Order) -> Market:
+        """The order's fields against its instrument; OrderError with a code otherwise."""
+        market = self.markets.get(order.symbol)
+        if market is None:
+            raise OrderError("unknown_instrument", f"{order.symbol} is not traded here")
+        minimum = market.min_quantity or market.step
+        if order.quantity <= 0 or order.quantity % market.step:
+            raise OrderError("bad_step", f"quantity must be a multiple of {market.step}")
+        if order.quantity < minimum:
+            raise OrderError("below_minimum", f"quantity must be at least {minimum}")
+        needs_price = order.type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
+        needs_stop = order.type in (OrderType.STOP, OrderType.STOP_LIMIT)
+        for name, value, needed in (
+            ("price", order.price, needs_price),
+            ("stop_price", order.stop_price, needs_stop),
+        ):
+            if needed and (value is None or value <= 0):
+                raise OrderError("bad_price", f"a {order.type} order needs a {name} above 0")
+            if not needed and value is not None:
+                raise OrderError("bad_price", f"a {order.type} order has no {name}")
+            if value is not None and value % market.tick:
+                raise OrderError("bad_step", f"{name} must be a multiple of {market.tick}")
+        if order.type is OrderType.MARKET and order.tif is TimeInForce.DAY:
+            raise OrderError("bad_time_in_force", "a market order is IOC, FOK or GTC")
+        return market
+
+    def place(self, order: Order) -> None:
+        """Accept an order: checked, its funds reserved, put in the book. OrderError (and
+        the order `rejected`) when it cannot be."""
+        try:
+            market = self.check(order)
+            currency, amount = self._reservation(order, market)
+            self.ledger.reserve(order.account, currency, amount)
+        except (OrderError, LedgerError) as exc:
+            order.transition(Status.REJECTED)
+            if isinstance(exc, OrderError):
+                raise
+            raise OrderError("insufficient_funds", str(exc)) from None
+        self._seq += 1
+        order.seq = self._seq
+        self.orders[order.id] = order
+        self.held[order.id] = amount
+        book = self.book(order.symbol)
+        if order.tif in (TimeInForce.IOC, TimeInForce.FOK):
+            book.fresh.append(order.id)
+        self._rest(book, order)
+
+    def _reservation(self, order: Order, market: Market) -> tuple[str, Decimal]:
+        if order.side is Side.SELL:
+            return market.base, order.quantity
+        rules = self.rules
+        worst_fee = max(rules.maker_bps, rules.taker_bps) / BPS
+        if order.type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
+            assert order.price is not None  # noqa: S101 - checked above
+            price = order.price
+        else:
+            reference = order.stop_price if order.type is OrderType.STOP else None
+            reference = reference or self.book(order.symbol).last
+            if reference is None:
+                raise OrderError("no_price", f"{order.symbol} has not traded yet")
+            price = reference * (1 + rules.collar_bps / BPS)
+        cost = order.quantity * price * (1 + worst_fee)
+        return market.quote, cost.quantize(market.tick * market.step, rounding=ROUND_CEILING)
+
+    def _rest(self, book: _Book, order: Order) -> None:
+        """Index an open order where it waits: stops by trigger, limits by price."""
+        key_id = (order.seq, order.id)
+        if order.type in (OrderType.STOP, OrderType.STOP_LIMIT) and not order.triggered:
+            assert order.stop_price is not None  # noqa: S101
+            if order.side is Side.BUY:
+                bisect.insort(book.buy_stops, (order.stop_price, *key_id))
+            else:
+                bisect.insort(book.sell_stops, (-order.stop_price, *key_id))
+            return
+        limit = order.limit
+        if limit is None:  # market, or a triggered stop
+            book.market.append(order.id)
+            return
+        order.queue_ahead = order.quantity * self.rules.queue_factor
+        if order.side is Side.BUY:
+            bisect.insort(book.bids, (-limit, *key_id))
+        else:
+            bisect.insort(book.asks, (limit, *key_id))
+
+    def cancel(self, order_id: int) -> Order:
+        """Cancel an open order and release its funds; OrderError `not_cancellable`
+        otherwise."""
+        order = self.orders.get(order_id)
+        if order is None or not order.is_open:
+            raise OrderError("not_cancellable", f"order {order_id} is not open")
+        self._close(order, Status.CANCELLED)
+        return order
+
+    def expire_day(self, symbols: Iterable[str]) -> list[Order]:
+        """The session of these symbols ended: their open DAY orders expire."""
+        wanted = set(symbols)
+        expired = [
+            o
+            for o in self.orders.values()
+            if o.symbol in wanted and o.tif is TimeInForce.DAY and o.is_open
+        ]
+        for order in expired:
+            self._close(order, Status.EXPIRED)
+        return expired
+
+    def _close(self, order: Order, status: Status) -> None:
+        """End an order: out of its book, its reserved funds released."""
+        order.transition(status)
+        self._unindex(order)
+        market = self.markets[order.symbol]
+        currency = market.base if order.side is Side.SELL else market.quote
+        held = self.held.pop(order.id, ZERO)
+        if held:
+            self.ledger.release(order.account, currency, held)
+        del self.orders[order.id]
+
+    def _unindex(self, order: Order) -> None:
+        """Take an order out of wherever it waits (by bisection on its own key)."""
+        book = self.book(order.symbol)
+        if order.type in (OrderType.STOP, OrderType.STOP_LIMIT) and not order.triggered:
+            assert order.stop_price is not None  # noqa: S101
+            buy = order.side is Side.BUY
+            keys = book.buy_stops if buy else book.sell_stops
+            key = (order.stop_price if buy else -order.stop_price, order.seq, order.id)
+        elif (limit := order.limit) is not None:
+            buy = order.side is Side.BUY
+            keys = book.bids if buy else book.asks
+            key = (-limit if buy else limit, order.seq, order.id)
+        else:
+            keys, key = [], (ZERO, 0, 0)
+        index = bisect.bisect_left(keys, key)
+        if index < len(keys) and keys[index] == key:
+            del keys[index]
+        for ids in (book.market, book.fresh):
+            if order.id in ids:
+                ids.remove(order.id)
+
+    # --- matching ---
+
+    def on_trade(self, symbol: str, price: Decimal, size: Decimal, ref: str = "") -> list[Fill]:
+        """A trade of the live market: what it fills, triggers and ends. Returns the fills;
+        order statuses change in place."""
+        book = self._books.get(symbol)
+        if book is None:
+            self.book(symbol).last = price
+            return []
+        fills: list[Fill] = []
+        budget = size * self.rules.participation
+        fresh, book.fresh = book.fresh, []
+        budget = self._fill_market(book, price, budget, ref, fills)
+        budget = self._fill_limits(book, price, budget, ref, fills)
+        for order_id in fresh:  # IOC and FOK: the rest is cancelled after their trade
+            order = self.orders.get(order_id)
+            if order is not None and order.is_open:
+                self._close(order, Status.CANCELLED)
+        self._trigger(book, price)
+        book.last = price
+        return fills
+
+    def _fill_market(
+        self, book: _Book, price: Decimal, budget: Decimal, ref: str, fills: list[Fill]
+    ) -> Decimal:
+        slip = self.rules.slippage_bps / BPS
+        for order_id in list(book.market):
+            if budget <= 0:
+                break
+            order = self.orders[order_id]
+            market = self.markets[order.symbol]
+            if order.side is Side.BUY:
+                at = (price * (1 + slip)).quantize(market.tick, rounding=ROUND_CEILING)
+            else:
+                at = (price * (1 - slip)).quantize(market.tick, rounding=ROUND_FLOOR)
+            wanted = self._take(order, budget, market)
+            quantity = self._affordable(order, at, wanted, market) if wanted > 0 else ZERO
+            if order.tif is TimeInForce.FOK and quantity < order.remaining:
+                continue  # all or nothing: cancelled after this trade
+            if quantity > 0:
+                fills.append(self._fill(order, at, quantity, "taker", ref))
+                budget -= quantity
+            elif wanted > 0:
+                # The reserved funds no longer pay for one step at this price (a move past
+                # the collar): the rest is cancelled rather than left unfillable.
+                self._close(order, Status.CANCELLED)
+        return budget
+
+    def _fill_limits(
+        self, book: _Book, price: Decimal, budget: Decimal, ref: str, fills: list[Fill]
+    ) -> Decimal:
+        # Bids at or above the trade price (keys are -limit: a prefix), best first.
+        at_or_above = bisect.bisect_right(book.bids, (-price, 1 << 62, 1 << 62))
+        budget = self._fill_side(book.bids[:at_or_above], price, budget, ref, fills)
+        at_or_below = bisect.bisect_right(book.asks, (price, 1 << 62, 1 << 62))
+        return self._fill_side(book.asks[:at_or_below], price, budget, ref, fills)
+
+    def _fill_side(
+        self, keys: list[_Key], price: Decimal, budget: Decimal, ref: str, fills: list[Fill]
+    ) -> Decimal:
+        for key in keys:
+            order = self.orders[key[2]]
+            limit = order.limit
+            assert limit is not None  # noqa: S101 - only limits are in these lists
+            market = self.markets[order.symbol]
+            if limit == price:
+                # At its price: the volume ahead of it in the queue trades first.
+                eaten = min(order.queue_ahead, budget)
+                order.queue_ahead -= eaten
+                budget -= eaten
+                if order.queue_ahead > 0:
+                    continue
+            if budget <= 0:
+                break
+            quantity = self._take(order, budget, market)
+            if order.tif is TimeInForce.FOK and quantity < order.remaining:
+                continue  # all or nothing: cancelled after this trade
+            if quantity > 0:
+                fills.append(self._fill(order, limit, quantity, "maker", ref))
+                budget -= quantity
+        return budget
+
+    def _take(self, order: Order, budget: Decimal, market: Market) -> Decimal:
+        """How much of the order this trade's remaining volume fills, on its step."""
+        quantity = min(order.remaining, budget)
+        return (quantity // market.step) * market.step
+
+    def _affordable(
+        self, order: Order, price: Decimal, quantity: Decimal, market: Market
+    ) -> Decimal:
+        """A market buy fills no more than its reserved funds pay for."""
+        if order.side is Side.SELL:
+            return quantity
+        fee = self.rules.taker_bps / BPS
+        can = self.held[order.id] / (price * (1 + fee))
+        return min(quantity, (can // market.step) * market.step)
+
+    def _fill(
+        self, order: Order, price: Decimal, quantity: Decimal, liquidity: str, ref: str
+    ) -> Fill:
+        market = self.markets[order.symbol]
+        bps = self.rules.maker_bps if liquidity == "maker" else self.rules.taker_bps
+        value = price * quantity
+        fee = (value * bps / BPS).quantize(market.tick * market.step, rounding=ROUND_CEILING)
+        ledger = self.ledger
+        if order.side is Side.BUY:
+            fee = min(fee, self.held[order.id] - value)
+            ledger.spend(order.account, market.quote, value, fee)
+            self.held[order.id] -= value + fee
+            ledger.receive(order.account, market.base, quantity)
+        else:
+            fee = min(fee, value)
+            ledger.spend(order.account, market.base, quantity)
+            self.held[order.id] -= quantity
+            ledger.receive(order.account, market.quote, value, fee)
+        order.filled += quantity
+        if order.remaining == 0:
+            self._close(order, Status.FILLED)
+        else:
+            order.transition(Status.PARTIALLY_FILLED)
+        return Fill(
+            order.id, order.account, order.symbol, order.side, price, quantity, fee, liquidity, ref
+        )
+
+    def _trigger(self, book: _Book, price: Decimal) -> None:
+        """Stops whose stop price this trade reached become market or limit orders."""
+        cut = bisect.bisect_right(book.buy_stops, (price, 1 << 62, 1 << 62))
+        hit, book.buy_stops = book.buy_stops[:cut], book.buy_stops[cut:]
+        cut = bisect.bisect_right(book.sell_stops, (-price, 1 << 62, 1 << 62))
+        hit += book.sell_stops[:cut]
+        book.sell_stops = book.sell_stops[cut:]
+        for _, _, order_id in sorted(hit, key=lambda k: k[1]):
+            order = self.orders[order_id]
+            order.triggered = True
+            self._rest(book, order)
