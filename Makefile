@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: install run test test-fast lint format bench bench-pipeline bench-fanout bench-frontend \
-	bench-portfolio lock clean
+	bench-portfolio bench-trading lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PY=...)")'
@@ -53,7 +53,7 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: bench-pipeline bench-fanout bench-frontend bench-portfolio
+bench: bench-pipeline bench-fanout bench-frontend bench-portfolio bench-trading
 
 bench-pipeline: install
 	$(BIN)/python bench/pipeline.py
@@ -66,6 +66,9 @@ bench-frontend: install
 
 bench-portfolio: install
 	$(BIN)/python bench/portfolio.py
+
+bench-trading: install
+	$(BIN)/python bench/trading.py
 
 lock:
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
