@@ -77,7 +77,12 @@ def test_the_dashboard_lists_the_users_watchlist(instruments: None) -> None:
     browser = Client()
     browser.force_login(user)
     page = browser.get("/")
-    assert [i["symbol"] for i in page.context["instruments"]] == ["TSLA", "BTC-USD"]
+    listed = page.context["instruments"]
+    assert [i["symbol"] for i in listed[:2]] == ["TSLA", "BTC-USD"]
+    assert len(listed) == 36 and all(i.get("extra") for i in listed[2:])  # found by search
+    assert (
+        b'data-symbol="AAPL" tabindex="0" aria-selected="false" data-extra hidden' in page.content
+    )
     assert page.context["default_symbol"] == "TSLA"
     anonymous = Client().get("/")
     assert len(anonymous.context["instruments"]) == 36

@@ -142,3 +142,23 @@ def shoot_page(page: Any, name: str) -> None:
 
 def test_screenshots_of_the_account_pages(server: str, browser: Any) -> None:
     shoot(browser, f"{server}/accounts/signup/", "signup", "true")
+
+
+def test_the_dashboard_shows_the_users_watchlist_and_searches_everything(
+    server: str, page: Any
+) -> None:
+    page.goto(f"{server}/accounts/login/")
+    page.fill("#id_username", "demo")
+    page.fill("#id_password", "demo-tickstream")
+    page.click("form.login button[type=submit]")
+    page.wait_for_url(f"{server}/")
+    visible = "[...document.querySelectorAll('#watchlist tr[data-symbol]')].filter(r => !r.hidden)"
+    shown = page.evaluate(f"{visible}.map(r => r.dataset.symbol)")
+    assert shown[:3] == ["AAPL", "MSFT", "NVDA"] and "TSLA" not in shown  # the demo watchlist
+    page.fill("#symbol-search", "tesla")
+    page.wait_for_function(f"{visible}.map(r => r.dataset.symbol).join() === 'TSLA'")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.getElementById('chart').dataset.symbol === 'TSLA'")
+    page.fill("#symbol-search", "")
+    page.wait_for_function(f"!{visible}.some(r => r.dataset.symbol === 'TSLA')")
+    assert page.errors == []

@@ -45,12 +45,16 @@ class DashboardView(MarketPage):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        # A signed-in user with a watchlist sees it (in its order); everyone else every
-        # instrument.
+        # A signed-in user with a watchlist sees it (in its order), and the other
+        # instruments only when searching; everyone else sees every instrument.
         watched = first_watchlist_symbols(user=self.request.user)
         if watched:
             by_symbol = {i["symbol"]: i for i in context["instruments"]}
-            context["instruments"] = [by_symbol[s] for s in watched if s in by_symbol]
+            first = [by_symbol[s] for s in watched if s in by_symbol]
+            others = [
+                {**i, "extra": True} for i in context["instruments"] if i["symbol"] not in watched
+            ]
+            context["instruments"] = first + others
             context["watchlist"] = True
         return {
             **context,

@@ -217,7 +217,8 @@ for (const [symbol, row] of rows) {
 search.addEventListener("input", () => {
   const text = search.value.trim().toLowerCase();
   for (const [symbol, row] of rows) {
-    row.hidden = Boolean(text) && rank(symbol, text) === Infinity;
+    // Rows outside the user's watchlist (`data-extra`) show only while they match a search.
+    row.hidden = text ? rank(symbol, text) === Infinity : "extra" in row.dataset;
   }
 });
 /** How well a symbol matches the search text: lower is better, Infinity is no match. */
