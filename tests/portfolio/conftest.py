@@ -40,12 +40,11 @@ def apply_marks(whole: dict[str, Any], marks: dict[str, Any]) -> dict[str, Any]:
         return marks
     assert marks["version"] == whole["version"], "marks of another basis: ask again"
     out = {**whole, "as_of": marks["as_of"], "totals": {**whole["totals"], **marks["totals"]}}
-    values = {}
-    for h in whole["holdings"]:
-        mark = marks["prices"].get(h["symbol"])
-        if mark is not None:
-            price, reference = Decimal(mark[0]), mark[1]
-            values[h["symbol"]] = Decimal(h["quantity"]) * price
+    values = {
+        h["symbol"]: Decimal(h["quantity"]) * Decimal(marks["prices"][h["symbol"]][0])
+        for h in whole["holdings"]
+        if h["symbol"] in marks["prices"]
+    }
     total = sum(values.values(), Decimal(0))
     holdings = []
     for h in whole["holdings"]:

@@ -33,6 +33,20 @@ async def _open(path: str) -> Any:
     return ws
 
 
+async def _subscribed(market: Market, *trades: tuple[str, str]) -> tuple[Any, str, Any, Any, str]:
+    """The market has traded `trades`; the owner of a fresh portfolio (`_setup`) has
+    subscribed to it. Returns the connection, the channel, the portfolio, the frames the
+    subscribe got and the owner's token."""
+    for symbol, price in trades:
+        market.trade(symbol, price)
+    await market.delivered()
+    _, key, portfolio = await database_sync_to_async(_setup)()
+    channel = f"portfolio:{portfolio.pk}"
+    ws = await _open(f"/ws/v1/?token={key}")
+    got = await request(ws, {"op": "subscribe", "id": 1, "channels": [channel]})
+    return ws, channel, portfolio, got, key
+
+
 def _updates(got: list[Any], channel: str) -> list[Any]:
     return [m for m in got if m.get("channel") == channel and m["type"] == "update"]
 
@@ -42,13 +56,7 @@ def _holding(data: Any, symbol: str) -> Any:
 
 
 async def test_the_owner_gets_a_valuation_that_moves_with_the_market(market: Market) -> None:
-    market.trade("AAPL", "210")
-    market.trade("MSFT", "400")
-    await market.delivered()
-    _, key, portfolio = await database_sync_to_async(_setup)()
-    channel = f"portfolio:{portfolio.pk}"
-    ws = await _open(f"/ws/v1/?token={key}")
-    got = await request(ws, {"op": "subscribe", "id": 1, "channels": [channel]})
+    ws, channel, portfolio, got, key = await _subscribed(market, ("AAPL", "210"), ("MSFT", "400"))
     assert [m["type"] for m in got] == ["subscribed", "snapshot"]
     snap = got[1]["data"]
     assert snap["id"] == portfolio.pk and snap["method"] == "fifo"
@@ -80,14 +88,10 @@ async def test_the_owner_gets_a_valuation_that_moves_with_the_market(market: Mar
 
 
 async def test_a_new_transaction_reaches_the_open_page_at_once(market: Market) -> None:
-    market.trade("AAPL", "210")
-    market.trade("MSFT", "400")
-    market.trade("NVDA", "150")
-    await market.delivered()
-    _, key, portfolio = await database_sync_to_async(_setup)()
-    channel = f"portfolio:{portfolio.pk}"
-    ws = await _open(f"/ws/v1/?token={key}")
-    state = (await request(ws, {"op": "subscribe", "id": 1, "channels": [channel]}))[1]["data"]
+    ws, channel, portfolio, got, key = await _subscribed(
+        market, ("AAPL", "210"), ("MSFT", "400"), ("NVDA", "150")
+    )
+    state = got[1]["data"]
 
     await database_sync_to_async(add)(
         portfolio, kind="buy", symbol="NVDA", quantity="4", price="145"
@@ -128,13 +132,8 @@ async def test_a_new_transaction_reaches_the_open_page_at_once(market: Market) -
 async def test_valuation_on_the_channel_equals_a_fresh_read(market: Market) -> None:
     """Snapshot + updates = fresh snapshot: after a run of trades, the last update equals
     the valuation a new subscriber (built from the transactions) starts from."""
-    market.trade("AAPL", "210")
-    market.trade("MSFT", "400")
-    await market.delivered()
-    _, key, portfolio = await database_sync_to_async(_setup)()
-    channel = f"portfolio:{portfolio.pk}"
-    ws = await _open(f"/ws/v1/?token={key}")
-    state = (await request(ws, {"op": "subscribe", "id": 1, "channels": [channel]}))[1]["data"]
+    ws, channel, portfolio, got, key = await _subscribed(market, ("AAPL", "210"), ("MSFT", "400"))
+    state = got[1]["data"]
     prices = ["210.01", "209.37", "212.44", "208.10", "213.99"]
     for n, price in enumerate(prices):
         market.trade("AAPL", price)

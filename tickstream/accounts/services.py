@@ -1,10 +1,9 @@
-"""Writes of accounts: sign-up and API tokens."""
+"""Writes of accounts: API tokens (sign-up is Django's user form)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
@@ -19,9 +18,3 @@ def token_rotate(*, user: Any) -> Token:
 def token_get_or_create(*, user: Any) -> Token:
     token, _ = Token.objects.get_or_create(user=user)
     return token
-
-
-@transaction.atomic
-def user_sign_up(*, username: str, password: str) -> Any:
-    """A new user (the form has checked the name and the password's strength)."""
-    return get_user_model().objects.create_user(username=username, password=password)

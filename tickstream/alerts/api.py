@@ -18,6 +18,7 @@ from tickstream.alerts.models import Alert, AlertFiring, Watchlist
 from tickstream.market.api import DecimalJSONParser, NumberField, documented_errors
 from tickstream.market.api_errors import ApiError, not_found
 from tickstream.market.core.messages import decimal_str
+from tickstream.market.core.ticks import datetime_to_iso
 
 
 def _checked(body: dict[str, Any], field: str, kind: type | tuple[type, ...]) -> Any:
@@ -88,7 +89,7 @@ def watchlist_dict(w: Watchlist) -> dict[str, Any]:
 
 
 def _iso(value: Any) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
+    return None if value is None else datetime_to_iso(value)
 
 
 def firing_dict(f: AlertFiring) -> dict[str, Any]:

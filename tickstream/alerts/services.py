@@ -14,6 +14,7 @@ from django.db.models import F
 from tickstream.alerts.core.book import Change, Condition
 from tickstream.alerts.models import Alert, AlertFiring, Watchlist, WatchlistItem
 from tickstream.market.core.messages import decimal_str
+from tickstream.market.core.ticks import datetime_to_iso
 from tickstream.market.selectors import instrument_by_symbol, instruments_by_symbol
 from tickstream.stream.publish import publish
 
@@ -193,7 +194,7 @@ def alert_message(alert: Alert, firing: AlertFiring) -> dict[str, Any]:
         "price": decimal_str(firing.price),
         "reference": None if firing.reference is None else decimal_str(firing.reference),
         "note": alert.note,
-        "time": firing.fired_at.isoformat().replace("+00:00", "Z"),
+        "time": datetime_to_iso(firing.fired_at),
     }
 
 

@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 from tickstream.market.api import DecimalJSONParser, NumberField, documented_errors
 from tickstream.market.api_errors import ApiError, not_found
 from tickstream.market.core.messages import decimal_str
+from tickstream.market.core.ticks import datetime_to_iso
 from tickstream.portfolio import selectors, services
 from tickstream.portfolio.core import csvfile
 from tickstream.portfolio.core.costbasis import Kind, Method
@@ -196,7 +197,7 @@ def _changing(action: Callable[[], Any]) -> Any:
 
 
 def portfolio_dict(p: Portfolio) -> dict[str, Any]:
-    return {**selectors.portfolio_header(p), "created_at": selectors.iso_time(p.created_at)}
+    return {**selectors.portfolio_header(p), "created_at": datetime_to_iso(p.created_at)}
 
 
 def transaction_dict(t: Transaction) -> dict[str, Any]:
@@ -207,7 +208,7 @@ def transaction_dict(t: Transaction) -> dict[str, Any]:
         "quantity": decimal_str(t.quantity),
         "price": decimal_str(t.price),
         "fee": decimal_str(t.fee),
-        "time": selectors.iso_time(t.time),
+        "time": datetime_to_iso(t.time),
         "note": t.note,
     }
 
@@ -477,7 +478,7 @@ def _record_dict(r: Record) -> dict[str, Any]:
         "quantity": decimal_str(r.quantity),
         "price": decimal_str(r.price),
         "fee": decimal_str(r.fee),
-        "time": selectors.iso_time(r.time),
+        "time": datetime_to_iso(r.time),
         "note": r.note,
     }
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from tickstream.market.core.ticks import datetime_to_iso
 from tickstream.market.models import Candle, Quote
 from tickstream.portfolio.core import costbasis as core
 from tickstream.portfolio.core.history import (
@@ -24,11 +25,6 @@ from tickstream.portfolio.models import Portfolio, Transaction
 
 PERIODS = ("1D", "1M", "YTD", "1Y", "ALL")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def iso_time(moment: datetime) -> str:
-    """A stored time as the wire writes it (UTC, `Z`)."""
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def portfolio_list(*, user: Any) -> QuerySet[Portfolio]:
@@ -105,7 +101,7 @@ def portfolio_valuation(portfolio: Portfolio) -> Valuation:
         "instrument"
     )
     for q in quotes:
-        valuation.mark(q.instrument.symbol, q.last, q.reference, iso_time(q.time))
+        valuation.mark(q.instrument.symbol, q.last, q.reference, datetime_to_iso(q.time))
     return valuation
 
 

@@ -80,14 +80,14 @@ def portfolio_update(
 ) -> Portfolio:
     """Rename a portfolio or change its cost-basis method (everything is recomputed from
     the transactions under the new method)."""
-    portfolio = Portfolio.objects.select_for_update().get(pk=portfolio.pk)
+    portfolio = _locked(portfolio)
     if name is not None:
         portfolio.name = _check_name(name)
     if method is not None:
         portfolio.method = _check_method(method)
-        _replay(portfolio, pure_transactions(portfolio))
+    basis = _replay(portfolio, pure_transactions(portfolio))
     _save(portfolio)
-    _published(portfolio)
+    _published(portfolio, basis)
     return portfolio
 
 
@@ -116,10 +116,8 @@ def _replay(portfolio: Portfolio, transactions: Iterable[core.Transaction]) -> B
         raise PortfolioError(exc.code, str(exc)) from None
 
 
-def _published(portfolio: Portfolio, basis: Basis | None = None) -> None:
+def _published(portfolio: Portfolio, basis: Basis) -> None:
     """Send the portfolio's new basis to its live valuations once the change commits."""
-    if basis is None:
-        basis = _replay(portfolio, pure_transactions(portfolio))
     publish(f"portfolio:{portfolio.pk}", change_message(portfolio_header(portfolio), basis))
 
 

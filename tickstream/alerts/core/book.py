@@ -184,16 +184,6 @@ class AlertBook:
             alert.armed = None
             self.add(alert)
 
-    def armed_levels(self, symbol: str) -> dict[str, list[_Key]]:
-        """The sorted lists of a symbol (for tests and monitoring)."""
-        book = self._symbols.get(symbol, _Symbol())
-        return {
-            "up_armed": list(book.up.armed),
-            "up_disarmed": list(book.up.disarmed),
-            "down_armed": list(book.down.armed),
-            "down_disarmed": list(book.down.disarmed),
-        }
-
 
 _MAX_ID = 1 << 62
 _MIN_ID = -1

@@ -40,8 +40,12 @@ def datetime_to_ns(value: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * NS_PER_S + delta.microseconds * 1000
 
 
+def datetime_to_iso(value: datetime) -> str:
+    """An aware datetime as ISO 8601 in UTC with `Z` (`2024-01-02T03:04:05.123456Z`)."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 @lru_cache(maxsize=65_536)  # candle starts repeat for every tick of the candle
 def ns_to_iso(ts: int) -> str:
     """Return an ISO 8601 UTC string (`2024-01-02T03:04:05.123456Z`) of a nanosecond time."""
-    text = ns_to_datetime(ts).isoformat()
-    return text.replace("+00:00", "Z")
+    return datetime_to_iso(ns_to_datetime(ts))

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from tickstream.market.core.messages import decimal_str as plain
+from tickstream.market.core.ticks import datetime_to_iso
 from tickstream.portfolio.core.records import FieldError, Record, record
 
 COLUMNS = ("time", "kind", "symbol", "quantity", "price", "fee", "note")
@@ -85,7 +86,7 @@ def write(records: Iterable[Record]) -> str:
     for r in records:
         writer.writerow(
             [
-                r.time.isoformat().replace("+00:00", "Z"),
+                datetime_to_iso(r.time),
                 r.kind.value,
                 r.symbol,
                 plain(r.quantity),

@@ -202,16 +202,13 @@ class Valuation:
         self.cost = basis.cost_basis
         self.unpriced = self.cost
         self.version += 1
-        for symbol in self._lines:
-            known = old.get(symbol)
-            if known is not None and known.price is not None:
-                self.mark(
-                    symbol,
-                    known.price,
-                    known.reference,
-                    text=known.price_text,
-                    reference_text=known.reference_text,
-                )
+        self.mark_quotes(
+            {
+                symbol: {"last": known.price_text, "prev_close": known.reference_text}
+                for symbol, known in old.items()
+                if symbol in self._lines and known.price is not None
+            }
+        )
 
     def apply(self, change: Mapping[str, Any]) -> None:
         """A published change (`change_message`): the new header and basis."""
@@ -225,31 +222,13 @@ class Valuation:
         price: Decimal,
         reference: Decimal | None = None,
         time: str | None = None,
-        *,
-        text: str | None = None,
-        reference_text: str | None = None,
     ) -> bool:
         """A new price for `symbol` (traded at `time`, ISO 8601 UTC); True if the valuation
         changed. O(1): the totals move by the holding's change alone."""
-        if time is not None and (self.as_of is None or time > self.as_of):
-            self.as_of = time
-        line = self._lines.get(symbol)
-        if line is None or (line.price == price and line.reference == reference):
-            return False
-        quantity = line.position.quantity
-        value = quantity * price
-        base = value if reference is None else quantity * reference
-        if line.price is None:
-            self.unpriced -= line.position.cost
-        self.market_value += value - line.value
-        self.base_value += base - line.base
-        line.price, line.reference, line.value, line.base = price, reference, value, base
-        line.price_text = text if text is not None else plain(price)
-        if reference is None:
-            line.reference_text = None
-        else:
-            line.reference_text = reference_text if reference_text is not None else plain(reference)
-        return True
+        quote = {"last": plain(price), "prev_close": None, "time": time}
+        if reference is not None:
+            quote["prev_close"] = plain(reference)
+        return self.mark_quotes({symbol: quote})
 
     def mark_quote(self, symbol: str, quote: Mapping[str, Any] | None) -> bool:
         """`mark` from a market quote's wire shape (`last`, `prev_close`, `open`)."""

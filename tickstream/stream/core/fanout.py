@@ -53,8 +53,6 @@ class Derived(Protocol):
 
     def symbols(self) -> frozenset[str]: ...
 
-    def mark_quote(self, symbol: str, quote: Message | None) -> bool: ...
-
     def mark_quotes(self, quotes: dict[str, Message | None]) -> bool: ...
 
     def apply(self, change: Any) -> None: ...
@@ -331,7 +329,7 @@ class FanOut:
         if value is None or view.symbol not in value.symbols():
             return
         self.followers.setdefault(view.symbol, set()).add(key)
-        if value.mark_quote(view.symbol, view.quote) and announce:
+        if value.mark_quotes({view.symbol: view.quote}) and announce:
             self._remarked[key] = None
 
     def _unfollow(self, key: str, symbol: str) -> None:
