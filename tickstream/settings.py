@@ -8,6 +8,7 @@ lists every variable.
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -56,6 +57,7 @@ INSTALLED_APPS = [
     "tickstream.accounts",
     "tickstream.portfolio",
     "tickstream.alerts",
+    "tickstream.trading",
     "tickstream.web",
 ]
 
@@ -264,3 +266,16 @@ STREAM_DEFAULT_CRYPTO = env.str("STREAM_DEFAULT_CRYPTO", default="BTC-USD")
 
 # --- Alerts: how soon a created or edited alert reaches the evaluator (seconds). ---
 ALERTS_REFRESH_S = env.float("ALERTS_REFRESH_S", default=1.0)
+
+# --- Paper trading (docs/configuration.md). Fees and slippage in basis points. ---
+TRADING_MAKER_BPS = Decimal(env.str("TRADING_MAKER_BPS", default="10"))
+TRADING_TAKER_BPS = Decimal(env.str("TRADING_TAKER_BPS", default="20"))
+TRADING_SLIPPAGE_BPS = Decimal(env.str("TRADING_SLIPPAGE_BPS", default="5"))
+TRADING_COLLAR_BPS = Decimal(env.str("TRADING_COLLAR_BPS", default="500"))  # market buys reserve
+TRADING_PARTICIPATION = Decimal(env.str("TRADING_PARTICIPATION", default="1"))  # of each trade
+TRADING_QUEUE_FACTOR = Decimal(env.str("TRADING_QUEUE_FACTOR", default="1"))  # x own quantity
+TRADING_ORDERS_PER_SECOND = env.int("TRADING_ORDERS_PER_SECOND", default=10)  # per user
+TRADING_MAX_OPEN_ORDERS = env.int("TRADING_MAX_OPEN_ORDERS", default=200)  # per user
+TRADING_POLL_S = env.float("TRADING_POLL_S", default=0.2)  # how soon the engine sees orders
+TRADING_ENGINE_TIMEOUT_S = env.float("TRADING_ENGINE_TIMEOUT_S", default=10.0)
+TRADING_DEMO_DEPOSIT = Decimal(env.str("TRADING_DEMO_DEPOSIT", default="100000"))

@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/", include("tickstream.accounts.api_urls")),
     path("api/", include("tickstream.portfolio.urls")),
     path("api/", include("tickstream.alerts.urls")),
+    path("api/", include("tickstream.trading.urls")),
     path("", include("tickstream.web.urls")),
 ]
 

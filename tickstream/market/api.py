@@ -137,11 +137,12 @@ def documented_errors(*statuses: int) -> dict[int, Any]:
         401: "no or invalid credentials",
         403: "the account may not do this",
         404: "not found: an unknown symbol, or an object that is not yours",
+        409: "conflicts with the object's state: an order that has ended, too many open",
         413: "the body or the batch is too large",
         415: "the body is not JSON",
         422: "no tick was accepted",
         429: "throttled",
-        503: "no market pipeline answered",
+        503: "unavailable: no market pipeline or matching engine answered",
     }
     return {
         code: OpenApiResponse(ErrorSerializer, description=described[code]) for code in statuses

@@ -33,7 +33,13 @@ from tickstream.stream.core.protocol import (
 )
 from tickstream.stream.frames import RAW_SEND, FrameWriter
 from tickstream.stream.hub import STREAM_HIGH_WATER, DeriveSource, Hub, get_hub
-from tickstream.stream.registry import channel_type, shapes
+from tickstream.stream.registry import (
+    OperationError,
+    channel_type,
+    operation,
+    operations,
+    shapes,
+)
 
 _NO_FRAMES: deque[bytes] = deque(maxlen=0)  # shared, always empty: most sockets never queue
 
@@ -241,17 +247,35 @@ class StreamConsumer(HubConsumer):
         raw = text_data if text_data is not None else (bytes_data or b"")
         try:
             self.admit(raw)
-            request = parse_request(raw)
+            request = parse_request(raw, operations())
             if request.op == "ping":
                 self.send_now(
                     [{"type": "pong", "id": request.id, "time": time.time_ns() // 1_000_000}]
                 )
             elif request.op == "subscribe":
                 await self._subscribe(request)
-            else:
+            elif request.op == "unsubscribe":
                 await self._unsubscribe(request)
+            else:
+                await self._operate(request)
         except ProtocolError as exc:
             await self.refuse(exc)
+
+    async def _operate(self, request: Request) -> None:
+        """An op an app registered: its answer, or its refusal, carries the request's id."""
+        handler = operation(request.op)
+        if handler is None:  # pragma: no cover - parse_request knows only registered ops
+            raise ProtocolError(ErrorCode.UNKNOWN_OP, f"unknown op {request.op!r}", request.id)
+        try:
+            data = await handler(self.scope.get("user"), request.params)
+        except OperationError as exc:
+            frame: dict[str, Any] = {"type": "error", "id": request.id, "code": exc.code}
+            frame["message"] = exc.message
+            if exc.details is not None:
+                frame["details"] = exc.details
+            self.send_now([frame])
+            return
+        self.send_now([{"type": "result", "id": request.id, "op": request.op, "data": data}])
 
     async def _authorise(self, ref: ChannelRef, request: Request) -> str:
         """The broker group of a published channel this user may read; refuse others."""

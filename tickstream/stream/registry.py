@@ -36,6 +36,8 @@ from tickstream.stream.groups import publish_group
 OwnerCheck = Callable[[Any, ChannelRef], Awaitable[bool]]
 Snapshot = Callable[[Any, ChannelRef], Awaitable[Any]]
 Derive = Callable[[Any, ChannelRef], Awaitable[Derived]]
+# An app's websocket operation: (user, the request frame) -> the `result` frame's data.
+Operation = Callable[[Any, dict[str, Any]], Awaitable[Any]]
 
 
 def channel_group(ref: ChannelRef, user: Any) -> str:
@@ -100,3 +102,35 @@ def register_format(wire: str, encoder: Encoder) -> None:
 
 def formats() -> dict[str, Encoder]:
     return _formats
+
+
+class OperationError(Exception):
+    """An app's refusal of an operation, answered with an `error` frame carrying `code`
+    (`insufficient_funds`). Unlike a protocol error it does not count as abuse."""
+
+    def __init__(self, code: str, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+_operations: dict[str, Operation] = {}
+
+
+def register_operation(op: str, handler: Operation, *, replace: bool = False) -> None:
+    """A websocket op an app serves (`order.place`): the consumer hands it the frame of a
+    signed-in or anonymous user and answers `{"type": "result", "id", "op", "data"}`."""
+    if op in ("subscribe", "unsubscribe", "ping"):
+        raise RegistryError(f"{op!r} is the protocol's own")
+    if op in _operations and not replace:
+        raise RegistryError(f"operation {op!r} is registered already")
+    _operations[op] = handler
+
+
+def operation(op: str) -> Operation | None:
+    return _operations.get(op)
+
+
+def operations() -> frozenset[str]:
+    return frozenset(_operations)

@@ -46,7 +46,7 @@ class ErrorCode(StrEnum):
 class ProtocolError(Exception):
     """A client mistake answered with an `error` frame."""
 
-    def __init__(self, code: ErrorCode, message: str, request_id: Any = None) -> None:
+    def __init__(self, code: ErrorCode | str, message: str, request_id: Any = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -157,6 +157,7 @@ class Request:
     channels: tuple[str, ...] = ()
     since: dict[str, int] = field(default_factory=dict)
     epoch: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)  # an app's operation: the frame
 
 
 def check_frame_size(raw: str | bytes) -> None:
@@ -171,8 +172,9 @@ def check_frame_size(raw: str | bytes) -> None:
         )
 
 
-def parse_request(raw: str | bytes) -> Request:
-    """Parse a client frame; raise ProtocolError with the right code."""
+def parse_request(raw: str | bytes, operations: frozenset[str] = frozenset()) -> Request:
+    """Parse a client frame; raise ProtocolError with the right code. `operations` are the
+    ops apps registered (`order.place`): their frame is handed to the app whole."""
     check_frame_size(raw)
     try:
         data = orjson.loads(raw)
@@ -184,12 +186,11 @@ def parse_request(raw: str | bytes) -> Request:
     op = data.get("op")
     if op == "ping":
         return Request("ping", request_id)
+    if isinstance(op, str) and op in operations:
+        return Request(op, request_id, params=data)
     if op not in ("subscribe", "unsubscribe"):
-        raise ProtocolError(
-            ErrorCode.UNKNOWN_OP,
-            f"unknown op {op!r}: use subscribe, unsubscribe or ping",
-            request_id,
-        )
+        known = ", ".join(["subscribe", "unsubscribe", "ping", *sorted(operations)])
+        raise ProtocolError(ErrorCode.UNKNOWN_OP, f"unknown op {op!r}: use {known}", request_id)
     channels = data.get("channels")
     if (
         not isinstance(channels, list)
@@ -235,5 +236,5 @@ def encode(message: dict[str, Any]) -> bytes:
     return orjson.dumps(message)
 
 
-def error_frame(code: ErrorCode, message: str, request_id: Any = None) -> bytes:
-    return encode({"type": "error", "id": request_id, "code": code.value, "message": message})
+def error_frame(code: ErrorCode | str, message: str, request_id: Any = None) -> bytes:
+    return encode({"type": "error", "id": request_id, "code": str(code), "message": message})

@@ -87,6 +87,54 @@ class Fill:
     trade: str  # the trade that caused it
 
 
+def check_order(order: Order, market: Market) -> None:
+    """The order's quantity, prices and time in force against its instrument's steps;
+    OrderError with a code (`bad_step`, `below_minimum`, `bad_price`,
+    `bad_time_in_force`) otherwise."""
+    minimum = market.min_quantity or market.step
+    if order.quantity <= 0 or order.quantity % market.step:
+        raise OrderError("bad_step", f"quantity must be a multiple of {market.step}")
+    if order.quantity < minimum:
+        raise OrderError("below_minimum", f"quantity must be at least {minimum}")
+    needs_price = order.type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
+    needs_stop = order.type in (OrderType.STOP, OrderType.STOP_LIMIT)
+    for name, value, needed in (
+        ("price", order.price, needs_price),
+        ("stop_price", order.stop_price, needs_stop),
+    ):
+        if needed and (value is None or value <= 0):
+            raise OrderError("bad_price", f"a {order.type} order needs a {name} above 0")
+        if not needed and value is not None:
+            raise OrderError("bad_price", f"a {order.type} order has no {name}")
+        if value is not None and value % market.tick:
+            raise OrderError("bad_step", f"{name} must be a multiple of {market.tick}")
+    if order.type is OrderType.MARKET and order.tif is TimeInForce.DAY:
+        raise OrderError("bad_time_in_force", "a market order is IOC, FOK or GTC")
+
+
+def reservation(
+    order: Order, market: Market, rules: Rules, last: Decimal | None
+) -> tuple[str, Decimal]:
+    """What placing the order reserves: (currency, amount). Sells hold the asset; buys
+    hold quantity x price plus the highest fee, the price being the limit, or for market
+    and stop orders the stop price or the `last` trade plus the collar. OrderError
+    `no_price` when a market buy has no price to reserve at."""
+    if order.side is Side.SELL:
+        return market.base, order.quantity
+    worst_fee = max(rules.maker_bps, rules.taker_bps) / BPS
+    if order.type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
+        assert order.price is not None  # noqa: S101 - checked by check_order
+        price = order.price
+    else:
+        reference = order.stop_price if order.type is OrderType.STOP else None
+        reference = reference or last
+        if reference is None:
+            raise OrderError("no_price", f"{order.symbol} has not traded yet")
+        price = reference * (1 + rules.collar_bps / BPS)
+    cost = order.quantity * price * (1 + worst_fee)
+    return market.quote, cost.quantize(market.tick * market.step, rounding=ROUND_CEILING)
+
+
 _Key = tuple[Decimal, int, int]  # (price, seq, order id), sorted ascending
 
 
@@ -115,6 +163,10 @@ class Engine:
         self.held: dict[int, Decimal] = {}  # what each open order has reserved
         self._books: dict[str, _Book] = {}
         self._seq = 0
+        # What changed besides fills, for a caller that stores it: orders closed (by a
+        # trade, a cancel or expiry) and stops triggered, in order. Drained by the caller.
+        self.closed: list[Order] = []
+        self.triggered: list[Order] = []
 
     def book(self, symbol: str) -> _Book:
         found = self._books.get(symbol)
@@ -129,25 +181,7 @@ class Engine:
         market = self.markets.get(order.symbol)
         if market is None:
             raise OrderError("unknown_instrument", f"{order.symbol} is not traded here")
-        minimum = market.min_quantity or market.step
-        if order.quantity <= 0 or order.quantity % market.step:
-            raise OrderError("bad_step", f"quantity must be a multiple of {market.step}")
-        if order.quantity < minimum:
-            raise OrderError("below_minimum", f"quantity must be at least {minimum}")
-        needs_price = order.type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
-        needs_stop = order.type in (OrderType.STOP, OrderType.STOP_LIMIT)
-        for name, value, needed in (
-            ("price", order.price, needs_price),
-            ("stop_price", order.stop_price, needs_stop),
-        ):
-            if needed and (value is None or value <= 0):
-                raise OrderError("bad_price", f"a {order.type} order needs a {name} above 0")
-            if not needed and value is not None:
-                raise OrderError("bad_price", f"a {order.type} order has no {name}")
-            if value is not None and value % market.tick:
-                raise OrderError("bad_step", f"{name} must be a multiple of {market.tick}")
-        if order.type is OrderType.MARKET and order.tif is TimeInForce.DAY:
-            raise OrderError("bad_time_in_force", "a market order is IOC, FOK or GTC")
+        check_order(order, market)
         return market
 
     def place(self, order: Order) -> None:
@@ -171,22 +205,39 @@ class Engine:
             book.fresh.append(order.id)
         self._rest(book, order)
 
+    def adopt(self, order: Order, held: Decimal) -> None:
+        """Take in an order accepted elsewhere, whose funds (`held`) are reserved already
+        (by the database): it is indexed as if placed now, holding exactly that much."""
+        market = self.check(order)
+        currency = market.base if order.side is Side.SELL else market.quote
+        self.ledger.deposit(order.account, currency, held)
+        self.ledger.reserve(order.account, currency, held)
+        self._seq += 1
+        order.seq = self._seq
+        self.orders[order.id] = order
+        self.held[order.id] = held
+        book = self.book(order.symbol)
+        if order.tif in (TimeInForce.IOC, TimeInForce.FOK) and not order.filled:
+            book.fresh.append(order.id)
+        self._rest(book, order)
+
+    def forget(self, order_id: int) -> Order | None:
+        """Drop an order that was closed or changed elsewhere, without a transition: out
+        of its book, its reservation given back to where it came from."""
+        order = self.orders.pop(order_id, None)
+        if order is None:
+            return None
+        self._unindex(order)
+        market = self.markets[order.symbol]
+        currency = market.base if order.side is Side.SELL else market.quote
+        held = self.held.pop(order_id, ZERO)
+        if held:
+            self.ledger.release(order.account, currency, held)
+            self.ledger.deposit(order.account, currency, -held)
+        return order
+
     def _reservation(self, order: Order, market: Market) -> tuple[str, Decimal]:
-        if order.side is Side.SELL:
-            return market.base, order.quantity
-        rules = self.rules
-        worst_fee = max(rules.maker_bps, rules.taker_bps) / BPS
-        if order.type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
-            assert order.price is not None  # noqa: S101 - checked above
-            price = order.price
-        else:
-            reference = order.stop_price if order.type is OrderType.STOP else None
-            reference = reference or self.book(order.symbol).last
-            if reference is None:
-                raise OrderError("no_price", f"{order.symbol} has not traded yet")
-            price = reference * (1 + rules.collar_bps / BPS)
-        cost = order.quantity * price * (1 + worst_fee)
-        return market.quote, cost.quantize(market.tick * market.step, rounding=ROUND_CEILING)
+        return reservation(order, market, self.rules, self.book(order.symbol).last)
 
     def _rest(self, book: _Book, order: Order) -> None:
         """Index an open order where it waits: stops by trigger, limits by price."""
@@ -229,9 +280,18 @@ class Engine:
             self._close(order, Status.EXPIRED)
         return expired
 
+    def expire(self, order_id: int) -> Order:
+        """Its session ended: an open order expires and its funds are released."""
+        order = self.orders.get(order_id)
+        if order is None or not order.is_open:
+            raise OrderError("not_cancellable", f"order {order_id} is not open")
+        self._close(order, Status.EXPIRED)
+        return order
+
     def _close(self, order: Order, status: Status) -> None:
         """End an order: out of its book, its reserved funds released."""
         order.transition(status)
+        self.closed.append(order)
         self._unindex(order)
         market = self.markets[order.symbol]
         currency = market.base if order.side is Side.SELL else market.quote
@@ -395,4 +455,5 @@ class Engine:
         for _, _, order_id in sorted(hit, key=lambda k: k[1]):
             order = self.orders[order_id]
             order.triggered = True
+            self.triggered.append(order)
             self._rest(book, order)

@@ -1,0 +1,247 @@
+"""REST API of the paper venue, owner only (another user's order is a 404). Views are
+thin: fields are checked by the pure core, changes made by `services`, reads done by
+`selectors`; refusals leave as JSON with a code."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import permissions, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from tickstream.market.api import DecimalJSONParser, NumberField, documented_errors
+from tickstream.market.api_errors import ApiError, not_found
+from tickstream.portfolio.core.records import FieldError, amount
+from tickstream.portfolio.models import Portfolio
+from tickstream.trading import selectors, services
+from tickstream.trading.core.orders import OrderType, Side, Status, TimeInForce
+from tickstream.trading.models import Order
+
+STATUSES = ["open", *(s.value for s in Status)]
+
+
+class BalanceSerializer(serializers.Serializer[Any]):
+    currency = serializers.CharField(help_text="cash (USD) or an asset by its base: BTC, AAPL")
+    available = serializers.CharField()
+    reserved = serializers.CharField(help_text="held by open orders")
+
+
+class AccountSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    portfolio = serializers.IntegerField(allow_null=True, help_text="fills are recorded there")
+    balances = BalanceSerializer(many=True)
+    open_orders = serializers.IntegerField()
+    engine = serializers.ChoiceField(choices=["running", "unavailable"])
+
+
+class AccountUpdateSerializer(serializers.Serializer[Any]):
+    portfolio = serializers.IntegerField(allow_null=True)
+
+
+class TransferSerializer(serializers.Serializer[Any]):
+    amount = NumberField(help_text="above 0")
+    currency = serializers.CharField(required=False, default="USD")
+
+
+class OrderSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField(read_only=True)
+    symbol = serializers.CharField()
+    side = serializers.ChoiceField(choices=[s.value for s in Side])
+    type = serializers.ChoiceField(choices=[t.value for t in OrderType])
+    quantity = NumberField(help_text="on the instrument's quantity step")
+    price = NumberField(required=False, help_text="limit and stop_limit: on the price step")
+    stop_price = NumberField(required=False, help_text="stop and stop_limit")
+    time_in_force = serializers.ChoiceField(
+        choices=[t.value for t in TimeInForce], required=False, default="GTC"
+    )
+    client_order_id = serializers.CharField(
+        required=False, max_length=64, help_text="the same id again returns the first order"
+    )
+    status = serializers.ChoiceField(choices=[s.value for s in Status], read_only=True)
+    reason = serializers.CharField(read_only=True, allow_null=True)
+    filled = serializers.CharField(read_only=True)
+    average_price = serializers.CharField(read_only=True, allow_null=True)
+    fees = serializers.CharField(read_only=True)
+    reserved = serializers.CharField(read_only=True, help_text="funds it still holds")
+    triggered = serializers.BooleanField(read_only=True)
+    expires_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+
+
+class FillSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    order = serializers.IntegerField()
+    symbol = serializers.CharField()
+    side = serializers.CharField()
+    price = serializers.CharField()
+    quantity = serializers.CharField()
+    fee = serializers.CharField()
+    fee_currency = serializers.CharField()
+    liquidity = serializers.ChoiceField(choices=["maker", "taker"])
+    trade = serializers.CharField(help_text="the market trade that filled it")
+    time = serializers.DateTimeField()
+
+
+def _changing(action: Callable[[], Any]) -> Any:
+    try:
+        return action()
+    except services.TradingError as exc:
+        details = None if exc.field is None else {"field": exc.field}
+        raise ApiError(exc.code, exc.message, status_code=exc.status, details=details) from None
+
+
+def _body(request: Request) -> dict[str, Any]:
+    if not isinstance(request.data, dict):
+        raise ApiError("malformed_body", "the body must be a JSON object")
+    return request.data
+
+
+class OwnerOnly(APIView):
+    permission_classes = [permissions.IsAuthenticated]
+    parser_classes = [DecimalJSONParser]
+
+    def account(self, request: Request) -> Any:
+        return services.account_get_or_create(user=request.user)
+
+
+class AccountView(OwnerOnly):
+    @extend_schema(responses={200: AccountSerializer, **documented_errors(403)})
+    def get(self, request: Request) -> Response:
+        """Your paper account: cash and assets, each `available` and `reserved`."""
+        return Response(selectors.account_data(self.account(request)))
+
+    @extend_schema(
+        request=AccountUpdateSerializer,
+        responses={200: AccountSerializer, **documented_errors(400, 403, 404)},
+    )
+    def patch(self, request: Request) -> Response:
+        """Link a portfolio of yours (every later fill and transfer is recorded there), or
+        unlink it with `null`."""
+        body = _body(request)
+        if "portfolio" not in body:
+            raise ApiError("required", "portfolio is required", details={"field": "portfolio"})
+        wanted = body["portfolio"]
+        portfolio = None
+        if wanted is not None:
+            if not isinstance(wanted, Decimal) or wanted != int(wanted):
+                raise ApiError("bad_portfolio", "portfolio must be an id or null")
+            portfolio = Portfolio.objects.filter(pk=int(wanted), owner=request.user).first()
+            if portfolio is None:
+                raise not_found("not_found", f"no portfolio {wanted} of yours")
+        account = _changing(
+            lambda: services.account_link(account=self.account(request), portfolio=portfolio)
+        )
+        return Response(selectors.account_data(account))
+
+
+class TransferView(OwnerOnly):
+    sign = 1
+
+    @extend_schema(
+        request=TransferSerializer,
+        responses={201: BalanceSerializer, **documented_errors(400, 403)},
+    )
+    def post(self, request: Request) -> Response:
+        body = _body(request)
+        try:
+            value = amount("amount", body.get("amount"), positive=True)
+        except FieldError as exc:
+            raise ApiError(exc.code, exc.message, details={"field": exc.field}) from None
+        currency = body.get("currency", "USD")
+        if not isinstance(currency, str):
+            raise ApiError("bad_currency", "currency must be text", details={"field": "currency"})
+        balance = _changing(
+            lambda: services.transfer_make(
+                account=self.account(request), amount=self.sign * value, currency=currency
+            )
+        )
+        return Response(selectors.balance_data(balance), status=status.HTTP_201_CREATED)
+
+
+class DepositView(TransferView):
+    """Paper cash in."""
+
+
+class WithdrawalView(TransferView):
+    """Paper cash out, at most what is available."""
+
+    sign = -1
+
+
+class OrderListView(OwnerOnly):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=STATUSES, description="`open`: new or partial")
+        ],
+        responses={200: OrderSerializer(many=True), **documented_errors(400, 403)},
+    )
+    def get(self, request: Request) -> Response:
+        """Your orders, newest first (at most 500)."""
+        wanted = request.query_params.get("status") or None
+        if wanted is not None and wanted not in STATUSES:
+            raise ApiError("bad_status", f"status must be one of {', '.join(STATUSES)}")
+        orders = selectors.order_list(account=self.account(request), status=wanted)[:500]
+        return Response([selectors.order_data(o) for o in orders])
+
+    @extend_schema(
+        request=OrderSerializer,
+        responses={
+            201: OrderSerializer,
+            200: OrderSerializer,
+            **documented_errors(400, 403, 409, 429, 503),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        """Place an order. Its funds are reserved at once (`insufficient_funds` if they
+        are not there); it fills against the live market and every change is pushed on
+        your `orders` channel. The same `client_order_id` again returns the first order
+        (200) and places nothing."""
+        placed = _changing(
+            lambda: services.order_place_from(user=request.user, data=_body(request))
+        )
+        code = status.HTTP_201_CREATED if placed.created else status.HTTP_200_OK
+        return Response(selectors.order_data(placed.order), status=code)
+
+
+class OrderDetailView(OwnerOnly):
+    def _get(self, request: Request, order_id: int) -> Order:
+        order = (
+            Order.objects.select_related("instrument")
+            .filter(pk=order_id, account__owner=request.user)
+            .first()
+        )
+        if order is None:
+            raise not_found("not_found", f"no order {order_id} of yours")
+        return order
+
+    @extend_schema(responses={200: OrderSerializer, **documented_errors(403, 404)})
+    def get(self, request: Request, order_id: int) -> Response:
+        return Response(selectors.order_data(self._get(request, order_id)))
+
+    @extend_schema(responses={200: OrderSerializer, **documented_errors(403, 404, 409)})
+    def delete(self, request: Request, order_id: int) -> Response:
+        """Cancel an open order; its funds are released (`not_cancellable` once it has
+        ended)."""
+        order = self._get(request, order_id)
+        cancelled = _changing(lambda: services.order_cancel(order=order))
+        return Response(selectors.order_data(cancelled))
+
+
+class FillListView(OwnerOnly):
+    @extend_schema(
+        parameters=[OpenApiParameter("limit", int, description="1 to 500 (default 50)")],
+        responses={200: FillSerializer(many=True), **documented_errors(400, 403)},
+    )
+    def get(self, request: Request) -> Response:
+        """Your fills, newest first."""
+        raw = request.query_params.get("limit") or "50"
+        if not raw.isdigit() or not 1 <= int(raw) <= 500:
+            raise ApiError("bad_limit", "limit must be a whole number from 1 to 500")
+        fills = selectors.fill_list(account=self.account(request), limit=int(raw))
+        return Response([selectors.fill_data(f) for f in fills])

@@ -1,0 +1,88 @@
+"""The owner's `orders` channel (order updates, fills and balances, pushed on commit) and
+the websocket operations that place and cancel orders: registered by this app, so
+`stream` serves them without knowing it (docs/protocol.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asgiref.sync import sync_to_async
+
+from tickstream.stream.core.protocol import ChannelRef, ChannelShape
+from tickstream.stream.registry import (
+    ChannelType,
+    OperationError,
+    register,
+    register_operation,
+    user_channel_group,
+)
+
+
+def _snapshot(user: Any) -> dict[str, Any]:
+    from tickstream.trading import selectors
+
+    return selectors.orders_snapshot(selectors.account_for(user))
+
+
+async def orders_snapshot(user: Any, ref: ChannelRef) -> dict[str, Any]:
+    """Balances, open orders and the latest fills: where the updates start from."""
+    return await sync_to_async(_snapshot)(user)
+
+
+def _signed_in(user: Any) -> None:
+    if user is None or not user.is_authenticated:
+        raise OperationError("not_authenticated", "sign in to trade")
+
+
+def _place(user: Any, frame: dict[str, Any]) -> dict[str, Any]:
+    from tickstream.trading import selectors, services
+
+    try:
+        placed = services.order_place_from(user=user, data=frame.get("order"))
+    except services.TradingError as exc:
+        details = None if exc.field is None else {"field": exc.field}
+        raise OperationError(exc.code, exc.message, details) from None
+    return {"order": selectors.order_data(placed.order), "created": placed.created}
+
+
+def _cancel(user: Any, frame: dict[str, Any]) -> dict[str, Any]:
+    from tickstream.trading import selectors, services
+    from tickstream.trading.models import Order
+
+    order_id = frame.get("order_id")
+    if isinstance(order_id, bool) or not isinstance(order_id, int):
+        raise OperationError("bad_order_id", "order_id must be an order's id (an integer)")
+    order = Order.objects.filter(pk=order_id, account__owner=user).first()
+    if order is None:
+        raise OperationError("not_found", f"no order {order_id} of yours")
+    try:
+        cancelled = services.order_cancel(order=order)
+    except services.TradingError as exc:
+        raise OperationError(exc.code, exc.message) from None
+    return {"order": selectors.order_data(cancelled)}
+
+
+async def place_operation(user: Any, frame: dict[str, Any]) -> dict[str, Any]:
+    """`{"op": "order.place", "id": 1, "order": {...the REST fields...}}`."""
+    _signed_in(user)
+    return await sync_to_async(_place)(user, frame)
+
+
+async def cancel_operation(user: Any, frame: dict[str, Any]) -> dict[str, Any]:
+    """`{"op": "order.cancel", "id": 2, "order_id": 42}`."""
+    _signed_in(user)
+    return await sync_to_async(_cancel)(user, frame)
+
+
+def register_orders_channel() -> None:
+    register(
+        ChannelType(
+            ChannelShape("orders"),
+            needs_user=True,
+            group=user_channel_group,
+            snapshot=orders_snapshot,
+        ),
+        replace=True,
+    )
+    register_operation("order.place", place_operation, replace=True)
+    register_operation("order.cancel", cancel_operation, replace=True)

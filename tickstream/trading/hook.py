@@ -1,0 +1,424 @@
+"""The matching engine in the running system: a tick hook in the pipeline's process (the
+web process when embedded, `runfeeds` when split), so every trade is matched once.
+
+- On start it loads every open order from the database into the pure `Engine`, each with
+  exactly the funds the database holds for it, and says it is alive (`EngineBeat`), which
+  is what lets the API accept orders.
+- Every live trade goes through `Engine.on_trade` on the tick path (O(log n) when it
+  crosses nothing); what it did (fills, closes, triggers) is queued as events, never lost,
+  and a writer task records each in its own transaction (`services`), in order.
+- Each event names the order version the engine knows. An order that changed meanwhile
+  (cancelled by its owner, filled by another engine) makes the write stale: nothing is
+  written, the engine drops what it holds of that order and reloads it from the database.
+  So an order is never filled twice, whatever runs beside this engine.
+- It polls for orders placed or cancelled since it last looked (every TRADING_POLL_S,
+  with a look-back that covers transactions committing late) and compares every open
+  order once a minute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+import os
+import socket
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.utils import timezone
+
+from tickstream.market.core.engine import TickUpdate
+from tickstream.throttled_log import ThrottledWarning
+from tickstream.trading.core import matching
+from tickstream.trading.core.orders import Order, OrderType, Side, Status, TimeInForce
+
+log = logging.getLogger(__name__)
+LOOK_BACK = timedelta(seconds=5)  # a placement committing this late is still seen
+RECONCILE_S = 60.0
+BEAT_S = 2.0
+BACKLOG_WARNING = 10_000
+
+
+@dataclass(slots=True)
+class Event:
+    """Something the engine did to one order, to be recorded over `version`."""
+
+    kind: str  # "fill", "close", "trigger"
+    order: int
+    version: int
+    generation: int
+    fill: matching.Fill | None = None
+    time: datetime | None = None
+    status: Status | None = None
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class _Known:
+    version: int  # what the database will hold once the queued events are written
+    generation: int = 0  # +1 each time the order is reloaded: older events are void
+    pending: int = 0  # events queued, not yet written
+    expires: datetime | None = None
+    gone: bool = field(default=False)  # closed in the engine
+
+
+def _reason(order: Order) -> str:
+    if order.status is Status.EXPIRED:
+        return "its session ended"
+    if order.tif is TimeInForce.IOC:
+        return "IOC: the rest was cancelled after its first trade"
+    if order.tif is TimeInForce.FOK:
+        return "FOK: it could not fill completely on one trade"
+    return "the price moved past the funds reserved for it"
+
+
+def pure_order(row: Any) -> Order:
+    """An order row as the engine holds it."""
+    return Order(
+        id=row.pk,
+        account=row.account_id,
+        symbol=row.instrument.symbol,
+        side=Side(row.side),
+        type=OrderType(row.type),
+        quantity=row.quantity,
+        price=row.price,
+        stop_price=row.stop_price,
+        tif=TimeInForce(row.time_in_force),
+        filled=row.filled,
+        status=Status(row.status),
+        triggered=row.triggered,
+    )
+
+
+class MatchingHook:
+    """Matches every accepted live trade against the open paper orders."""
+
+    name = "trading"
+
+    def __init__(self) -> None:
+        self.engine: matching.Engine | None = None
+        self.known: dict[int, _Known] = {}
+        self.instance = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.fills = 0
+        self.stale = 0
+        self._expiry: list[tuple[datetime, int]] = []
+        self._queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started_at = timezone.now()
+        self._polled: datetime | None = None
+        self._backlog = ThrottledWarning(log)
+        self._executor: ThreadPoolExecutor | None = None
+
+    # --- life ---
+
+    async def start(self) -> None:
+        from django.db import connection
+
+        from tickstream.trading import selectors
+
+        if connection.vendor != "sqlite":
+            # Its own connection, as a separate process would have: the database's locks,
+            # not this process's threads, keep two engines from filling an order twice.
+            # (SQLite takes one writer at a time anyway: it shares Django's sync thread.)
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="trading-writer")
+        self._queue = asyncio.Queue()
+        self._started_at = timezone.now()
+        markets = await sync_to_async(selectors.markets)()
+        self.engine = matching.Engine(markets, selectors.rules())
+        self.known = {}
+        await self.reconcile()
+        await self._beat()
+        self._tasks = [
+            asyncio.create_task(self._write_loop(), name="trading writer"),
+            asyncio.create_task(self._poll_loop(), name="trading poll"),
+            asyncio.create_task(self._beat_loop(), name="trading beat"),
+        ]
+        log.info("matching engine %s started with %d open orders", self.instance, self.open)
+
+    async def stop(self) -> None:
+        from tickstream.trading.services import engine_gone
+
+        if self._tasks:
+            await self._queue.put(None)  # write what was queued, then end
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._tasks[0]), 10.0)
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        self.engine = None
+        with contextlib.suppress(Exception):
+            await sync_to_async(engine_gone)(name=self.instance)
+        if self._executor is not None:
+            from django.db import connections
+
+            await asyncio.get_running_loop().run_in_executor(self._executor, connections.close_all)
+            self._executor.shutdown()
+            self._executor = None
+
+    @property
+    def open(self) -> int:
+        return 0 if self.engine is None else len(self.engine.orders)
+
+    # --- the tick path ---
+
+    def on_tick(self, update: TickUpdate) -> None:
+        engine = self.engine
+        if engine is None:
+            return
+        tick = update.tick
+        ref = tick.trade_id or f"{tick.symbol}:{tick.ts_event}:{update.seq}"
+        fills = engine.on_trade(tick.symbol, tick.price, tick.size, ref)
+        if fills or engine.closed or engine.triggered:
+            self._collect(fills, datetime.fromtimestamp(tick.ts_event / 1e9, UTC))
+
+    def _collect(self, fills: list[matching.Fill], when: datetime) -> None:
+        """Queue what the engine did, in the order it did it."""
+        engine = self.engine
+        assert engine is not None  # noqa: S101
+        for fill in fills:
+            self._event(Event("fill", fill.order, 0, 0, fill=fill, time=when))
+        closed, engine.closed = engine.closed, []
+        triggered, engine.triggered = engine.triggered, []
+        for order in closed:
+            if order.status is not Status.FILLED:  # a fill's record closes a filled order
+                self._event(
+                    Event("close", order.id, 0, 0, status=order.status, reason=_reason(order))
+                )
+            known = self.known.get(order.id)
+            if known is not None:
+                known.gone = True
+        for order in triggered:
+            self._event(Event("trigger", order.id, 0, 0))
+
+    def _event(self, event: Event) -> None:
+        known = self.known.get(event.order)
+        if known is None:  # pragma: no cover - every order in the engine is known
+            log.error("order %s: an event for an order the engine does not know", event.order)
+            return
+        event.version = known.version
+        event.generation = known.generation
+        known.version += 1
+        known.pending += 1
+        self._queue.put_nowait(event)
+        if self._queue.qsize() > BACKLOG_WARNING:
+            self._backlog.warn("%d trading events wait for the database", self._queue.qsize())
+
+    # --- recording ---
+
+    async def _write_loop(self) -> None:
+        while True:
+            event = await self._queue.get()
+            batch = [] if event is None else [event]
+            while not self._queue.empty() and len(batch) < 200:
+                more = self._queue.get_nowait()
+                if more is None:
+                    event = None
+                    break
+                batch.append(more)
+            if batch:
+                await self._write(batch)
+            if event is None:
+                return
+
+    async def _write(self, batch: list[Event]) -> None:
+        live = []
+        for event in batch:  # events of an order reloaded since are void
+            known = self.known.get(event.order)
+            if known is not None and known.generation == event.generation:
+                live.append(event)
+            else:
+                self._settled(event.order)
+        while True:
+            try:
+                results = await self._record(live)
+                break
+            except Exception:
+                log.exception("recording %d trading events failed; retrying", len(live))
+                await asyncio.sleep(1.0)
+        stale: set[int] = set()
+        for event, ok in zip(live, results, strict=True):
+            self._settled(event.order)
+            if ok:
+                self.fills += event.kind == "fill"
+            elif ok is False:
+                self.stale += 1
+                stale.add(event.order)
+            # None: skipped, an earlier event of the order in this batch was stale
+        if stale:
+            await self.reload(stale)
+
+    async def _record(self, events: list[Event]) -> list[bool | None]:
+        if self._executor is None:
+            return await sync_to_async(_record)(events)
+        return await sync_to_async(_record, thread_sensitive=False, executor=self._executor)(events)
+
+    def _settled(self, order_id: int) -> None:
+        """One queued event of the order is done with; forget an order that left."""
+        known = self.known.get(order_id)
+        if known is None:
+            return
+        known.pending -= 1
+        if known.pending <= 0 and known.gone:
+            del self.known[order_id]
+
+    # --- following the database ---
+
+    async def reload(self, order_ids: set[int]) -> None:
+        """Drop what the engine holds of these orders and take them again as the
+        database has them (open ones only)."""
+        from tickstream.trading.models import Order as OrderRow
+
+        rows = await sync_to_async(
+            lambda: list(OrderRow.objects.filter(pk__in=order_ids).select_related("instrument"))
+        )()
+        engine = self.engine
+        if engine is None:
+            return
+        for order_id in order_ids:
+            engine.forget(order_id)
+            known = self.known.pop(order_id, None)
+            if known is not None and known.pending:  # its queued events are void
+                self.known[order_id] = _Known(
+                    known.version, known.generation + 1, known.pending, gone=True
+                )
+        for row in rows:
+            if row.is_open:
+                await self._adopt(row)
+
+    async def _adopt(self, row: Any) -> None:
+        engine = self.engine
+        if engine is None:
+            return
+        known = self.known.get(row.pk)
+        generation = 0 if known is None else known.generation + 1
+        pending = 0 if known is None else known.pending
+        order = pure_order(row)
+        try:
+            engine.adopt(order, row.held)
+        except matching.OrderError as exc:
+            if exc.code != "unknown_instrument":
+                log.error("order %s cannot be matched: %s", row.pk, exc)
+                return
+            from tickstream.trading import selectors
+
+            engine.markets = {m.symbol: m for m in await sync_to_async(selectors.markets)()}
+            engine.adopt(order, row.held)
+        self.known[row.pk] = _Known(row.version, generation, pending, row.expires_at)
+        if row.expires_at is not None:
+            heapq.heappush(self._expiry, (row.expires_at, row.pk))
+
+    async def reconcile(self) -> None:
+        """Compare every open order in the database with the engine's."""
+        from tickstream.trading import selectors
+
+        rows = await sync_to_async(lambda: list(selectors.open_orders()))()
+        engine = self.engine
+        if engine is None:
+            return
+        current = {row.pk: row for row in rows}
+        for order_id in list(engine.orders):
+            known = self.known.get(order_id)
+            if order_id not in current and (known is None or not known.pending):
+                await self.reload({order_id})
+        for row in rows:
+            await self._follow(row)
+
+    async def _follow(self, row: Any) -> None:
+        """One order as the database has it, against what the engine knows of it."""
+        known = self.known.get(row.pk)
+        if known is None:
+            if row.is_open:
+                await self._adopt(row)
+            return
+        if known.pending or known.gone:
+            return  # the writer settles it: a stale write reloads the order
+        if row.version != known.version:
+            await self.reload({row.pk})
+
+    async def poll(self) -> None:
+        from tickstream.trading.models import Order as OrderRow
+
+        started = timezone.now()
+        since = (self._polled or started) - LOOK_BACK
+        rows = await sync_to_async(
+            lambda: list(
+                OrderRow.objects.filter(updated_at__gte=since).select_related("instrument")
+            )
+        )()
+        self._polled = started
+        for row in rows:
+            await self._follow(row)
+        self.expire(started)
+
+    def expire(self, now: datetime) -> None:
+        """DAY orders whose session ended."""
+        engine = self.engine
+        while engine is not None and self._expiry and self._expiry[0][0] <= now:
+            _, order_id = heapq.heappop(self._expiry)
+            order = engine.orders.get(order_id)
+            if order is not None and order.is_open:
+                engine.expire(order_id)
+                self._collect([], now)
+
+    async def _poll_loop(self) -> None:
+        reconciled = time.monotonic()
+        while True:
+            await asyncio.sleep(settings.TRADING_POLL_S)
+            try:
+                if time.monotonic() - reconciled > RECONCILE_S:
+                    reconciled = time.monotonic()
+                    await self.reconcile()
+                await self.poll()
+            except Exception:
+                log.exception("reading orders failed; matching the ones known")
+
+    async def _beat(self) -> None:
+        from tickstream.trading.services import engine_beat
+
+        await sync_to_async(engine_beat)(name=self.instance, started_at=self._started_at)
+
+    async def _beat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(BEAT_S)
+            try:
+                await self._beat()
+            except Exception:
+                log.exception("the engine's heartbeat failed")
+
+
+def _record(events: list[Event]) -> list[bool | None]:
+    """Write events in order, each in its own transaction: True written, False stale
+    (nothing written), None skipped after an earlier stale event of the same order."""
+    from tickstream.trading import services
+
+    results: list[bool | None] = []
+    stale: set[int] = set()
+    for event in events:
+        if event.order in stale:
+            results.append(None)
+            continue
+        if event.kind == "fill":
+            assert event.fill is not None and event.time is not None  # noqa: S101
+            ok = services.fill_record(version=event.version, fill=event.fill, time=event.time)
+        elif event.kind == "close":
+            assert event.status is not None  # noqa: S101
+            ok = services.order_close_record(
+                order_id=event.order, version=event.version, status=event.status,
+                reason=event.reason,
+            )  # fmt: skip
+        else:
+            ok = services.order_trigger_record(order_id=event.order, version=event.version)
+        if not ok:
+            stale.add(event.order)
+        results.append(ok)
+    return results

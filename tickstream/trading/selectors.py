@@ -1,0 +1,177 @@
+"""Reads of the paper venue, and the JSON shapes the API, the websocket and the page
+share (decimals as strings, times as ISO 8601 UTC)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from tickstream.market.core.messages import decimal_str
+from tickstream.market.core.ticks import datetime_to_iso
+from tickstream.market.models import Instrument, Quote
+from tickstream.trading.core.matching import Market, Rules
+from tickstream.trading.core.orders import OPEN
+from tickstream.trading.models import Balance, EngineBeat, Fill, Order, TradingAccount
+
+OPEN_STATUSES = [s.value for s in OPEN]
+RECENT_FILLS = 50
+
+
+def rules() -> Rules:
+    """The venue's fees, slippage and fill model, from settings."""
+    return Rules(
+        maker_bps=settings.TRADING_MAKER_BPS,
+        taker_bps=settings.TRADING_TAKER_BPS,
+        slippage_bps=settings.TRADING_SLIPPAGE_BPS,
+        participation=settings.TRADING_PARTICIPATION,
+        queue_factor=settings.TRADING_QUEUE_FACTOR,
+        collar_bps=settings.TRADING_COLLAR_BPS,
+    )
+
+
+def base_currency(instrument: Instrument) -> str:
+    """What buying the instrument gets: `BTC` of `BTC-USD`, a stock's own symbol."""
+    symbol = instrument.symbol
+    if instrument.kind == Instrument.Kind.CRYPTO and "-" in symbol:
+        return symbol.split("-", 1)[0]
+    return symbol
+
+
+def market_of(instrument: Instrument) -> Market:
+    return Market(
+        symbol=instrument.symbol,
+        base=base_currency(instrument),
+        quote=instrument.quote_currency,
+        tick=instrument.tick_size.normalize(),
+        step=instrument.quantity_step.normalize(),
+    )
+
+
+def markets() -> list[Market]:
+    """Every instrument the venue trades."""
+    return [market_of(i) for i in Instrument.objects.all()]
+
+
+def last_price(instrument: Instrument) -> Decimal | None:
+    quote = Quote.objects.filter(instrument=instrument).only("last").first()
+    return None if quote is None else quote.last
+
+
+def engine_running(now: Any = None) -> bool:
+    """Whether a matching engine said it was alive within TRADING_ENGINE_TIMEOUT_S."""
+    now = now or timezone.now()
+    since = now - timedelta(seconds=settings.TRADING_ENGINE_TIMEOUT_S)
+    return EngineBeat.objects.filter(seen_at__gte=since).exists()
+
+
+def account_for(user: Any) -> TradingAccount | None:
+    return TradingAccount.objects.filter(owner=user).first()
+
+
+def open_orders() -> QuerySet[Order]:
+    """Every open order of the venue, oldest first (the engine's queue order)."""
+    return (
+        Order.objects.filter(status__in=OPEN_STATUSES).select_related("instrument").order_by("id")
+    )
+
+
+def order_list(*, account: TradingAccount, status: str | None = None) -> QuerySet[Order]:
+    orders = account.orders.select_related("instrument")
+    if status == "open":
+        return orders.filter(status__in=OPEN_STATUSES)
+    if status:
+        return orders.filter(status=status)
+    return orders
+
+
+def fill_list(*, account: TradingAccount, limit: int = RECENT_FILLS) -> QuerySet[Fill]:
+    return account.fills.select_related("order__instrument")[:limit]
+
+
+def _iso(value: Any) -> str | None:
+    return None if value is None else datetime_to_iso(value)
+
+
+def _dec(value: Decimal | None) -> str | None:
+    return None if value is None else decimal_str(value)
+
+
+def balance_data(b: Balance) -> dict[str, Any]:
+    return {
+        "currency": b.currency,
+        "available": decimal_str(b.available),
+        "reserved": decimal_str(b.reserved),
+    }
+
+
+def balance_list(account: TradingAccount) -> list[dict[str, Any]]:
+    """Cash first (the quote currencies), then assets by name; empty assets left out."""
+    rows = [b for b in account.balances.all() if b.available or b.reserved or b.currency == "USD"]
+    return [balance_data(b) for b in sorted(rows, key=lambda b: (b.currency != "USD", b.currency))]
+
+
+def order_data(o: Order) -> dict[str, Any]:
+    average = o.notional / o.filled if o.filled else None
+    return {
+        "id": o.pk,
+        "client_order_id": o.client_order_id or None,
+        "symbol": o.instrument.symbol,
+        "side": o.side,
+        "type": o.type,
+        "quantity": _dec(o.quantity),
+        "price": _dec(o.price),
+        "stop_price": _dec(o.stop_price),
+        "time_in_force": o.time_in_force,
+        "status": o.status,
+        "reason": o.reason or None,
+        "filled": _dec(o.filled),
+        "average_price": None if average is None else _dec(average.quantize(Decimal("1e-10"))),
+        "fees": _dec(o.fees),
+        "reserved": _dec(o.held),
+        "triggered": o.triggered,
+        "expires_at": _iso(o.expires_at),
+        "created_at": _iso(o.created_at),
+        "updated_at": _iso(o.updated_at),
+    }
+
+
+def fill_data(f: Fill) -> dict[str, Any]:
+    return {
+        "id": f.pk,
+        "order": f.order_id,
+        "symbol": f.order.instrument.symbol,
+        "side": f.order.side,
+        "price": _dec(f.price),
+        "quantity": _dec(f.quantity),
+        "fee": _dec(f.fee),
+        "fee_currency": f.fee_currency,
+        "liquidity": f.liquidity,
+        "trade": f.trade,
+        "time": _iso(f.time),
+    }
+
+
+def account_data(account: TradingAccount) -> dict[str, Any]:
+    return {
+        "id": account.pk,
+        "portfolio": account.portfolio_id,
+        "balances": balance_list(account),
+        "open_orders": order_list(account=account, status="open").count(),
+        "engine": "running" if engine_running() else "unavailable",
+    }
+
+
+def orders_snapshot(account: TradingAccount | None) -> dict[str, Any]:
+    """The `orders` channel's first message: balances, open orders, the latest fills."""
+    if account is None:
+        return {"balances": [], "orders": [], "fills": []}
+    return {
+        "balances": balance_list(account),
+        "orders": [order_data(o) for o in order_list(account=account, status="open")],
+        "fills": [fill_data(f) for f in fill_list(account=account, limit=20)],
+    }
