@@ -26,19 +26,21 @@ TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 # Tests whose queries could behave differently on PostgreSQL run there too.
 DB_TESTS := tests/market/test_api.py tests/market/test_writer.py tests/market/test_upserts.py \
 	tests/market/test_runtime.py tests/market/test_edge_properties.py \
-	tests/portfolio/test_api.py tests/portfolio/test_authz.py
+	tests/portfolio/test_api.py tests/portfolio/test_authz.py \
+	tests/trading/test_api.py tests/trading/test_venue.py tests/trading/test_race.py
 
 test: install lint
 	@if $(BIN)/python -c 'import socket; socket.create_connection(("127.0.0.1", 5432), 1)' \
 			2>/dev/null; then \
 		echo "== database tests on PostgreSQL ($(TEST_POSTGRES_URL))"; \
 		TEST_DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/python -m pytest -q -p no:cacheprovider \
-			$(DB_TESTS); \
+			$(DB_TESTS) && \
+		echo "== every test on SQLite (real Redis and PostgreSQL where a test is about them)" && \
+		$(BIN)/python -m pytest -m "not postgres"; \
 	else \
 		echo "== SKIPPED the PostgreSQL pass: nothing listens on 127.0.0.1:5432"; \
+		$(BIN)/python -m pytest; \
 	fi
-	@echo "== every test (SQLite; real Redis and PostgreSQL where a test is about them)"
-	$(BIN)/python -m pytest
 
 test-fast: install
 	$(BIN)/python -m pytest -x -q

@@ -14,6 +14,7 @@ from tickstream.alerts.models import Alert, Watchlist
 from tickstream.alerts.services import alert_create, watchlist_create
 from tickstream.portfolio.models import Portfolio, Transaction
 from tickstream.portfolio.services import portfolio_create
+from tickstream.trading.models import Balance, Order
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +28,12 @@ def owned(instruments: None) -> dict[str, Any]:
     tx = add(portfolio, **TX)
     watchlist = watchlist_create(owner=owner, name="Mine", symbols=["AAPL"])
     alert = alert_create(owner=owner, symbol="AAPL", condition="above", value="300")
-    return {"p": portfolio.pk, "t": tx.pk, "w": watchlist.pk, "a": alert.pk}
+    from tests.trading.conftest import beat, funded, place
+
+    beat()
+    trader, _, _ = funded()
+    order = place(trader, symbol="AAPL", side="buy", type="limit", quantity="1", price="100")
+    return {"p": portfolio.pk, "t": tx.pk, "w": watchlist.pk, "a": alert.pk, "o": order.pk}
 
 
 def _requests(ids: dict[str, Any]) -> list[tuple[str, str, Any]]:
@@ -53,6 +59,8 @@ def _requests(ids: dict[str, Any]) -> list[tuple[str, str, Any]]:
         ("get", f"/api/alerts/{a}/", None),
         ("patch", f"/api/alerts/{a}/", {"active": False}),
         ("delete", f"/api/alerts/{a}/", None),
+        ("get", f"/api/trading/orders/{ids['o']}/", None),
+        ("delete", f"/api/trading/orders/{ids['o']}/", None),
     ]
 
 
@@ -62,6 +70,8 @@ def _state() -> tuple[Any, ...]:
         list(Transaction.objects.values_list("id", "quantity", "price")),
         list(Watchlist.objects.values_list("id", "name")),
         list(Alert.objects.values_list("id", "active", "value")),
+        list(Order.objects.values_list("id", "status", "held")),
+        list(Balance.objects.values_list("id", "available", "reserved")),
     )
 
 
@@ -77,6 +87,10 @@ def test_another_user_gets_404_on_every_endpoint_and_changes_nothing(
         assert response.json()["error"]["code"] == "not_found"
     for url in ("/api/portfolios/", "/api/watchlists/", "/api/alerts/"):
         assert intruder.get(url).json() == []  # lists hold only one's own
+    assert intruder.get("/api/trading/orders/").json() == []
+    assert intruder.get("/api/trading/fills/").json() == []
+    account = intruder.get("/api/trading/account/").json()
+    assert account["balances"] == [{"currency": "USD", "available": "0", "reserved": "0"}]
     assert _state() == before
 
 
@@ -90,6 +104,17 @@ def test_anonymous_requests_are_refused_everywhere(owned: dict[str, Any]) -> Non
         ("post", "/api/watchlists/", {"name": "x", "symbols": []}),
         ("get", "/api/alerts/", None),
         ("post", "/api/alerts/", {"symbol": "AAPL", "condition": "above", "value": "1"}),
+        ("get", "/api/trading/account/", None),
+        ("patch", "/api/trading/account/", {"portfolio": None}),
+        ("post", "/api/trading/deposits/", {"amount": "1"}),
+        ("post", "/api/trading/withdrawals/", {"amount": "1"}),
+        ("get", "/api/trading/orders/", None),
+        (
+            "post",
+            "/api/trading/orders/",
+            {"symbol": "AAPL", "side": "buy", "type": "market", "quantity": "1"},
+        ),
+        ("get", "/api/trading/fills/", None),
     ]
     for method, url, body in [*_requests(owned), *listing]:
         response = getattr(anonymous, method)(url, body, format="json")

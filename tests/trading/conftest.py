@@ -58,9 +58,11 @@ async def resting(hook: MatchingHook, order: Order) -> None:
     await until(lambda: hook.engine is not None and order.pk in hook.engine.orders)
 
 
-async def written(hook: MatchingHook) -> None:
+async def written(hook: MatchingHook, timeout: float = 5.0) -> None:
     """Wait until everything the engine did is in the database."""
-    await until(lambda: hook._queue.empty() and not any(k.pending for k in hook.known.values()))
+    await until(
+        lambda: hook._queue.empty() and not any(k.pending for k in hook.known.values()), timeout
+    )
 
 
 async def reload(order: Order) -> Order:

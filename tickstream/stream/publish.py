@@ -22,7 +22,10 @@ as strings.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -55,6 +58,7 @@ def _group(channel: str, user: Any) -> str:
 
 
 _sending: set[asyncio.Task[None]] = set()
+_deferred: ContextVar[list[dict[str, Any]] | None] = ContextVar("publish_deferred", default=None)
 failures = 0  # publishes the broker refused, from async code (each is logged)
 
 
@@ -67,6 +71,10 @@ def publish(channel: str, data: Any, *, user: Any = None) -> None:
     """
     message = _message(channel, data, user)
     group = message["group"]
+    box = _deferred.get()
+    if box is not None:
+        transaction.on_commit(lambda: box.append(message))
+        return
     layer = get_channel_layer()
     if layer is None:
         return
@@ -80,6 +88,31 @@ def publish(channel: str, data: Any, *, user: Any = None) -> None:
         task.add_done_callback(_sent)
         return
     transaction.on_commit(lambda: async_to_sync(layer.group_send)(group, message))
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[list[dict[str, Any]]]:
+    """Collect what `publish` sends on commit instead of sending it, for code that runs in
+    a thread of its own (a writer with its own database connection, outside the event
+    loop's context): its caller sends the messages with `send_published` from the loop."""
+    box: list[dict[str, Any]] = []
+    token = _deferred.set(box)
+    try:
+        yield box
+    finally:
+        _deferred.reset(token)
+
+
+async def send_published(messages: list[dict[str, Any]]) -> None:
+    """Send messages `deferred` collected; a refusal is logged and counted."""
+    global failures
+    layer = get_channel_layer()
+    for message in messages if layer is not None else []:
+        try:
+            await layer.group_send(message["group"], message)
+        except Exception as exc:
+            failures += 1
+            log.error("publish failed (%d so far): %s: %s", failures, type(exc).__name__, exc)
 
 
 async def apublish(channel: str, data: Any, *, user: Any = None) -> None:

@@ -183,7 +183,7 @@ class OrderListView(OwnerOnly):
     )
     def get(self, request: Request) -> Response:
         """Your orders, newest first (at most 500)."""
-        wanted = request.query_params.get("status") or None
+        wanted = request.query_params.get("status")
         if wanted is not None and wanted not in STATUSES:
             raise ApiError("bad_status", f"status must be one of {', '.join(STATUSES)}")
         orders = selectors.order_list(account=self.account(request), status=wanted)[:500]
@@ -240,8 +240,8 @@ class FillListView(OwnerOnly):
     )
     def get(self, request: Request) -> Response:
         """Your fills, newest first."""
-        raw = request.query_params.get("limit") or "50"
-        if not raw.isdigit() or not 1 <= int(raw) <= 500:
+        raw = request.query_params.get("limit", "50")
+        if not raw.isdigit() or len(raw) > 3 or not 1 <= int(raw) <= 500:
             raise ApiError("bad_limit", "limit must be a whole number from 1 to 500")
         fills = selectors.fill_list(account=self.account(request), limit=int(raw))
         return Response([selectors.fill_data(f) for f in fills])

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import heapq
 import logging
 import os
@@ -116,6 +117,7 @@ class MatchingHook:
         self._polled: datetime | None = None
         self._backlog = ThrottledWarning(log)
         self._executor: ThreadPoolExecutor | None = None
+        self._context = contextvars.Context()
 
     # --- life ---
 
@@ -129,9 +131,10 @@ class MatchingHook:
             # not this process's threads, keep two engines from filling an order twice.
             # (SQLite takes one writer at a time anyway: it shares Django's sync thread.)
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="trading-writer")
+            self._context = contextvars.Context()
         self._queue = asyncio.Queue()
         self._started_at = timezone.now()
-        markets = await sync_to_async(selectors.markets)()
+        markets = await self._db(selectors.markets)
         self.engine = matching.Engine(markets, selectors.rules())
         self.known = {}
         await self.reconcile()
@@ -157,11 +160,13 @@ class MatchingHook:
         self._tasks = []
         self.engine = None
         with contextlib.suppress(Exception):
-            await sync_to_async(engine_gone)(name=self.instance)
+            await self._db(lambda: engine_gone(name=self.instance))
         if self._executor is not None:
             from django.db import connections
 
-            await asyncio.get_running_loop().run_in_executor(self._executor, connections.close_all)
+            await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._context.run, connections.close_all
+            )
             self._executor.shutdown()
             self._executor = None
 
@@ -257,10 +262,29 @@ class MatchingHook:
         if stale:
             await self.reload(stale)
 
+    async def _db(self, fn: Any, *args: Any) -> Any:
+        """Run database work of the engine: in Django's sync thread on SQLite; elsewhere in
+        this engine's own thread and context, so with a connection of its own (Django keys
+        connections by context), as a separate process would have, closed on stop."""
+        if self._executor is None:
+            return await sync_to_async(fn)(*args)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._context.run, fn, *args)
+
     async def _record(self, events: list[Event]) -> list[bool | None]:
+        """Write events; what they publish goes out from the loop once they committed."""
+        from tickstream.stream.publish import deferred, send_published
+
         if self._executor is None:
             return await sync_to_async(_record)(events)
-        return await sync_to_async(_record, thread_sensitive=False, executor=self._executor)(events)
+
+        def run() -> tuple[list[bool | None], list[dict[str, Any]]]:
+            with deferred() as box:
+                return _record(events), box
+
+        results, messages = await self._db(run)
+        await send_published(messages)
+        return results
 
     def _settled(self, order_id: int) -> None:
         """One queued event of the order is done with; forget an order that left."""
@@ -278,9 +302,9 @@ class MatchingHook:
         database has them (open ones only)."""
         from tickstream.trading.models import Order as OrderRow
 
-        rows = await sync_to_async(
+        rows = await self._db(
             lambda: list(OrderRow.objects.filter(pk__in=order_ids).select_related("instrument"))
-        )()
+        )
         engine = self.engine
         if engine is None:
             return
@@ -311,7 +335,7 @@ class MatchingHook:
                 return
             from tickstream.trading import selectors
 
-            engine.markets = {m.symbol: m for m in await sync_to_async(selectors.markets)()}
+            engine.markets = {m.symbol: m for m in await self._db(selectors.markets)}
             engine.adopt(order, row.held)
         self.known[row.pk] = _Known(row.version, generation, pending, row.expires_at)
         if row.expires_at is not None:
@@ -321,7 +345,7 @@ class MatchingHook:
         """Compare every open order in the database with the engine's."""
         from tickstream.trading import selectors
 
-        rows = await sync_to_async(lambda: list(selectors.open_orders()))()
+        rows = await self._db(lambda: list(selectors.open_orders()))
         engine = self.engine
         if engine is None:
             return
@@ -350,11 +374,11 @@ class MatchingHook:
 
         started = timezone.now()
         since = (self._polled or started) - LOOK_BACK
-        rows = await sync_to_async(
+        rows = await self._db(
             lambda: list(
                 OrderRow.objects.filter(updated_at__gte=since).select_related("instrument")
             )
-        )()
+        )
         self._polled = started
         for row in rows:
             await self._follow(row)
@@ -385,7 +409,7 @@ class MatchingHook:
     async def _beat(self) -> None:
         from tickstream.trading.services import engine_beat
 
-        await sync_to_async(engine_beat)(name=self.instance, started_at=self._started_at)
+        await self._db(lambda: engine_beat(name=self.instance, started_at=self._started_at))
 
     async def _beat_loop(self) -> None:
         while True:

@@ -112,6 +112,8 @@ def balance_data(b: Balance) -> dict[str, Any]:
 def balance_list(account: TradingAccount) -> list[dict[str, Any]]:
     """Cash first (the quote currencies), then assets by name; empty assets left out."""
     rows = [b for b in account.balances.all() if b.available or b.reserved or b.currency == "USD"]
+    if not any(b.currency == "USD" for b in rows):
+        rows.append(Balance(currency="USD"))  # cash is always shown, even before a deposit
     return [balance_data(b) for b in sorted(rows, key=lambda b: (b.currency != "USD", b.currency))]
 
 
