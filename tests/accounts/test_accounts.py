@@ -118,9 +118,10 @@ def test_demo_data_gives_the_demo_user_a_working_tracker(instruments: None) -> N
     demo = User.objects.get(username="demo")
     client = Client()
     client.force_login(demo)
-    portfolios = client.get("/api/portfolios/").json()
-    assert len(portfolios) == 1 and portfolios[0]["method"] == "fifo"
-    pid = portfolios[0]["id"]
+    portfolios = {p["name"]: p for p in client.get("/api/portfolios/").json()}
+    assert set(portfolios) == {"Long-term", "Paper trading"}
+    assert portfolios["Long-term"]["method"] == "fifo"
+    pid = portfolios["Long-term"]["id"]
     transactions = client.get(f"/api/portfolios/{pid}/transactions/").json()
     assert len(transactions) >= 15
     years = {t["time"][:4] for t in transactions}
@@ -129,6 +130,13 @@ def test_demo_data_gives_the_demo_user_a_working_tracker(instruments: None) -> N
     assert {h["symbol"] for h in holdings} >= {"AAPL", "MSFT", "BTC-USD"}
     assert len(client.get("/api/watchlists/").json()) == 1
     assert len(client.get("/api/alerts/").json()) == 2
+    # A paper account with 100,000 USD, its fills and deposits recorded in "Paper trading".
+    account = client.get("/api/trading/account/").json()
+    assert account["balances"] == [{"currency": "USD", "available": "100000", "reserved": "0"}]
+    paper = portfolios["Paper trading"]["id"]
+    assert account["portfolio"] == paper
+    deposits = client.get(f"/api/portfolios/{paper}/transactions/").json()
+    assert [(t["kind"], t["quantity"]) for t in deposits] == [("deposit", "100000")]
 
 
 def test_demo_data_is_refused_in_production(settings: Any) -> None:

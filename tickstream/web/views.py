@@ -32,6 +32,7 @@ class MarketPage(TemplateView):
                     "kind": s.kind.value,
                     "currency": s.quote_currency,
                     "tick_size": str(s.tick_size),
+                    "quantity_step": str(s.quantity_step),
                 }
                 for s in instrument_specs(active_only=True)
             ],
@@ -79,12 +80,24 @@ class StocksView(MarketPage):
 
 
 class TradingView(MarketPage):
-    """`/trading/`: the latest crypto price (tutorial 003's page, `ws/cryptocurrency/`)."""
+    """`/trading/`: the latest crypto price (tutorial 003's page, `ws/cryptocurrency/`) and
+    the paper venue: order ticket, live chart with the user's orders, open orders, fills
+    and balances (sign in to trade)."""
 
     template_name = "web/trading.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return {**super().get_context_data(**kwargs), "default": settings.STREAM_DEFAULT_CRYPTO}
+        venue = {
+            "maker_bps": str(settings.TRADING_MAKER_BPS),
+            "taker_bps": str(settings.TRADING_TAKER_BPS),
+            "slippage_bps": str(settings.TRADING_SLIPPAGE_BPS),
+            "collar_bps": str(settings.TRADING_COLLAR_BPS),
+        }
+        return {
+            **super().get_context_data(**kwargs),
+            "default": settings.STREAM_DEFAULT_CRYPTO,
+            "venue": venue,
+        }
 
 
 class PortfolioListView(LoginRequiredMixin, TemplateView):

@@ -141,6 +141,35 @@ def test_a_trade_that_crosses_nothing_touches_only_the_edges() -> None:
     assert len(e.book("AAPL").bids) == 200
 
 
+def test_a_limit_that_crosses_on_arrival_takes_at_the_trade_price() -> None:
+    e = engine(Rules(maker_bps=D(10), taker_bps=D(20), slippage_bps=D(10)))
+    e.on_trade("AAPL", D("100.00"), D(1))
+    bid = order(1, price=D("101.00"))  # above the market: marketable
+    e.place(bid)
+    fills = e.on_trade("AAPL", D("100.00"), D(4))
+    # A taker at the trade price plus 10 bps of slippage (100.10), not at its limit.
+    assert [(f.quantity, f.price, f.liquidity) for f in fills] == [(D(4), D("100.10"), "taker")]
+    # From then on it rests: trading through it fills at its limit, as a maker.
+    fills = e.on_trade("AAPL", D("99.00"), D(10))
+    assert [(f.quantity, f.price, f.liquidity) for f in fills] == [(D(6), D("101.00"), "maker")]
+    assert e.ledger.balance(1, "USD").reserved == 0 and e.ledger.conserved()
+
+
+def test_an_order_reloaded_from_the_store_holds_exactly_what_it_held() -> None:
+    e = Engine([AAPL], FREE)
+    held = D("1000.00")
+    resting = order(7, price=D("100.00"))
+    e.adopt(resting, held)  # reserved by the store already: the engine holds just that
+    assert e.ledger.balance(1, "USD").reserved == held and e.held[7] == held
+    assert e.forget(7) is resting and e.forget(7) is None
+    assert e.ledger.balance(1, "USD").reserved == 0 and e.ledger.conserved()
+    assert e.book("AAPL").bids == [] and resting.status is Status.NEW  # no transition
+    e.adopt(resting, held)
+    e.expire(7)
+    assert resting.status is Status.EXPIRED and e.closed == [resting]
+    assert e.ledger.balance(1, "USD").available == held and e.ledger.conserved()
+
+
 steps = st.lists(
     st.one_of(
         st.tuples(
@@ -155,6 +184,7 @@ steps = st.lists(
         st.tuples(st.just("cancel"), st.integers(0, 60)),
         st.tuples(st.just("trade"), st.integers(9_950, 10_050), st.integers(1, 40)),
         st.tuples(st.just("expire")),
+        st.tuples(st.just("reload"), st.integers(0, 60)),
     ),
     min_size=20,
     max_size=80,
@@ -207,6 +237,14 @@ def test_balances_are_conserved_and_no_order_overfills(script: list[tuple[object
                 event(f"fill: {f.liquidity}")
         elif step[0] == "expire":
             e.expire_day(["AAPL"])
+        elif step[0] == "reload" and placed:  # as the running engine reloads a stale order
+            index = step[1]
+            assert isinstance(index, int)
+            target = placed[index % len(placed)]
+            if target.id in e.orders:
+                held = e.held[target.id]
+                assert e.forget(target.id) is target
+                e.adopt(target, held)
         assert e.ledger.conserved()
         for o in placed:
             assert 0 <= o.filled <= o.quantity

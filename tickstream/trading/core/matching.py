@@ -149,6 +149,9 @@ class _Book:
     sell_stops: list[_Key] = field(default_factory=list)  # (-stop, seq, id): trade <= stop
     market: list[int] = field(default_factory=list)
     fresh: list[int] = field(default_factory=list)  # IOC/FOK waiting for their first trade
+    # Limits placed (or stop-limits triggered) since the last trade: one that the next
+    # trade crosses takes liquidity, at that trade's price, instead of resting.
+    arrivals: set[int] = field(default_factory=set)
     last: Decimal | None = None
 
 
@@ -254,6 +257,7 @@ class Engine:
             book.market.append(order.id)
             return
         order.queue_ahead = order.quantity * self.rules.queue_factor
+        book.arrivals.add(order.id)
         if order.side is Side.BUY:
             bisect.insort(book.bids, (-limit, *key_id))
         else:
@@ -320,6 +324,7 @@ class Engine:
         for ids in (book.market, book.fresh):
             if order.id in ids:
                 ids.remove(order.id)
+        book.arrivals.discard(order.id)
 
     # --- matching ---
 
@@ -333,8 +338,9 @@ class Engine:
         fills: list[Fill] = []
         budget = size * self.rules.participation
         fresh, book.fresh = book.fresh, []
+        arrivals, book.arrivals = book.arrivals, set()
         budget = self._fill_market(book, price, budget, ref, fills)
-        budget = self._fill_limits(book, price, budget, ref, fills)
+        budget = self._fill_limits(book, price, budget, ref, fills, arrivals)
         for order_id in fresh:  # IOC and FOK: the rest is cancelled after their trade
             order = self.orders.get(order_id)
             if order is not None and order.is_open:
@@ -346,16 +352,12 @@ class Engine:
     def _fill_market(
         self, book: _Book, price: Decimal, budget: Decimal, ref: str, fills: list[Fill]
     ) -> Decimal:
-        slip = self.rules.slippage_bps / BPS
         for order_id in list(book.market):
             if budget <= 0:
                 break
             order = self.orders[order_id]
             market = self.markets[order.symbol]
-            if order.side is Side.BUY:
-                at = (price * (1 + slip)).quantize(market.tick, rounding=ROUND_CEILING)
-            else:
-                at = (price * (1 - slip)).quantize(market.tick, rounding=ROUND_FLOOR)
+            at = self._slipped(order, price, market)
             wanted = self._take(order, budget, market)
             quantity = self._affordable(order, at, wanted, market) if wanted > 0 else ZERO
             if order.tif is TimeInForce.FOK and quantity < order.remaining:
@@ -370,22 +372,49 @@ class Engine:
         return budget
 
     def _fill_limits(
-        self, book: _Book, price: Decimal, budget: Decimal, ref: str, fills: list[Fill]
+        self,
+        book: _Book,
+        price: Decimal,
+        budget: Decimal,
+        ref: str,
+        fills: list[Fill],
+        arrivals: set[int],
     ) -> Decimal:
         # Bids at or above the trade price (keys are -limit: a prefix), best first.
         at_or_above = bisect.bisect_right(book.bids, (-price, 1 << 62, 1 << 62))
-        budget = self._fill_side(book.bids[:at_or_above], price, budget, ref, fills)
+        budget = self._fill_side(book.bids[:at_or_above], price, budget, ref, fills, arrivals)
         at_or_below = bisect.bisect_right(book.asks, (price, 1 << 62, 1 << 62))
-        return self._fill_side(book.asks[:at_or_below], price, budget, ref, fills)
+        return self._fill_side(book.asks[:at_or_below], price, budget, ref, fills, arrivals)
 
     def _fill_side(
-        self, keys: list[_Key], price: Decimal, budget: Decimal, ref: str, fills: list[Fill]
+        self,
+        keys: list[_Key],
+        price: Decimal,
+        budget: Decimal,
+        ref: str,
+        fills: list[Fill],
+        arrivals: set[int],
     ) -> Decimal:
         for key in keys:
             order = self.orders[key[2]]
             limit = order.limit
             assert limit is not None  # noqa: S101 - only limits are in these lists
             market = self.markets[order.symbol]
+            if order.id in arrivals and limit != price:
+                # Marketable on arrival: it takes liquidity like a market order whose
+                # slipped price is capped at its limit.
+                if budget <= 0:
+                    break
+                at = min(limit, self._slipped(order, price, market))
+                if order.side is Side.SELL:
+                    at = max(limit, self._slipped(order, price, market))
+                quantity = self._take(order, budget, market)
+                if order.tif is TimeInForce.FOK and quantity < order.remaining:
+                    continue
+                if quantity > 0:
+                    fills.append(self._fill(order, at, quantity, "taker", ref))
+                    budget -= quantity
+                continue
             if limit == price:
                 # At its price: the volume ahead of it in the queue trades first.
                 eaten = min(order.queue_ahead, budget)
@@ -402,6 +431,13 @@ class Engine:
                 fills.append(self._fill(order, limit, quantity, "maker", ref))
                 budget -= quantity
         return budget
+
+    def _slipped(self, order: Order, price: Decimal, market: Market) -> Decimal:
+        """A taker's price: the trade's, moved by the slippage against it, on the tick."""
+        slip = self.rules.slippage_bps / BPS
+        if order.side is Side.BUY:
+            return (price * (1 + slip)).quantize(market.tick, rounding=ROUND_CEILING)
+        return (price * (1 - slip)).quantize(market.tick, rounding=ROUND_FLOOR)
 
     def _take(self, order: Order, budget: Decimal, market: Market) -> Decimal:
         """How much of the order this trade's remaining volume fills, on its step."""

@@ -1,6 +1,8 @@
 """Development mode: the demo user's sample portfolio, watchlist and alerts, so a new user
 sees a working tracker at once, with simulated daily candles behind its history (a random
-walk through the sample's trade prices to today's). Production mode creates nothing."""
+walk through the sample's trade prices to today's), and a paper trading account funded
+with TRADING_DEMO_DEPOSIT USD whose fills go to a "Paper trading" portfolio. Production
+mode creates nothing."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from tickstream.alerts.services import alert_create, watchlist_create
 from tickstream.market.models import Candle, Instrument
@@ -24,6 +26,8 @@ from tickstream.portfolio.services import (
     portfolio_create,
     transactions_import,
 )
+from tickstream.trading.models import TradingAccount
+from tickstream.trading.services import account_link, transfer_make
 
 DEMO_USER = "demo"
 WATCHLIST = ["AAPL", "MSFT", "NVDA", "AMZN", "SPY", "BTC-USD", "ETH-USD", "SOL-USD"]
@@ -61,7 +65,8 @@ class Command(BaseCommand):
         user = get_user_model().objects.filter(username=DEMO_USER).first()
         if user is None:
             raise CommandError("run setup_demo first (it creates the demo user)")
-        if Portfolio.objects.filter(owner=user).exists():
+        self._paper(user)
+        if Portfolio.objects.filter(owner=user, name="Long-term").exists():
             self.stdout.write("demo portfolio: present")
             return
         try:
@@ -71,6 +76,25 @@ class Command(BaseCommand):
             self.stdout.write("demo portfolio: present")
             return
         self.stdout.write("demo portfolio, watchlist and alerts: created")
+
+    def _paper(self, user: Any) -> None:
+        """The paper trading account, once: funded, its fills recorded in a portfolio."""
+        if TradingAccount.objects.filter(owner=user).exists():
+            self.stdout.write("demo paper trading account: present")
+            return
+        try:
+            with transaction.atomic():
+                account = TradingAccount.objects.create(owner=user)
+                paper = portfolio_create(owner=user, name="Paper trading", method="fifo")
+                account_link(account=account, portfolio=paper)
+                transfer_make(account=account, amount=settings.TRADING_DEMO_DEPOSIT)
+        except (PortfolioError, IntegrityError):  # another process made it meanwhile
+            self.stdout.write("demo paper trading account: present")
+            return
+        self.stdout.write(
+            f"demo paper trading account: {settings.TRADING_DEMO_DEPOSIT:,} USD, "
+            "fills recorded in the portfolio 'Paper trading'"
+        )
 
     def _create(self, user: Any) -> None:
         prices = dict(Instrument.objects.values_list("symbol", "reference_price"))

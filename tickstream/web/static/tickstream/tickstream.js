@@ -136,6 +136,7 @@ export class TickstreamClient {
     this.user = null;
     this.flushMs = null;
     this._nextId = 1;
+    this._requests = new Map(); // id -> {resolve, reject, timer}: ops an app registered
     this.socket = new ReconnectingSocket(url, {
       backoff,
       watchdogMs: 40000, // three heartbeats (15 s) missed: the connection is dead
@@ -183,6 +184,36 @@ export class TickstreamClient {
       }
     }
     if (gone.length) this._send({ op: "unsubscribe", id: this._nextId++, channels: gone });
+  }
+
+  /** An operation an app serves (`order.place`, `order.cancel`): resolves with the
+   * `result` frame's data, rejects with an Error carrying the `error` frame's `code`. Not
+   * sent again after a reconnection (an order must not be placed twice): a request whose
+   * socket is down is refused at once with code `offline`. */
+  request(op, fields = {}, { timeoutMs = 10000 } = {}) {
+    const id = this._nextId++;
+    return new Promise((resolve, reject) => {
+      const fail = (code, message) => reject(Object.assign(new Error(message), { code }));
+      if (!this._send({ ...fields, op, id })) {
+        fail("offline", "not connected: try again in a moment");
+        return;
+      }
+      const timer = setTimeout(() => {
+        this._requests.delete(id);
+        fail("timeout", "no answer from the server");
+      }, timeoutMs);
+      this._requests.set(id, { resolve, fail, timer });
+    });
+  }
+
+  _answer(id, ok, m) {
+    const pending = this._requests.get(id);
+    if (!pending) return false;
+    this._requests.delete(id);
+    clearTimeout(pending.timer);
+    if (ok) pending.resolve(m.data);
+    else pending.fail(m.code, m.message);
+    return true;
   }
 
   /** Whether a channel's local state is complete (snapshot received, no gap pending). */
@@ -275,8 +306,11 @@ export class TickstreamClient {
         this.stats.gaps += 1;
         this._resync(m.channel);
         return;
+      case "result":
+        this._answer(m.id, true, m);
+        return;
       case "error":
-        this.onerror(m);
+        if (!this._answer(m.id, false, m)) this.onerror(m);
         return;
       default: // subscribed, unsubscribed, pong, heartbeat
         return;

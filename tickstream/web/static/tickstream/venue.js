@@ -1,0 +1,385 @@
+// /trading/: the paper venue. A live 1-minute candle chart of the chosen instrument (REST
+// history, then `candles:<SYM>:1m`), with the user's resting orders drawn as price lines
+// that turn to "filled" as they fill; the order ticket with its estimated value, fee and
+// total before sending; open orders with cancel; fills; balances. Orders are placed and
+// cancelled over the websocket (`order.place`, `order.cancel`), and everything that
+// changes arrives on the `orders` channel: nothing here reloads.
+import {
+  createChart,
+  CandlestickSeries,
+  ColorType,
+  LineStyle,
+} from "../vendor/lightweight-charts/lightweight-charts.standalone.production.mjs";
+import { TickstreamClient, coalesce } from "./tickstream.js";
+import { api, describeError } from "./api.js";
+import { add, cents, mul, parse } from "./decimal.js";
+import { decimalsOf, formatPrice, formatTime } from "./format.js";
+import { cssVar, instruments, showConnection } from "./ui.js";
+
+const root = document.getElementById("venue");
+const signedIn = root.dataset.signedIn === "true";
+const bps = (name) => parse(root.dataset[name]);
+const $ = (selector, node = document) => node.querySelector(selector);
+const bySymbol = new Map(instruments().map((i) => [i.symbol, i]));
+const picker = $("#venue-symbol");
+const cryptoPicker = $("#crypto-picker");
+const client = new TickstreamClient();
+client.onstate = showConnection;
+
+let symbol = picker.value;
+let last = null; // the chosen instrument's last price (decimal string)
+const orders = new Map(); // open orders by id
+let fills = [];
+
+const decimals = (s = symbol) => decimalsOf(bySymbol.get(s)?.tick_size);
+const price = (value, s) => formatPrice(value, decimals(s));
+
+// --- the chart ---
+
+const container = $("#venue-chart");
+let chart = null;
+let candles = null;
+let stopCandles = () => {};
+const lines = new Map(); // order id -> {line, filledAt}
+
+function makeChart() {
+  const grid = cssVar("--border");
+  chart = createChart(container, {
+    autoSize: true,
+    layout: {
+      background: { type: ColorType.Solid, color: cssVar("--panel") },
+      textColor: cssVar("--muted"),
+      fontFamily: getComputedStyle(document.body).fontFamily,
+    },
+    grid: { vertLines: { color: grid }, horzLines: { color: grid } },
+    rightPriceScale: { borderColor: grid },
+    timeScale: { borderColor: grid, timeVisible: true },
+    localization: { timeFormatter: (t) => formatTime(t * 1000) },
+  });
+  candles = chart.addSeries(CandlestickSeries, {
+    upColor: cssVar("--up"),
+    downColor: cssVar("--down"),
+    borderVisible: false,
+    wickUpColor: cssVar("--up"),
+    wickDownColor: cssVar("--down"),
+  });
+}
+
+const toBar = (c) => ({
+  time: Math.floor(c.t / 1000),
+  open: Number(c.open),
+  high: Number(c.high),
+  low: Number(c.low),
+  close: Number(c.close),
+});
+
+async function follow(chosen) {
+  stopCandles();
+  symbol = chosen;
+  last = null;
+  $("#venue-last").textContent = "–";
+  const tick = bySymbol.get(chosen)?.tick_size || "0.01";
+  candles.applyOptions({ priceFormat: { type: "price", precision: decimals(), minMove: Number(tick) } });
+  candles.setData([]);
+  const channel = `candles:${chosen}:1m`;
+  let ready = false;
+  const early = [];
+  const handler = ({ data }) => {
+    const bars = [...(data.closed || []), ...(data.candle ? [data.candle] : [])].map(toBar);
+    if (data.candle) showLast(data.candle.close);
+    if (!ready) early.push(...bars);
+    else for (const bar of bars) candles.update(bar);
+  };
+  client.subscribe([channel], handler);
+  stopCandles = () => client.unsubscribe([channel], handler);
+  try {
+    const page = await api(`/api/candles/?symbol=${encodeURIComponent(chosen)}&interval=1m&limit=300`);
+    if (chosen !== symbol) return;
+    candles.setData(page.candles.map(toBar));
+    for (const bar of early) if (bar.time >= (page.candles.at(-1)?.t ?? 0) / 1000) candles.update(bar);
+    if (!last && page.candles.length) showLast(page.candles.at(-1).close);
+  } catch (error) {
+    console.warn("tickstream: candle history unavailable", error);
+  } finally {
+    ready = true;
+  }
+  drawLines();
+  estimate();
+}
+
+function showLast(value) {
+  last = value;
+  const text = price(value);
+  $("#venue-last").textContent = text;
+  root.dataset.last = value; // read by tests
+  coalesce("estimate", estimate);
+}
+
+/** One price line per resting order of the chosen instrument (its limit, or its stop until
+ * it triggers); a filled order's line says so for a few seconds, then goes. */
+function drawLines() {
+  if (!candles) return;
+  for (const [id, entry] of lines) {
+    const order = orders.get(id);
+    if (!entry.filledAt && (!order || order.symbol !== symbol)) {
+      candles.removePriceLine(entry.line);
+      lines.delete(id);
+    }
+  }
+  for (const order of orders.values()) {
+    if (order.symbol !== symbol || lines.has(order.id)) continue;
+    const at = order.type === "limit" || (order.type === "stop_limit" && order.triggered) ? order.price : order.stop_price;
+    if (!at) continue; // a market order rests nowhere
+    const buy = order.side === "buy";
+    const kind = { limit: "LMT", stop: "STP", stop_limit: "STP LMT" }[order.type];
+    const line = candles.createPriceLine({
+      price: Number(at),
+      color: cssVar(buy ? "--up" : "--down"),
+      lineWidth: 1,
+      lineStyle: LineStyle.Dashed,
+      axisLabelVisible: true,
+      title: `${buy ? "BUY" : "SELL"} ${order.quantity} ${kind}`,
+    });
+    lines.set(order.id, { line, filledAt: null });
+  }
+  container.dataset.lines = String([...lines.values()].filter((e) => !e.filledAt).length);
+  container.dataset.filledLines = String([...lines.values()].filter((e) => e.filledAt).length);
+}
+
+function markFilled(order) {
+  const entry = lines.get(order.id);
+  if (!entry || entry.filledAt) return;
+  entry.filledAt = Date.now();
+  entry.line.applyOptions({ title: `FILLED ${order.side.toUpperCase()} ${order.filled} @ ${price(order.average_price, order.symbol)}`, lineStyle: LineStyle.Solid, lineWidth: 2 });
+  setTimeout(() => {
+    candles.removePriceLine(entry.line);
+    lines.delete(order.id);
+    drawLines();
+  }, 8000);
+}
+
+// --- the user's orders, fills and balances, live ---
+
+function onOrders({ kind, data }) {
+  if (kind === "snapshot") {
+    orders.clear();
+    for (const order of data.orders) orders.set(order.id, order);
+    fills = data.fills;
+    renderBalances(data.balances);
+  } else {
+    const order = data.order;
+    if (order) {
+      if (order.status === "new" || order.status === "partially_filled") orders.set(order.id, order);
+      else {
+        orders.delete(order.id);
+        if (order.status === "filled") markFilled(order);
+      }
+    }
+    if (data.fill) fills = [data.fill, ...fills].slice(0, 50);
+    if (data.balances) renderBalances(data.balances);
+  }
+  coalesce("venue-orders", () => {
+    renderOrders();
+    renderFills();
+    drawLines();
+  });
+}
+
+function cell(text, className = "num") {
+  const td = document.createElement("td");
+  td.className = className;
+  td.textContent = text;
+  return td;
+}
+
+function renderBalances(balances) {
+  const body = $("#balances tbody");
+  body.replaceChildren(
+    ...balances.map((b) => {
+      const tr = document.createElement("tr");
+      tr.dataset.currency = b.currency;
+      tr.append(cell(b.currency, ""), cell(b.currency === "USD" ? formatPrice(b.available, 2) : b.available), cell(b.currency === "USD" ? formatPrice(b.reserved, 2) : b.reserved));
+      tr.dataset.available = b.available;
+      tr.dataset.reserved = b.reserved;
+      return tr;
+    }),
+  );
+}
+
+function renderOrders() {
+  const body = $("#open-orders tbody");
+  const rows = [...orders.values()].sort((a, b) => b.id - a.id);
+  body.replaceChildren(
+    ...rows.map((o) => {
+      const tr = document.createElement("tr");
+      tr.dataset.id = o.id;
+      tr.dataset.status = o.status;
+      const side = cell(o.side, o.side === "buy" ? "up" : "down");
+      const cancel = document.createElement("button");
+      cancel.type = "button";
+      cancel.textContent = "Cancel";
+      cancel.dataset.cancel = o.id;
+      cancel.setAttribute("aria-label", `Cancel order ${o.id}`);
+      const actions = document.createElement("td");
+      actions.append(cancel);
+      tr.append(
+        cell(formatTime(o.created_at), "num"),
+        cell(o.symbol, ""),
+        side,
+        cell(o.type.replace("_", " "), ""),
+        cell(o.quantity),
+        cell(o.filled),
+        cell(o.price ? price(o.price, o.symbol) : "market"),
+        cell(o.stop_price ? price(o.stop_price, o.symbol) : "–"),
+        cell(o.time_in_force, ""),
+        cell(o.status.replace("_", " "), ""),
+        actions,
+      );
+      return tr;
+    }),
+  );
+  $("#open-orders-empty").hidden = rows.length > 0;
+}
+
+function renderFills() {
+  const body = $("#fills tbody");
+  body.replaceChildren(
+    ...fills.map((f) => {
+      const tr = document.createElement("tr");
+      tr.dataset.order = f.order;
+      tr.append(
+        cell(formatTime(f.time, { withDate: true })),
+        cell(f.symbol, ""),
+        cell(f.side, f.side === "buy" ? "up" : "down"),
+        cell(f.quantity),
+        cell(price(f.price, f.symbol)),
+        cell(`${formatPrice(f.fee, 2)} ${f.fee_currency}`),
+        cell(f.liquidity, ""),
+        cell(`#${f.order}`),
+      );
+      return tr;
+    }),
+  );
+  $("#fills-empty").hidden = fills.length > 0;
+}
+
+// --- the ticket ---
+
+const ticket = $("#ticket");
+const field = (name) => ticket.elements.namedItem(name);
+
+function showMessage(text, ok) {
+  const node = $("#ticket-message");
+  node.textContent = text;
+  node.className = `message ${ok ? "" : "down"}`;
+  node.hidden = !text;
+}
+
+function adaptTicket() {
+  const type = field("type").value;
+  ticket.querySelector('[data-for="price"]').hidden = !["limit", "stop_limit"].includes(type);
+  ticket.querySelector('[data-for="stop_price"]').hidden = !["stop", "stop_limit"].includes(type);
+  const tif = field("time_in_force");
+  tif.querySelector('[value="DAY"]').disabled = type === "market";
+  if (type === "market" && tif.value === "DAY") tif.value = "GTC";
+  $("#ticket-submit").textContent = `Place ${field("side").value} order`;
+  estimate();
+}
+
+const numeric = (text) => /^\d+(\.\d+)?$/.test(String(text).trim());
+
+/** Value, fee and total of the order as it would fill: at its limit, or for market and
+ * stop orders at the last price (stop price) moved by the slippage; the fee at the maker
+ * rate for limits and the taker rate otherwise. */
+function estimate() {
+  if (!ticket) return;
+  const type = field("type").value;
+  const buy = field("side").value === "buy";
+  const quantity = field("quantity").value.trim();
+  let at = null;
+  if (type === "limit" || type === "stop_limit") at = field("price").value.trim();
+  else at = type === "stop" ? field("stop_price").value.trim() : last;
+  const cells = Object.fromEntries([...document.querySelectorAll("[data-estimate]")].map((n) => [n.dataset.estimate, n]));
+  if (!numeric(quantity) || !at || !numeric(at)) {
+    for (const node of Object.values(cells)) node.textContent = "–";
+    return;
+  }
+  let unit = parse(at);
+  if (type === "market" || type === "stop") {
+    const slip = bps("slippageBps"); // 1 +/- slip / 10,000, exactly
+    unit = mul(unit, { n: 10n ** BigInt(4 + slip.s) + (buy ? slip.n : -slip.n), s: 4 + slip.s });
+  }
+  const value = mul(parse(quantity), unit);
+  const rate = bps(type === "limit" ? "makerBps" : "takerBps");
+  const fee = mul(value, { n: rate.n, s: rate.s + 4 });
+  const total = buy ? add(value, fee) : add(value, { n: -fee.n, s: fee.s });
+  cells.value.textContent = formatPrice(cents(value), 2);
+  cells.fee.textContent = formatPrice(cents(fee), 2);
+  cells.total.textContent = formatPrice(cents(total), 2);
+  $("#estimate-total-label").textContent = buy ? "Est. cost" : "Est. proceeds";
+}
+
+async function place(event) {
+  event.preventDefault();
+  const order = { symbol, side: field("side").value, type: field("type").value, quantity: field("quantity").value.trim(), time_in_force: field("time_in_force").value };
+  for (const name of ["price", "stop_price"]) {
+    const input = field(name);
+    if (!input.closest("label").hidden) order[name] = input.value.trim();
+  }
+  order.client_order_id = `web-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  const button = $("#ticket-submit");
+  button.disabled = true;
+  try {
+    const { order: placed } = await client.request("order.place", { order });
+    orders.set(placed.id, placed);
+    onOrders({ kind: "update", data: {} });
+    showMessage(`Order #${placed.id} placed: ${placed.side} ${placed.quantity} ${placed.symbol}, ${placed.reserved} reserved.`, true);
+  } catch (error) {
+    showMessage(`${error.message} (${error.code})`, false);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function cancel(id) {
+  try {
+    const { order } = await client.request("order.cancel", { order_id: id });
+    orders.delete(order.id);
+    onOrders({ kind: "update", data: {} });
+    showMessage(`Order #${order.id} cancelled.`, true);
+  } catch (error) {
+    showMessage(`${error.message} (${error.code})`, false);
+  }
+}
+
+// --- wiring ---
+
+makeChart();
+follow(symbol);
+picker.addEventListener("change", () => follow(picker.value));
+cryptoPicker?.addEventListener("change", () => {
+  picker.value = cryptoPicker.value;
+  follow(picker.value);
+});
+
+if (signedIn) {
+  client.subscribe(["orders"], onOrders);
+  ticket.addEventListener("submit", place);
+  ticket.addEventListener("input", () => coalesce("estimate", estimate));
+  for (const name of ["type", "side"]) field(name).addEventListener("change", adaptTicket);
+  $("#open-orders").addEventListener("click", (event) => {
+    const id = event.target.closest("[data-cancel]")?.dataset.cancel;
+    if (id) cancel(Number(id));
+  });
+  $("#deposit").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const input = event.target.elements.namedItem("amount");
+    try {
+      await api("/api/trading/deposits/", { method: "POST", body: { amount: input.value.trim() } });
+      input.value = "";
+    } catch (error) {
+      showMessage(describeError(error), false);
+    }
+  });
+  adaptTicket();
+}
