@@ -43,7 +43,9 @@ def test_a_good_order_is_read_exactly() -> None:
         ({"leverage": "10"}, "leverage", "unexpected"),
     ],
 )
-def test_a_bad_field_is_named_with_its_code(change: dict[str, object], field: str, code: str) -> None:
+def test_a_bad_field_is_named_with_its_code(
+    change: dict[str, object], field: str, code: str
+) -> None:
     with pytest.raises(FieldError) as caught:
         order_request({**BASE, **change})
     assert (caught.value.field, caught.value.code) == (field, code)

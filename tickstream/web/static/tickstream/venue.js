@@ -62,7 +62,27 @@ function makeChart() {
     borderVisible: false,
     wickUpColor: cssVar("--up"),
     wickDownColor: cssVar("--down"),
+    // The price scale takes in the user's order lines, so a resting order far from the
+    // market is still on the chart.
+    autoscaleInfoProvider: (original) => {
+      const base = original();
+      const prices = [...lines.values()].map((entry) => entry.price);
+      if (!base || !prices.length) return base;
+      const { minValue, maxValue } = base.priceRange;
+      return { ...base, priceRange: { minValue: Math.min(minValue, ...prices), maxValue: Math.max(maxValue, ...prices) } };
+    },
   });
+}
+
+/** How many order lines are inside the drawn chart (read by tests). */
+function markVisible() {
+  const height = container.clientHeight;
+  let visible = 0;
+  for (const entry of lines.values()) {
+    const y = candles.priceToCoordinate(entry.price);
+    if (y !== null && y >= 0 && y <= height) visible += 1;
+  }
+  container.dataset.linesVisible = String(visible);
 }
 
 const toBar = (c) => ({
@@ -77,6 +97,8 @@ async function follow(chosen) {
   stopCandles();
   symbol = chosen;
   last = null;
+  delete root.dataset.last;
+  root.dataset.symbol = chosen; // read by tests, with data-last once it has a price
   $("#venue-last").textContent = "–";
   const tick = bySymbol.get(chosen)?.tick_size || "0.01";
   candles.applyOptions({ priceFormat: { type: "price", precision: decimals(), minMove: Number(tick) } });
@@ -140,8 +162,9 @@ function drawLines() {
       axisLabelVisible: true,
       title: `${buy ? "BUY" : "SELL"} ${order.quantity} ${kind}`,
     });
-    lines.set(order.id, { line, filledAt: null });
+    lines.set(order.id, { line, price: Number(at), filledAt: null });
   }
+  requestAnimationFrame(() => requestAnimationFrame(markVisible)); // after the rescale
   container.dataset.lines = String([...lines.values()].filter((e) => !e.filledAt).length);
   container.dataset.filledLines = String([...lines.values()].filter((e) => e.filledAt).length);
 }
@@ -150,7 +173,14 @@ function markFilled(order) {
   const entry = lines.get(order.id);
   if (!entry || entry.filledAt) return;
   entry.filledAt = Date.now();
-  entry.line.applyOptions({ title: `FILLED ${order.side.toUpperCase()} ${order.filled} @ ${price(order.average_price, order.symbol)}`, lineStyle: LineStyle.Solid, lineWidth: 2 });
+  entry.price = Number(order.average_price);
+  // The line moves to where it filled (a crossing order fills at the market, not its limit).
+  entry.line.applyOptions({
+    price: Number(order.average_price),
+    title: `FILLED ${order.side.toUpperCase()} ${order.filled}`,
+    lineStyle: LineStyle.Solid,
+    lineWidth: 2,
+  });
   setTimeout(() => {
     candles.removePriceLine(entry.line);
     lines.delete(order.id);
@@ -333,7 +363,8 @@ async function place(event) {
     const { order: placed } = await client.request("order.place", { order });
     orders.set(placed.id, placed);
     onOrders({ kind: "update", data: {} });
-    showMessage(`Order #${placed.id} placed: ${placed.side} ${placed.quantity} ${placed.symbol}, ${placed.reserved} reserved.`, true);
+    const held = placed.side === "buy" ? `${formatPrice(placed.reserved, 2)} USD` : `${placed.reserved} ${placed.symbol.split("-")[0]}`;
+    showMessage(`Order #${placed.id} placed: ${placed.side} ${placed.quantity} ${placed.symbol}, ${held} reserved.`, true);
   } catch (error) {
     showMessage(`${error.message} (${error.code})`, false);
   } finally {
