@@ -1,28 +1,42 @@
-"""Paper-trading engine benchmark (the pure core, one process, no database).
+"""Paper-trading benchmark: the pure engine, then orders placed through the REST API.
 
     make bench-trading        (or: python bench/trading.py [--quick])
 
-10,000 resting limit orders (and stops) on one instrument, then a stream of trades:
+The engine (one process, no database): 10,000 resting limit orders (and stops) on one
+instrument, then a stream of trades:
 - "crossing nothing": trades inside the spread, which fill and trigger nothing (the cost
   every trade pays: bisection at the book's edges);
 - "filling": trades that walk through the book, filling and re-placing orders.
 Prints trades/s and fills/s, the median of five runs, and the same figures with 100
 resting orders as the same-run baseline: with price-indexed books the cost of a trade that
 crosses nothing does not grow with the book.
+
+The API (a real server on SQLite, development mode, simulated market): one client places
+limit orders that rest (`POST /api/trading/orders/`) and cancels them (`DELETE`), over one
+kept-alive connection, then four clients place at once. Prints the median, p99 and max
+latency and orders/s, beside an authenticated read of the same account
+(`GET /api/trading/account/`) as the same-run baseline.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
+import os
 import random
 import statistics
+import subprocess
 import sys
+import tempfile
+import threading
 import time
 from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.fanout import free_port, stop, wait_port  # noqa: E402
 from tickstream.trading.core.matching import Engine, Market, Rules  # noqa: E402
 from tickstream.trading.core.orders import Order, OrderType, Side  # noqa: E402
 
@@ -62,6 +76,7 @@ def quiet(engine: Engine, rng: random.Random, trades: int) -> float:
     start = time.perf_counter()
     for price in prices:
         engine.on_trade("AAPL", price, D(3))
+        engine.closed.clear()
     return trades / (time.perf_counter() - start)
 
 
@@ -72,6 +87,8 @@ def walking(engine: Engine, rng: random.Random, trades: int) -> tuple[float, flo
     start = time.perf_counter()
     for price in prices:
         done = engine.on_trade("AAPL", price, D(20))
+        engine.closed.clear()  # the running system drains these after every trade
+        engine.triggered.clear()
         fills += len(done)
         for f in done:  # keep the book full: re-place what filled, away from the price
             next_id += 1
@@ -84,11 +101,125 @@ def walking(engine: Engine, rng: random.Random, trades: int) -> tuple[float, flo
     return trades / elapsed, fills / elapsed
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Client:
+    """One API client on a kept-alive connection, with the demo user's token."""
+
+    def __init__(self, port: int, token: str | None = None) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.headers = {"Content-Type": "application/json", "Host": "127.0.0.1"}
+        if token:
+            self.headers["Authorization"] = f"Token {token}"
+
+    def call(self, method: str, path: str, body: object = None) -> tuple[int, object, float]:
+        data = None if body is None else json.dumps(body)
+        start = time.perf_counter()
+        self.conn.request(method, path, body=data, headers=self.headers)
+        response = self.conn.getresponse()
+        payload = json.loads(response.read() or b"null")
+        return response.status, payload, (time.perf_counter() - start) * 1000
+
+
+def latency(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return (
+        f"median {statistics.median(ordered):5.1f} ms  p99 {p99:5.1f} ms  max {ordered[-1]:5.1f} ms"
+    )
+
+
+def api(orders: int) -> None:
+    env = {
+        **os.environ,
+        "TICKSTREAM_DEVELOPMENT": "true",
+        "PYTHONPATH": str(ROOT),
+        "LOG_LEVEL": "WARNING",
+        "SIM_BACKFILL_S": "0",
+        "SIM_RATE": "50",
+        "TRADING_ORDERS_PER_SECOND": "1000000",  # measuring the path, not the limit
+        "TRADING_MAX_OPEN_ORDERS": "1000000",
+    }
+    with tempfile.TemporaryDirectory() as var:
+        port = free_port()
+        log = Path(var) / "server.log"
+        server = subprocess.Popen(
+            [sys.executable, "-m", "tickstream", "run", "--port", str(port)],
+            env={**env, "TICKSTREAM_VAR_DIR": var},
+            cwd=ROOT,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_port(port)
+            anonymous = Client(port)
+            status, token, _ = anonymous.call(
+                "POST", "/api/auth/token/", {"username": "demo", "password": "demo-tickstream"}
+            )
+            assert status == 200, token
+            key = token["token"]  # type: ignore[index]
+            client = Client(port, key)
+            while client.call("GET", "/api/trading/account/")[1]["engine"] != "running":  # type: ignore[index]
+                time.sleep(0.2)
+            for _ in range(50):  # warm up
+                client.call("GET", "/api/trading/account/")
+            reads = [client.call("GET", "/api/trading/account/")[2] for _ in range(orders)]
+            placed, ids = [], []
+            body = {"symbol": "AAPL", "side": "buy", "type": "limit", "quantity": "1",
+                    "price": "1.00"}  # fmt: skip
+            start = time.perf_counter()
+            for _ in range(orders):
+                status, order, ms = client.call("POST", "/api/trading/orders/", body)
+                assert status == 201, order
+                placed.append(ms)
+                ids.append(order["id"])  # type: ignore[index]
+            rate = orders / (time.perf_counter() - start)
+            cancels = []
+            for order_id in ids[: orders // 4]:
+                status, order, ms = client.call("DELETE", f"/api/trading/orders/{order_id}/")
+                assert status == 200, order
+                cancels.append(ms)
+            together: list[float] = []
+            lock = threading.Lock()
+
+            def place_many(n: int) -> None:
+                mine = Client(port, key)
+                for _ in range(n):
+                    status, order, ms = mine.call("POST", "/api/trading/orders/", body)
+                    assert status == 201, order
+                    with lock:
+                        together.append(ms)
+
+            threads = [threading.Thread(target=place_many, args=(orders // 4,)) for _ in range(4)]
+            start = time.perf_counter()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            together_rate = len(together) / (time.perf_counter() - start)
+        finally:
+            stop(server)
+    print(f"\nREST API on SQLite (one server, simulated market at 50 trades/s), {orders:,} each\n")
+    print(f"  read the account (baseline)  {latency(reads)}")
+    print(f"  place a limit order          {latency(placed)}  {rate:,.0f} orders/s")
+    print(f"  cancel it                    {latency(cancels)}")
+    print(f"  place, 4 clients at once     {latency(together)}  {together_rate:,.0f} orders/s")
+    ratio = statistics.median(placed) / statistics.median(reads)
+    print(f"\n  placing / reading (medians): {ratio:.2f}x")
+    print("  goal (issue 11): placing an order through the API under 20 ms at p99 on SQLite")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--skip-api", action="store_true")
+    parser.add_argument("--api-only", action="store_true")
     options = parser.parse_args()
     trades = 20_000 if options.quick else 100_000
+    if options.api_only:
+        api(400 if options.quick else 2000)
+        return
     print(f"paper-trading engine (pure core), median of 5 runs of {trades:,} trades\n")
     print(
         f"  {'resting orders':>15} {'crossing nothing':>18} {'walking the book':>18} {'fills/s':>9}"
@@ -108,6 +239,8 @@ def main() -> None:
             f"{statistics.median(f):>9,.0f}"
         )
     print("\n  goal (issue 11): 100,000 trades/s per core with 10,000 resting orders")
+    if not options.skip_api:
+        api(400 if options.quick else 2000)
 
 
 if __name__ == "__main__":

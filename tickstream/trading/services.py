@@ -22,6 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from tickstream.market.models import Instrument
@@ -73,10 +74,13 @@ def account_get_or_create(*, user: Any) -> TradingAccount:
 def _balances_locked(account: TradingAccount, currencies: set[str]) -> dict[str, Balance]:
     """The account's balances in these currencies, created if missing, locked in a fixed
     order (so two writers never wait on each other in a cycle)."""
-    for currency in currencies:
-        Balance.objects.get_or_create(account=account, currency=currency)
     rows = Balance.objects.select_for_update().filter(account=account, currency__in=currencies)
-    return {b.currency: b for b in rows.order_by("currency")}
+    found = {b.currency: b for b in rows.order_by("currency")}
+    if len(found) == len(currencies):
+        return found
+    for currency in currencies - set(found):  # a first deposit or a first asset
+        Balance.objects.get_or_create(account=account, currency=currency)
+    return {b.currency: b for b in rows.all().order_by("currency")}
 
 
 def _publish(account: TradingAccount, event: str, **data: Any) -> None:
@@ -227,24 +231,26 @@ def _place_locked(
         first = account.orders.filter(client_order_id=request.client_order_id).first()
         if first is not None:
             return Placed(first, created=False)
-    recent = account.orders.filter(created_at__gt=now - timedelta(seconds=1)).count()
-    if recent >= settings.TRADING_ORDERS_PER_SECOND:
+    counts = account.orders.aggregate(
+        recent=Count("id", filter=Q(created_at__gt=now - timedelta(seconds=1))),
+        open=Count("id", filter=Q(status__in=selectors.OPEN_STATUSES)),
+    )
+    if counts["recent"] >= settings.TRADING_ORDERS_PER_SECOND:
         raise TradingError(
             "rate_limited",
             f"at most {settings.TRADING_ORDERS_PER_SECOND} orders a second",
             status=429,
         )
-    open_count = account.orders.filter(status__in=selectors.OPEN_STATUSES).count()
-    if open_count >= settings.TRADING_MAX_OPEN_ORDERS:
+    if counts["open"] >= settings.TRADING_MAX_OPEN_ORDERS:
         raise TradingError(
             "too_many_open_orders",
             f"at most {settings.TRADING_MAX_OPEN_ORDERS} open orders",
             status=409,
         )
     try:
-        currency, amount = matching.reservation(
-            pure, market, selectors.rules(), selectors.last_price(instrument)
-        )
+        needs_last = pure.side is core.Side.BUY and pure.type is core.OrderType.MARKET
+        last = selectors.last_price(instrument) if needs_last else None
+        currency, amount = matching.reservation(pure, market, selectors.rules(), last)
     except matching.OrderError as exc:
         raise _refuse(exc) from None
     balance = _balances_locked(account, {currency})[currency]

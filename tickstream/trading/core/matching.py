@@ -382,54 +382,66 @@ class Engine:
     ) -> Decimal:
         # Bids at or above the trade price (keys are -limit: a prefix), best first.
         at_or_above = bisect.bisect_right(book.bids, (-price, 1 << 62, 1 << 62))
-        budget = self._fill_side(book.bids[:at_or_above], price, budget, ref, fills, arrivals)
+        budget = self._fill_side(book.bids, at_or_above, price, budget, ref, fills, arrivals)
         at_or_below = bisect.bisect_right(book.asks, (price, 1 << 62, 1 << 62))
-        return self._fill_side(book.asks[:at_or_below], price, budget, ref, fills, arrivals)
+        return self._fill_side(book.asks, at_or_below, price, budget, ref, fills, arrivals)
 
     def _fill_side(
         self,
         keys: list[_Key],
+        end: int,
         price: Decimal,
         budget: Decimal,
         ref: str,
         fills: list[Fill],
         arrivals: set[int],
     ) -> Decimal:
-        for key in keys:
-            order = self.orders[key[2]]
-            limit = order.limit
-            assert limit is not None  # noqa: S101 - only limits are in these lists
-            market = self.markets[order.symbol]
-            if order.id in arrivals and limit != price:
-                # Marketable on arrival: it takes liquidity like a market order whose
-                # slipped price is capped at its limit.
-                if budget <= 0:
-                    break
-                at = min(limit, self._slipped(order, price, market))
-                if order.side is Side.SELL:
-                    at = max(limit, self._slipped(order, price, market))
-                quantity = self._take(order, budget, market)
-                if order.tif is TimeInForce.FOK and quantity < order.remaining:
-                    continue
-                if quantity > 0:
-                    fills.append(self._fill(order, at, quantity, "taker", ref))
-                    budget -= quantity
-                continue
-            if limit == price:
-                # At its price: the volume ahead of it in the queue trades first.
-                eaten = min(order.queue_ahead, budget)
-                order.queue_ahead -= eaten
-                budget -= eaten
-                if order.queue_ahead > 0:
-                    continue
-            if budget <= 0:
-                break
-            quantity = self._take(order, budget, market)
-            if order.tif is TimeInForce.FOK and quantity < order.remaining:
-                continue  # all or nothing: cancelled after this trade
-            if quantity > 0:
-                fills.append(self._fill(order, limit, quantity, "maker", ref))
-                budget -= quantity
+        """The first `end` keys cross the trade, best first: walked in place (an order
+        that fills leaves the list as it goes), only as far as the trade's volume lasts."""
+        i = 0
+        while i < end and budget > 0:
+            key = keys[i]
+            budget = self._fill_key(key, price, budget, ref, fills, arrivals)
+            if i < len(keys) and keys[i] == key:
+                i += 1
+            else:
+                end -= 1  # it filled and left the book
+        return budget
+
+    def _fill_key(
+        self,
+        key: _Key,
+        price: Decimal,
+        budget: Decimal,
+        ref: str,
+        fills: list[Fill],
+        arrivals: set[int],
+    ) -> Decimal:
+        """What one crossing limit order takes of the trade; returns the volume left."""
+        order = self.orders[key[2]]
+        limit = order.limit
+        assert limit is not None  # noqa: S101 - only limits are in these lists
+        market = self.markets[order.symbol]
+        liquidity, at = "maker", limit
+        if order.id in arrivals and limit != price:
+            # Marketable on arrival: it takes liquidity like a market order whose slipped
+            # price is capped at its limit.
+            slipped = self._slipped(order, price, market)
+            liquidity = "taker"
+            at = min(limit, slipped) if order.side is Side.BUY else max(limit, slipped)
+        elif limit == price:
+            # At its price: the volume ahead of it in the queue trades first.
+            eaten = min(order.queue_ahead, budget)
+            order.queue_ahead -= eaten
+            budget -= eaten
+            if order.queue_ahead > 0 or budget <= 0:
+                return budget
+        quantity = self._take(order, budget, market)
+        if order.tif is TimeInForce.FOK and quantity < order.remaining:
+            return budget  # all or nothing: cancelled after this trade
+        if quantity > 0:
+            fills.append(self._fill(order, at, quantity, liquidity, ref))
+            budget -= quantity
         return budget
 
     def _slipped(self, order: Order, price: Decimal, market: Market) -> Decimal:
@@ -483,11 +495,12 @@ class Engine:
 
     def _trigger(self, book: _Book, price: Decimal) -> None:
         """Stops whose stop price this trade reached become market or limit orders."""
-        cut = bisect.bisect_right(book.buy_stops, (price, 1 << 62, 1 << 62))
-        hit, book.buy_stops = book.buy_stops[:cut], book.buy_stops[cut:]
-        cut = bisect.bisect_right(book.sell_stops, (-price, 1 << 62, 1 << 62))
-        hit += book.sell_stops[:cut]
-        book.sell_stops = book.sell_stops[cut:]
+        hit: list[_Key] = []
+        for keys, bound in ((book.buy_stops, price), (book.sell_stops, -price)):
+            cut = bisect.bisect_right(keys, (bound, 1 << 62, 1 << 62))
+            if cut:  # no copy of the list when nothing triggers
+                hit += keys[:cut]
+                del keys[:cut]
         for _, _, order_id in sorted(hit, key=lambda k: k[1]):
             order = self.orders[order_id]
             order.triggered = True
