@@ -130,7 +130,7 @@ def latency(samples: list[float]) -> str:
     )
 
 
-def api(orders: int) -> None:
+def api(orders: int, feeds: str) -> None:
     env = {
         **os.environ,
         "TICKSTREAM_DEVELOPMENT": "true",
@@ -138,6 +138,7 @@ def api(orders: int) -> None:
         "LOG_LEVEL": "WARNING",
         "SIM_BACKFILL_S": "0",
         "SIM_RATE": "50",
+        "FEEDS": feeds,
         "TRADING_ORDERS_PER_SECOND": "1000000",  # measuring the path, not the limit
         "TRADING_MAX_OPEN_ORDERS": "1000000",
     }
@@ -200,7 +201,8 @@ def api(orders: int) -> None:
             together_rate = len(together) / (time.perf_counter() - start)
         finally:
             stop(server)
-    print(f"\nREST API on SQLite (one server, simulated market at 50 trades/s), {orders:,} each\n")
+    market = "simulated market at 50 trades/s" if feeds else "no feed"
+    print(f"\nREST API on SQLite (one server, {market}), {orders:,} requests each\n")
     print(f"  read the account (baseline)  {latency(reads)}")
     print(f"  place a limit order          {latency(placed)}  {rate:,.0f} orders/s")
     print(f"  cancel it                    {latency(cancels)}")
@@ -218,7 +220,8 @@ def main() -> None:
     options = parser.parse_args()
     trades = 20_000 if options.quick else 100_000
     if options.api_only:
-        api(400 if options.quick else 2000)
+        for feeds in ("", "simulated"):
+            api(400 if options.quick else 2000, feeds)
         return
     print(f"paper-trading engine (pure core), median of 5 runs of {trades:,} trades\n")
     print(
@@ -239,8 +242,9 @@ def main() -> None:
             f"{statistics.median(f):>9,.0f}"
         )
     print("\n  goal (issue 11): 100,000 trades/s per core with 10,000 resting orders")
-    if not options.skip_api:
-        api(400 if options.quick else 2000)
+    if not options.skip_api:  # the server's floor without a market, then with one
+        for feeds in ("", "simulated"):
+            api(400 if options.quick else 2000, feeds)
 
 
 if __name__ == "__main__":
