@@ -23,9 +23,17 @@ def check_v1(messages: list[dict[str, Any]], seen: set[str]) -> None:
         seen.add(m["type"])
 
 
-async def test_v1_traffic_matches_the_schemas(market: Market) -> None:
+async def test_v1_traffic_matches_the_schemas(market: Market, monkeypatch: Any) -> None:
+    from tickstream.stream import registry
     from tickstream.stream.core import fanout
     from tickstream.stream.hub import get_hub
+
+    async def echo(user: Any, frame: dict[str, Any]) -> Any:
+        if frame.get("fail"):
+            raise registry.OperationError("bad_echo", "asked to fail", {"field": "fail"})
+        return {"echo": frame.get("text")}
+
+    monkeypatch.setitem(registry._operations, "test.echo", echo)  # an app's operation
 
     market.trade("AAPL", "230.00")
     await market.settle()
@@ -40,6 +48,10 @@ async def test_v1_traffic_matches_the_schemas(market: Market) -> None:
     check_v1(await frames(ws), seen)
     check_v1(await request(ws, {"op": "ping", "id": 5}), seen)
     check_v1(await request(ws, {"op": "bogus"}), seen)
+    got = await request(ws, {"op": "test.echo", "id": 9, "text": "hi"})
+    assert got == [{"type": "result", "id": 9, "op": "test.echo", "data": {"echo": "hi"}}]
+    check_v1(got, seen)
+    check_v1(await request(ws, {"op": "test.echo", "id": 10, "fail": True}), seen)
     check_v1(await request(ws, {"op": "unsubscribe", "id": 6, "channels": ["ticker:AAPL"]}), seen)
     hub = await get_hub()
     hub.beat()

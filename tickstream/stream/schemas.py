@@ -124,7 +124,11 @@ SERVER_MESSAGES: dict[str, dict[str, Any]] = {
             "id": ID,
             "code": {"type": "string"},
             "message": {"type": "string"},
-        }
+        },
+        {"details": {"type": "object"}},  # an app operation's refusal: the field it names
+    ),
+    "result": obj(  # the answer to an app's operation (`order.place`)
+        {"type": {"const": "result"}, "id": ID, "op": {"type": "string"}, "data": {}}
     ),
     "pong": obj({"type": {"const": "pong"}, "id": ID, "time": INT}),
     "heartbeat": obj({"type": {"const": "heartbeat"}, "time": INT}),
