@@ -1,6 +1,8 @@
 """Past one machine: two web processes and a feed process on Redis and PostgreSQL. A
 transaction written through one web process reaches a portfolio page open on the other at
-once; an alert fires exactly once (in the feed process) and reaches the owner on both."""
+once; an alert fires exactly once (in the feed process) and reaches the owner on both; a
+paper order placed through one web process is filled by the matching engine in the feed
+process and its fill reaches the owner on both."""
 
 from __future__ import annotations
 
@@ -76,13 +78,10 @@ def test_changes_and_alerts_cross_web_processes(tmp_path: Path, postgres_databas
                     websockets.connect(url.format(ports[1]), open_timeout=10) as page,
                     websockets.connect(url.format(ports[0]), open_timeout=10) as other,
                 ):
-                    await page.send(
-                        json.dumps(
-                            {"op": "subscribe", "id": 1, "channels": [f"portfolio:{pid}", "alerts"]}
-                        )
-                    )
+                    channels = [f"portfolio:{pid}", "alerts", "orders"]
+                    await page.send(json.dumps({"op": "subscribe", "id": 1, "channels": channels}))
                     await other.send(
-                        json.dumps({"op": "subscribe", "id": 1, "channels": ["alerts"]})
+                        json.dumps({"op": "subscribe", "id": 1, "channels": ["alerts", "orders"]})
                     )
                     before = await received(page, 1.5)
                     # A transaction through web 0 ...
@@ -99,11 +98,20 @@ def test_changes_and_alerts_cross_web_processes(tmp_path: Path, postgres_databas
                             data={"symbol": "ETH-USD", "condition": condition, "value": str(level)},
                             headers=auth,
                         )
+                    # A paper buy above the market, through web 0: the engine in the feed
+                    # process fills it on the next trade.
+                    order = {"symbol": "ETH-USD", "side": "buy", "type": "limit",
+                             "quantity": "0.5", "price": str(last * 2)}  # fmt: skip
+                    status, placed = await asyncio.to_thread(
+                        http_json, f"{bases[0]}/api/trading/orders/", data=order, headers=auth
+                    )
+                    assert status == 201, placed
                     after, seen = await asyncio.gather(received(page, 10), received(other, 12))
                     return before, after, seen
 
             before, after, seen = asyncio.run(scenario())
             firings = http_json(f"{bases[0]}/api/alerts/", headers=auth)[1]
+            fills = http_json(f"{bases[1]}/api/trading/fills/", headers=auth)[1]
     snapshot = next(
         m for m in before if m["type"] == "snapshot" and m["channel"].startswith("portfolio:")
     )
@@ -125,3 +133,14 @@ def test_changes_and_alerts_cross_web_processes(tmp_path: Path, postgres_databas
     assert fired_there[: len(fired_here)] == fired_here
     assert len({(f["alert"], f["time"]) for f in fired_there}) == len(fired_there)
     assert len(fired_there) <= stored
+    # The paper order: filled (over as many trades as their sizes needed) by the one engine,
+    # each fill stored once and pushed once to both processes' connections.
+    assert sum(Decimal(f["quantity"]) for f in fills) == Decimal("0.5")
+    assert {f["liquidity"] for f in fills} <= {"taker", "maker"} and len(
+        {f["trade"] for f in fills}
+    ) == len(fills)
+    for messages in (after, seen):
+        pushed = [m["data"] for m in messages if m["type"] == "update" and m["channel"] == "orders"]
+        filled = [p for p in pushed if p["event"] == "fill"]
+        assert [f["fill"]["id"] for f in filled] == sorted(f["id"] for f in fills), pushed
+        assert filled[-1]["order"]["status"] == "filled"

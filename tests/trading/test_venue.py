@@ -4,6 +4,7 @@ exact balances, pushed to the owner and recorded in a linked portfolio."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -277,3 +278,45 @@ async def test_anonymous_sockets_cannot_trade(market: Market, venue: MatchingHoo
     got = await request(ws, {"op": "subscribe", "id": 4, "channels": ["orders"]})
     assert got[0]["code"] == "forbidden"
     await ws.disconnect()
+
+
+async def test_a_day_order_expires_with_its_session_and_frees_its_funds(
+    market: Market, venue: MatchingHook
+) -> None:
+    market.trade("AAPL", "230")
+    user, _, account = await database_sync_to_async(funded)()
+    order = await database_sync_to_async(place)(
+        user, symbol="AAPL", side="buy", type="limit", quantity="3", price="200",
+        time_in_force="DAY",
+    )  # fmt: skip
+    assert order.expires_at is not None and order.expires_at.hour in (20, 21)  # 16:00 NY
+    await resting(venue, order)
+    venue.expire(order.expires_at - timedelta(seconds=1))  # not yet
+    assert order.pk in venue.engine.orders  # type: ignore[union-attr]
+    venue.expire(order.expires_at)
+    await written(venue)
+    order = await reload(order)
+    assert order.status == "expired" and order.held == 0 and "session" in order.reason
+    assert await database_sync_to_async(balances)(account) == {"USD": (D("100000"), D(0))}
+
+
+async def test_the_orders_channel_reaches_its_owner_only(
+    market: Market, venue: MatchingHook
+) -> None:
+    market.trade("AAPL", "230")
+    user, key, _ = await database_sync_to_async(funded)()
+    _, other_key, _ = await database_sync_to_async(funded)()
+    sockets = []
+    for token in (key, other_key):
+        ws = await connect(f"/ws/v1/?token={token}")
+        await frames(ws, timeout=0.2)
+        await request(ws, {"op": "subscribe", "id": 1, "channels": ["orders"]})
+        sockets.append(ws)
+    await database_sync_to_async(place)(
+        user, symbol="AAPL", side="buy", type="limit", quantity="1", price="229"
+    )
+    mine, theirs = [await frames(ws, timeout=0.4) for ws in sockets]
+    assert [m["data"]["event"] for m in mine if m["type"] == "update"] == ["order"]
+    assert [m for m in theirs if m["type"] == "update"] == []
+    for ws in sockets:
+        await ws.disconnect()

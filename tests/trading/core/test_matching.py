@@ -141,17 +141,22 @@ def test_a_trade_that_crosses_nothing_touches_only_the_edges() -> None:
     assert len(e.book("AAPL").bids) == 200
 
 
-def test_a_limit_that_crosses_on_arrival_takes_at_the_trade_price() -> None:
+def test_a_limit_placed_through_the_market_takes_at_the_trade_prices() -> None:
     e = engine(Rules(maker_bps=D(10), taker_bps=D(20), slippage_bps=D(10)))
     e.on_trade("AAPL", D("100.00"), D(1))
-    bid = order(1, price=D("101.00"))  # above the market: marketable
+    bid = order(1, price=D("101.00"), quantity=D(12))  # above the market: marketable
     e.place(bid)
     fills = e.on_trade("AAPL", D("100.00"), D(4))
-    # A taker at the trade price plus 10 bps of slippage (100.10), not at its limit.
+    # A taker at the trade price plus 10 bps of slippage (100.10), not at its limit; and
+    # again on the next trade while the market stays under its limit.
     assert [(f.quantity, f.price, f.liquidity) for f in fills] == [(D(4), D("100.10"), "taker")]
-    # From then on it rests: trading through it fills at its limit, as a maker.
+    fills = e.on_trade("AAPL", D("100.50"), D(3))
+    assert [(f.quantity, f.price, f.liquidity) for f in fills] == [(D(3), D("100.61"), "taker")]
+    # The market rises past it: it rests now, and a trade back through it fills at its
+    # limit, as a maker.
+    assert e.on_trade("AAPL", D("101.50"), D(50)) == []
     fills = e.on_trade("AAPL", D("99.00"), D(10))
-    assert [(f.quantity, f.price, f.liquidity) for f in fills] == [(D(6), D("101.00"), "maker")]
+    assert [(f.quantity, f.price, f.liquidity) for f in fills] == [(D(5), D("101.00"), "maker")]
     assert e.ledger.balance(1, "USD").reserved == 0 and e.ledger.conserved()
 
 

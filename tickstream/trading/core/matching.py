@@ -149,9 +149,10 @@ class _Book:
     sell_stops: list[_Key] = field(default_factory=list)  # (-stop, seq, id): trade <= stop
     market: list[int] = field(default_factory=list)
     fresh: list[int] = field(default_factory=list)  # IOC/FOK waiting for their first trade
-    # Limits placed (or stop-limits triggered) since the last trade: one that the next
-    # trade crosses takes liquidity, at that trade's price, instead of resting.
-    arrivals: set[int] = field(default_factory=set)
+    # Limits placed (or stop-limits triggered) through the market: until they fill or the
+    # market leaves them behind, they take liquidity at the trades' prices (capped at
+    # their limit) instead of filling at their limit as a resting order would.
+    takers: set[int] = field(default_factory=set)
     last: Decimal | None = None
 
 
@@ -257,7 +258,7 @@ class Engine:
             book.market.append(order.id)
             return
         order.queue_ahead = order.quantity * self.rules.queue_factor
-        book.arrivals.add(order.id)
+        book.takers.add(order.id)
         if order.side is Side.BUY:
             bisect.insort(book.bids, (-limit, *key_id))
         else:
@@ -324,7 +325,7 @@ class Engine:
         for ids in (book.market, book.fresh):
             if order.id in ids:
                 ids.remove(order.id)
-        book.arrivals.discard(order.id)
+        book.takers.discard(order.id)
 
     # --- matching ---
 
@@ -338,9 +339,16 @@ class Engine:
         fills: list[Fill] = []
         budget = size * self.rules.participation
         fresh, book.fresh = book.fresh, []
-        arrivals, book.arrivals = book.arrivals, set()
+        takers, book.takers = book.takers, set()
         budget = self._fill_market(book, price, budget, ref, fills)
-        budget = self._fill_limits(book, price, budget, ref, fills, arrivals)
+        budget = self._fill_limits(book, price, budget, ref, fills, takers)
+        for order_id in takers:  # still through the market: still taking
+            order = self.orders.get(order_id)
+            limit = None if order is None else order.limit
+            if order is None or limit is None:
+                continue
+            if limit > price if order.side is Side.BUY else limit < price:
+                book.takers.add(order_id)
         for order_id in fresh:  # IOC and FOK: the rest is cancelled after their trade
             order = self.orders.get(order_id)
             if order is not None and order.is_open:
@@ -378,13 +386,13 @@ class Engine:
         budget: Decimal,
         ref: str,
         fills: list[Fill],
-        arrivals: set[int],
+        takers: set[int],
     ) -> Decimal:
         # Bids at or above the trade price (keys are -limit: a prefix), best first.
         at_or_above = bisect.bisect_right(book.bids, (-price, 1 << 62, 1 << 62))
-        budget = self._fill_side(book.bids, at_or_above, price, budget, ref, fills, arrivals)
+        budget = self._fill_side(book.bids, at_or_above, price, budget, ref, fills, takers)
         at_or_below = bisect.bisect_right(book.asks, (price, 1 << 62, 1 << 62))
-        return self._fill_side(book.asks, at_or_below, price, budget, ref, fills, arrivals)
+        return self._fill_side(book.asks, at_or_below, price, budget, ref, fills, takers)
 
     def _fill_side(
         self,
@@ -394,14 +402,14 @@ class Engine:
         budget: Decimal,
         ref: str,
         fills: list[Fill],
-        arrivals: set[int],
+        takers: set[int],
     ) -> Decimal:
         """The first `end` keys cross the trade, best first: walked in place (an order
         that fills leaves the list as it goes), only as far as the trade's volume lasts."""
         i = 0
         while i < end and budget > 0:
             key = keys[i]
-            budget = self._fill_key(key, price, budget, ref, fills, arrivals)
+            budget = self._fill_key(key, price, budget, ref, fills, takers)
             if i < len(keys) and keys[i] == key:
                 i += 1
             else:
@@ -415,7 +423,7 @@ class Engine:
         budget: Decimal,
         ref: str,
         fills: list[Fill],
-        arrivals: set[int],
+        takers: set[int],
     ) -> Decimal:
         """What one crossing limit order takes of the trade; returns the volume left."""
         order = self.orders[key[2]]
@@ -423,9 +431,10 @@ class Engine:
         assert limit is not None  # noqa: S101 - only limits are in these lists
         market = self.markets[order.symbol]
         liquidity, at = "maker", limit
-        if order.id in arrivals and limit != price:
-            # Marketable on arrival: it takes liquidity like a market order whose slipped
-            # price is capped at its limit.
+        if order.id in takers and limit != price:
+            # Marketable (placed through the market, and the market has not left it
+            # behind): it takes liquidity like a market order whose slipped price is capped
+            # at its limit.
             slipped = self._slipped(order, price, market)
             liquidity = "taker"
             at = min(limit, slipped) if order.side is Side.BUY else max(limit, slipped)
