@@ -211,11 +211,7 @@ class OrderListView(OwnerOnly):
 
 class OrderDetailView(OwnerOnly):
     def _get(self, request: Request, order_id: int) -> Order:
-        order = (
-            Order.objects.select_related("instrument")
-            .filter(pk=order_id, account__owner=request.user)
-            .first()
-        )
+        order = selectors.order_for(request.user, order_id)
         if order is None:
             raise not_found("not_found", f"no order {order_id} of yours")
         return order

@@ -47,12 +47,11 @@ def _place(user: Any, frame: dict[str, Any]) -> dict[str, Any]:
 
 def _cancel(user: Any, frame: dict[str, Any]) -> dict[str, Any]:
     from tickstream.trading import selectors, services
-    from tickstream.trading.models import Order
 
     order_id = frame.get("order_id")
     if isinstance(order_id, bool) or not isinstance(order_id, int):
         raise OperationError("bad_order_id", "order_id must be an order's id (an integer)")
-    order = Order.objects.filter(pk=order_id, account__owner=user).first()
+    order = selectors.order_for(user, order_id)
     if order is None:
         raise OperationError("not_found", f"no order {order_id} of yours")
     try:

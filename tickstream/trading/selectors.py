@@ -80,6 +80,13 @@ def open_orders() -> QuerySet[Order]:
     )
 
 
+def order_for(user: Any, order_id: int) -> Order | None:
+    """One of the user's orders (another user's is None, as if it did not exist)."""
+    return (
+        Order.objects.select_related("instrument").filter(pk=order_id, account__owner=user).first()
+    )
+
+
 def order_list(*, account: TradingAccount, status: str | None = None) -> QuerySet[Order]:
     orders = account.orders.select_related("instrument")
     if status == "open":
