@@ -354,34 +354,43 @@ class MatchingHook:
             known = self.known.get(order_id)
             if order_id not in current and (known is None or not known.pending):
                 await self.reload({order_id})
+        changed = set()
         for row in rows:
-            await self._follow(row)
+            if row.pk not in self.known:
+                await self._adopt(row)  # the rows are read already
+            elif self._stale(row.pk, row.version, True):
+                changed.add(row.pk)
+        if changed:
+            await self.reload(changed)
 
-    async def _follow(self, row: Any) -> None:
-        """One order as the database has it, against what the engine knows of it."""
-        known = self.known.get(row.pk)
+    def _stale(self, order_id: int, version: int, is_open: bool) -> bool:
+        """Whether the database's order differs from what the engine holds of it."""
+        known = self.known.get(order_id)
         if known is None:
-            if row.is_open:
-                await self._adopt(row)
-            return
+            return is_open  # placed since the engine looked
         if known.pending or known.gone:
-            return  # the writer settles it: a stale write reloads the order
-        if row.version != known.version:
-            await self.reload({row.pk})
+            return False  # the writer settles it: a stale write reloads the order
+        return version != known.version  # cancelled or changed by someone else
 
     async def poll(self) -> None:
+        """Orders changed since the last look (ids and versions only: whole rows are read
+        for the few that differ from what the engine holds)."""
         from tickstream.trading.models import Order as OrderRow
+        from tickstream.trading.selectors import OPEN_STATUSES
 
         started = timezone.now()
         since = (self._polled or started) - LOOK_BACK
         rows = await self._db(
             lambda: list(
-                OrderRow.objects.filter(updated_at__gte=since).select_related("instrument")
+                OrderRow.objects.filter(updated_at__gte=since).values_list(
+                    "id", "version", "status"
+                )
             )
         )
         self._polled = started
-        for row in rows:
-            await self._follow(row)
+        changed = {i for i, v, status in rows if self._stale(i, v, status in OPEN_STATUSES)}
+        if changed:
+            await self.reload(changed)
         self.expire(started)
 
     def expire(self, now: datetime) -> None:
