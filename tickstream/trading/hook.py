@@ -159,6 +159,12 @@ class MatchingHook:
                 await task
         self._tasks = []
         self.engine = None
+        log.info(
+            "matching engine %s stopped: %d fills written, %d stale writes refused",
+            self.instance,
+            self.fills,
+            self.stale,
+        )
         with contextlib.suppress(Exception):
             await self._db(lambda: engine_gone(name=self.instance))
         if self._executor is not None:
