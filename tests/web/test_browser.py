@@ -90,7 +90,15 @@ def test_dashboard_chart_goes_live_and_switches_interval(server: str, page: Any)
 
 def test_watchlist_prices_update_in_place(server: str, page: Any) -> None:
     page.goto(f"{server}/")
-    cells = "[...document.querySelectorAll('#watchlist [data-field=last]')]"
+    # The rows on screen (the page draws only those; a row scrolled into view is drawn then).
+    rows = (
+        "(() => { const box = document.querySelector('.watchlist-scroll')"
+        ".getBoundingClientRect();"
+        " return [...document.querySelectorAll('#watchlist tr[data-symbol]')]"
+        ".filter(r => { const b = r.getBoundingClientRect();"
+        " return b.height && b.bottom > box.top && b.top < box.bottom; }); })()"
+    )
+    cells = f"{rows}.map(r => r.querySelector('[data-field=last]'))"
     page.wait_for_function(f"{cells}.every(c => c.textContent !== '–')", timeout=20_000)
     before = page.evaluate(f"{cells}.map(c => c.textContent)")
     page.wait_for_function(
@@ -98,9 +106,7 @@ def test_watchlist_prices_update_in_place(server: str, page: Any) -> None:
         timeout=20_000,
     )
     # Up and down are told by an arrow and a sign, not by colour alone.
-    changes = page.evaluate(
-        "[...document.querySelectorAll('#watchlist [data-field=change]')].map(c => c.textContent)"
-    )
+    changes = page.evaluate(f"{rows}.map(r => r.querySelector('[data-field=change]').textContent)")
     assert all(c[0] in "▲▼■" for c in changes), changes[:5]
     assert page.errors == []
 

@@ -104,9 +104,11 @@ def test_sign_up_track_a_live_portfolio_import_and_get_an_alert(server: str, pag
 
     # Alerts $5 either side of Bitcoin's price (it moves tens of dollars a trade here):
     # one fires soon, shown as a toast.
-    last = _last(server, "BTC-USD")
+    # Each level from the price of the moment: an alert whose level the price has already
+    # passed when it is made waits for the next crossing.
     page.goto(f"{server}/alerts/")
-    for condition, level in (("above", last + Decimal("5")), ("below", last - Decimal("5"))):
+    for condition, away in (("above", Decimal("5")), ("below", Decimal("-5"))):
+        level = _last(server, "BTC-USD") + away
         page.select_option("#alert-form select[name=symbol]", "BTC-USD")
         page.select_option("#alert-form select[name=condition]", condition)
         page.fill("#alert-form input[name=value]", str(level))

@@ -43,15 +43,21 @@ $("#alert-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const form = event.target;
   const error = $("#alert-error");
+  const submit = form.querySelector("button[type=submit]");
+  const sent = Object.fromEntries(new FormData(form));
+  submit.disabled = true; // one alert at a time
   try {
-    await api("/api/alerts/", { method: "POST", body: Object.fromEntries(new FormData(form)) });
-    form.value.value = "";
-    form.note.value = "";
+    await api("/api/alerts/", { method: "POST", body: sent });
+    // Cleared only if unchanged: what was typed while this one was sent is kept.
+    if (form.value.value === sent.value) form.value.value = "";
+    if (form.note.value === sent.note) form.note.value = "";
     error.hidden = true;
     await load();
   } catch (failure) {
     error.hidden = false;
     error.textContent = describeError(failure);
+  } finally {
+    submit.disabled = false;
   }
 });
 
