@@ -164,8 +164,8 @@ def order_place_from(*, user: Any, data: Any) -> Placed:
     return order_place(account=account_get_or_create(user=user), request=request)
 
 
-def _refuse(exc: matching.OrderError, field: str | None = None) -> TradingError:
-    return TradingError(exc.code, str(exc), field=field)
+def _refuse(exc: matching.OrderError) -> TradingError:
+    return TradingError(exc.code, str(exc))
 
 
 def _pure(order_request: OrderRequest, account: TradingAccount) -> core.Order:
@@ -293,9 +293,7 @@ def _release(order: Order, balances: dict[str, Balance]) -> None:
 
 def _transition(order: Order, status: core.Status) -> None:
     """Through the state machine's table: an illegal change raises, never saves."""
-    pure = core.Status(order.status)
-    if status not in core.TRANSITIONS[pure]:
-        raise core.OrderStateError(f"order {order.pk}: {pure} -> {status} is not allowed")
+    core.check_transition(order.pk, core.Status(order.status), status)
     order.status = status.value
 
 
@@ -316,6 +314,11 @@ def _close(order: Order, status: core.Status, reason: str, balances: dict[str, B
     _transition(order, status)
     _release(order, balances)
     order.reason = reason
+    _save(order, balances)
+
+
+def _save(order: Order, balances: dict[str, Balance]) -> None:
+    """One more version of the order, with the balances it moved."""
     order.version += 1
     order.save()
     for balance in balances.values():
@@ -375,10 +378,7 @@ def _fill_locked(version: int, fill: matching.Fill, time: datetime) -> bool:
         _release(order, balances)  # a limit buy's fee reserve left over at a maker fee
     else:
         _transition(order, core.Status.PARTIALLY_FILLED)
-    order.version += 1
-    order.save()
-    for balance in balances.values():
-        balance.save()
+    _save(order, balances)
     row = Fill.objects.create(
         order=order,
         account=account,

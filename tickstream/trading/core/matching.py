@@ -112,6 +112,11 @@ def check_order(order: Order, market: Market) -> None:
         raise OrderError("bad_time_in_force", "a market order is IOC, FOK or GTC")
 
 
+def held_currency(order: Order, market: Market) -> str:
+    """What an order holds while open: the asset for a sell, the cash for a buy."""
+    return market.base if order.side is Side.SELL else market.quote
+
+
 def reservation(
     order: Order, market: Market, rules: Rules, last: Decimal | None
 ) -> tuple[str, Decimal]:
@@ -120,7 +125,7 @@ def reservation(
     and stop orders the stop price or the `last` trade plus the collar. OrderError
     `no_price` when a market buy has no price to reserve at."""
     if order.side is Side.SELL:
-        return market.base, order.quantity
+        return held_currency(order, market), order.quantity
     worst_fee = max(rules.maker_bps, rules.taker_bps) / BPS
     if order.type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
         assert order.price is not None  # noqa: S101 - checked by check_order
@@ -132,7 +137,9 @@ def reservation(
             raise OrderError("no_price", f"{order.symbol} has not traded yet")
         price = reference * (1 + rules.collar_bps / BPS)
     cost = order.quantity * price * (1 + worst_fee)
-    return market.quote, cost.quantize(market.tick * market.step, rounding=ROUND_CEILING)
+    return held_currency(order, market), cost.quantize(
+        market.tick * market.step, rounding=ROUND_CEILING
+    )
 
 
 _Key = tuple[Decimal, int, int]  # (price, seq, order id), sorted ascending
@@ -200,22 +207,10 @@ class Engine:
             if isinstance(exc, OrderError):
                 raise
             raise OrderError("insufficient_funds", str(exc)) from None
-        self._seq += 1
-        order.seq = self._seq
-        self.orders[order.id] = order
-        self.held[order.id] = amount
-        book = self.book(order.symbol)
-        if order.tif in (TimeInForce.IOC, TimeInForce.FOK):
-            book.fresh.append(order.id)
-        self._rest(book, order)
+        self._take_in(order, amount)
 
-    def adopt(self, order: Order, held: Decimal) -> None:
-        """Take in an order accepted elsewhere, whose funds (`held`) are reserved already
-        (by the database): it is indexed as if placed now, holding exactly that much."""
-        market = self.check(order)
-        currency = market.base if order.side is Side.SELL else market.quote
-        self.ledger.deposit(order.account, currency, held)
-        self.ledger.reserve(order.account, currency, held)
+    def _take_in(self, order: Order, held: Decimal) -> None:
+        """Index an accepted order, holding `held`, as placed now."""
         self._seq += 1
         order.seq = self._seq
         self.orders[order.id] = order
@@ -225,6 +220,14 @@ class Engine:
             book.fresh.append(order.id)
         self._rest(book, order)
 
+    def adopt(self, order: Order, held: Decimal) -> None:
+        """Take in an order accepted elsewhere, whose funds (`held`) are reserved already
+        (by the database): it is indexed as if placed now, holding exactly that much."""
+        currency = held_currency(order, self.check(order))
+        self.ledger.deposit(order.account, currency, held)
+        self.ledger.reserve(order.account, currency, held)
+        self._take_in(order, held)
+
     def forget(self, order_id: int) -> Order | None:
         """Drop an order that was closed or changed elsewhere, without a transition: out
         of its book, its reservation given back to where it came from."""
@@ -232,8 +235,7 @@ class Engine:
         if order is None:
             return None
         self._unindex(order)
-        market = self.markets[order.symbol]
-        currency = market.base if order.side is Side.SELL else market.quote
+        currency = held_currency(order, self.markets[order.symbol])
         held = self.held.pop(order_id, ZERO)
         if held:
             self.ledger.release(order.account, currency, held)
@@ -298,8 +300,7 @@ class Engine:
         order.transition(status)
         self.closed.append(order)
         self._unindex(order)
-        market = self.markets[order.symbol]
-        currency = market.base if order.side is Side.SELL else market.quote
+        currency = held_currency(order, self.markets[order.symbol])
         held = self.held.pop(order.id, ZERO)
         if held:
             self.ledger.release(order.account, currency, held)

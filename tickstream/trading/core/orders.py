@@ -62,6 +62,12 @@ class OrderStateError(RuntimeError):
     """A transition the state machine does not allow (a bug, never an input)."""
 
 
+def check_transition(order_id: int, current: Status, new: Status) -> None:
+    """Raise OrderStateError unless the table allows `current` -> `new`."""
+    if new not in TRANSITIONS[current]:
+        raise OrderStateError(f"order {order_id}: {current} -> {new} is not allowed")
+
+
 @dataclass(slots=True)
 class Order:
     """An order as the engine holds it."""
@@ -97,6 +103,5 @@ class Order:
         return None
 
     def transition(self, status: Status) -> None:
-        if status not in TRANSITIONS[self.status]:
-            raise OrderStateError(f"order {self.id}: {self.status} -> {status} is not allowed")
+        check_transition(self.id, self.status, status)
         self.status = status
