@@ -27,7 +27,8 @@ TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 DB_TESTS := tests/market/test_api.py tests/market/test_writer.py tests/market/test_upserts.py \
 	tests/market/test_runtime.py tests/market/test_edge_properties.py \
 	tests/portfolio/test_api.py tests/portfolio/test_authz.py \
-	tests/trading/test_api.py tests/trading/test_venue.py tests/trading/test_race.py
+	tests/trading/test_api.py tests/trading/test_venue.py tests/trading/test_race.py \
+	tests/stream/test_events.py
 
 test: install lint
 	@if $(BIN)/python -c 'import socket; socket.create_connection(("127.0.0.1", 5432), 1)' \

@@ -25,7 +25,7 @@ async def _own(user: Any, ref: ChannelRef) -> bool:
     return str(user.pk) == ref.key
 
 
-async def _first(user: Any, ref: ChannelRef) -> Any:
+def _first(user: Any, ref: ChannelRef) -> Any:
     return {"value": 0, "for": ref.key}
 
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from asgiref.sync import sync_to_async
-
 from tickstream.stream.core.protocol import ChannelRef, ChannelShape
 from tickstream.stream.registry import ChannelType, register, user_channel_group
 
 RECENT = 20
 
 
-def _recent(user: Any) -> dict[str, Any]:
+def alerts_snapshot(user: Any, ref: ChannelRef) -> dict[str, Any]:
+    """The user's latest firings, newest first."""
     from tickstream.alerts.models import AlertFiring
     from tickstream.alerts.services import alert_message
 
@@ -25,11 +24,6 @@ def _recent(user: Any) -> dict[str, Any]:
     return {"recent": [alert_message(f.alert, f) for f in firings]}
 
 
-async def alerts_snapshot(user: Any, ref: ChannelRef) -> dict[str, Any]:
-    """The user's latest firings, newest first."""
-    return await sync_to_async(_recent)(user)
-
-
 def register_alerts_channel() -> None:
     register(
         ChannelType(
@@ -37,6 +31,7 @@ def register_alerts_channel() -> None:
             needs_user=True,
             group=user_channel_group,
             snapshot=alerts_snapshot,
+            sequenced=True,
         ),
         replace=True,
     )

@@ -41,6 +41,7 @@ def register_portfolio_channel() -> None:
             owner=portfolio_owned,
             derive=portfolio_valuation,
             conflate=True,
+            sequenced=True,
         ),
         replace=True,
     )

@@ -21,7 +21,10 @@ def register_stream_channels() -> None:
         register(ChannelType(shape), replace=True)
     for kind in ("orders", "alerts"):  # a user's own events: one group per user
         register(
-            ChannelType(ChannelShape(kind), needs_user=True, group=user_channel_group),
+            ChannelType(
+                ChannelShape(kind), needs_user=True, group=user_channel_group, sequenced=True
+            ),
             replace=True,
         )
-    register(ChannelType(ChannelShape("portfolio", ("id",)), needs_user=True, owner=_nobody))
+    portfolio = ChannelShape("portfolio", ("id",))
+    register(ChannelType(portfolio, needs_user=True, owner=_nobody, sequenced=True))

@@ -8,10 +8,12 @@ import time
 from collections import deque
 from typing import Any
 
+from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from tickstream.stream import events
 from tickstream.stream.core.protocol import (
     ABUSE_LIMIT,
     ABUSE_WINDOW_S,
@@ -311,17 +313,25 @@ class StreamConsumer(HubConsumer):
                     continue
                 since = request.since.get(ref.name)
                 group = groups[ref.name]
+                kind = channel_type(ref.kind)
+                derive = self._derive_source(ref)
+                sequenced = group is not None and kind is not None and kind.sequenced
                 messages += await self.hub.subscribe(
                     self,
                     ref,
                     group=group,
                     since=since,
                     epoch=request.epoch,
-                    derive=self._derive_source(ref),
+                    derive=derive,
+                    sequenced=sequenced,
                 )
                 self.subscriptions[ref.name] = (ref, group)
                 done.append(ref.name)
-                if group is not None and since is None:
+                if group is None or derive is not None:
+                    continue
+                if sequenced:
+                    messages += await self._catch_up(ref, group, since)
+                elif since is None:
                     messages += await self._published_snapshot(ref, group)
         except ProtocolError as exc:
             for name in done:  # all or nothing
@@ -344,13 +354,35 @@ class StreamConsumer(HubConsumer):
         derive, user = kind.derive, self.scope.get("user")
         return lambda: derive(user, ref)
 
+    async def _catch_up(
+        self, ref: ChannelRef, group: str, since: int | None
+    ) -> list[dict[str, Any]]:
+        """A sequenced channel: what was missed since `since`, from any process's history
+        or the event log; else (a new subscriber, or a gap the log no longer holds) a
+        snapshot read with its number, and what came after it."""
+        kind = channel_type(ref.kind)
+        resumed = None if since is None else await self.hub.catch_up(self, group, since)
+        if resumed is not None:
+            return resumed
+        if kind is None or kind.snapshot is None:
+            return await self.hub.catch_up(self, group, None) or []
+        snapshot, user = kind.snapshot, self.scope.get("user")
+        seq, data = await database_sync_to_async(events.snapshot)(
+            group, lambda: snapshot(user, ref)
+        )
+        resumed = await self.hub.catch_up(self, group, seq)
+        if resumed is None:
+            raise ProtocolError(ErrorCode.UNAVAILABLE, f"{ref.name} is not available now")
+        first = {"type": "snapshot", "channel": ref.name, "epoch": 0, "seq": seq}
+        return [first | {"reset": since is not None, "data": data}, *resumed]
+
     async def _published_snapshot(self, ref: ChannelRef, group: str) -> list[dict[str, Any]]:
-        """The first value of a published channel whose kind has a snapshot."""
+        """The first value of a published channel (not sequenced) whose kind has one."""
         kind = channel_type(ref.kind)
         if kind is None or kind.snapshot is None:
             return []
-        data = await kind.snapshot(self.scope.get("user"), ref)
         seq = self.hub.core.published_seq(group)
+        data = await database_sync_to_async(kind.snapshot)(self.scope.get("user"), ref)
         return [
             {"type": "snapshot", "channel": ref.name, "epoch": 0, "seq": seq, "reset": False}
             | {"data": data}

@@ -37,8 +37,19 @@ log = logging.getLogger(__name__)
 
 SNAPSHOT_TIMEOUT_S = 5.0
 STREAM_HIGH_WATER = HIGH_WATER
+FILL_DELAY_S = 0.25  # a message ahead of a missing one waits this long before the log is read
+
+
+class History(Protocol):
+    """What the event log holds of a sequenced group (`stream/events.py`)."""
+
+    current: int
+    events: list[Message]
+    complete: bool
+
 
 SnapshotSource = Callable[[str], Awaitable[Message]]
+HistorySource = Callable[[str, "int | None"], Awaitable[History]]
 SymbolCheck = Callable[[str], Awaitable[bool]]
 DeriveSource = Callable[[], Awaitable[Derived]]
 
@@ -75,9 +86,11 @@ class Hub:
         flush_ms: int = 100,
         symbol_exists: SymbolCheck | None = None,
         formats: dict[str, Encoder] | None = None,
+        history: HistorySource | None = None,
     ) -> None:
         self.layer = layer
         self.snapshot_source = snapshot
+        self.history = history
         self.flush_s = flush_ms / 1000
         self.symbol_exists = symbol_exists
         self.core = FanOut(formats)
@@ -86,6 +99,7 @@ class Hub:
         self.flushes = 0  # flushes done (for monitoring and tests)
         self._channel = ""
         self._loads: dict[str, _Load] = {}
+        self._starts: dict[str, _Load] = {}  # sequenced groups waiting for their number
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
 
@@ -138,25 +152,120 @@ class Hub:
         since: int | None = None,
         epoch: int | None = None,
         derive: DeriveSource | None = None,
+        sequenced: bool = False,
     ) -> list[Message]:
         """Add a subscription; return the messages that bring the connection up to date.
-        A published channel is keyed by its broker `group` (its name's group by default);
-        with `derive` its value is derived from market prices here (`Derived`), and a
-        fresh subscriber starts from that value's snapshot."""
+        A published channel is keyed by its broker `group` (its name's group by default).
+        A `sequenced` one is numbered by the event log: its subscriber gets nothing until
+        `catch_up`. With `derive` its value is derived from market prices here (`Derived`),
+        and every subscriber, resuming or not, starts from that value's snapshot (it is
+        whole, so nothing is missed on any process)."""
         if ref.public and ref.symbol is not None:
             view = await self._view(ref.symbol)
             messages = self.core.add(conn, ref, ref.name, view=view, since=since, epoch=epoch)
         else:
             key = group or publish_group(ref.name)
+            sequenced = sequenced and self.history is not None
             if key not in self.core.subscribers:
                 await self._join(key)
+                if sequenced:
+                    self.core.starting(key)
+            if sequenced:
+                try:
+                    await self._started(key)
+                except ProtocolError:
+                    if key not in self.core.subscribers:
+                        await self._leave(key)
+                    raise
             if derive is not None and key not in self.core.derived:
                 await self._derive(key, ref, derive)
-            messages = self.core.add(conn, ref, key, since=since)
-            if derive is not None and since is None:
-                messages.append(self.core.derived_snapshot(key))
+            catching = sequenced and derive is None
+            messages = self.core.add(conn, ref, key, since=since, catching=catching)
+            if derive is not None:
+                messages = [self.core.derived_snapshot(key)]
         self.connections.add(conn)
         return messages
+
+    async def _started(self, key: str) -> None:
+        """Wait until a sequenced group knows its starting number: one task reads it from
+        the event log (after the group was joined, so nothing published later is missed),
+        every subscriber waits for it."""
+        if not self.core.is_starting(key):
+            return
+        load = self._starts.get(key)
+        if load is None:
+            load = self._starts[key] = _Load()
+            self._spawn(self._start(key, load), f"start {key}")
+        try:
+            async with asyncio.timeout(SNAPSHOT_TIMEOUT_S):
+                await load.ready.wait()
+        except TimeoutError:
+            load.error = load.error or ProtocolError(
+                ErrorCode.UNAVAILABLE, "this channel is not available now (no event log answered)"
+            )
+        if load.error is not None:
+            raise load.error
+
+    async def _start(self, key: str, load: _Load) -> None:
+        try:
+            history = await self._history(key, None)
+        except Exception as exc:
+            log.warning("cannot read the event log of %s: %s", key, exc)
+            load.error = ProtocolError(
+                ErrorCode.UNAVAILABLE, "this channel is not available now (its log failed)"
+            )
+        else:
+            self._deliver(self.core.start(key, history.current))
+        finally:
+            self._starts.pop(key, None)  # a failed start is tried again by the next subscriber
+            load.ready.set()
+
+    async def _history(self, key: str, after: int | None) -> History:
+        if self.history is None:
+            raise RuntimeError("the Hub has no event log")
+        return await self.history(key, after)
+
+    def _deliver(self, out: list[tuple[Subscriber, bytes]] | list[Any]) -> None:
+        for conn, frame in out:
+            conn.deliver(frame)
+        if self.core.to_fill:
+            fills, self.core.to_fill = self.core.to_fill, []
+            for key, _ in fills:
+                self._spawn(self._fill(key), f"fill {key}")
+
+    async def _fill(self, key: str, delay: float = FILL_DELAY_S) -> None:
+        """A sequenced group skipped a number: what is in flight gets `delay` to arrive,
+        then the event log gives the rest (retried while the log is unreachable)."""
+        attempt = 0
+        while True:
+            await asyncio.sleep(delay)
+            if key not in self.core.subscribers:
+                self.core.fill(key, [])
+                return
+            try:
+                history = await self._history(key, self.core.in_seq(key))
+                break
+            except Exception as exc:
+                attempt += 1
+                delay = min(5.0, 0.2 * 2**attempt)
+                log.warning("cannot read the event log of %s (%s); retrying", key, exc)
+        self._deliver(self.core.fill(key, history.events))
+
+    async def catch_up(self, conn: Subscriber, key: str, since: int | None) -> list[Message] | None:
+        """Bring a subscriber of a sequenced group from `since` (None: from now) to the
+        present, from memory or the event log; then it gets every message live. None
+        when the log no longer holds what it missed, or `since` is not a number of this
+        log: it needs a fresh snapshot (then `catch_up` from the snapshot's number)."""
+        if since is None:
+            return self.core.catch_up(conn, key, self.core.in_seq(key)) or []
+        if since <= self.core.in_seq(key):
+            messages = self.core.catch_up(conn, key, since)
+            if messages is not None:
+                return messages
+        history = await self._history(key, since)
+        if not history.complete:
+            return None
+        return self.core.catch_up(conn, key, since, history.events)
 
     async def _derive(self, key: str, ref: ChannelRef, derive: DeriveSource) -> None:
         """Build a derived channel's value and follow the symbols it names."""
@@ -328,16 +437,39 @@ class Hub:
             try:
                 message = await self.layer.receive(self._channel)
                 failures = 0
-            except Exception as exc:  # the broker went away: it resubscribes when back
+            except Exception as exc:  # the broker went away (it may come back empty)
                 failures += 1
                 delay = min(5.0, 0.1 * 2**failures)
                 log.warning("hub: receiving failed (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
+                await self._rejoin()
                 continue
             try:
                 self.receive(message)
             except Exception:
                 log.exception("hub could not handle a %s message", message.get("type"))
+
+    async def _rejoin(self) -> bool:
+        """After the broker failed: join every group this process follows again (a
+        restarted broker has forgotten them), then catch up what was missed meanwhile:
+        exact snapshots of the symbols (reset snapshots to their subscribers) and the
+        event log of the sequenced groups. False if the broker is still unreachable."""
+        groups = [market_group(symbol) for symbol in self.core.views]
+        groups += [key for key, ref in self.core.refs.items() if not ref.public]
+        try:
+            for group in dict.fromkeys(groups):
+                await self.layer.group_add(group, self._channel)
+        except Exception as exc:
+            log.warning("hub: cannot join the groups again yet (%s)", exc)
+            return False
+        log.warning("hub: the broker is back; %d groups joined again", len(groups))
+        for view in list(self.core.views.values()):
+            if not view.loading:
+                view.loading = True  # ticks wait for the snapshot
+                self._spawn(self._reload(view), f"reload {view.symbol}")
+        for key in self.core.sequenced_groups():
+            self._spawn(self._fill(key, delay=0), f"fill {key}")
+        return True
 
     def receive(self, message: Message) -> None:
         """One broker message."""
@@ -347,8 +479,7 @@ class Hub:
             if stale is not None:
                 self._spawn(self._reload(stale), f"reload {stale.symbol}")
         elif kind == "stream.publish":
-            for conn, frame in self.core.on_publish(message):
-                conn.deliver(frame)
+            self._deliver(self.core.on_publish(message))
             if self.core.to_follow or self.core.to_release:
                 self._after_change()
         if self.flush_s == 0:
@@ -407,10 +538,15 @@ _starting: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
 _sources: dict[str, Any] = {}
 
 
-def configure(*, snapshot: SnapshotSource, symbol_exists: SymbolCheck | None) -> None:
-    """Where Hubs get exact snapshots and check symbols (the stream app wires the market's
-    gateway and selectors in here at start-up)."""
-    _sources.update(snapshot=snapshot, symbol_exists=symbol_exists)
+def configure(
+    *,
+    snapshot: SnapshotSource,
+    symbol_exists: SymbolCheck | None,
+    history: HistorySource | None = None,
+) -> None:
+    """Where Hubs get exact snapshots, check symbols and read the event log (the stream
+    app wires the market's gateway and selectors and its own log in here at start-up)."""
+    _sources.update(snapshot=snapshot, symbol_exists=symbol_exists, history=history)
 
 
 async def get_hub() -> Hub:
@@ -437,6 +573,7 @@ async def get_hub() -> Hub:
                 flush_ms=settings.STREAM_FLUSH_MS,
                 symbol_exists=_sources["symbol_exists"],
                 formats=formats(),
+                history=_sources.get("history"),
             )
             hub.heartbeat_s = settings.STREAM_HEARTBEAT_S
             await hub.start()

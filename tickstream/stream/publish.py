@@ -28,10 +28,11 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from tickstream.stream import events
 from tickstream.stream.core.protocol import ProtocolError, parse_channel
 from tickstream.stream.groups import publish_group
 from tickstream.stream.registry import channel_type
@@ -65,12 +66,25 @@ failures = 0  # publishes the broker refused, from async code (each is logged)
 def publish(channel: str, data: Any, *, user: Any = None) -> None:
     """Deliver `data` to the subscribers of `channel` once the current transaction commits.
 
+    A sequenced kind's message (`orders`, `alerts`, `portfolio:<id>`) is numbered in the
+    event log in the same transaction, so every web process sends it with the same `seq`.
     From async code (which holds no transaction: Django's are sync-only) it sends at once
     in a task; a failure is logged and counted, never lost silently. Await `apublish` to
     get the failure as an exception instead.
     """
     message = _message(channel, data, user)
     group = message["group"]
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    if loop is not None:
+        task = loop.create_task(_send(message))
+        _sending.add(task)  # held until done: a bare task may be collected mid-send
+        task.add_done_callback(_sent)
+        return
+    if _sequenced(channel):
+        message["seq"] = events.record(message)  # in this transaction: numbered iff committed
     box = _deferred.get()
     if box is not None:
         transaction.on_commit(lambda: box.append(message))
@@ -78,16 +92,21 @@ def publish(channel: str, data: Any, *, user: Any = None) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        loop = None
-    if loop is not None:
-        task = loop.create_task(layer.group_send(group, message))
-        _sending.add(task)  # held until done: a bare task may be collected mid-send
-        task.add_done_callback(_sent)
-        return
     transaction.on_commit(lambda: async_to_sync(layer.group_send)(group, message))
+
+
+def _sequenced(channel: str) -> bool:
+    kind = channel_type(channel.split(":", 1)[0])
+    return kind is not None and kind.sequenced
+
+
+async def _send(message: dict[str, Any]) -> None:
+    """Publish from async code: numbered in the event log first if its kind is sequenced."""
+    if _sequenced(message["channel"]):
+        message["seq"] = await sync_to_async(events.record)(message)
+    layer = get_channel_layer()
+    if layer is not None:
+        await layer.group_send(message["group"], message)
 
 
 @contextlib.contextmanager
@@ -117,10 +136,7 @@ async def send_published(messages: list[dict[str, Any]]) -> None:
 
 async def apublish(channel: str, data: Any, *, user: Any = None) -> None:
     """`publish` for async code that wants to know: raises if the broker refuses."""
-    message = _message(channel, data, user)
-    layer = get_channel_layer()
-    if layer is not None:
-        await layer.group_send(message["group"], message)
+    await _send(_message(channel, data, user))
 
 
 def _message(channel: str, data: Any, user: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ editing `stream/` (docs/channels.md):
             ChannelShape("portfolio", ("id",)),
             needs_user=True,
             owner=portfolio_owned_by,     # async (user, ref) -> bool
-            snapshot=portfolio_snapshot,  # async (user, ref) -> data, the first message
+            snapshot=portfolio_snapshot,  # (user, ref) -> data, the first message
             conflate=True,                # only the latest value per flush, like `ticker`
         )
     )
@@ -34,7 +34,8 @@ from tickstream.stream.core.protocol import ChannelRef, ChannelShape
 from tickstream.stream.groups import publish_group
 
 OwnerCheck = Callable[[Any, ChannelRef], Awaitable[bool]]
-Snapshot = Callable[[Any, ChannelRef], Awaitable[Any]]
+# Runs in a thread, in one consistent read with the channel's `seq` (stream/events.py).
+Snapshot = Callable[[Any, ChannelRef], Any]
 Derive = Callable[[Any, ChannelRef], Awaitable[Derived]]
 # An app's websocket operation: (user, the request frame) -> the `result` frame's data.
 Operation = Callable[[Any, dict[str, Any]], Awaitable[Any]]
@@ -63,6 +64,9 @@ class ChannelType:
     snapshot: Snapshot | None = None  # published kinds: the data a new subscriber starts from
     conflate: bool = False  # published kinds: send the latest value per flush, not every one
     derive: Derive | None = None  # derived kinds: the value the Hub keeps at market prices
+    # Published kinds: messages numbered by the event log (stream/events.py), the same on
+    # every process, so a client resumes on any of them.
+    sequenced: bool = False
 
     @property
     def kind(self) -> str:

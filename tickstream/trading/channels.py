@@ -18,15 +18,11 @@ from tickstream.stream.registry import (
 )
 
 
-def _snapshot(user: Any) -> dict[str, Any]:
+def orders_snapshot(user: Any, ref: ChannelRef) -> dict[str, Any]:
+    """Balances, open orders and the latest fills: where the updates start from."""
     from tickstream.trading import selectors
 
     return selectors.orders_snapshot(selectors.account_for(user))
-
-
-async def orders_snapshot(user: Any, ref: ChannelRef) -> dict[str, Any]:
-    """Balances, open orders and the latest fills: where the updates start from."""
-    return await sync_to_async(_snapshot)(user)
 
 
 def _signed_in(user: Any) -> None:
@@ -80,6 +76,7 @@ def register_orders_channel() -> None:
             needs_user=True,
             group=user_channel_group,
             snapshot=orders_snapshot,
+            sequenced=True,
         ),
         replace=True,
     )

@@ -155,6 +155,10 @@ def v1_since(ref: ChannelRef, view: SymbolView, since: int) -> list[Message]:
     return [{"type": "update", "channel": ref.name, "seq": seq, "data": data}]
 
 
+def _update(m: Message, seq: int) -> Message:
+    return {"type": "update", "channel": m["channel"], "seq": seq, "data": m["data"]}
+
+
 def gap_frame(channel: str, first: int, last: int) -> bytes:
     return encode({"type": "gap", "channel": channel, "from": first, "to": last})
 
@@ -201,6 +205,17 @@ class FanOut:
         self._whole: set[str] = set()  # derived channels whose pending update is whole
         self.to_follow: list[tuple[str, str]] = []
         self.to_release: list[str] = []
+        # Sequenced published channels (numbered by the event log, the same on every
+        # process), per group: the last number applied, messages that arrived ahead of a
+        # missing one, groups waiting for their starting number, subscribers not yet
+        # caught up (they get nothing live until then), and the gaps the driver must
+        # fill from the log (group, last applied).
+        self._in_seq: dict[str, int] = {}
+        self._held: dict[str, dict[int, Message]] = {}
+        self._starting: set[str] = set()
+        self._catching: dict[str, set[Connection]] = {}
+        self._filling: set[str] = set()
+        self.to_fill: list[tuple[str, int]] = []
         self.stats = {
             "ticks": 0,
             "frames": 0,
@@ -208,6 +223,9 @@ class FanOut:
             "conflated": 0,
             "trade_gaps": 0,
             "resyncs": 0,
+            "duplicates": 0,
+            "reordered": 0,
+            "published_gaps": 0,
         }
 
     # --- symbols ---
@@ -265,11 +283,16 @@ class FanOut:
         view: SymbolView | None = None,
         since: int | None = None,
         epoch: int | None = None,
+        catching: bool = False,
     ) -> list[Message]:
         """Subscribe `conn` (the view of a market channel is loaded); return the messages
-        that bring it up to date."""
+        that bring it up to date. A `catching` subscriber of a sequenced channel gets
+        nothing until `catch_up` brings it up to date."""
         self.refs[key] = ref
         self.subscribers.setdefault(key, set()).add(conn)
+        if catching:
+            self._catching.setdefault(key, set()).add(conn)
+            return []
         if view is None:  # a published channel: what the history holds past `since`
             history = self.published.get(key, deque())
             return [m for s, m in history if since is not None and s > since]
@@ -292,11 +315,15 @@ class FanOut:
             return None
         subs.discard(conn)
         self.slow.get(conn, {}).pop(key, None)
+        catching = self._catching.get(key)
+        if catching is not None:
+            catching.discard(conn)
         if subs:
             return None
         del self.subscribers[key]
         self.refs.pop(key, None)
         if ref.symbol is None or not ref.public:
+            self._forget_group(key)
             value = self.derived.pop(key, None)
             if value is not None:
                 for symbol in list(self.followers):
@@ -311,6 +338,18 @@ class FanOut:
             return None  # a derived channel still follows it
         self.views.pop(ref.symbol, None)
         return ref.symbol
+
+    def _forget_group(self, key: str) -> None:
+        """Nobody here follows a published group any more: its state goes (a sequenced
+        one starts again from the event log if somebody subscribes)."""
+        sequenced = self._in_seq.pop(key, None) is not None or key in self._starting
+        self._held.pop(key, None)
+        self._catching.pop(key, None)
+        self._starting.discard(key)
+        self._latest.pop(key, None)
+        if sequenced:  # (a numbered-here group keeps its history: it has no other)
+            self.published.pop(key, None)
+            self._published_seq.pop(key, None)
 
     # --- derived channels ---
 
@@ -446,17 +485,135 @@ class FanOut:
         return None
 
     def on_publish(self, m: Message) -> list[tuple[Connection, bytes]]:
-        """A published event: numbered per group and kept for resume. Sent at once, or,
-        for a conflated channel (`"conflate": true`), as the latest value at the next
-        flush."""
+        """A published event. A sequenced one (it carries the event log's `seq`) is
+        applied in order: a duplicate is dropped, one ahead of a missing number waits for
+        it (and the driver fills the gap from the log if it does not come)."""
+        seq = m.get("seq")
+        if seq is None or m.get("derived"):
+            return self._emit(m)
+        key = m["group"]
+        if key in self._starting:
+            self._held.setdefault(key, {})[seq] = m
+            return []
+        last = self._in_seq.get(key, seq - 1)
+        if seq <= last:
+            self.stats["duplicates"] += 1
+            return []
+        if seq > last + 1:
+            self.stats["reordered"] += 1
+            self._held.setdefault(key, {})[seq] = m
+            if key not in self._filling:
+                self._filling.add(key)
+                self.to_fill.append((key, last))
+            return []
+        return self._apply_in_order(key, m)
+
+    def _apply_in_order(self, key: str, m: Message | None) -> list[tuple[Connection, bytes]]:
+        """Apply a sequenced message that is next in its group, then any held after it."""
+        out: list[tuple[Connection, bytes]] = []
+        held = self._held.get(key, {})
+        while m is not None:
+            self._in_seq[key] = m["seq"]
+            out += self._emit(m)
+            m = held.pop(m["seq"] + 1, None)
+        if not held:
+            self._held.pop(key, None)
+        return out
+
+    def starting(self, key: str) -> None:
+        """A sequenced group was just joined: hold its messages until `start` says where
+        its numbers are."""
+        if key not in self._in_seq:
+            self._starting.add(key)
+
+    def start(self, key: str, current: int) -> list[tuple[Connection, bytes]]:
+        """The event log's number of a group when this process joined it: what arrived
+        up to it is in every snapshot and history read after; the rest is applied."""
+        if key not in self._starting:
+            return []
+        self._starting.discard(key)
+        self._in_seq[key] = current
+        held = self._held.pop(key, {})
+        out: list[tuple[Connection, bytes]] = []
+        for seq in sorted(held):
+            out += self.on_publish(held[seq])
+        return out
+
+    def is_starting(self, key: str) -> bool:
+        return key in self._starting
+
+    def sequenced_groups(self) -> list[str]:
+        """The sequenced groups followed here whose numbers are known."""
+        return [key for key in self._in_seq if key in self.subscribers]
+
+    def in_seq(self, key: str) -> int:
+        """The last number of a sequenced group applied here."""
+        return self._in_seq.get(key, 0)
+
+    def fill(self, key: str, events: list[Message]) -> list[tuple[Connection, bytes]]:
+        """The event log's messages past the last applied one (after a gap was seen, or
+        the broker came back): applied in order. What the log no longer holds is named
+        to the subscribers in a `gap` (a client resyncs, and gets a reset snapshot), and
+        the group goes on from the messages held."""
+        self._filling.discard(key)
+        if key not in self._in_seq:
+            return []
+        out: list[tuple[Connection, bytes]] = []
+        for m in events:
+            if m["seq"] == self._in_seq[key] + 1:
+                out += self._apply_in_order(key, m)
+        held = self._held.get(key)
+        if held:
+            first, last = self._in_seq[key] + 1, min(held) - 1
+            self.stats["published_gaps"] += 1
+            if key not in self.derived and key in self.refs:  # (a derived value is whole
+                frame = gap_frame(self.refs[key].name, first, last)  # in its next change)
+                out += [(c, frame_of(c, [frame])[0]) for c in self._live(key)]
+            self._in_seq[key] = last
+            out += self._apply_in_order(key, held.pop(last + 1))
+        return out
+
+    def catch_up(
+        self, conn: Connection, key: str, since: int, stored: Iterable[Message] = ()
+    ) -> list[Message] | None:
+        """Bring a catching subscriber from `since` to what was applied here, from the
+        history in memory and what the log returned (`stored`); then it gets every later
+        message live. None if they do not hold it all (it needs a snapshot)."""
+        last = self._in_seq.get(key, 0)
+        missed: dict[int, Message] = {}
+        if since < last:
+            missed = {s: u for s, u in self.published.get(key, ()) if s > since}
+            for m in stored:
+                if since < m["seq"] <= last and m["seq"] not in missed:
+                    missed[m["seq"]] = _update(m, m["seq"])
+            if any(s not in missed for s in range(since + 1, last + 1)):
+                return None
+        catching = self._catching.get(key)
+        if catching is not None:
+            catching.discard(conn)
+        return [missed[s] for s in sorted(missed)]
+
+    def _live(self, key: str) -> list[Connection]:
+        """The subscribers of a group that get its messages live (not still catching up)."""
+        catching = self._catching.get(key)
+        subs = self.subscribers.get(key, ())
+        return [c for c in subs if c not in catching] if catching else list(subs)
+
+    def _emit(self, m: Message) -> list[tuple[Connection, bytes]]:
+        """Number (if the log did not), keep for resume and send a published event: at
+        once, or, for a conflated channel (`"conflate": true`), as the latest value at
+        the next flush."""
         key = m["group"]
         if key in self.derived and not m.get("derived"):
             self._changed(key, m["data"])
             m = {**m, "data": self.derived[key].data(), "conflate": True}
             self._whole.add(key)
-        seq = self._published_seq.get(key, 0) + 1
+        if "seq" in m and key not in self.derived:
+            seq = m["seq"]
+        else:  # this process numbers it (a derived value: every update is whole)
+            seq = self._published_seq.get(key, 0) + 1
         self._published_seq[key] = seq
-        update = {"type": "update", "channel": m["channel"], "seq": seq, "data": m["data"]}
+        update = _update(m, seq)
         # A derived value is whole in each update: a resume needs only the latest.
         depth = 1 if key in self.derived else PUBLISHED_HISTORY
         history = self.published.get(key)
@@ -469,7 +626,7 @@ class FanOut:
             self._latest[key] = update
             return []
         frame = encode(update)
-        return [(conn, frame_of(conn, [frame])[0]) for conn in self.subscribers.get(key, ())]
+        return [(conn, frame_of(conn, [frame])[0]) for conn in self._live(key)]
 
     def published_seq(self, key: str) -> int:
         """The seq of the last event published on a group (0 before any)."""
@@ -540,7 +697,7 @@ class FanOut:
                 self.stats["trade_gaps"] += 1
         for key, update in self._latest.items():
             frame = encode(update)
-            for conn in self.subscribers.get(key, ()):
+            for conn in self._live(key):
                 if conn in self.slow or conn.backlog() > HIGH_WATER:
                     self.slow.setdefault(conn, {})[key] = update["seq"] - 1
                 else:
