@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install run test test-fast lint format bench bench-pipeline bench-fanout bench-frontend \
+.PHONY: install run run-split test test-fast lint format bench bench-pipeline bench-fanout bench-frontend \
 	bench-portfolio bench-trading lock clean
 
 $(STAMP): requirements.lock pyproject.toml
@@ -21,6 +21,11 @@ install: $(STAMP)
 
 run: install
 	TICKSTREAM_DEVELOPMENT=true $(BIN)/python -m tickstream run
+
+# One feed process and web processes on WEB_PORTS (default "8001 8002"), on Redis and
+# PostgreSQL (REDIS_URL, DATABASE_URL; the local ones and database `tickstream` by default).
+run-split: install
+	TICKSTREAM_DEVELOPMENT=true $(BIN)/python -m tickstream split
 
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 # Tests whose queries could behave differently on PostgreSQL run there too.

@@ -19,6 +19,11 @@ def run(argv: list[str]) -> int:
         choices=["websockets", "websockets-sansio"],
         help="uvicorn's websocket implementation",
     )
+    parser.add_argument(
+        "--no-prepare",
+        action="store_true",
+        help="skip migrations and instruments (`split` prepares the database once)",
+    )
     options = parser.parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tickstream.settings")
     import django
@@ -29,12 +34,14 @@ def run(argv: list[str]) -> int:
     from tickstream.stream.server import uvicorn_options
 
     django.setup()
-    call_command("migrate", interactive=False, verbosity=0)
-    if settings.DEVELOPMENT:
-        call_command("setup_demo")
-        call_command("setup_demo_data")
-    else:
-        call_command("load_instruments")
+    if not options.no_prepare:
+        call_command("migrate", interactive=False, verbosity=0)
+        if settings.DEVELOPMENT:
+            call_command("setup_demo")
+            call_command("setup_demo_data")
+        else:
+            call_command("load_instruments")
+    if not settings.DEVELOPMENT:
         call_command("collectstatic", interactive=False, verbosity=0)
     ws_options = uvicorn_options(settings)
     if options.ws == "websockets":  # uvicorn's other implementation (no direct writes)
@@ -54,15 +61,20 @@ def run(argv: list[str]) -> int:
 
 
 def main() -> int:
-    commands = {"run": run, "analyze": None}
+    commands = {"run": run, "analyze": None, "split": None}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.stderr.write(
-            "usage: python -m tickstream {run,analyze} ...\n"
+            "usage: python -m tickstream {run,split,analyze} ...\n"
             "  run      start the server (migrates, loads instruments)\n"
+            "  split    a feed process and several web processes on Redis and PostgreSQL\n"
             "  analyze  candles and indicators of a price file as CSV\n"
         )
         return 2
     command, rest = sys.argv[1], sys.argv[2:]
+    if command == "split":
+        from tickstream.split import main as split_main
+
+        return split_main(rest)
     if command == "analyze":
         from tickstream.market.analyze import main as analyze_main
 

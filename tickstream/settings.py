@@ -258,6 +258,9 @@ INGEST_REPLY_TIMEOUT_S = env.float("INGEST_REPLY_TIMEOUT_S", default=5.0)
 # --- Streaming (the Hub and websocket protocol v1). ---
 STREAM_FLUSH_MS = env.int("STREAM_FLUSH_MS", default=100)  # 0: send each update at once
 STREAM_HEARTBEAT_S = env.float("STREAM_HEARTBEAT_S", default=15.0)
+# How often each web process checks the event log for messages of sequenced channels
+# (orders, alerts, portfolios) whose publish the broker lost: the bound on their delay.
+STREAM_AUDIT_S = env.float("STREAM_AUDIT_S", default=5.0)
 STREAM_SLOW_CLOSE_S = env.float("STREAM_SLOW_CLOSE_S", default=30.0)
 # permessage-deflate compresses every connection's frames separately: it saves bandwidth
 # but costs most of the server's CPU at fan-out rates. Off unless bandwidth is scarcer.

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+log = logging.getLogger(__name__)
 
 
 class ApiError(exceptions.APIException):
@@ -45,6 +49,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.NotFound()
     elif isinstance(exc, RequestDataTooBig):
         exc = body_too_large()
+    elif isinstance(exc, DatabaseError):
+        exc = database_unavailable(exc)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -64,6 +70,16 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         body = {"code": code, "message": str(detail)}
     response.data = {"error": body}
     return response
+
+
+def database_unavailable(exc: Exception) -> ApiError:
+    """The database cannot be reached or failed: nothing was changed, try again later."""
+    log.warning("database error at the API: %s: %s", type(exc).__name__, exc)
+    return ApiError(
+        "database_unavailable",
+        "the database is not available now; nothing was changed, try again shortly",
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+    )
 
 
 def not_found(code: str, message: str, **kwargs: Any) -> ApiError:

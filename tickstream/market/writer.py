@@ -10,6 +10,7 @@ bound, and what overflows is counted and logged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -117,6 +118,8 @@ class BatchWriter:
         self._wake = asyncio.Event()
         self._stopping = False
         self._overflow = ThrottledWarning(log)
+        self._failing = 0  # flushes failed in a row (the retry backs off)
+        self._outage: tuple[int, int] | None = None  # drops counted when failing began
 
     def note(self, update: TickUpdate) -> None:
         """Record what a tick changed. Called on the tick path: O(1), never blocks."""
@@ -196,14 +199,39 @@ class BatchWriter:
         if not len(batch):
             return
         started = time.perf_counter()
+        loop = asyncio.get_running_loop()
         try:
-            loop = asyncio.get_running_loop()
             refused = await loop.run_in_executor(self._executor, self._write, batch)
-        except Exception:
+        except Exception as exc:
             self.stats.failures += 1
-            log.exception("writing %d rows failed; they will be retried", len(batch))
+            self._failing += 1
+            if self._outage is None:
+                self._outage = (self.stats.dropped_ticks, self.stats.dropped_candles)
+                log.exception("writing %d rows failed; retrying with backoff", len(batch))
+            else:
+                log.warning(
+                    "writing %d rows failed again (%d in a row): %s",
+                    len(batch),
+                    self._failing,
+                    str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+                )
             self._requeue(batch)
+            if self._close is not None:  # a broken connection is opened afresh next time
+                with contextlib.suppress(Exception):
+                    await loop.run_in_executor(self._executor, self._close)
             return
+        if self._outage is not None:
+            ticks, candles = self._outage
+            log.warning(
+                "the database is back after %d failed writes: wrote %d rows; dropped "
+                "meanwhile (the queue was full): %d closed candles, %d ticks",
+                self._failing,
+                len(batch),
+                self.stats.dropped_candles - candles,
+                self.stats.dropped_ticks - ticks,
+            )
+            self._outage = None
+        self._failing = 0
         self.stats.flushes += 1
         self.stats.refused_rows += refused or 0
         self.stats.rows_written += len(batch) - (refused or 0)
@@ -221,10 +249,13 @@ class BatchWriter:
     async def run(self) -> None:
         """Flush every `flush_ms`, or sooner when a batch is full, until stopped."""
         while not self._stopping:
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.flush_s)
-            except TimeoutError:
-                pass
+            if self._failing:  # the database is failing: wait longer each time, up to 10 s
+                await asyncio.sleep(min(10.0, self.flush_s * 2 ** min(self._failing, 5)))
+            else:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.flush_s)
+                except TimeoutError:
+                    pass
             self._wake.clear()
             await self.flush()
 

@@ -23,4 +23,5 @@ class StreamConfig(AppConfig):
             snapshot=market_snapshot,
             symbol_exists=instrument_is_active,
             history=database_sync_to_async(events.history),
+            currents=database_sync_to_async(events.currents),
         )

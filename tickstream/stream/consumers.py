@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections import deque
 from typing import Any
@@ -12,6 +13,7 @@ from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.db import DatabaseError
 
 from tickstream.stream import events
 from tickstream.stream.core.protocol import (
@@ -43,6 +45,7 @@ from tickstream.stream.registry import (
     shapes,
 )
 
+log = logging.getLogger(__name__)
 _NO_FRAMES: deque[bytes] = deque(maxlen=0)  # shared, always empty: most sockets never queue
 
 
@@ -276,6 +279,12 @@ class StreamConsumer(HubConsumer):
             if exc.details is not None:
                 frame["details"] = exc.details
             self.send_now([frame])
+            return
+        except DatabaseError as exc:  # nothing was changed: the client may try again
+            log.warning("%s failed on the database: %s", request.op, exc)
+            message = "the database is not available now; nothing was changed"
+            frame = {"type": "error", "id": request.id, "code": ErrorCode.UNAVAILABLE}
+            self.send_now([frame | {"message": message}])
             return
         self.send_now([{"type": "result", "id": request.id, "op": request.op, "data": data}])
 

@@ -50,6 +50,8 @@ class History(Protocol):
 
 SnapshotSource = Callable[[str], Awaitable[Message]]
 HistorySource = Callable[[str, "int | None"], Awaitable[History]]
+CurrentsSource = Callable[[list[str]], Awaitable[dict[str, int]]]
+AUDIT_S = 5.0  # how often the sequenced groups followed here are checked against the log
 SymbolCheck = Callable[[str], Awaitable[bool]]
 DeriveSource = Callable[[], Awaitable[Derived]]
 
@@ -87,10 +89,13 @@ class Hub:
         symbol_exists: SymbolCheck | None = None,
         formats: dict[str, Encoder] | None = None,
         history: HistorySource | None = None,
+        currents: CurrentsSource | None = None,
     ) -> None:
         self.layer = layer
         self.snapshot_source = snapshot
         self.history = history
+        self.currents = currents
+        self.audit_s = AUDIT_S
         self.flush_s = flush_ms / 1000
         self.symbol_exists = symbol_exists
         self.core = FanOut(formats)
@@ -125,6 +130,8 @@ class Hub:
         ]
         if self.flush_s > 0:
             self._tasks.append(asyncio.create_task(self._flush_loop(), name="hub flush"))
+        if self.currents is not None and self.audit_s > 0:
+            self._tasks.append(asyncio.create_task(self._audit_loop(), name="hub audit"))
 
     async def stop(self) -> None:
         tasks = [*self._tasks, *self._background]
@@ -139,7 +146,12 @@ class Hub:
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("hub: %s failed", task.get_name(), exc_info=task.exception())
 
     # --- subscriptions ---
 
@@ -449,6 +461,27 @@ class Hub:
             except Exception:
                 log.exception("hub could not handle a %s message", message.get("type"))
 
+    async def _audit_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.audit_s)
+            try:
+                await self.audit()
+            except Exception as exc:
+                log.warning("hub: cannot check the event log (%s)", exc)
+
+    async def audit(self) -> None:
+        """Read the log's number of every sequenced group followed here and fill those
+        behind it: a message whose publish the broker lost (it failed, or restarted) and
+        that no later message revealed arrives within `audit_s`."""
+        groups = self.core.sequenced_groups()
+        if not groups or self.currents is None:
+            return
+        for key, current in (await self.currents(groups)).items():
+            behind = current - self.core.in_seq(key)
+            if behind > 0 and self.core.needs_fill(key):
+                log.warning("hub: %s is %d behind its event log: reading them", key, behind)
+                self._spawn(self._fill(key, delay=0), f"fill {key}")
+
     async def _rejoin(self) -> bool:
         """After the broker failed: join every group this process follows again (a
         restarted broker has forgotten them), then catch up what was missed meanwhile:
@@ -468,7 +501,8 @@ class Hub:
                 view.loading = True  # ticks wait for the snapshot
                 self._spawn(self._reload(view), f"reload {view.symbol}")
         for key in self.core.sequenced_groups():
-            self._spawn(self._fill(key, delay=0), f"fill {key}")
+            if self.core.needs_fill(key):
+                self._spawn(self._fill(key, delay=0), f"fill {key}")
         return True
 
     def receive(self, message: Message) -> None:
@@ -543,10 +577,13 @@ def configure(
     snapshot: SnapshotSource,
     symbol_exists: SymbolCheck | None,
     history: HistorySource | None = None,
+    currents: CurrentsSource | None = None,
 ) -> None:
     """Where Hubs get exact snapshots, check symbols and read the event log (the stream
     app wires the market's gateway and selectors and its own log in here at start-up)."""
-    _sources.update(snapshot=snapshot, symbol_exists=symbol_exists, history=history)
+    _sources.update(
+        snapshot=snapshot, symbol_exists=symbol_exists, history=history, currents=currents
+    )
 
 
 async def get_hub() -> Hub:
@@ -574,8 +611,10 @@ async def get_hub() -> Hub:
                 symbol_exists=_sources["symbol_exists"],
                 formats=formats(),
                 history=_sources.get("history"),
+                currents=_sources.get("currents"),
             )
             hub.heartbeat_s = settings.STREAM_HEARTBEAT_S
+            hub.audit_s = settings.STREAM_AUDIT_S
             await hub.start()
             _hubs[loop] = hub
     return hub

@@ -92,7 +92,19 @@ def publish(channel: str, data: Any, *, user: Any = None) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    transaction.on_commit(lambda: async_to_sync(layer.group_send)(group, message))
+    transaction.on_commit(lambda: _send_committed(layer, group, message))
+
+
+def _send_committed(layer: Any, group: str, message: dict[str, Any]) -> None:
+    """Send after the commit. A broker failure is logged and counted, never raised into
+    the request whose change was committed (a sequenced message is in the event log:
+    every Hub reads it from there when the broker is back)."""
+    global failures
+    try:
+        async_to_sync(layer.group_send)(group, message)
+    except Exception as exc:
+        failures += 1
+        log.error("publish failed (%d so far): %s: %s", failures, type(exc).__name__, exc)
 
 
 def _sequenced(channel: str) -> bool:

@@ -546,6 +546,13 @@ class FanOut:
         """The sequenced groups followed here whose numbers are known."""
         return [key for key in self._in_seq if key in self.subscribers]
 
+    def needs_fill(self, key: str) -> bool:
+        """Mark a group as being filled from the log; False if it is already."""
+        if key in self._filling:
+            return False
+        self._filling.add(key)
+        return True
+
     def in_seq(self, key: str) -> int:
         """The last number of a sequenced group applied here."""
         return self._in_seq.get(key, 0)

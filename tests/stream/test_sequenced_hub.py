@@ -1,0 +1,80 @@
+"""Sequenced channels through the consumer and the Hub: a message whose publish the broker
+lost reaches its subscribers from the event log, and a resume is served from the log when
+the process's memory does not hold it (as on another web process)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from channels.db import database_sync_to_async
+from django.db import transaction
+
+from tests.factories import user_with_token
+from tests.stream.conftest import Market, connect, frames, request
+from tickstream.stream import events
+from tickstream.stream.hub import get_hub
+from tickstream.stream.publish import _message, publish
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _lost(user: object, n: int) -> int:
+    """An `orders` message numbered and logged in its transaction, whose publish the
+    broker lost (never sent)."""
+    with transaction.atomic():
+        return events.record(_message("orders", {"n": n}, user))
+
+
+async def test_a_message_the_broker_lost_arrives_from_the_log(market: Market) -> None:
+    user, key = await database_sync_to_async(user_with_token)()
+    ws = await connect(f"/ws/v1/?token={key}")
+    await frames(ws, timeout=0.3)
+    hub = await get_hub()
+    hub.audit_s = 0.2
+    got = await request(ws, {"op": "subscribe", "id": 1, "channels": ["orders"]})
+    start = got[1]["seq"]
+    lost = await database_sync_to_async(_lost)(user, 1)
+    assert lost == start + 1
+    await hub.audit()  # what the audit loop does every STREAM_AUDIT_S
+    updates = [m for m in await frames(ws, timeout=1.0) if m["type"] == "update"]
+    assert [(m["seq"], m["data"]) for m in updates] == [(start + 1, {"n": 1})]
+    # A later message that reveals a gap is held until the log fills it.
+    await database_sync_to_async(_lost)(user, 2)
+    await database_sync_to_async(publish)("orders", {"n": 3}, user=user)
+    updates = [m for m in await frames(ws, timeout=1.5) if m["type"] == "update"]
+    assert [m["data"]["n"] for m in updates] == [2, 3]
+    await ws.disconnect()
+
+
+async def test_a_resume_is_served_from_the_log_when_memory_lacks_it(market: Market) -> None:
+    user, key = await database_sync_to_async(user_with_token)()
+    ws = await connect(f"/ws/v1/?token={key}")
+    await frames(ws, timeout=0.3)
+    got = await request(ws, {"op": "subscribe", "id": 1, "channels": ["orders"]})
+    start = got[1]["seq"]
+    await ws.disconnect()
+    for n in range(3):
+        await database_sync_to_async(publish)("orders", {"n": n}, user=user)
+    await asyncio.sleep(0.1)
+    hub = await get_hub()
+    hub.core.published.clear()  # as if this were another process: nothing in memory
+    again = await connect(f"/ws/v1/?token={key}")
+    await frames(again, timeout=0.3)
+    resume = {"op": "subscribe", "id": 2, "channels": ["orders"], "since": {"orders": start}}
+    got = await request(again, resume)
+    assert [(m["type"], m.get("seq")) for m in got] == [
+        ("subscribed", None),
+        ("update", start + 1),
+        ("update", start + 2),
+        ("update", start + 3),
+    ]
+    # A number this log never gave: a reset snapshot.
+    await again.disconnect()
+    third = await connect(f"/ws/v1/?token={key}")
+    await frames(third, timeout=0.3)
+    got = await request(third, {**resume, "since": {"orders": start + 50}})
+    assert [(m["type"], m.get("reset"), m.get("seq")) for m in got[1:]] == [
+        ("snapshot", True, start + 3)
+    ]
+    await third.disconnect()
