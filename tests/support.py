@@ -154,3 +154,25 @@ async def received(ws: Any, seconds: float) -> list[dict[str, Any]]:
         data = json.loads(raw)
         out.extend(data if isinstance(data, list) else [data])
     return out
+
+
+async def collect_frames(
+    url: str, channels: list[str], seconds: float
+) -> list[tuple[float, dict[str, Any]]]:
+    """Subscribe to `channels` and keep every message with the time it arrived."""
+    import websockets
+
+    out: list[tuple[float, dict[str, Any]]] = []
+    loop = asyncio.get_running_loop()
+    async with websockets.connect(url, open_timeout=10) as ws:
+        await ws.send(json.dumps({"op": "subscribe", "id": 1, "channels": channels}))
+        end = loop.time() + seconds
+        while (left := end - loop.time()) > 0:
+            try:
+                raw = await asyncio.wait_for(ws.recv(), left)
+            except TimeoutError:
+                break
+            data = json.loads(raw)
+            now = loop.time()
+            out.extend((now, m) for m in (data if isinstance(data, list) else [data]))
+    return out
