@@ -181,16 +181,24 @@ def stop(server: subprocess.Popen[bytes]) -> None:
 
 
 def drive(
-    pid: int, url: str, extra: list[str], clients: int, seconds: float, idle: bool = False
+    pid: int | list[int],
+    url: str | list[str],
+    extra: list[str],
+    clients: int,
+    seconds: float,
+    idle: bool = False,
 ) -> dict[str, Any]:
     """Run the load generator against a server (`extra`: its scenario arguments); its
-    figures plus the server's CPU over the measured window."""
-    samples: list[tuple[float, float]] = []
+    figures plus the server's CPU over the measured window (with several processes,
+    `server_cpu_pct` is the first's and `cpu_pct` lists each one's)."""
+    pids = pid if isinstance(pid, list) else [pid]
+    urls = url if isinstance(url, list) else [url]
+    samples: list[tuple[float, list[float]]] = []
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            samples.append((time.monotonic(), cpu_seconds(pid)))
+            samples.append((time.monotonic(), [cpu_seconds(p) for p in pids]))
             time.sleep(0.5)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -198,8 +206,7 @@ def drive(
     command = [
         PY,
         str(ROOT / "bench" / "loadgen.py"),
-        "--url",
-        url,
+        *[arg for u in urls for arg in ("--url", u)],
         "--clients",
         str(clients),
         "--seconds",
@@ -233,10 +240,154 @@ def drive(
     result: dict[str, Any] = json.loads(gen.stdout.strip().splitlines()[-1])
     window = [s for s in samples if s[0] >= end - seconds - 1.5]
     if len(window) >= 2:
-        result["server_cpu_pct"] = round(
-            100 * (window[-1][1] - window[0][1]) / (window[-1][0] - window[0][0])
-        )
+        span = window[-1][0] - window[0][0]
+        cpu = [
+            round(100 * (b - a) / span) for a, b in zip(window[0][1], window[-1][1], strict=True)
+        ]
+        result["server_cpu_pct"] = cpu[0]
+        result["cpu_pct"] = cpu
     return result
+
+
+def run_split(
+    webs: int, clients: int, follow: int, symbols: int, rate: float, seconds: float
+) -> dict[str, Any]:
+    """The split layout on the machine's Redis and PostgreSQL: one feed process, `webs`
+    web processes, the clients spread over them in turn. Adds each process's CPU (webs,
+    then the feed, then Redis), Redis's PUBLISH calls per second and how many subscribers
+    each symbol's channel has (one per web process following it, never one per client)."""
+    import uuid
+
+    import psycopg
+    import redis
+
+    pg_url = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+    name, prefix = f"tickstream_bench_{uuid.uuid4().hex[:8]}", f"b{uuid.uuid4().hex[:6]}"
+    try:
+        with psycopg.connect(pg_url, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        broker = redis.Redis.from_url(redis_url, socket_timeout=5)
+        redis_pid = int(broker.info("server")["process_id"])
+    except Exception as exc:
+        return {"error": [f"needs PostgreSQL and Redis ({type(exc).__name__}: {exc})"]}
+    procs: list[subprocess.Popen[bytes]] = []
+    with tempfile.TemporaryDirectory() as var:
+        env = {
+            **os.environ,
+            "TICKSTREAM_DEVELOPMENT": "true",
+            "TICKSTREAM_VAR_DIR": var,
+            "PYTHONPATH": str(ROOT),
+            "LOG_LEVEL": "WARNING",
+            "SIM_BACKFILL_S": "0",
+            "DATABASE_URL": pg_url.rsplit("/", 1)[0] + "/" + name,
+            "REDIS_URL": redis_url,
+            "CHANNEL_PREFIX": prefix,
+            "FEEDS_MODE": "external",
+            "SIM_RATE": str(rate),
+            "SIM_SEED": "7",
+            "FEEDS": "simulated",
+            "SIM_SYMBOLS": ",".join(f"B{i:03d}" for i in range(symbols)),
+        }
+        setup = (
+            "import django; django.setup(); from django.core.management import call_command;"
+            "call_command('migrate', verbosity=0);"
+            "from bench.common import bench_symbols;"
+            "from tickstream.market.models import Instrument;"
+            f"Instrument.objects.bulk_create([Instrument.from_spec(s) for s in "
+            f"bench_symbols({symbols})], ignore_conflicts=True)"
+        )
+        try:
+            subprocess.run(
+                [PY, "-c", setup],
+                env={**env, "DJANGO_SETTINGS_MODULE": "tickstream.settings"},
+                check=True,
+                cwd=ROOT,
+            )
+            with (Path(var) / "feed.log").open("wb") as out:
+                procs.append(
+                    subprocess.Popen(
+                        [PY, "manage.py", "runfeeds"],
+                        env=env,
+                        cwd=ROOT,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                    )  # fmt: skip
+                )
+            ports = [free_port() for _ in range(webs)]
+            for port in ports:
+                args = [PY, "-m", "tickstream", "run", "--no-prepare", "--port", str(port)]
+                with (Path(var) / f"web{port}.log").open("wb") as out:
+                    procs.insert(
+                        -1,
+                        subprocess.Popen(
+                            [*args, "--log-level", "warning"],
+                            env=env,
+                            cwd=ROOT,
+                            stdout=out,
+                            stderr=subprocess.STDOUT,
+                            preexec_fn=raise_fd_limit,
+                        ),  # fmt: skip
+                    )
+            for port in ports:
+                wait_port(port)
+            time.sleep(3)
+            urls = [f"ws://127.0.0.1:{p}/ws/v1/" for p in ports]
+            extra = ["--kind", "tickstream", "--follow", str(follow), "--symbols", str(symbols)]
+
+            def publishes() -> int:
+                stats = broker.info("commandstats").get("cmdstat_publish", {})
+                return int(stats.get("calls", 0)) if isinstance(stats, dict) else 0
+
+            before, started = publishes(), time.monotonic()
+            result = drive([p.pid for p in procs] + [redis_pid], urls, extra, clients, seconds)
+            channels = broker.pubsub_channels(f"{prefix}__group__md.*")
+            counts = [n for _, n in broker.pubsub_numsub(*channels)] if channels else []
+            result["redis_publish_per_s"] = round(
+                (publishes() - before) / (time.monotonic() - started)
+            )
+            result["subscribers_per_symbol"] = max(counts, default=0)
+            result["offered_per_s"] = round(rate * follow / symbols * clients)
+            return result
+        except (subprocess.CalledProcessError, RuntimeError) as exc:
+            return {"error": [str(exc)]}
+        finally:
+            for proc in procs:
+                stop(proc)
+            with psycopg.connect(pg_url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def split_scenario(clients: int, seconds: float) -> None:
+    print(
+        f"\nscenario D: the split layout on Redis and PostgreSQL, N={clients}, K=10, S=100, "
+        f"R=1,000 (offered {clients * 100:,} updates/s); one feed process"
+    )
+    print(
+        f"  {'web processes':<14} {'upd/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'gaps':>5} "
+        f"{'CPU% webs':>12} {'feed':>5} {'redis':>6} {'PUBLISH/s':>10} {'subs/sym':>8} {'gen%':>5}"
+    )
+    results = {}
+    for webs in (1, 2):
+        r = results[webs] = run_split(webs, clients, 10, 100, 1000, seconds)
+        if "error" in r:
+            print(f"  {webs:<14} failed: {r['error']}")
+            continue
+        cpu = r.get("cpu_pct", [])
+        print(
+            f"  {webs:<14} {r.get('updates_per_s', 0):>9,} {r.get('latency_ms_p50')!s:>7} "
+            f"{r.get('latency_ms_p99')!s:>7} {r.get('seq_gaps', 0):>5} "
+            f"{'/'.join(str(c) for c in cpu[:webs]):>12} {cpu[webs] if cpu else '':>5} "
+            f"{cpu[webs + 1] if cpu else '':>6} {r['redis_publish_per_s']:>10,} "
+            f"{r['subscribers_per_symbol']:>8} {r.get('loadgen_cpu_pct')!s:>5}",
+            flush=True,
+        )
+    one, two = results[1].get("updates_per_s"), results[2].get("updates_per_s")
+    if one and two:
+        print(
+            f"  two web processes deliver {two / one:.2f}x one; Redis carries each trade "
+            f"once per web process that follows its symbol (subs/sym), not once per client"
+        )
 
 
 def row(label: str, r: dict[str, Any]) -> str:
@@ -262,8 +413,13 @@ HEADER = (
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="shorter runs, smaller N")
+    parser.add_argument("--split-only", action="store_true", help="only scenario D")
     options = parser.parse_args()
     seconds = 5 if options.quick else 10
+    split_n = 1000 if options.quick else 2000
+    if options.split_only:
+        split_scenario(split_n, seconds)
+        return
     n1, n2, n3 = (300, 1000, 2000) if options.quick else (1000, 5000, 10000)
     print(
         "tickstream fan-out benchmark (one server process, load generator in another; "
@@ -331,6 +487,7 @@ def main() -> None:
     if bare.get("rss_kb_per_conn"):
         own = idle.get("rss_kb_per_conn", 0) - bare["rss_kb_per_conn"]
         print(f"  tickstream's own share: {own:.1f} KB per idle connection above uvicorn's")
+    split_scenario(split_n, seconds)
     print(
         "\nThe load generator is a Python process on the same 2-core machine: where it "
         "saturates, the figures are its limit, not the server's (see server cpu%)."

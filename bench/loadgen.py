@@ -213,7 +213,9 @@ async def client(
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--url", required=True)
+    parser.add_argument(
+        "--url", required=True, action="append", help="several: clients take them in turn"
+    )
     parser.add_argument(
         "--kind", choices=["tickstream", "naive", "plain", "bare", "portfolio"], required=True
     )
@@ -247,7 +249,14 @@ async def main() -> None:
         tasks.append(
             asyncio.create_task(
                 client(
-                    options.url, options.kind, follow, stats, ready, connected, stop, options.idle
+                    options.url[index % len(options.url)],
+                    options.kind,
+                    follow,
+                    stats,
+                    ready,
+                    connected,
+                    stop,
+                    options.idle,
                 )
             )
         )
