@@ -339,8 +339,20 @@ def run_split(
                 stats = broker.info("commandstats").get("cmdstat_publish", {})
                 return int(stats.get("calls", 0)) if isinstance(stats, dict) else 0
 
-            before, started = publishes(), time.monotonic()
+            def database() -> tuple[int, int]:
+                with psycopg.connect(pg_url, autocommit=True) as conn:
+                    row = conn.execute(
+                        "SELECT xact_commit, tup_inserted + tup_updated + tup_deleted "
+                        "FROM pg_stat_database WHERE datname = %s",
+                        [name],
+                    ).fetchone()
+                return (int(row[0]), int(row[1])) if row else (0, 0)
+
+            before, started, db_before = publishes(), time.monotonic(), database()
             result = drive([p.pid for p in procs] + [redis_pid], urls, extra, clients, seconds)
+            db_after, took = database(), time.monotonic() - started
+            result["pg_commits_per_s"] = round((db_after[0] - db_before[0]) / took)
+            result["pg_rows_per_s"] = round((db_after[1] - db_before[1]) / took)
             channels = broker.pubsub_channels(f"{prefix}__group__md.*")
             counts = [n for _, n in broker.pubsub_numsub(*channels)] if channels else []
             result["redis_publish_per_s"] = round(
@@ -365,7 +377,8 @@ def split_scenario(clients: int, seconds: float) -> None:
     )
     print(
         f"  {'web processes':<14} {'upd/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'gaps':>5} "
-        f"{'CPU% webs':>12} {'feed':>5} {'redis':>6} {'PUBLISH/s':>10} {'subs/sym':>8} {'gen%':>5}"
+        f"{'CPU% webs':>12} {'feed':>5} {'redis':>6} {'PUBLISH/s':>10} {'subs/sym':>8} "
+        f"{'PG tx/s':>8} {'PG rows/s':>9} {'gen%':>5}"
     )
     results = {}
     for webs in (1, 2):
@@ -379,7 +392,8 @@ def split_scenario(clients: int, seconds: float) -> None:
             f"{r.get('latency_ms_p99')!s:>7} {r.get('seq_gaps', 0):>5} "
             f"{'/'.join(str(c) for c in cpu[:webs]):>12} {cpu[webs] if cpu else '':>5} "
             f"{cpu[webs + 1] if cpu else '':>6} {r['redis_publish_per_s']:>10,} "
-            f"{r['subscribers_per_symbol']:>8} {r.get('loadgen_cpu_pct')!s:>5}",
+            f"{r['subscribers_per_symbol']:>8} {r['pg_commits_per_s']:>8,} "
+            f"{r['pg_rows_per_s']:>9,} {r.get('loadgen_cpu_pct')!s:>5}",
             flush=True,
         )
     one, two = results[1].get("updates_per_s"), results[2].get("updates_per_s")

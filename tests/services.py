@@ -17,7 +17,15 @@ from pathlib import Path
 
 from tests.support import free_port, reachable
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+def _pg_bin() -> Path:
+    """The newest PostgreSQL server's binaries (Debian keeps them off the PATH)."""
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3])
+    )
+    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _pg_bin()
 
 
 def _wait_port(port: int, up: bool, timeout: float = 20) -> None:

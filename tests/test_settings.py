@@ -49,6 +49,33 @@ def test_production_settings_pass_the_deploy_check(tmp_path: object) -> None:
     assert "no issues" in result.stdout
 
 
+def test_the_documented_split_layout_settings_pass_the_deploy_check(tmp_path: object) -> None:
+    """The environment file of docs/deployment.md (PostgreSQL, Redis, an external feed
+    process), exactly as printed there, passes `check --deploy`."""
+    import re
+
+    text = (ROOT / "docs" / "deployment.md").read_text()
+    block = re.search(r"```ini\n# /etc/tickstream/env\n(.*?)```", text, re.S)
+    assert block, "docs/deployment.md shows the production environment file"
+    env = dict(line.split("=", 1) for line in block.group(1).splitlines() if "=" in line)
+    assert {"DATABASE_URL", "REDIS_URL", "FEEDS_MODE", "SECRET_KEY"} <= set(env)
+    result = _manage(
+        "check", "--deploy", "--fail-level", "WARNING",
+        env={**env, "TICKSTREAM_VAR_DIR": str(tmp_path)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_procfile_runs_the_split_layout() -> None:
+    lines = dict(
+        line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line
+    )
+    assert lines["feeds"] == "python manage.py runfeeds"
+    assert "--no-prepare" in lines["web"] and "$PORT" in lines["web"]
+    assert "migrate" in lines["release"]
+
+
 def test_env_example_lists_every_variable_the_settings_read() -> None:
     import re
 
