@@ -348,17 +348,30 @@ def run_split(
                     ).fetchone()
                 return (int(row[0]), int(row[1])) if row else (0, 0)
 
+            subscribers: list[int] = []
+            sampling = threading.Event()
+
+            def sample_subscribers() -> None:  # while the clients are connected
+                while not sampling.wait(1.0):
+                    channels = broker.pubsub_channels(f"{prefix}__group__md.*")
+                    if channels:
+                        subscribers.append(max(n for _, n in broker.pubsub_numsub(*channels)))
+
+            sampler = threading.Thread(target=sample_subscribers, daemon=True)
+            sampler.start()
             before, started, db_before = publishes(), time.monotonic(), database()
-            result = drive([p.pid for p in procs] + [redis_pid], urls, extra, clients, seconds)
+            try:
+                result = drive([p.pid for p in procs] + [redis_pid], urls, extra, clients, seconds)
+            finally:
+                sampling.set()
+                sampler.join()
             db_after, took = database(), time.monotonic() - started
             result["pg_commits_per_s"] = round((db_after[0] - db_before[0]) / took)
             result["pg_rows_per_s"] = round((db_after[1] - db_before[1]) / took)
-            channels = broker.pubsub_channels(f"{prefix}__group__md.*")
-            counts = [n for _, n in broker.pubsub_numsub(*channels)] if channels else []
             result["redis_publish_per_s"] = round(
                 (publishes() - before) / (time.monotonic() - started)
             )
-            result["subscribers_per_symbol"] = max(counts, default=0)
+            result["subscribers_per_symbol"] = max(subscribers, default=0)
             result["offered_per_s"] = round(rate * follow / symbols * clients)
             return result
         except (subprocess.CalledProcessError, RuntimeError) as exc:

@@ -17,11 +17,10 @@ from pathlib import Path
 
 from tests.support import free_port, reachable
 
+
 def _pg_bin() -> Path:
     """The newest PostgreSQL server's binaries (Debian keeps them off the PATH)."""
-    found = sorted(
-        Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3])
-    )
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
     return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
 
 
