@@ -353,6 +353,8 @@ def test_postgres_down_for_30s_streaming_goes_on_changes_are_refused_and_candles
     channels = [f"trades:{SYMBOL}", f"candles:{SYMBOL}:1s"]
     url = f"ws://127.0.0.1:{cluster.ports[0]}/ws/v1/?token={token}"
     refusals: list[tuple[int, Any, float]] = []
+    ops: list[int] = []
+    orders_before = len(http_json(f"{cluster.bases[1]}/api/trading/orders/", headers=auth)[1])
 
     async def scenario() -> list[dict[str, Any]]:
         async with websockets.connect(url, open_timeout=10) as ws:
@@ -362,6 +364,10 @@ def test_postgres_down_for_30s_streaming_goes_on_changes_are_refused_and_candles
             down = time.monotonic()
             while time.monotonic() - down < 30:
                 seen += await received(ws, 4.0)
+                ops.append(100 + len(ops))  # the same order over the websocket
+                await ws.send(
+                    json.dumps({"op": "order.place", "id": ops[-1], "order": _order(price)})
+                )
                 for path, body in (
                     ("/api/trading/orders/", _order(price)),
                     ("/api/portfolios/", {"name": "During the outage"}),
@@ -380,6 +386,8 @@ def test_postgres_down_for_30s_streaming_goes_on_changes_are_refused_and_candles
     assert len(outage) > 100, "trades kept streaming while the database was down"
     assert trades_problems(seen, f"trades:{SYMBOL}") == []
     assert refusals and all(s == 503 for s, _, _ in refusals), refusals
+    answers = [m for m in seen if m["type"] in ("error", "result") and m.get("id") in ops]
+    assert [(m["type"], m.get("code")) for m in answers] == [("error", "unavailable")] * len(ops)
     assert all(a["error"]["code"] == "database_unavailable" for _, a, _ in refusals)
     slowest = max(t for _, _, t in refusals)
     assert slowest < 5, f"the API answered within seconds, not hanging ({slowest:.1f}s)"
@@ -413,13 +421,31 @@ def test_postgres_down_for_30s_streaming_goes_on_changes_are_refused_and_candles
     _, orders = http_json(f"{cluster.bases[1]}/api/trading/orders/", headers=auth)
     _, portfolios = http_json(f"{cluster.bases[1]}/api/portfolios/", headers=auth)
     assert not any(p["name"] == "During the outage" for p in portfolios)
+    assert len(orders) == orders_before
+    # The matching engine in the feed process came back by itself: an order placed now
+    # (once its heartbeat is fresh again) fills on a crossing trade.
+    back = time.monotonic()
+    oid = _place(cluster.bases[1], auth, price)["id"]
+    fills: list[Any] = []
+    while not fills and time.monotonic() - back < 30:
+        _push(cluster, auth, price * Decimal("0.95"))
+        time.sleep(0.5)
+        fills = [
+            f
+            for f in http_json(f"{cluster.bases[1]}/api/trading/fills/", headers=auth)[1]
+            if f["order"] == oid
+        ]
+    assert fills, "the matching engine fills again after the outage"
+    engine = time.monotonic() - back
+    failed = line.split("after")[1].split(":")[0].strip()
     print(
         f"\nPostgreSQL down 30s: {len(outage)} trades streamed meanwhile, "
         f"{len(refusals)} changes refused with 503 (slowest {slowest:.2f}s), "
         f"{len(closed)} closed 1s candles written after, 0 dropped; the writer was back "
-        f"within {recovered:.1f}s of the database; {line.split('after')[1].split(':')[0].strip()}"
+        f"within {recovered:.1f}s of the database ({failed}); "
+        f"{len(ops)} websocket orders refused `unavailable`; the engine filled again "
+        f"{engine:.1f}s after"
     )
-    assert isinstance(orders, list)
 
 
 def _push(cluster: Cluster, auth: dict[str, str], price: Decimal) -> None:

@@ -19,6 +19,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from tickstream.alerts.core.book import AlertBook, Change
+from tickstream.db import Outage, reconnecting
 from tickstream.market.core.engine import TickUpdate
 from tickstream.throttled_log import ThrottledWarning
 
@@ -66,8 +67,8 @@ class AlertHook:
         its in-memory state (its last firing may not be stored yet)."""
         from tickstream.alerts.selectors import active_alerts, alerts_version
 
-        version = await sync_to_async(alerts_version)()
-        rows = await sync_to_async(active_alerts)()
+        version = await sync_to_async(reconnecting(alerts_version))()
+        rows = await sync_to_async(reconnecting(active_alerts))()
         current = {alert.id for alert, _ in rows}
         for alert_id in list(self.book.alerts):
             if alert_id not in current:
@@ -83,13 +84,15 @@ class AlertHook:
     async def _refresh_loop(self) -> None:
         from tickstream.alerts.selectors import alerts_version
 
+        outage = Outage(log, "reloading alerts (the known ones are kept)")
         while True:
             await asyncio.sleep(settings.ALERTS_REFRESH_S)
             try:
-                if await sync_to_async(alerts_version)() != self._version:
+                if await sync_to_async(reconnecting(alerts_version))() != self._version:
                     await self.reload()
-            except Exception:
-                log.exception("reloading alerts failed; keeping the ones known")
+                outage.ok()
+            except Exception as exc:
+                outage.failed(exc)
 
     def on_tick(self, update: TickUpdate) -> None:
         """Check the tick's price against the book; queue what fired or re-armed."""
@@ -122,7 +125,8 @@ class AlertHook:
                 batch.append(more)
             if batch:
                 try:
-                    self.fired += await sync_to_async(alert_changes_record)(changes=batch)
+                    record = reconnecting(alert_changes_record)
+                    self.fired += await sync_to_async(record)(changes=batch)
                 except Exception:
                     log.exception("storing %d alert changes failed", len(batch))
             if item is None:

@@ -19,6 +19,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 
+from tickstream.db import Outage, reconnecting
 from tickstream.market.broker import INGEST_CHANNEL, SNAPSHOT_CHANNEL, request_channel
 from tickstream.market.core.analytics.indicators import parse_indicators
 from tickstream.market.core.analytics.intervals import parse_interval
@@ -128,12 +129,14 @@ class MarketRuntime:
         self._tasks.append(asyncio.create_task(coro, name=name))
 
     async def _refresh_instruments(self) -> None:
+        outage = Outage(log, "reloading instruments (the known ones are kept)")
         while True:
             await asyncio.sleep(INSTRUMENT_REFRESH_S)
             try:
-                specs = await sync_to_async(_load_instruments)()
-            except Exception:
-                log.exception("reloading instruments failed; keeping the ones known")
+                specs = await sync_to_async(reconnecting(_load_instruments))()
+                outage.ok()
+            except Exception as exc:
+                outage.failed(exc)
                 continue
             self.pipeline.engine.set_instruments(specs)
 

@@ -36,6 +36,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
+from tickstream.db import Outage, reconnecting
 from tickstream.market.core.engine import TickUpdate
 from tickstream.throttled_log import ThrottledWarning
 from tickstream.trading.core import matching
@@ -117,6 +118,11 @@ class MatchingHook:
         self._polled: datetime | None = None
         self._backlog = ThrottledWarning(log)
         self._executor: ThreadPoolExecutor | None = None
+        self._outages = {
+            "record": Outage(log, "recording trading events (retried)"),
+            "poll": Outage(log, "reading orders (the known ones are matched meanwhile)"),
+            "beat": Outage(log, "the engine's heartbeat"),
+        }
         self._context = contextvars.Context()
 
     # --- life ---
@@ -252,9 +258,10 @@ class MatchingHook:
         while True:
             try:
                 results = await self._record(live)
+                self._outages["record"].ok()
                 break
-            except Exception:
-                log.exception("recording %d trading events failed; retrying", len(live))
+            except Exception as exc:
+                self._outages["record"].failed(exc)
                 await asyncio.sleep(1.0)
         stale: set[int] = set()
         for event, ok in zip(live, results, strict=True):
@@ -272,17 +279,18 @@ class MatchingHook:
         """Run database work of the engine: in Django's sync thread on SQLite; elsewhere in
         this engine's own thread and context, so with a connection of its own (Django keys
         connections by context), as a separate process would have, closed on stop."""
+        call = reconnecting(fn)  # a connection broken by an outage is opened afresh
         if self._executor is None:
-            return await sync_to_async(fn)(*args)
+            return await sync_to_async(call)(*args)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._context.run, fn, *args)
+        return await loop.run_in_executor(self._executor, self._context.run, call, *args)
 
     async def _record(self, events: list[Event]) -> list[bool | None]:
         """Write events; what they publish goes out from the loop once they committed."""
         from tickstream.stream.publish import deferred, send_published
 
         if self._executor is None:
-            return await sync_to_async(_record)(events)
+            return await sync_to_async(reconnecting(_record))(events)
 
         def run() -> tuple[list[bool | None], list[dict[str, Any]]]:
             with deferred() as box:
@@ -418,8 +426,9 @@ class MatchingHook:
                     reconciled = time.monotonic()
                     await self.reconcile()
                 await self.poll()
-            except Exception:
-                log.exception("reading orders failed; matching the ones known")
+                self._outages["poll"].ok()
+            except Exception as exc:
+                self._outages["poll"].failed(exc)
 
     async def _beat(self) -> None:
         from tickstream.trading.services import engine_beat
@@ -431,8 +440,9 @@ class MatchingHook:
             await asyncio.sleep(BEAT_S)
             try:
                 await self._beat()
-            except Exception:
-                log.exception("the engine's heartbeat failed")
+                self._outages["beat"].ok()
+            except Exception as exc:
+                self._outages["beat"].failed(exc)
 
 
 def _record(events: list[Event]) -> list[bool | None]:
