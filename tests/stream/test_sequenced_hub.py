@@ -78,3 +78,23 @@ async def test_a_resume_is_served_from_the_log_when_memory_lacks_it(market: Mark
         ("snapshot", True, start + 3)
     ]
     await third.disconnect()
+
+
+async def test_a_database_failure_answers_unavailable_and_keeps_the_connection(
+    market: Market, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import OperationalError
+
+    def down(group: str, read: object) -> None:
+        raise OperationalError("connection refused")
+
+    user, key = await database_sync_to_async(user_with_token)()
+    ws = await connect(f"/ws/v1/?token={key}")
+    await frames(ws, timeout=0.3)
+    monkeypatch.setattr(events, "snapshot", down)
+    got = await request(ws, {"op": "subscribe", "id": 1, "channels": ["orders"]})
+    assert [(m["type"], m["code"]) for m in got] == [("error", "unavailable")]
+    monkeypatch.undo()
+    got = await request(ws, {"op": "subscribe", "id": 2, "channels": ["orders"]})
+    assert [m["type"] for m in got] == ["subscribed", "snapshot"]
+    await ws.disconnect()

@@ -369,6 +369,17 @@ class StreamConsumer(HubConsumer):
         """A sequenced channel: what was missed since `since`, from any process's history
         or the event log; else (a new subscriber, or a gap the log no longer holds) a
         snapshot read with its number, and what came after it."""
+        try:
+            return await self._catch_up_from(ref, group, since)
+        except DatabaseError as exc:  # the log or the snapshot could not be read now
+            log.warning("cannot serve %s: %s", ref.name, exc)
+            raise ProtocolError(
+                ErrorCode.UNAVAILABLE, f"{ref.name} is not available now (the database failed)"
+            ) from None
+
+    async def _catch_up_from(
+        self, ref: ChannelRef, group: str, since: int | None
+    ) -> list[dict[str, Any]]:
         kind = channel_type(ref.kind)
         resumed = None if since is None else await self.hub.catch_up(self, group, since)
         if resumed is not None:
