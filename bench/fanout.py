@@ -86,40 +86,54 @@ def uvicorn_args(app: str, port: int, *extra: str) -> list[str]:
     ]
 
 
-def start_server(
-    kind: str, port: int, symbols: int, rate: float, var: str, log: Path
-) -> subprocess.Popen[bytes]:
-    env = {
+def server_env(var: str, **settings: str) -> dict[str, str]:
+    """The environment of every server the benchmark starts."""
+    return {
         **os.environ,
         "TICKSTREAM_DEVELOPMENT": "true",
         "TICKSTREAM_VAR_DIR": var,
         "PYTHONPATH": str(ROOT),
         "LOG_LEVEL": "WARNING",
         "SIM_BACKFILL_S": "0",  # the live market only, as in every scenario
+        **settings,
     }
+
+
+def market_settings(symbols: int, rate: float) -> dict[str, str]:
+    """tickstream's simulated market of the scenario."""
+    return {
+        "SIM_RATE": str(rate),
+        "SIM_SEED": "7",
+        "FEEDS": "simulated",
+        "SIM_SYMBOLS": ",".join(f"B{i:03d}" for i in range(symbols)),
+    }
+
+
+def prepare_database(env: dict[str, str], symbols: int) -> None:
+    """Migrate tickstream's database and add the scenario's instruments."""
+    setup = (
+        "import django; django.setup(); from django.core.management import call_command;"
+        "call_command('migrate', verbosity=0);"
+        "from bench.common import bench_symbols;"
+        "from tickstream.market.models import Instrument;"
+        f"Instrument.objects.bulk_create([Instrument.from_spec(s) for s in "
+        f"bench_symbols({symbols})], ignore_conflicts=True)"
+    )
+    subprocess.run(
+        [PY, "-c", setup],
+        env={**env, "DJANGO_SETTINGS_MODULE": "tickstream.settings"},
+        check=True,
+        cwd=ROOT,
+    )
+
+
+def start_server(
+    kind: str, port: int, symbols: int, rate: float, var: str, log: Path
+) -> subprocess.Popen[bytes]:
+    env = server_env(var)
     if kind == "tickstream":
-        setup = (
-            "import django; django.setup(); from django.core.management import call_command;"
-            "call_command('migrate', verbosity=0);"
-            "from bench.common import bench_symbols;"
-            "from tickstream.market.models import Instrument;"
-            f"Instrument.objects.bulk_create([Instrument.from_spec(s) for s in "
-            f"bench_symbols({symbols})], ignore_conflicts=True)"
-        )
-        subprocess.run(
-            [PY, "-c", setup],
-            env={**env, "DJANGO_SETTINGS_MODULE": "tickstream.settings"},
-            check=True,
-            cwd=ROOT,
-        )
-        env.update(
-            {
-                "SIM_RATE": str(rate),
-                "SIM_SEED": "7",
-                "FEEDS": "simulated",
-                "SIM_SYMBOLS": ",".join(f"B{i:03d}" for i in range(symbols)),
-            }
-        )
+        prepare_database(env, symbols)
+        env.update(market_settings(symbols, rate))
         args = [PY, "-m", "tickstream", "run", "--port", str(port), "--log-level", "warning"]
     elif kind == "naive":
         env.update({"BENCH_RATE": str(rate), "BENCH_SYMBOLS": str(symbols)})
@@ -273,37 +287,16 @@ def run_split(
         return {"error": [f"needs PostgreSQL and Redis ({type(exc).__name__}: {exc})"]}
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory() as var:
-        env = {
-            **os.environ,
-            "TICKSTREAM_DEVELOPMENT": "true",
-            "TICKSTREAM_VAR_DIR": var,
-            "PYTHONPATH": str(ROOT),
-            "LOG_LEVEL": "WARNING",
-            "SIM_BACKFILL_S": "0",
-            "DATABASE_URL": pg_url.rsplit("/", 1)[0] + "/" + name,
-            "REDIS_URL": redis_url,
-            "CHANNEL_PREFIX": prefix,
-            "FEEDS_MODE": "external",
-            "SIM_RATE": str(rate),
-            "SIM_SEED": "7",
-            "FEEDS": "simulated",
-            "SIM_SYMBOLS": ",".join(f"B{i:03d}" for i in range(symbols)),
-        }
-        setup = (
-            "import django; django.setup(); from django.core.management import call_command;"
-            "call_command('migrate', verbosity=0);"
-            "from bench.common import bench_symbols;"
-            "from tickstream.market.models import Instrument;"
-            f"Instrument.objects.bulk_create([Instrument.from_spec(s) for s in "
-            f"bench_symbols({symbols})], ignore_conflicts=True)"
+        env = server_env(
+            var,
+            DATABASE_URL=pg_url.rsplit("/", 1)[0] + "/" + name,
+            REDIS_URL=redis_url,
+            CHANNEL_PREFIX=prefix,
+            FEEDS_MODE="external",
+            **market_settings(symbols, rate),
         )
         try:
-            subprocess.run(
-                [PY, "-c", setup],
-                env={**env, "DJANGO_SETTINGS_MODULE": "tickstream.settings"},
-                check=True,
-                cwd=ROOT,
-            )
+            prepare_database(env, symbols)
             with (Path(var) / "feed.log").open("wb") as out:
                 procs.append(
                     subprocess.Popen(

@@ -143,7 +143,12 @@ def trades_problems(messages: list[dict[str, Any]], channel: str) -> list[str]:
 
 async def received(ws: Any, seconds: float) -> list[dict[str, Any]]:
     """Every message a websocket receives for `seconds`, batches flattened."""
-    out: list[dict[str, Any]] = []
+    return [m for _, m in await timed(ws, seconds)]
+
+
+async def timed(ws: Any, seconds: float) -> list[tuple[float, dict[str, Any]]]:
+    """`received`, each message with the loop time it arrived at."""
+    out: list[tuple[float, dict[str, Any]]] = []
     loop = asyncio.get_running_loop()
     end = loop.time() + seconds
     while (left := end - loop.time()) > 0:
@@ -151,28 +156,37 @@ async def received(ws: Any, seconds: float) -> list[dict[str, Any]]:
             raw = await asyncio.wait_for(ws.recv(), left)
         except TimeoutError:
             break
-        data = json.loads(raw)
-        out.extend(data if isinstance(data, list) else [data])
+        now = loop.time()
+        out.extend((now, m) for m in json_messages(raw))
     return out
 
 
 async def collect_frames(
     url: str, channels: list[str], seconds: float
 ) -> list[tuple[float, dict[str, Any]]]:
-    """Subscribe to `channels` and keep every message with the time it arrived."""
+    """Subscribe to `channels` and keep every message with the time it arrived, for
+    `seconds` from the subscription's answer. A server still starting may answer
+    `unavailable` (no snapshot in time): asked again, as a client does, up to 5 times."""
     import websockets
 
-    out: list[tuple[float, dict[str, Any]]] = []
-    loop = asyncio.get_running_loop()
     async with websockets.connect(url, open_timeout=10) as ws:
-        await ws.send(json.dumps({"op": "subscribe", "id": 1, "channels": channels}))
-        end = loop.time() + seconds
-        while (left := end - loop.time()) > 0:
-            try:
-                raw = await asyncio.wait_for(ws.recv(), left)
-            except TimeoutError:
+        loop = asyncio.get_running_loop()
+        for attempt in range(1, 6):
+            await ws.send(json.dumps({"op": "subscribe", "id": attempt, "channels": channels}))
+            answer, first = None, []  # the answer, and what came in its frame after it
+            while answer is None:
+                for m in json_messages(await asyncio.wait_for(ws.recv(), 15)):
+                    if answer is not None:
+                        first.append((loop.time(), m))
+                    elif m.get("id") == attempt and m["type"] in ("subscribed", "error"):
+                        answer = m
+            if answer["type"] == "subscribed" or answer.get("code") != "unavailable":
                 break
-            data = json.loads(raw)
-            now = loop.time()
-            out.extend((now, m) for m in (data if isinstance(data, list) else [data]))
-    return out
+            await asyncio.sleep(1)
+        return first + await timed(ws, seconds)
+
+
+def json_messages(raw: str | bytes) -> list[dict[str, Any]]:
+    """The messages of one frame (a batch is a JSON array)."""
+    data = json.loads(raw)
+    return data if isinstance(data, list) else [data]

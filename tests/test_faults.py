@@ -29,6 +29,7 @@ from tests.support import (
     dev_env,
     free_port,
     http_json,
+    json_messages,
     received,
     server_args,
     stop,
@@ -237,7 +238,7 @@ def test_a_killed_web_process_clients_resume_on_the_other_missing_nothing(
         killed = time.monotonic()
         with pytest.raises(websockets.ConnectionClosed):
             while True:
-                first += json_frames(await ws.recv())
+                first += json_messages(await ws.recv())
         await _act(cluster.bases[1], auth, price, ["place", "cancel", "place"])  # while away
         ws = await websockets.connect(url.format(cluster.ports[1]), open_timeout=10)
         await ws.send(json.dumps(_resume_request(first, channels)))
@@ -263,11 +264,6 @@ def test_a_killed_web_process_clients_resume_on_the_other_missing_nothing(
     trades = [m for m in second if m.get("channel") == f"trades:{SYMBOL}" and m["type"] == "update"]
     assert trades, "the trades went on after the resume"
     print(f"\nweb process killed: 0 order events lost of 9, reconnected and resumed in {back:.2f}s")
-
-
-def json_frames(raw: str | bytes) -> list[dict[str, Any]]:
-    data = json.loads(raw)
-    return data if isinstance(data, list) else [data]
 
 
 def _orders_count(messages: list[dict[str, Any]]) -> int:

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from asgiref.sync import sync_to_async
 from django.db import DatabaseError, connections
 
 from tickstream.throttled_log import ThrottledWarning
@@ -33,6 +34,18 @@ def reconnecting(fn: Callable[..., T]) -> Callable[..., T]:
     return call
 
 
+async def db_call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`fn(*args, **kwargs)` in Django's sync thread, `reconnecting`."""
+    result: T = await sync_to_async(reconnecting(fn))(*args, **kwargs)
+    return result
+
+
+def summary(exc: BaseException) -> str:
+    """An error in one line: the first of its message, or its type."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class Outage:
     """The log of one loop's database failures: the first with its traceback, later ones
     at most every `interval` seconds with their count, and the recovery."""
@@ -49,8 +62,9 @@ class Outage:
             self.logger.error("%s failed", self.what, exc_info=exc)
             self._throttle.ready()
         else:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            self._throttle.warn("%s still failing (%d times): %s", self.what, self.failures, first)
+            self._throttle.warn(
+                "%s still failing (%d times): %s", self.what, self.failures, summary(exc)
+            )
 
     def ok(self) -> None:
         if self.failures:

@@ -38,15 +38,20 @@ def _reachable(host: str, port: int) -> bool:
         return False
 
 
-def check_redis(url: str) -> None:
+def _require(server: str, setting: str, url: str, port: int, package: str) -> None:
+    """Refuse to start, saying how to get `server`, if nothing answers where `url` says."""
     parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 6379
+    host, port = parts.hostname or "127.0.0.1", parts.port or port
     if not _reachable(host, port):
         raise SplitError(
-            f"Redis is not reachable at {host}:{port} (REDIS_URL={url}).\n"
-            "  Install and start it: sudo apt-get install redis-server "
-            "(or set REDIS_URL to a running one)."
+            f"{server} is not reachable at {host}:{port} ({setting}={url}).\n"
+            f"  Install and start it: sudo apt-get install {package} "
+            f"(or set {setting} to a running one)."
         )
+
+
+def check_redis(url: str) -> None:
+    _require("Redis", "REDIS_URL", url, 6379, "redis-server")
 
 
 def ensure_database(url: str) -> bool:
@@ -57,13 +62,7 @@ def ensure_database(url: str) -> bool:
     parts = urlsplit(url)
     if parts.scheme not in ("postgres", "postgresql"):
         raise SplitError(f"DATABASE_URL must name a PostgreSQL database (got {parts.scheme!r})")
-    host, port = parts.hostname or "127.0.0.1", parts.port or 5432
-    if not _reachable(host, port):
-        raise SplitError(
-            f"PostgreSQL is not reachable at {host}:{port} (DATABASE_URL={url}).\n"
-            "  Install and start it: sudo apt-get install postgresql "
-            "(or set DATABASE_URL to a running one)."
-        )
+    _require("PostgreSQL", "DATABASE_URL", url, 5432, "postgresql")
     name = parts.path.lstrip("/") or "tickstream"
     maintenance = urlunsplit(parts._replace(path="/postgres"))
     try:

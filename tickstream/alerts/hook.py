@@ -15,11 +15,10 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from tickstream.alerts.core.book import AlertBook, Change
-from tickstream.db import Outage, reconnecting
+from tickstream.db import Outage, db_call
 from tickstream.market.core.engine import TickUpdate
 from tickstream.throttled_log import ThrottledWarning
 
@@ -67,8 +66,8 @@ class AlertHook:
         its in-memory state (its last firing may not be stored yet)."""
         from tickstream.alerts.selectors import active_alerts, alerts_version
 
-        version = await sync_to_async(reconnecting(alerts_version))()
-        rows = await sync_to_async(reconnecting(active_alerts))()
+        version = await db_call(alerts_version)
+        rows = await db_call(active_alerts)
         current = {alert.id for alert, _ in rows}
         for alert_id in list(self.book.alerts):
             if alert_id not in current:
@@ -88,7 +87,7 @@ class AlertHook:
         while True:
             await asyncio.sleep(settings.ALERTS_REFRESH_S)
             try:
-                if await sync_to_async(reconnecting(alerts_version))() != self._version:
+                if await db_call(alerts_version) != self._version:
                     await self.reload()
                 outage.ok()
             except Exception as exc:
@@ -125,8 +124,7 @@ class AlertHook:
                 batch.append(more)
             if batch:
                 try:
-                    record = reconnecting(alert_changes_record)
-                    self.fired += await sync_to_async(record)(changes=batch)
+                    self.fired += await db_call(alert_changes_record, changes=batch)
                 except Exception:
                     log.exception("storing %d alert changes failed", len(batch))
             if item is None:

@@ -19,7 +19,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 
-from tickstream.db import Outage, reconnecting
+from tickstream.db import Outage, db_call
 from tickstream.market.broker import INGEST_CHANNEL, SNAPSHOT_CHANNEL, request_channel
 from tickstream.market.core.analytics.indicators import parse_indicators
 from tickstream.market.core.analytics.intervals import parse_interval
@@ -133,7 +133,7 @@ class MarketRuntime:
         while True:
             await asyncio.sleep(INSTRUMENT_REFRESH_S)
             try:
-                specs = await sync_to_async(reconnecting(_load_instruments))()
+                specs = await db_call(_load_instruments)
                 outage.ok()
             except Exception as exc:
                 outage.failed(exc)

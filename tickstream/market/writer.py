@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import NamedTuple
 
+from tickstream.db import summary
 from tickstream.market.core.analytics.candles import Candle
 from tickstream.market.core.analytics.state import SymbolState
 from tickstream.market.core.engine import TickUpdate
@@ -213,7 +214,7 @@ class BatchWriter:
                     "writing %d rows failed again (%d in a row): %s",
                     len(batch),
                     self._failing,
-                    str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+                    summary(exc),
                 )
             self._requeue(batch)
             if self._close is not None:  # a broken connection is opened afresh next time

@@ -71,10 +71,18 @@ class Subscriber(Protocol):
 
 @dataclass(slots=True)
 class _Load:
-    """The one load of a symbol's view that every subscriber waits for."""
+    """The one load (a symbol's view, a group's starting number) every subscriber waits for."""
 
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     error: ProtocolError | None = None
+
+    async def wait(self, unanswered: str) -> None:
+        """Wait for it, at most SNAPSHOT_TIMEOUT_S: past that it failed (`unanswered`)."""
+        try:
+            async with asyncio.timeout(SNAPSHOT_TIMEOUT_S):
+                await self.ready.wait()
+        except TimeoutError:
+            self.error = self.error or ProtocolError(ErrorCode.UNAVAILABLE, unanswered)
 
 
 class Hub:
@@ -208,13 +216,7 @@ class Hub:
         if load is None:
             load = self._starts[key] = _Load()
             self._spawn(self._start(key, load), f"start {key}")
-        try:
-            async with asyncio.timeout(SNAPSHOT_TIMEOUT_S):
-                await load.ready.wait()
-        except TimeoutError:
-            load.error = load.error or ProtocolError(
-                ErrorCode.UNAVAILABLE, "this channel is not available now (no event log answered)"
-            )
+        await load.wait("this channel is not available now (no event log answered)")
         if load.error is not None:
             raise load.error
 
@@ -365,13 +367,7 @@ class Hub:
             self._loads[symbol] = load = _Load()
             self._spawn(self._load(view, load), f"load {symbol}")
         load = self._loads[symbol]
-        try:
-            async with asyncio.timeout(SNAPSHOT_TIMEOUT_S):
-                await load.ready.wait()
-        except TimeoutError:
-            load.error = load.error or ProtocolError(
-                ErrorCode.UNAVAILABLE, "market data is not available now (no pipeline answered)"
-            )
+        await load.wait("market data is not available now (no pipeline answered)")
         if load.error is not None:
             if self.core.forget(view):
                 self._loads.pop(symbol, None)

@@ -32,11 +32,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
-from tickstream.db import Outage, reconnecting
+from tickstream.db import Outage, db_call, reconnecting
 from tickstream.market.core.engine import TickUpdate
 from tickstream.throttled_log import ThrottledWarning
 from tickstream.trading.core import matching
@@ -279,9 +278,9 @@ class MatchingHook:
         """Run database work of the engine: in Django's sync thread on SQLite; elsewhere in
         this engine's own thread and context, so with a connection of its own (Django keys
         connections by context), as a separate process would have, closed on stop."""
-        call = reconnecting(fn)  # a connection broken by an outage is opened afresh
         if self._executor is None:
-            return await sync_to_async(call)(*args)
+            return await db_call(fn, *args)
+        call = reconnecting(fn)  # a connection broken by an outage is opened afresh
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._context.run, call, *args)
 
@@ -290,7 +289,7 @@ class MatchingHook:
         from tickstream.stream.publish import deferred, send_published
 
         if self._executor is None:
-            return await sync_to_async(reconnecting(_record))(events)
+            return await db_call(_record, events)
 
         def run() -> tuple[list[bool | None], list[dict[str, Any]]]:
             with deferred() as box:

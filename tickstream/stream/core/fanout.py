@@ -502,8 +502,7 @@ class FanOut:
         if seq > last + 1:
             self.stats["reordered"] += 1
             self._held.setdefault(key, {})[seq] = m
-            if key not in self._filling:
-                self._filling.add(key)
+            if self.needs_fill(key):
                 self.to_fill.append((key, last))
             return []
         return self._apply_in_order(key, m)
