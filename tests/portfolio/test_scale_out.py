@@ -87,11 +87,16 @@ def test_changes_and_alerts_cross_web_processes(tmp_path: Path, postgres_databas
                     # A transaction through web 0 ...
                     more = {**buy, "quantity": "1", "time": "2026-01-06T10:00:00Z"}
                     await asyncio.to_thread(http_json, txs, data=more, headers=auth)
-                    # ... and alerts either side of the price (at several distances, so some
-                    # fire within the window), evaluated in the feed process.
-                    offsets = [Decimal(x) for x in ("0.01", "0.05", "0.25", "1", "3")]
-                    bands = [("above", last + d) for d in offsets]
-                    for condition, level in bands + [("below", last - d) for d in offsets]:
+                    # ... and alerts either side of the price as it is now (it moves a few
+                    # dollars in seconds), at several distances so some fire within the
+                    # window; evaluated in the feed process.
+                    quote = await asyncio.to_thread(
+                        http_json, f"{bases[0]}/api/quotes/?symbols=ETH-USD"
+                    )
+                    now = Decimal(quote[1][0]["last"])
+                    offsets = [Decimal(x) for x in ("0.01", "0.05", "0.25", "1", "3", "10")]
+                    bands = [("above", now + d) for d in offsets]
+                    for condition, level in bands + [("below", now - d) for d in offsets]:
                         await asyncio.to_thread(
                             http_json,
                             f"{bases[0]}/api/alerts/",
