@@ -9,18 +9,38 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 
 from tickstream.market.core.ticks import Tick
+from tickstream.market.feeds.health import FeedHealth, FeedState
 
 log = logging.getLogger(__name__)
 
 Emit = Callable[[Tick], object]
 
 
+class FeedFailed(Exception):
+    """A feed cannot work and retrying cannot help (refused credentials, an unknown
+    symbol): it stops, and its health says why."""
+
+
 class Feed(ABC):
     """A source of ticks. `run` emits ticks until the source ends or fails."""
 
+    kind: str = "feed"
     source: str = "feed"
     # Live feeds are checked for staleness; replays carry historical times.
     live: bool = True
+    # A feed that reads messages of its own counts them; others count each tick as one.
+    counts_messages: bool = False
+    _health: FeedHealth | None = None
+
+    @property
+    def health(self) -> FeedHealth:
+        if self._health is None:
+            self._health = FeedHealth(self.kind, self.source, self.symbols())
+        return self._health
+
+    def symbols(self) -> list[str]:
+        """The instruments this feed prices."""
+        return []
 
     @abstractmethod
     async def run(self, emit: Emit) -> None:
@@ -39,21 +59,43 @@ def backoff_delay(attempt: int, *, base: float = 0.5, cap: float = 30.0) -> floa
     return random.uniform(0, min(cap, base * 2 ** (attempt - 1)))
 
 
-async def supervise(feed: Feed, emit: Emit, *, max_quiet_restarts: int = 0) -> None:
-    """Run a feed, restarting it with backoff when it fails, until it ends or is cancelled."""
+async def supervise(feed: Feed, emit: Emit) -> None:
+    """Run a feed, restarting it with backoff when it fails, until it ends, fails for good
+    (`FeedFailed`) or is cancelled. Its health counts what it emits and how it fails."""
+    health = feed.health
+
+    def counted(tick: Tick) -> object:
+        if not feed.counts_messages:
+            health.message()
+        problem = emit(tick)
+        if problem is None:
+            health.ticks += 1
+        else:
+            health.refused += 1
+        return problem
+
     attempt = 0
     while True:
         try:
-            await feed.run(emit)
+            await feed.run(counted)
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except FeedFailed as exc:
+            health.state = FeedState.FAILED
+            health.error("failed", str(exc))
+            log.error("feed %s failed and is stopped: %s", feed.describe(), exc)
+            return
+        except Exception as exc:
             attempt += 1
             delay = backoff_delay(attempt)
+            health.state = FeedState.RECONNECTING
+            health.reconnects += 1
+            health.error("crash", f"{type(exc).__name__}: {exc}")
             log.exception(
                 "feed %s failed (attempt %d); restarting in %.1fs", feed.describe(), attempt, delay
             )
             await asyncio.sleep(delay)
             continue
+        health.state = FeedState.FINISHED
         log.info("feed %s finished", feed.describe())
         return

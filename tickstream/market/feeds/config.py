@@ -1,7 +1,9 @@
 """Turns the FEEDS setting into feed adapters.
 
 Specs are separated by `;`, each a kind followed by `key=value` options:
-`simulated rate=100 seed=7`, `replay symbol=SPY file=data/spy.csv speed=60` (`speed=max`).
+`simulated rate=100 seed=7`, `replay symbol=SPY file=data/spy.csv speed=60` (`speed=max`),
+`exchange venue=binance symbols=BTC/USDT,ETH/USDT map=BTC-USD,ETH-USD` (any ccxt venue;
+without `map`, `BTC/USDT` prices the instrument `BTC-USDT`), `alpaca symbols=AAPL,MSFT`.
 """
 
 from __future__ import annotations
@@ -95,6 +97,74 @@ def build_feeds(
             if speed == 0:
                 raise FeedConfigError(f"{spec!r}: speed must be positive or max")
             feeds.append(ReplayFeed(path, opts["symbol"].upper(), speed=speed))
+        elif kind == "exchange":
+            feeds.append(_exchange(rest, spec, instruments))
+        elif kind == "alpaca":
+            feeds.append(_alpaca(rest, spec, instruments))
         else:
-            raise FeedConfigError(f"unknown feed {kind!r}: use simulated or replay")
+            raise FeedConfigError(
+                f"unknown feed {kind!r}: use simulated, replay, exchange or alpaca"
+            )
     return feeds
+
+
+def _active(mapped: Sequence[str], spec: str, instruments: Sequence[InstrumentSpec]) -> None:
+    active = {i.symbol for i in instruments if i.active}
+    missing = [m for m in mapped if m not in active]
+    if missing:
+        raise FeedConfigError(
+            f"{spec!r}: no active instrument {', '.join(missing)} "
+            "(add it, or name the instruments to price with map=...)"
+        )
+
+
+def _exchange(rest: list[str], spec: str, instruments: Sequence[InstrumentSpec]) -> Feed:
+    from tickstream.market.feeds.exchange import ExchangeFeed, symbol_map, venue_symbols
+
+    opts = _options(rest, spec, {"venue", "symbols", "map", "silence", "ws"})
+    venue = opts.get("venue", "").strip().lower()
+    if not venue or not venue.isidentifier():
+        raise FeedConfigError(f"{spec!r}: exchange needs venue=<a ccxt exchange id>")
+    symbols = venue_symbols(opts.get("symbols", ""))
+    if not symbols:
+        raise FeedConfigError(f"{spec!r}: exchange needs symbols=BASE/QUOTE,...")
+    try:
+        mapping = symbol_map(symbols, opts["map"].split(",") if "map" in opts else None)
+    except ValueError as exc:
+        raise FeedConfigError(f"{spec!r}: {exc}") from None
+    _active(list(mapping.values()), spec, instruments)
+    import ccxt.pro
+
+    if venue not in ccxt.pro.exchanges:
+        raise FeedConfigError(f"{spec!r}: ccxt has no websocket exchange {venue!r}")
+    silence = _number(opts, "silence", 60.0, spec) or 60.0
+    return ExchangeFeed(venue, mapping, silence_s=silence, ws_url=opts.get("ws") or None)
+
+
+def _alpaca(rest: list[str], spec: str, instruments: Sequence[InstrumentSpec]) -> Feed:
+    from tickstream.market.feeds.alpaca import AlpacaFeed
+
+    opts = _options(rest, spec, {"symbols", "map", "data", "url", "silence"})
+    symbols = [s.strip().upper() for s in opts.get("symbols", "").split(",") if s.strip()]
+    if not symbols:
+        raise FeedConfigError(f"{spec!r}: alpaca needs symbols=AAPL,...")
+    mapped = [m.strip().upper() for m in opts["map"].split(",")] if "map" in opts else symbols
+    if len(mapped) != len(symbols):
+        raise FeedConfigError(f"{spec!r}: map names {len(mapped)} instruments for {len(symbols)}")
+    _active(mapped, spec, instruments)
+    data = opts.get("data", "iex")
+    if data not in {"iex", "sip", "test"}:
+        raise FeedConfigError(f"{spec!r}: data must be iex, sip or test")
+    from django.conf import settings
+
+    try:
+        return AlpacaFeed(
+            dict(zip(symbols, mapped, strict=True)),
+            key=settings.ALPACA_API_KEY,
+            secret=settings.ALPACA_API_SECRET,
+            data=data,
+            url=opts.get("url") or None,
+            silence_s=_number(opts, "silence", 0.0, spec),
+        )
+    except ValueError as exc:
+        raise FeedConfigError(f"{spec!r}: {exc}") from None

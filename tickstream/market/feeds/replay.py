@@ -29,6 +29,7 @@ class ReplayFeed(Feed):
     """Plays a file's trades with their original times; `speed=None` plays as fast as the
     pipeline takes them."""
 
+    kind = "replay"
     source = "replay"
     live = False
 
@@ -38,6 +39,9 @@ class ReplayFeed(Feed):
         self.path = Path(path)
         self.symbol = symbol
         self.speed = speed
+
+    def symbols(self) -> list[str]:
+        return [self.symbol]
 
     def describe(self) -> str:
         pace = "max" if self.speed is None else f"{self.speed:g}x"

@@ -19,6 +19,7 @@ BACKFILL_SPEED = 0.25  # of the live volatility clock: hours of past stay plausi
 
 
 class SimulatedFeed(Feed):
+    kind = "simulated"
     source = "sim"
 
     def __init__(
@@ -38,6 +39,9 @@ class SimulatedFeed(Feed):
         self.speed = speed
         self.stock_hours = stock_hours
         self.runs = 0
+
+    def symbols(self) -> list[str]:
+        return [s.symbol for s in self.specs]
 
     def describe(self) -> str:
         return f"sim({len(self.specs)} symbols, {self.rate:g}/s, seed {self.seed})"

@@ -1,0 +1,200 @@
+"""Real-time US stock trades from Alpaca's market-data stream (v2), a thin client of the
+documented protocol (https://docs.alpaca.markets/docs/real-time-stock-pricing-data).
+
+The official SDK runs its own event loop (`StockDataStream.run()`), so it cannot live
+inside tickstream's; the protocol is small: connect, `auth`, `subscribe`, then arrays of
+messages, trades being `{"T": "t", "S": symbol, "i": id, "x": exchange, "p": price,
+"s": size, "t": RFC-3339 time}`.
+
+- Prices and sizes are read from the JSON text as `Decimal` (never through float).
+- `trade_id` is `<exchange>-<id>` (Alpaca numbers trades per exchange), so the pipeline
+  drops a trade sent again after a reconnect.
+- Refused credentials (402), a plan without the feed (409, 410) or too many symbols (405)
+  stop the feed with the reason: retrying cannot help. A lost connection, a connection
+  limit (406), a slow-client close (407) or a server error reconnect with capped,
+  jittered backoff. The websocket's pings find a dead connection; `silence_s` (off by
+  default: a stock can be quiet for minutes) also reconnects a connection that sends
+  nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from tickstream.market.core.ticks import NS_PER_S, Tick
+from tickstream.market.feeds.base import Emit, Feed, FeedFailed, backoff_delay
+from tickstream.market.feeds.health import FeedState
+
+log = logging.getLogger(__name__)
+
+STREAM_URL = "wss://stream.data.alpaca.markets/v2/{data}"
+FATAL = {
+    400: "the stream refused a message as invalid",
+    402: "Alpaca refused the API key and secret (ALPACA_API_KEY, ALPACA_API_SECRET)",
+    405: "more symbols than the subscription allows",
+    409: "the account's subscription does not include this feed (use data=iex)",
+    410: "this feed does not take that subscription",
+}
+RETRY = {406: "connection limit exceeded", 407: "closed as a slow client", 500: "server error"}
+
+
+class _Reconnect(Exception):
+    """The session ended in a way a new connection can mend."""
+
+
+def rfc3339_ns(text: str) -> int:
+    """Nanoseconds since the epoch of an RFC-3339 UTC time with up to 9 decimals."""
+    if not text.endswith("Z"):
+        raise ValueError(f"not a UTC time: {text!r}")
+    whole, _, fraction = text[:-1].partition(".")
+    if not fraction.isdigit() and fraction:
+        raise ValueError(f"bad fraction in {text!r}")
+    seconds = int(datetime.fromisoformat(whole + "+00:00").timestamp())
+    return seconds * NS_PER_S + int((fraction or "0")[:9].ljust(9, "0"))
+
+
+class AlpacaFeed(Feed):
+    """The trades of `symbols` (Alpaca symbol -> instrument)."""
+
+    kind = "alpaca"
+    counts_messages = True
+
+    def __init__(
+        self,
+        symbols: Mapping[str, str],
+        *,
+        data: str = "iex",
+        url: str | None = None,
+        key: str | None = None,
+        secret: str | None = None,
+        silence_s: float = 0.0,
+    ) -> None:
+        if not symbols:
+            raise ValueError("alpaca needs at least one symbol")
+        self.mapping = dict(symbols)
+        self.data = data
+        self.url = url or STREAM_URL.format(data=data)
+        self.key = key
+        self.secret = secret
+        self.silence_s = silence_s
+        self.source = f"alpaca-{data}"
+
+    def symbols(self) -> list[str]:
+        return list(self.mapping.values())
+
+    def describe(self) -> str:
+        return f"alpaca({self.data}: {', '.join(self.mapping)})"
+
+    async def run(self, emit: Emit) -> None:
+        import websockets
+
+        if not self.key or not self.secret:
+            raise FeedFailed("set ALPACA_API_KEY and ALPACA_API_SECRET to stream Alpaca trades")
+        health = self.health
+        failures = 0
+        while True:
+            try:
+                async with websockets.connect(
+                    self.url, open_timeout=10, ping_interval=20, ping_timeout=20, max_size=2**22
+                ) as ws:
+                    await self._session(ws, emit)
+                    return
+            except FeedFailed:
+                raise
+            except (OSError, TimeoutError, _Reconnect, websockets.ConnectionClosed) as exc:
+                if health.state == FeedState.LIVE:
+                    failures = 0
+                failures += 1
+                health.state = FeedState.RECONNECTING
+                health.reconnects += 1
+                health.error("disconnected", f"{type(exc).__name__}: {exc}")
+                delay = backoff_delay(failures, base=1.0, cap=60.0)
+                log.warning("%s: %s; reconnecting in %.1fs", self.describe(), exc, delay)
+                await asyncio.sleep(delay)
+
+    async def _receive(self, ws: Any) -> list[Any]:
+        timeout = self.silence_s or None
+        try:
+            raw = await asyncio.wait_for(ws.recv(), timeout)
+        except TimeoutError:
+            self.health.error("silent", f"no message for {self.silence_s:g}s")
+            raise _Reconnect(f"no message for {self.silence_s:g}s") from None
+        self.health.message()
+        try:
+            messages = json.loads(raw, parse_float=str)
+        except ValueError:
+            self.health.error("malformed_message", str(raw)[:200])
+            return []
+        if not isinstance(messages, list):
+            messages = [messages]
+        return messages
+
+    async def _expect(self, ws: Any, kind: str, msg: str | None = None) -> dict[str, Any]:
+        """The next message of type `kind` (and text `msg`); an error message raises."""
+        while True:
+            for message in await self._receive(ws):
+                if not isinstance(message, dict):
+                    continue
+                self._check_error(message)
+                if message.get("T") == kind and (msg is None or message.get("msg") == msg):
+                    return message
+
+    def _check_error(self, message: dict[str, Any]) -> None:
+        if message.get("T") != "error":
+            return
+        code = message.get("code")
+        text = f"Alpaca error {code}: {message.get('msg', '')}"
+        if code in FATAL:
+            raise FeedFailed(f"{text} ({FATAL[code]})")
+        self.health.error(f"error_{code}", text)
+        raise _Reconnect(f"{text} ({RETRY.get(code, 'retrying')})")
+
+    async def _session(self, ws: Any, emit: Emit) -> None:
+        await self._expect(ws, "success", "connected")
+        await ws.send(json.dumps({"action": "auth", "key": self.key, "secret": self.secret}))
+        await self._expect(ws, "success", "authenticated")
+        await ws.send(json.dumps({"action": "subscribe", "trades": list(self.mapping)}))
+        await self._expect(ws, "subscription")
+        log.info("%s: subscribed", self.describe())
+        while True:
+            for message in await self._receive(ws):
+                if not isinstance(message, dict):
+                    self.health.error("unknown_message")
+                    continue
+                kind = message.get("T")
+                if kind == "t":
+                    tick = self._tick(message)
+                    if tick is not None:
+                        emit(tick)
+                elif kind == "error":
+                    self._check_error(message)
+                elif kind not in ("success", "subscription"):
+                    self.health.error("unknown_message")
+
+    def _tick(self, message: dict[str, Any]) -> Tick | None:
+        try:
+            symbol = self.mapping[message["S"]]
+            price, size = _number(message["p"]), _number(message["s"])
+            trade_id = f"{message['x']}-{message['i']}"
+            ts_event = rfc3339_ns(message["t"])
+        except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
+            self.health.error("malformed_trade", f"{exc}: {message!r}"[:300])
+            return None
+        return Tick(symbol, price, size, ts_event, time.time_ns(), self.source, trade_id)
+
+
+def _number(value: Any) -> Decimal:
+    """A JSON number (its text, as parsed) as a finite Decimal."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError(f"not a number: {value!r}")
+    number = Decimal(value)
+    if not number.is_finite():
+        raise ValueError(f"not finite: {value!r}")
+    return number
