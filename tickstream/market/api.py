@@ -41,7 +41,7 @@ from tickstream.market.core.validation import (
     MAX_SIZE,
     MAX_TRADE_ID,
 )
-from tickstream.market.gateway import PipelineUnavailable, ingest_pushed
+from tickstream.market.gateway import PipelineUnavailable, feeds_health, ingest_pushed
 from tickstream.market.models import Candle, Instrument, Quote
 
 
@@ -221,6 +221,24 @@ class QuoteListView(APIView):
                     details={"symbols": unknown},
                 )
         return Response(QuoteSerializer(selectors.quote_list(symbols=symbols), many=True).data)
+
+
+class FeedListView(APIView):
+    @extend_schema(
+        responses={
+            200: OpenApiResponse(description="each running feed's state and counters"),
+            **documented_errors(429, 503),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        """Each running feed: kind, venue, symbols, state (`connecting`, `live`,
+        `reconnecting`, `failed`, `finished`), whether it lags, the age of its last
+        message, its messages, ticks, refused ticks, reconnects and errors by kind."""
+        try:
+            feeds = async_to_sync(feeds_health)()
+        except PipelineUnavailable as exc:
+            raise ApiError("pipeline_unavailable", str(exc), status_code=503) from None
+        return Response({"feeds": feeds})
 
 
 MAX_CANDLES = 5000

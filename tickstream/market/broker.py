@@ -28,6 +28,10 @@ def market_group(symbol: str) -> str:
 
 INGEST_CHANNEL = "market.ingest"  # pushed ticks for the pipeline, answered per tick
 SNAPSHOT_CHANNEL = "market.snapshot"  # exact snapshots of a symbol for the Hubs
+FEEDS_CHANNEL = "market.feeds"  # the health of the running feeds, on request
+# The group of the websocket channel `feeds`: the stream app's group of a published
+# channel (`pub.<name>`), which a test checks against the stream's registry.
+FEEDS_GROUP = "pub.feeds"
 
 
 def request_channel(layer: Any, name: str) -> str:

@@ -11,7 +11,12 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from tickstream.market.broker import INGEST_CHANNEL, SNAPSHOT_CHANNEL, request_channel
+from tickstream.market.broker import (
+    FEEDS_CHANNEL,
+    INGEST_CHANNEL,
+    SNAPSHOT_CHANNEL,
+    request_channel,
+)
 from tickstream.market.core.formats import parse_decimal, parse_time
 from tickstream.market.core.messages import tick_dict
 from tickstream.market.core.ticks import Tick
@@ -60,6 +65,18 @@ async def market_snapshot(symbol: str) -> dict[str, Any]:
     if runtime is not None:
         return runtime.snapshot(symbol)
     return await _request(SNAPSHOT_CHANNEL, {"type": "market.snapshot", "symbol": symbol})
+
+
+async def feeds_health() -> list[dict[str, Any]]:
+    """The state and counters of every running feed."""
+    runtime = current_runtime()
+    answer = (
+        runtime.feeds_health()
+        if runtime is not None
+        else await _request(FEEDS_CHANNEL, {"type": "market.feeds"})
+    )
+    feeds: list[dict[str, Any]] = answer["feeds"]
+    return feeds
 
 
 def parse_pushed_tick(item: Any, now: int) -> Tick:

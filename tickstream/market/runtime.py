@@ -20,7 +20,13 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 
 from tickstream.db import Outage, db_call
-from tickstream.market.broker import INGEST_CHANNEL, SNAPSHOT_CHANNEL, request_channel
+from tickstream.market.broker import (
+    FEEDS_CHANNEL,
+    FEEDS_GROUP,
+    INGEST_CHANNEL,
+    SNAPSHOT_CHANNEL,
+    request_channel,
+)
 from tickstream.market.core.analytics.indicators import parse_indicators
 from tickstream.market.core.analytics.intervals import parse_interval
 from tickstream.market.core.engine import MarketEngine
@@ -37,6 +43,7 @@ from tickstream.market.writer import BatchWriter
 log = logging.getLogger(__name__)
 
 INSTRUMENT_REFRESH_S = 30.0
+FEEDS_HEALTH_EVERY_S = 1.0  # the `feeds` channel's pace
 HYDRATE_CANDLES = 300  # closed candles per symbol and interval to warm indicators up
 
 
@@ -94,6 +101,11 @@ class MarketRuntime:
     def snapshot(self, symbol: str) -> dict[str, Any]:
         return self.pipeline.snapshot(symbol)
 
+    def feeds_health(self) -> dict[str, Any]:
+        """Each feed's state and counters (`GET /api/feeds/`, the `feeds` channel)."""
+        now = time.time_ns()
+        return {"type": "market.feeds", "feeds": [f.health.as_dict(now) for f in self.feeds]}
+
     def ingest(self, tick: Tick, *, live: bool = True) -> dict[str, str] | None:
         problem = self.pipeline.ingest(tick, live=live)
         if problem is None:
@@ -124,6 +136,12 @@ class MarketRuntime:
         if self.listen_ingest and self.layer is not None:
             self._spawn(self._serve_ingest(self.layer), "ingest listener")
             self._spawn(self._serve_snapshots(self.layer), "snapshot listener")
+            self._spawn(
+                self._serve(self.layer, FEEDS_CHANNEL, lambda m: self.feeds_health()),
+                "feeds listener",
+            )
+        if self.layer is not None:
+            self._spawn(self._publish_health(self.layer), "feeds health")
 
     def _spawn(self, coro: Any, name: str) -> None:
         self._tasks.append(asyncio.create_task(coro, name=name))
@@ -139,6 +157,23 @@ class MarketRuntime:
                 outage.failed(exc)
                 continue
             self.pipeline.engine.set_instruments(specs)
+
+    async def _publish_health(self, layer: BaseChannelLayer) -> None:
+        """The feeds' health on the `feeds` channel, once a second (conflated by the Hubs)."""
+        while True:
+            await asyncio.sleep(FEEDS_HEALTH_EVERY_S)
+            health = self.feeds_health()
+            message = {
+                "type": "stream.publish",
+                "channel": "feeds",
+                "group": FEEDS_GROUP,
+                "data": {"feeds": health["feeds"]},
+                "conflate": True,
+            }
+            try:
+                await layer.group_send(FEEDS_GROUP, message)
+            except Exception as exc:  # the broker is down: the next second tries again
+                log.debug("feeds health not sent: %s", exc)
 
     async def _serve_ingest(self, layer: BaseChannelLayer) -> None:
         await self._serve(layer, INGEST_CHANNEL, self._ingest_request)

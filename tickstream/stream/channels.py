@@ -16,6 +16,18 @@ async def _nobody(user: Any, ref: ChannelRef) -> bool:
     return False
 
 
+def feeds_snapshot(user: Any, ref: ChannelRef) -> dict[str, Any]:
+    """The running feeds' health (from the pipeline's process)."""
+    from asgiref.sync import async_to_sync
+
+    from tickstream.market.gateway import PipelineUnavailable, feeds_health
+
+    try:
+        return {"feeds": async_to_sync(feeds_health)()}
+    except PipelineUnavailable as exc:
+        return {"feeds": [], "unavailable": str(exc)}
+
+
 def register_stream_channels() -> None:
     for shape in MARKET_SHAPES:
         register(ChannelType(shape), replace=True)
@@ -26,5 +38,7 @@ def register_stream_channels() -> None:
             ),
             replace=True,
         )
+    # Feed health: a published channel, conflated (the feed process sends it each second).
+    register(ChannelType(ChannelShape("feeds"), snapshot=feeds_snapshot, conflate=True))
     portfolio = ChannelShape("portfolio", ("id",))
     register(ChannelType(portfolio, needs_user=True, owner=_nobody, sequenced=True))

@@ -37,7 +37,8 @@ QUOTE = obj(
         "vwap": DEC_OR_NULL,
         "trades": INT,
         "time": {"type": ["string", "null"]},
-    }
+    },
+    {"source": {"type": ["string", "null"]}},
 )
 CANDLE = obj(
     {

@@ -70,6 +70,7 @@ class MarketEngine:
             return problem
         state = self.states.get(tick.symbol) or self.state(tick.symbol)
         closed = state.apply(tick.ts_event, tick.price, tick.size)
+        state.quote.source = tick.source
         seq = self.seq[tick.symbol] + 1
         self.seq[tick.symbol] = seq
         return TickUpdate(tick, seq, state, closed)

@@ -108,6 +108,7 @@ def quote_dict(quote: Quote, places: int = 0) -> dict[str, Any]:
         "vwap": None if vwap is None else decimal_str(round(vwap, 10)),
         "trades": quote.trades,
         "time": ns_to_iso(quote.ts) if quote.ts else None,
+        "source": quote.source or None,
     }
 
 
