@@ -34,7 +34,8 @@ TRADES = [
 class AlpacaServer:
     """Alpaca's stream: greets, checks the key, confirms the subscription, sends trades."""
 
-    def __init__(self, *, key: str = "k", secret: str = "s", refuse_first: int | None = None,
+    def __init__(self, *, key: str = "k", secret: str = "s",  # noqa: S107
+                 refuse_first: int | None = None,
                  extra: list[str] | None = None) -> None:  # fmt: skip
         self.key, self.secret = key, secret
         self.refuse_first = refuse_first  # an error code for the first connection
