@@ -234,9 +234,6 @@ FEEDS = env.str("FEEDS", default="simulated")
 # Alpaca's market-data stream (`alpaca` feeds) and bars (their backfill).
 ALPACA_API_KEY = env.str("ALPACA_API_KEY", default="")
 ALPACA_API_SECRET = env.str("ALPACA_API_SECRET", default="")
-# On start, a live feed's symbol with no stored candles gets this many of the venue's
-# recent 1-minute candles (0: none).
-FEED_BACKFILL_CANDLES = env.int("FEED_BACKFILL_CANDLES", default=720)
 SIM_SEED = env.int("SIM_SEED", default=0)  # 0: a new path every start
 SIM_RATE = env.float("SIM_RATE", default=50.0)  # ticks per second over all symbols
 # empty: every active instrument
