@@ -13,6 +13,7 @@ import pytest
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from tests.market.feeds.support import collect_ticks
 from tickstream.market.core.ticks import Tick
 from tickstream.market.feeds.alpaca import AlpacaFeed, rfc3339_ns
 from tickstream.market.feeds.base import supervise
@@ -82,21 +83,9 @@ class AlpacaServer:
 
 
 async def _collect(feed: AlpacaFeed, want: int, timeout: float = 10.0) -> list[Tick]:
-    ticks: list[Tick] = []
-    enough = asyncio.Event()
-
-    def emit(tick: Tick) -> None:
-        ticks.append(tick)
-        if len(ticks) >= want:
-            enough.set()
-
-    task = asyncio.create_task(supervise(feed, emit))
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(enough.wait(), timeout)
-    await asyncio.sleep(0.2)
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    return ticks
+    return await collect_ticks(
+        lambda emit: supervise(feed, emit), want, timeout=timeout, linger=0.2
+    )
 
 
 async def test_trades_become_exact_ticks() -> None:

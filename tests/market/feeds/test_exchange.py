@@ -7,14 +7,13 @@ reconnects and yields no duplicate; unreadable frames are counted and skipped.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from tests.market.feeds.support import collect_ticks
 from tests.market.feeds.venue_replay import GARBAGE, VENUES, ReplayServer, Venue, markets_loader
 from tickstream.market.core.instruments import DEFAULT_UNIVERSE
 from tickstream.market.core.ticks import Tick
@@ -38,21 +37,7 @@ def _feed(venue: Venue, server: ReplayServer, **kwargs: Any) -> ExchangeFeed:
 async def _run(feed: ExchangeFeed, want: int, *, timeout: float = 15.0) -> list[Tick]:
     """Run the feed until it has emitted `want` ticks (and a moment more, to catch any
     extra), then stop it."""
-    ticks: list[Tick] = []
-    enough = asyncio.Event()
-
-    def emit(tick: Tick) -> None:
-        ticks.append(tick)
-        if len(ticks) >= want:
-            enough.set()
-
-    task = asyncio.create_task(feed.run(emit))
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(enough.wait(), timeout)
-    await asyncio.sleep(0.5)
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    return ticks
+    return await collect_ticks(feed.run, want, timeout=timeout, linger=0.5)
 
 
 def _as_recorded(venue: Venue, tick: Tick) -> tuple[str, Decimal, Decimal, str | None, int]:
