@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.support import free_port, process, server_args
+from tests.support import dev_env, free_port, process, server_args
 from tests.web.conftest import DESKTOP, NEEDS_CHROMIUM, PHONE, SHOTS, server_env, wait_ready
 
 pytestmark = NEEDS_CHROMIUM
@@ -50,6 +50,10 @@ def test_dashboard_chart_goes_live_and_switches_interval(server: str, page: Any)
     )
     assert page.inner_text("#connection-state") == "live"
     assert page.inner_text("#chart-last") != "–"
+    # The feeds' status line: the simulated market, live; no row marked stale.
+    page.wait_for_selector("#feeds-status .feed[data-state='live']", timeout=10_000)
+    assert page.inner_text("#feeds-status").strip() == "sim live"
+    assert page.query_selector_all("#watchlist tr.stale") == []
     # The legend shows the indicators computed on the server (SMA and RSI by default).
     assert "SMA" in page.inner_text("#legend") and "RSI" in page.inner_text("#legend")
 
@@ -232,5 +236,36 @@ def test_a_server_restart_shows_reconnecting_then_resumes_without_reload(
             )
             assert page.evaluate("window.sameDocument") is True
             assert page.inner_text("#connection-state") == "live"
+    finally:
+        context.close()
+
+
+def test_a_failed_feed_marks_its_rows_stale(browser: Any, tmp_path: Path) -> None:
+    """AAPL is priced by a stock feed that cannot start (no credentials): the status line
+    says so and AAPL's row is marked stale, while the simulated market's rows are not."""
+    port = free_port()
+    feeds = "simulated symbols=BTC-USD,ETH-USD;alpaca symbols=AAPL"
+    env = dev_env(tmp_path, SIM_RATE="60", FEEDS=feeds, ALPACA_API_KEY="", ALPACA_API_SECRET="")
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    try:
+        with process(server_args(port), env, tmp_path / "server.log"):
+            wait_ready(port)
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.wait_for_selector("#feeds-status .feed[data-state='failed']", timeout=20_000)
+            assert page.inner_text("#feeds-status").split() == [
+                "sim",
+                "live",
+                "alpaca-iex",
+                "failed",
+            ]
+            title = page.get_attribute("#feeds-status .feed[data-state='failed']", "title")
+            assert title and "ALPACA_API_KEY" in title  # the reason, on hover
+            stale = page.query_selector_all("#watchlist tr.stale")
+            assert [r.get_attribute("data-symbol") for r in stale] == ["AAPL"]
+            assert page.get_attribute("#watchlist tr[data-symbol='AAPL']", "data-stale") == (
+                "alpaca-iex: failed"
+            )
+            page.screenshot(path=str(SHOTS / "dashboard-feed-failed.png"))
     finally:
         context.close()

@@ -340,8 +340,8 @@ class StreamConsumer(HubConsumer):
                     continue
                 if sequenced:
                     messages += await self._catch_up(ref, group, since)
-                elif since is None:
-                    messages += await self._published_snapshot(ref, group)
+                elif since is None or not self.hub.core.published_covers(group, since):
+                    messages += await self._published_snapshot(ref, group, since)
         except ProtocolError as exc:
             for name in done:  # all or nothing
                 ref, group = self.subscriptions.pop(name)
@@ -396,17 +396,18 @@ class StreamConsumer(HubConsumer):
         first = {"type": "snapshot", "channel": ref.name, "epoch": 0, "seq": seq}
         return [first | {"reset": since is not None, "data": data}, *resumed]
 
-    async def _published_snapshot(self, ref: ChannelRef, group: str) -> list[dict[str, Any]]:
-        """The first value of a published channel (not sequenced) whose kind has one."""
+    async def _published_snapshot(
+        self, ref: ChannelRef, group: str, since: int | None
+    ) -> list[dict[str, Any]]:
+        """The value of a published channel (not sequenced) whose kind has one: for a new
+        subscriber, or a resuming one this process cannot bring up to date (`reset`)."""
         kind = channel_type(ref.kind)
         if kind is None or kind.snapshot is None:
             return []
         seq = self.hub.core.published_seq(group)
         data = await database_sync_to_async(kind.snapshot)(self.scope.get("user"), ref)
-        return [
-            {"type": "snapshot", "channel": ref.name, "epoch": 0, "seq": seq, "reset": False}
-            | {"data": data}
-        ]
+        first = {"type": "snapshot", "channel": ref.name, "epoch": 0, "seq": seq}
+        return [first | {"reset": since is not None, "data": data}]
 
     async def _unsubscribe(self, request: Request) -> None:
         """All or nothing, like subscribe: one channel not subscribed refuses the request."""

@@ -294,8 +294,9 @@ class FanOut:
             self._catching.setdefault(key, set()).add(conn)
             return []
         if view is None:  # a published channel: what the history holds past `since`
-            history = self.published.get(key, deque())
-            return [m for s, m in history if since is not None and s > since]
+            if since is None or not self.published_covers(key, since):
+                return []  # (a channel with a snapshot starts from it)
+            return [m for s, m in self.published.get(key, ()) if s > since]
         self.by_symbol.setdefault(view.symbol, set()).add(key)
         if conn.wire != "v1":
             message = self.formats[conn.wire](ref, view)
@@ -637,6 +638,19 @@ class FanOut:
     def published_seq(self, key: str) -> int:
         """The seq of the last event published on a group (0 before any)."""
         return self._published_seq.get(key, 0)
+
+    def published_covers(self, key: str, since: int) -> bool:
+        """Whether this process's history of a published group holds every event past
+        `since`. Not when `since` is a number this process never gave (a client that
+        resumes after a restart, or on another process: they number on their own), nor
+        when the history no longer reaches back to it."""
+        last = self._published_seq.get(key, 0)
+        if since == last:
+            return True
+        if since > last or since < 0:
+            return False
+        held = {s for s, _ in self.published.get(key, ())}
+        return all(s in held for s in range(since + 1, last + 1))
 
     # --- outgoing ---
 

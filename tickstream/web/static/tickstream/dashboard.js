@@ -172,6 +172,36 @@ client.subscribe(
   },
 );
 
+// Feed health: a status line (which venues are live, which lag) and, on each row whose
+// feed is silent, a mark, so a stale price is seen at once.
+const feedsStatus = document.getElementById("feeds-status");
+client.subscribe(["feeds"], (event) => {
+  const feeds = event.data?.feeds;
+  if (!Array.isArray(feeds) || !feedsStatus) return;
+  const stale = new Map();
+  feedsStatus.replaceChildren(
+    ...feeds.map((f) => {
+      const item = document.createElement("span");
+      const age = f.last_message_age_s == null ? "" : ` ${Math.round(f.last_message_age_s)}s`;
+      let state = f.state;
+      if (f.state === "live" && f.lagging) state = `lagging${age}`;
+      const bad = f.state !== "live" || f.lagging;
+      item.className = `feed ${bad ? "down" : "up"}`;
+      item.dataset.state = f.lagging ? "lagging" : f.state;
+      item.textContent = `${f.venue} ${state}`;
+      if (f.detail) item.title = f.detail;
+      if (bad && f.state !== "finished") for (const s of f.symbols) stale.set(s, `${f.venue}: ${state}`);
+      return item;
+    }),
+  );
+  for (const [symbol, row] of rows) {
+    const why = stale.get(symbol);
+    row.classList.toggle("stale", Boolean(why));
+    if (why) row.dataset.stale = why;
+    else delete row.dataset.stale;
+  }
+});
+
 async function loadSparks() {
   const symbols = [...rows.keys()];
   const worker = async () => {
