@@ -53,7 +53,7 @@ def test_instruments_list_filter_and_search(client: APIClient, instruments: None
 
 
 def test_quotes_all_or_selected(client: APIClient, instruments: None) -> None:
-    stored_quote("AAPL", "230.5", prev="228.50", volume=Decimal("1500.5"), trades=3)
+    stored_quote("AAPL", "230.5", prev="228.50", volume=Decimal("1500.5"), trades=3, source="iex")
     stored_quote("MSFT", "418.2", volume=Decimal("1500.5"), trades=3)
     rows = client.get("/api/quotes/").json()
     assert [r["symbol"] for r in rows] == ["AAPL", "MSFT"]
@@ -65,6 +65,7 @@ def test_quotes_all_or_selected(client: APIClient, instruments: None) -> None:
         aapl["change_pct"],
         aapl["volume"],
     ) == ("230.50", "228.50", "2", "0.8753", "1500.5")  # prices at AAPL's tick of 0.01
+    assert aapl["source"] == "iex"  # the feed of the last trade; its age is `time`
     error = _error(client.get("/api/quotes/?symbols=AAPL,NOPE,ZZZ"), 404, "unknown_symbol")
     assert error["details"] == {"symbols": ["NOPE", "ZZZ"]}
 

@@ -55,6 +55,7 @@ async def test_restart_resumes_quote_candles_and_warm_indicators(instruments: No
         old.quote.volume,
         old.quote.trades,
     )
+    assert new.quote.source == old.quote.source == "t"  # the feed of the last trade
     minute = new.series_for("1m")
     assert minute is not None and minute.last_values["sma_3"] is not None  # warm, not cold
     assert minute.last_values["atr_2"] is not None

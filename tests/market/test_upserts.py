@@ -43,6 +43,7 @@ async def test_store_upserts_candles_and_quotes(instruments: None) -> None:
         (Decimal(220), Decimal(249), Decimal(30), 30, False),
     ]
     assert quote.last == Decimal(249) and quote.trades == 150
+    assert quote.source == "t"  # the feed of the last trade
     assert trades == 150
 
 

@@ -113,6 +113,7 @@ class QuoteSerializer(serializers.ModelSerializer[Quote]):
             "vwap",
             "trades",
             "time",
+            "source",
         ]
 
 

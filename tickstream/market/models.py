@@ -140,6 +140,8 @@ class Quote(models.Model):
     vwap = models.DecimalField(**PRICE, null=True, blank=True)
     trades = models.PositiveIntegerField(default=0)
     time = models.DateTimeField()
+    # The feed of the last trade (`sim`, a venue such as `binance`, `api`, a replayed file).
+    source = models.CharField(max_length=32, blank=True, default="")
 
     class Meta:
         ordering = ["instrument"]

@@ -207,6 +207,7 @@ def _pure_quote(row: Quote, now_day: int) -> PureQuote:
         None if row.prev_close is None else plain(row.prev_close),
         ts,
         ts // DAY_NS,
+        row.source,
     )
 
 

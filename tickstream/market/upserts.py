@@ -33,7 +33,9 @@ log = logging.getLogger(__name__)
 _Builder = Callable[[Any, dict[str, int]], list[models.Model]]
 
 _CANDLE_FIELDS = ["open", "high", "low", "close", "volume", "trades", "closed"]
-_QUOTE_FIELDS = ["last", "open", "high", "low", "prev_close", "volume", "vwap", "trades", "time"]
+_QUOTE_FIELDS = [
+    *("last", "open", "high", "low", "prev_close", "volume", "vwap", "trades", "time", "source")
+]
 
 
 class BatchStore:
@@ -138,6 +140,7 @@ class BatchStore:
                 vwap=None if q.vwap is None else _fit(q.vwap, PRICE),
                 trades=q.trades,
                 time=time,
+                source=q.source[:32],
             )
         ]
         if q.symbol in self._crypto_names:

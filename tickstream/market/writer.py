@@ -62,6 +62,7 @@ class QuoteRow(NamedTuple):
     vwap: Decimal | None
     trades: int
     time: int
+    source: str = ""
 
 
 def candle_row(symbol: str, interval: str, c: Candle, closed: bool) -> CandleRow:
@@ -186,6 +187,7 @@ class BatchWriter:
                         None if vwap is None else round(vwap, 10),
                         q.trades,
                         q.ts,
+                        q.source,
                     )
                 )
         self._dirty.clear()

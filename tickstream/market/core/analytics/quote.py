@@ -32,7 +32,7 @@ class Quote:
     prev_close: Decimal | None = None
     ts: int = 0
     session_day: int = -1
-    source: str = ""  # the feed of the last trade ("" before one since this process started)
+    source: str = ""  # the feed of the last trade ("" before any)
 
     def update(self, ts: int, price: Decimal, size: Decimal) -> None:
         """Fold a trade into the quote, starting a new session at a new UTC day."""
