@@ -50,6 +50,8 @@ def test_the_client_keeps_sequences_fills_gaps_and_resumes(server: str, browser:
     ]
     assert out["syncedWhileResuming"] is False  # until its snapshot or updates arrive
     assert out["tickerData"] == {"last": "4"}
+    assert out["syncedWhileResumingAgain"] is False
+    assert out["syncedAfterHistory"] is True  # served from history: whole again
     assert out["events"] == [
         ["trades:AAPL", "snapshot", 10, False],
         ["ticker:AAPL", "snapshot", 10, False],
@@ -58,8 +60,9 @@ def test_the_client_keeps_sequences_fills_gaps_and_resumes(server: str, browser:
         ["trades:AAPL", "snapshot", 13, True],
         ["ticker:AAPL", "snapshot", 2, True],
         ["ticker:AAPL", "update", 3, False],
+        ["ticker:AAPL", "update", 5, False],
     ]
-    assert out["states"] == ["live", "reconnecting", "live"]
+    assert out["states"] == ["live", "reconnecting", "live", "reconnecting", "live"]
     assert out["stats"]["stale"] == 1 and out["stats"]["gaps"] == 1
     assert out["stats"]["resets"] == 2 and out["stats"]["resyncs"] == 1
 

@@ -325,7 +325,7 @@ class StreamConsumer(HubConsumer):
                 kind = channel_type(ref.kind)
                 derive = self._derive_source(ref)
                 sequenced = group is not None and kind is not None and kind.sequenced
-                messages += await self.hub.subscribe(
+                missed = await self.hub.subscribe(
                     self,
                     ref,
                     group=group,
@@ -337,11 +337,19 @@ class StreamConsumer(HubConsumer):
                 self.subscriptions[ref.name] = (ref, group)
                 done.append(ref.name)
                 if group is None or derive is not None:
-                    continue
-                if sequenced:
-                    messages += await self._catch_up(ref, group, since)
-                elif since is None or not self.hub.core.published_covers(group, since):
-                    messages += await self._published_snapshot(ref, group, since)
+                    messages += missed
+                elif sequenced:
+                    messages += missed + await self._catch_up(ref, group, since)
+                elif (
+                    since is None
+                    # A conflated value is whole: a resume gets it afresh (its numbers are
+                    # this process's own, and may mean nothing here).
+                    or (kind is not None and kind.conflate)
+                    or not self.hub.core.published_covers(group, since)
+                ):
+                    messages += await self._published_snapshot(ref, group, since) or missed
+                else:
+                    messages += missed
         except ProtocolError as exc:
             for name in done:  # all or nothing
                 ref, group = self.subscriptions.pop(name)

@@ -39,6 +39,18 @@
   ws.push({ type: "snapshot", channel: "ticker:AAPL", epoch: 8, seq: 2, reset: true, data: { last: "3" } });
   ws.push({ type: "update", channel: "ticker:AAPL", seq: 3, data: { last: "4" } });
   out.tickerData = client.channels.get("ticker:AAPL").data;
+  // A second reconnection the server serves from its history: the answer, then what was
+  // missed; the channels are whole again without a snapshot.
+  ws.close();
+  await until(() => FakeSocket.all.length === 3 && client.state === "live");
+  ws = FakeSocket.all[2];
+  await tick();
+  out.syncedWhileResumingAgain = client.synced("ticker:AAPL");
+  ws.push([
+    { type: "subscribed", id: 9, channels: ["trades:AAPL", "ticker:AAPL"] },
+    { type: "update", channel: "ticker:AAPL", seq: 5, data: { last: "5" } },
+  ]);
+  out.syncedAfterHistory = client.synced("ticker:AAPL") && client.synced("trades:AAPL");
   out.events = events;
   out.states = states;
   out.stats = client.stats;

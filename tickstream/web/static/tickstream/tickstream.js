@@ -306,13 +306,21 @@ export class TickstreamClient {
         this.stats.gaps += 1;
         this._resync(m.channel);
         return;
+      case "subscribed":
+        // A resume: the server sends what was missed (or a reset snapshot) right after this
+        // answer, in the same frame, so the channel is whole again (a gap resyncs it).
+        for (const name of m.channels || []) {
+          const ch = this.channels.get(name);
+          if (ch && ch.seq !== null) ch.synced = true;
+        }
+        return;
       case "result":
         this._answer(m.id, true, m);
         return;
       case "error":
         if (!this._answer(m.id, false, m)) this.onerror(m);
         return;
-      default: // subscribed, unsubscribed, pong, heartbeat
+      default: // unsubscribed, pong, heartbeat
         return;
     }
   }
