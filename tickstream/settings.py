@@ -251,6 +251,9 @@ MARKET_MAX_TICK_DELAY_S = env.float("MARKET_MAX_TICK_DELAY_S", default=60.0)
 MARKET_REORDER_TOLERANCE_S = env.float("MARKET_REORDER_TOLERANCE_S", default=2.0)
 MARKET_ANALYSIS_EVERY_MS = env.int("MARKET_ANALYSIS_EVERY_MS", default=100)
 MARKET_STORE_TICKS = env.bool("MARKET_STORE_TICKS", default=False)
+# Live feeds (exchange, alpaca) fetch the recent candles of a symbol with none stored when
+# they start (each feed's `backfill=` days), so a first start's charts are not empty.
+MARKET_VENUE_HISTORY = env.bool("MARKET_VENUE_HISTORY", default=True)
 MARKET_WRITER_FLUSH_MS = env.int("MARKET_WRITER_FLUSH_MS", default=1000)
 MARKET_WRITER_BATCH = env.int("MARKET_WRITER_BATCH", default=2000)
 MARKET_WRITER_QUEUE = env.int("MARKET_WRITER_QUEUE", default=100_000)

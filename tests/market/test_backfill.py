@@ -3,7 +3,9 @@ from ../shared/data) through ccxt's own Binance kline parser, stored and rolled 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from decimal import Decimal
 from io import StringIO
 from typing import Any
@@ -14,6 +16,7 @@ from django.core.management import call_command
 from tests.conftest import shared_data
 from tickstream.market.core.ticks import ns_to_datetime
 from tickstream.market.feeds.exchange import make_exchange
+from tickstream.market.feeds.health import FeedState
 from tickstream.market.models import Candle
 
 pytestmark = pytest.mark.django_db
@@ -47,7 +50,7 @@ def test_backfill_stores_the_venue_candles_and_their_roll_ups(
     bars = json.loads(text, parse_float=str)[:1500]  # 25 hours; numbers kept as their text
     requests: list[dict[str, Any]] = []
     monkeypatch.setattr(
-        "tickstream.market.management.commands.backfill.make_exchange",
+        "tickstream.market.feeds.exchange.make_exchange",
         lambda venue, config: _recorded_exchange(bars, requests),
     )
     first, last = int(bars[0][0]), int(bars[-1][0])
@@ -65,10 +68,19 @@ def test_backfill_stores_the_venue_candles_and_their_roll_ups(
         assert [row.open, row.high, row.low, row.close, row.volume] == [
             Decimal(x) for x in bar[1:6]
         ]
-    hours = Candle.objects.filter(instrument__symbol="BTC-USD", interval="1h").order_by("start")
-    first_hour = [b for b in bars if int(b[0]) // 3_600_000 == int(bars[0][0]) // 3_600_000]
-    top = hours.first()
-    assert top is not None and top.high == max(Decimal(b[2]) for b in first_hour)
+    # Hours rolled up: only whole ones (the recording starts 2 minutes into an hour and
+    # ends 31 minutes into one, and --until is in the past: no forming candle either).
+    hours = list(
+        Candle.objects.filter(instrument__symbol="BTC-USD", interval="1h").order_by("start")
+    )
+    hour = {int(b[0]) // 3_600_000 for b in bars}
+    whole = sorted(hour)[1:-1]
+    assert [int(h.start.timestamp()) // 3600 for h in hours] == whole
+    assert all(h.closed for h in hours)
+    first_hour = [b for b in bars if int(b[0]) // 3_600_000 == whole[0]]
+    top = hours[0]
+    assert (top.open, top.close) == (Decimal(first_hour[0][1]), Decimal(first_hour[-1][4]))
+    assert top.high == max(Decimal(b[2]) for b in first_hour)
     assert top.volume == sum(Decimal(b[5]) for b in first_hour)
     assert "candles fetched" in out.getvalue() and "100%" in out.getvalue()
 
@@ -76,8 +88,87 @@ def test_backfill_stores_the_venue_candles_and_their_roll_ups(
 def test_backfill_names_what_is_missing(instruments: None) -> None:
     from django.core.management.base import CommandError
 
-    with pytest.raises(CommandError, match="no exchange feed prices BTC-USD"):
+    with pytest.raises(CommandError, match="no exchange or alpaca feed prices BTC-USD"):
         call_command("backfill", "BTC-USD", "--since", "2026-01-01", "--feeds", "simulated")
     with pytest.raises(CommandError, match="--since must be before"):
         call_command("backfill", "BTC-USD", "--since", "2026-01-02", "--until", "2026-01-01",
                      "--feeds", "exchange venue=binance symbols=BTC/USDT map=BTC-USD")  # fmt: skip
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_first_start_fills_an_empty_symbol_from_its_venue_before_going_live(
+    instruments: None,
+) -> None:
+    """A live exchange feed whose symbol has no stored candles fetches its recent 1m candles
+    (the recording's real candles, moved in time to end a minute ago), stores them with
+    their roll-ups, and the engine warms up from them before the feed's first trade; a
+    second start, with candles stored, fetches nothing."""
+    from asgiref.sync import sync_to_async
+
+    from tickstream.market.backfill import start_window
+    from tickstream.market.core.analytics.indicators import parse_indicators
+    from tickstream.market.core.analytics.intervals import parse_interval
+    from tickstream.market.core.engine import MarketEngine
+    from tickstream.market.feeds.exchange import ExchangeFeed
+    from tickstream.market.pipeline import Pipeline
+    from tickstream.market.runtime import MarketRuntime, _load_instruments
+
+    text = shared_data("freqtrade", "UNITTEST_BTC-1m.json").read_text()
+    recorded = json.loads(text, parse_float=str)[:4000]
+    now_ms = time.time_ns() // 1_000_000
+    shift = (now_ms - now_ms % 60_000 - 60_000) - int(recorded[-1][0])  # whole minutes
+    bars = [[int(b[0]) + shift, *b[1:]] for b in recorded]
+    requests: list[dict[str, Any]] = []
+    specs = await sync_to_async(_load_instruments)()
+    intervals = ["1m", "1h", "1d"]
+
+    async def start_once() -> MarketEngine:
+        engine = MarketEngine(
+            specs, [parse_interval(i) for i in intervals], parse_indicators("sma:3,rsi:2"),
+            max_delay_s=None,
+        )  # fmt: skip
+        feed = ExchangeFeed(
+            "binance", {"BTC/USDT": "BTC-USD"}, ws_url="ws://127.0.0.1:9",  # nothing listens
+            factory=lambda venue, config: _recorded_exchange(bars, requests),
+            markets=lambda exchange: asyncio.sleep(0),  # the recorded exchange has them
+        )  # fmt: skip
+        runtime = MarketRuntime(
+            Pipeline(engine), [feed], listen_ingest=False, layer=None, venue_history=True
+        )
+        await runtime.start()
+        deadline = time.monotonic() + 30
+        while feed.health.state == FeedState.CONNECTING and feed.health.reconnects == 0:
+            assert time.monotonic() < deadline, "the feed never went past its history"
+            await asyncio.sleep(0.05)
+        await runtime.stop()
+        return engine
+
+    engine = await start_once()
+    since_ms, until_ms = start_window(2, now_ms)
+    window = [b for b in bars if since_ms <= b[0] < until_ms]
+    assert len(requests) == -(-len(window) // 1000)  # pages of 1,000
+    minutes = await sync_to_async(list)(
+        Candle.objects.filter(instrument__symbol="BTC-USD", interval="1m").order_by("start")
+    )
+    assert [int(c.start.timestamp() * 1000) for c in minutes] == [b[0] for b in window]
+    assert [c.close for c in minutes] == [Decimal(b[4]) for b in window]
+    today = now_ms - now_ms % 86_400_000
+    days = await sync_to_async(list)(
+        Candle.objects.filter(instrument__symbol="BTC-USD", interval="1d").order_by("start")
+    )
+    yesterday = [b for b in window if b[0] < today]
+    assert days[0].closed and days[0].high == max(Decimal(b[2]) for b in yesterday)
+    # The engine: warm indicators, today's candle forming from the stored part of the day,
+    # and the quote's previous close the last close before today.
+    state = engine.states["BTC-USD"]
+    minute = state.series_for("1m")
+    assert minute is not None and minute.last_values["sma_3"] is not None
+    day = state.series_for("1d")
+    todays = [b for b in window if b[0] >= today]
+    if todays:  # (none in the first minute of a UTC day)
+        assert day is not None and day.builder.forming is not None
+        assert day.builder.forming.volume == sum(Decimal(b[5]) for b in todays)
+    assert state.quote.prev_close == Decimal(yesterday[-1][4])
+
+    await start_once()
+    assert len(requests) == -(-len(window) // 1000)  # candles stored: nothing fetched again

@@ -20,6 +20,7 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 
 from tickstream.db import Outage, db_call
+from tickstream.market.backfill import fill_from_venue
 from tickstream.market.broker import (
     FEEDS_CHANNEL,
     FEEDS_GROUP,
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 INSTRUMENT_REFRESH_S = 30.0
 FEEDS_HEALTH_EVERY_S = 1.0  # the `feeds` channel's pace
 HYDRATE_CANDLES = 300  # closed candles per symbol and interval to warm indicators up
+VENUE_HISTORY_TIMEOUT_S = 60.0  # a first start waits this long at most for a feed's past
 
 
 def _load_instruments() -> list[InstrumentSpec]:
@@ -58,12 +60,23 @@ def _hydrate(engine: MarketEngine) -> tuple[int, int]:
     so a restart neither resets the day's statistics nor starts the indicators cold.
     Returns the symbols restored and how many of them had a stored quote (a market that
     ran before: candles alone may be imported history)."""
+    return _restore(engine, _stored(engine))
+
+
+Stored = list[tuple[str, Any, dict[str, tuple[list[Any], Any]]]]
+
+
+def _stored(engine: MarketEngine, symbols: Sequence[str] | None = None) -> Stored:
+    """What the database holds to restore (all symbols, or `symbols`); read in a thread."""
     from tickstream.market.selectors import stored_market_state
 
+    return list(stored_market_state([i.name for i in engine.intervals], HYDRATE_CANDLES, symbols))
+
+
+def _restore(engine: MarketEngine, stored: Stored) -> tuple[int, int]:
+    """Put what was read into the engine (on the thread that owns it)."""
     restored = quoted = 0
-    for symbol, quote, series in stored_market_state(
-        [i.name for i in engine.intervals], HYDRATE_CANDLES
-    ):
+    for symbol, quote, series in stored:
         state = engine.state(symbol)
         if quote is not None:
             state.quote = quote
@@ -90,12 +103,15 @@ class MarketRuntime:
         listen_ingest: bool,
         layer: BaseChannelLayer | None,
         backfill: bool = False,
+        venue_history: bool = False,
     ) -> None:
         self.pipeline = pipeline
         self.feeds = list(feeds)
         self.listen_ingest = listen_ingest
         self.layer = layer
         self.backfill = backfill  # the store was empty: let feeds fill in their past first
+        # Live feeds fetch the recent candles of symbols with none stored before they start.
+        self.venue_history = venue_history
         self._tasks: list[asyncio.Task[None]] = []
 
     def snapshot(self, symbol: str) -> dict[str, Any]:
@@ -127,11 +143,7 @@ class MarketRuntime:
                 if count:
                     log.info("%s: %d past ticks backfilled", feed.describe(), count)
         for feed in self.feeds:
-            self._spawn(
-                supervise(feed, lambda t, f=feed: p.ingest(t, live=f.live)),
-                f"feed {feed.describe()}",
-            )
-            log.info("feed started: %s", feed.describe())
+            self._spawn(self._run_feed(feed), f"feed {feed.describe()}")
         self._spawn(self._refresh_instruments(), "instrument refresh")
         if self.listen_ingest and self.layer is not None:
             self._spawn(self._serve_ingest(self.layer), "ingest listener")
@@ -142,6 +154,37 @@ class MarketRuntime:
             )
         if self.layer is not None:
             self._spawn(self._publish_health(self.layer), "feeds health")
+
+    async def _run_feed(self, feed: Feed) -> None:
+        """Fill in the venue's recent candles where none are stored (bounded in time), then
+        keep the feed running. Its trades wait for its history, so the engine warms its
+        symbols up from the candles before the first live trade."""
+        if self.venue_history and feed.backfill_days > 0:
+            try:
+                await asyncio.wait_for(self._venue_history(feed), VENUE_HISTORY_TIMEOUT_S)
+            except TimeoutError:
+                log.warning(
+                    "%s: no history within %gs; going live without the rest",
+                    feed.describe(),
+                    VENUE_HISTORY_TIMEOUT_S,
+                )
+            except Exception:
+                log.exception("%s: history from the venue failed", feed.describe())
+        log.info("feed started: %s", feed.describe())
+        p = self.pipeline
+        await supervise(feed, lambda t: p.ingest(t, live=feed.live))
+
+    async def _venue_history(self, feed: Feed) -> None:
+        engine = self.pipeline.engine
+        filled = await fill_from_venue(feed, engine.intervals)
+        if not filled:
+            return
+        stored = await sync_to_async(_stored)(engine, list(filled))
+        _restore(engine, stored)
+        for symbol, prev_close in filled.items():
+            quote = engine.state(symbol).quote
+            if quote.last is None and prev_close is not None:
+                quote.prev_close = prev_close  # the change of the first session is against it
 
     def _spawn(self, coro: Any, name: str) -> None:
         self._tasks.append(asyncio.create_task(coro, name=name))
@@ -312,7 +355,12 @@ async def build_runtime(
         },
     )
     return MarketRuntime(
-        pipeline, feeds, listen_ingest=listen_ingest, layer=layer, backfill=quoted == 0
+        pipeline,
+        feeds,
+        listen_ingest=listen_ingest,
+        layer=layer,
+        backfill=quoted == 0,
+        venue_history=settings.MARKET_VENUE_HISTORY,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -159,24 +159,29 @@ def pure_candle(row: Candle) -> PureCandle:
 
 
 def stored_market_state(
-    intervals: list[str], depth: int
+    intervals: list[str], depth: int, symbols: Collection[str] | None = None
 ) -> Iterator[tuple[str, PureQuote | None, dict[str, tuple[list[PureCandle], PureCandle | None]]]]:
     """Per symbol: today's stored quote (as the core's Quote, previous sessions roll into
     its previous close) and per interval the newest `depth` closed candles plus the
-    forming one.
+    forming one. Every symbol stored, or those of `symbols`.
 
     A stored row that cannot be read, or holds a value no tick could carry, is reported
     and skipped: one bad row never stops a start.
     """
     now_day = int(time.time()) // 86_400
+    instruments = Instrument.objects.all()
+    quote_rows = Quote.objects.select_related("instrument")
+    if symbols is not None:
+        instruments = instruments.filter(symbol__in=list(symbols))
+        quote_rows = quote_rows.filter(instrument__symbol__in=list(symbols))
     quotes = dict(
         _readable(
-            Quote.objects.select_related("instrument"),
+            quote_rows,
             lambda q: (q.instrument.symbol, _checked(_pure_quote(q, now_day))),
             "quote",
         )
     )
-    for instrument in Instrument.objects.all():
+    for instrument in instruments:
         quote = quotes.get(instrument.symbol)
         series = {}
         for interval in intervals:

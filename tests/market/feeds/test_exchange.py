@@ -155,6 +155,9 @@ def test_feeds_setting_builds_exchange_feeds_and_refuses_unknown_instruments() -
     assert feed.silence_s == 20 and feed.health.symbols == ["BTC-USD", "ETH-USD"]
     (kraken,) = build_feeds("exchange venue=kraken symbols=BTC/USD", specs)
     assert isinstance(kraken, ExchangeFeed) and kraken.mapping == {"BTC/USD": "BTC-USD"}
+    assert (feed.backfill_days, kraken.backfill_days) == (2, 2)  # days of past candles
+    (off,) = build_feeds("exchange venue=kraken symbols=BTC/USD backfill=0", specs)
+    assert off.backfill_days == 0
     for text, problem in [
         ("exchange venue=binance symbols=BTC/USDT", "no active instrument BTC-USDT"),
         ("exchange venue=nosuchvenue symbols=BTC/USD", "ccxt has no websocket exchange"),
@@ -162,6 +165,10 @@ def test_feeds_setting_builds_exchange_feeds_and_refuses_unknown_instruments() -
         ("exchange venue=kraken", "exchange needs symbols="),
         ("exchange venue=kraken symbols=BTC/USD,ETH/USD map=BTC-USD", "map names 1"),
         ("exchange venue=kraken symbols=BTC/USD speed=2", "unknown option"),
+        ("exchange venue=kraken symbols=BTC/USD backfill=inf", "backfill must be a finite"),
+        ("exchange venue=kraken symbols=BTC/USD backfill=-1", "backfill must be a finite"),
+        ("exchange venue=kraken symbols=BTC/USD backfill=400", "backfill is at most 31 days"),
+        ("alpaca symbols=AAPL backfill=nan", "backfill must be a finite"),
     ]:
         with pytest.raises(FeedConfigError, match=problem):
             build_feeds(text, specs)

@@ -15,6 +15,8 @@ messages, trades being `{"T": "t", "S": symbol, "i": id, "x": exchange, "p": pri
   jittered backoff. The websocket's pings find a dead connection; `silence_s` (off by
   default: a stock can be quiet for minutes) also reconnects a connection that sends
   nothing.
+- Past candles come from the documented historical bars endpoint
+  (`GET /v2/stocks/{symbol}/bars`, paged with `next_page_token`), numbers kept as text.
 """
 
 from __future__ import annotations
@@ -26,15 +28,23 @@ import time
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tickstream.market.core.ticks import NS_PER_S, Tick
+from tickstream.market.core.ticks import NS_PER_S, Tick, ns_to_datetime
 from tickstream.market.feeds.base import Emit, Feed, FeedFailed, backoff_delay
 from tickstream.market.feeds.health import FeedState
+
+if TYPE_CHECKING:
+    from tickstream.market.core.analytics.intervals import Interval
+    from tickstream.market.feeds.candles import Progress
+    from tickstream.market.writer import CandleRow
 
 log = logging.getLogger(__name__)
 
 STREAM_URL = "wss://stream.data.alpaca.markets/v2/{data}"
+REST_URL = "https://data.alpaca.markets"
+BARS_PAGE = 10_000  # the bars endpoint's largest page
+TIMEFRAMES = {"1m": "1Min", "5m": "5Min", "15m": "15Min", "1h": "1Hour", "1d": "1Day"}
 FATAL = {
     400: "the stream refused a message as invalid",
     402: "Alpaca refused the API key and secret (ALPACA_API_KEY, ALPACA_API_SECRET)",
@@ -75,6 +85,8 @@ class AlpacaFeed(Feed):
         key: str | None = None,
         secret: str | None = None,
         silence_s: float = 0.0,
+        rest_url: str | None = None,
+        backfill_days: float = 5.0,
     ) -> None:
         if not symbols:
             raise ValueError("alpaca needs at least one symbol")
@@ -85,6 +97,9 @@ class AlpacaFeed(Feed):
         self.secret = secret
         self.silence_s = silence_s
         self.source = f"alpaca-{data}"
+        self.rest_url = (rest_url or REST_URL).rstrip("/")
+        # Five days by default: a stock's last session may be days back (weekends, holidays).
+        self.backfill_days = backfill_days
 
     def symbols(self) -> list[str]:
         return list(self.mapping.values())
@@ -178,6 +193,85 @@ class AlpacaFeed(Feed):
                 elif kind not in ("success", "subscription"):
                     self.health.error("unknown_message")
 
+    async def candles(
+        self,
+        symbol: str,
+        interval: Interval,
+        since_ms: int,
+        until_ms: int,
+        progress: Progress | None = None,
+    ) -> list[CandleRow]:
+        """The symbol's bars from the historical API, paged; only bars that closed by
+        `until_ms`."""
+        import aiohttp
+
+        from tickstream.market.feeds.candles import venue_candle
+
+        alpaca_symbol = next((a for a, s in self.mapping.items() if s == symbol), None)
+        if alpaca_symbol is None:
+            raise ValueError(f"alpaca does not price {symbol} here")
+        if not self.key or not self.secret:
+            raise FeedFailed("set ALPACA_API_KEY and ALPACA_API_SECRET to fetch Alpaca bars")
+        timeframe = TIMEFRAMES.get(interval.name)
+        if timeframe is None:
+            raise ValueError(f"Alpaca has no {interval.name} bars")
+        step_ms = interval.seconds * 1000
+        params = {
+            "timeframe": timeframe,
+            "start": _rfc3339(since_ms),
+            "end": _rfc3339(until_ms),
+            "limit": str(BARS_PAGE),
+            "adjustment": "raw",
+            "feed": "sip" if self.data == "sip" else "iex",
+        }
+        headers = {"APCA-API-KEY-ID": self.key, "APCA-API-SECRET-KEY": self.secret}
+        url = f"{self.rest_url}/v2/stocks/{alpaca_symbol}/bars"
+        rows: list[CandleRow] = []
+        timeout = aiohttp.ClientTimeout(total=30)
+        async with aiohttp.ClientSession(headers=headers, timeout=timeout) as session:
+            token: str | None = None
+            while True:
+                page = await self._bars_page(
+                    session, url, params | ({"page_token": token} if token else {})
+                )
+                for bar in page.get("bars") or []:
+                    try:
+                        start_ms = rfc3339_ns(bar["t"]) // 1_000_000
+                        if not since_ms <= start_ms <= until_ms - step_ms:
+                            continue
+                        values = [bar[k] for k in ("o", "h", "l", "c", "v")]
+                        if any(isinstance(v, bool) or not isinstance(v, str | int) for v in values):
+                            raise ValueError(f"not numbers: {values!r}")
+                        trades = bar.get("n", 0)
+                        rows.append(venue_candle(symbol, interval.name, [start_ms, *values],
+                                         trades if isinstance(trades, int) else 0))  # fmt: skip
+                    except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
+                        log.warning("%s: skipped a bar: %s", symbol, exc)
+                token = page.get("next_page_token") or None
+                if progress is not None and rows:
+                    done = rows[-1].start // 1_000_000 + step_ms - since_ms
+                    progress(len(rows), min(done, until_ms - since_ms), until_ms - since_ms)
+                if token is None:
+                    return rows
+
+    async def _bars_page(self, session: Any, url: str, params: dict[str, str]) -> dict[str, Any]:
+        """One page of bars; a rate limit (429) or a server error is waited out (3 tries)."""
+        for attempt in range(1, 4):
+            async with session.get(url, params=params) as response:
+                text = await response.text()
+                if response.status == 200:
+                    page = json.loads(text, parse_float=str)
+                    if not isinstance(page, dict):
+                        raise ValueError("the bars answer is not an object")
+                    return page
+                if response.status in (401, 403):
+                    raise FeedFailed(f"Alpaca refused the API key and secret ({response.status})")
+                if response.status not in (429, 500, 502, 503, 504) or attempt == 3:
+                    raise ConnectionError(f"Alpaca bars: HTTP {response.status}: {text[:200]}")
+            wait = float(response.headers.get("Retry-After", "0") or 0) or backoff_delay(attempt)
+            await asyncio.sleep(min(wait, 10.0))
+        raise AssertionError("unreachable")
+
     def _tick(self, message: dict[str, Any]) -> Tick | None:
         try:
             symbol = self.mapping[message["S"]]
@@ -198,3 +292,7 @@ def _number(value: Any) -> Decimal:
     if not number.is_finite():
         raise ValueError(f"not finite: {value!r}")
     return number
+
+
+def _rfc3339(ms: int) -> str:
+    return ns_to_datetime(ms * 1_000_000).strftime("%Y-%m-%dT%H:%M:%SZ")

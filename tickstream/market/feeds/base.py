@@ -7,9 +7,15 @@ import logging
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from tickstream.market.core.ticks import Tick
 from tickstream.market.feeds.health import FeedHealth, FeedState
+
+if TYPE_CHECKING:
+    from tickstream.market.core.analytics.intervals import Interval
+    from tickstream.market.feeds.candles import Progress
+    from tickstream.market.writer import CandleRow
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +36,9 @@ class Feed(ABC):
     live: bool = True
     # A feed that reads messages of its own counts them; others count each tick as one.
     counts_messages: bool = False
+    # Days of past candles fetched from the venue for a symbol with none stored (0: the
+    # feed has no candle history; see `candles`).
+    backfill_days: float = 0.0
     _health: FeedHealth | None = None
 
     @property
@@ -52,6 +61,18 @@ class Feed(ABC):
     def history(self, end_ns: int) -> Iterator[Tick]:
         """Ticks before `end_ns` to fill an empty store before `run` starts (none by default)."""
         return iter(())
+
+    async def candles(
+        self,
+        symbol: str,
+        interval: Interval,
+        since_ms: int,
+        until_ms: int,
+        progress: Progress | None = None,
+    ) -> list[CandleRow]:
+        """The venue's closed candles of an instrument this feed prices, `since_ms` to
+        `until_ms` (feeds with `backfill_days` serve them)."""
+        raise NotImplementedError(f"{self.describe()} has no candle history")
 
 
 def backoff_delay(attempt: int, *, base: float = 0.5, cap: float = 30.0) -> float:

@@ -4,10 +4,13 @@ Specs are separated by `;`, each a kind followed by `key=value` options:
 `simulated rate=100 seed=7`, `replay symbol=SPY file=data/spy.csv speed=60` (`speed=max`),
 `exchange venue=binance symbols=BTC/USDT,ETH/USDT map=BTC-USD,ETH-USD` (any ccxt venue;
 without `map`, `BTC/USDT` prices the instrument `BTC-USDT`), `alpaca symbols=AAPL,MSFT`.
+A live feed's `backfill=N` is the days of past candles fetched at start for a symbol with
+none stored (exchange 2, alpaca 5; 0 turns it off).
 """
 
 from __future__ import annotations
 
+import math
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,9 +42,22 @@ def _number(options: dict[str, str], key: str, default: float, spec: str) -> flo
         value = float(options.get(key, default))
     except ValueError:
         raise FeedConfigError(f"{spec!r}: {key} must be a number") from None
-    if value < 0:
-        raise FeedConfigError(f"{spec!r}: {key} must not be negative")
+    if not math.isfinite(value) or value < 0:
+        raise FeedConfigError(f"{spec!r}: {key} must be a finite number, not negative")
     return value
+
+
+MAX_BACKFILL_DAYS = 31.0  # at start; `manage.py backfill` fetches any range
+
+
+def _backfill_days(options: dict[str, str], default: float, spec: str) -> float:
+    days = _number(options, "backfill", default, spec)
+    if days > MAX_BACKFILL_DAYS:
+        raise FeedConfigError(
+            f"{spec!r}: backfill is at most {MAX_BACKFILL_DAYS:g} days at start "
+            "(use manage.py backfill for more)"
+        )
+    return days
 
 
 def build_feeds(
@@ -121,7 +137,7 @@ def _active(mapped: Sequence[str], spec: str, instruments: Sequence[InstrumentSp
 def _exchange(rest: list[str], spec: str, instruments: Sequence[InstrumentSpec]) -> Feed:
     from tickstream.market.feeds.exchange import ExchangeFeed, symbol_map, venue_symbols
 
-    opts = _options(rest, spec, {"venue", "symbols", "map", "silence", "ws"})
+    opts = _options(rest, spec, {"venue", "symbols", "map", "silence", "ws", "backfill"})
     venue = opts.get("venue", "").strip().lower()
     if not venue or not venue.isidentifier():
         raise FeedConfigError(f"{spec!r}: exchange needs venue=<a ccxt exchange id>")
@@ -138,13 +154,19 @@ def _exchange(rest: list[str], spec: str, instruments: Sequence[InstrumentSpec])
     if venue not in ccxt.pro.exchanges:
         raise FeedConfigError(f"{spec!r}: ccxt has no websocket exchange {venue!r}")
     silence = _number(opts, "silence", 60.0, spec) or 60.0
-    return ExchangeFeed(venue, mapping, silence_s=silence, ws_url=opts.get("ws") or None)
+    return ExchangeFeed(
+        venue,
+        mapping,
+        silence_s=silence,
+        ws_url=opts.get("ws") or None,
+        backfill_days=_backfill_days(opts, 2.0, spec),
+    )
 
 
 def _alpaca(rest: list[str], spec: str, instruments: Sequence[InstrumentSpec]) -> Feed:
     from tickstream.market.feeds.alpaca import AlpacaFeed
 
-    opts = _options(rest, spec, {"symbols", "map", "data", "url", "silence"})
+    opts = _options(rest, spec, {"symbols", "map", "data", "url", "rest", "silence", "backfill"})
     symbols = [s.strip().upper() for s in opts.get("symbols", "").split(",") if s.strip()]
     if not symbols:
         raise FeedConfigError(f"{spec!r}: alpaca needs symbols=AAPL,...")
@@ -165,6 +187,8 @@ def _alpaca(rest: list[str], spec: str, instruments: Sequence[InstrumentSpec]) -
             data=data,
             url=opts.get("url") or None,
             silence_s=_number(opts, "silence", 0.0, spec),
+            rest_url=opts.get("rest") or None,
+            backfill_days=_backfill_days(opts, 5.0, spec),
         )
     except ValueError as exc:
         raise FeedConfigError(f"{spec!r}: {exc}") from None

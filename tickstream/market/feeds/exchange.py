@@ -26,11 +26,16 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tickstream.market.core.ticks import Tick
 from tickstream.market.feeds.base import Emit, Feed, FeedFailed, backoff_delay
 from tickstream.market.feeds.health import FeedState
+
+if TYPE_CHECKING:
+    from tickstream.market.core.analytics.intervals import Interval
+    from tickstream.market.feeds.candles import Progress
+    from tickstream.market.writer import CandleRow
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +130,9 @@ class ExchangeFeed(Feed):
         *,
         silence_s: float = 60.0,
         ws_url: str | None = None,
-        factory: ExchangeFactory = make_exchange,
+        factory: ExchangeFactory | None = None,
         markets: Callable[[Any], Any] | None = None,
+        backfill_days: float = 2.0,
     ) -> None:
         if not symbols:
             raise ValueError("an exchange feed needs at least one symbol")
@@ -135,7 +141,8 @@ class ExchangeFeed(Feed):
         self.mapping = dict(symbols)
         self.silence_s = silence_s
         self.ws_url = ws_url
-        self.factory = factory
+        self.factory = factory  # makes the ccxt exchange (default: `make_exchange`)
+        self.backfill_days = backfill_days
         self.markets = markets  # loads the markets into a new exchange (default: the venue)
         self._recent: dict[str, tuple[set[str], deque[str]]] = {}
         self.exchange: Any = None
@@ -151,7 +158,7 @@ class ExchangeFeed(Feed):
     def _new_exchange(self) -> Any:
         feed = self
         options = {"tradesLimit": TRADES_LIMIT, **VENUE_OPTIONS.get(self.venue, {})}
-        exchange = self.factory(self.venue, {"enableRateLimit": True, "options": options})
+        exchange = self._make({"enableRateLimit": True, "options": options})
         original = exchange.handle_message
         rewrite = VENUE_FRAMES.get(self.venue)
 
@@ -171,6 +178,33 @@ class ExchangeFeed(Feed):
         if self.ws_url:
             _point_websockets_at(exchange, self.ws_url)
         return exchange
+
+    def _make(self, config: dict[str, Any]) -> Any:
+        return (self.factory or make_exchange)(self.venue, config)
+
+    async def candles(
+        self,
+        symbol: str,
+        interval: Interval,
+        since_ms: int,
+        until_ms: int,
+        progress: Progress | None = None,
+    ) -> list[CandleRow]:
+        """The venue's closed candles (`fetch_ohlcv`, paged; numbers as the venue's text)."""
+        from tickstream.market.feeds.candles import fetch_candles
+
+        venue_symbol = next((v for v, s in self.mapping.items() if s == symbol), None)
+        if venue_symbol is None:
+            raise ValueError(f"{self.venue} does not price {symbol} here")
+        exchange = self._make({"enableRateLimit": True})
+        try:
+            await self._load_markets(exchange)
+            return await fetch_candles(
+                exchange, venue_symbol, symbol, interval, since_ms, until_ms, progress=progress
+            )
+        finally:
+            with contextlib.suppress(Exception):
+                await exchange.close()
 
     async def _load_markets(self, exchange: Any) -> None:
         try:

@@ -5,18 +5,18 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from tickstream.market.backfill import fetch_candles, store_candles
-from tickstream.market.core.analytics.intervals import IntervalError, parse_interval
+from tickstream.market.backfill import store_candles
+from tickstream.market.core.analytics.intervals import Interval, IntervalError, parse_interval
 from tickstream.market.core.formats import parse_time
+from tickstream.market.feeds.base import Feed
 from tickstream.market.feeds.config import FeedConfigError, build_feeds
-from tickstream.market.feeds.exchange import ExchangeFeed, make_exchange
 from tickstream.market.selectors import instrument_specs
 
 
 class Command(BaseCommand):
     help = (
-        "Store a symbol's past candles from the venue of its exchange feed (FEEDS, or "
-        "--feeds): `backfill BTC-USD --since 2026-01-01 --interval 1m`."
+        "Store a symbol's past candles from the venue of its live feed (an exchange or "
+        "Alpaca, in FEEDS or --feeds): `backfill BTC-USD --since 2026-01-01 --interval 1m`."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -42,29 +42,29 @@ class Command(BaseCommand):
         if since_ms >= until_ms:
             raise CommandError("--since must be before --until")
         venue = next(
-            (f for f in feeds if isinstance(f, ExchangeFeed) and symbol in f.mapping.values()),
+            (f for f in feeds if symbol in f.symbols() and type(f).candles is not Feed.candles),
             None,
         )
         if venue is None:
             raise CommandError(
-                f"no exchange feed prices {symbol}: configure one in FEEDS or pass "
+                f"no exchange or alpaca feed prices {symbol}: configure one in FEEDS or pass "
                 '--feeds "exchange venue=... symbols=... map=..."'
             )
-        venue_symbol = next(v for v, s in venue.mapping.items() if s == symbol)
-        self.stdout.write(f"{symbol}: {interval.name} candles of {venue_symbol} on {venue.venue}")
-        rows = asyncio.run(self._fetch(venue, venue_symbol, symbol, interval, since_ms, until_ms))
+        self.stdout.write(f"{symbol}: {interval.name} candles from {venue.describe()}")
+        rows = asyncio.run(self._fetch(venue, symbol, interval, since_ms, until_ms))
         intervals = [parse_interval(i) for i in settings.MARKET_INTERVALS]
-        written = store_candles(rows, intervals)
+        written = store_candles(
+            rows, intervals, since_ms=since_ms, until_ms=until_ms, until_now=not options["until"]
+        )
         self.stdout.write(f"\n{symbol}: {len(rows)} candles fetched, {written} rows stored")
 
-    async def _fetch(self, feed: ExchangeFeed, venue_symbol: str, *args: Any) -> Any:
-        exchange = make_exchange(feed.venue, {"enableRateLimit": True})
+    async def _fetch(
+        self, feed: Feed, symbol: str, interval: Interval, since_ms: int, until_ms: int
+    ) -> Any:
         try:
-            return await fetch_candles(exchange, venue_symbol, *args, progress=self._progress)
+            return await feed.candles(symbol, interval, since_ms, until_ms, self._progress)
         except Exception as exc:
-            raise CommandError(f"{feed.venue}: {type(exc).__name__}: {exc}") from None
-        finally:
-            await exchange.close()
+            raise CommandError(f"{feed.describe()}: {type(exc).__name__}: {exc}") from None
 
     def _progress(self, count: int, done: int, total: int) -> None:
         width = 30
