@@ -28,6 +28,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -41,6 +42,22 @@ from tickstream.market.core.ticks import NS_PER_S, Tick  # noqa: E402
 
 INDICATORS = "sma:20,ema:20,wma:20,rsi:14,macd:12:26:9,bbands:20:2,atr:14,vwap"
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def redis_layer() -> Any:
+    """A Redis channel layer (channels_redis) on a scratch database, or None."""
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except Exception:  # noqa: BLE001 - the report says it was skipped
+        return None
+    from channels_redis.core import RedisChannelLayer
+
+    return RedisChannelLayer(
+        hosts=[REDIS_URL], capacity=1_000_000, expiry=120, prefix=f"bench{uuid.uuid4().hex[:6]}"
+    )
 
 
 def symbols() -> list[InstrumentSpec]:
@@ -102,28 +119,131 @@ def bench_engine(ticks: list[Tick], specs: list[InstrumentSpec]) -> int:
     return len(ticks)
 
 
-def bench_publish(ticks: list[Tick], specs: list[InstrumentSpec], analysis_ms: int) -> int:
+def per_tick_pipeline() -> type:
+    """The pipeline as it published before batching: one full message per tick (the
+    quote, six forming candles and the trade as dictionaries of decimal strings)."""
+    from tickstream.market.broker import market_group
+    from tickstream.market.core.messages import tick_message
+    from tickstream.market.pipeline import Pipeline
+
+    class PerTick(Pipeline):
+        def _publish(self, result: Any, tick: Tick, publish: bool) -> None:
+            if not publish or self.publisher is None:
+                return
+            symbol = tick.symbol
+            now = tick.ts_recv
+            with_analysis = now >= self._analysis_due.get(symbol, 0)
+            analysis_seq = self.analysis_seq.get(symbol, 0)
+            if with_analysis:
+                self._analysis_due[symbol] = now + self.analysis_every_ns
+                analysis_seq += 1
+                self.analysis_seq[symbol] = analysis_seq
+            message = tick_message(
+                result,
+                epoch=self.epoch,
+                with_analysis=with_analysis,
+                analysis_seq=analysis_seq,
+                places=self.places(symbol),
+            )
+            self.publisher.offer(market_group(symbol), message)
+
+    return PerTick
+
+
+def bench_publish(
+    ticks: list[Tick],
+    specs: list[InstrumentSpec],
+    analysis_ms: int,
+    *,
+    per_tick: bool = False,
+    turn_every: int = 1000,
+    layer: Any = None,
+) -> int:
+    """Validation, state and publishing through a channel layer to one member of every
+    symbol group (a Hub), the event loop turning every `turn_every` ticks."""
     from tickstream.market.broker import market_group
     from tickstream.market.pipeline import Pipeline, Publisher
     from tickstream.stream.layers import LocalChannelLayer
 
     async def main() -> int:
-        layer = LocalChannelLayer(capacity=len(ticks) + 10)
-        member = await layer.new_channel()  # one subscriber (a Hub) for every symbol group
+        target = layer or LocalChannelLayer(capacity=len(ticks) + 10)
+        member = await target.new_channel()  # one subscriber (a Hub) for every symbol group
         for s in specs:
-            await layer.group_add(market_group(s.symbol), member)
-        publisher = Publisher(layer.group_send, capacity=len(ticks) + 10)
-        pipeline = Pipeline(engine(specs), publisher=publisher, analysis_every_ms=analysis_ms)
+            await target.group_add(market_group(s.symbol), member)
+        publisher = Publisher(target.group_send, capacity=len(ticks) + 10)
+        cls = per_tick_pipeline() if per_tick else Pipeline
+        pipeline = cls(engine(specs), publisher=publisher, analysis_every_ms=analysis_ms)
         runner = asyncio.create_task(publisher.run())
+        now = time.time_ns
         for i, t in enumerate(ticks):
-            # The pipeline's analysis pacing follows ts_recv; play them at the market's clock.
-            pipeline.ingest(t)
-            if i % 1000 == 0:
+            # Received now, as in a server: the analysis pacing (at most every 100 ms per
+            # symbol) follows the receive time, the candles the trade's own time.
+            pipeline.ingest(Tick(t.symbol, t.price, t.size, t.ts_event, now(), "bench", t.trade_id))
+            if i % turn_every == 0:
                 await asyncio.sleep(0)
+        pipeline.flush()
         await publisher.stop()
         await runner
-        assert publisher.sent == len(ticks) and publisher.dropped == 0
+        assert publisher.sent == publisher.offered and publisher.dropped == 0
+        if layer is not None:
+            await target.flush()
         return len(ticks)
+
+    return asyncio.run(main())
+
+
+def bench_latency(specs: list[InstrumentSpec], per_s: int = 1000, seconds: float = 5.0) -> dict:
+    """Added latency from a trade's arrival (`ingest`) to a Hub's `receive` through the
+    in-memory layer, trades paced at `per_s` over the symbols; p50/p99/max in ms."""
+    from tickstream.market.broker import market_group
+    from tickstream.market.pipeline import Pipeline, Publisher
+    from tickstream.stream.layers import LocalChannelLayer
+
+    async def main() -> dict:
+        layer = LocalChannelLayer(capacity=100_000)
+        member = await layer.new_channel()
+        for s in specs:
+            await layer.group_add(market_group(s.symbol), member)
+        publisher = Publisher(layer.group_send)
+        pipeline = Pipeline(engine(specs), publisher=publisher)
+        runner = asyncio.create_task(publisher.run())
+        sim = MarketSimulator(specs, seed=2, rate=per_s, start_ns=time.time_ns(), speed=20)
+        arrived: dict[tuple[str, str], float] = {}
+        latencies: list[float] = []
+        total = int(per_s * seconds)
+
+        async def hub() -> None:
+            while len(latencies) < total:
+                m = await layer.receive(member)
+                now = time.perf_counter()
+                for t in m["trades"]:
+                    latencies.append(now - arrived.pop((m["symbol"], t["trade_id"])))
+
+        reader = asyncio.create_task(hub())
+        started = time.perf_counter()
+        for i in range(total):
+            due = started + i / per_s
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            trade = sim.next_trade()
+            while trade is None:
+                trade = sim.next_trade()
+            now_ns = time.time_ns()
+            tick = Tick(trade.symbol, trade.price, trade.size, now_ns, now_ns, "bench",
+                        f"l{i}")  # fmt: skip
+            arrived[(tick.symbol, f"l{i}")] = time.perf_counter()
+            pipeline.ingest(tick)
+        await asyncio.wait_for(reader, 10)
+        await publisher.stop()
+        await runner
+        ms = sorted(x * 1000 for x in latencies)
+        return {
+            "p50": ms[len(ms) // 2],
+            "p99": ms[int(len(ms) * 0.99)],
+            "max": ms[-1],
+            "n": len(ms),
+        }
 
     return asyncio.run(main())
 
@@ -247,17 +367,41 @@ def main() -> None:
         ),
         ("+ validation (engine.process)", rate(lambda: bench_engine(ticks, specs), r)),
         (
-            "+ publish, in-memory layer, analysis <= every 100 ms/symbol",
+            "+ publish: batched per symbol, loop turning every 1,000 ticks",
             rate(lambda: bench_publish(ticks, specs, 100), r),
         ),
         (
-            "  baseline: analysis recomputed on every tick",
-            rate(lambda: bench_publish(ticks, specs, 0), r),
+            "  the same, the loop turning every 100 ticks",
+            rate(lambda: bench_publish(ticks, specs, 100, turn_every=100), r),
+        ),
+        (
+            "  the same, every tick alone in its turn (one message per tick)",
+            rate(lambda: bench_publish(ticks[: n // 4], specs, 100, turn_every=1), r),
+        ),
+        (
+            "  baseline: one full message per tick (before batching)",
+            rate(lambda: bench_publish(ticks, specs, 100, per_tick=True), r),
         ),
     ]
     for label, value in rows:
         print(f"  {label:<64} {value:>10,.0f} ticks/s")
-    print(f"\n  pacing analysis vs every tick: {rows[2][1] / rows[3][1]:.2f}x the baseline")
+    print(f"\n  batched vs one message per tick: {rows[2][1] / rows[5][1]:.2f}x the baseline")
+    redis = redis_layer()
+    if redis is None:
+        print("  Redis: skipped (not reachable at BENCH_REDIS_URL)")
+    else:
+        few = ticks[: n // 8]
+        batched = rate(lambda: bench_publish(few, specs, 100, layer=redis_layer()), 1)
+        old = rate(lambda: bench_publish(few, specs, 100, per_tick=True, layer=redis_layer()), 1)
+        print(
+            f"  + publish through Redis (channels_redis), {len(few):,} ticks: batched "
+            f"{batched:,.0f} ticks/s, one message per tick {old:,.0f} ticks/s"
+        )
+    lat = bench_latency(specs)
+    print(
+        f"\n  added latency, trade arrival -> Hub, 1,000 ticks/s for 5 s ({lat['n']:,} trades): "
+        f"p50 {lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms, max {lat['max']:.2f} ms"
+    )
     print(
         "\npersistence (validation + state + batched writer storing candles, quotes and every "
         "tick; one run each, fresh database):"

@@ -165,8 +165,9 @@ def check(edge: Any, tick: Any) -> None:
     event("accepted")
     price, size = exact(tick["price"]), exact(tick.get("size", "0"))
     message = capture.messages[-1]
-    assert Decimal(message["trade"]["price"]) == price
-    assert Decimal(message["trade"]["size"]) == size
+    assert len(message["trades"]) == 1  # (no event loop here: each tick is sent at once)
+    assert Decimal(message["trades"][0]["price"]) == price
+    assert Decimal(message["trades"][0]["size"]) == size
     assert Decimal(message["quote"]["last"]) == price
     store(pipeline.writer.collect())  # what the writer would store now
     quote = Quote.objects.get(instrument__symbol=message["symbol"])

@@ -31,7 +31,7 @@ def _pipeline(layer: InMemoryChannelLayer, **kwargs: object) -> Pipeline:
     return Pipeline(engine, publisher=Publisher(layer.group_send), **kwargs)  # type: ignore[arg-type]
 
 
-async def test_each_tick_is_one_numbered_message_to_its_symbol_group() -> None:
+async def test_the_ticks_of_one_turn_of_the_loop_are_one_numbered_message_to_the_group() -> None:
     layer = InMemoryChannelLayer()
     channel = await layer.new_channel()
     await layer.group_add(market_group("AAPL"), channel)
@@ -52,19 +52,24 @@ async def test_each_tick_is_one_numbered_message_to_its_symbol_group() -> None:
         )
         is not None
     )
+    await asyncio.sleep(0)  # the loop turns: what each symbol took goes out
     await pipeline.publisher.stop()  # type: ignore[union-attr]
     await task
-    messages = [await layer.receive(channel) for _ in range(50)]
-    assert [m["seq"] for m in messages] == list(range(1, 51))
-    assert {m["symbol"] for m in messages} == {"AAPL"}  # only the group it joined
-    first, last = messages[0], messages[-1]
-    assert first["type"] == MESSAGE_TYPE_TICK and first["epoch"] == pipeline.epoch
-    assert last["trade"]["price"] == str(Decimal(100 + 49 % 7))
+    # The 50 ticks of AAPL taken in one turn of the loop: one message, every trade in it,
+    # numbered 1 to 50, and the state once (as after the last).
+    (last,) = [await layer.receive(channel)]
+    assert last["symbol"] == "AAPL"  # only the group it joined
+    assert last["type"] == MESSAGE_TYPE_TICK and last["epoch"] == pipeline.epoch
+    assert (last["first"], last["seq"]) == (1, 50)
+    assert [t["price"] for t in last["trades"]] == [str(Decimal(100 + i % 7)) for i in range(50)]
     assert set(last["candles"]) == {"1s", "1m", "5m", "15m", "1h", "1d"}
     assert last["quote"]["trades"] == 50
-    # Each second is a new 1s candle, so every tick closes the previous second's one.
-    assert [c["interval"] for c in last["closed"]] == ["1s"]
-    assert "analysis" in last  # a candle closed: indicators ride along
+    # Each second is a new 1s candle, so every tick but the first closes the previous
+    # second's one (and one crosses a minute): each numbered by the tick that closed it.
+    closed = list(zip(last["closed_seq"], [c["interval"] for c in last["closed"]], strict=True))
+    assert [s for s, interval in closed if interval == "1s"] == list(range(2, 51))
+    assert [interval for _, interval in closed].count("1m") == 1
+    assert "analysis" in last  # indicators ride along
     assert set(last["analysis"]["1m"]) == {
         "sma_2",
         "macd_3_5_2",
@@ -81,9 +86,10 @@ async def test_analysis_is_sent_at_most_every_interval() -> None:
     pipeline = _pipeline(layer, analysis_every_ms=100)
     task = asyncio.create_task(pipeline.publisher.run())  # type: ignore[union-attr]
     base = T0 + 500_000_000  # within one second: no 1s candle closes
-    for i in range(10):  # 10 ticks, 20 ms apart: 200 ms
+    for i in range(10):  # 10 ticks, 20 ms apart: 200 ms, each alone in a turn of the loop
         ts = base + i * 20_000_000
         pipeline.ingest(Tick("AAPL", Decimal(100), Decimal(1), ts, ts, "t"))
+        await asyncio.sleep(0)
     await pipeline.publisher.stop()  # type: ignore[union-attr]
     await task
     flags = ["analysis" in (await layer.receive(channel)) for _ in range(10)]
@@ -181,16 +187,17 @@ async def test_a_failing_message_build_is_contained_and_leaves_a_visible_gap(
     await layer.group_add(market_group("AAPL"), channel)
     pipeline = _pipeline(layer)
     task = asyncio.create_task(pipeline.publisher.run())  # type: ignore[union-attr]
-    real = pipeline_module.tick_message
+    real = pipeline_module.batch_message
 
     def broken(update: object, **kwargs: object) -> object:
         if update.tick.price == Decimal("666"):  # type: ignore[attr-defined]
             raise ValueError("cannot encode")
         return real(update, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(pipeline_module, "tick_message", broken)
+    monkeypatch.setattr(pipeline_module, "batch_message", broken)
     for i, price in enumerate(["100", "666", "101"]):
         assert pipeline.ingest(_tick(i, price=price)) is None  # applied, even if not sent
+        await asyncio.sleep(0)  # each in its own turn of the loop: its own message
     await pipeline.publisher.stop()  # type: ignore[union-attr]
     await task
     seqs = [(await layer.receive(channel))["seq"] for _ in range(2)]
@@ -211,8 +218,33 @@ async def test_publish_failures_are_counted_as_dropped() -> None:
     task = asyncio.create_task(pipeline.publisher.run())  # type: ignore[union-attr]
     for i in range(10):
         pipeline.ingest(_tick(i))
+        await asyncio.sleep(0)  # each in its own turn of the loop: its own message
     await pipeline.publisher.stop()  # type: ignore[union-attr]
     await task
     stats = pipeline.stats()
     assert stats["published"] == 3
     assert stats["publish_failed"] == 7 and stats["publish_dropped"] == 7
+
+
+async def test_a_burst_goes_out_in_bounded_messages_with_every_trade_numbered() -> None:
+    from tickstream.market.pipeline import MAX_BATCH_TRADES
+
+    layer = InMemoryChannelLayer()
+    channel = await layer.new_channel()
+    await layer.group_add(market_group("AAPL"), channel)
+    pipeline = _pipeline(layer)
+    task = asyncio.create_task(pipeline.publisher.run())  # type: ignore[union-attr]
+    n = 2 * MAX_BATCH_TRADES + 88
+    for i in range(n):  # one burst, the loop never turns
+        ts = T0 + i * 1_000_000
+        pipeline.ingest(Tick("AAPL", Decimal(100 + i % 5), Decimal(1), ts, ts, "t", str(i)))
+    await asyncio.sleep(0)
+    await pipeline.publisher.stop()  # type: ignore[union-attr]
+    await task
+    messages = [await layer.receive(channel) for _ in range(3)]
+    assert [len(m["trades"]) for m in messages] == [MAX_BATCH_TRADES, MAX_BATCH_TRADES, 88]
+    assert [(m["first"], m["seq"]) for m in messages] == [
+        (1, 256), (257, 512), (513, n)
+    ]  # fmt: skip
+    ids = [t["trade_id"] for m in messages for t in m["trades"]]
+    assert ids == [str(i) for i in range(n)]

@@ -34,7 +34,6 @@ class Market:
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
         self.clock = 1_795_000_000 * NS_PER_S
-        self.offered = 0  # broker messages the pipeline was given
 
     def trade(self, symbol: str, price: str, size: str = "1", *, step: float = 0.25) -> None:
         self.clock += int(step * NS_PER_S)
@@ -43,14 +42,16 @@ class Market:
             live=False,
         )
         assert problem is None, problem
-        self.offered += 1
 
     async def delivered(self, timeout: float = 5.0) -> None:
         """Wait until every trade has left the publisher and the Hub has read it."""
-        publisher = self.pipeline.publisher
+        publisher, pipeline = self.pipeline.publisher, self.pipeline
         assert publisher is not None
         await until(
-            lambda: publisher.sent + publisher.dropped + publisher.failed >= self.offered,
+            lambda: (
+                pipeline.pending_trades() == 0
+                and publisher.sent + publisher.dropped + publisher.failed >= publisher.offered
+            ),
             timeout,
         )
         hub = _hubs.get(asyncio.get_running_loop())

@@ -3,6 +3,12 @@
 `Pipeline.ingest` runs on the event loop for every tick from every feed. It does the pure
 work at once and hands the rest off without waiting: publishing goes through a bounded
 queue drained by one task, persistence through the batched writer.
+
+Publishing is per symbol, not per tick: the trades a symbol takes while the event loop is
+busy (a venue's frame of many trades, a burst) go out in one broker message with the
+state once, as it is after the last of them (`batch_message`). The message is built when
+the loop next turns (`call_soon`), so one tick alone is sent at once and a burst costs one
+quote, six candles and one analysis, not one per trade.
 """
 
 from __future__ import annotations
@@ -12,11 +18,13 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from tickstream.market.broker import market_group
+from tickstream.market.core.analytics.state import ClosedCandle
 from tickstream.market.core.engine import MarketEngine, TickUpdate
-from tickstream.market.core.messages import price_places, symbol_snapshot, tick_message
+from tickstream.market.core.messages import batch_message, price_places, symbol_snapshot
 from tickstream.market.core.ticks import Tick
 from tickstream.market.core.validation import Rejection, RejectReason, rejection
 from tickstream.market.hooks import TickHook
@@ -27,6 +35,19 @@ log = logging.getLogger(__name__)
 
 SendGroup = Callable[[str, dict[str, Any]], Awaitable[None]]
 
+MAX_BATCH_TRADES = 256  # a symbol's message goes out once it holds this many trades
+SEND_AT_ONCE = 256  # queued messages the publisher sends side by side (in order per group)
+
+
+@dataclass(slots=True)
+class _Pending:
+    """The accepted ticks of one symbol not yet in a broker message."""
+
+    first: int
+    last: TickUpdate
+    trades: list[Tick]
+    closed: list[tuple[int, ClosedCandle]]
+
 
 class Publisher:
     """Sends broker messages in order through a bounded queue; overflow is counted."""
@@ -34,6 +55,7 @@ class Publisher:
     def __init__(self, send_group: SendGroup, *, capacity: int = 50_000) -> None:
         self._send = send_group
         self._queue: asyncio.Queue[tuple[str, dict[str, Any]] | None] = asyncio.Queue(capacity)
+        self.offered = 0
         self.sent = 0
         self.dropped = 0
         self.failed = 0
@@ -42,6 +64,7 @@ class Publisher:
 
     def offer(self, group: str, message: dict[str, Any]) -> None:
         """Queue a message for its group; never blocks the tick path."""
+        self.offered += 1
         try:
             self._queue.put_nowait((group, message))
         except asyncio.QueueFull:
@@ -55,12 +78,29 @@ class Publisher:
         return self._queue.qsize()
 
     async def run(self) -> None:
-        """Drain the queue until `stop()`."""
+        """Drain the queue until `stop()`. What is queued is sent a group at a time in
+        order, the groups side by side: a remote broker's round trips overlap instead of
+        capping the rate at one message per round trip."""
         while True:
             item = await self._queue.get()
+            by_group: dict[str, list[dict[str, Any]]] = {}
+            count = 0
+            while item is not None:
+                by_group.setdefault(item[0], []).append(item[1])
+                count += 1
+                if count >= SEND_AT_ONCE or self._queue.empty():
+                    break
+                item = self._queue.get_nowait()
+            if len(by_group) == 1:
+                ((group, messages),) = by_group.items()
+                await self._send_in_order(group, messages)
+            elif by_group:
+                await asyncio.gather(*(self._send_in_order(g, m) for g, m in by_group.items()))
             if item is None:
                 return
-            group, message = item
+
+    async def _send_in_order(self, group: str, messages: list[dict[str, Any]]) -> None:
+        for message in messages:
             try:
                 await self._send(group, message)
                 self.sent += 1
@@ -103,6 +143,8 @@ class Pipeline:
         self._analysis_due: dict[str, int] = {}
         self.analysis_seq: dict[str, int] = {}
         self._groups: dict[str, str] = {}
+        self._pending: dict[str, _Pending] = {}
+        self._flush_due = False
         # Ticks that raised while being processed, by stage; each was dropped whole.
         self.faults: Counter[str] = Counter()
         self._fault_log = ThrottledWarning(log)
@@ -156,31 +198,75 @@ class Pipeline:
         return rejection(RejectReason.INTERNAL_ERROR)
 
     def _publish(self, result: TickUpdate, tick: Tick, publish: bool) -> None:
-        if publish and self.publisher is not None:
-            symbol = tick.symbol
-            # Indicator values on the forming candles are sent at most every
-            # analysis_every_ms per symbol: subscribers conflate them to that pace anyway.
-            # A closed candle always carries its final values in `closed`.
-            now = tick.ts_recv
-            with_analysis = now >= self._analysis_due.get(symbol, 0)
-            analysis_seq = self.analysis_seq.get(symbol, 0)
-            if with_analysis:
-                self._analysis_due[symbol] = now + self.analysis_every_ns
-                analysis_seq += 1
-                self.analysis_seq[symbol] = analysis_seq
-            group = self._groups.get(symbol) or self._groups.setdefault(
-                symbol, market_group(symbol)
-            )
-            self.publisher.offer(
-                group,
-                tick_message(
-                    result,
-                    epoch=self.epoch,
-                    with_analysis=with_analysis,
-                    analysis_seq=analysis_seq,
-                    places=self.places(symbol),
-                ),
-            )
+        if not publish or self.publisher is None:
+            return
+        symbol = tick.symbol
+        closed = [(result.seq, c) for c in result.closed] if result.closed else []
+        pending = self._pending.get(symbol)
+        if pending is not None and result.seq != pending.last.seq + 1:
+            self._send(self._pending.pop(symbol))  # (a tick kept from publishing between)
+            pending = None
+        if pending is None:
+            pending = self._pending[symbol] = _Pending(result.seq, result, [tick], closed)
+        else:
+            pending.last = result
+            pending.trades.append(tick)
+            if closed:
+                pending.closed += closed
+        if len(pending.trades) >= MAX_BATCH_TRADES:
+            self._send(self._pending.pop(symbol))
+        elif not self._flush_due:
+            try:
+                asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:  # no event loop (a script feeding the pipeline): now
+                self.flush()
+                return
+            self._flush_due = True
+
+    def pending_trades(self) -> int:
+        """Accepted trades not yet in a broker message."""
+        return sum(len(p.trades) for p in self._pending.values())
+
+    def flush(self) -> None:
+        """Send every symbol's pending trades (the loop calls it once it turns)."""
+        self._flush_due = False
+        pending, self._pending = self._pending, {}
+        for batch in pending.values():
+            try:
+                self._send(batch)
+            except Exception:
+                # The state has the ticks; their message is lost. Hubs see the skipped seq
+                # on the next message and resynchronise from a snapshot.
+                self._fault("publish", batch.last.tick)
+
+    def _send(self, batch: _Pending) -> None:
+        if self.publisher is None:
+            return
+        symbol = batch.last.tick.symbol
+        # Indicator values on the forming candles are sent at most every
+        # analysis_every_ms per symbol: subscribers conflate them to that pace anyway.
+        # A closed candle always carries its final values in `closed`.
+        now = batch.last.tick.ts_recv
+        with_analysis = now >= self._analysis_due.get(symbol, 0)
+        analysis_seq = self.analysis_seq.get(symbol, 0)
+        if with_analysis:
+            self._analysis_due[symbol] = now + self.analysis_every_ns
+            analysis_seq += 1
+            self.analysis_seq[symbol] = analysis_seq
+        group = self._groups.get(symbol) or self._groups.setdefault(symbol, market_group(symbol))
+        self.publisher.offer(
+            group,
+            batch_message(
+                batch.last,
+                first=batch.first,
+                trades=batch.trades,
+                closed=batch.closed,
+                epoch=self.epoch,
+                with_analysis=with_analysis,
+                analysis_seq=analysis_seq,
+                places=self.places(symbol),
+            ),
+        )
 
     def snapshot(self, symbol: str) -> dict[str, Any]:
         """The exact current state of a symbol with its sequence numbers (for the Hubs)."""

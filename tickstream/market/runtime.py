@@ -281,6 +281,7 @@ class MarketRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         p = self.pipeline
+        p.flush()  # the trades not yet in a message
         if p.publisher is not None:
             await p.publisher.stop()
         if p.writer is not None:

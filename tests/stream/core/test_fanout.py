@@ -4,6 +4,7 @@ connection gets."""
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Any
 
@@ -65,11 +66,27 @@ class Market:
         self.epoch = self.pipeline.epoch
         self.clock = T0
 
-    def trade(self, symbol: str, price: str = "100") -> dict[str, Any]:
+    def take(self, symbol: str, price: str = "100") -> None:
         self.clock += NS_PER_S // 4
         tick = Tick(symbol, Decimal(price), Decimal(1), self.clock, self.clock, "t")
         assert self.pipeline.ingest(tick, live=False) is None
+
+    def trade(self, symbol: str, price: str = "100") -> dict[str, Any]:
+        """One trade, alone in its message (no event loop: the pipeline sends at once)."""
+        self.take(symbol, price)
         return self.sent.messages[-1]
+
+    def burst(self, symbol: str, n: int) -> list[dict[str, Any]]:
+        """`n` trades in one turn of an event loop: the pipeline's batched messages."""
+        before = len(self.sent.messages)
+
+        async def run() -> None:
+            for i in range(n):
+                self.take(symbol, str(100 + i % 9))
+            await asyncio.sleep(0)
+
+        asyncio.run(run())
+        return self.sent.messages[before:]
 
     def snapshot(self, symbol: str) -> dict[str, Any]:
         return self.pipeline.snapshot(symbol)
@@ -200,6 +217,7 @@ def test_the_last_unsubscribe_of_a_symbol_forgets_it() -> None:
 ops = st.lists(
     st.one_of(
         st.tuples(st.just("trade"), st.sampled_from(SYMBOLS)),
+        st.tuples(st.just("burst"), st.sampled_from(SYMBOLS), st.integers(2, 300)),
         st.tuples(st.just("lose"), st.sampled_from(SYMBOLS)),
         st.tuples(st.just("subscribe"), st.integers(0, 4), st.sampled_from(SYMBOLS)),
         st.tuples(st.just("resume"), st.integers(0, 4), st.sampled_from(SYMBOLS)),
@@ -234,6 +252,11 @@ def test_any_interleaving_gives_whole_trades_and_the_latest_state(ops: list[tupl
             stale = core.on_tick(market.trade(op[1]))
             if stale is not None:
                 pending_reload.add(stale.symbol)
+        elif op[0] == "burst":
+            for message in market.burst(op[1], op[2]):
+                stale = core.on_tick(message)
+                if stale is not None:
+                    pending_reload.add(stale.symbol)
         elif op[0] == "lose":
             market.trade(op[1])  # the broker lost it
         elif op[0] in ("subscribe", "resume"):
@@ -280,3 +303,39 @@ def test_any_interleaving_gives_whole_trades_and_the_latest_state(ops: list[tupl
             state = market.engine.states.get(symbol)
             if state is not None and state.quote.last is not None:
                 assert ticker and Decimal(ticker[-1]["last"]) == state.quote.last
+
+
+def test_a_message_partly_covered_by_the_snapshot_sends_only_the_trades_after_it() -> None:
+    """A Hub loads a symbol while the pipeline holds trades not yet sent: the snapshot has
+    them, so of the message that then carries them, only the later trades go out."""
+    market, core, conn = Market(), FanOut(), Conn()
+
+    async def run() -> None:
+        for price in ("100", "101", "102"):
+            market.take("AAPL", price)
+        subscribe(core, market, conn, TRADES)  # the snapshot: seq 3
+        for price in ("103", "104"):
+            market.take("AAPL", price)
+        await asyncio.sleep(0)
+
+    asyncio.run(run())
+    (message,) = market.sent.messages
+    assert (message["first"], message["seq"]) == (1, 5)
+    assert core.on_tick(message) is None
+    flush(core)
+    updates = [m for m in conn.messages if m["type"] == "update"]
+    assert [(m["seq"], m["data"]["price"]) for m in updates] == [(4, "103"), (5, "104")]
+    assert trades_problems(conn.messages, TRADES.name) == []
+
+
+def test_a_burst_past_the_bound_of_a_flush_names_the_rest_in_one_gap() -> None:
+    market, core, conn = Market(), FanOut(), Conn()
+    subscribe(core, market, conn, TRADES)
+    conn.messages.clear()
+    for message in market.burst("AAPL", 300):
+        core.on_tick(message)
+    flush(core)
+    updates = [m["seq"] for m in conn.messages if m["type"] == "update"]
+    gaps = [(m["from"], m["to"]) for m in conn.messages if m["type"] == "gap"]
+    assert updates == list(range(1, fanout.MAX_TRADES_PER_FLUSH + 1))
+    assert gaps == [(fanout.MAX_TRADES_PER_FLUSH + 1, 300)]

@@ -12,7 +12,7 @@ from typing import Any
 
 from tickstream.market.core.analytics.candles import Candle
 from tickstream.market.core.analytics.quote import Quote
-from tickstream.market.core.analytics.state import SymbolState, Values
+from tickstream.market.core.analytics.state import ClosedCandle, SymbolState, Values
 from tickstream.market.core.engine import TickUpdate
 from tickstream.market.core.ticks import Tick, ns_to_iso
 
@@ -146,8 +146,9 @@ def tick_message(
     analysis_seq: int = 0,
     places: int = 0,
 ) -> dict[str, Any]:
-    """The broker message for one accepted tick: one per symbol per tick (prices at
-    `places` decimals, the instrument's)."""
+    """The broker message of one accepted tick alone (prices at `places` decimals, the
+    instrument's). The pipeline sends `batch_message`s; this one-tick shape is still read
+    by the Hubs, and is the benchmark's baseline."""
     tick, state = update.tick, update.state
     candles = {}
     for series in state.series:
@@ -172,6 +173,53 @@ def tick_message(
             }
             for c in update.closed
         ],
+    }
+    if with_analysis:
+        message["analysis_seq"] = analysis_seq
+        message["analysis"] = {s.interval.name: values_dict(s.provisional()) for s in state.series}
+    return message
+
+
+def batch_message(
+    last: TickUpdate,
+    *,
+    first: int,
+    trades: list[Tick],
+    closed: list[tuple[int, ClosedCandle]],
+    epoch: int,
+    with_analysis: bool,
+    analysis_seq: int = 0,
+    places: int = 0,
+) -> dict[str, Any]:
+    """The broker message for the ticks of one symbol accepted since its last message:
+    every trade (numbered `first` .. `seq`, one apart) and the state once, as it is after
+    the last (`last`). Closed candles carry the number of the tick that closed them."""
+    state = last.state
+    candles = {}
+    for series in state.series:
+        forming = series.builder.forming
+        if forming is not None:
+            candles[series.interval.name] = candle_dict(
+                forming, series.interval.name, closed=False, places=places
+            )
+    message: dict[str, Any] = {
+        "type": MESSAGE_TYPE_TICK,
+        "v": 1,
+        "epoch": epoch,
+        "symbol": last.tick.symbol,
+        "first": first,
+        "seq": last.seq,
+        "trades": [tick_dict(t) for t in trades],
+        "quote": quote_dict(state.quote, places),
+        "candles": candles,
+        "closed": [
+            {
+                **candle_dict(c.candle, c.interval.name, closed=True, places=places),
+                "values": values_dict(c.values),
+            }
+            for _, c in closed
+        ],
+        "closed_seq": [s for s, _ in closed],
     }
     if with_analysis:
         message["analysis_seq"] = analysis_seq

@@ -87,18 +87,41 @@ class SymbolView:
         self.trades.clear()
         self.closed.clear()
 
-    def apply_tick(self, m: Message) -> None:
+    def apply_tick(self, m: Message) -> tuple[list[tuple[int, Message]], list[Message]]:
+        """Apply a market message past this view's `seq`; returns its new trades with
+        their numbers, and its new closed candles. A message holds one trade (`trade`,
+        numbered `seq`) or several (`trades`, numbered `first` to `seq`; its closed
+        candles numbered by `closed_seq`)."""
+        after = self.seq
+        trades = _numbered(m)
+        if trades[0][0] <= after:
+            trades = [(s, t) for s, t in trades if s > after]
         self.seq = m["seq"]
         self.quote = m["quote"]
         self.candles.update(m["candles"])
-        self.trades.append((m["seq"], m["trade"]))
-        for c in m["closed"]:
-            self.closed.setdefault(c["interval"], deque(maxlen=CLOSED_HISTORY)).append(
-                (m["seq"], c)
-            )
+        self.trades.extend(trades)
+        closed_seq = m.get("closed_seq")
+        closed = []
+        for i, c in enumerate(m["closed"]):
+            s = m["seq"] if closed_seq is None else closed_seq[i]
+            if s > after:
+                closed.append(c)
+                self.closed.setdefault(c["interval"], deque(maxlen=CLOSED_HISTORY)).append((s, c))
         if "analysis" in m:
             self.analysis = m["analysis"]
             self.analysis_seq = m["analysis_seq"]
+        return trades, closed
+
+
+def _numbered(m: Message) -> list[tuple[int, Message]]:
+    """The trades of a market message with their numbers."""
+    many = m.get("trades")
+    if many is None:
+        return [(m["seq"], m["trade"])]
+    first = m["first"]
+    if len(many) != m["seq"] - first + 1:
+        raise ValueError(f"{len(many)} trades numbered {first}..{m['seq']}")
+    return list(enumerate(many, start=first))
 
 
 def v1_state(ref: ChannelRef, view: SymbolView) -> tuple[int, Any]:
@@ -453,31 +476,33 @@ class FanOut:
                 del view.waiting[: MAX_WAITING // 2]
             view.waiting.append(m)
             return None
-        if m["epoch"] != view.epoch or m["seq"] > view.seq + 1:
+        first: int = m["first"] if "first" in m else m["seq"]
+        if m["epoch"] != view.epoch or first > view.seq + 1:
             self.stats["resyncs"] += 1
             view.waiting.append(m)
             view.loading = True  # later ticks wait for the snapshot too
             return view
         if m["seq"] <= view.seq:
             return None  # already applied (a snapshot covered it)
-        self.stats["ticks"] += 1
-        view.apply_tick(m)
+        trades, new_closed = view.apply_tick(m)
+        self.stats["ticks"] += len(trades)
         if view.symbol in self.followers:
             self._ticked.add(view.symbol)
         for name in self.by_symbol.get(view.symbol, ()):
             ref = self.refs[name]
             if ref.kind == ChannelKind.TRADES:
                 pending = self._trades.setdefault(name, [])
-                if len(pending) < MAX_TRADES_PER_FLUSH:
-                    pending.append((m["seq"], m["trade"]))
-                else:
-                    gap = self._gaps.setdefault(name, [m["seq"], m["seq"]])
-                    gap[1] = m["seq"]
+                room = MAX_TRADES_PER_FLUSH - len(pending)
+                pending += trades[:room] if room < len(trades) else trades
+                if room < len(trades):
+                    first, last = trades[max(room, 0)][0], trades[-1][0]
+                    gap = self._gaps.setdefault(name, [first, last])
+                    gap[1] = last
                 continue
             if ref.kind == ChannelKind.ANALYSIS and "analysis" not in m:
                 continue
             if ref.kind == ChannelKind.CANDLES:
-                closed = [c for c in m["closed"] if c["interval"] == ref.interval]
+                closed = [c for c in new_closed if c["interval"] == ref.interval]
                 if closed:
                     self._closed.setdefault(name, []).extend(closed)
             if name in self._dirty:

@@ -45,13 +45,14 @@ class ClosedCandle:
 class CandleSeries:
     """Candles of one interval and the indicators computed on them."""
 
-    __slots__ = ("interval", "builder", "indicators", "last_values")
+    __slots__ = ("interval", "builder", "indicators", "last_values", "_names")
 
     def __init__(self, interval: Interval, specs: Sequence[IndicatorSpec]) -> None:
         self.interval = interval
         self.builder = CandleBuilder(interval)
         self.indicators: list[Indicator] = [spec.build() for spec in specs]
         self.last_values: Values = {}
+        self._names = [name for i in self.indicators for name in i.names]
 
     def fold(self, candle: Candle) -> ClosedCandle:
         """Feed a closed candle to the indicators."""
@@ -73,8 +74,11 @@ class CandleSeries:
         forming = self.builder.forming
         if forming is None:
             return {}
+        # (on the publishing path, several times a second per symbol: one flat pass)
         bar = candle_bar(forming)
-        return _named(self.indicators, [i.peek(bar) for i in self.indicators])
+        return dict(
+            zip(self._names, [v for i in self.indicators for v in i.peek(bar)], strict=True)
+        )
 
 
 class SymbolState:
