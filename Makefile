@@ -30,7 +30,7 @@ run-split: install
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 # Tests whose queries could behave differently on PostgreSQL run there too.
 DB_TESTS := tests/market/test_api.py tests/market/test_writer.py tests/market/test_upserts.py \
-	tests/market/test_runtime.py tests/market/test_edge_properties.py \
+	tests/market/test_runtime.py tests/market/test_edge_properties.py tests/market/test_backfill.py \
 	tests/portfolio/test_api.py tests/portfolio/test_authz.py \
 	tests/trading/test_api.py tests/trading/test_venue.py tests/trading/test_race.py \
 	tests/stream/test_events.py

@@ -195,9 +195,12 @@ def bench_publish(
 def bench_latency(specs: list[InstrumentSpec], per_s: int = 1000, seconds: float = 5.0) -> dict:
     """Added latency from a trade's arrival (`ingest`) to a Hub's `receive` through the
     in-memory layer, trades paced at `per_s` over the symbols; p50/p99/max in ms."""
+    from tickstream.lifespan import tune_gc
     from tickstream.market.broker import market_group
     from tickstream.market.pipeline import Pipeline, Publisher
     from tickstream.stream.layers import LocalChannelLayer
+
+    tune_gc()  # as the server does once started (the ticks made up front are frozen too)
 
     async def main() -> dict:
         layer = LocalChannelLayer(capacity=100_000)
@@ -248,20 +251,24 @@ def bench_latency(specs: list[InstrumentSpec], per_s: int = 1000, seconds: float
     return asyncio.run(main())
 
 
-def bench_persist(ticks: list[Tick], specs: list[InstrumentSpec]) -> dict[str, float]:
+def bench_persist(
+    ticks: list[Tick], specs: list[InstrumentSpec], *, store_ticks: bool = True
+) -> dict[str, float]:
     """Runs in a child process with Django set up on a fresh database."""
     from tickstream.market.models import Candle, Instrument
     from tickstream.market.pipeline import Pipeline
     from tickstream.market.upserts import BatchStore
     from tickstream.market.writer import BatchWriter
 
-    Instrument.objects.bulk_create(
-        [Instrument(symbol=s.symbol, name=s.name, kind=s.kind.value) for s in specs]
-    )
+    if not Instrument.objects.exists():
+        Instrument.objects.bulk_create(
+            [Instrument(symbol=s.symbol, name=s.name, kind=s.kind.value) for s in specs]
+        )
+    Candle.objects.all().delete()
     store = BatchStore()
 
     async def main() -> tuple[float, float, int]:
-        writer = BatchWriter(store, close=store.close, flush_ms=200, store_ticks=True)
+        writer = BatchWriter(store, close=store.close, flush_ms=200, store_ticks=store_ticks)
         pipeline = Pipeline(engine(specs), writer=writer)
         flusher = asyncio.create_task(writer.run())
         started = time.perf_counter()
@@ -278,12 +285,41 @@ def bench_persist(ticks: list[Tick], specs: list[InstrumentSpec]) -> dict[str, f
 
     ingested, total, flushes = asyncio.run(main())
     candles = Candle.objects.count()
+    assert candles > 0, "no candle was stored"
+    if store_ticks:
+        from tickstream.market.models import Trade
+
+        stored = Trade.objects.count()
+        assert stored == len(ticks), f"{stored} of {len(ticks)} ticks stored"
     return {
         "ingest_per_s": len(ticks) / ingested,
         "with_flush_per_s": len(ticks) / total,
         "flushes": flushes,
         "candles": candles,
     }
+
+
+def orm_save(rows: list[Any]) -> None:
+    """The writer's rows through the ORM's `bulk_create` (its upserts), as it wrote them
+    before `executemany`: the persistence baseline."""
+    from tickstream.market import upserts
+
+    by_model: dict[type, list[Any]] = {}
+    for model, values in rows:
+        fields = dict(zip(upserts._COLUMNS[model], values, strict=True))
+        by_model.setdefault(model, []).append(model(**fields))
+    for model, upsert in upserts._UPSERTS.items():
+        objs = by_model.get(model)
+        if not objs:
+            continue
+        if upsert is None:
+            model.objects.bulk_create(objs, batch_size=1000)
+        else:
+            unique, update = upsert
+            model.objects.bulk_create(
+                objs, batch_size=500, update_conflicts=True, unique_fields=unique,
+                update_fields=update,
+            )  # fmt: skip
 
 
 def child(db: str, n: int) -> None:
@@ -295,7 +331,18 @@ def child(db: str, n: int) -> None:
     django.setup()
     call_command("migrate", verbosity=0)
     specs = symbols()
-    print(json.dumps(bench_persist(make_ticks(n, specs), specs)))
+    ticks = make_ticks(n, specs)
+    out = {
+        "without_ticks": bench_persist(ticks, specs, store_ticks=False),
+        "with_ticks": bench_persist(ticks, specs),
+    }
+    from tickstream.market import upserts
+    from tickstream.market.models import Trade
+
+    Trade.objects.all().delete()
+    upserts._save = orm_save  # the baseline: the same rows through the ORM's bulk_create
+    out["orm_with_ticks"] = bench_persist(ticks, specs)
+    print(json.dumps(out))
 
 
 def run_child(label: str, env: dict[str, str], n: int) -> dict[str, float] | str:
@@ -403,17 +450,20 @@ def main() -> None:
         f"p50 {lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms, max {lat['max']:.2f} ms"
     )
     print(
-        "\npersistence (validation + state + batched writer storing candles, quotes and every "
-        "tick; one run each, fresh database):"
+        "\npersistence (validation + state + batched writer storing candles and quotes, then "
+        "also every tick; one run each, fresh database; the rate includes the last flush):"
     )
     for db, result in persistence(min(n, 100_000)).items():
         if isinstance(result, str):
             print(f"  {db:<12} {result}")
-        else:
+            continue
+        for label, r in (("candles+quotes", result["without_ticks"]),
+                         ("+ every tick", result["with_ticks"]),
+                         ("  baseline ORM", result["orm_with_ticks"])):  # fmt: skip
             print(
-                f"  {db:<12} ingest {result['ingest_per_s']:>9,.0f} ticks/s, including the "
-                f"final flush {result['with_flush_per_s']:>9,.0f} ticks/s "
-                f"({result['flushes']:.0f} flushes, {result['candles']:,.0f} candles)"
+                f"  {db:<12} {label:<15} {r['with_flush_per_s']:>9,.0f} ticks/s "
+                f"(ingest alone {r['ingest_per_s']:,.0f}; {r['flushes']:.0f} flushes, "
+                f"{r['candles']:,.0f} candles)"
             )
     print("\nprofile of validation + state update (top entries by own time):")
     print(profile(ticks[: n // 2], specs))

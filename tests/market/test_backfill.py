@@ -43,6 +43,7 @@ def _recorded_exchange(bars: list[list[str]], requests: list[dict[str, Any]]) ->
     return exchange
 
 
+@pytest.mark.django_db(transaction=True)  # the writer's store manages its connection itself
 def test_backfill_stores_the_venue_candles_and_their_roll_ups(
     instruments: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -104,6 +105,7 @@ async def test_a_first_start_fills_an_empty_symbol_from_its_venue_before_going_l
     their roll-ups, and the engine warms up from them before the feed's first trade; a
     second start, with candles stored, fetches nothing."""
     from asgiref.sync import sync_to_async
+    from django.db import connections
 
     from tickstream.market.backfill import start_window
     from tickstream.market.core.analytics.indicators import parse_indicators
@@ -141,6 +143,7 @@ async def test_a_first_start_fills_an_empty_symbol_from_its_venue_before_going_l
             assert time.monotonic() < deadline, "the feed never went past its history"
             await asyncio.sleep(0.05)
         await runtime.stop()
+        await sync_to_async(connections.close_all)()  # the thread's, as the writer does
         return engine
 
     engine = await start_once()

@@ -30,12 +30,25 @@ from tickstream.market.writer import Batch, CandleRow, QuoteRow
 
 log = logging.getLogger(__name__)
 
-_Builder = Callable[[Any, dict[str, int]], list[models.Model]]
+# A row to write: its model and its values, in the order of `_COLUMNS[model]`.
+Row = tuple[type[models.Model], tuple[Any, ...]]
+_Builder = Callable[[Any, dict[str, int]], list[Row]]
 
 _CANDLE_FIELDS = ["open", "high", "low", "close", "volume", "trades", "closed"]
 _QUOTE_FIELDS = [
     *("last", "open", "high", "low", "prev_close", "volume", "vwap", "trades", "time", "source")
 ]
+# The columns each model's rows carry (attribute names; an automatic primary key is left to
+# the database).
+_COLUMNS: dict[type[models.Model], list[str]] = {
+    Candle: [
+        *("instrument_id", "interval", "start", "open", "high", "low", "close", "volume"),
+        *("trades", "closed"),
+    ],
+    Quote: ["instrument_id", *_QUOTE_FIELDS],
+    Cryptocurrency: ["name", "instrument_id", "price", "timestamp"],
+    Trade: ["instrument_id", "price", "size", "ts_event", "ts_recv", "source", "trade_id"],
+}
 
 
 class BatchStore:
@@ -44,6 +57,7 @@ class BatchStore:
     def __init__(self) -> None:
         self._ids: dict[str, int] = {}
         self._crypto_names: dict[str, str] = {}
+        self._time: Callable[[int], Any] = ns_to_datetime
 
     def _instrument_ids(self, symbols: set[str]) -> dict[str, int]:
         missing = symbols - self._ids.keys()
@@ -70,10 +84,11 @@ class BatchStore:
         the writer retries the batch later.
         """
         close_old_connections()
+        self._time = time_param(connections["default"])
         symbols = {row.symbol for row in batch.candles} | {row.symbol for row in batch.quotes}
         symbols |= {tick.symbol for tick in batch.ticks}
         ids = self._instrument_ids(symbols)
-        rows: list[models.Model] = []
+        rows: list[Row] = []
         refused = 0
         builders: list[tuple[str, _Builder, list[Any]]] = [
             ("candle", self._candle, batch.candles),
@@ -97,7 +112,7 @@ class BatchStore:
             refused += self._save_each(rows)
         return refused
 
-    def _save_each(self, rows: list[models.Model]) -> int:
+    def _save_each(self, rows: list[Row]) -> int:
         refused = 0
         with transaction.atomic():
             for row in rows:
@@ -106,67 +121,75 @@ class BatchStore:
                         _save([row])
                 except (DataError, IntegrityError) as exc:
                     refused += 1
-                    log.warning("the database refused a row (%s): %r", exc, vars(row))
+                    model, values = row
+                    log.warning(
+                        "the database refused a %s (%s): %r",
+                        model.__name__,
+                        exc,
+                        dict(zip(_COLUMNS[model], values, strict=True)),
+                    )
         return refused
 
-    @staticmethod
-    def _candle(c: CandleRow, ids: dict[str, int]) -> list[models.Model]:
-        return [
-            Candle(
-                instrument_id=ids[c.symbol],
-                interval=c.interval,
-                start=ns_to_datetime(c.start),
-                open=_fit(c.open, PRICE),
-                high=_fit(c.high, PRICE),
-                low=_fit(c.low, PRICE),
-                close=_fit(c.close, PRICE),
-                volume=_fit(c.volume, QUANTITY),
-                trades=c.trades,
-                closed=c.closed,
-            )
-        ]
+    def _candle(self, c: CandleRow, ids: dict[str, int]) -> list[Row]:
+        values = (
+            ids[c.symbol],
+            c.interval,
+            self._time(c.start),
+            _fit(c.open, PRICE),
+            _fit(c.high, PRICE),
+            _fit(c.low, PRICE),
+            _fit(c.close, PRICE),
+            _fit(c.volume, QUANTITY),
+            c.trades,
+            c.closed,
+        )
+        return [(Candle, values)]
 
-    def _quote(self, q: QuoteRow, ids: dict[str, int]) -> list[models.Model]:
-        time = ns_to_datetime(q.time)
-        out: list[models.Model] = [
-            Quote(
-                instrument_id=ids[q.symbol],
-                last=_fit(q.last, PRICE),
-                open=_fit(q.open, PRICE),
-                high=_fit(q.high, PRICE),
-                low=_fit(q.low, PRICE),
-                prev_close=None if q.prev_close is None else _fit(q.prev_close, PRICE),
-                volume=_fit(q.volume, QUANTITY),
-                vwap=None if q.vwap is None else _fit(q.vwap, PRICE),
-                trades=q.trades,
-                time=time,
-                source=q.source[:32],
+    def _quote(self, q: QuoteRow, ids: dict[str, int]) -> list[Row]:
+        time = self._time(q.time)
+        last = _fit(q.last, PRICE)
+        out: list[Row] = [
+            (
+                Quote,
+                (
+                    ids[q.symbol],
+                    last,
+                    _fit(q.open, PRICE),
+                    _fit(q.high, PRICE),
+                    _fit(q.low, PRICE),
+                    None if q.prev_close is None else _fit(q.prev_close, PRICE),
+                    _fit(q.volume, QUANTITY),
+                    None if q.vwap is None else _fit(q.vwap, PRICE),
+                    q.trades,
+                    time,
+                    q.source[:32],
+                ),
             )
         ]
         if q.symbol in self._crypto_names:
-            out.append(
-                Cryptocurrency(
-                    name=self._crypto_names[q.symbol],
-                    instrument_id=ids[q.symbol],
-                    price=_fit(q.last, PRICE),
-                    timestamp=time,
-                )
-            )
+            out.append((Cryptocurrency, (self._crypto_names[q.symbol], ids[q.symbol], last, time)))
         return out
 
-    @staticmethod
-    def _trade(t: Tick, ids: dict[str, int]) -> list[models.Model]:
-        return [
-            Trade(
-                instrument_id=ids[t.symbol],
-                price=_fit(t.price, PRICE),
-                size=_fit(t.size, QUANTITY),
-                ts_event=ns_to_datetime(t.ts_event),
-                ts_recv=ns_to_datetime(t.ts_recv),
-                source=t.source[:32],
-                trade_id=t.trade_id or "",
-            )
-        ]
+    def _trade(self, t: Tick, ids: dict[str, int]) -> list[Row]:
+        values = (
+            ids[t.symbol],
+            _fit(t.price, PRICE),
+            _fit(t.size, QUANTITY),
+            self._time(t.ts_event),
+            self._time(t.ts_recv),
+            t.source[:32],
+            t.trade_id or "",
+        )
+        return [(Trade, values)]
+
+
+def time_param(connection: Any) -> Callable[[int], Any]:
+    """A time in ns as the database's driver takes a `DateTimeField` value: an aware UTC
+    datetime (PostgreSQL), or the naive UTC text Django's SQLite backend writes
+    (`2026-01-02 03:04:05.123456`)."""
+    if connection.vendor == "sqlite":
+        return lambda ns: ns_to_datetime(ns).replace(tzinfo=None).isoformat(" ")
+    return ns_to_datetime
 
 
 def _fit(value: Decimal, column: dict[str, int]) -> Decimal:
@@ -193,22 +216,65 @@ _UPSERTS: dict[type[models.Model], tuple[list[str], list[str]] | None] = {
 }
 
 
-def _save(rows: list[models.Model]) -> None:
-    by_model: dict[type[models.Model], list[models.Model]] = {}
-    for row in rows:
-        by_model.setdefault(type(row), []).append(row)
-    for model, upsert in _UPSERTS.items():
-        objs = by_model.get(model)
-        if not objs:
-            continue
-        if upsert is None:
-            model.objects.bulk_create(objs, batch_size=1000)
-        else:
-            unique, update = upsert
-            model.objects.bulk_create(
-                objs,
-                batch_size=500,
-                update_conflicts=True,
-                unique_fields=unique,
-                update_fields=update,
-            )
+def _save(rows: list[Row]) -> None:
+    """Write rows grouped by model: one `executemany` of an upsert (`INSERT ... ON CONFLICT
+    DO UPDATE`, on SQLite and PostgreSQL alike) or a plain insert per model, without the
+    ORM's per-object work (no model instances, no primary keys read back). Decimals go to
+    the driver as they are: psycopg and Django's SQLite adapter write them exactly."""
+    by_model: dict[type[models.Model], list[tuple[Any, ...]]] = {}
+    for model, values in rows:
+        by_model.setdefault(model, []).append(values)
+    connection = connections["default"]
+    with connection.cursor() as cursor:
+        for model, upsert in _UPSERTS.items():
+            params = by_model.get(model)
+            if not params:
+                continue
+            if upsert is None and connection.vendor == "postgresql":
+                _copy(cursor.cursor, model, params, connection)
+            else:
+                cursor.executemany(_statement(model, upsert, connection), params)
+
+
+def _copy(
+    cursor: Any, model: type[models.Model], params: list[tuple[Any, ...]], connection: Any
+) -> None:
+    """Plain inserts on PostgreSQL: one `COPY ... FROM STDIN` (psycopg adapts each value)."""
+    meta = model._meta
+    q = connection.ops.quote_name
+    columns = ", ".join(q(meta.get_field(name).column) for name in _COLUMNS[model])
+    sql = f"COPY {q(meta.db_table)} ({columns}) FROM STDIN"
+    with connection.wrap_database_errors, cursor.copy(sql) as copy:  # Django's errors
+        for values in params:
+            copy.write_row(values)
+
+
+_STATEMENTS: dict[tuple[str, type[models.Model]], str] = {}
+
+
+def _statement(
+    model: type[models.Model], upsert: tuple[list[str], list[str]] | None, connection: Any
+) -> str:
+    """The insert (or upsert) of one row of `model` with the values of `_COLUMNS[model]`."""
+    key = (connection.vendor, model)
+    cached = _STATEMENTS.get(key)
+    if cached is not None:
+        return cached
+    meta = model._meta
+    q = connection.ops.quote_name
+
+    def column(name: str) -> str:
+        return q(meta.get_field(name).column)
+
+    names = _COLUMNS[model]
+    columns = ", ".join(column(name) for name in names)
+    values = ", ".join(["%s"] * len(names))
+    # Names from the models' metadata, quoted; every value is a parameter.
+    sql = f"INSERT INTO {q(meta.db_table)} ({columns}) VALUES ({values})"  # noqa: S608
+    if upsert is not None:
+        unique, update = upsert
+        conflict = ", ".join(column(name) for name in unique)
+        changes = ", ".join(f"{column(name)} = EXCLUDED.{column(name)}" for name in update)
+        sql += f" ON CONFLICT ({conflict}) DO UPDATE SET {changes}"
+    _STATEMENTS[key] = sql
+    return sql

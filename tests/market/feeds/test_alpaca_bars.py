@@ -143,7 +143,7 @@ def test_refused_credentials_stop_and_a_rate_limit_is_waited_out(
             "AAPL", parse_interval("1m"), SINCE_MS, UNTIL_MS))  # fmt: skip
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # the writer's store manages its connection itself
 @override_settings(ALPACA_API_KEY="k", ALPACA_API_SECRET="s")  # noqa: S106
 def test_manage_backfill_stores_a_stock_from_alpaca(
     bars_server: BarsServer, instruments: None
