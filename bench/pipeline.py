@@ -131,13 +131,7 @@ def per_tick_pipeline() -> type:
             if not publish or self.publisher is None:
                 return
             symbol = tick.symbol
-            now = tick.ts_recv
-            with_analysis = now >= self._analysis_due.get(symbol, 0)
-            analysis_seq = self.analysis_seq.get(symbol, 0)
-            if with_analysis:
-                self._analysis_due[symbol] = now + self.analysis_every_ns
-                analysis_seq += 1
-                self.analysis_seq[symbol] = analysis_seq
+            with_analysis, analysis_seq = self.analysis_due(symbol, tick.ts_recv)
             message = tick_message(
                 result,
                 epoch=self.epoch,

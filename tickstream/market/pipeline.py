@@ -243,16 +243,7 @@ class Pipeline:
         if self.publisher is None:
             return
         symbol = batch.last.tick.symbol
-        # Indicator values on the forming candles are sent at most every
-        # analysis_every_ms per symbol: subscribers conflate them to that pace anyway.
-        # A closed candle always carries its final values in `closed`.
-        now = batch.last.tick.ts_recv
-        with_analysis = now >= self._analysis_due.get(symbol, 0)
-        analysis_seq = self.analysis_seq.get(symbol, 0)
-        if with_analysis:
-            self._analysis_due[symbol] = now + self.analysis_every_ns
-            analysis_seq += 1
-            self.analysis_seq[symbol] = analysis_seq
+        with_analysis, analysis_seq = self.analysis_due(symbol, batch.last.tick.ts_recv)
         group = self._groups.get(symbol) or self._groups.setdefault(symbol, market_group(symbol))
         self.publisher.offer(
             group,
@@ -267,6 +258,17 @@ class Pipeline:
                 places=self.places(symbol),
             ),
         )
+
+    def analysis_due(self, symbol: str, now: int) -> tuple[bool, int]:
+        """Whether the next message of a symbol carries indicator values on its forming
+        candles (at most every analysis_every_ms: subscribers conflate them to that pace
+        anyway; a closed candle always carries its final values), and their number."""
+        analysis_seq = self.analysis_seq.get(symbol, 0)
+        if now < self._analysis_due.get(symbol, 0):
+            return False, analysis_seq
+        self._analysis_due[symbol] = now + self.analysis_every_ns
+        self.analysis_seq[symbol] = analysis_seq + 1
+        return True, analysis_seq + 1
 
     def snapshot(self, symbol: str) -> dict[str, Any]:
         """The exact current state of a symbol with its sequence numbers (for the Hubs)."""

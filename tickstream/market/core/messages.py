@@ -138,6 +138,30 @@ def tick_from_dict(data: dict[str, Any]) -> Tick:
     )
 
 
+def _forming(state: SymbolState, places: int) -> dict[str, Any]:
+    """The forming candle of each interval."""
+    candles = {}
+    for series in state.series:
+        forming = series.builder.forming
+        if forming is not None:
+            name = series.interval.name
+            candles[name] = candle_dict(forming, name, closed=False, places=places)
+    return candles
+
+
+def _analysis(state: SymbolState) -> dict[str, Any]:
+    """Indicator values per interval as if each forming candle closed now."""
+    return {s.interval.name: values_dict(s.provisional()) for s in state.series}
+
+
+def _closed(c: ClosedCandle, places: int) -> dict[str, Any]:
+    """A candle that closed, with its indicators' values at its close."""
+    return {
+        **candle_dict(c.candle, c.interval.name, closed=True, places=places),
+        "values": values_dict(c.values),
+    }
+
+
 def tick_message(
     update: TickUpdate,
     *,
@@ -150,13 +174,6 @@ def tick_message(
     instrument's). The pipeline sends `batch_message`s; this one-tick shape is still read
     by the Hubs, and is the benchmark's baseline."""
     tick, state = update.tick, update.state
-    candles = {}
-    for series in state.series:
-        forming = series.builder.forming
-        if forming is not None:
-            candles[series.interval.name] = candle_dict(
-                forming, series.interval.name, closed=False, places=places
-            )
     message: dict[str, Any] = {
         "type": MESSAGE_TYPE_TICK,
         "v": 1,
@@ -165,18 +182,12 @@ def tick_message(
         "seq": update.seq,
         "trade": tick_dict(tick),
         "quote": quote_dict(state.quote, places),
-        "candles": candles,
-        "closed": [
-            {
-                **candle_dict(c.candle, c.interval.name, closed=True, places=places),
-                "values": values_dict(c.values),
-            }
-            for c in update.closed
-        ],
+        "candles": _forming(state, places),
+        "closed": [_closed(c, places) for c in update.closed],
     }
     if with_analysis:
         message["analysis_seq"] = analysis_seq
-        message["analysis"] = {s.interval.name: values_dict(s.provisional()) for s in state.series}
+        message["analysis"] = _analysis(state)
     return message
 
 
@@ -195,13 +206,6 @@ def batch_message(
     every trade (numbered `first` .. `seq`, one apart) and the state once, as it is after
     the last (`last`). Closed candles carry the number of the tick that closed them."""
     state = last.state
-    candles = {}
-    for series in state.series:
-        forming = series.builder.forming
-        if forming is not None:
-            candles[series.interval.name] = candle_dict(
-                forming, series.interval.name, closed=False, places=places
-            )
     message: dict[str, Any] = {
         "type": MESSAGE_TYPE_TICK,
         "v": 1,
@@ -211,19 +215,13 @@ def batch_message(
         "seq": last.seq,
         "trades": [tick_dict(t) for t in trades],
         "quote": quote_dict(state.quote, places),
-        "candles": candles,
-        "closed": [
-            {
-                **candle_dict(c.candle, c.interval.name, closed=True, places=places),
-                "values": values_dict(c.values),
-            }
-            for _, c in closed
-        ],
+        "candles": _forming(state, places),
+        "closed": [_closed(c, places) for _, c in closed],
         "closed_seq": [s for s, _ in closed],
     }
     if with_analysis:
         message["analysis_seq"] = analysis_seq
-        message["analysis"] = {s.interval.name: values_dict(s.provisional()) for s in state.series}
+        message["analysis"] = _analysis(state)
     return message
 
 
@@ -251,10 +249,6 @@ def symbol_snapshot(
         return snapshot
     if state.quote.last is not None:
         snapshot["quote"] = quote_dict(state.quote, places)
-    for series in state.series:
-        name = series.interval.name
-        forming = series.builder.forming
-        if forming is not None:
-            snapshot["candles"][name] = candle_dict(forming, name, closed=False, places=places)
-        snapshot["analysis"][name] = values_dict(series.provisional())
+    snapshot["candles"] = _forming(state, places)
+    snapshot["analysis"] = _analysis(state)
     return snapshot
