@@ -416,7 +416,7 @@ def main() -> None:
             rate(lambda: bench_publish(ticks, specs, 100, turn_every=100), r),
         ),
         (
-            "  the same, every tick alone in its turn (one message per tick)",
+            "  the same, a turn of the loop for every tick (one message each)",
             rate(lambda: bench_publish(ticks[: n // 4], specs, 100, turn_every=1), r),
         ),
         (
