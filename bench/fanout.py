@@ -130,7 +130,7 @@ def prepare_database(env: dict[str, str], symbols: int) -> None:
 def start_server(
     kind: str, port: int, symbols: int, rate: float, var: str, log: Path
 ) -> subprocess.Popen[bytes]:
-    env = server_env(var)
+    env = server_env(var, TICKSTREAM_GC_LOG=str(Path(var) / "gc.log"))  # full collections
     if kind == "tickstream":
         prepare_database(env, symbols)
         env.update(market_settings(symbols, rate))
@@ -162,6 +162,7 @@ def run(
     with tempfile.TemporaryDirectory() as var:
         port = free_port()
         log = Path(var) / "server.log"
+        gc_log = Path(var) / "gc.log"
         try:
             server = start_server(kind, port, symbols, rate, var, log)
         except RuntimeError as exc:
@@ -177,6 +178,9 @@ def run(
             if "error" in result:
                 return result
             rss = rss_kb(server.pid)
+            result["full_gcs"], result["full_gc_max_ms"] = full_collections(
+                gc_log, result["window"]
+            )
             result["server_rss_mb"] = round(rss / 1024, 1)
             result["rss_kb_per_conn"] = round((rss - base_rss) / clients, 1)
             result["offered_per_s"] = round(rate * follow / symbols * clients)
@@ -260,7 +264,21 @@ def drive(
         ]
         result["server_cpu_pct"] = cpu[0]
         result["cpu_pct"] = cpu
+    result["window"] = [end - seconds, end]
     return result
+
+
+def full_collections(path: Path, window: list[float]) -> tuple[int, float]:
+    """The full collections a server recorded (`TICKSTREAM_GC_LOG`) within the measured
+    window: how many, and the longest in ms."""
+    if not path.exists():
+        return 0, 0.0
+    pauses = [
+        float(ms)
+        for at, ms in (line.split() for line in path.read_text().splitlines() if line.strip())
+        if window[0] <= float(at) <= window[1]
+    ]
+    return len(pauses), max(pauses, default=0.0)
 
 
 def run_split(
@@ -457,6 +475,16 @@ def main() -> None:
     ]:
         results[kind] = run(kind, n1, 10, 100, 1000, seconds)
         print(row(label, results[kind]), flush=True)
+    tail_s = 30 if options.quick else 60
+    tail = run("tickstream", n1, 10, 100, 1000, tail_s)
+    print(row(f"tickstream, {tail_s} s window", tail), flush=True)
+    for label, r in ((f"{seconds} s", results["tickstream"]), (f"{tail_s} s", tail)):
+        if "error" not in r:
+            print(
+                f"  tickstream over {label}: max latency {r.get('latency_ms_max')} ms, "
+                f"{r['full_gcs']} full collections in the window (longest "
+                f"{r['full_gc_max_ms']:.0f} ms)"
+            )
     ts = results["tickstream"].get("updates_per_s", 0)
     if results["plain"].get("updates_per_s"):
         print(

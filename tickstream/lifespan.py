@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
+import time
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -24,6 +27,29 @@ def tune_gc() -> None:
     gc.freeze()
     young, middle, _ = gc.get_threshold()
     gc.set_threshold(young, middle, GC_FULL_EVERY)
+    path = os.environ.get("TICKSTREAM_GC_LOG")
+    if path:
+        record_full_collections(path)
+
+
+def record_full_collections(path: str) -> Callable[[str, dict[str, int]], None]:
+    """Append a line `<monotonic s> <ms>` to `path` for every full collection (the
+    benchmarks read them to count the pauses within their window)."""
+    started = 0.0
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        nonlocal started
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            started = time.monotonic()
+            return
+        now = time.monotonic()
+        with open(path, "a") as out:  # noqa: PTH123 - rare: full collections only
+            out.write(f"{now:.6f} {1000 * (now - started):.3f}\n")
+
+    gc.callbacks.append(callback)
+    return callback
 
 
 async def lifespan_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
