@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from asgiref.sync import sync_to_async
 
 from tickstream.market.core.analytics.intervals import Interval, parse_interval
-from tickstream.market.core.ticks import NS_PER_S
+from tickstream.market.core.ticks import NS_PER_S, ns_to_iso
 from tickstream.market.writer import Batch, CandleRow
 
 if TYPE_CHECKING:
@@ -145,7 +145,7 @@ async def fill_from_venue(
     for symbol in symbols:
         name = f"{feed.describe()} {symbol}"
         log.info("%s: no stored history; fetching its %s candles since %s", name, base.name,
-                 _iso(since_ms))  # fmt: skip
+                 ns_to_iso(since_ms * 1_000_000))  # fmt: skip
 
         def progress(count: int, done: int, total: int, name: str = name) -> None:
             log.info("%s: %d candles (%d%%)", name, count, 100 * done // max(total, 1))
@@ -165,9 +165,3 @@ async def fill_from_venue(
         filled[symbol] = before[-1].close if before else None
         log.info("%s: %d candles fetched, %d rows stored", name, len(rows), written)
     return filled
-
-
-def _iso(ms: int) -> str:
-    from tickstream.market.core.ticks import ns_to_datetime
-
-    return ns_to_datetime(ms * 1_000_000).isoformat()

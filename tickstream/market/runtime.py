@@ -159,7 +159,7 @@ class MarketRuntime:
         """Fill in the venue's recent candles where none are stored (bounded in time), then
         keep the feed running. Its trades wait for its history, so the engine warms its
         symbols up from the candles before the first live trade."""
-        if self.venue_history and feed.backfill_days > 0:
+        if self.venue_history:
             try:
                 await asyncio.wait_for(self._venue_history(feed), VENUE_HISTORY_TIMEOUT_S)
             except TimeoutError:

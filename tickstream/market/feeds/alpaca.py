@@ -205,8 +205,6 @@ class AlpacaFeed(Feed):
         `until_ms`."""
         import aiohttp
 
-        from tickstream.market.feeds.candles import venue_candle
-
         alpaca_symbol = next((a for a, s in self.mapping.items() if s == symbol), None)
         if alpaca_symbol is None:
             raise ValueError(f"alpaca does not price {symbol} here")
@@ -236,17 +234,12 @@ class AlpacaFeed(Feed):
                 )
                 for bar in page.get("bars") or []:
                     try:
-                        start_ms = rfc3339_ns(bar["t"]) // 1_000_000
-                        if not since_ms <= start_ms <= until_ms - step_ms:
-                            continue
-                        values = [bar[k] for k in ("o", "h", "l", "c", "v")]
-                        if any(isinstance(v, bool) or not isinstance(v, str | int) for v in values):
-                            raise ValueError(f"not numbers: {values!r}")
-                        trades = bar.get("n", 0)
-                        rows.append(venue_candle(symbol, interval.name, [start_ms, *values],
-                                         trades if isinstance(trades, int) else 0))  # fmt: skip
+                        row = _bar(symbol, interval.name, bar)
                     except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
                         log.warning("%s: skipped a bar: %s", symbol, exc)
+                        continue
+                    if since_ms <= row.start // 1_000_000 <= until_ms - step_ms:  # closed by then
+                        rows.append(row)
                 token = page.get("next_page_token") or None
                 if progress is not None and rows:
                     done = rows[-1].start // 1_000_000 + step_ms - since_ms
@@ -296,3 +289,17 @@ def _number(value: Any) -> Decimal:
 
 def _rfc3339(ms: int) -> str:
     return ns_to_datetime(ms * 1_000_000).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _bar(symbol: str, interval: str, bar: dict[str, Any]) -> CandleRow:
+    """A closed candle from one bar of the historical API (`t`, `o`, `h`, `l`, `c`, `v`, `n`)."""
+    from tickstream.market.feeds.candles import venue_candle
+
+    values = [bar[k] for k in ("o", "h", "l", "c", "v")]
+    if any(isinstance(v, bool) or not isinstance(v, str | int) for v in values):
+        raise ValueError(f"not numbers: {values!r}")
+    trades = bar.get("n", 0)
+    start_ms = rfc3339_ns(bar["t"]) // 1_000_000
+    return venue_candle(
+        symbol, interval, [start_ms, *values], trades if isinstance(trades, int) else 0
+    )

@@ -62,6 +62,11 @@ class Feed(ABC):
         """Ticks before `end_ns` to fill an empty store before `run` starts (none by default)."""
         return iter(())
 
+    @property
+    def serves_candles(self) -> bool:
+        """Whether `candles` answers (the feed's venue keeps past candles)."""
+        return type(self).candles is not Feed.candles
+
     async def candles(
         self,
         symbol: str,

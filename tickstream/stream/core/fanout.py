@@ -492,10 +492,10 @@ class FanOut:
             ref = self.refs[name]
             if ref.kind == ChannelKind.TRADES:
                 pending = self._trades.setdefault(name, [])
-                room = MAX_TRADES_PER_FLUSH - len(pending)
-                pending += trades[:room] if room < len(trades) else trades
+                room = MAX_TRADES_PER_FLUSH - len(pending)  # (never negative)
+                pending += trades[:room]
                 if room < len(trades):
-                    first, last = trades[max(room, 0)][0], trades[-1][0]
+                    first, last = trades[room][0], trades[-1][0]
                     gap = self._gaps.setdefault(name, [first, last])
                     gap[1] = last
                 continue

@@ -42,7 +42,7 @@ class Command(BaseCommand):
         if since_ms >= until_ms:
             raise CommandError("--since must be before --until")
         venue = next(
-            (f for f in feeds if symbol in f.symbols() and type(f).candles is not Feed.candles),
+            (f for f in feeds if symbol in f.symbols() and f.serves_candles),
             None,
         )
         if venue is None:
