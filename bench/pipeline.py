@@ -33,6 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tickstream.lifespan import tune_gc  # noqa: E402
 from tickstream.market.core.analytics.indicators import parse_indicators  # noqa: E402
 from tickstream.market.core.analytics.intervals import STANDARD_INTERVALS  # noqa: E402
 from tickstream.market.core.engine import MarketEngine  # noqa: E402
@@ -164,10 +165,30 @@ def bench_publish(
         member = await target.new_channel()  # one subscriber (a Hub) for every symbol group
         for s in specs:
             await target.group_add(market_group(s.symbol), member)
-        publisher = Publisher(target.group_send, capacity=len(ticks) + 10)
+        # As the runtime does: sends overlap through a remote broker, not in the process.
+        publisher = Publisher(
+            target.group_send, capacity=len(ticks) + 10, overlap=layer is not None
+        )
         cls = per_tick_pipeline() if per_tick else Pipeline
         pipeline = cls(engine(specs), publisher=publisher, analysis_every_ms=analysis_ms)
         runner = asyncio.create_task(publisher.run())
+        trades = 0
+        last_seq: dict[str, int] = {}
+
+        async def hub() -> None:
+            # Takes every message as a Hub does and checks that the trades of each symbol
+            # come numbered one apart: the queue stays short, as in a server.
+            nonlocal trades
+            while True:
+                m = await target.receive(member)
+                if m["type"] == "end":
+                    return
+                first = m.get("first", m["seq"])
+                assert first == last_seq.get(m["symbol"], 0) + 1, "a trade went missing"
+                last_seq[m["symbol"]] = m["seq"]
+                trades += m["seq"] - first + 1
+
+        reader = asyncio.create_task(hub()) if layer is None else None
         now = time.time_ns
         for i, t in enumerate(ticks):
             # Received now, as in a server: the analysis pacing (at most every 100 ms per
@@ -179,7 +200,11 @@ def bench_publish(
         await publisher.stop()
         await runner
         assert publisher.sent == publisher.offered and publisher.dropped == 0
-        if layer is not None:
+        if reader is not None:
+            await target.send(member, {"type": "end"})
+            await reader
+            assert trades == len(ticks), f"{trades} of {len(ticks)} trades reached the Hub"
+        else:
             await target.flush()
         return len(ticks)
 
@@ -189,12 +214,9 @@ def bench_publish(
 def bench_latency(specs: list[InstrumentSpec], per_s: int = 1000, seconds: float = 5.0) -> dict:
     """Added latency from a trade's arrival (`ingest`) to a Hub's `receive` through the
     in-memory layer, trades paced at `per_s` over the symbols; p50/p99/max in ms."""
-    from tickstream.lifespan import tune_gc
     from tickstream.market.broker import market_group
     from tickstream.market.pipeline import Pipeline, Publisher
     from tickstream.stream.layers import LocalChannelLayer
-
-    tune_gc()  # as the server does once started (the ticks made up front are frozen too)
 
     async def main() -> dict:
         layer = LocalChannelLayer(capacity=100_000)
@@ -396,6 +418,9 @@ def main() -> None:
         return
     specs = symbols()
     ticks = make_ticks(options.ticks, specs)
+    # The collector as the server tunes it once started (the ticks made up front are
+    # frozen with the rest of the start-up heap, as a server's modules are).
+    tune_gc()
     n, r = len(ticks), options.repeat
     print(
         f"tickstream pipeline benchmark: {n:,} ticks over {len(specs)} symbols, "

@@ -52,8 +52,14 @@ class _Pending:
 class Publisher:
     """Sends broker messages in order through a bounded queue; overflow is counted."""
 
-    def __init__(self, send_group: SendGroup, *, capacity: int = 50_000) -> None:
+    def __init__(
+        self, send_group: SendGroup, *, capacity: int = 50_000, overlap: bool = True
+    ) -> None:
         self._send = send_group
+        # Whether sends to different groups go side by side: a remote broker's round trips
+        # overlap. A layer in the process never waits, and a task per group would only
+        # cost time (about as much as building the messages).
+        self.overlap = overlap
         self._queue: asyncio.Queue[tuple[str, dict[str, Any]] | None] = asyncio.Queue(capacity)
         self.offered = 0
         self.sent = 0
@@ -79,8 +85,8 @@ class Publisher:
 
     async def run(self) -> None:
         """Drain the queue until `stop()`. What is queued is sent a group at a time in
-        order, the groups side by side: a remote broker's round trips overlap instead of
-        capping the rate at one message per round trip."""
+        order, the groups side by side when `overlap`: a remote broker's round trips
+        overlap instead of capping the rate at one message per round trip."""
         while True:
             item = await self._queue.get()
             by_group: dict[str, list[dict[str, Any]]] = {}
@@ -91,11 +97,11 @@ class Publisher:
                 if count >= SEND_AT_ONCE or self._queue.empty():
                     break
                 item = self._queue.get_nowait()
-            if len(by_group) == 1:
-                ((group, messages),) = by_group.items()
-                await self._send_in_order(group, messages)
-            elif by_group:
+            if self.overlap and len(by_group) > 1:
                 await asyncio.gather(*(self._send_in_order(g, m) for g, m in by_group.items()))
+            else:
+                for group, messages in by_group.items():
+                    await self._send_in_order(group, messages)
             if item is None:
                 return
 

@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from channels.layers import BaseChannelLayer, get_channel_layer
+from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 
 from tickstream.db import Outage, db_call
@@ -317,7 +317,11 @@ async def build_runtime(
     layer = get_channel_layer()
     publisher = None
     if layer is not None:
-        publisher = Publisher(layer.group_send, capacity=settings.MARKET_PUBLISH_QUEUE)
+        publisher = Publisher(
+            layer.group_send,
+            capacity=settings.MARKET_PUBLISH_QUEUE,
+            overlap=not isinstance(layer, InMemoryChannelLayer),
+        )
     writer = None
     if with_writer:
         store = BatchStore()

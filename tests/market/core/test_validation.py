@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tickstream.market.core.analytics.indicators import parse_indicators
 from tickstream.market.core.analytics.intervals import STANDARD_INTERVALS
@@ -12,7 +14,13 @@ from tickstream.market.core.engine import MarketEngine, TickUpdate
 from tickstream.market.core.instruments import InstrumentKind, InstrumentSpec
 from tickstream.market.core.messages import quote_dict
 from tickstream.market.core.ticks import NS_PER_S, Tick
-from tickstream.market.core.validation import Rejection
+from tickstream.market.core.validation import (
+    MAX_DECIMALS,
+    MAX_DIGITS,
+    Rejection,
+    _plainly_fits,
+    precision,
+)
 
 D = Decimal
 T0 = 1_700_000_000 * NS_PER_S
@@ -171,3 +179,28 @@ def test_sequence_numbers_are_per_symbol_and_gapless() -> None:
         assert isinstance(result, TickUpdate)
         seqs.append((sym, result.seq))
     assert seqs == [("A", 1), ("A", 2), ("B", 1), ("A", 3), ("B", 2)]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        st.decimals(allow_nan=False, allow_infinity=False),
+        st.builds(
+            lambda digits, exponent: Decimal(f"{digits}E{exponent}"),
+            st.integers(0, 10**20),
+            st.integers(-14, 6),
+        ),
+    )
+)
+def test_the_quick_look_at_a_numbers_text_agrees_with_its_exact_precision(value: Decimal) -> None:
+    # A number the quick look passes must be within bounds by the exact count; one it does
+    # not pass is decided by the exact count alone.
+    digits, places = precision(value)
+    exact = digits <= MAX_DIGITS and places <= MAX_DECIMALS
+    if _plainly_fits(value):
+        assert exact, value
+    text = str(value)
+    if exact and value >= 0 and "E" not in text and not text.endswith("0"):
+        # A number a tick may carry (not negative), written without an exponent or
+        # trailing zeros: the quick look counts exactly.
+        assert _plainly_fits(value), value

@@ -74,34 +74,56 @@ def values_dict(values: Values) -> dict[str, float | None]:
 def candle_dict(candle: Candle, interval: str, *, closed: bool, places: int = 0) -> dict[str, Any]:
     """The one shape of a candle, on the websocket and in the REST API: prices at the
     instrument's precision (`places`), the volume without padding."""
+    return _candle(candle, interval, closed, _PriceTexts(places))
+
+
+class _PriceTexts(dict[Decimal, str]):
+    """Prices as text at one precision, each distinct price formatted once: the candles of
+    one message share most of theirs (every forming candle closes at the last price)."""
+
+    __slots__ = ("places",)
+
+    def __init__(self, places: int) -> None:
+        super().__init__()
+        self.places = places
+
+    def __missing__(self, price: Decimal) -> str:
+        text = self[price] = price_text(price, self.places)
+        return text
+
+
+def _candle(candle: Candle, interval: str, closed: bool, prices: _PriceTexts) -> dict[str, Any]:
     return {
         "interval": interval,
         "time": ns_to_iso(candle.start),
         "t": candle.start // 1_000_000,
-        "open": price_text(candle.open, places),
-        "high": price_text(candle.high, places),
-        "low": price_text(candle.low, places),
-        "close": price_text(candle.close, places),
+        "open": prices[candle.open],
+        "high": prices[candle.high],
+        "low": prices[candle.low],
+        "close": prices[candle.close],
         "volume": decimal_str(candle.volume),
         "trades": candle.trades,
         "closed": closed,
     }
 
 
-def _price(value: Decimal | None, places: int) -> str | None:
-    return None if value is None else price_text(value, places)
-
-
 def quote_dict(quote: Quote, places: int = 0) -> dict[str, Any]:
+    return _quote(quote, _PriceTexts(places))
+
+
+def _quote(quote: Quote, prices: _PriceTexts) -> dict[str, Any]:
     vwap = quote.vwap
+    last, open_, high, low, prev_close = (
+        quote.last, quote.open, quote.high, quote.low, quote.prev_close
+    )  # fmt: skip
     return {
         "symbol": quote.symbol,
         # Prices at the instrument's precision; computed values normalised.
-        "last": _price(quote.last, places),
-        "open": _price(quote.open, places),
-        "high": _price(quote.high, places),
-        "low": _price(quote.low, places),
-        "prev_close": _price(quote.prev_close, places),
+        "last": None if last is None else prices[last],
+        "open": None if open_ is None else prices[open_],
+        "high": None if high is None else prices[high],
+        "low": None if low is None else prices[low],
+        "prev_close": None if prev_close is None else prices[prev_close],
         "change": _dec(quote.change),
         "change_pct": _dec(quote.change_pct),
         "volume": decimal_str(quote.volume),
@@ -138,14 +160,14 @@ def tick_from_dict(data: dict[str, Any]) -> Tick:
     )
 
 
-def _forming(state: SymbolState, places: int) -> dict[str, Any]:
+def _forming(state: SymbolState, prices: _PriceTexts) -> dict[str, Any]:
     """The forming candle of each interval."""
     candles = {}
     for series in state.series:
         forming = series.builder.forming
         if forming is not None:
             name = series.interval.name
-            candles[name] = candle_dict(forming, name, closed=False, places=places)
+            candles[name] = _candle(forming, name, False, prices)
     return candles
 
 
@@ -174,6 +196,7 @@ def tick_message(
     instrument's). The pipeline sends `batch_message`s; this one-tick shape is still read
     by the Hubs, and is the benchmark's baseline."""
     tick, state = update.tick, update.state
+    prices = _PriceTexts(places)  # the quote and the candles share most prices
     message: dict[str, Any] = {
         "type": MESSAGE_TYPE_TICK,
         "v": 1,
@@ -181,8 +204,8 @@ def tick_message(
         "symbol": tick.symbol,
         "seq": update.seq,
         "trade": tick_dict(tick),
-        "quote": quote_dict(state.quote, places),
-        "candles": _forming(state, places),
+        "quote": _quote(state.quote, prices),
+        "candles": _forming(state, prices),
         "closed": [_closed(c, places) for c in update.closed],
     }
     if with_analysis:
@@ -206,6 +229,7 @@ def batch_message(
     every trade (numbered `first` .. `seq`, one apart) and the state once, as it is after
     the last (`last`). Closed candles carry the number of the tick that closed them."""
     state = last.state
+    prices = _PriceTexts(places)  # the quote and the candles share most prices
     message: dict[str, Any] = {
         "type": MESSAGE_TYPE_TICK,
         "v": 1,
@@ -214,8 +238,8 @@ def batch_message(
         "first": first,
         "seq": last.seq,
         "trades": [tick_dict(t) for t in trades],
-        "quote": quote_dict(state.quote, places),
-        "candles": _forming(state, places),
+        "quote": _quote(state.quote, prices),
+        "candles": _forming(state, prices),
         "closed": [_closed(c, places) for _, c in closed],
         "closed_seq": [s for s, _ in closed],
     }
@@ -249,6 +273,6 @@ def symbol_snapshot(
         return snapshot
     if state.quote.last is not None:
         snapshot["quote"] = quote_dict(state.quote, places)
-    snapshot["candles"] = _forming(state, places)
+    snapshot["candles"] = _forming(state, _PriceTexts(places))
     snapshot["analysis"] = _analysis(state)
     return snapshot
