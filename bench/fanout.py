@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -170,6 +171,7 @@ def run(
         try:
             time.sleep(2)
             base_rss = rss_kb(server.pid)
+            since = time.monotonic()
             path = {"tickstream": "/ws/v1/", "naive": "/ws/", "plain": "/", "bare": "/"}[kind]
             extra = ["--kind", kind, "--follow", str(follow), "--symbols", str(symbols)]
             result = drive(
@@ -177,14 +179,33 @@ def run(
             )
             if "error" in result:
                 return result
-            rss = rss_kb(server.pid)
+            rss = result.get("rss_kb_connected") or rss_kb(server.pid)
+            result["rss_kb_per_conn_after_close"] = round(
+                (rss_kb(server.pid) - base_rss) / clients, 1
+            )
             result["full_gcs"], result["full_gc_max_ms"] = full_collections(
                 gc_log, result["window"]
             )
+            result["rss_window_s"] = round(result.pop("rss_at", time.monotonic()) - since, 1)
             result["server_rss_mb"] = round(rss / 1024, 1)
             result["rss_kb_per_conn"] = round((rss - base_rss) / clients, 1)
             result["offered_per_s"] = round(rate * follow / symbols * clients)
             return result
+        finally:
+            stop(server)
+
+
+def market_growth_kb(symbols: int, rate: float, seconds: float) -> float:
+    """What tickstream's memory grows by with no client at all over `seconds` (the market's
+    own state filling: duplicate windows, indicator windows, caches): the control that
+    scenario C's figure per connection is read against."""
+    with tempfile.TemporaryDirectory() as var:
+        server = start_server("tickstream", free_port(), symbols, rate, var, Path(var) / "log")
+        try:
+            time.sleep(2)
+            base_rss = rss_kb(server.pid)
+            time.sleep(seconds)
+            return float(rss_kb(server.pid) - base_rss)
         finally:
             stop(server)
 
@@ -212,11 +233,13 @@ def drive(
     pids = pid if isinstance(pid, list) else [pid]
     urls = url if isinstance(url, list) else [url]
     samples: list[tuple[float, list[float]]] = []
+    rss: list[tuple[float, int]] = []  # the first server's
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
             samples.append((time.monotonic(), [cpu_seconds(p) for p in pids]))
+            rss.append((samples[-1][0], rss_kb(pids[0])))
             time.sleep(0.5)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -265,6 +288,11 @@ def drive(
         result["server_cpu_pct"] = cpu[0]
         result["cpu_pct"] = cpu
     result["window"] = [end - seconds, end]
+    start, stop_at = result.pop("measured")
+    connected = [kb for at, kb in rss if start <= at <= stop_at]
+    if connected:  # while every client is connected (not after they all left at once)
+        result["rss_kb_connected"] = statistics.median(connected)
+        result["rss_at"] = (start + stop_at) / 2
     return result
 
 
@@ -532,9 +560,25 @@ def main() -> None:
     print(row("tickstream", idle))
     bare = run("bare", n3, 10, 100, 1000, seconds, idle=True)
     print(row("bare uvicorn (accept only)", bare))
-    if bare.get("rss_kb_per_conn"):
-        own = idle.get("rss_kb_per_conn", 0) - bare["rss_kb_per_conn"]
-        print(f"  tickstream's own share: {own:.1f} KB per idle connection above uvicorn's")
+    if bare.get("rss_kb_per_conn") and idle.get("rss_kb_per_conn"):
+        own = idle["rss_kb_per_conn"] - bare["rss_kb_per_conn"]
+        print(
+            f"  tickstream's own share: {own:.1f} KB per idle connection above uvicorn's "
+            "(memory while every client is connected)"
+        )
+        after = idle["rss_kb_per_conn_after_close"] - bare["rss_kb_per_conn_after_close"]
+        print(
+            f"  after all {n3:,} clients left at once: {after:.1f} KB per connection above "
+            "uvicorn's (the peak of their closing, kept by the allocator)"
+        )
+        window = idle["rss_window_s"]
+        growth = market_growth_kb(100, 1000, window)
+        net = own - growth / n3
+        print(
+            f"  control: tickstream with no client grows {growth / 1024:.1f} MB over the same "
+            f"{window:.0f} s (its market filling), {growth / n3:.1f} KB per connection of the "
+            f"figure above; without it, {net:.1f} KB per idle connection above uvicorn's"
+        )
     split_scenario(split_n, seconds)
     print(
         "\nThe load generator is a Python process on the same 2-core machine: where it "

@@ -7,22 +7,17 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tickstream.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.routing import ProtocolTypeRouter  # noqa: E402
 
 from tickstream.lifespan import lifespan_app  # noqa: E402
-from tickstream.stream.auth import TokenAuthMiddleware, origin_checked  # noqa: E402
-from tickstream.stream.frames import RawSendMiddleware  # noqa: E402
+from tickstream.stream.auth import WebsocketEdge  # noqa: E402
 from tickstream.stream.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": RawSendMiddleware(
-            origin_checked(
-                AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
-            )
-        ),
+        # Origin, user and route in one step (stream/auth.py: memory per connection).
+        "websocket": WebsocketEdge(websocket_urlpatterns),
         "lifespan": lifespan_app,
     }
 )

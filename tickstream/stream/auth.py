@@ -1,18 +1,30 @@
-"""Websocket authentication by API token, beside the session (AuthMiddlewareStack).
+"""The websocket edge: a socket's origin, user and route, checked once before its consumer.
 
-Programs send `Authorization: Token <key>`; browsers, which cannot set headers on a
-websocket, may pass `?token=<key>`. A valid token sets `scope["user"]`; an invalid one
-leaves the session's user (anonymous if none).
+Browsers log in with the session cookie; programs send `Authorization: Token <key>`, or
+`?token=<key>` where they cannot set headers. A valid token wins; an invalid one leaves the
+session's user (anonymous if none).
+
+This does in one step what Channels' stack of `OriginValidator`, `CookieMiddleware`,
+`SessionMiddleware`, `AuthMiddleware` and `URLRouter` does in six: each of those keeps a
+suspended coroutine and a copy of the scope for the whole life of every connection, and the
+session layers keep a session store, lazy objects and a wrapped `send` besides (measured with
+tracemalloc: 11.8 KB per idle connection above uvicorn's own, most of a tickstream
+connection). Here a consumer gets one scope with the user resolved, and an anonymous socket
+costs no session lookup at all.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
+from importlib import import_module
+from types import SimpleNamespace
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlparse
 
 from channels.db import database_sync_to_async
-from channels.middleware import BaseMiddleware
-from channels.security.websocket import OriginValidator
+from channels.security.websocket import OriginValidator, WebsocketDenier
+from django.http.cookie import parse_cookie
+from django.urls import URLPattern
 
 
 @database_sync_to_async
@@ -23,6 +35,29 @@ def _user_for(key: str) -> Any:
     if token is None or not token.user.is_active:
         return None
     return token.user
+
+
+@database_sync_to_async
+def _session_user(session_key: str) -> Any:
+    """The user of a session, as Django's own `get_user` decides it for a request (the
+    backend, the session hash and its fallbacks); anonymous when there is none."""
+    from django.conf import settings
+    from django.contrib.auth import get_user
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    return get_user(SimpleNamespace(session=store))  # type: ignore[arg-type]
+
+
+def _anonymous() -> Any:
+    global _ANONYMOUS  # noqa: PLW0603 - made once Django's apps are ready, then shared
+    if _ANONYMOUS is None:
+        from django.contrib.auth.models import AnonymousUser
+
+        _ANONYMOUS = AnonymousUser()  # holds no state of its own: one for every socket
+    return _ANONYMOUS
+
+
+_ANONYMOUS: Any = None
 
 
 def _token(scope: dict[str, Any]) -> str | None:
@@ -36,14 +71,29 @@ def _token(scope: dict[str, Any]) -> str | None:
     return values[0] if values else None
 
 
-class TokenAuthMiddleware(BaseMiddleware):
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        key = _token(scope)
-        if key:
-            user = await _user_for(key)
-            if user is not None:
-                scope = {**scope, "user": user}
-        return await super().__call__(scope, receive, send)
+def _header(scope: dict[str, Any], wanted: bytes) -> str | None:
+    """The first header of that name, as Channels' middlewares read it."""
+    for name, value in scope.get("headers", ()):
+        if name == wanted:
+            return str(value.decode("latin-1"))
+    return None
+
+
+async def socket_user(scope: dict[str, Any]) -> Any:
+    """The user of a websocket: its token's, else its session's, else anonymous."""
+    key = _token(scope)
+    if key:
+        user = await _user_for(key)
+        if user is not None:
+            return user
+    cookie = _header(scope, b"cookie")
+    if cookie:
+        from django.conf import settings
+
+        session_key = parse_cookie(cookie).get(settings.SESSION_COOKIE_NAME)
+        if session_key:
+            return await _session_user(session_key)
+    return _anonymous()
 
 
 class BrowserOriginValidator(OriginValidator):
@@ -59,11 +109,74 @@ class BrowserOriginValidator(OriginValidator):
         return bool(super().valid_origin(parsed_origin))
 
 
-def origin_checked(application: Any) -> BrowserOriginValidator:
-    """Accept the hosts in ALLOWED_HOSTS, as Channels' AllowedHostsOriginValidator does."""
+def allowed_origins() -> list[str]:
+    """The hosts in ALLOWED_HOSTS, as Channels' AllowedHostsOriginValidator reads them."""
     from django.conf import settings
 
-    allowed = settings.ALLOWED_HOSTS
+    allowed = list(settings.ALLOWED_HOSTS)
     if settings.DEBUG and not allowed:
         allowed = ["localhost", "127.0.0.1", "[::1]"]
-    return BrowserOriginValidator(application, allowed)
+    return allowed
+
+
+class WebsocketEdge:
+    """The ASGI application of every websocket: checks the origin, finds the route (Django
+    URL patterns, matched as Channels' `URLRouter` matches them), resolves the user, then
+    runs the route's consumer with the scope carrying `user`, `path_remaining` and
+    `url_route`.
+
+    It returns the consumer's coroutine rather than awaiting it where it can (an anonymous
+    socket), so nothing of the edge stays alive beside a connection. As the application
+    the server calls, it adds its keys to the scope the server made instead of copying it:
+    the server reads none of them.
+    """
+
+    def __init__(self, routes: list[URLPattern], origins: list[str] | None = None) -> None:
+        self.routes = routes
+        self.origins = BrowserOriginValidator(
+            None, allowed_origins() if origins is None else origins
+        )
+
+    def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Coroutine[Any, Any, Any]:
+        if scope["type"] != "websocket":
+            raise ValueError(f"the websocket edge got a {scope['type']!r} connection")
+        if not self._origin_allowed(scope):
+            return WebsocketDenier()(scope, receive, send)
+        app = self._route(scope)
+        if _token(scope) or _header(scope, b"cookie"):
+            return self._signed_in(app, scope, receive, send)
+        scope["user"] = _anonymous()
+        return app(scope, receive, send)
+
+    async def _signed_in(self, app: Any, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        scope["user"] = await socket_user(scope)
+        return await app(scope, receive, send)
+
+    def _origin_allowed(self, scope: dict[str, Any]) -> bool:
+        origin = _header(scope, b"origin")
+        try:
+            parsed = None if origin is None else urlparse(origin)
+        except ValueError:
+            parsed = urlparse("")  # unparsable: matches no allowed origin
+        return self.origins.valid_origin(parsed)
+
+    def _route(self, scope: dict[str, Any]) -> Callable[..., Coroutine[Any, Any, Any]]:
+        """The consumer of the socket's path; sets `path_remaining` and `url_route`."""
+        path = scope["path"]
+        root_path = scope.get("root_path", "")
+        if root_path and not path.startswith(root_path):
+            raise ValueError(f"No route found for path {path!r}.")
+        path = path[len(root_path) :].lstrip("/")
+        for route in self.routes:
+            match = route.pattern.match(path)
+            if match:
+                remaining, args, kwargs = match
+                scope["path_remaining"] = remaining
+                scope["url_route"] = {"args": args, "kwargs": {**kwargs, **route.default_args}}
+                app = route.callback
+                consumer = getattr(app, "consumer_class", None)
+                if consumer is None:
+                    return app  # type: ignore[no-any-return]
+                # `as_asgi()`: the consumer itself, without its wrapper's frame.
+                return consumer(**app.consumer_initkwargs)  # type: ignore[no-any-return]
+        raise ValueError(f"No route found for path {path!r}.")

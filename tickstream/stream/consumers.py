@@ -35,7 +35,7 @@ from tickstream.stream.core.protocol import (
     parse_channel,
     parse_request,
 )
-from tickstream.stream.frames import RAW_SEND, FrameWriter
+from tickstream.stream.frames import FrameWriter
 from tickstream.stream.hub import STREAM_HIGH_WATER, DeriveSource, Hub, get_hub
 from tickstream.stream.registry import (
     OperationError,
@@ -95,7 +95,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         self._close_sent = False
         self._released = False
         await self.accept()
-        self._writer = FrameWriter(self.scope.get(RAW_SEND, self.base_send))
+        self._writer = FrameWriter(self.base_send)
         self.hub.connections.add(self)
 
     async def disconnect(self, code: int) -> None:

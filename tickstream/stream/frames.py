@@ -18,7 +18,6 @@ except ImportError:  # pragma: no cover - another ASGI server
     WebSocketsSansIOProtocol = None
 
 DIRECT_HIGH_WATER = 64 * 1024  # bytes buffered in the transport before frames queue instead
-RAW_SEND = "tickstream.raw_send"
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -68,15 +67,3 @@ class FrameWriter:
     async def send(self, frame: bytes) -> None:
         """The ASGI way: waits while the server applies back-pressure."""
         await self._send({"type": "websocket.send", "text": frame.decode()})
-
-
-class RawSendMiddleware:
-    """Outermost: keeps the server's own `send` in the scope, so consumers can write
-    websocket frames without passing each through the session middleware's wrapper (which
-    has nothing to do for websocket frames)."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        return await self.inner({**scope, RAW_SEND: send}, receive, send)

@@ -216,6 +216,8 @@ def parse_request(raw: str | bytes, operations: frozenset[str] = frozenset()) ->
 class RateLimit:
     """A token bucket: `rate` messages a second with bursts up to `burst`."""
 
+    __slots__ = ("rate", "burst", "tokens", "stamp")
+
     def __init__(self, rate: float = MESSAGES_PER_SECOND, burst: int = MESSAGE_BURST) -> None:
         self.rate = rate
         self.burst = burst
