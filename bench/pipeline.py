@@ -3,10 +3,13 @@
     make bench-pipeline            (or: python bench/pipeline.py [--ticks N] [--repeat R])
 
 100 symbols, ticks from the simulated market generated up front (generation is not
-measured). Each figure is the median of `--repeat` runs. The same run measures a baseline
-(indicator values recomputed on every tick instead of at most every 100 ms per symbol) and
-prints the ratio, plus the profile's top entries for the pure state update. Persistence runs
-against SQLite and, when reachable, PostgreSQL, each in a child process with its own fresh
+measured), the collector tuned as the server tunes it once started. Each figure is the
+median of `--repeat` runs, the stages taken in turn so that a slower spell of a shared
+machine falls on all of them. A Hub-like reader takes every broker message and checks the
+trades come numbered one apart. The same run measures the baseline (one full message per
+tick, as before batching) and prints the ratio, the added latency from a trade's arrival to
+a Hub, and the profile's top entries for the pure state update. Persistence runs against
+SQLite and, when reachable, PostgreSQL, each in a child process with its own fresh
 database.
 """
 
@@ -95,12 +98,20 @@ def engine(specs: list[InstrumentSpec]) -> MarketEngine:
 
 def rate(fn: Callable[[], int], repeat: int) -> float:
     """Median ticks/s of `fn` (which returns how many ticks it processed)."""
-    results = []
+    return rates([fn], repeat)[0]
+
+
+def rates(fns: list[Callable[[], int]], repeat: int) -> list[float]:
+    """Median ticks/s of each of `fns`, their runs taken in turn (one of each, `repeat`
+    times): a machine that slows down for a while slows every stage alike, so the ratios
+    between the stages hold even when the figures move."""
+    results: list[list[float]] = [[] for _ in fns]
     for _ in range(repeat):
-        started = time.perf_counter()
-        count = fn()
-        results.append(count / (time.perf_counter() - started))
-    return statistics.median(results)
+        for fn, out in zip(fns, results, strict=True):
+            started = time.perf_counter()
+            count = fn()
+            out.append(count / (time.perf_counter() - started))
+    return [statistics.median(r) for r in results]
 
 
 def bench_state(ticks: list[Tick], specs: list[InstrumentSpec]) -> int:
@@ -410,7 +421,7 @@ def profile(ticks: list[Tick], specs: list[InstrumentSpec], top: int = 12) -> st
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--ticks", type=int, default=200_000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--child")
     options = parser.parse_args()
     if options.child:
@@ -426,32 +437,40 @@ def main() -> None:
         f"tickstream pipeline benchmark: {n:,} ticks over {len(specs)} symbols, "
         f"{len(STANDARD_INTERVALS)} intervals, indicators {INDICATORS}; median of {r} runs\n"
     )
-    rows = [
+    stages: list[tuple[str, Callable[[], int]]] = [
         (
             "state update (quote + 6 candle builders + indicators on close)",
-            rate(lambda: bench_state(ticks, specs), r),
+            lambda: bench_state(ticks, specs),
         ),
-        ("+ validation (engine.process)", rate(lambda: bench_engine(ticks, specs), r)),
+        ("+ validation (engine.process)", lambda: bench_engine(ticks, specs)),
         (
             "+ publish: batched per symbol, loop turning every 1,000 ticks",
-            rate(lambda: bench_publish(ticks, specs, 100), r),
+            lambda: bench_publish(ticks, specs, 100),
         ),
         (
             "  the same, the loop turning every 100 ticks",
-            rate(lambda: bench_publish(ticks, specs, 100, turn_every=100), r),
+            lambda: bench_publish(ticks, specs, 100, turn_every=100),
         ),
         (
             "  the same, a turn of the loop for every tick (one message each)",
-            rate(lambda: bench_publish(ticks[: n // 4], specs, 100, turn_every=1), r),
+            lambda: bench_publish(ticks[: n // 4], specs, 100, turn_every=1),
         ),
         (
             "  baseline: one full message per tick (before batching)",
-            rate(lambda: bench_publish(ticks, specs, 100, per_tick=True), r),
+            lambda: bench_publish(ticks, specs, 100, per_tick=True),
         ),
     ]
+    rows = list(
+        zip([label for label, _ in stages], rates([fn for _, fn in stages], r), strict=True)
+    )
     for label, value in rows:
-        print(f"  {label:<64} {value:>10,.0f} ticks/s")
+        print(f"  {label:<64} {value:>10,.0f} ticks/s {1e6 / value:>7.1f} us/tick")
     print(f"\n  batched vs one message per tick: {rows[2][1] / rows[5][1]:.2f}x the baseline")
+    print(
+        f"  the batched pipeline at {rows[2][1] / rows[0][1]:.3f}x the pure state update of "
+        "the same run (the state update is the same code every release: where this machine "
+        "runs slower, both figures fall)"
+    )
     redis = redis_layer()
     if redis is None:
         print("  Redis: skipped (not reachable at BENCH_REDIS_URL)")

@@ -207,18 +207,16 @@ class Pipeline:
         if not publish or self.publisher is None:
             return
         symbol = tick.symbol
-        closed = [(result.seq, c) for c in result.closed] if result.closed else []
         pending = self._pending.get(symbol)
-        if pending is not None and result.seq != pending.last.seq + 1:
-            self._send(self._pending.pop(symbol))  # (a tick kept from publishing between)
-            pending = None
-        if pending is None:
-            pending = self._pending[symbol] = _Pending(result.seq, result, [tick], closed)
-        else:
+        if pending is not None and result.seq == pending.last.seq + 1:
             pending.last = result
             pending.trades.append(tick)
-            if closed:
-                pending.closed += closed
+        else:
+            if pending is not None:  # a tick kept from publishing came between
+                self._send(self._pending.pop(symbol))
+            pending = self._pending[symbol] = _Pending(result.seq, result, [tick], [])
+        if result.closed:
+            pending.closed.extend((result.seq, c) for c in result.closed)
         if len(pending.trades) >= MAX_BATCH_TRADES:
             self._send(self._pending.pop(symbol))
         elif not self._flush_due:
