@@ -98,6 +98,16 @@ class HubConsumer(AsyncWebsocketConsumer):
         self._writer = FrameWriter(self.base_send)
         self.hub.connections.add(self)
 
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        """Channels' own handler also closes stale database connections on the way out: a
+        hop to the one thread of sync code for every socket, so 10,000 sockets closing at
+        once queued 10,000 hops, each keeping its connection alive until its turn (measured:
+        the process kept 3 KB per connection more afterwards, and closing took seconds).
+        These consumers join no layer group and reach the database only through
+        database_sync_to_async, which closes stale connections itself."""
+        await self.disconnect(message.get("code", 1000))
+        raise StopConsumer()
+
     async def disconnect(self, code: int) -> None:
         await self._release()
 
