@@ -160,6 +160,7 @@ def hollow_pipeline() -> type:
     """The batched pipeline with messages that hold only the symbol and the numbers of
     their trades: batching, the queue, the layer and the Hub's reading without building the
     trades, quote, candles and analysis (the difference to the full figure is theirs)."""
+    from tickstream.market.broker import market_group
     from tickstream.market.pipeline import Pipeline, _Pending
 
     class Hollow(Pipeline):
@@ -170,8 +171,6 @@ def hollow_pipeline() -> type:
             message = {"type": "market.tick", "symbol": symbol, "first": batch.first}
             message["seq"] = batch.last.seq
             self.publisher.offer(self._groups.get(symbol) or market_group(symbol), message)
-
-    from tickstream.market.broker import market_group
 
     return Hollow
 

@@ -16,6 +16,7 @@ costs no session lookup at all.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from functools import cache
 from importlib import import_module
 from types import SimpleNamespace
 from typing import Any
@@ -48,16 +49,13 @@ def _session_user(session_key: str) -> Any:
     return get_user(SimpleNamespace(session=store))  # type: ignore[arg-type]
 
 
+@cache
 def _anonymous() -> Any:
-    global _ANONYMOUS  # noqa: PLW0603 - made once Django's apps are ready, then shared
-    if _ANONYMOUS is None:
-        from django.contrib.auth.models import AnonymousUser
+    """One AnonymousUser for every anonymous socket (it holds no state of its own); made
+    on first use, once Django's apps are ready."""
+    from django.contrib.auth.models import AnonymousUser
 
-        _ANONYMOUS = AnonymousUser()  # holds no state of its own: one for every socket
-    return _ANONYMOUS
-
-
-_ANONYMOUS: Any = None
+    return AnonymousUser()
 
 
 def _token(scope: dict[str, Any]) -> str | None:
@@ -79,14 +77,13 @@ def _header(scope: dict[str, Any], wanted: bytes) -> str | None:
     return None
 
 
-async def socket_user(scope: dict[str, Any]) -> Any:
-    """The user of a websocket: its token's, else its session's, else anonymous."""
-    key = _token(scope)
+async def socket_user(key: str | None, cookie: str | None) -> Any:
+    """The user of a websocket with that token (`_token`) and cookie header: the token's,
+    else the session's, else anonymous."""
     if key:
         user = await _user_for(key)
         if user is not None:
             return user
-    cookie = _header(scope, b"cookie")
     if cookie:
         from django.conf import settings
 
@@ -143,14 +140,17 @@ class WebsocketEdge:
         if not self._origin_allowed(scope):
             return WebsocketDenier()(scope, receive, send)
         app = self._route(scope)
-        if _token(scope) or _header(scope, b"cookie"):
-            return self._signed_in(app, scope, receive, send)
+        key, cookie = _token(scope), _header(scope, b"cookie")
+        if key or cookie:
+            return self._signed_in(app, key, cookie, scope, receive, send)
         scope["user"] = _anonymous()
         return app(scope, receive, send)
 
-    async def _signed_in(self, app: Any, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        scope["user"] = await socket_user(scope)
-        return await app(scope, receive, send)
+    async def _signed_in(
+        self, app: Any, key: str | None, cookie: str | None, scope: dict[str, Any], *io: Any
+    ) -> Any:
+        scope["user"] = await socket_user(key, cookie)
+        return await app(scope, *io)
 
     def _origin_allowed(self, scope: dict[str, Any]) -> bool:
         origin = _header(scope, b"origin")
