@@ -38,6 +38,8 @@ def test_watchlists_keep_their_order_and_refuse_unknown_symbols(client: APIClien
     for body, code in [
         ({"name": "X", "symbols": ["NOPE"]}, "unknown_symbol"),
         ({"name": "X", "symbols": "AAPL"}, "bad_symbols"),
+        ({"name": "X", "symbols": None}, "bad_symbols"),  # the fuzzer found null taken
+        ({"name": None}, "bad_name"),
         ({"name": "Tech"}, "duplicate_name"),
         ({"name": ""}, "bad_name"),
         ({"name": "a\x00b"}, "bad_name"),

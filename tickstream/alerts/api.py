@@ -22,10 +22,11 @@ from tickstream.market.core.ticks import datetime_to_iso
 
 
 def _checked(body: dict[str, Any], field: str, kind: type | tuple[type, ...]) -> Any:
-    """A body field of the given JSON type (absent: None); anything else is refused."""
+    """A body field of the given JSON type (absent: None); anything else, `null` included
+    (no field here is nullable), is refused."""
     value = body.get(field)
     wrong = not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool)
-    if value is not None and wrong:
+    if field in body and wrong:
         raise ApiError(f"bad_{field}", f"{field} has the wrong type", details={"field": field})
     return value
 
