@@ -15,6 +15,7 @@ from tickstream.market.core.ticks import NS_PER_S, Tick
 # "Limits of a tick"). They keep every derived value computable and every stored value
 # exact: the store keeps 10 decimals, SQLite 15 significant digits, and the indicators read
 # prices as floats, which hold 15 significant digits exactly.
+_ZERO = Decimal(0)
 MAX_PRICE = Decimal(10) ** 12  # exclusive
 MAX_SIZE = Decimal(10) ** 15  # exclusive (a daily bar's volume replays as four trades)
 MAX_DECIMALS = 10
@@ -146,9 +147,20 @@ class TickValidator:
             return rejection(RejectReason.UNKNOWN_SYMBOL, tick.symbol)
         if not spec.active:
             return rejection(RejectReason.INACTIVE_SYMBOL, tick.symbol)
-        problem = check_price(tick.price) or check_size(tick.size)
-        if problem is not None:
-            return problem
+        price, size = tick.price, tick.size
+        if not (  # the usual tick, cleared at once; anything else is looked at closely
+            type(price) is Decimal
+            and type(size) is Decimal
+            and price.is_finite()
+            and size.is_finite()
+            and _ZERO < price < MAX_PRICE
+            and _ZERO <= size < MAX_SIZE
+            and _plainly_fits(price)
+            and _plainly_fits(size)
+        ):
+            problem = check_price(price) or check_size(size)
+            if problem is not None:
+                return problem
         if not MIN_TS <= tick.ts_event < MAX_TS:
             return rejection(RejectReason.BAD_TIME)
         trade_id = tick.trade_id
@@ -181,7 +193,9 @@ class TickValidator:
             behind = (last - tick.ts_event) / NS_PER_S
             return rejection(RejectReason.OUT_OF_ORDER, f"{behind:.3f}s behind")
         if tick.trade_id is not None:
-            seen = self._seen.setdefault(tick.symbol, OrderedDict())
+            seen = self._seen.get(tick.symbol)
+            if seen is None:
+                seen = self._seen[tick.symbol] = OrderedDict()
             key = f"{tick.source}:{tick.trade_id}"
             if key in seen:
                 return rejection(RejectReason.DUPLICATE, tick.trade_id)
