@@ -138,7 +138,8 @@ class TickValidator:
         self.rejected: Counter[str] = Counter()
         self.accepted = 0
         self._last_ts: dict[str, int] = {}
-        self._seen: dict[str, OrderedDict[str, None]] = {}
+        # Per symbol, the (source, trade id) of its latest accepted ticks, oldest first.
+        self._seen: dict[str, OrderedDict[tuple[str, str], None]] = {}
 
     def check_static(self, tick: Tick, *, live: bool = True) -> Rejection | None:
         """Checks that need no memory of earlier ticks."""
@@ -196,7 +197,7 @@ class TickValidator:
             seen = self._seen.get(tick.symbol)
             if seen is None:
                 seen = self._seen[tick.symbol] = OrderedDict()
-            key = f"{tick.source}:{tick.trade_id}"
+            key = (tick.source, tick.trade_id)
             if key in seen:
                 return rejection(RejectReason.DUPLICATE, tick.trade_id)
             seen[key] = None

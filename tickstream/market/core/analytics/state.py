@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Final
 
 from tickstream.market.core.analytics.candles import Candle, CandleBuilder
-from tickstream.market.core.analytics.indicators import Bar, Indicator, IndicatorSpec, Outputs
+from tickstream.market.core.analytics.indicators import Bar, Indicator, IndicatorSpec
 from tickstream.market.core.analytics.intervals import Interval
 from tickstream.market.core.analytics.quote import Quote
 
@@ -26,20 +27,14 @@ def candle_bar(candle: Candle) -> Bar:
     )
 
 
-def _named(indicators: Sequence[Indicator], outputs: Iterable[Outputs]) -> Values:
-    values: Values = {}
-    for indicator, out in zip(indicators, outputs, strict=True):
-        values.update(zip(indicator.names, out, strict=True))
-    return values
-
-
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ClosedCandle:
-    """A candle that just closed, with its indicators' final values at it."""
+    """A candle that just closed, with its indicators' final values at it (read-only by
+    type, like `Tick`: one is made for every close of every interval)."""
 
-    interval: Interval
-    candle: Candle
-    values: Values
+    interval: Final[Interval]
+    candle: Final[Candle]
+    values: Final[Values]
 
 
 class CandleSeries:
@@ -57,7 +52,9 @@ class CandleSeries:
     def fold(self, candle: Candle) -> ClosedCandle:
         """Feed a closed candle to the indicators."""
         bar = candle_bar(candle)
-        self.last_values = _named(self.indicators, [i.update(bar) for i in self.indicators])
+        self.last_values = dict(
+            zip(self._names, [v for i in self.indicators for v in i.update(bar)], strict=True)
+        )
         return ClosedCandle(self.interval, candle, self.last_values)
 
     def restore(self, history: Sequence[Candle], forming: Candle | None) -> None:
