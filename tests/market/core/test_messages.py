@@ -48,3 +48,14 @@ def test_fixed_examples() -> None:
         assert fixed(Decimal("1E-7")) == "0.0000001"
     assert price_text(Decimal("1E+2"), 2) == "100.00"
     assert decimal_str(Decimal("229.1600000000")) == "229.16"
+
+
+@settings(max_examples=300, deadline=None)
+@given(DECIMALS.filter(lambda d: d > 0), st.integers(0, 10), st.integers(0, 6))
+def test_equal_prices_share_one_text(value: Decimal, places: int, zeros: int) -> None:
+    """price_text is cached by value: equal prices written with more zeros must not be
+    able to give another text."""
+    padded = Decimal((0, value.as_tuple().digits + (0,) * zeros, value.as_tuple().exponent - zeros))
+    assert padded == value
+    uncached = price_text.__wrapped__
+    assert uncached(padded, places) == uncached(value, places) == price_text(value, places)

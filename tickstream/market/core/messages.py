@@ -34,9 +34,15 @@ def price_places(tick_size: Decimal) -> int:
     return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
+@lru_cache(maxsize=16_384)
 def price_text(value: Decimal, places: int) -> str:
     """A price at its instrument's precision: `230.10` for a tick of 0.01, never less, and
-    more only when the price itself is finer (a sub-tick print); no exponent notation."""
+    more only when the price itself is finer (a sub-tick print); no exponent notation.
+
+    Cached: a message writes a symbol's quote and six candles, which share most of their
+    prices with each other and with the symbol's last messages. (Equal prices written with
+    other exponents, `230.1` and `230.100`, have the same text, so one entry serves both.)
+    """
     text = fixed(value)
     dot = text.find(".")
     if (len(text) - dot - 1 if dot >= 0 else 0) == places:
@@ -76,33 +82,19 @@ def values_dict(values: Values) -> dict[str, float | None]:
 def candle_dict(candle: Candle, interval: str, *, closed: bool, places: int = 0) -> dict[str, Any]:
     """The one shape of a candle, on the websocket and in the REST API: prices at the
     instrument's precision (`places`), the volume without padding."""
-    return _candle(candle, interval, closed, _PriceTexts(places))
+    return _candle(candle, interval, closed, places)
 
 
-class _PriceTexts(dict[Decimal, str]):
-    """Prices as text at one precision, each distinct price formatted once: the candles of
-    one message share most of theirs (every forming candle closes at the last price)."""
-
-    __slots__ = ("places",)
-
-    def __init__(self, places: int) -> None:
-        super().__init__()
-        self.places = places
-
-    def __missing__(self, price: Decimal) -> str:
-        text = self[price] = price_text(price, self.places)
-        return text
-
-
-def _candle(candle: Candle, interval: str, closed: bool, prices: _PriceTexts) -> dict[str, Any]:
+def _candle(candle: Candle, interval: str, closed: bool, places: int) -> dict[str, Any]:
+    start = candle.start
     return {
         "interval": interval,
-        "time": ns_to_iso(candle.start),
-        "t": candle.start // 1_000_000,
-        "open": prices[candle.open],
-        "high": prices[candle.high],
-        "low": prices[candle.low],
-        "close": prices[candle.close],
+        "time": ns_to_iso(start),
+        "t": start // 1_000_000,
+        "open": price_text(candle.open, places),
+        "high": price_text(candle.high, places),
+        "low": price_text(candle.low, places),
+        "close": price_text(candle.close, places),
         "volume": decimal_str(candle.volume),
         "trades": candle.trades,
         "closed": closed,
@@ -110,10 +102,6 @@ def _candle(candle: Candle, interval: str, closed: bool, prices: _PriceTexts) ->
 
 
 def quote_dict(quote: Quote, places: int = 0) -> dict[str, Any]:
-    return _quote(quote, _PriceTexts(places))
-
-
-def _quote(quote: Quote, prices: _PriceTexts) -> dict[str, Any]:
     vwap = quote.vwap
     last, open_, high, low, prev_close = (
         quote.last, quote.open, quote.high, quote.low, quote.prev_close
@@ -121,11 +109,11 @@ def _quote(quote: Quote, prices: _PriceTexts) -> dict[str, Any]:
     return {
         "symbol": quote.symbol,
         # Prices at the instrument's precision; computed values normalised.
-        "last": None if last is None else prices[last],
-        "open": None if open_ is None else prices[open_],
-        "high": None if high is None else prices[high],
-        "low": None if low is None else prices[low],
-        "prev_close": None if prev_close is None else prices[prev_close],
+        "last": None if last is None else price_text(last, places),
+        "open": None if open_ is None else price_text(open_, places),
+        "high": None if high is None else price_text(high, places),
+        "low": None if low is None else price_text(low, places),
+        "prev_close": None if prev_close is None else price_text(prev_close, places),
         "change": _dec(quote.change),
         "change_pct": _dec(quote.change_pct),
         "volume": decimal_str(quote.volume),
@@ -162,14 +150,14 @@ def tick_from_dict(data: dict[str, Any]) -> Tick:
     )
 
 
-def _forming(state: SymbolState, prices: _PriceTexts) -> dict[str, Any]:
+def _forming(state: SymbolState, places: int) -> dict[str, Any]:
     """The forming candle of each interval."""
     candles = {}
     for series in state.series:
         forming = series.builder.forming
         if forming is not None:
             name = series.interval.name
-            candles[name] = _candle(forming, name, False, prices)
+            candles[name] = _candle(forming, name, False, places)
     return candles
 
 
@@ -198,7 +186,6 @@ def tick_message(
     instrument's). The pipeline sends `batch_message`s; this one-tick shape is still read
     by the Hubs, and is the benchmark's baseline."""
     tick, state = update.tick, update.state
-    prices = _PriceTexts(places)  # the quote and the candles share most prices
     message: dict[str, Any] = {
         "type": MESSAGE_TYPE_TICK,
         "v": 1,
@@ -206,8 +193,8 @@ def tick_message(
         "symbol": tick.symbol,
         "seq": update.seq,
         "trade": tick_dict(tick),
-        "quote": _quote(state.quote, prices),
-        "candles": _forming(state, prices),
+        "quote": quote_dict(state.quote, places),
+        "candles": _forming(state, places),
         "closed": [_closed(c, places) for c in update.closed],
     }
     if with_analysis:
@@ -231,7 +218,6 @@ def batch_message(
     every trade (numbered `first` .. `seq`, one apart) and the state once, as it is after
     the last (`last`). Closed candles carry the number of the tick that closed them."""
     state = last.state
-    prices = _PriceTexts(places)  # the quote and the candles share most prices
     message: dict[str, Any] = {
         "type": MESSAGE_TYPE_TICK,
         "v": 1,
@@ -240,8 +226,8 @@ def batch_message(
         "first": first,
         "seq": last.seq,
         "trades": [tick_dict(t) for t in trades],
-        "quote": _quote(state.quote, prices),
-        "candles": _forming(state, prices),
+        "quote": quote_dict(state.quote, places),
+        "candles": _forming(state, places),
         "closed": [_closed(c, places) for _, c in closed],
         "closed_seq": [s for s, _ in closed],
     }
@@ -275,6 +261,6 @@ def symbol_snapshot(
         return snapshot
     if state.quote.last is not None:
         snapshot["quote"] = quote_dict(state.quote, places)
-    snapshot["candles"] = _forming(state, _PriceTexts(places))
+    snapshot["candles"] = _forming(state, places)
     snapshot["analysis"] = _analysis(state)
     return snapshot
