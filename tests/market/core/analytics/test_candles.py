@@ -8,10 +8,17 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import fixture_path, shared_data
-from tickstream.market.core.analytics.candles import CandleBuilder
-from tickstream.market.core.analytics.intervals import IntervalError, parse_interval
+from tickstream.market.core.analytics.candles import Candle, CandleBuilder
+from tickstream.market.core.analytics.intervals import (
+    STANDARD_INTERVALS,
+    IntervalError,
+    parse_interval,
+)
+from tickstream.market.core.analytics.state import SymbolState
 from tickstream.market.core.engine import MarketEngine
 from tickstream.market.core.formats import read_price_file
 from tickstream.market.core.instruments import InstrumentKind, InstrumentSpec
@@ -210,3 +217,37 @@ def test_candles_from_real_trades_equal_freqtrade_binance_candles() -> None:
         assert float(candle.volume) == pytest.approx(v, rel=1e-9), ms
         compared += 1
     assert compared > 1000
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 90 * S),  # a step forward (or none) in time
+            st.decimals(D("0.01"), D("999"), places=2),
+            st.decimals(D("0"), D("50"), places=3),
+        ),
+        min_size=1,
+        max_size=120,
+    )
+)
+def test_the_state_builds_each_intervals_candles_as_a_builder_alone(
+    steps: list[tuple[int, Decimal, Decimal]],
+) -> None:
+    """SymbolState extends forming candles inline (its hot path); a CandleBuilder per
+    interval fed the same trades must give the same candles, forming and closed."""
+    state = SymbolState("X", STANDARD_INTERVALS, [])
+    builders = {i.name: CandleBuilder(i) for i in STANDARD_INTERVALS}
+    closed_by_state: list[tuple[str, Candle]] = []
+    closed_alone: list[tuple[str, Candle]] = []
+    ts = 1_700_000_000 * S
+    for step, price, size in steps:
+        ts += step
+        closed_by_state += [(c.interval.name, c.candle) for c in state.apply(ts, price, size)]
+        for name, builder in builders.items():
+            candle = builder.update(ts, price, size)
+            if candle is not None:
+                closed_alone.append((name, candle))
+    assert sorted(closed_by_state, key=repr) == sorted(closed_alone, key=repr)
+    for series in state.series:
+        assert series.builder.forming == builders[series.interval.name].forming

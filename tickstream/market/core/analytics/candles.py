@@ -29,13 +29,13 @@ class Candle:
 class CandleBuilder:
     """Folds ticks into candles of one interval; empty buckets produce no candle."""
 
-    __slots__ = ("interval", "forming", "_size", "_next_start")
+    __slots__ = ("interval", "forming", "_size", "next_start")  # next_start: the forming's end
 
     def __init__(self, interval: Interval) -> None:
         self.interval = interval
         self.forming: Candle | None = None
         self._size = interval.ns
-        self._next_start = 0
+        self.next_start = 0
 
     def update(self, ts: int, price: Decimal, size: Decimal) -> Candle | None:
         """Add a trade at time `ts`; return the candle it closed, if it opened a new one.
@@ -43,7 +43,7 @@ class CandleBuilder:
         Times must not go backwards; the caller clamps late ticks to the last time seen.
         """
         candle = self.forming
-        if candle is not None and ts < self._next_start:
+        if candle is not None and ts < self.next_start:
             if price > candle.high:
                 candle.high = price
             elif price < candle.low:
@@ -54,13 +54,13 @@ class CandleBuilder:
             return None
         start = ts - ts % self._size
         self.forming = Candle(start, price, price, price, price, size, 1)
-        self._next_start = start + self._size
+        self.next_start = start + self._size
         return candle
 
     def close_until(self, ts: int) -> Candle | None:
         """Close the forming candle if the time `ts` lies past its end (e.g. at end of data)."""
         candle = self.forming
-        if candle is not None and ts >= self._next_start:
+        if candle is not None and ts >= self.next_start:
             self.forming = None
             return candle
         return None
