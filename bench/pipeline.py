@@ -513,8 +513,8 @@ def main() -> None:
     print(f"  batched vs one message per tick: {rows[2][1] / rows[-1][1]:.2f}x the baseline")
     print(
         f"  the batched pipeline at {rows[2][1] / rows[0][1]:.3f}x the pure state update of "
-        "the same run (the state update is the same code every release: where this machine "
-        "runs slower, both figures fall)"
+        "the same run (where this machine runs slower, both figures fall; the ratio compares "
+        "runs of one release, and falls when the state update itself gets faster)"
     )
     redis = redis_layer()
     if redis is None:
