@@ -41,6 +41,8 @@ class CandleBuilder:
         """Add a trade at time `ts`; return the candle it closed, if it opened a new one.
 
         Times must not go backwards; the caller clamps late ticks to the last time seen.
+        (`SymbolState.apply` has the first branch inline, on its hot path; a test holds the
+        two to the same candles.)
         """
         candle = self.forming
         if candle is not None and ts < self.next_start:
