@@ -88,10 +88,32 @@ async def test_other_sites_are_refused_and_programs_without_an_origin_are_not(
     assert await _welcome_user(headers=[]) is None
 
 
-async def test_an_unknown_path_is_an_error_of_the_route(market: Market) -> None:
+async def test_an_unknown_path_is_refused_with_a_404_and_its_code(market: Market) -> None:
+    """A wrong URL is the client's error: HTTP 404 with the API's JSON error where the
+    server can answer a handshake so (uvicorn can), a plain refusal elsewhere; never an
+    exception in the server."""
+    from asgiref.testing import ApplicationCommunicator
+
+    scope = {
+        "type": "websocket",
+        "path": "/ws/nothing-here/",
+        "headers": [ORIGIN],
+        "query_string": b"",
+        "extensions": {"websocket.http.response": {}},
+    }
+    denied = ApplicationCommunicator(application, scope)
+    await denied.send_input({"type": "websocket.connect"})
+    start = await denied.receive_output(2)
+    assert start["type"] == "websocket.http.response.start" and start["status"] == 404
+    assert (b"content-type", b"application/json") in start["headers"]
+    body = json.loads((await denied.receive_output(2))["body"])
+    assert body["error"]["code"] == "unknown_path"
+    assert "/ws/nothing-here/" in body["error"]["message"]
+    await denied.wait(1)
+
     ws = WebsocketCommunicator(application, "/ws/nothing-here/", headers=[ORIGIN])
-    with pytest.raises(ValueError, match="No route found for path 'ws/nothing-here/'"):
-        await ws.connect()
+    connected, _ = await ws.connect()  # no such extension: refused all the same
+    assert not connected
 
 
 async def test_the_consumer_gets_the_route_in_its_scope(market: Market) -> None:

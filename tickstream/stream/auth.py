@@ -15,6 +15,7 @@ costs no session lookup at all.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Coroutine
 from functools import cache
 from importlib import import_module
@@ -56,6 +57,26 @@ def _anonymous() -> Any:
     from django.contrib.auth.models import AnonymousUser
 
     return AnonymousUser()
+
+
+async def _not_found(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Refuse the handshake of a socket to a path with no endpoint: HTTP 404 with the API's
+    JSON error where the server can send a response to a websocket handshake (uvicorn can),
+    else the plain refusal (HTTP 403). A client's wrong URL is its error, not the server's."""
+    await receive()  # websocket.connect
+    if "websocket.http.response" not in scope.get("extensions", {}):
+        await send({"type": "websocket.close"})
+        return
+    message = f"no websocket endpoint at {scope['path'][:200]!r}"
+    body = json.dumps({"error": {"code": "unknown_path", "message": message}}).encode()
+    await send(
+        {
+            "type": "websocket.http.response.start",
+            "status": 404,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "websocket.http.response.body", "body": body})
 
 
 def _token(scope: dict[str, Any]) -> str | None:
@@ -139,7 +160,10 @@ class WebsocketEdge:
             raise ValueError(f"the websocket edge got a {scope['type']!r} connection")
         if not self._origin_allowed(scope):
             return WebsocketDenier()(scope, receive, send)
-        app = self._route(scope)
+        try:
+            app = self._route(scope)
+        except ValueError:
+            return _not_found(scope, receive, send)
         key, cookie = _token(scope), _header(scope, b"cookie")
         if key or cookie:
             return self._signed_in(app, key, cookie, scope, receive, send)
