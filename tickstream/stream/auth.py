@@ -63,10 +63,10 @@ async def _not_found(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """Refuse the handshake of a socket to a path with no endpoint: HTTP 404 with the API's
     JSON error where the server can send a response to a websocket handshake (uvicorn can),
     else the plain refusal (HTTP 403). A client's wrong URL is its error, not the server's."""
-    await receive()  # websocket.connect
     if "websocket.http.response" not in scope.get("extensions", {}):
-        await send({"type": "websocket.close"})
+        await WebsocketDenier()(scope, receive, send)
         return
+    await receive()  # websocket.connect
     message = f"no websocket endpoint at {scope['path'][:200]!r}"
     body = json.dumps({"error": {"code": "unknown_path", "message": message}}).encode()
     await send(
@@ -160,9 +160,8 @@ class WebsocketEdge:
             raise ValueError(f"the websocket edge got a {scope['type']!r} connection")
         if not self._origin_allowed(scope):
             return WebsocketDenier()(scope, receive, send)
-        try:
-            app = self._route(scope)
-        except ValueError:
+        app = self._route(scope)
+        if app is None:
             return _not_found(scope, receive, send)
         key, cookie = _token(scope), _header(scope, b"cookie")
         if key or cookie:
@@ -184,12 +183,13 @@ class WebsocketEdge:
             parsed = urlparse("")  # unparsable: matches no allowed origin
         return self.origins.valid_origin(parsed)
 
-    def _route(self, scope: dict[str, Any]) -> Callable[..., Coroutine[Any, Any, Any]]:
-        """The consumer of the socket's path; sets `path_remaining` and `url_route`."""
+    def _route(self, scope: dict[str, Any]) -> Callable[..., Coroutine[Any, Any, Any]] | None:
+        """The consumer of the socket's path (None: no endpoint there); sets
+        `path_remaining` and `url_route`."""
         path = scope["path"]
         root_path = scope.get("root_path", "")
         if root_path and not path.startswith(root_path):
-            raise ValueError(f"No route found for path {path!r}.")
+            return None
         path = path[len(root_path) :].lstrip("/")
         for route in self.routes:
             match = route.pattern.match(path)
@@ -203,4 +203,4 @@ class WebsocketEdge:
                     return app  # type: ignore[no-any-return]
                 # `as_asgi()`: the consumer itself, without its wrapper's frame.
                 return consumer(**app.consumer_initkwargs)  # type: ignore[no-any-return]
-        raise ValueError(f"No route found for path {path!r}.")
+        return None

@@ -82,10 +82,6 @@ def values_dict(values: Values) -> dict[str, float | None]:
 def candle_dict(candle: Candle, interval: str, *, closed: bool, places: int = 0) -> dict[str, Any]:
     """The one shape of a candle, on the websocket and in the REST API: prices at the
     instrument's precision (`places`), the volume without padding."""
-    return _candle(candle, interval, closed, places)
-
-
-def _candle(candle: Candle, interval: str, closed: bool, places: int) -> dict[str, Any]:
     start = candle.start
     return {
         "interval": interval,
@@ -157,7 +153,7 @@ def _forming(state: SymbolState, places: int) -> dict[str, Any]:
         forming = series.builder.forming
         if forming is not None:
             name = series.interval.name
-            candles[name] = _candle(forming, name, False, places)
+            candles[name] = candle_dict(forming, name, closed=False, places=places)
     return candles
 
 
