@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 
 from tickstream.alerts.core.book import Condition
+from tickstream.fields import ExactDecimalField
 from tickstream.market.models import PRICE, Instrument
 
 
@@ -56,7 +57,7 @@ class Alert(models.Model):
     )
     instrument = models.ForeignKey(Instrument, on_delete=models.CASCADE, related_name="+")
     condition = models.CharField(max_length=10, choices=[(c.value, c.value) for c in Condition])
-    value = models.DecimalField(**PRICE)
+    value = ExactDecimalField(**PRICE)
     note = models.CharField(max_length=200, blank=True, default="")
     active = models.BooleanField(default=True)
     armed = models.BooleanField(null=True, default=None)
@@ -77,9 +78,9 @@ class AlertFiring(models.Model):
     """One time an alert fired: its history."""
 
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="firings")
-    price = models.DecimalField(**PRICE)
-    level = models.DecimalField(**PRICE)
-    reference = models.DecimalField(**PRICE, null=True, blank=True)
+    price = ExactDecimalField(**PRICE)
+    level = ExactDecimalField(**PRICE)
+    reference = ExactDecimalField(**PRICE, null=True, blank=True)
     fired_at = models.DateTimeField()
 
     class Meta:

@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
+from tickstream.fields import ExactDecimalField
 from tickstream.market.core.analytics.quote import percent_change
 from tickstream.market.core.instruments import InstrumentKind, InstrumentSpec
 
@@ -41,13 +42,13 @@ class Instrument(models.Model):
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=10, choices=Kind.choices)
     quote_currency = models.CharField(max_length=10, default="USD")
-    tick_size = models.DecimalField(
+    tick_size = ExactDecimalField(
         **PRICE, default=Decimal("0.01"), validators=[MinValueValidator(Decimal("1e-10"))]
     )
-    quantity_step = models.DecimalField(
+    quantity_step = ExactDecimalField(
         **PRICE, default=Decimal("1"), validators=[MinValueValidator(Decimal("1e-10"))]
     )
-    reference_price = models.DecimalField(
+    reference_price = ExactDecimalField(
         **PRICE,
         default=Decimal("100"),
         validators=[MinValueValidator(Decimal("1e-10"))],
@@ -105,11 +106,11 @@ class Candle(models.Model):
     instrument = models.ForeignKey(Instrument, on_delete=models.CASCADE, related_name="candles")
     interval = models.CharField(max_length=8)
     start = models.DateTimeField()
-    open = models.DecimalField(**PRICE)
-    high = models.DecimalField(**PRICE)
-    low = models.DecimalField(**PRICE)
-    close = models.DecimalField(**PRICE)
-    volume = models.DecimalField(**QUANTITY)
+    open = ExactDecimalField(**PRICE)
+    high = ExactDecimalField(**PRICE)
+    low = ExactDecimalField(**PRICE)
+    close = ExactDecimalField(**PRICE)
+    volume = ExactDecimalField(**QUANTITY)
     trades = models.PositiveIntegerField(default=0)
     closed = models.BooleanField(default=False)
 
@@ -131,13 +132,13 @@ class Quote(models.Model):
     instrument = models.OneToOneField(
         Instrument, on_delete=models.CASCADE, primary_key=True, related_name="quote"
     )
-    last = models.DecimalField(**PRICE)
-    open = models.DecimalField(**PRICE)
-    high = models.DecimalField(**PRICE)
-    low = models.DecimalField(**PRICE)
-    prev_close = models.DecimalField(**PRICE, null=True, blank=True)
-    volume = models.DecimalField(**QUANTITY)
-    vwap = models.DecimalField(**PRICE, null=True, blank=True)
+    last = ExactDecimalField(**PRICE)
+    open = ExactDecimalField(**PRICE)
+    high = ExactDecimalField(**PRICE)
+    low = ExactDecimalField(**PRICE)
+    prev_close = ExactDecimalField(**PRICE, null=True, blank=True)
+    volume = ExactDecimalField(**QUANTITY)
+    vwap = ExactDecimalField(**PRICE, null=True, blank=True)
     trades = models.PositiveIntegerField(default=0)
     time = models.DateTimeField()
     # The feed of the last trade (`sim`, a venue such as `binance`, `api`, a replayed file).
@@ -168,8 +169,8 @@ class Trade(models.Model):
     """A raw tick, stored only when MARKET_STORE_TICKS is on."""
 
     instrument = models.ForeignKey(Instrument, on_delete=models.CASCADE, related_name="trades")
-    price = models.DecimalField(**PRICE)
-    size = models.DecimalField(**QUANTITY)
+    price = ExactDecimalField(**PRICE)
+    size = ExactDecimalField(**QUANTITY)
     ts_event = models.DateTimeField()
     ts_recv = models.DateTimeField()
     source = models.CharField(max_length=32)
@@ -190,7 +191,7 @@ class Cryptocurrency(models.Model):
     instrument = models.OneToOneField(
         Instrument, on_delete=models.CASCADE, related_name="cryptocurrency"
     )
-    price = models.DecimalField(**PRICE)
+    price = ExactDecimalField(**PRICE)
     timestamp = models.DateTimeField()
 
     class Meta:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from tickstream.fields import ExactDecimalField
 from tickstream.market.models import PRICE, QUANTITY, Instrument
 from tickstream.portfolio.core.costbasis import Kind, Method
 
@@ -47,9 +48,9 @@ class Transaction(models.Model):
     instrument = models.ForeignKey(
         Instrument, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    quantity = models.DecimalField(**QUANTITY)
-    price = models.DecimalField(**PRICE, default=0)
-    fee = models.DecimalField(**PRICE, default=0)
+    quantity = ExactDecimalField(**QUANTITY)
+    price = ExactDecimalField(**PRICE, default=0)
+    fee = ExactDecimalField(**PRICE, default=0)
     time = models.DateTimeField()
     note = models.CharField(max_length=500, blank=True, default="")
     # A digest of an imported row: importing the same file again adds nothing.

@@ -94,6 +94,9 @@ def pure_order(row: Any) -> Order:
         stop_price=row.stop_price,
         tif=TimeInForce(row.time_in_force),
         filled=row.filled,
+        notional=row.notional,
+        taker_notional=row.taker_notional,
+        fees=row.fees,
         status=Status(row.status),
         triggered=row.triggered,
     )

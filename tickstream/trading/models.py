@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 
+from tickstream.fields import ExactDecimalField
 from tickstream.market.models import PRICE, QUANTITY, Instrument
 from tickstream.trading.core.orders import OrderType, Side, Status, TimeInForce
 
@@ -44,9 +45,9 @@ class Balance(models.Model):
 
     account = models.ForeignKey(TradingAccount, on_delete=models.CASCADE, related_name="balances")
     currency = models.CharField(max_length=32)
-    available = models.DecimalField(**AMOUNT, default=ZERO)
-    reserved = models.DecimalField(**AMOUNT, default=ZERO)
-    fees = models.DecimalField(**AMOUNT, default=ZERO, help_text="fees paid in this currency")
+    available = ExactDecimalField(**AMOUNT, default=ZERO)
+    reserved = ExactDecimalField(**AMOUNT, default=ZERO)
+    fees = ExactDecimalField(**AMOUNT, default=ZERO, help_text="fees paid in this currency")
 
     class Meta:
         ordering = ["account", "currency"]
@@ -66,7 +67,7 @@ class Transfer(models.Model):
 
     account = models.ForeignKey(TradingAccount, on_delete=models.CASCADE, related_name="transfers")
     currency = models.CharField(max_length=32)
-    amount = models.DecimalField(**AMOUNT)
+    amount = ExactDecimalField(**AMOUNT)
     time = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -81,18 +82,21 @@ class Order(models.Model):
     instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="+")
     side = models.CharField(max_length=4, choices=_choices(Side))
     type = models.CharField(max_length=10, choices=_choices(OrderType))
-    quantity = models.DecimalField(**QUANTITY)
-    price = models.DecimalField(**PRICE, null=True, blank=True)
-    stop_price = models.DecimalField(**PRICE, null=True, blank=True)
+    quantity = ExactDecimalField(**QUANTITY)
+    price = ExactDecimalField(**PRICE, null=True, blank=True)
+    stop_price = ExactDecimalField(**PRICE, null=True, blank=True)
     time_in_force = models.CharField(max_length=3, choices=_choices(TimeInForce))
     client_order_id = models.CharField(max_length=64, blank=True, default="")
     status = models.CharField(max_length=16, choices=_choices(Status), default=Status.NEW.value)
     reason = models.CharField(max_length=64, blank=True, default="", help_text="why it ended")
-    filled = models.DecimalField(**QUANTITY, default=ZERO)
-    notional = models.DecimalField(**AMOUNT, default=ZERO, help_text="sum of price x quantity")
-    fees = models.DecimalField(**AMOUNT, default=ZERO)
+    filled = ExactDecimalField(**QUANTITY, default=ZERO)
+    notional = ExactDecimalField(**AMOUNT, default=ZERO, help_text="sum of price x quantity")
+    taker_notional = ExactDecimalField(
+        **AMOUNT, default=ZERO, help_text="the part of the notional filled as taker"
+    )
+    fees = ExactDecimalField(**AMOUNT, default=ZERO)
     held_currency = models.CharField(max_length=32)
-    held = models.DecimalField(**AMOUNT, default=ZERO, help_text="reserved, not yet spent")
+    held = ExactDecimalField(**AMOUNT, default=ZERO, help_text="reserved, not yet spent")
     triggered = models.BooleanField(default=False, help_text="a stop whose price traded")
     expires_at = models.DateTimeField(null=True, blank=True, help_text="DAY orders")
     # Every change adds one; the engine writes only over the version it knows.
@@ -131,9 +135,9 @@ class Order(models.Model):
 class Fill(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="fills")
     account = models.ForeignKey(TradingAccount, on_delete=models.CASCADE, related_name="fills")
-    price = models.DecimalField(**PRICE)
-    quantity = models.DecimalField(**QUANTITY)
-    fee = models.DecimalField(**AMOUNT)
+    price = ExactDecimalField(**PRICE)
+    quantity = ExactDecimalField(**QUANTITY)
+    fee = ExactDecimalField(**AMOUNT)
     fee_currency = models.CharField(max_length=32)
     liquidity = models.CharField(max_length=5, choices=[("maker", "maker"), ("taker", "taker")])
     trade = models.CharField(max_length=96, help_text="the market trade that caused it")

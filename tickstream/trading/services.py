@@ -372,6 +372,8 @@ def _fill_locked(version: int, fill: matching.Fill, time: datetime) -> bool:
     order.held -= spent
     order.filled += fill.quantity
     order.notional += value
+    if fill.liquidity == "taker":
+        order.taker_notional += value
     order.fees += fill.fee
     if order.filled == order.quantity:
         _transition(order, core.Status.FILLED)

@@ -85,6 +85,9 @@ class Order:
     status: Status = Status.NEW
     triggered: bool = False  # a stop whose stop price has traded
     queue_ahead: Decimal = ZERO  # volume to trade at the limit price before this fills there
+    notional: Decimal = ZERO  # sum of its fills' price x quantity
+    taker_notional: Decimal = ZERO  # the part of `notional` filled as taker
+    fees: Decimal = ZERO  # charged so far: the order's fee, rounded up, at its last fill
     seq: int = 0  # arrival order among orders at one price
 
     @property
