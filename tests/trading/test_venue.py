@@ -225,8 +225,9 @@ async def test_fills_are_recorded_in_a_linked_portfolio(
         (t.kind, t.quantity, t.price, t.fee)
         async for t in Transaction.objects.filter(portfolio=portfolio).order_by("id")
     ]
-    # It crossed on arrival: a taker at 229 + 5 bps (229.12), fee 20 bps rounded up to the cent.
-    assert rows == [("deposit", D(500), D(0), D(0)), ("buy", D(2), D("229.12"), D("0.92"))]
+    # Below the market (230) on arrival, it rested: a maker at its limit when the market
+    # traded through it, fee 10 bps of 459.00 rounded up to the cent.
+    assert rows == [("deposit", D(500), D(0), D(0)), ("buy", D(2), D("229.5"), D("0.46"))]
 
 
 async def test_orders_are_placed_and_cancelled_over_the_websocket(

@@ -1,21 +1,30 @@
 """The paper venue's matching engine (pure: no Django, no asyncio).
 
-Orders fill against the live trade stream, as a real venue's queue would let them:
+Orders fill against the live trade stream, as `docs/trading.md` states and its tests check:
 
 - a **market** order fills on the next trades at the trade price moved against it by the
-  slippage (`Rules.slippage_bps`), rounded to the tick against it;
-- a resting **limit** order fills when the market trades *through* its price, at its
-  price. A trade *at* its price fills it only once as much volume has traded at that price
-  since it rested as its queue position (`Rules.queue_factor` x its quantity): touching is
-  not filling;
+  slippage (`Rules.slippage_bps`), rounded to the tick against it, as taker;
+- a **limit** order is *marketable* if it crosses the market when it arrives (a buy at or
+  above the last trade, a sell at or below): it then takes liquidity like a market order,
+  its price capped at its limit, until it fills or the market leaves it behind. Any other
+  limit *rests*: it fills at its own price, as maker, when the market trades through it,
+  or at its price once the volume traded there has passed its place in the queue
+  (`Rules.queue_factor` x its quantity): touching is not filling;
 - a **stop** (or stop-limit) triggers when a trade reaches its stop price and becomes a
-  market (or limit) order from the next trade on;
+  market (or limit) order from the next trade on; its time in force (IOC, FOK) applies
+  from that trade;
 - every trade's volume is shared among the orders it fills, market orders first, then
   limits by price and time, up to `Rules.participation` of its size: a large order fills
   over several trades;
-- **IOC** orders keep what filled on the first trade after they were placed and the rest is
-  cancelled; **FOK** orders fill completely on that trade or not at all; **DAY** orders
-  expire with `expire_day`.
+- **IOC** orders keep what filled on their first trade and the rest is cancelled; **FOK**
+  orders fill completely on that trade or not at all; **DAY** orders expire with
+  `expire_day`.
+
+Fees are charged per order, not per fill: after each fill the order has been charged its
+fee rate times its filled value (maker and taker parts at their rates), rounded up once to
+the instrument's money unit (tick x step). A fill pays the rounded total less what the
+order paid before, so no fill is charged a negative fee and no order is charged more than
+its rate says, however it is split.
 
 Funds are reserved at placement (buys: quantity x limit price, or x the last price plus a
 collar for market buys, plus the highest fee; sells: the asset) in the `Ledger` and
@@ -29,7 +38,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 
 from tickstream.trading.core.ledger import Ledger, LedgerError
 from tickstream.trading.core.orders import (
@@ -42,6 +51,7 @@ from tickstream.trading.core.orders import (
 )
 
 BPS = Decimal(10_000)
+_WIDE = Context(prec=80)  # the order's fee before rounding, exactly
 
 
 class OrderError(ValueError):
@@ -142,7 +152,12 @@ def reservation(
     )
 
 
+def _waits_for_trigger(order: Order) -> bool:
+    return order.type in (OrderType.STOP, OrderType.STOP_LIMIT) and not order.triggered
+
+
 _Key = tuple[Decimal, int, int]  # (price, seq, order id), sorted ascending
+_END = 1 << 62  # past every seq and order id
 
 
 @dataclass(slots=True)
@@ -216,9 +231,12 @@ class Engine:
         self.orders[order.id] = order
         self.held[order.id] = held
         book = self.book(order.symbol)
+        if _waits_for_trigger(order):
+            self._rest(book, order)
+            return
         if order.tif in (TimeInForce.IOC, TimeInForce.FOK) and not order.filled:
             book.fresh.append(order.id)
-        self._rest(book, order)
+        self._rest(book, order, book.last)
 
     def adopt(self, order: Order, held: Decimal) -> None:
         """Take in an order accepted elsewhere, whose funds (`held`) are reserved already
@@ -245,10 +263,11 @@ class Engine:
     def _reservation(self, order: Order, market: Market) -> tuple[str, Decimal]:
         return reservation(order, market, self.rules, self.book(order.symbol).last)
 
-    def _rest(self, book: _Book, order: Order) -> None:
-        """Index an open order where it waits: stops by trigger, limits by price."""
+    def _rest(self, book: _Book, order: Order, last: Decimal | None = None) -> None:
+        """Index an open order where it waits: stops by trigger, limits by price. A limit
+        that crosses `last`, the market when it arrives, takes liquidity (`takers`)."""
         key_id = (order.seq, order.id)
-        if order.type in (OrderType.STOP, OrderType.STOP_LIMIT) and not order.triggered:
+        if _waits_for_trigger(order):
             assert order.stop_price is not None  # noqa: S101
             if order.side is Side.BUY:
                 bisect.insort(book.buy_stops, (order.stop_price, *key_id))
@@ -260,7 +279,8 @@ class Engine:
             book.market.append(order.id)
             return
         order.queue_ahead = order.quantity * self.rules.queue_factor
-        book.takers.add(order.id)
+        if last is not None and (limit >= last if order.side is Side.BUY else limit <= last):
+            book.takers.add(order.id)
         if order.side is Side.BUY:
             bisect.insort(book.bids, (-limit, *key_id))
         else:
@@ -309,7 +329,7 @@ class Engine:
     def _unindex(self, order: Order) -> None:
         """Take an order out of wherever it waits (by bisection on its own key)."""
         book = self.book(order.symbol)
-        if order.type in (OrderType.STOP, OrderType.STOP_LIMIT) and not order.triggered:
+        if _waits_for_trigger(order):
             assert order.stop_price is not None  # noqa: S101
             buy = order.side is Side.BUY
             keys = book.buy_stops if buy else book.sell_stops
@@ -342,7 +362,8 @@ class Engine:
         fresh, book.fresh = book.fresh, []
         takers, book.takers = book.takers, set()
         budget = self._fill_market(book, price, budget, ref, fills)
-        budget = self._fill_limits(book, price, budget, ref, fills, takers)
+        passed = self._drain_queues(book, price, size, takers)
+        budget = self._fill_limits(book, price, budget, ref, fills, takers, passed)
         for order_id in takers:  # still through the market: still taking
             order = self.orders.get(order_id)
             limit = None if order is None else order.limit
@@ -380,6 +401,25 @@ class Engine:
                 self._close(order, Status.CANCELLED)
         return budget
 
+    def _drain_queues(
+        self, book: _Book, price: Decimal, size: Decimal, takers: set[int]
+    ) -> dict[int, Decimal]:
+        """The resting orders at the trade's price: its whole size passes their place in
+        line first (paper orders share only what is past it). Returns, for each, how much
+        of the trade was past its place. O(log n + k) for the k orders at that price."""
+        passed: dict[int, Decimal] = {}
+        for keys, key in ((book.bids, -price), (book.asks, price)):
+            start = bisect.bisect_left(keys, (key,))
+            end = bisect.bisect_right(keys, (key, _END, _END))
+            for _, _, order_id in keys[start:end]:
+                if order_id in takers:
+                    continue
+                order = self.orders[order_id]
+                ahead = min(order.queue_ahead, size)
+                order.queue_ahead -= ahead
+                passed[order_id] = size - ahead
+        return passed
+
     def _fill_limits(
         self,
         book: _Book,
@@ -388,12 +428,14 @@ class Engine:
         ref: str,
         fills: list[Fill],
         takers: set[int],
+        passed: dict[int, Decimal],
     ) -> Decimal:
         # Bids at or above the trade price (keys are -limit: a prefix), best first.
-        at_or_above = bisect.bisect_right(book.bids, (-price, 1 << 62, 1 << 62))
-        budget = self._fill_side(book.bids, at_or_above, price, budget, ref, fills, takers)
-        at_or_below = bisect.bisect_right(book.asks, (price, 1 << 62, 1 << 62))
-        return self._fill_side(book.asks, at_or_below, price, budget, ref, fills, takers)
+        at_or_above = bisect.bisect_right(book.bids, (-price, _END, _END))
+        crossing = (price, budget, ref, fills, takers, passed)
+        budget = self._fill_side(book.bids, at_or_above, *crossing)
+        at_or_below = bisect.bisect_right(book.asks, (price, _END, _END))
+        return self._fill_side(book.asks, at_or_below, price, budget, *crossing[2:])
 
     def _fill_side(
         self,
@@ -404,13 +446,14 @@ class Engine:
         ref: str,
         fills: list[Fill],
         takers: set[int],
+        passed: dict[int, Decimal],
     ) -> Decimal:
         """The first `end` keys cross the trade, best first: walked in place (an order
         that fills leaves the list as it goes), only as far as the trade's volume lasts."""
         i = 0
         while i < end and budget > 0:
             key = keys[i]
-            budget = self._fill_key(key, price, budget, ref, fills, takers)
+            budget = self._fill_key(key, price, budget, ref, fills, takers, passed)
             if i < len(keys) and keys[i] == key:
                 i += 1
             else:
@@ -425,28 +468,25 @@ class Engine:
         ref: str,
         fills: list[Fill],
         takers: set[int],
+        passed: dict[int, Decimal],
     ) -> Decimal:
         """What one crossing limit order takes of the trade; returns the volume left."""
         order = self.orders[key[2]]
         limit = order.limit
         assert limit is not None  # noqa: S101 - only limits are in these lists
         market = self.markets[order.symbol]
-        liquidity, at = "maker", limit
-        if order.id in takers and limit != price:
-            # Marketable (placed through the market, and the market has not left it
-            # behind): it takes liquidity like a market order whose slipped price is capped
-            # at its limit.
+        liquidity, at, available = "maker", limit, budget
+        if order.id in takers:
+            # Marketable (it crossed the market when it arrived, and the market has not
+            # left it behind): it takes liquidity like a market order whose slipped price
+            # is capped at its limit.
             slipped = self._slipped(order, price, market)
             liquidity = "taker"
             at = min(limit, slipped) if order.side is Side.BUY else max(limit, slipped)
         elif limit == price:
-            # At its price: the volume ahead of it in the queue trades first.
-            eaten = min(order.queue_ahead, budget)
-            order.queue_ahead -= eaten
-            budget -= eaten
-            if order.queue_ahead > 0 or budget <= 0:
-                return budget
-        quantity = self._take(order, budget, market)
+            # At its price: only what traded past its place in line can fill it.
+            available = min(budget, passed.get(order.id, ZERO))
+        quantity = self._take(order, available, market)
         if order.tif is TimeInForce.FOK and quantity < order.remaining:
             return budget  # all or nothing: cancelled after this trade
         if quantity > 0:
@@ -480,11 +520,12 @@ class Engine:
         self, order: Order, price: Decimal, quantity: Decimal, liquidity: str, ref: str
     ) -> Fill:
         market = self.markets[order.symbol]
-        bps = self.rules.maker_bps if liquidity == "maker" else self.rules.taker_bps
         value = price * quantity
-        fee = (value * bps / BPS).quantize(market.tick * market.step, rounding=ROUND_CEILING)
+        fee = self._fee(order, value, liquidity, market)
         ledger = self.ledger
         if order.side is Side.BUY:
+            # Never binds while the rates are those the order reserved for (a rate raised
+            # since is capped by the reservation).
             fee = min(fee, self.held[order.id] - value)
             ledger.spend(order.account, market.quote, value, fee)
             self.held[order.id] -= value + fee
@@ -495,6 +536,7 @@ class Engine:
             self.held[order.id] -= quantity
             ledger.receive(order.account, market.quote, value, fee)
         order.filled += quantity
+        order.fees += fee
         if order.remaining == 0:
             self._close(order, Status.FILLED)
         else:
@@ -503,11 +545,27 @@ class Engine:
             order.id, order.account, order.symbol, order.side, price, quantity, fee, liquidity, ref
         )
 
+    def _fee(self, order: Order, value: Decimal, liquidity: str, market: Market) -> Decimal:
+        """What a fill of `value` pays: the order's fee on everything it has filled
+        (maker and taker parts at their rates), rounded up once to the money unit, less
+        what it paid before. Never negative: the total only grows."""
+        order.notional += value
+        if liquidity == "taker":
+            order.taker_notional += value
+        maker = order.notional - order.taker_notional
+        rules, wide = self.rules, _WIDE
+        owed = wide.fma(
+            maker, rules.maker_bps, wide.multiply(order.taker_notional, rules.taker_bps)
+        )
+        owed = wide.divide(owed, BPS)
+        total = owed.quantize(market.tick * market.step, rounding=ROUND_CEILING)
+        return max(ZERO, total - order.fees)
+
     def _trigger(self, book: _Book, price: Decimal) -> None:
         """Stops whose stop price this trade reached become market or limit orders."""
         hit: list[_Key] = []
         for keys, bound in ((book.buy_stops, price), (book.sell_stops, -price)):
-            cut = bisect.bisect_right(keys, (bound, 1 << 62, 1 << 62))
+            cut = bisect.bisect_right(keys, (bound, _END, _END))
             if cut:  # no copy of the list when nothing triggers
                 hit += keys[:cut]
                 del keys[:cut]
@@ -515,4 +573,6 @@ class Engine:
             order = self.orders[order_id]
             order.triggered = True
             self.triggered.append(order)
-            self._rest(book, order)
+            if order.tif in (TimeInForce.IOC, TimeInForce.FOK):
+                book.fresh.append(order_id)  # their one trade is the next
+            self._rest(book, order, price)
