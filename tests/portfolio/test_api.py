@@ -253,3 +253,14 @@ def test_returns_and_history(client: APIClient) -> None:
     assert bad.status_code == 400 and _error(bad) == "bad_period"
     backwards = client.get(f"/api/portfolios/{pid}/history/?start=2024-02-01&end=2024-01-01")
     assert _error(backwards) == "bad_range"
+
+
+def test_returns_of_a_history_from_1900(client: APIClient) -> None:
+    """The oldest accepted times: every period answers (ALL was a 500 ZeroDivisionError)."""
+    pid = _portfolio(client)
+    _tx(client, pid, kind="deposit", quantity="1000", time="1900-01-01T12:00:00Z")
+    _tx(client, pid, kind="buy", symbol="KO", quantity="10", price="50", time="1900-01-02")
+    for period in ("1D", "1M", "YTD", "1Y", "ALL"):
+        r = client.get(f"/api/portfolios/{pid}/returns/?period={period}")
+        assert r.status_code == 200, (period, r.json())
+    assert r.json()["net_flows"] == "1000"

@@ -62,3 +62,54 @@ def test_money_weighted_return_over_a_long_period() -> None:
     r = period_returns(days)
     assert r.twr == pytest.approx(0.10)
     assert r.xirr == pytest.approx(0.10, abs=1e-4)  # one year (365 days) for 10%
+
+
+# --- figures that were wrong ---
+
+
+def test_a_portfolio_of_cash_deposited_on_the_last_day_has_no_money_weighted_rate() -> None:
+    """The demo's paper portfolio: cash only, deposited today. Over 1M the money was
+    invested for no time: no annual rate (it showed -99.99 %), a 0 % TWR, no gain."""
+    today = date(2026, 12, 7)
+    txs = [Transaction(Kind.DEPOSIT, ns(today), quantity=D("100000"))]
+    days = daily_values(txs, {}, date(2026, 11, 7), today)
+    r = period_returns(days)
+    assert r.xirr is None and r.twr == 0.0 and r.gain == 0
+
+
+def test_money_invested_for_less_than_the_minimum_has_no_annual_rate() -> None:
+    txs = [
+        Transaction(Kind.DEPOSIT, ns(date(2026, 1, 1)), quantity=D("100")),
+        Transaction(Kind.DEPOSIT, ns(date(2026, 11, 30)), quantity=D("100000")),
+    ]
+    r = period_returns(daily_values(txs, {}, date(2026, 11, 1), date(2026, 12, 7)))
+    assert r.xirr is not None  # the 100 was there all period
+    short = period_returns(daily_values(txs[1:], {}, date(2026, 11, 1), date(2026, 12, 7)))
+    assert short.xirr is None  # 7 days of money: no annual rate
+
+
+def test_a_split_adjusts_the_last_traded_price_that_marks_a_holding() -> None:
+    """No stored close: the holding is marked at the last price traded, which is a price
+    of the old shares; a 2:1 split halves it, and the value does not double."""
+    txs = [
+        Transaction(Kind.DEPOSIT, ns(date(2024, 1, 1)), quantity=D("1000")),
+        Transaction(Kind.BUY, ns(date(2024, 1, 2)), "X", D("10"), D("100"), ref="b"),
+        Transaction(Kind.SPLIT, ns(date(2024, 1, 3)), "X", D("2"), ref="s"),
+    ]
+    days = daily_values(txs, {}, date(2024, 1, 1), date(2024, 1, 4))
+    assert [v.value for v in days] == [D("1000")] * 4
+    assert period_returns(days).twr == 0.0
+
+
+def test_a_history_from_1900_has_returns() -> None:
+    """126 years of flows: a rate near -100 % cannot be discounted in a float (it was a
+    ZeroDivisionError); the search stays within what a float can discount."""
+    txs = [
+        Transaction(Kind.DEPOSIT, ns(date(1900, 1, 1)), quantity=D("1000")),
+        Transaction(Kind.BUY, ns(date(1900, 1, 2)), "X", D("10"), D("100"), ref="b"),
+    ]
+    closes = {"X": [(date(1900, 1, 2), D("100")), (date(2026, 1, 1), D("1000"))]}
+    days = daily_values(txs, closes, date(1899, 12, 31), date(2026, 1, 2))
+    r = period_returns(days)
+    assert r.twr == pytest.approx(9.0) and r.gain == D("9000")
+    assert r.xirr == pytest.approx(10 ** (1 / (46022 / 365)) - 1, rel=1e-6)

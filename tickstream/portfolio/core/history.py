@@ -2,14 +2,15 @@
 
 Each day's value is the holdings at that day's end marked at the day's close (the last
 close on or before it; before an instrument has any close, the last price the portfolio
-traded it at), plus cash. External flows are what the investor put in or took out that
-day: deposits, withdrawals, and money spent beyond the cash held (the cost-basis book's
-`implicit`: a portfolio that records only buys and sales brings in each buy's cost, and
-keeps its sales' proceeds as cash).
+traded it at, adjusted by the splits since), plus cash. External flows are what the
+investor put in or took out that day: deposits, withdrawals, and money spent beyond the
+cash held (the cost-basis book's `implicit`: a portfolio that records only buys and sales
+brings in each buy's cost, and keeps its sales' proceeds as cash).
 
 Returns: time-weighted (flows at the start of their day, sub-periods chained daily) and
 money-weighted (XIRR of the period's flows with the starting value as the first flow and
-the ending value as the last).
+the ending value as the last; none when the money was invested for less than
+MIN_XIRR_DAYS of the period). `docs/portfolio.md` states the definitions.
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ def daily_values(
             apply(book, upcoming)
             if upcoming.kind in (Kind.BUY, Kind.SELL) and upcoming.price > 0:
                 traded[upcoming.symbol] = upcoming.price
+            elif upcoming.kind is Kind.SPLIT and upcoming.symbol in traded:
+                # the last traded price is a price of the old shares
+                traded[upcoming.symbol] /= upcoming.quantity
             upcoming = next(pending, None)
 
     through(start - timedelta(days=1))
@@ -110,9 +114,11 @@ def period_returns(values: Sequence[DayValue]) -> Returns:
     flows = sum((v.flow for v in body), ZERO)
     twr = time_weighted(growth) if any(s > 0 for s, _ in growth) else None
     rate: float | None = None
-    if (last.day - first.day).days >= MIN_XIRR_DAYS:
-        cash_flows = [(first.day, -float(first.value))] if first.value else []
-        cash_flows += [(v.day, -float(v.flow)) for v in body if v.flow]
+    cash_flows = [(first.day, -float(first.value))] if first.value else []
+    cash_flows += [(v.day, -float(v.flow)) for v in body if v.flow]
+    # An annual rate needs money invested for MIN_XIRR_DAYS: from the first money in (the
+    # starting value, or the first flow) to the period's end, not merely a long period.
+    if cash_flows and (last.day - cash_flows[0][0]).days >= MIN_XIRR_DAYS:
         cash_flows.append((last.day, float(last.value)))
         try:
             rate = xirr(cash_flows)
