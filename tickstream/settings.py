@@ -278,6 +278,9 @@ STREAM_DEFAULT_CRYPTO = env.str("STREAM_DEFAULT_CRYPTO", default="BTC-USD")
 # --- Alerts: how soon a created or edited alert reaches the evaluator (seconds). ---
 ALERTS_REFRESH_S = env.float("ALERTS_REFRESH_S", default=1.0)
 
+# --- Portfolios: each process keeps the replayed history of this many recent ones. ---
+PORTFOLIO_KEPT = env.int("PORTFOLIO_KEPT", default=64)
+
 # --- Paper trading (docs/configuration.md). Fees and slippage in basis points. ---
 TRADING_MAKER_BPS = Decimal(env.str("TRADING_MAKER_BPS", default="10"))
 TRADING_TAKER_BPS = Decimal(env.str("TRADING_TAKER_BPS", default="20"))

@@ -25,6 +25,9 @@ class Portfolio(models.Model):
     name = models.CharField(max_length=100)
     currency = models.CharField(max_length=10, default="USD")
     method = models.CharField(max_length=10, choices=CostMethod.choices, default=Method.FIFO)
+    # One more on every change of its transactions or method: what a kept replay was
+    # made from (tickstream/portfolio/kept.py).
+    revision = models.PositiveBigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -11,20 +11,15 @@ from django.db.models import QuerySet
 from tickstream.market.core.ticks import datetime_to_iso
 from tickstream.market.models import Candle, Quote
 from tickstream.portfolio.core import costbasis as core
-from tickstream.portfolio.core.history import (
-    Closes,
-    DayValue,
-    Returns,
-    daily_values,
-    day_of,
-    period_returns,
-)
+from tickstream.portfolio.core.history import Closes, DayValue, Returns, period_returns, values_from
 from tickstream.portfolio.core.records import Record
 from tickstream.portfolio.core.valuation import Basis, Valuation
+from tickstream.portfolio.kept import KEPT, pure_transaction, pure_transactions
 from tickstream.portfolio.models import Portfolio, Transaction
 
+__all__ = ["pure_transaction", "pure_transactions"]  # read through the kept replays
+
 PERIODS = ("1D", "1M", "YTD", "1Y", "ALL")
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def portfolio_list(*, user: Any) -> QuerySet[Portfolio]:
@@ -47,23 +42,6 @@ def transaction_get(*, portfolio: Portfolio, transaction_id: Any) -> Transaction
     return portfolio.transactions.select_related("instrument").get(pk=transaction_id)
 
 
-def pure_transaction(row: Transaction) -> core.Transaction:
-    """A stored transaction as the cost-basis core takes it."""
-    return core.Transaction(
-        kind=core.Kind(row.kind),
-        time=(row.time - EPOCH) // timedelta(microseconds=1) * 1000,
-        symbol=row.instrument.symbol if row.instrument_id else "",
-        quantity=row.quantity,
-        price=row.price,
-        fee=row.fee,
-        ref=str(row.pk),
-    )
-
-
-def pure_transactions(portfolio: Portfolio) -> list[core.Transaction]:
-    return [pure_transaction(t) for t in transaction_list(portfolio=portfolio)]
-
-
 def record_of(row: Transaction) -> Record:
     """A stored transaction as its CSV row."""
     return Record(
@@ -77,21 +55,20 @@ def record_of(row: Transaction) -> Record:
     )
 
 
-def portfolio_book(portfolio: Portfolio) -> core.Book:
-    return core.compute(pure_transactions(portfolio), portfolio.method)
-
-
 def portfolio_header(portfolio: Portfolio) -> dict[str, Any]:
     return {
         "id": portfolio.pk,
         "name": portfolio.name,
         "currency": portfolio.currency,
         "method": portfolio.method,
+        "revision": portfolio.revision,
     }
 
 
 def portfolio_basis(portfolio: Portfolio) -> Basis:
-    return Basis.of(portfolio_book(portfolio))
+    """What the transactions add up to, from the kept replay (O(holdings) when kept)."""
+    with KEPT.reading(portfolio) as replay:
+        return Basis.of(replay.book)
 
 
 def portfolio_valuation(portfolio: Portfolio) -> Valuation:
@@ -125,14 +102,17 @@ def daily_closes(symbols: set[str], start: date, end: date) -> Closes:
 def portfolio_history(
     portfolio: Portfolio, *, start: date | None = None, end: date | None = None
 ) -> list[DayValue]:
-    """The portfolio's value at each day's end, from its first transaction (or `start`)."""
-    transactions = pure_transactions(portfolio)
+    """The portfolio's value at each day's end, from its first transaction (or `start`):
+    from the kept replay's timeline and the stored daily closes, O(days x holdings)."""
     today = datetime.now(UTC).date()
     end = min(end or today, today)
+    with KEPT.reading(portfolio) as replay:
+        first, symbols = replay.first_day, set(replay.symbols)
     if start is None:
-        start = day_of(transactions[0].time) if transactions else end
-    symbols = {t.symbol for t in transactions if t.symbol}
-    return daily_values(transactions, daily_closes(symbols, start, end), start, end)
+        start = first or end
+    closes = daily_closes(symbols, start, end)
+    with KEPT.reading(portfolio) as replay:
+        return values_from(replay.timeline, closes, start, end)
 
 
 def period_start(period: str, today: date, first: date | None) -> date:
@@ -153,6 +133,7 @@ def period_start(period: str, today: date, first: date | None) -> date:
 def portfolio_returns(portfolio: Portfolio, period: str) -> Returns:
     """Time- and money-weighted returns over a period (PERIODS) ending today."""
     today = datetime.now(UTC).date()
-    first = portfolio.transactions.order_by("time").values_list("time", flat=True).first()
-    start = period_start(period, today, None if first is None else first.astimezone(UTC).date())
+    with KEPT.reading(portfolio) as replay:
+        first = replay.first_day
+    start = period_start(period, today, first)
     return period_returns(portfolio_history(portfolio, start=start, end=today))

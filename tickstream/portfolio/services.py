@@ -1,11 +1,15 @@
-"""Writes of portfolios. Every change is checked by replaying the portfolio's transactions
-in the cost-basis core before anything is saved (all or nothing), and is published on
-commit to the live `portfolio:<id>` channel, so the owner's open pages show it at once."""
+"""Writes of portfolios. Every change is checked in the cost-basis core before it is kept
+(all or nothing), and is published on commit to the live `portfolio:<id>` channel, so the
+owner's open pages show it at once.
+
+A change starts from the portfolio's kept replay (`kept.py`): a transaction after the
+last one is applied to it in O(log n); any other change replays the kept transactions
+from memory. Each change adds one to the portfolio's `revision`."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -16,9 +20,11 @@ from tickstream.market.models import Instrument
 from tickstream.market.selectors import instruments_by_symbol
 from tickstream.portfolio.core import costbasis as core
 from tickstream.portfolio.core.records import Record
+from tickstream.portfolio.core.replay import Replay
 from tickstream.portfolio.core.valuation import Basis, change_message
+from tickstream.portfolio.kept import KEPT, pure_transaction
 from tickstream.portfolio.models import Portfolio, Transaction
-from tickstream.portfolio.selectors import portfolio_header, pure_transaction, pure_transactions
+from tickstream.portfolio.selectors import portfolio_basis, portfolio_header
 from tickstream.stream.publish import publish
 
 CURRENCIES = frozenset({"USD"})  # one base currency until FX rates exist
@@ -83,11 +89,15 @@ def portfolio_update(
     portfolio = _locked(portfolio)
     if name is not None:
         portfolio.name = _check_name(name)
-    if method is not None:
-        portfolio.method = _check_method(method)
-    basis = _replay(portfolio, pure_transactions(portfolio))
+    if method is None or _check_method(method) == portfolio.method:
+        _save(portfolio)
+        _published(portfolio, portfolio_basis(portfolio))
+        return portfolio
+    kept = KEPT.take(portfolio)
+    portfolio.method = _check_method(method)
+    replay = _replayed(portfolio, kept, lambda: Replay.of(kept.transactions, portfolio.method))
     _save(portfolio)
-    _published(portfolio, basis)
+    _changed(portfolio, replay)
     return portfolio
 
 
@@ -107,13 +117,23 @@ def _save(portfolio: Portfolio) -> None:
         ) from None
 
 
-def _replay(portfolio: Portfolio, transactions: Iterable[core.Transaction]) -> Basis:
-    """The basis the transactions make under the portfolio's method, or the reason they
-    cannot stand (selling more than is held: `insufficient_quantity`)."""
+def _replayed(portfolio: Portfolio, kept: Replay, change: Callable[[], Replay]) -> Replay:
+    """`change()` made from the kept replay `kept` (taken by this writer), or the reason
+    the history cannot stand with it (selling more than is held:
+    `insufficient_quantity`); then `kept` goes back as it was."""
     try:
-        return Basis.of(core.compute(transactions, portfolio.method))
+        return change()
     except core.CostBasisError as exc:
+        KEPT.keep(portfolio, kept)
         raise PortfolioError(exc.code, str(exc)) from None
+
+
+def _changed(portfolio: Portfolio, replay: Replay) -> None:
+    """The change is made: one more revision, kept and published once it commits."""
+    portfolio.revision += 1
+    portfolio.save(update_fields=["revision", "updated_at"])
+    KEPT.keep(portfolio, replay, committed=False)
+    _published(portfolio, Basis.of(replay.book))
 
 
 def _published(portfolio: Portfolio, basis: Basis) -> None:
@@ -167,14 +187,22 @@ def _locked(portfolio: Portfolio) -> Portfolio:
 
 @transaction.atomic
 def transaction_add(*, portfolio: Portfolio, record: Record) -> Transaction:
-    """Add a checked transaction, if the portfolio's history still stands with it."""
+    """Add a checked transaction, if the portfolio's history still stands with it. After
+    the last transaction (a new trade, a paper fill): O(log n) on the kept replay."""
     portfolio = _locked(portfolio)
     row = _row(portfolio, record, _instruments(portfolio, [record]))
     _clean(row)
-    others = pure_transactions(portfolio)
-    basis = _replay(portfolio, [*others, _pending(row)])
+    kept = KEPT.take(portfolio)
     row.save()
-    _published(portfolio, basis)
+    tx = pure_transaction(row)
+
+    def change() -> Replay:
+        if kept.extends(tx):
+            kept.append(tx)  # all or nothing: a refusal leaves it as it was
+            return kept
+        return kept.changed(added=[tx])
+
+    _changed(portfolio, _replayed(portfolio, kept, change))
     return row
 
 
@@ -187,10 +215,11 @@ def transaction_update(*, transaction_row: Transaction, record: Record) -> Trans
     row.import_key = transaction_row.import_key
     row.created_at = transaction_row.created_at
     _clean(row)
-    others = [t for t in pure_transactions(portfolio) if t.ref != str(row.pk)]
-    basis = _replay(portfolio, [*others, pure_transaction(row)])
+    kept = KEPT.take(portfolio)
+    tx = pure_transaction(row)
+    replay = _replayed(portfolio, kept, lambda: kept.changed(removed=[tx.ref], added=[tx]))
     row.save()
-    _published(portfolio, basis)
+    _changed(portfolio, replay)
     return row
 
 
@@ -199,10 +228,11 @@ def transaction_delete(*, transaction_row: Transaction) -> None:
     """Delete a transaction, if the history still stands without it (a buy whose shares
     were sold later cannot go: `insufficient_quantity`)."""
     portfolio = _locked(transaction_row.portfolio)
-    others = [t for t in pure_transactions(portfolio) if t.ref != str(transaction_row.pk)]
-    basis = _replay(portfolio, others)
+    kept = KEPT.take(portfolio)
+    ref = str(transaction_row.pk)
+    replay = _replayed(portfolio, kept, lambda: kept.changed(removed=[ref]))
     transaction_row.delete()
-    _published(portfolio, basis)
+    _changed(portfolio, replay)
 
 
 def _pending(row: Transaction, ref: str = "~new") -> core.Transaction:
@@ -253,9 +283,15 @@ def transactions_import(
         row.import_key = key
         _clean(row)
         rows.append((index, row))
+    kept = KEPT.take(portfolio)
     pending = [_pending(row, f"~import-{index:06d}") for index, row in rows]
-    basis = _replay(portfolio, [*pure_transactions(portfolio), *pending])
-    if commit and rows:
-        Transaction.objects.bulk_create([row for _, row in rows])
-        _published(portfolio, basis)
+    checked = _replayed(portfolio, kept, lambda: kept.changed(added=pending))
+    basis = Basis.of(checked.book)
+    if not (commit and rows):
+        KEPT.keep(portfolio, kept)  # nothing changed
+        return ImportResult(len(rows), len(records) - len(rows), basis)
+    Transaction.objects.bulk_create([row for _, row in rows])
+    # The kept replay names transactions by their ids: made again once they have them.
+    saved = [pure_transaction(row) for _, row in rows]
+    _changed(portfolio, kept.changed(added=saved))
     return ImportResult(len(rows), len(records) - len(rows), basis)

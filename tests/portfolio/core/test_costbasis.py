@@ -246,3 +246,54 @@ def test_results_never_depend_on_the_order_same_time_transactions_were_entered(
         assert first.holdings[sym].average_cost == second.holdings[sym].average_cost
         assert first.holdings[sym].quantity == second.holdings[sym].quantity
     assert first.realized == second.realized
+
+
+def _by_definition(txs: list[Transaction], method: Method) -> list[tuple[str, ...]]:
+    """The sales' consumed lots by the methods' definitions, over plain lists sorted for
+    every sale (the quadratic way): fifo by time, lifo newest first (the reverse of the
+    trade-time order), hifo by cost per unit at the sale, then by time."""
+    lots: dict[str, list[list[object]]] = {}  # [time, order, quantity, cost, ref]
+    out = []
+    for n, tx in enumerate(sorted(txs, key=Transaction.sort_key)):
+        held = lots.setdefault(tx.symbol, [])
+        if tx.kind is Kind.BUY:
+            cost = tx.quantity * tx.price + tx.fee
+            if method is Method.AVERAGE and held:
+                held[0][2] += tx.quantity  # type: ignore[operator]
+                held[0][3] += cost  # type: ignore[operator]
+            else:
+                held.append([tx.time, n, tx.quantity, cost, tx.ref])
+        elif tx.kind is Kind.SPLIT:
+            for lot in held:
+                lot[2] *= tx.quantity  # type: ignore[operator]
+        elif tx.kind is Kind.SELL:
+            if method is Method.LIFO:
+                order = sorted(held, key=lambda lot: (lot[0], lot[1]), reverse=True)
+            elif method is Method.HIFO:
+                order = sorted(held, key=lambda lot: (-lot[3] / lot[2], lot[0], lot[1]))  # type: ignore[operator]
+            else:
+                order = sorted(held, key=lambda lot: (lot[0], lot[1]))
+            left, taken = tx.quantity, []
+            for lot in order:
+                if left == 0:
+                    break
+                take = min(left, lot[2])  # type: ignore[type-var]
+                taken.append(f"{lot[4]}:{take}")
+                part = lot[3] if take == lot[2] else (lot[3] * take / lot[2]).quantize(D("1e-10"))  # type: ignore[operator]
+                lot[2] -= take  # type: ignore[operator]
+                lot[3] -= part  # type: ignore[operator]
+                left -= take  # type: ignore[operator]
+            lots[tx.symbol] = [lot for lot in held if lot[2] > 0]  # type: ignore[operator]
+            out.append(tuple(taken))
+    return out
+
+
+@settings(max_examples=400, deadline=None)
+@given(txs=histories(), method=st.sampled_from(list(Method)))
+def test_the_lot_structures_consume_lots_as_the_methods_define(
+    txs: list[Transaction], method: Method
+) -> None:
+    """The queue, stack and heap give the lots that sorting every sale's lots would."""
+    book = compute(txs, method)
+    got = [tuple(f"{c.ref}:{c.quantity}" for c in sale.lots) for sale in book.sales]
+    assert got == _by_definition(txs, method)

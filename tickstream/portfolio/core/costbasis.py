@@ -19,11 +19,19 @@ A buy's fee is part of its lot's cost; a sale's fee is deducted from its proceed
 Selling more than is held raises `InsufficientQuantity` and changes nothing: no silent
 short. Quantities and money are `Decimal`; a partly consumed lot's cost is split so that the
 cost of what remains plus the cost of what was sold is exactly the cost that was bought.
+
+Cost: each method keeps its lots in the structure its order needs (a queue for `fifo`, a
+stack for `lifo`, a heap by cost per unit for `hifo`, one pooled lot for `average`), and a
+holding keeps its quantity and cost as running totals. A buy is O(1) (`hifo`: O(log n)),
+a sale O(k) for the k lots it consumes (`hifo`: O(k log n)), a split O(n) of the
+instrument's lots: a replay of n transactions is O(n log n) by any method.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import heapq
+from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from enum import StrEnum
@@ -125,23 +133,101 @@ class Sale:
         return self.proceeds - self.cost
 
 
-@dataclass(slots=True)
+def _hifo_key(lot: Lot) -> tuple[float, Decimal]:
+    """Highest cost per unit first: a float orders almost every pair, the exact value the
+    rest (floats of decimals never order two values the wrong way round)."""
+    unit = lot.unit_cost
+    return -float(unit), -unit
+
+
 class Holding:
-    symbol: str
-    lots: list[Lot] = field(default_factory=list)
+    """One instrument's open lots, kept in the order its method consumes them, with their
+    quantity and cost as running totals."""
+
+    __slots__ = ("symbol", "method", "quantity", "cost", "_queue", "_heap", "_seq")
+
+    def __init__(self, symbol: str, method: Method = Method.FIFO) -> None:
+        self.symbol = symbol
+        self.method = method
+        self.quantity = ZERO
+        self.cost = ZERO
+        self._queue: deque[Lot] = deque()  # fifo: oldest first; lifo, average: newest last
+        # hifo: by cost per unit, highest first (as a float for speed, then exactly), then
+        # by time and arrival
+        self._heap: list[tuple[float, Decimal, int, int, Lot]] = []
+        self._seq = 0
 
     @property
-    def quantity(self) -> Decimal:
-        return sum((lot.quantity for lot in self.lots), ZERO)
-
-    @property
-    def cost(self) -> Decimal:
-        return sum((lot.cost for lot in self.lots), ZERO)
+    def lots(self) -> list[Lot]:
+        """The open lots in the order they were bought (a copy: O(n), for reading)."""
+        if self.method is Method.HIFO:
+            return [entry[4] for entry in sorted(self._heap, key=lambda e: (e[2], e[3]))]
+        return list(self._queue)
 
     @property
     def average_cost(self) -> Decimal | None:
         quantity = self.quantity
         return None if quantity == 0 else self.cost / quantity
+
+    def add(self, lot: Lot) -> None:
+        """A bought lot."""
+        self.quantity += lot.quantity
+        self.cost += lot.cost
+        if self.method is Method.HIFO:
+            self._seq += 1
+            heapq.heappush(self._heap, (*_hifo_key(lot), lot.time, self._seq, lot))
+        elif self.method is Method.AVERAGE and self._queue:
+            pooled = self._queue[0]
+            pooled.quantity += lot.quantity
+            pooled.cost += lot.cost
+        else:
+            self._queue.append(lot)
+
+    def take(self, quantity: Decimal) -> list[Consumed]:
+        """Consume `quantity` (at most what is held) from the lots, in the method's order."""
+        consumed: list[Consumed] = []
+        left = quantity
+        while left > 0:
+            lot = self._next()
+            take = min(left, lot.quantity)
+            cost = _part_cost(lot, take)
+            consumed.append(Consumed(lot.ref, take, cost))
+            lot.quantity -= take
+            lot.cost -= cost
+            left -= take
+            if lot.quantity == 0:
+                self._drop()
+        self.quantity -= quantity
+        self.cost -= sum((c.cost for c in consumed), ZERO)
+        return consumed
+
+    def _next(self) -> Lot:
+        if self.method is Method.HIFO:
+            return self._heap[0][4]
+        return self._queue[-1] if self.method is Method.LIFO else self._queue[0]
+
+    def _drop(self) -> None:
+        if self.method is Method.HIFO:
+            heapq.heappop(self._heap)
+        elif self.method is Method.LIFO:
+            self._queue.pop()
+        else:
+            self._queue.popleft()
+
+    def split(self, ratio: Decimal) -> None:
+        """`ratio` new shares per old one: quantities scale, costs stay."""
+        lots = list(self._each())
+        for lot in lots:
+            lot.quantity *= ratio
+        self.quantity = sum((lot.quantity for lot in lots), ZERO)
+        if self.method is Method.HIFO:  # every cost per unit moved: the keys with them
+            self._heap = [(*_hifo_key(e[4]), e[2], e[3], e[4]) for e in self._heap]
+            heapq.heapify(self._heap)
+
+    def _each(self) -> Iterator[Lot]:
+        if self.method is Method.HIFO:
+            return (entry[4] for entry in self._heap)
+        return iter(self._queue)
 
 
 @dataclass(slots=True)
@@ -158,24 +244,18 @@ class Book:
     fees: Decimal = ZERO  # every fee paid: of trades and on their own
     bought: Decimal = ZERO  # the cost of every lot ever bought (fees included)
     implicit: Decimal = ZERO  # money brought in beyond the deposits (cash never < 0)
+    realized: Decimal = ZERO  # of every sale: proceeds - cost
+    sold_cost: Decimal = ZERO  # of every sale
 
     @property
     def invested(self) -> Decimal:
         """Net money the investor put in: deposits - withdrawals + what was brought in."""
         return self.deposits - self.withdrawals + self.implicit
 
-    @property
-    def realized(self) -> Decimal:
-        return sum((s.realized for s in self.sales), ZERO)
-
-    @property
-    def sold_cost(self) -> Decimal:
-        return sum((s.cost for s in self.sales), ZERO)
-
     def holding(self, symbol: str) -> Holding:
         found = self.holdings.get(symbol)
         if found is None:
-            found = self.holdings[symbol] = Holding(symbol)
+            found = self.holdings[symbol] = Holding(symbol, self.method)
         return found
 
 
@@ -195,14 +275,7 @@ def apply(book: Book, tx: Transaction) -> None:
     if tx.kind is Kind.BUY:
         _need(tx, tx.quantity > 0, "a buy needs a quantity above zero")
         cost = tx.quantity * tx.price + tx.fee
-        holding = book.holding(tx.symbol)
-        lot = Lot(tx.ref, tx.time, tx.quantity, cost)
-        if book.method is Method.AVERAGE and holding.lots:
-            pooled = holding.lots[0]
-            pooled.quantity += lot.quantity
-            pooled.cost += lot.cost
-        else:
-            holding.lots.append(lot)
+        book.holding(tx.symbol).add(Lot(tx.ref, tx.time, tx.quantity, cost))
         book.cash -= cost
         book.bought += cost
         book.fees += tx.fee
@@ -211,8 +284,7 @@ def apply(book: Book, tx: Transaction) -> None:
         _sell(book, tx)
     elif tx.kind is Kind.SPLIT:
         _need(tx, tx.quantity > 0, "a split needs a ratio above zero (4 for 4:1)")
-        for lot in book.holding(tx.symbol).lots:
-            lot.quantity *= tx.quantity
+        book.holding(tx.symbol).split(tx.quantity)
     elif tx.kind is Kind.DEPOSIT:
         book.cash += tx.quantity
         book.deposits += tx.quantity
@@ -236,14 +308,6 @@ def _need(tx: Transaction, ok: bool, message: str) -> None:
         raise CostBasisError(f"{tx.ref or tx.kind}: {message}")
 
 
-def _order(lots: list[Lot], method: Method) -> list[Lot]:
-    if method is Method.LIFO:
-        return sorted(lots, key=lambda lot: lot.time, reverse=True)
-    if method is Method.HIFO:
-        return sorted(lots, key=lambda lot: (-lot.unit_cost, lot.time))
-    return sorted(lots, key=lambda lot: lot.time)  # fifo; average has one lot
-
-
 def _part_cost(lot: Lot, quantity: Decimal) -> Decimal:
     """The cost of `quantity` of a lot, rounded; the lot keeps the exact rest."""
     if quantity == lot.quantity:
@@ -256,27 +320,16 @@ def _part_cost(lot: Lot, quantity: Decimal) -> Decimal:
 
 def _sell(book: Book, tx: Transaction) -> None:
     holding = book.holding(tx.symbol)
-    held = holding.quantity
-    if tx.quantity > held:
+    if tx.quantity > holding.quantity:
         raise InsufficientQuantity(
-            f"{tx.ref or 'sale'}: selling {tx.quantity} {tx.symbol} with {held} held"
+            f"{tx.ref or 'sale'}: selling {tx.quantity} {tx.symbol} with {holding.quantity} held"
         )
-    left = tx.quantity
-    consumed: list[Consumed] = []
-    for lot in _order(holding.lots, book.method):
-        if left == 0:
-            break
-        take = min(left, lot.quantity)
-        cost = _part_cost(lot, take)
-        consumed.append(Consumed(lot.ref, take, cost))
-        lot.quantity -= take
-        lot.cost -= cost
-        left -= take
-    holding.lots = [lot for lot in holding.lots if lot.quantity > 0]
+    consumed = holding.take(tx.quantity)
     proceeds = tx.quantity * tx.price - tx.fee
     cost = sum((c.cost for c in consumed), ZERO)
-    book.sales.append(
-        Sale(tx.ref, tx.time, tx.symbol, tx.quantity, proceeds, cost, tuple(consumed))
-    )
+    sale = Sale(tx.ref, tx.time, tx.symbol, tx.quantity, proceeds, cost, tuple(consumed))
+    book.sales.append(sale)
+    book.realized += sale.realized
+    book.sold_cost += cost
     book.cash += proceeds
     book.fees += tx.fee

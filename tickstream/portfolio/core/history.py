@@ -41,48 +41,108 @@ def day_of(ns: int) -> date:
     return datetime.fromtimestamp(ns / 1e9, UTC).date()
 
 
+@dataclass(frozen=True, slots=True)
+class DayEnd:
+    """The portfolio at the end of a day it has transactions."""
+
+    day: date
+    quantities: Mapping[str, Decimal]  # what is held, by symbol (never zero)
+    traded: Mapping[str, Decimal]  # the last price each symbol traded at, split-adjusted
+    cash: Decimal
+    invested: Decimal  # net money put in so far (`Book.invested`)
+
+
+class Timeline:
+    """A portfolio's state at the end of every day it has transactions, in order, kept
+    beside its book: `note` after each transaction applied in trade-time order (O(s) for
+    the s symbols held), `at` a day by bisection (O(log d))."""
+
+    __slots__ = ("days", "ends")
+
+    def __init__(self) -> None:
+        self.days: list[date] = []
+        self.ends: list[DayEnd] = []
+
+    def note(self, book: Book, tx: Transaction) -> None:
+        """`tx` was just applied to `book` (the last transaction so far). What did not
+        change is shared with the previous state, not copied."""
+        last = self.ends[-1] if self.ends else None
+        traded: Mapping[str, Decimal] = {} if last is None else last.traded
+        if tx.kind in (Kind.BUY, Kind.SELL) and tx.price > 0:
+            traded = {**traded, tx.symbol: tx.price}
+        elif tx.kind is Kind.SPLIT and tx.symbol in traded:
+            # the last traded price is a price of the old shares
+            traded = {**traded, tx.symbol: traded[tx.symbol] / tx.quantity}
+        held = book.holdings.get(tx.symbol) if tx.symbol else None
+        quantities: Mapping[str, Decimal]
+        if last is None:
+            quantities = {h.symbol: h.quantity for h in book.holdings.values() if h.quantity}
+        elif held is None:
+            quantities = last.quantities  # a cash transaction: no holding moved
+        else:
+            moved = dict(last.quantities)
+            if held.quantity:
+                moved[tx.symbol] = held.quantity
+            else:
+                moved.pop(tx.symbol, None)
+            quantities = moved
+        day = day_of(tx.time)
+        end = DayEnd(day, quantities, traded, book.cash, book.invested)
+        if last is not None and last.day == day:
+            self.ends[-1] = end
+        else:  # a reader bisecting `days` finds its entry in `ends` already
+            self.ends.append(end)
+            self.days.append(day)
+
+    def at(self, day: date) -> DayEnd | None:
+        """The state at the end of `day` (of the last day with transactions up to it)."""
+        index = bisect.bisect_right(self.days, day) - 1
+        return self.ends[index] if index >= 0 else None
+
+    @classmethod
+    def of(cls, transactions: Sequence[Transaction]) -> Timeline:
+        """The timeline of transactions in any order (a replay: O(n log n))."""
+        timeline = cls()
+        book = Book(Method.FIFO)  # quantities and cash do not depend on the method
+        for tx in sorted(transactions, key=Transaction.sort_key):
+            apply(book, tx)
+            timeline.note(book, tx)
+        return timeline
+
+
 def daily_values(
     transactions: Sequence[Transaction], closes: Closes, start: date, end: date
 ) -> list[DayValue]:
     """The portfolio's value at the end of every day from `start` to `end`."""
-    ordered = sorted(transactions, key=Transaction.sort_key)
-    book = Book(Method.FIFO)  # quantities and cash do not depend on the method
-    traded: dict[str, Decimal] = {}
+    return values_from(Timeline.of(transactions), closes, start, end)
+
+
+def values_from(timeline: Timeline, closes: Closes, start: date, end: date) -> list[DayValue]:
+    """The value at the end of every day from `start` to `end`, from a kept timeline:
+    O(days x symbols held + log of the days with transactions)."""
     days = {s: [d for d, _ in rows] for s, rows in closes.items()}
     out: list[DayValue] = []
-    pending = iter(ordered)
-    upcoming = next(pending, None)
-
-    def through(last: date) -> None:
-        """Apply the transactions of every day up to `last`."""
-        nonlocal upcoming
-        while upcoming is not None and day_of(upcoming.time) <= last:
-            apply(book, upcoming)
-            if upcoming.kind in (Kind.BUY, Kind.SELL) and upcoming.price > 0:
-                traded[upcoming.symbol] = upcoming.price
-            elif upcoming.kind is Kind.SPLIT and upcoming.symbol in traded:
-                # the last traded price is a price of the old shares
-                traded[upcoming.symbol] /= upcoming.quantity
-            upcoming = next(pending, None)
-
-    through(start - timedelta(days=1))
+    state = timeline.at(start - timedelta(days=1))
+    invested = ZERO if state is None else state.invested
+    index = bisect.bisect_right(timeline.days, start - timedelta(days=1))
     day = start
     while day <= end:
-        invested = book.invested
-        through(day)
-        flow = book.invested - invested
+        while index < len(timeline.days) and timeline.days[index] <= day:
+            state = timeline.ends[index]
+            index += 1
         market = ZERO
-        for symbol, holding in book.holdings.items():
-            quantity = holding.quantity
-            if quantity == 0:
-                continue
-            price = traded.get(symbol, ZERO)
-            index = bisect.bisect_right(days.get(symbol, []), day) - 1
-            if index >= 0:
-                price = closes[symbol][index][1]
-            market += quantity * price
-        value = market + book.cash
-        out.append(DayValue(day, market, book.cash, value, flow))
+        cash = flow = ZERO
+        if state is not None:
+            for symbol, quantity in state.quantities.items():
+                price = state.traded.get(symbol, ZERO)
+                found = bisect.bisect_right(days.get(symbol, []), day) - 1
+                if found >= 0:
+                    price = closes[symbol][found][1]
+                market += quantity * price
+            cash = state.cash
+            flow = state.invested - invested
+            invested = state.invested
+        out.append(DayValue(day, market, cash, market + cash, flow))
         day += timedelta(days=1)
     return out
 
