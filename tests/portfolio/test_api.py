@@ -264,3 +264,30 @@ def test_returns_of_a_history_from_1900(client: APIClient) -> None:
         r = client.get(f"/api/portfolios/{pid}/returns/?period={period}")
         assert r.status_code == 200, (period, r.json())
     assert r.json()["net_flows"] == "1000"
+
+
+def _pages(client: APIClient, url: str) -> list[list[str]]:
+    pages = []
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200, response.json()
+        pages.append([t["note"] for t in response.json()])
+        link = response.headers.get("Link", "")
+        url = link[1 : link.index(">")].replace("http://127.0.0.1", "") if link else ""
+    return pages
+
+
+def test_the_transactions_come_a_page_at_a_time(client: APIClient) -> None:
+    pid = _portfolio(client)
+    for n in range(7):  # two at the same time: the id orders them
+        day = min(n, 5) + 1
+        _tx(client, pid, kind="deposit", quantity="1", note=f"n{n}", time=f"2025-01-0{day}")
+    url = f"/api/portfolios/{pid}/transactions/"
+    assert _pages(client, url + "?limit=3") == [["n0", "n1", "n2"], ["n3", "n4", "n5"], ["n6"]]
+    newest = _pages(client, url + "?limit=3&order=desc")
+    assert newest == [["n6", "n5", "n4"], ["n3", "n2", "n1"], ["n0"]]
+    assert _pages(client, url) == [[f"n{n}" for n in range(7)]]  # up to 1,000 by default
+    for query, code in (("?after=yesterday", "bad_after"), ("?limit=1001", "bad_limit"),
+                        ("?order=up", "bad_order"), ("?after=2025-01-02T00:00:00~1", "bad_after")):  # fmt: skip
+        response = client.get(url + query)
+        assert response.status_code == 400 and _error(response) == code, query

@@ -56,7 +56,8 @@ def _place(page: Any, side: str, quantity: str, price: Decimal) -> None:
 def test_a_limit_order_rests_on_the_chart_fills_and_moves_balances_and_portfolio(
     server: str, browser: Any
 ) -> None:
-    context = browser.new_context(viewport=DESKTOP)
+    # A time zone east of UTC, where the cash-only portfolio once showed -99.99 %.
+    context = browser.new_context(viewport=DESKTOP, timezone_id="Europe/Berlin")
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -71,7 +72,11 @@ def test_a_limit_order_rests_on_the_chart_fills_and_moves_balances_and_portfolio
     tab = context.new_page()
     tab.goto(f"{server}/portfolio/{paper}/")
     tab.wait_for_selector("#portfolio[data-value]")
+    tab.wait_for_selector("#portfolio[data-shown]")
     assert tab.query_selector('#holdings tr[data-symbol="SOL-USD"]') is None
+    # Cash deposited today: no money-weighted rate over any period (never -99.99 %).
+    for period in ("1M", "YTD", "1Y"):
+        assert tab.text_content(f'#returns tr[data-period="{period}"] td:nth-child(3)') == "–"
 
     # A limit buy 10 % under the market rests: a price line, reserved funds, an open order.
     limit = (last * Decimal("0.9")).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
@@ -135,6 +140,19 @@ def test_a_limit_order_rests_on_the_chart_fills_and_moves_balances_and_portfolio
     page.screenshot(path=str(SHOTS / "trading-filled-desktop.png"))
     tab.wait_for_selector('#holdings tr[data-symbol="SOL-USD"]', timeout=10_000)
     assert tab.text_content('#holdings tr[data-symbol="SOL-USD"] td:nth-child(2)') == "2"
+    # Holdings, transactions, chart and returns of the tab agree, with no reload: every
+    # panel shows the revision the fill made.
+    revision = context.request.get(f"{server}/api/portfolios/{paper}/").json()["revision"]
+    tab.wait_for_function(
+        "r => document.getElementById('portfolio').dataset.shown === String(r)", arg=revision
+    )
+    listed = tab.eval_on_selector_all(
+        "#transactions tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.textContent))"
+    )
+    sol = [row for row in listed if row[2] == "SOL-USD"]
+    assert sum(Decimal(r[3]) * (1 if r[1] == "buy" else -1) for r in sol) == 2, listed
+    assert any(r[1] == "buy" and r[6] == f"paper order {order_id}" for r in sol), listed
+    assert tab.get_attribute("#value-chart", "data-last")
     assert navigations == [] and errors == []
     context.close()
 

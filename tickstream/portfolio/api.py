@@ -43,6 +43,9 @@ class PortfolioSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=100)
     currency = serializers.ChoiceField(choices=sorted(services.CURRENCIES), default="USD")
     method = serializers.ChoiceField(choices=[m.value for m in Method], default="fifo")
+    revision = serializers.IntegerField(
+        read_only=True, help_text="one more on every change of its transactions or method"
+    )
     created_at = serializers.DateTimeField(read_only=True)
 
 
@@ -108,6 +111,7 @@ class ValuationSerializer(serializers.Serializer[Any]):
     name = serializers.CharField()
     currency = serializers.CharField()
     method = serializers.CharField()
+    revision = serializers.IntegerField(help_text="of the transactions valued")
     holdings = HoldingSerializer(many=True)
     totals = TotalsSerializer()
 
@@ -269,13 +273,64 @@ class PortfolioDetailView(OwnerOnly):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+def _cursor(position: tuple[datetime, int]) -> str:
+    time, pk = position
+    return f"{time.astimezone(UTC).isoformat()}~{pk}"
+
+
+class CursorField(serializers.Field):  # type: ignore[type-arg]
+    """A page's position, `<ISO time>~<id>`, as the `Link` header gives it."""
+
+    def to_internal_value(self, data: Any) -> tuple[datetime, int]:
+        try:
+            time, pk = str(data).rsplit("~", 1)
+            when = datetime.fromisoformat(time)
+            if when.tzinfo is None:
+                raise ValueError("no time zone")
+            return when, int(pk)
+        except ValueError:
+            raise serializers.ValidationError("not a page position from a Link header") from None
+
+    def to_representation(self, value: Any) -> str:
+        return _cursor(value)
+
+
+class TransactionsQuery(serializers.Serializer[Any]):
+    limit = serializers.IntegerField(
+        min_value=1, max_value=selectors.PAGE_MAX, default=selectors.PAGE_MAX
+    )
+    order = serializers.ChoiceField(choices=["asc", "desc"], default="asc")
+    after = CursorField(required=False)
+
+
 class TransactionListView(OwnerOnly):
-    @extend_schema(responses={200: TransactionSerializer(many=True), **documented_errors(403, 404)})
+    @extend_schema(
+        parameters=[TransactionsQuery],
+        responses={200: TransactionSerializer(many=True), **documented_errors(400, 403, 404)},
+    )
     def get(self, request: Request, portfolio_id: int) -> Response:
-        """The portfolio's transactions in trade-time order."""
+        """The portfolio's transactions in trade-time order (`order=desc`: newest first),
+        a page at a time: at most `limit` (default and most 1,000); when there are more,
+        the `Link` header names the next page (`rel="next"`, with `after=`)."""
         portfolio = _portfolio(request, portfolio_id)
-        rows = selectors.transaction_list(portfolio=portfolio)
-        return Response([transaction_dict(t) for t in rows])
+        query = TransactionsQuery(data=request.query_params.dict())
+        if not query.is_valid():
+            field = next(iter(query.errors))
+            raise ApiError(f"bad_{field}", f"{field}: {query.errors[field][0]}")
+        newest_first = query.validated_data["order"] == "desc"
+        rows, more = selectors.transaction_page(
+            portfolio=portfolio,
+            limit=query.validated_data["limit"],
+            newest_first=newest_first,
+            after=query.validated_data.get("after"),
+        )
+        response = Response([transaction_dict(t) for t in rows])
+        if more is not None:
+            params = request.query_params.copy()
+            params["after"] = _cursor(more)
+            url = request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+            response["Link"] = f'<{url}>; rel="next"'
+        return response
 
     @extend_schema(
         request=TransactionSerializer,

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from tickstream.market.core.ticks import datetime_to_iso
 from tickstream.market.models import Candle, Quote
@@ -36,6 +36,35 @@ def portfolio_get(*, user: Any, portfolio_id: Any) -> Portfolio:
 
 def transaction_list(*, portfolio: Portfolio) -> QuerySet[Transaction]:
     return portfolio.transactions.select_related("instrument").order_by("time", "id")
+
+
+PAGE_MAX = 1000
+
+
+def transaction_page(
+    *,
+    portfolio: Portfolio,
+    limit: int,
+    newest_first: bool = False,
+    after: tuple[datetime, int] | None = None,
+) -> tuple[list[Transaction], tuple[datetime, int] | None]:
+    """At most `limit` transactions in trade-time order (or newest first), after the
+    position `after` (the (time, id) of the last one of the previous page), and where the
+    next page starts (None on the last). Keyset paging on the (portfolio, time) index:
+    O(limit + log n) whatever the page."""
+    rows = portfolio.transactions.select_related("instrument")
+    if after is not None:
+        time, pk = after
+        if newest_first:
+            rows = rows.filter(Q(time__lt=time) | Q(time=time, id__lt=pk))
+        else:
+            rows = rows.filter(Q(time__gt=time) | Q(time=time, id__gt=pk))
+    order = ("-time", "-id") if newest_first else ("time", "id")
+    page = list(rows.order_by(*order)[: limit + 1])
+    if len(page) <= limit:
+        return page, None
+    last = page[limit - 1]
+    return page[:limit], (last.time, last.pk)
 
 
 def transaction_get(*, portfolio: Portfolio, transaction_id: Any) -> Transaction:

@@ -33,6 +33,17 @@ export async function api(path, { method = "GET", body, form } = {}) {
   return data;
 }
 
+/** One page of a paged list: its rows and the path of the next page (the `Link` header's
+ * rel="next"), or null on the last. */
+export async function apiPage(path) {
+  const response = await fetch(path, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+  const data = await response.json().catch(() => null);
+  if (!response.ok) throw new ApiError(response.status, data);
+  const link = (response.headers.get("Link") || "").match(/<([^>]+)>;\s*rel="next"/);
+  const next = link ? new URL(link[1], location.href) : null;
+  return { rows: data, next: next ? next.pathname + next.search : null };
+}
+
 /** An ApiError as one readable line (with the field it names). */
 export function describeError(error) {
   const field = error.details && error.details.field;

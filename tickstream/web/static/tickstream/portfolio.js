@@ -3,7 +3,7 @@
 // with add / edit / delete, returns, the value over time, CSV import with its preview.
 import { createChart, AreaSeries } from "../vendor/lightweight-charts/lightweight-charts.standalone.production.mjs";
 import { TickstreamClient, coalesce } from "./tickstream.js";
-import { api, describeError } from "./api.js";
+import { api, apiPage, describeError } from "./api.js";
 import { applyMarks } from "./decimal.js";
 import { direction, formatChange, formatPercent, formatPrice, formatTime } from "./format.js";
 import { cssVar, flash, showConnection } from "./ui.js";
@@ -23,7 +23,11 @@ client.onstate = showConnection;
 let stop = client.subscribe([channel], follow);
 
 // A snapshot or a whole update replaces the valuation; marks move its prices. Marks of
-// another basis (a change this page missed) mean asking for the channel again.
+// another basis (a change this page missed) mean asking for the channel again. A whole
+// valuation of another revision (a transaction added anywhere: this page, the API, a
+// paper fill) means the transactions, returns and chart changed too: they are read again.
+let revision = null;
+let loaded = false;
 function follow({ data }) {
   const next = applyMarks(latest, data);
   if (next === null) {
@@ -33,6 +37,12 @@ function follow({ data }) {
     return;
   }
   latest = next;
+  if (next.revision !== undefined && next.revision !== revision) {
+    const first = revision === null;
+    revision = next.revision;
+    if (first && loaded) root.dataset.shown = revision;
+    if (!first) coalesce("portfolio-change", () => afterChange().catch((error) => say(describeError(error), true)));
+  }
   coalesce("portfolio", () => render(latest));
 }
 
@@ -134,24 +144,44 @@ function resetForm() {
   $("#tx-error").hidden = true;
 }
 
-async function loadTransactions() {
-  const rows = await api(`${base}/transactions/`);
-  const body = $("#transactions tbody");
-  body.replaceChildren(...rows.reverse().map((t) => {
-    const row = document.createElement("tr");
-    row.dataset.id = t.id;
-    const cells = [formatTime(t.time, { withDate: true }), t.kind, t.symbol || "–", t.quantity, t.kind === "buy" || t.kind === "sell" ? t.price : "–", t.fee, t.note];
-    for (const text of cells) {
-      const cell = row.insertCell();
-      cell.textContent = text;
-    }
-    const actions = row.insertCell();
-    actions.innerHTML = '<button type="button" class="small" data-action="edit">Edit</button> <button type="button" class="small" data-action="delete">Delete</button>';
-    actions.querySelector('[data-action="edit"]').onclick = () => startEdit(t);
-    actions.querySelector('[data-action="delete"]').onclick = () => remove(t);
-    return row;
-  }));
+const PAGE = 50;
+let older = null; // the next page of older transactions
+
+function transactionRow(t) {
+  const row = document.createElement("tr");
+  row.dataset.id = t.id;
+  const cells = [formatTime(t.time, { withDate: true }), t.kind, t.symbol || "–", t.quantity, t.kind === "buy" || t.kind === "sell" ? t.price : "–", t.fee, t.note];
+  for (const text of cells) {
+    const cell = row.insertCell();
+    cell.textContent = text;
+  }
+  const actions = row.insertCell();
+  actions.innerHTML = '<button type="button" class="small" data-action="edit">Edit</button> <button type="button" class="small" data-action="delete">Delete</button>';
+  actions.querySelector('[data-action="edit"]').onclick = () => startEdit(t);
+  actions.querySelector('[data-action="delete"]').onclick = () => remove(t);
+  return row;
 }
+
+// The newest transactions first, a page at a time ("Show older" for the next).
+function drawTransactions({ rows, next }) {
+  $("#transactions tbody").replaceChildren(...rows.map(transactionRow));
+  showOlder(next);
+}
+
+function showOlder(next) {
+  older = next;
+  $("#tx-older").hidden = next === null;
+}
+
+$("#tx-older").onclick = async () => {
+  try {
+    const { rows, next } = await apiPage(older);
+    $("#transactions tbody").append(...rows.map(transactionRow));
+    showOlder(next);
+  } catch (error) {
+    say(describeError(error), true);
+  }
+};
 
 function startEdit(t) {
   editing = t.id;
@@ -178,9 +208,26 @@ function say(text, bad = false) {
   box.className = `message ${bad ? "down" : ""}`;
 }
 
+// The transactions, returns and chart, read together and drawn together, and only by the
+// newest load: two loads in flight (a change on this page and its echo on the channel)
+// never leave one panel of an older state beside the others.
+let generation = 0;
 async function afterChange(text) {
   if (text) say(text);
-  await Promise.all([loadTransactions(), loadReturns(), loadHistory()]);
+  const mine = ++generation;
+  const at = revision;
+  const [page, returns, points] = await Promise.all([
+    apiPage(`${base}/transactions/?order=desc&limit=${PAGE}`),
+    fetchReturns(),
+    api(`${base}/history/`),
+  ]);
+  if (mine !== generation) return; // a newer load draws
+  drawTransactions(page);
+  drawReturns(returns);
+  drawHistory(points);
+  loaded = true;
+  // The revision the panels show (read by tests); the first load's is the first snapshot's.
+  if ((at ?? revision) !== null) root.dataset.shown = at ?? revision;
 }
 
 form.addEventListener("submit", async (event) => {
@@ -216,26 +263,32 @@ $("#method-picker").addEventListener("change", async (event) => {
 
 // --- returns and history ---
 
-async function loadReturns() {
-  for (const row of document.querySelectorAll("#returns tbody tr")) {
+// Every period's returns (null where the API could not give them).
+function fetchReturns() {
+  const rows = [...document.querySelectorAll("#returns tbody tr")];
+  return Promise.all(rows.map((row) => api(`${base}/returns/?period=${row.dataset.period}`).catch(() => null)));
+}
+
+function drawReturns(returns) {
+  const rows = document.querySelectorAll("#returns tbody tr");
+  rows.forEach((row, index) => {
     const [, twr, mwr, gain] = row.cells;
-    try {
-      const r = await api(`${base}/returns/?period=${row.dataset.period}`);
-      twr.textContent = r.twr === null ? "–" : formatPercent(r.twr * 100);
-      twr.className = `num ${direction(r.twr)}`;
-      mwr.textContent = r.xirr === null ? "–" : formatPercent(r.xirr * 100);
-      gain.textContent = signed(r.gain);
-      gain.className = `num ${direction(r.gain)}`;
-    } catch (error) {
+    const r = returns[index];
+    if (r === null) {
       twr.textContent = mwr.textContent = gain.textContent = "–";
+      return;
     }
-  }
+    twr.textContent = r.twr === null ? "–" : formatPercent(r.twr * 100);
+    twr.className = `num ${direction(r.twr)}`;
+    mwr.textContent = r.xirr === null ? "–" : formatPercent(r.xirr * 100);
+    gain.textContent = signed(r.gain);
+    gain.className = `num ${direction(r.gain)}`;
+  });
 }
 
 let chart = null;
 let area = null;
-async function loadHistory() {
-  const points = await api(`${base}/history/`);
+function drawHistory(points) {
   const box = $("#value-chart");
   if (!chart) {
     chart = createChart(box, {
@@ -249,6 +302,7 @@ async function loadHistory() {
   }
   area.setData(points.map((p) => ({ time: p.day, value: Number(p.value) })));
   chart.timeScale().fitContent();
+  box.dataset.last = points.length ? points[points.length - 1].value : "";
 }
 
 // --- import ---
