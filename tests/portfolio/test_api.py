@@ -287,7 +287,12 @@ def test_the_transactions_come_a_page_at_a_time(client: APIClient) -> None:
     newest = _pages(client, url + "?limit=3&order=desc")
     assert newest == [["n6", "n5", "n4"], ["n3", "n2", "n1"], ["n0"]]
     assert _pages(client, url) == [[f"n{n}" for n in range(7)]]  # up to 1,000 by default
-    for query, code in (("?after=yesterday", "bad_after"), ("?limit=1001", "bad_limit"),
-                        ("?order=up", "bad_order"), ("?after=2025-01-02T00:00:00~1", "bad_after")):  # fmt: skip
+    bad = [
+        ("?after=yesterday", "bad_after"),
+        ("?limit=1001", "bad_limit"),
+        ("?order=up", "bad_order"),
+        ("?after=2025-01-02T00:00:00~1", "bad_after"),  # no time zone
+    ]
+    for query, code in bad:
         response = client.get(url + query)
         assert response.status_code == 400 and _error(response) == code, query
