@@ -15,7 +15,7 @@ Two kinds of writer meet here:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -90,12 +90,21 @@ def _publish(account: TradingAccount, event: str, **data: Any) -> None:
 
 
 def _portfolio_record(account: TradingAccount, record: Record) -> None:
-    """Record a fill or transfer in the linked portfolio, in the same transaction. A
-    portfolio that cannot take it (edited by hand so a sale finds nothing to sell) does
-    not stop the venue: its savepoint is rolled back and the refusal logged."""
+    """Record a fill or transfer in the linked portfolio, in the same transaction, after
+    everything the portfolio holds (a trade's time may be up to the reorder tolerance
+    older than the last one's): its trade-time order is the account's, so the portfolio
+    never sells before it bought nor spends before it was paid, and the record is the
+    kept replay's O(log n) append. A portfolio that still cannot take it (edited by hand
+    so a sale finds nothing to sell) does not stop the venue: its savepoint is rolled
+    back and the refusal logged."""
     if account.portfolio_id is None:
         return
     portfolio = Portfolio.objects.get(pk=account.portfolio_id)
+    latest = (
+        portfolio.transactions.order_by("-time").values_list("time", flat=True).first()
+    )  # the (portfolio, time) index: O(log n)
+    if latest is not None and record.time <= latest:
+        record = replace(record, time=latest + timedelta(microseconds=1))
     try:
         with transaction.atomic():
             transaction_add(portfolio=portfolio, record=record)
