@@ -79,6 +79,7 @@ bench-frontend: install
 
 bench-portfolio: install
 	$(BIN)/python bench/portfolio.py
+	$(BIN)/python bench/history.py
 
 bench-trading: install
 	$(BIN)/python bench/trading.py

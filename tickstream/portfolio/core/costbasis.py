@@ -236,7 +236,8 @@ class Book:
 
     method: Method
     holdings: dict[str, Holding] = field(default_factory=dict)
-    sales: list[Sale] = field(default_factory=list)
+    sales: list[Sale] = field(default_factory=list)  # each sale's lots, if `keep_sales`
+    keep_sales: bool = True
     cash: Decimal = ZERO
     deposits: Decimal = ZERO
     withdrawals: Decimal = ZERO
@@ -328,7 +329,8 @@ def _sell(book: Book, tx: Transaction) -> None:
     proceeds = tx.quantity * tx.price - tx.fee
     cost = sum((c.cost for c in consumed), ZERO)
     sale = Sale(tx.ref, tx.time, tx.symbol, tx.quantity, proceeds, cost, tuple(consumed))
-    book.sales.append(sale)
+    if book.keep_sales:
+        book.sales.append(sale)
     book.realized += sale.realized
     book.sold_cost += cost
     book.cash += proceeds

@@ -24,18 +24,21 @@ class Replay:
 
     __slots__ = ("method", "book", "timeline", "transactions", "symbols")
 
-    def __init__(self, method: Method | str) -> None:
+    def __init__(self, method: Method | str, *, keep_sales: bool = False) -> None:
         self.method = Method(method)
-        self.book = Book(self.method)
+        # Each sale's consumed lots are for reports; what is kept needs only the totals.
+        self.book = Book(self.method, keep_sales=keep_sales)
         self.timeline = Timeline()
         self.transactions: list[Transaction] = []  # in trade-time order
         self.symbols: set[str] = set()  # every symbol ever traded
 
     @classmethod
-    def of(cls, transactions: Iterable[Transaction], method: Method | str) -> Replay:
+    def of(
+        cls, transactions: Iterable[Transaction], method: Method | str, *, keep_sales: bool = False
+    ) -> Replay:
         """Replay transactions in any order; CostBasisError on the first that cannot be
         applied."""
-        replay = cls(method)
+        replay = cls(method, keep_sales=keep_sales)
         for tx in sorted(transactions, key=Transaction.sort_key):
             replay._apply(tx)
         return replay
@@ -55,7 +58,7 @@ class Replay:
         one is left as it was)."""
         gone = set(removed)
         kept = [t for t in self.transactions if t.ref not in gone]
-        return Replay.of([*kept, *added], self.method)
+        return Replay.of([*kept, *added], self.method, keep_sales=self.book.keep_sales)
 
     def _apply(self, tx: Transaction) -> None:
         apply(self.book, tx)
