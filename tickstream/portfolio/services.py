@@ -3,8 +3,9 @@
 owner's open pages show it at once.
 
 A change starts from the portfolio's kept replay (`kept.py`): a transaction after the
-last one is applied to it in O(log n); any other change replays the kept transactions
-from memory. Each change adds one to the portfolio's `revision`."""
+last one is applied to it in O(log n); any other change takes back the kept transactions
+from the first one it affects and applies them again with it. Each change adds one to
+the portfolio's `revision`."""
 
 from __future__ import annotations
 
@@ -128,6 +129,11 @@ def _replayed(portfolio: Portfolio, kept: Replay, change: Callable[[], Replay]) 
         raise PortfolioError(exc.code, str(exc)) from None
 
 
+def _changing(kept: Replay, **change: Any) -> Replay:
+    kept.change(**change)
+    return kept
+
+
 def _changed(portfolio: Portfolio, replay: Replay) -> None:
     """The change is made: one more revision, kept and published once it commits."""
     portfolio.revision += 1
@@ -199,8 +205,9 @@ def transaction_add(*, portfolio: Portfolio, record: Record) -> Transaction:
     def change() -> Replay:
         if kept.extends(tx):
             kept.append(tx)  # all or nothing: a refusal leaves it as it was
-            return kept
-        return kept.changed(added=[tx])
+        else:
+            kept.change(added=[tx])
+        return kept
 
     _changed(portfolio, _replayed(portfolio, kept, change))
     return row
@@ -217,9 +224,9 @@ def transaction_update(*, transaction_row: Transaction, record: Record) -> Trans
     _clean(row)
     kept = KEPT.take(portfolio)
     tx = pure_transaction(row)
-    replay = _replayed(portfolio, kept, lambda: kept.changed(removed=[tx.ref], added=[tx]))
+    _replayed(portfolio, kept, lambda: _changing(kept, removed=[tx.ref], added=[tx]))
     row.save()
-    _changed(portfolio, replay)
+    _changed(portfolio, kept)
     return row
 
 
@@ -230,9 +237,9 @@ def transaction_delete(*, transaction_row: Transaction) -> None:
     portfolio = _locked(transaction_row.portfolio)
     kept = KEPT.take(portfolio)
     ref = str(transaction_row.pk)
-    replay = _replayed(portfolio, kept, lambda: kept.changed(removed=[ref]))
+    _replayed(portfolio, kept, lambda: _changing(kept, removed=[ref]))
     transaction_row.delete()
-    _changed(portfolio, replay)
+    _changed(portfolio, kept)
 
 
 def _pending(row: Transaction, ref: str = "~new") -> core.Transaction:
@@ -285,13 +292,14 @@ def transactions_import(
         rows.append((index, row))
     kept = KEPT.take(portfolio)
     pending = [_pending(row, f"~import-{index:06d}") for index, row in rows]
-    checked = _replayed(portfolio, kept, lambda: kept.changed(added=pending))
-    basis = Basis.of(checked.book)
+    _replayed(portfolio, kept, lambda: _changing(kept, added=pending))
+    basis = Basis.of(kept.book)
+    kept.change(removed=[t.ref for t in pending])  # as it was: it stood so before
     if not (commit and rows):
-        KEPT.keep(portfolio, kept)  # nothing changed
+        KEPT.keep(portfolio, kept)
         return ImportResult(len(rows), len(records) - len(rows), basis)
     Transaction.objects.bulk_create([row for _, row in rows])
-    # The kept replay names transactions by their ids: made again once they have them.
-    saved = [pure_transaction(row) for _, row in rows]
-    _changed(portfolio, kept.changed(added=saved))
+    # The kept replay names transactions by their ids: added again once they have them.
+    kept.change(added=[pure_transaction(row) for _, row in rows])
+    _changed(portfolio, kept)
     return ImportResult(len(rows), len(records) - len(rows), basis)

@@ -30,6 +30,7 @@ instrument's lots: a replay of n transactions is O(n log n) by any method.
 from __future__ import annotations
 
 import heapq
+import operator
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -133,6 +134,12 @@ class Sale:
         return self.proceeds - self.cost
 
 
+# What a lot gave to a sale: (lot, quantity, cost, dropped from its holding, its heap entry)
+Taken = tuple[Lot, Decimal, Decimal, bool, "tuple[float, Decimal, int, int, Lot] | None"]
+# What a split changed: each lot's quantity before, and the heap before (`hifo`)
+Split = tuple[list[tuple[Lot, Decimal]], list[tuple[float, Decimal, int, int, Lot]]]
+
+
 def _hifo_key(lot: Lot) -> tuple[float, Decimal]:
     """Highest cost per unit first: a float orders almost every pair, the exact value the
     rest (floats of decimals never order two values the wrong way round)."""
@@ -161,7 +168,8 @@ class Holding:
     def lots(self) -> list[Lot]:
         """The open lots in the order they were bought (a copy: O(n), for reading)."""
         if self.method is Method.HIFO:
-            return [entry[4] for entry in sorted(self._heap, key=lambda e: (e[2], e[3]))]
+            live = [entry for entry in self._heap if entry[4].quantity]
+            return [entry[4] for entry in sorted(live, key=lambda e: (e[2], e[3]))]
         return list(self._queue)
 
     @property
@@ -169,8 +177,8 @@ class Holding:
         quantity = self.quantity
         return None if quantity == 0 else self.cost / quantity
 
-    def add(self, lot: Lot) -> None:
-        """A bought lot."""
+    def add(self, lot: Lot) -> Lot | None:
+        """A bought lot. Returns the pooled lot it grew (`average`), else None."""
         self.quantity += lot.quantity
         self.cost += lot.cost
         if self.method is Method.HIFO:
@@ -180,30 +188,65 @@ class Holding:
             pooled = self._queue[0]
             pooled.quantity += lot.quantity
             pooled.cost += lot.cost
+            return pooled
         else:
             self._queue.append(lot)
+        return None
 
-    def take(self, quantity: Decimal) -> list[Consumed]:
-        """Consume `quantity` (at most what is held) from the lots, in the method's order."""
+    def unadd(self, lot: Lot, pooled: Lot | None) -> None:
+        """Take back the latest `add` (everything after it taken back already). O(1): a
+        `hifo` lot is left in the heap, emptied, and skipped when it comes up."""
+        if pooled is not None:
+            pooled.quantity -= lot.quantity
+            pooled.cost -= lot.cost
+        elif self.method is Method.HIFO:
+            lot.quantity = ZERO
+        else:
+            self._queue.pop()
+
+    def take(self, quantity: Decimal, journal: list[Taken] | None = None) -> list[Consumed]:
+        """Consume `quantity` (at most what is held) from the lots, in the method's order;
+        what each lot gave goes to `journal` for `untake`."""
         consumed: list[Consumed] = []
         left = quantity
         while left > 0:
             lot = self._next()
+            entry = self._heap[0] if self.method is Method.HIFO else None
             take = min(left, lot.quantity)
             cost = _part_cost(lot, take)
             consumed.append(Consumed(lot.ref, take, cost))
             lot.quantity -= take
             lot.cost -= cost
             left -= take
-            if lot.quantity == 0:
+            dropped = lot.quantity == 0
+            if dropped:
                 self._drop()
+            if journal is not None:
+                journal.append((lot, take, cost, dropped, entry))
         self.quantity -= quantity
         self.cost -= sum((c.cost for c in consumed), ZERO)
         return consumed
 
+    def untake(self, journal: list[Taken]) -> None:
+        """Give back what a `take` consumed (everything after it taken back already)."""
+        for lot, take, cost, dropped, entry in reversed(journal):
+            lot.quantity += take
+            lot.cost += cost
+            if not dropped:
+                continue
+            if entry is not None:
+                heapq.heappush(self._heap, entry)
+            elif self.method is Method.LIFO:
+                self._queue.append(lot)
+            else:
+                self._queue.appendleft(lot)
+
     def _next(self) -> Lot:
         if self.method is Method.HIFO:
-            return self._heap[0][4]
+            heap = self._heap
+            while heap[0][4].quantity == 0:  # a buy taken back
+                heapq.heappop(heap)
+            return heap[0][4]
         return self._queue[-1] if self.method is Method.LIFO else self._queue[0]
 
     def _drop(self) -> None:
@@ -214,19 +257,30 @@ class Holding:
         else:
             self._queue.popleft()
 
-    def split(self, ratio: Decimal) -> None:
-        """`ratio` new shares per old one: quantities scale, costs stay."""
+    def split(self, ratio: Decimal) -> Split:
+        """`ratio` new shares per old one: quantities scale, costs stay. Returns what
+        `unsplit` needs."""
         lots = list(self._each())
+        before: Split = ([(lot, lot.quantity) for lot in lots], list(self._heap))
         for lot in lots:
             lot.quantity *= ratio
         self.quantity = sum((lot.quantity for lot in lots), ZERO)
         if self.method is Method.HIFO:  # every cost per unit moved: the keys with them
-            self._heap = [(*_hifo_key(e[4]), e[2], e[3], e[4]) for e in self._heap]
+            live = [e for e in self._heap if e[4].quantity]
+            self._heap = [(*_hifo_key(e[4]), e[2], e[3], e[4]) for e in live]
             heapq.heapify(self._heap)
+        return before
+
+    def unsplit(self, before: Split) -> None:
+        quantities, heap = before
+        for lot, quantity in quantities:
+            lot.quantity = quantity
+        if self.method is Method.HIFO:
+            self._heap = heap
 
     def _each(self) -> Iterator[Lot]:
         if self.method is Method.HIFO:
-            return (entry[4] for entry in self._heap)
+            return (entry[4] for entry in self._heap if entry[4].quantity)
         return iter(self._queue)
 
 
@@ -269,23 +323,52 @@ def compute(transactions: Iterable[Transaction], method: Method | str) -> Book:
     return book
 
 
-def apply(book: Book, tx: Transaction) -> None:
-    """Apply one transaction (in trade-time order) to a book; all or nothing."""
+_TOTALS = (
+    *("cash", "deposits", "withdrawals", "dividends", "fees", "bought", "implicit"),
+    *("realized", "sold_cost"),
+)
+
+
+_totals = operator.attrgetter(*_TOTALS)
+
+
+@dataclass(slots=True)
+class Undo:
+    """What applying one transaction changed, for `unapply`."""
+
+    totals: tuple[Decimal, ...]  # the book's, before
+    holding: Holding | None = None  # the holding it changed
+    held: tuple[Decimal, Decimal] = (ZERO, ZERO)  # that holding's quantity and cost before
+    lot: Lot | None = None  # a buy's lot
+    pooled: Lot | None = None  # the pooled lot a buy grew (`average`)
+    taken: list[Taken] | None = None  # what a sale consumed
+    split: Split | None = None
+
+
+def apply(book: Book, tx: Transaction, undo: Undo | None = None) -> None:
+    """Apply one transaction (in trade-time order) to a book; all or nothing. With
+    `undo`, record there what `unapply` needs to take it back."""
     if tx.quantity < 0 or tx.price < 0 or tx.fee < 0:
         raise CostBasisError(f"{tx.ref or tx.kind}: quantity, price and fee must be >= 0")
     if tx.kind is Kind.BUY:
         _need(tx, tx.quantity > 0, "a buy needs a quantity above zero")
         cost = tx.quantity * tx.price + tx.fee
-        book.holding(tx.symbol).add(Lot(tx.ref, tx.time, tx.quantity, cost))
+        holding = _touch(book, tx, undo)
+        lot = Lot(tx.ref, tx.time, tx.quantity, cost)
+        pooled = holding.add(lot)
+        if undo is not None:
+            undo.lot, undo.pooled = lot, pooled
         book.cash -= cost
         book.bought += cost
         book.fees += tx.fee
     elif tx.kind is Kind.SELL:
         _need(tx, tx.quantity > 0, "a sale needs a quantity above zero")
-        _sell(book, tx)
+        _sell(book, tx, undo)
     elif tx.kind is Kind.SPLIT:
         _need(tx, tx.quantity > 0, "a split needs a ratio above zero (4 for 4:1)")
-        book.holding(tx.symbol).split(tx.quantity)
+        split = _touch(book, tx, undo).split(tx.quantity)
+        if undo is not None:
+            undo.split = split
     elif tx.kind is Kind.DEPOSIT:
         book.cash += tx.quantity
         book.deposits += tx.quantity
@@ -304,6 +387,36 @@ def apply(book: Book, tx: Transaction) -> None:
         book.cash = ZERO
 
 
+def undo_of(book: Book) -> Undo:
+    """An empty record of what the next transaction applied to `book` changes."""
+    return Undo(_totals(book))
+
+
+def unapply(book: Book, undo: Undo) -> None:
+    """Take back the last transaction applied with `undo` (those after it taken back
+    already): O(k) for the k lots it touched (a split: its holding's lots)."""
+    holding = undo.holding
+    if holding is not None:
+        if undo.lot is not None:
+            holding.unadd(undo.lot, undo.pooled)
+        elif undo.taken is not None:
+            holding.untake(undo.taken)
+            if book.keep_sales:
+                book.sales.pop()
+        elif undo.split is not None:
+            holding.unsplit(undo.split)
+        holding.quantity, holding.cost = undo.held
+    for name, value in zip(_TOTALS, undo.totals, strict=True):
+        setattr(book, name, value)
+
+
+def _touch(book: Book, tx: Transaction, undo: Undo | None) -> Holding:
+    holding = book.holding(tx.symbol)
+    if undo is not None:
+        undo.holding, undo.held = holding, (holding.quantity, holding.cost)
+    return holding
+
+
 def _need(tx: Transaction, ok: bool, message: str) -> None:
     if not ok:
         raise CostBasisError(f"{tx.ref or tx.kind}: {message}")
@@ -319,13 +432,18 @@ def _part_cost(lot: Lot, quantity: Decimal) -> Decimal:
     return share
 
 
-def _sell(book: Book, tx: Transaction) -> None:
-    holding = book.holding(tx.symbol)
-    if tx.quantity > holding.quantity:
+def _sell(book: Book, tx: Transaction, undo: Undo | None) -> None:
+    held = book.holdings.get(tx.symbol)
+    quantity = ZERO if held is None else held.quantity
+    if tx.quantity > quantity:
         raise InsufficientQuantity(
-            f"{tx.ref or 'sale'}: selling {tx.quantity} {tx.symbol} with {holding.quantity} held"
+            f"{tx.ref or 'sale'}: selling {tx.quantity} {tx.symbol} with {quantity} held"
         )
-    consumed = holding.take(tx.quantity)
+    holding = _touch(book, tx, undo)
+    taken: list[Taken] | None = None if undo is None else []
+    consumed = holding.take(tx.quantity, taken)
+    if undo is not None:
+        undo.taken = taken
     proceeds = tx.quantity * tx.price - tx.fee
     cost = sum((c.cost for c in consumed), ZERO)
     sale = Sale(tx.ref, tx.time, tx.symbol, tx.quantity, proceeds, cost, tuple(consumed))

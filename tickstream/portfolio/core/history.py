@@ -63,9 +63,10 @@ class Timeline:
         self.days: list[date] = []
         self.ends: list[DayEnd] = []
 
-    def note(self, book: Book, tx: Transaction) -> None:
+    def note(self, book: Book, tx: Transaction) -> DayEnd | None:
         """`tx` was just applied to `book` (the last transaction so far). What did not
-        change is shared with the previous state, not copied."""
+        change is shared with the previous state, not copied. Returns the state of the
+        day it replaced (None: a new day), for `unnote`."""
         last = self.ends[-1] if self.ends else None
         traded: Mapping[str, Decimal] = {} if last is None else last.traded
         if tx.kind in (Kind.BUY, Kind.SELL) and tx.price > 0:
@@ -90,9 +91,18 @@ class Timeline:
         end = DayEnd(day, quantities, traded, book.cash, book.invested)
         if last is not None and last.day == day:
             self.ends[-1] = end
-        else:  # a reader bisecting `days` finds its entry in `ends` already
-            self.ends.append(end)
-            self.days.append(day)
+            return last
+        self.ends.append(end)  # a reader bisecting `days` finds its entry in `ends` already
+        self.days.append(day)
+        return None
+
+    def unnote(self, replaced: DayEnd | None) -> None:
+        """Take back the last `note`, which returned `replaced`."""
+        if replaced is None:
+            self.days.pop()
+            self.ends.pop()
+        else:
+            self.ends[-1] = replaced
 
     def at(self, day: date) -> DayEnd | None:
         """The state at the end of `day` (of the last day with transactions up to it)."""
