@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.fanout import free_port, stop, wait_port  # noqa: E402
+from bench.portfolio import SETUP_USER  # noqa: E402
 from bench.trading import Client  # noqa: E402
 from tickstream.portfolio.core.costbasis import Kind, Method, Transaction  # noqa: E402
 from tickstream.portfolio.core.replay import Replay  # noqa: E402
@@ -91,23 +92,9 @@ def core(sizes: tuple[int, ...], runs: int) -> None:
     print("\n  goal (issue 23): 50,000 at most 12x 5,000 in every method\n")
 
 
-SETUP = """
-import random, django
-django.setup()
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from django.core.management import call_command
-from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
-from tickstream.market.models import Candle, Instrument
-from tickstream.market.services import instruments_load
-from tickstream.portfolio.core.records import record
-from tickstream.portfolio.services import portfolio_create, transactions_import
-
-call_command("migrate", verbosity=0)
-instruments_load()
-user = User.objects.create_user("bench", password="bench-password-1")
-print(Token.objects.create(user=user).key)
+SETUP = (
+    SETUP_USER
+    + """
 stocks = list(Instrument.objects.filter(kind="stock").order_by("symbol")[:5])
 today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 first = today - timedelta(days=730)
@@ -141,6 +128,7 @@ for n in {sizes}:
     transactions_import(portfolio=portfolio, records=rows)
     print(f"{{n}}={{portfolio.pk}}")
 """
+)
 
 
 def api(sizes: tuple[int, ...], repeat: int) -> None:

@@ -44,7 +44,8 @@ from bench.fanout import (  # noqa: E402
     wait_port,
 )
 
-SETUP = """
+# A database with the instruments and a user "bench" (its token printed), then `user`.
+SETUP_USER = """
 import random, django
 django.setup()
 from datetime import UTC, datetime, timedelta
@@ -52,7 +53,7 @@ from decimal import Decimal
 from django.core.management import call_command
 from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
-from tickstream.market.models import Instrument
+from tickstream.market.models import Candle, Instrument
 from tickstream.market.services import instruments_load
 from tickstream.portfolio.core.records import record
 from tickstream.portfolio.services import portfolio_create, transactions_import
@@ -61,7 +62,10 @@ call_command("migrate", verbosity=0)
 instruments_load()
 user = User.objects.create_user("bench", password="bench-password-1")
 print(Token.objects.create(user=user).key)
-prices = dict(Instrument.objects.values_list("symbol", "reference_price"))
+"""
+SETUP = (
+    SETUP_USER
+    + """prices = dict(Instrument.objects.values_list("symbol", "reference_price"))
 symbols = sorted(prices)
 rng = random.Random(5)
 now = datetime.now(UTC)
@@ -80,6 +84,7 @@ for n in range({portfolios}):
 print(";".join(f"portfolio:{{pk}}" for pk, _ in ids))
 print(";".join(",".join(f"ticker:{{s}}" for s in held) for _, held in ids))
 """
+)
 
 
 def setup(var: str, portfolios: int, holdings: int) -> tuple[str, str, str]:

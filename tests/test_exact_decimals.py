@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
-from tests.trading.conftest import balances, beat, funded
+from tests.trading.conftest import balances, funded, trading_client
 from tickstream.alerts.models import Alert, AlertFiring
 from tickstream.fields import ExactDecimalField, compare_decimal_texts
 from tickstream.market.models import Candle, Cryptocurrency, Instrument, Quote, Trade
@@ -159,11 +159,7 @@ def test_sql_compares_decimal_columns_as_numbers(instruments: None) -> None:
 
 @pytest.fixture
 def trader(instruments: None) -> tuple[APIClient, Any]:
-    beat()
-    user, _, account = funded("100000")
-    api = APIClient(HTTP_HOST="127.0.0.1")
-    api.force_authenticate(user)
-    return api, account
+    return trading_client("100000")
 
 
 def test_a_deposit_of_one_ten_billionth_is_kept(trader: tuple[APIClient, Any]) -> None:

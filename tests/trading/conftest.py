@@ -26,6 +26,18 @@ def funded(cash: str = "100000") -> tuple[Any, str, Any]:
     return user, key, account
 
 
+def trading_client(cash: str) -> tuple[Any, Any]:
+    """An API client of a user whose paper account holds `cash` USD, with an engine
+    said to run: (client, account)."""
+    from rest_framework.test import APIClient
+
+    beat()
+    user, _, account = funded(cash)
+    api = APIClient(HTTP_HOST="127.0.0.1")
+    api.force_authenticate(user)
+    return api, account
+
+
 def beat() -> None:
     """Say an engine runs (for tests of the API alone)."""
     services.engine_beat(name="test", started_at=timezone.now())

@@ -11,7 +11,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from tests.factories import stored_quote
-from tests.trading.conftest import balances, beat, funded
+from tests.trading.conftest import balances, trading_client
 from tickstream.trading.models import Balance, EngineBeat, Order, Transfer
 
 pytestmark = pytest.mark.django_db
@@ -21,11 +21,7 @@ LIMIT = {"symbol": "AAPL", "side": "buy", "type": "limit", "quantity": "10", "pr
 
 @pytest.fixture
 def trader(instruments: None) -> tuple[APIClient, Any]:
-    beat()
-    user, _, account = funded("10000")
-    api = APIClient(HTTP_HOST="127.0.0.1")
-    api.force_authenticate(user)
-    return api, account
+    return trading_client("10000")
 
 
 def _place(api: APIClient, **fields: Any) -> Any:
