@@ -362,8 +362,7 @@ class Engine:
         fresh, book.fresh = book.fresh, []
         takers, book.takers = book.takers, set()
         budget = self._fill_market(book, price, budget, ref, fills)
-        passed = self._drain_queues(book, price, size, takers)
-        budget = self._fill_limits(book, price, budget, ref, fills, takers, passed)
+        budget = self._fill_limits(book, price, size, budget, ref, fills, takers)
         for order_id in takers:  # still through the market: still taking
             order = self.orders.get(order_id)
             limit = None if order is None else order.limit
@@ -401,41 +400,53 @@ class Engine:
                 self._close(order, Status.CANCELLED)
         return budget
 
-    def _drain_queues(
-        self, book: _Book, price: Decimal, size: Decimal, takers: set[int]
-    ) -> dict[int, Decimal]:
-        """The resting orders at the trade's price: its whole size passes their place in
-        line first (paper orders share only what is past it). Returns, for each, how much
-        of the trade was past its place. O(log n + k) for the k orders at that price."""
-        passed: dict[int, Decimal] = {}
-        for keys, key in ((book.bids, -price), (book.asks, price)):
-            start = bisect.bisect_left(keys, (key,))
-            end = bisect.bisect_right(keys, (key, _END, _END))
-            for _, _, order_id in keys[start:end]:
-                if order_id in takers:
-                    continue
-                order = self.orders[order_id]
-                ahead = min(order.queue_ahead, size)
-                order.queue_ahead -= ahead
-                passed[order_id] = size - ahead
-        return passed
-
     def _fill_limits(
         self,
         book: _Book,
         price: Decimal,
+        size: Decimal,
         budget: Decimal,
         ref: str,
         fills: list[Fill],
         takers: set[int],
-        passed: dict[int, Decimal],
     ) -> Decimal:
-        # Bids at or above the trade price (keys are -limit: a prefix), best first.
-        at_or_above = bisect.bisect_right(book.bids, (-price, _END, _END))
+        # Bids at or above the trade price (keys are -limit: a prefix), best first; asks
+        # at or below it. Orders at the price itself end each prefix.
+        bids_end = bisect.bisect_right(book.bids, (-price, _END, _END))
+        asks_end = bisect.bisect_right(book.asks, (price, _END, _END))
+        passed: dict[int, Decimal] = {}
+        bids, asks = book.bids, book.asks
+        if bids_end and bids[bids_end - 1][0] == -price:
+            self._drain_queue(bids, bids_end, -price, size, takers, passed)
+        if asks_end and asks[asks_end - 1][0] == price:
+            self._drain_queue(asks, asks_end, price, size, takers, passed)
         crossing = (price, budget, ref, fills, takers, passed)
-        budget = self._fill_side(book.bids, at_or_above, *crossing)
-        at_or_below = bisect.bisect_right(book.asks, (price, _END, _END))
-        return self._fill_side(book.asks, at_or_below, price, budget, *crossing[2:])
+        budget = self._fill_side(book.bids, bids_end, *crossing)
+        return self._fill_side(book.asks, asks_end, price, budget, *crossing[2:])
+
+    def _drain_queue(
+        self,
+        keys: list[_Key],
+        end: int,
+        key: Decimal,
+        size: Decimal,
+        takers: set[int],
+        passed: dict[int, Decimal],
+    ) -> None:
+        """The resting orders at the trade's price (the last keys before `end`): its whole
+        size passes their place in line first (paper orders share only what is past it).
+        Notes in `passed`, for each, how much of the trade was past its place. O(k) for
+        the k orders at that price; nothing when none rests there."""
+        index = end - 1
+        while index >= 0 and keys[index][0] == key:
+            order_id = keys[index][2]
+            index -= 1
+            if order_id in takers:
+                continue
+            order = self.orders[order_id]
+            ahead = min(order.queue_ahead, size)
+            order.queue_ahead -= ahead
+            passed[order_id] = size - ahead
 
     def _fill_side(
         self,
