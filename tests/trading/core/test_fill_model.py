@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tickstream.trading.core.matching import Engine, Market, Rules
+from tickstream.trading.core.matching import Engine, Market, OrderError, Rules
 from tickstream.trading.core.orders import Order, OrderType, Side, Status, TimeInForce
 
 D = Decimal
@@ -198,3 +199,16 @@ def test_fees_are_the_orders_rate_rounded_once_however_it_is_split(
     unit = DOGE.tick * DOGE.step
     assert sum(f.fee for f in fills) == (owed / unit).to_integral_value("ROUND_CEILING") * unit
     assert e.ledger.balance(1, "USD").reserved == 0 and e.ledger.conserved()
+
+
+# --- "Money is exact" ---
+
+
+def test_an_instrument_whose_money_unit_a_balance_cannot_keep_is_not_traded() -> None:
+    tiny = Market("TINY-USD", "TINY", "USD", tick=D("1e-8"), step=D("1e-4"))
+    e = Engine([tiny], DOC_RULES)
+    e.ledger.deposit(1, "USD", D(100))
+    order = Order(1, 1, "TINY-USD", Side.BUY, OrderType.LIMIT, D(1), price=D("0.00000100"))
+    with pytest.raises(OrderError) as refused:
+        e.place(order)
+    assert refused.value.code == "unsupported_instrument" and e.ledger.conserved()

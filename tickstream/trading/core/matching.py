@@ -51,6 +51,7 @@ from tickstream.trading.core.orders import (
 )
 
 BPS = Decimal(10_000)
+MONEY_UNIT = Decimal("1e-10")  # balances, fees and values keep ten decimals
 _WIDE = Context(prec=80)  # the order's fee before rounding, exactly
 
 
@@ -99,8 +100,14 @@ class Fill:
 
 def check_order(order: Order, market: Market) -> None:
     """The order's quantity, prices and time in force against its instrument's steps;
-    OrderError with a code (`bad_step`, `below_minimum`, `bad_price`,
-    `bad_time_in_force`) otherwise."""
+    OrderError with a code (`unsupported_instrument`, `bad_step`, `below_minimum`,
+    `bad_price`, `bad_time_in_force`) otherwise."""
+    if market.tick * market.step < MONEY_UNIT:
+        raise OrderError(
+            "unsupported_instrument",
+            f"{market.symbol}: price step x quantity step is below {MONEY_UNIT}, the smallest"
+            " amount a balance keeps exactly",
+        )
     minimum = market.min_quantity or market.step
     if order.quantity <= 0 or order.quantity % market.step:
         raise OrderError("bad_step", f"quantity must be a multiple of {market.step}")
