@@ -278,6 +278,7 @@ def _cursor(position: tuple[datetime, int]) -> str:
     return f"{time.astimezone(UTC).isoformat()}~{pk}"
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class CursorField(serializers.Field):  # type: ignore[type-arg]
     """A page's position, `<ISO time>~<id>`, as the `Link` header gives it."""
 
