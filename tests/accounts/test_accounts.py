@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from django.contrib.auth.models import User
@@ -36,6 +37,28 @@ def test_sign_up_creates_a_user_and_signs_in(settings: Any) -> None:
     )
     assert done.status_code == 302 and done["Location"] == "/portfolio/"
     assert client.get("/portfolio/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("next_page", "landing"),
+    [
+        ("/alerts/", "/alerts/"),
+        ("https://evil.example/", "/portfolio/"),
+        ("//evil.example/x", "/portfolio/"),
+        ("nope", "/portfolio/"),
+        ("javascript:alert(1)", "/portfolio/"),
+        ("/\\evil.example", "/portfolio/"),
+    ],
+)
+def test_sign_up_goes_on_only_to_a_page_of_this_site(
+    settings: Any, next_page: str, landing: str
+) -> None:
+    """`next` after sign-up: a path here, else the portfolios (was an open redirect, and a
+    500 after the account was made for a bare word or javascript:)."""
+    settings.SIGNUP_ENABLED = True
+    body = {"username": "erin", "password1": "orchid-lantern-7", "password2": "orchid-lantern-7"}
+    done = Client().post(f"/accounts/signup/?next={quote(next_page)}", body)
+    assert done.status_code == 302 and done["Location"] == landing
 
 
 def test_sign_up_can_be_turned_off(settings: Any) -> None:

@@ -9,6 +9,7 @@ from django.contrib.auth import login
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
 from tickstream.accounts.forms import SignUpForm
@@ -34,7 +35,18 @@ class SignUpView(View):
             return render(request, self.template_name, {"form": form}, status=400)
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect(request.GET.get("next") or "portfolio-list")
+        return redirect(safe_next(request) or "portfolio-list")
+
+
+def safe_next(request: HttpRequest) -> str | None:
+    """The `next` page to go to, if it is a path on this site (never another host, a
+    scheme such as javascript:, or a bare word): as login checks it."""
+    target = request.GET.get("next") or request.POST.get("next") or ""
+    if not target.startswith("/") or not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return None
+    return target
 
 
 class TokenView(LoginRequiredMixin, View):
