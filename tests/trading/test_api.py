@@ -28,6 +28,10 @@ def _place(api: APIClient, **fields: Any) -> Any:
     return api.post("/api/trading/orders/", {**LIMIT, **fields}, format="json")
 
 
+def _error(response: Any) -> str:
+    return str(response.json()["error"]["code"])
+
+
 def _state() -> tuple[Any, ...]:
     return (
         list(Order.objects.values_list("id", "status", "held", "filled")),
@@ -209,3 +213,15 @@ def test_linking_a_portfolio_takes_only_ones_own(trader: tuple[APIClient, Any]) 
     assert response.status_code == 200 and response.json()["portfolio"] == mine.pk
     response = api.patch("/api/trading/account/", {"portfolio": None}, format="json")
     assert response.json()["portfolio"] is None
+
+
+def test_an_order_whose_value_is_past_every_balance_is_insufficient_funds(
+    trader: tuple[APIClient, Any],
+) -> None:
+    """Each field within its bound, their product past what a decimal context of 28
+    digits holds: it was a 500."""
+    api, _ = trader
+    before = _state()
+    huge = _place(api, quantity="99999999999999", price="999999999999.99")
+    assert huge.status_code == 400 and _error(huge) == "insufficient_funds"
+    assert _state() == before

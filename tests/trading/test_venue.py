@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
@@ -268,6 +269,33 @@ async def test_orders_are_placed_and_cancelled_over_the_websocket(
     assert again[0]["code"] == "not_cancellable"
     assert await database_sync_to_async(balances)(account) == {"USD": (D("100000"), D(0))}
     assert await Order.objects.filter(account=account).acount() == 1
+    await ws.disconnect()
+
+
+async def test_a_failing_request_is_answered_and_the_socket_goes_on(
+    market: Market, venue: MatchingHook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An order past every balance is refused with its code (it ended the connection
+    without a close frame); any fault of the server is an `internal_error` frame."""
+    market.trade("AAPL", "230")
+    _, key, _ = await database_sync_to_async(funded)()
+    ws = await connect(f"/ws/v1/?token={key}")
+    await frames(ws, timeout=0.2)
+    huge = {"symbol": "AAPL", "side": "buy", "type": "limit", "quantity": "99999999999999",
+            "price": "999999999999.99"}  # fmt: skip
+    got = await request(ws, {"op": "order.place", "id": 5, "order": huge})
+    assert [(m["type"], m["id"], m["code"]) for m in got] == [("error", 5, "insufficient_funds")]
+
+    from tickstream.stream import registry
+
+    async def broken(user: Any, params: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setitem(registry._operations, "order.place", broken)
+    got = await request(ws, {"op": "order.place", "id": 6, "order": huge})
+    assert [(m["type"], m["id"], m["code"]) for m in got] == [("error", 6, "internal_error")]
+    got = await request(ws, {"op": "ping", "id": 7})
+    assert got[0]["type"] == "pong" and got[0]["id"] == 7
     await ws.disconnect()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections import deque
@@ -275,6 +276,11 @@ class StreamConsumer(HubConsumer):
                 await self._operate(request)
         except ProtocolError as exc:
             await self.refuse(exc)
+        except Exception:  # a fault of ours: answered, logged, and the socket goes on
+            log.exception("a websocket request failed")
+            request_id = _request_id(raw)
+            message = "the server failed on this request"
+            await self.refuse(ProtocolError(ErrorCode.INTERNAL, message, request_id))
 
     async def _operate(self, request: Request) -> None:
         """An op an app registered: its answer, or its refusal, carries the request's id."""
@@ -443,3 +449,12 @@ class StreamConsumer(HubConsumer):
 
 def _intervals() -> frozenset[str]:
     return frozenset(settings.MARKET_INTERVALS)
+
+
+def _request_id(raw: str | bytes) -> Any:
+    """The `id` of a request frame, if it has one (for an answer to a failed request)."""
+    try:
+        frame = json.loads(raw)
+    except ValueError:
+        return None
+    return frame.get("id") if isinstance(frame, dict) else None

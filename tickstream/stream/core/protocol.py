@@ -41,6 +41,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     NOT_SUBSCRIBED = "not_subscribed"
     UNAVAILABLE = "unavailable"
+    INTERNAL = "internal_error"  # the server failed on the request; the socket stays open
 
 
 class ProtocolError(Exception):

@@ -152,10 +152,12 @@ def reservation(
         reference = reference or last
         if reference is None:
             raise OrderError("no_price", f"{order.symbol} has not traded yet")
-        price = reference * (1 + rules.collar_bps / BPS)
-    cost = order.quantity * price * (1 + worst_fee)
+        price = _WIDE.multiply(reference, 1 + rules.collar_bps / BPS)
+    # Wide enough for any quantity and price within their columns' bounds: a product past
+    # every balance is refused by the funds check, never an overflow of the context.
+    cost = _WIDE.multiply(_WIDE.multiply(order.quantity, price), 1 + worst_fee)
     return held_currency(order, market), cost.quantize(
-        market.tick * market.step, rounding=ROUND_CEILING
+        market.tick * market.step, rounding=ROUND_CEILING, context=_WIDE
     )
 
 
