@@ -296,3 +296,18 @@ def test_the_transactions_come_a_page_at_a_time(client: APIClient) -> None:
     for query, code in bad:
         response = client.get(url + query)
         assert response.status_code == 400 and _error(response) == code, query
+
+
+def test_a_history_is_at_most_30_years_whichever_bound_is_given(client: APIClient) -> None:
+    """Only `start`, or both, over 30 years: refused (only `start` used to give 46,000
+    days); without `start`, the last 30 years of a longer history."""
+    pid = _portfolio(client)
+    _tx(client, pid, kind="deposit", quantity="1", time="1900-01-01T12:00:00Z")
+    url = f"/api/portfolios/{pid}/history/"
+    for query in ("?start=1900-01-01", "?start=1900-01-01&end=2026-01-01"):
+        response = client.get(url + query)
+        assert response.status_code == 400 and _error(response) == "bad_range", query
+    for query in ("", "?end=2026-01-01"):
+        points = client.get(url + query).json()
+        assert len(points) == 366 * 30, query
+    assert client.get(url + "?start=2000-01-01&end=2029-12-31").status_code == 200

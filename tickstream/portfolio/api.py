@@ -434,7 +434,9 @@ class HistoryView(OwnerOnly):
         responses={200: HistoryPointSerializer(many=True), **documented_errors(400, 403, 404)},
     )
     def get(self, request: Request, portfolio_id: int) -> Response:
-        """The value at each day's end from the stored daily closes (for a chart)."""
+        """The value at each day's end from the stored daily closes (for a chart): from
+        `start` (default: the first transaction, at most 30 years back) to `end` (default
+        today); a range over 30 years is `bad_range`."""
         portfolio = _portfolio(request, portfolio_id)
         query = HistoryQuery(data=request.query_params.dict())
         if not query.is_valid():
@@ -444,9 +446,10 @@ class HistoryView(OwnerOnly):
         end: date | None = query.validated_data.get("end")
         if start and end and start > end:
             raise ApiError("bad_range", "start is after end")
-        if start and end and (end - start).days > 366 * 30:
+        first, last = selectors.history_range(portfolio, start=start, end=end)
+        if (last - first).days >= selectors.HISTORY_DAYS:
             raise ApiError("bad_range", "at most 30 years at a time")
-        points = selectors.portfolio_history(portfolio, start=start, end=end)
+        points = selectors.portfolio_history(portfolio, start=first, end=last)
         return Response(
             [
                 {

@@ -20,6 +20,7 @@ from tickstream.portfolio.models import Portfolio, Transaction
 __all__ = ["pure_transaction", "pure_transactions"]  # read through the kept replays
 
 PERIODS = ("1D", "1M", "YTD", "1Y", "ALL")
+HISTORY_DAYS = 366 * 30  # the longest value history one request gives
 
 
 def portfolio_list(*, user: Any) -> QuerySet[Portfolio]:
@@ -133,15 +134,27 @@ def portfolio_history(
 ) -> list[DayValue]:
     """The portfolio's value at each day's end, from its first transaction (or `start`):
     from the kept replay's timeline and the stored daily closes, O(days x holdings)."""
-    today = datetime.now(UTC).date()
-    end = min(end or today, today)
+    start, end = history_range(portfolio, start=start, end=end)
     with KEPT.reading(portfolio) as replay:
-        first, symbols = replay.first_day, set(replay.symbols)
-    if start is None:
-        start = first or end
+        symbols = set(replay.symbols)
     closes = daily_closes(symbols, start, end)
     with KEPT.reading(portfolio) as replay:
         return values_from(replay.timeline, closes, start, end)
+
+
+def history_range(
+    portfolio: Portfolio, *, start: date | None = None, end: date | None = None
+) -> tuple[date, date]:
+    """The days a history covers: from `start` to `end` (or today; never after today).
+    Without `start`, from the first transaction's day, or HISTORY_DAYS before `end` if
+    that is later."""
+    today = datetime.now(UTC).date()
+    end = min(end or today, today)
+    if start is None:
+        with KEPT.reading(portfolio) as replay:
+            first = replay.first_day or end
+        start = max(first, end - timedelta(days=HISTORY_DAYS - 1))
+    return start, end
 
 
 def period_start(period: str, today: date, first: date | None) -> date:
