@@ -72,3 +72,38 @@ def test_field_rules() -> None:
         with pytest.raises(FieldError) as caught:
             record(fields, NOW)
         assert caught.value.code == code, fields
+
+
+def test_cr_only_line_ends_read_as_lines() -> None:
+    assert csvfile.read(GOOD.replace("\n", "\r"), NOW) == csvfile.read(GOOD, NOW)
+    assert csvfile.read(GOOD.replace("\n", "\r\n"), NOW) == csvfile.read(GOOD, NOW)
+
+
+def test_a_file_the_csv_reader_cannot_split_is_bad_csv_with_its_line() -> None:
+    huge = GOOD + "2024-01-05,deposit,,1,,," + '"' + "x" * 140_000 + '"\n'
+    with pytest.raises(csvfile.CsvError) as refused:
+        csvfile.read(huge, NOW)
+    problem = refused.value.problems[0]
+    assert (problem.row, problem.code) == (5, "bad_csv") and "field" in problem.message
+    long = GOOD + "2024-01-05,deposit,,1,,," + "y" * 100_001 + "\n"
+    with pytest.raises(csvfile.CsvError) as refused:
+        csvfile.read(long, NOW)
+    assert [(p.row, p.column, p.code) for p in refused.value.problems] == [(5, "note", "too_long")]
+
+
+def test_a_column_named_twice_is_refused() -> None:
+    twice = "time,kind,symbol,quantity,price,fee,note,fee\n2024-01-02,deposit,,1,,,,5\n"
+    with pytest.raises(csvfile.CsvError) as refused:
+        csvfile.read(twice, NOW)
+    assert [(p.row, p.column, p.code) for p in refused.value.problems] == [(1, "fee", "bad_header")]
+
+
+@pytest.mark.parametrize(
+    "note", ["=1+1", "+1", "-2", "@SUM(A1)", "\tx", "'=1", "''+x", "'", "plain", "a=b"]
+)
+def test_formula_notes_are_escaped_on_export_and_come_back_exactly(note: str) -> None:
+    row = record({"kind": "deposit", "quantity": "1", "time": "2024-01-02", "note": note}, NOW)
+    text = csvfile.write([row])
+    cell = text.splitlines()[1].split(",", 6)[6].strip('"')
+    assert not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
+    assert csvfile.read(text, NOW) == [row]

@@ -1,15 +1,21 @@
 """The CSV format of transactions (pure): `time,kind,symbol,quantity,price,fee,note`.
 
 `read` checks every row and reports each bad one with its row number (the header is row
-1), its column and the reason; a file with any bad row yields no records at all. `write`
-produces the same format, so an export imports back to the same portfolio.
+1), its column and the reason; a file with any bad row yields no records at all. Line ends
+may be LF, CRLF or CR. `write` produces the same format, so an export imports back to the
+same portfolio, exactly.
+
+A note a spreadsheet would run as a formula (one that starts with `=`, `+`, `-`, `@`, a
+tab or a CR, after any `'`) is written with one more `'` in front, as OWASP advises for
+CSV files; `read` takes exactly that one `'` away again.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,6 +27,8 @@ from tickstream.portfolio.core.records import FieldError, Record, record
 COLUMNS = ("time", "kind", "symbol", "quantity", "price", "fee", "note")
 MAX_ROWS = 10_000
 MAX_PROBLEMS = 50
+MAX_CELL = 100_000  # characters; a note keeps far fewer
+_FORMULA = re.compile(r"'*[=+\-@\t\r]")  # a cell a spreadsheet would run (after any ')
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +52,12 @@ class CsvError(ValueError):
 
 def read(text: str, now: datetime) -> list[Record]:
     """The records of a file, all checked; CsvError lists the problems otherwise."""
-    rows = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    # newline=None: LF, CRLF and CR all end a line
+    rows = _rows(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=None)))
     header = [h.strip().lower() for h in next(rows, [])]
+    twice = [h for n, h in enumerate(header) if h in header[:n]]
+    if twice:
+        raise CsvError([Problem(1, twice[0], "bad_header", f"column {twice[0]!r} appears twice")])
     missing = [c for c in COLUMNS if c not in header]
     if missing:
         raise CsvError(
@@ -67,8 +79,14 @@ def read(text: str, now: datetime) -> list[Record]:
                 Problem(number, "", "bad_row", f"{len(row)} cells, the header has {len(header)}")
             )
             continue
+        long = next((h for h, cell in zip(header, row, strict=True) if len(cell) > MAX_CELL), None)
+        if long is not None:
+            problems.append(Problem(number, long, "too_long", f"over {MAX_CELL:,} characters"))
+            continue
+        cells = dict(zip(header, row, strict=True))
+        cells["note"] = unescape(cells["note"])
         try:
-            records.append(record(dict(zip(header, row, strict=True)), now))
+            records.append(record(cells, now))
         except FieldError as exc:
             problems.append(Problem(number, exc.field, exc.code, exc.message))
         if len(problems) >= MAX_PROBLEMS:
@@ -76,6 +94,18 @@ def read(text: str, now: datetime) -> list[Record]:
     if problems:
         raise CsvError(problems)
     return records
+
+
+def _rows(reader: Any) -> Iterator[list[str]]:
+    """The reader's rows; a line it cannot split into cells is a `bad_csv` problem."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise CsvError([Problem(reader.line_num, "", "bad_csv", f"not CSV: {exc}")]) from None
+        yield row
 
 
 def write(records: Iterable[Record]) -> str:
@@ -92,7 +122,17 @@ def write(records: Iterable[Record]) -> str:
                 plain(r.quantity),
                 plain(r.price),
                 plain(r.fee),
-                r.note,
+                escape(r.note),
             ]
         )
     return out.getvalue()
+
+
+def escape(cell: str) -> str:
+    """A cell a spreadsheet would run as a formula, made text with one more `'`."""
+    return "'" + cell if _FORMULA.match(cell) else cell
+
+
+def unescape(cell: str) -> str:
+    """What `escape` wrote, as it was."""
+    return cell[1:] if cell.startswith("'") and _FORMULA.match(cell) else cell
