@@ -33,6 +33,7 @@ from tickstream.market.core.analytics.indicators import (
 from tickstream.market.core.analytics.intervals import Interval, parse_interval
 from tickstream.market.core.formats import parse_time
 from tickstream.market.core.messages import candle_dict, decimal_str, price_places, price_text
+from tickstream.market.core.text import ControlCharacter, refuse_control
 from tickstream.market.core.ticks import datetime_to_ns, ns_to_datetime, ns_to_iso
 from tickstream.market.core.validation import (
     MAX_DECIMALS,
@@ -404,15 +405,31 @@ class CandleListView(APIView):
 
 
 class DecimalJSONParser(JSONParser):
-    """JSON with numbers read as Decimal: prices never pass through a float."""
+    """JSON with numbers read as Decimal: prices never pass through a float; no string
+    with a control character (`bad_text`, tickstream/market/text.py)."""
+
+    refuses_control = True
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         try:
-            return json.load(stream, parse_float=Decimal, parse_int=Decimal)
+            data = json.load(stream, parse_float=Decimal, parse_int=Decimal)
         except RecursionError:
             raise ParseError("JSON parse error - the body is nested too deeply") from None
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from None
+        try:
+            if self.refuses_control:
+                refuse_control(data)
+        except ControlCharacter as exc:
+            raise ApiError("bad_text", str(exc), details={"field": exc.field}) from None
+        return data
+
+
+class BatchJSONParser(DecimalJSONParser):
+    """A batch whose items are checked one by one (pushed ticks): a control character
+    refuses its item only, as any other fault of that item does."""
+
+    refuses_control = False
 
 
 @extend_schema_field(
@@ -480,7 +497,7 @@ class CanPublishTicks(permissions.BasePermission):
 class TickIngestView(APIView):
     # Token first, so a request without credentials gets 401 with `WWW-Authenticate: Token`.
     authentication_classes = [TokenAuthentication, SessionAuthentication]
-    parser_classes = [DecimalJSONParser]
+    parser_classes = [BatchJSONParser]
     permission_classes = [CanPublishTicks]
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "ingest"

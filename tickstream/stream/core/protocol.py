@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 
+from tickstream.market.core.text import ControlCharacter, refuse_control
+
 PROTOCOL_VERSION = 1
 
 MAX_FRAME_BYTES = 16_384
@@ -41,6 +43,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     NOT_SUBSCRIBED = "not_subscribed"
     UNAVAILABLE = "unavailable"
+    BAD_TEXT = "bad_text"  # a string with a control character
     INTERNAL = "internal_error"  # the server failed on the request; the socket stays open
 
 
@@ -184,6 +187,10 @@ def parse_request(raw: str | bytes, operations: frozenset[str] = frozenset()) ->
     if not isinstance(data, dict):
         raise ProtocolError(ErrorCode.BAD_FRAME, "a frame must be a JSON object")
     request_id = data.get("id")
+    try:
+        refuse_control(data)
+    except ControlCharacter as exc:
+        raise ProtocolError(ErrorCode.BAD_TEXT, str(exc), request_id) from None
     op = data.get("op")
     if op == "ping":
         return Request("ping", request_id)
