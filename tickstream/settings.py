@@ -98,10 +98,26 @@ TEMPLATES = [
 # --- Database: SQLite in WAL mode unless DATABASE_URL names another server. ---
 VAR_DIR = Path(env.str("TICKSTREAM_VAR_DIR", default=str(BASE_DIR / "var")))
 DATABASE_URL = env.str("DATABASE_URL", default="")
+# On PostgreSQL each process holds at most DB_POOL_SIZE connections, shared by all its
+# threads (Django's connection pool, psycopg_pool): a request that finds them all busy
+# waits up to DB_POOL_TIMEOUT_S, then is a 503 `database_unavailable`. Keep
+# processes x DB_POOL_SIZE below the server's max_connections (docs/deployment.md).
+# DB_POOL_SIZE=0: no pool, a connection per request, closed after it.
+DB_POOL_SIZE = env.int("DB_POOL_SIZE", default=8)
+if 0 < DB_POOL_SIZE < 4:  # the feed process's loops each hold one while they run
+    raise ImproperlyConfigured("DB_POOL_SIZE must be 0 (no pool) or at least 4")
+DB_POOL_TIMEOUT_S = env.float("DB_POOL_TIMEOUT_S", default=10.0)
 if DATABASE_URL:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
-    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # a thread never keeps one for itself
+    if DB_POOL_SIZE > 0 and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": min(2, DB_POOL_SIZE),
+            "max_size": DB_POOL_SIZE,
+            "timeout": DB_POOL_TIMEOUT_S,
+        }
+    else:
+        DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {

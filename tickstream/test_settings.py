@@ -12,3 +12,6 @@ FEEDS_MODE = "embedded"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast user creation
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"ingest": "10000/min"}}  # noqa: F405
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405 - threads must not keep connections
+# The test database is made and dropped under the runner; a pool of the server's would
+# outlive it. Tests of the pool start processes with their own settings.
+DATABASES["default"].get("OPTIONS", {}).pop("pool", None)  # noqa: F405
