@@ -106,7 +106,7 @@ DATABASE_URL = env.str("DATABASE_URL", default="")
 DB_POOL_SIZE = env.int("DB_POOL_SIZE", default=8)
 if 0 < DB_POOL_SIZE < 4:  # the feed process's loops each hold one while they run
     raise ImproperlyConfigured("DB_POOL_SIZE must be 0 (no pool) or at least 4")
-DB_POOL_TIMEOUT_S = env.float("DB_POOL_TIMEOUT_S", default=10.0)
+DB_POOL_TIMEOUT_S = env.float("DB_POOL_TIMEOUT_S", default=3.0)
 if DATABASE_URL:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # a thread never keeps one for itself
@@ -115,9 +115,13 @@ if DATABASE_URL:
             "min_size": min(2, DB_POOL_SIZE),
             "max_size": DB_POOL_SIZE,
             "timeout": DB_POOL_TIMEOUT_S,
+            # Its reconnection attempts back off 1, 2, 4 ... s; giving up after 5 s makes
+            # the next request start again at 1 s, so a server back from a long outage is
+            # used within seconds, not after the doubled wait.
+            "reconnect_timeout": 5.0,
         }
-    else:
-        DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    # A connection the server dropped (a restart) is replaced, not handed out.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
