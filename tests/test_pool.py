@@ -9,7 +9,6 @@ import http.client
 import json
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -19,8 +18,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.support import POSTGRES_URL, REDIS_URL, ROOT, free_port, http_json, reachable, wait_until
-from tests.test_split import _env
+from tests.support import POSTGRES_URL, REDIS_URL, free_port, http_json, reachable
+from tests.test_split import _env, start_split
 
 pytestmark = pytest.mark.redis
 CLIENTS = 40
@@ -71,19 +70,8 @@ def test_forty_clients_on_two_web_processes_hold_a_bounded_pool(
     codes: Counter[int] = Counter()
     errors: Counter[str] = Counter()
     try:
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "tickstream", "split"],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        proc = start_split(env, log, ports)
         try:
-            for port in ports:
-                wait_until(
-                    lambda p=port: http_json(f"http://127.0.0.1:{p}/api/quotes/")[1], timeout=90
-                )
             status, token = http_json(
                 f"http://127.0.0.1:{ports[0]}/api/auth/token/",
                 data={"username": "demo", "password": "demo-tickstream"},

@@ -35,6 +35,30 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     }
 
 
+def start_split(env: dict[str, str], log: Path, ports: list[int]) -> subprocess.Popen[bytes]:
+    """`python -m tickstream split` with `env`, its lines in `log`, once every web process
+    serves the quotes the feed process computes."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tickstream", "split"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        for port in ports:
+            wait_until(lambda p=port: http_json(f"http://127.0.0.1:{p}/api/quotes/")[1], timeout=90)
+    except BaseException:
+        proc.send_signal(signal.SIGTERM)  # the command stops its processes
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        raise
+    return proc
+
+
 def test_split_starts_the_layout_and_sigterm_stops_every_process(tmp_path: Path) -> None:
     if not (reachable("127.0.0.1", 5432) and reachable("127.0.0.1", 6379)):
         pytest.skip("needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379")
@@ -50,19 +74,8 @@ def test_split_starts_the_layout_and_sigterm_stops_every_process(tmp_path: Path)
     )
     log = tmp_path / "split.log"
     try:
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "tickstream", "split"],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        proc = start_split(env, log, ports)
         try:
-            for port in ports:  # each web process serves quotes the feed process computes
-                wait_until(
-                    lambda p=port: http_json(f"http://127.0.0.1:{p}/api/quotes/")[1], timeout=90
-                )
             children = _children(proc.pid)
             assert len(children) == 3, children  # the feed process and two web processes
             proc.send_signal(signal.SIGTERM)
