@@ -60,10 +60,21 @@ def test_alerts_are_checked(client: APIClient) -> None:
         ({"symbol": "AAPL", "condition": "above", "value": "NaN"}, "bad_value"),
         ({"symbol": "AAPL", "condition": "above", "value": True}, "bad_value"),
         ({"symbol": "ZZZ", "condition": "above", "value": "1"}, "unknown_symbol"),
+        # a price cannot fall by all of itself or more: such an alert would never fire
+        ({"symbol": "AAPL", "condition": "move_down", "value": "100"}, "bad_value"),
+        ({"symbol": "AAPL", "condition": "move_down", "value": "500"}, "bad_value"),
+        # a note is kept whole or refused, never cut short; control characters never
+        ({"symbol": "AAPL", "condition": "above", "value": "1", "note": "n" * 201}, "bad_note"),
+        ({"symbol": "AAPL", "condition": "above", "value": "1", "note": "a\x01b"}, "bad_text"),
     ]:
         response = client.post("/api/alerts/", body, format="json")
         assert response.status_code == 400 and _code(response) == code, body
     aid = made.json()["id"]
+    long = client.patch(f"/api/alerts/{aid}/", {"note": "n" * 201}, format="json")
+    assert long.status_code == 400 and _code(long) == "bad_note"
+    down = {"symbol": "AAPL", "condition": "move_down", "value": "99.5", "note": "n" * 200}
+    kept = client.post("/api/alerts/", down, format="json")
+    assert kept.status_code == 201 and kept.json()["note"] == "n" * 200
     paused = client.patch(f"/api/alerts/{aid}/", {"active": False}, format="json")
     assert paused.json()["active"] is False
     assert (

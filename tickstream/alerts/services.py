@@ -22,6 +22,7 @@ MAX_WATCHLISTS = 20
 MAX_WATCHLIST_SYMBOLS = 200
 MAX_ALERTS = 500  # per user
 MAX_PERCENT = Decimal(1000)
+MAX_NOTE = 200
 MAX_LEVEL = Decimal(10) ** 12
 
 
@@ -121,6 +122,8 @@ def _alert_fields(symbol: Any, condition: Any, value: Any) -> tuple[Any, Conditi
     except ArithmeticError:
         number = None
     bound = MAX_PERCENT if kind.relative else MAX_LEVEL
+    if kind is Condition.MOVE_DOWN:
+        bound = Decimal(100)  # a price falls by less than all of it: 100 % never fires
     if number is None or not number.is_finite() or not 0 < number < bound:
         what = "percent" if kind.relative else "level"
         raise AlertsError(
@@ -144,7 +147,7 @@ def alert_create(*, owner: Any, symbol: Any, condition: Any, value: Any, note: A
         instrument=instrument,
         condition=kind.value,
         value=number,
-        note=str(note or "")[:200],
+        note=_note(note or ""),
     )
     alert.save()
     return alert
@@ -173,9 +176,18 @@ def alert_update(
         alert.active = active
         alert.armed = None
     if note is not None:
-        alert.note = str(note)[:200]
+        alert.note = _note(note)
     alert.save()
     return alert
+
+
+def _note(note: Any) -> str:
+    """A note as given, or `bad_note`: never cut short (control characters never reach
+    here: the edge refuses them, tickstream/market/text.py)."""
+    text = str(note)
+    if len(text) > MAX_NOTE:
+        raise AlertsError("bad_note", f"a note is at most {MAX_NOTE} characters", field="note")
+    return text
 
 
 def alert_delete(*, alert: Alert) -> None:
