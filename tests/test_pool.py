@@ -11,15 +11,14 @@ import signal
 import subprocess
 import threading
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from tests.support import POSTGRES_URL, REDIS_URL, free_port, http_json, reachable
-from tests.test_split import _env, start_split
+from tests.support import POSTGRES_URL, http_json
+from tests.test_split import split_env, start_split
 
 pytestmark = pytest.mark.redis
 CLIENTS = 40
@@ -50,17 +49,9 @@ def test_forty_clients_on_two_web_processes_hold_a_bounded_pool(
 ) -> None:
     """With a pool of 4: every request answered, at most 12 connections (without the pool:
     99, PostgreSQL's limit, and 92 % of the requests a 503)."""
-    if not (reachable("127.0.0.1", 5432) and reachable("127.0.0.1", 6379)):
-        pytest.skip("needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379")
-    name = f"tickstream_pool_{uuid.uuid4().hex[:8]}"
-    database = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
-    ports = [free_port(), free_port()]
-    env = _env(
+    name, _, ports, env = split_env(
         tmp_path,
-        DATABASE_URL=database,
-        REDIS_URL=REDIS_URL,
-        CHANNEL_PREFIX=f"pl{uuid.uuid4().hex[:6]}",
-        WEB_PORTS=" ".join(map(str, ports)),
+        "pool",
         DB_POOL_SIZE=str(pool),  # the smallest the settings allow
         DB_POOL_TIMEOUT_S=wait_s,
         SIM_RATE="20",

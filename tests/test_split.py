@@ -35,6 +35,27 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     }
 
 
+def split_env(
+    tmp_path: Path, kind: str, **extra: str
+) -> tuple[str, str, list[int], dict[str, str]]:
+    """For a split layout on the local PostgreSQL and Redis (skipped without them): a new
+    database's name and URL (not created), two web ports, and the environment."""
+    if not (reachable("127.0.0.1", 5432) and reachable("127.0.0.1", 6379)):
+        pytest.skip("needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379")
+    name = f"tickstream_{kind}_{uuid.uuid4().hex[:8]}"
+    database = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    ports = [free_port(), free_port()]
+    env = _env(
+        tmp_path,
+        DATABASE_URL=database,
+        REDIS_URL=REDIS_URL,
+        CHANNEL_PREFIX=f"{kind[:2]}{uuid.uuid4().hex[:6]}",
+        WEB_PORTS=" ".join(map(str, ports)),
+        **extra,
+    )
+    return name, database, ports, env
+
+
 def start_split(env: dict[str, str], log: Path, ports: list[int]) -> subprocess.Popen[bytes]:
     """`python -m tickstream split` with `env`, its lines in `log`, once every web process
     serves the quotes the feed process computes."""
@@ -60,18 +81,7 @@ def start_split(env: dict[str, str], log: Path, ports: list[int]) -> subprocess.
 
 
 def test_split_starts_the_layout_and_sigterm_stops_every_process(tmp_path: Path) -> None:
-    if not (reachable("127.0.0.1", 5432) and reachable("127.0.0.1", 6379)):
-        pytest.skip("needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379")
-    name = f"tickstream_split_{uuid.uuid4().hex[:8]}"  # missing: the command creates it
-    database = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
-    ports = [free_port(), free_port()]
-    env = _env(
-        tmp_path,
-        DATABASE_URL=database,
-        REDIS_URL=REDIS_URL,
-        CHANNEL_PREFIX=f"sp{uuid.uuid4().hex[:6]}",
-        WEB_PORTS=" ".join(map(str, ports)),
-    )
+    name, database, ports, env = split_env(tmp_path, "split")  # the command creates it
     log = tmp_path / "split.log"
     try:
         proc = start_split(env, log, ports)

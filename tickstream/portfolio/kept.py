@@ -121,9 +121,5 @@ class KeptReplays:
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
 
 KEPT = KeptReplays(settings.PORTFOLIO_KEPT)

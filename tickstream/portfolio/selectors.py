@@ -14,10 +14,8 @@ from tickstream.portfolio.core import costbasis as core
 from tickstream.portfolio.core.history import Closes, DayValue, Returns, period_returns, values_from
 from tickstream.portfolio.core.records import Record
 from tickstream.portfolio.core.valuation import Basis, Valuation
-from tickstream.portfolio.kept import KEPT, pure_transaction, pure_transactions
+from tickstream.portfolio.kept import KEPT
 from tickstream.portfolio.models import Portfolio, Transaction
-
-__all__ = ["pure_transaction", "pure_transactions"]  # read through the kept replays
 
 PERIODS = ("1D", "1M", "YTD", "1Y", "ALL")
 HISTORY_DAYS = 366 * 30  # the longest value history one request gives

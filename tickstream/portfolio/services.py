@@ -90,12 +90,13 @@ def portfolio_update(
     portfolio = _locked(portfolio)
     if name is not None:
         portfolio.name = _check_name(name)
-    if method is None or _check_method(method) == portfolio.method:
+    new_method = None if method is None else _check_method(method)
+    if new_method is None or new_method == portfolio.method:
         _save(portfolio)
         _published(portfolio, portfolio_basis(portfolio))
         return portfolio
     kept = KEPT.take(portfolio)
-    portfolio.method = _check_method(method)
+    portfolio.method = new_method
     replay = _replayed(portfolio, kept, lambda: Replay.of(kept.transactions, portfolio.method))
     _save(portfolio)
     _changed(portfolio, replay)

@@ -77,9 +77,6 @@ class Replay:
         """The kept transactions in trade-time order (a copy: O(n))."""
         return list(self._applied)
 
-    def __len__(self) -> int:
-        return len(self._applied)
-
     def extends(self, tx: Transaction) -> bool:
         """Whether `tx` comes after every kept transaction in trade-time order."""
         return not self._applied or tx.sort_key() > self._applied[-1].sort_key()
