@@ -187,15 +187,18 @@ LOGIN_REDIRECT_URL = "/"
 SIGNUP_ENABLED = env.bool("SIGNUP_ENABLED", default=DEVELOPMENT)
 LOGOUT_REDIRECT_URL = "/"
 
-# Failed logins are throttled per account and per address (django-axes): after
-# LOGIN_FAILURE_LIMIT failures, either is refused for LOGIN_COOLOFF_MINUTES.
+# Failed logins are throttled per (account, address) and per address (django-axes): after
+# LOGIN_FAILURE_LIMIT failures for one account from one address, that account is refused
+# from that address, and after as many failures from one address (any accounts), that
+# address is refused, each for LOGIN_COOLOFF_MINUTES. An account is never locked for every
+# address: a stranger guessing from elsewhere cannot lock its owner out.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_COOLOFF_MINUTES", default=15))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "tickstream.web.views.login_locked"
 

@@ -1,7 +1,7 @@
 """`POST /api/auth/token/`: a program's API token for a username and password.
 
 Failed attempts count towards the same throttle as the login page (django-axes: per
-account and per address), so the endpoint cannot be used to guess passwords faster."""
+(account, address) and per address), so the endpoint cannot be used to guess passwords faster."""
 
 from __future__ import annotations
 
