@@ -1,4 +1,5 @@
-"""Writes of accounts: API tokens (sign-up is Django's user form)."""
+"""Writes of accounts: API tokens and the skeletons of names (sign-up is Django's user
+form, `forms.SignUpForm`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ from typing import Any
 
 from django.db import transaction
 from rest_framework.authtoken.models import Token
+
+from tickstream.accounts.models import NameSkeleton
+from tickstream.accounts.names import skeleton
 
 
 @transaction.atomic
@@ -18,3 +22,21 @@ def token_rotate(*, user: Any) -> Token:
 def token_get_or_create(*, user: Any) -> Token:
     token, _ = Token.objects.get_or_create(user=user)
     return token
+
+
+def name_claim(*, user: Any) -> bool:
+    """Records the skeleton of `user`'s name; False when another user holds it (a name
+    given in the admin may look like another's: it is allowed there, not at sign-up)."""
+    shape = skeleton(user.get_username())
+    NameSkeleton.objects.filter(user=user).exclude(skeleton=shape).delete()
+    NameSkeleton.objects.bulk_create(
+        [NameSkeleton(user=user, skeleton=shape)], ignore_conflicts=True
+    )
+    return NameSkeleton.objects.filter(user=user, skeleton=shape).exists()
+
+
+def on_user_saved(sender: Any, instance: Any, update_fields: Any = None, **_: Any) -> None:
+    """post_save of the user model: the name's skeleton follows the name."""
+    if update_fields is not None and "username" not in update_fields:
+        return  # a login's last_login, a password: the name did not change
+    name_claim(user=instance)

@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -33,7 +34,11 @@ class SignUpView(View):
         form = SignUpForm(request.POST)
         if not form.is_valid():
             return render(request, self.template_name, {"form": form}, status=400)
-        user = form.save()
+        try:
+            user = form.save()
+        except ValidationError as taken:  # a look-alike name won the race
+            form.add_error("username", taken)
+            return render(request, self.template_name, {"form": form}, status=400)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect(safe_next(request) or "portfolio-list")
 
