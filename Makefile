@@ -33,7 +33,8 @@ DB_TESTS := tests/market/test_api.py tests/market/test_writer.py tests/market/te
 	tests/market/test_runtime.py tests/market/test_edge_properties.py tests/market/test_backfill.py \
 	tests/portfolio/test_api.py tests/portfolio/test_authz.py \
 	tests/trading/test_api.py tests/trading/test_venue.py tests/trading/test_race.py \
-	tests/stream/test_events.py tests/test_exact_decimals.py tests/test_text_edge.py
+	tests/stream/test_events.py tests/test_exact_decimals.py tests/test_text_edge.py \
+	tests/alerts/test_caps.py
 
 test: install lint
 	@if $(BIN)/python -c 'import socket; socket.create_connection(("127.0.0.1", 5432), 1)' \

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
@@ -34,6 +35,12 @@ class AlertsError(Exception):
         self.code = code
         self.message = message
         self.field = field
+
+
+def _one_at_a_time(owner: Any) -> None:
+    """Locks the owner's row until the transaction ends, so two processes creating at once
+    count one after the other and a cap holds (SQLite's writers are serial already)."""
+    list(get_user_model().objects.select_for_update().filter(pk=owner.pk).values_list("pk"))
 
 
 def _name(name: Any) -> str:
@@ -63,6 +70,7 @@ def _symbols(symbols: Any) -> list[Any]:
 @transaction.atomic
 def watchlist_create(*, owner: Any, name: Any, symbols: Any = ()) -> Watchlist:
     """A new watchlist of `symbols` in that order."""
+    _one_at_a_time(owner)
     if Watchlist.objects.filter(owner=owner).count() >= MAX_WATCHLISTS:
         raise AlertsError("too_many", f"at most {MAX_WATCHLISTS} watchlists")
     instruments = _symbols(list(symbols))
@@ -139,6 +147,7 @@ def _alert_fields(symbol: Any, condition: Any, value: Any) -> tuple[Any, Conditi
 def alert_create(*, owner: Any, symbol: Any, condition: Any, value: Any, note: Any = "") -> Alert:
     """A new active alert. It starts armed unless its level is already passed: then it
     waits for the price to cross back first."""
+    _one_at_a_time(owner)
     if Alert.objects.filter(owner=owner).count() >= MAX_ALERTS:
         raise AlertsError("too_many", f"at most {MAX_ALERTS} alerts")
     instrument, kind, number = _alert_fields(symbol, condition, value)
