@@ -14,6 +14,7 @@ from django.db.models import F
 
 from tickstream.alerts.core.book import Change, Condition
 from tickstream.alerts.models import Alert, AlertFiring, Watchlist, WatchlistItem
+from tickstream.market.core import numbers
 from tickstream.market.core.messages import decimal_str
 from tickstream.market.core.ticks import datetime_to_iso
 from tickstream.market.selectors import instrument_by_symbol, instruments_by_symbol
@@ -126,13 +127,13 @@ def _alert_fields(symbol: Any, condition: Any, value: Any) -> tuple[Any, Conditi
             "bad_condition", f"condition must be one of {names}", field="condition"
         ) from None
     try:
-        number = Decimal(str(value)) if isinstance(value, str | int | Decimal) else None
-    except ArithmeticError:
-        number = None
+        number = numbers.parse_decimal(value)
+    except numbers.NumberError as exc:
+        raise AlertsError("bad_value", f"value: {exc}", field="value") from None
     bound = MAX_PERCENT if kind.relative else MAX_LEVEL
     if kind is Condition.MOVE_DOWN:
         bound = Decimal(100)  # a price falls by less than all of it: 100 % never fires
-    if number is None or not number.is_finite() or not 0 < number < bound:
+    if not 0 < number < bound:
         what = "percent" if kind.relative else "level"
         raise AlertsError(
             "bad_value", f"value must be a {what} above 0 and below {bound:,.0f}", field="value"

@@ -17,7 +17,8 @@ from tickstream.market.broker import (
     SNAPSHOT_CHANNEL,
     request_channel,
 )
-from tickstream.market.core.formats import parse_decimal, parse_time
+from tickstream.market.core import numbers
+from tickstream.market.core.formats import parse_time
 from tickstream.market.core.messages import tick_dict
 from tickstream.market.core.ticks import Tick
 from tickstream.market.runtime import current_runtime
@@ -115,10 +116,8 @@ def parse_pushed_tick(item: Any, now: int) -> Tick:
 
 
 def _number(name: str, value: Any) -> Decimal:
-    if not isinstance(value, str | Decimal | int) or isinstance(value, bool):
-        raise ValueError(f"{name} must be a decimal string or a number")
     try:
-        return parse_decimal(value)
+        return numbers.parse_decimal(value)
     except ValueError as exc:
         raise ValueError(f"{name}: {exc}") from None
 

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from pathlib import Path
 
+from tickstream.market.core import numbers
 from tickstream.market.core.ticks import NS_PER_S, datetime_to_ns
 from tickstream.market.core.validation import check_size, require_prices
 
@@ -89,8 +90,8 @@ _NUMERIC = re.compile(r"^-?\d+(\.\d+)?$")
 def parse_time(text: str) -> int:
     """Parse a date, date-time (naive = UTC, or with offset) or epoch number to ns."""
     value = text.strip()
-    if len(value) > MAX_NUMBER_TEXT:
-        raise ValueError(f"a time of {len(value)} characters (at most {MAX_NUMBER_TEXT})")
+    if len(value) > numbers.MAX_TEXT:
+        raise ValueError(f"a time of {len(value)} characters (at most {numbers.MAX_TEXT})")
     if _NUMERIC.match(value) and not re.fullmatch(r"\d{8}", value):
         number = Decimal(value)
         # Epoch in s, ms, us or ns, told apart by magnitude (valid for years 1973-2286).
@@ -117,25 +118,10 @@ def _parse_datetime(value: str) -> datetime:
     raise ValueError(f"unrecognised time {value!r}")
 
 
-MAX_NUMBER_TEXT = 64  # characters of a number's text, checked before it is parsed
-
-
 def parse_decimal(text: object) -> Decimal:
-    """Parse a number exactly (floats via their shortest repr); reject blanks and words."""
-    if isinstance(text, bool):
-        raise ValueError("boolean is not a number")
-    if isinstance(text, float):
-        text = repr(text)
-    text = str(text).strip()
-    if len(text) > MAX_NUMBER_TEXT:
-        raise ValueError(f"a number of {len(text)} characters (at most {MAX_NUMBER_TEXT})")
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(f"{text!r} is not a number") from None
-    if not value.is_finite():
-        raise ValueError(f"{text!r} is not a finite number")
-    return value
+    """A number of a file's cell or a feed's JSON (floats via their shortest repr): the
+    cell's spaces are the file's, trimmed; the rest is `numbers.parse_decimal`."""
+    return numbers.parse_decimal(text.strip() if isinstance(text, str) else text, floats=True)
 
 
 _ALIASES = {

@@ -27,9 +27,10 @@ import logging
 import time
 from collections.abc import Mapping
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import InvalidOperation
 from typing import TYPE_CHECKING, Any
 
+from tickstream.market.core import numbers
 from tickstream.market.core.ticks import NS_PER_S, Tick, ns_to_datetime
 from tickstream.market.feeds.base import Emit, Feed, FeedFailed, backoff_delay
 from tickstream.market.feeds.health import FeedState
@@ -268,23 +269,13 @@ class AlpacaFeed(Feed):
     def _tick(self, message: dict[str, Any]) -> Tick | None:
         try:
             symbol = self.mapping[message["S"]]
-            price, size = _number(message["p"]), _number(message["s"])
+            price, size = numbers.parse_decimal(message["p"]), numbers.parse_decimal(message["s"])
             trade_id = f"{message['x']}-{message['i']}"
             ts_event = rfc3339_ns(message["t"])
         except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
             self.health.error("malformed_trade", f"{exc}: {message!r}"[:300])
             return None
         return Tick(symbol, price, size, ts_event, time.time_ns(), self.source, trade_id)
-
-
-def _number(value: Any) -> Decimal:
-    """A JSON number (its text, as parsed) as a finite Decimal."""
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ValueError(f"not a number: {value!r}")
-    number = Decimal(value)
-    if not number.is_finite():
-        raise ValueError(f"not finite: {value!r}")
-    return number
 
 
 def _rfc3339(ms: int) -> str:

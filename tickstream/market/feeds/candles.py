@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from decimal import Decimal
 from typing import Any
 
+from tickstream.market.core import numbers
 from tickstream.market.core.analytics.intervals import Interval
 from tickstream.market.writer import CandleRow
 
@@ -21,10 +21,8 @@ def venue_candle(symbol: str, interval: str, bar: Sequence[Any], trades: int = 0
     """A closed candle from `[start ms, open, high, low, close, volume]` (numbers as text
     or int, never float)."""
     start_ms, o, h, low, c, v = bar[:6]
-    values = [Decimal(str(x)) for x in (o, h, low, c, v)]
-    if any(isinstance(x, float) for x in (o, h, low, c, v)):
-        raise ValueError("a candle's numbers must not pass through float")
-    if not all(x.is_finite() for x in values) or min(values) < 0:
+    values = [numbers.parse_decimal(x) for x in (o, h, low, c, v)]  # never via float
+    if min(values) < 0:
         raise ValueError(f"unreadable candle {bar!r}")
     return CandleRow(symbol, interval, int(start_ms) * 1_000_000, *values, max(0, trades), True)
 

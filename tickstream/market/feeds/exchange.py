@@ -25,9 +25,10 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import InvalidOperation
 from typing import TYPE_CHECKING, Any
 
+from tickstream.market.core import numbers
 from tickstream.market.core.ticks import Tick
 from tickstream.market.feeds.base import Emit, Feed, FeedFailed, backoff_delay
 from tickstream.market.feeds.health import FeedState
@@ -314,8 +315,8 @@ class ExchangeFeed(Feed):
             self.health.error("duplicate")
             return None
         try:
-            price = _decimal(trade.get("price"))
-            size = _decimal(trade.get("amount"))
+            price = numbers.parse_decimal(trade.get("price"))
+            size = numbers.parse_decimal(trade.get("amount"))
             timestamp = int(trade["timestamp"])
         except (KeyError, TypeError, ValueError, InvalidOperation):
             self.health.error("malformed_trade", f"{symbol}: {dict(trade).get('info')!r}"[:300])
@@ -339,15 +340,6 @@ class ExchangeFeed(Feed):
         if len(order) > RECENT_IDS:
             ids.discard(order.popleft())
         return False
-
-
-def _decimal(value: Any) -> Decimal:
-    if value is None or isinstance(value, float | bool):
-        raise ValueError(f"not a decimal: {value!r}")
-    number = Decimal(str(value))
-    if not number.is_finite():
-        raise ValueError(f"not finite: {value!r}")
-    return number
 
 
 def _point_websockets_at(exchange: Any, origin: str) -> None:

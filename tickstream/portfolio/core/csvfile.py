@@ -83,7 +83,11 @@ def read(text: str, now: datetime) -> list[Record]:
         if long is not None:
             problems.append(Problem(number, long, "too_long", f"over {MAX_CELL:,} characters"))
             continue
-        cells = dict(zip(header, row, strict=True))
+        # Spaces around a cell are the file's layout (`2026-01-02, buy, AAPL`), not its
+        # value; the note is kept as written.
+        cells = {
+            h: cell if h == "note" else cell.strip() for h, cell in zip(header, row, strict=True)
+        }
         cells["note"] = unescape(cells["note"])
         try:
             records.append(record(cells, now))

@@ -6,15 +6,16 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
+from tickstream.market.core import numbers
 from tickstream.portfolio.core.costbasis import Kind
 
 PLACES = 10  # the store's decimals
 MAX_AMOUNT = Decimal(10) ** 15  # quantities and cash amounts
 MAX_PRICE = Decimal(10) ** 12  # prices and fees (the market's bound on a price)
-MAX_TEXT = 64  # characters of a number before it is parsed
+MAX_TEXT = 64  # characters of a time before it is parsed
 MAX_NOTE = 500
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 TRADES = frozenset({Kind.BUY, Kind.SELL, Kind.SPLIT})
@@ -68,23 +69,17 @@ def amount(
     positive: bool = False,
     bound: Decimal = MAX_AMOUNT,
 ) -> Decimal:
-    """A decimal from text or a number (never through a float): finite, >= 0 (> 0 with
-    `positive`), below `bound` and at most ten decimals."""
+    """A decimal of the one grammar (`numbers.parse_decimal`: text or an exact JSON
+    number, never a float): >= 0 (> 0 with `positive`), below `bound`, at most ten
+    decimals. Missing or blank is `required` (a form's empty field)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
             raise FieldError(field, "required", f"{field} is required")
         return Decimal(0)
-    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-        raise FieldError(field, "bad_number", f"{field} must be a decimal number as text")
-    text = str(value).strip()
-    if len(text) > MAX_TEXT:
-        raise FieldError(field, "bad_number", f"{field} is longer than {MAX_TEXT} characters")
     try:
-        number = Decimal(text)
-    except InvalidOperation:
-        raise FieldError(field, "bad_number", f"{field} is not a number: {text!r}") from None
-    if not number.is_finite():
-        raise FieldError(field, "bad_number", f"{field} must be finite")
+        number = numbers.parse_decimal(value)
+    except numbers.NumberError as exc:
+        raise FieldError(field, "bad_number", f"{field}: {exc}") from None
     if number < 0 or (positive and number == 0):
         least = "above zero" if positive else "zero or more"
         raise FieldError(field, "out_of_range", f"{field} must be {least}")
