@@ -4,6 +4,7 @@ edits reach the evaluator without a restart."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -13,7 +14,7 @@ from tests.factories import user_with_token
 from tests.stream.conftest import Market, connect, frames, request, until
 from tickstream.alerts.hook import AlertHook
 from tickstream.alerts.models import Alert, AlertFiring
-from tickstream.alerts.services import alert_create, alert_update
+from tickstream.alerts.services import alert_create, alert_delete, alert_update
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -87,3 +88,50 @@ async def test_an_edit_reaches_the_evaluator_and_a_paused_alert_is_silent(
     await until(lambda: hook.fired == 1)
     firing = await AlertFiring.objects.aget(alert_id=alert.pk)
     assert str(firing.price) == "369.0000000000" and str(firing.level) == "370.0000000000"
+
+
+async def test_an_alert_crossed_50_ms_after_it_is_made_fires(
+    market: Market, settings: object
+) -> None:
+    """The evaluator is told of a new alert on commit (its poll is a minute away here), and
+    places it against the price it last saw: a crossing 50 ms later fires it. Before, the
+    alert reached it up to ALERTS_REFRESH_S late and the crossing was lost; an alert on a
+    symbol no other alert watched was even placed against the crossing price, disarmed."""
+    settings.ALERTS_REFRESH_S = 60  # type: ignore[attr-defined]
+    evaluator = AlertHook()
+    await evaluator.start()
+    market.pipeline.hooks.append(evaluator)
+    try:
+        market.trade("NVDA", "140.00")
+        user, _ = await database_sync_to_async(user_with_token)()
+        up = await database_sync_to_async(alert_create)(
+            owner=user, symbol="NVDA", condition="above", value="140.05"
+        )
+        down = await database_sync_to_async(alert_create)(
+            owner=user, symbol="NVDA", condition="below", value="139.80"
+        )
+        await asyncio.sleep(0.05)
+        market.trade("NVDA", "140.10")
+        await until(lambda: evaluator.fired == 1, timeout=2.0)
+        market.trade("NVDA", "139.75")
+        await until(lambda: evaluator.fired == 2, timeout=2.0)
+        assert await database_sync_to_async(_count)(up.pk) == 1
+        assert await database_sync_to_async(_count)(down.pk) == 1
+    finally:
+        await evaluator.stop()
+
+
+async def test_a_deleted_alert_leaves_the_book_on_commit(market: Market, settings: object) -> None:
+    settings.ALERTS_REFRESH_S = 60  # type: ignore[attr-defined]
+    evaluator = AlertHook()
+    await evaluator.start()
+    try:
+        user, _ = await database_sync_to_async(user_with_token)()
+        alert = await database_sync_to_async(alert_create)(
+            owner=user, symbol="NVDA", condition="above", value="150"
+        )
+        await until(lambda: alert.pk in evaluator.book.alerts, timeout=2.0)
+        await database_sync_to_async(alert_delete)(alert=alert)
+        await until(lambda: alert.pk not in evaluator.book.alerts, timeout=2.0)
+    finally:
+        await evaluator.stop()

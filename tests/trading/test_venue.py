@@ -4,6 +4,7 @@ exact balances, pushed to the owner and recorded in a linked portfolio."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -349,3 +350,36 @@ async def test_the_orders_channel_reaches_its_owner_only(
     assert [m for m in theirs if m["type"] == "update"] == []
     for ws in sockets:
         await ws.disconnect()
+
+
+async def test_a_placed_order_meets_a_trade_50_ms_later_without_polling(
+    market: Market, settings: Any
+) -> None:
+    """Orders reach the engine by a notice on commit: with the poll a minute away, a
+    market buy placed now fills on a trade 50 ms later, and a cancel leaves the engine
+    (before, the engine saw either only at its next poll, TRADING_POLL_S later)."""
+    settings.TRADING_POLL_S = 60
+    hook = MatchingHook()
+    await hook.start()
+    market.pipeline.hooks.append(hook)
+    try:
+        market.trade("AAPL", "200")
+        await database_sync_to_async(stored_quote)("AAPL", "200")
+        user, _, _ = await database_sync_to_async(funded)("10000")
+        buy = await database_sync_to_async(place)(
+            user, symbol="AAPL", side="buy", type="market", quantity="1"
+        )
+        rest = await database_sync_to_async(place)(
+            user, symbol="AAPL", side="buy", type="limit", quantity="1", price="150"
+        )
+        await asyncio.sleep(0.05)
+        market.trade("AAPL", "200", size="100")
+        await until(lambda: hook.fills == 1, timeout=2.0)
+        assert hook.engine is not None and rest.pk in hook.engine.orders
+        await database_sync_to_async(services.order_cancel)(order=rest)
+        await until(lambda: hook.engine is not None and rest.pk not in hook.engine.orders, 2.0)
+        await written(hook)
+        assert (await reload(buy)).status == "filled"
+        assert len(hook.placement_ms) == 2
+    finally:
+        await hook.stop()

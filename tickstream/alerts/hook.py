@@ -1,10 +1,12 @@
 """The alert evaluator: a tick hook in the pipeline's process (so with several web
 processes each alert fires exactly once).
 
-It keeps every active alert in an `AlertBook` (O(log n) per tick), reloads the book when
-alerts change (it polls a cheap version query every ALERTS_REFRESH_S), and hands what
-fires to a task that stores it and publishes it to the owner: nothing on the tick path
-waits for the database.
+It keeps every active alert in an `AlertBook` (O(log n) per tick). An alert created,
+edited or deleted is handed to it by a notice through the broker once its transaction
+commits (`services._tell_evaluator`: one read of that alert), so it is checked from the
+next trade on; a poll of a cheap version query every ALERTS_REFRESH_S reloads the book
+should a notice be lost. What fires goes to a task that stores it and publishes it to the
+owner: nothing on the tick path waits for the database.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from django.conf import settings
 from tickstream.alerts.core.book import AlertBook, Change
 from tickstream.db import Outage, db_call
 from tickstream.market.core.engine import TickUpdate
+from tickstream.stream.notices import Listener
 from tickstream.throttled_log import ThrottledWarning
 
 log = logging.getLogger(__name__)
@@ -40,9 +43,14 @@ class AlertHook:
         self._queue: asyncio.Queue[tuple[Change, datetime] | None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._overflow = ThrottledWarning(log)
+        self._notices: Listener | None = None
 
     async def start(self) -> None:
+        from tickstream.alerts.services import EVALUATOR_NOTICES
+
         self._queue = asyncio.Queue(MAX_QUEUED)
+        self._notices = Listener(EVALUATOR_NOTICES, self.on_notice, name="alert evaluator")
+        await self._notices.start()
         await self.reload()
         self._tasks = [
             asyncio.create_task(self._refresh_loop(), name="alerts refresh"),
@@ -50,6 +58,9 @@ class AlertHook:
         ]
 
     async def stop(self) -> None:
+        if self._notices is not None:
+            await self._notices.stop()
+            self._notices = None
         if self._queue is not None:
             await self._queue.put(None)  # record what fired, then end
         for task in self._tasks[1:]:
@@ -79,6 +90,26 @@ class AlertHook:
             self.book.add(alert)
             self._seen[alert.id] = edited
         self._version = version
+
+    async def on_notice(self, message: dict[str, Any]) -> None:
+        """One alert created, edited or deleted: the book takes it as stored now."""
+        from tickstream.alerts.selectors import active_alert
+
+        try:
+            alert_id = int(message["id"])
+        except (KeyError, TypeError, ValueError):
+            log.warning("an unreadable alert notice: %r", message)
+            return
+        found = await db_call(active_alert, alert_id)
+        if found is None:
+            self.book.remove(alert_id)
+            self._seen.pop(alert_id, None)
+            return
+        alert, edited = found
+        if alert_id in self.book.alerts and self._seen.get(alert_id) == edited:
+            return
+        self.book.add(alert)
+        self._seen[alert_id] = edited
 
     async def _refresh_loop(self) -> None:
         from tickstream.alerts.selectors import alerts_version

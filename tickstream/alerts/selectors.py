@@ -62,6 +62,17 @@ def active_alerts() -> list[tuple[BookAlert, Any]]:
     return [(book_alert(r), r.updated_at) for r in rows]
 
 
+def active_alert(alert_id: int) -> tuple[BookAlert, Any] | None:
+    """One alert as `active_alerts` has it; None if it is paused, deleted or its
+    instrument inactive."""
+    row = (
+        Alert.objects.filter(pk=alert_id, active=True, instrument__active=True)
+        .select_related("instrument")
+        .first()
+    )
+    return None if row is None else (book_alert(row), row.updated_at)
+
+
 def alerts_version() -> tuple[Any, int]:
     """Changes whenever an alert is created, edited or deleted (what the evaluator polls)."""
     found = Alert.objects.aggregate(latest=Max("updated_at"), count=Count("id"))

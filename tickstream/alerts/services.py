@@ -18,6 +18,7 @@ from tickstream.market.core import numbers
 from tickstream.market.core.messages import decimal_str
 from tickstream.market.core.ticks import datetime_to_iso
 from tickstream.market.selectors import instrument_by_symbol, instruments_by_symbol
+from tickstream.stream.notices import notify
 from tickstream.stream.publish import publish
 
 MAX_WATCHLISTS = 20
@@ -26,6 +27,7 @@ MAX_ALERTS = 500  # per user
 MAX_PERCENT = Decimal(1000)
 MAX_NOTE = 200
 MAX_LEVEL = Decimal(10) ** 12
+EVALUATOR_NOTICES = "alerts.evaluator"  # created, edited and deleted alerts, for the hook
 
 
 class AlertsError(Exception):
@@ -160,6 +162,7 @@ def alert_create(*, owner: Any, symbol: Any, condition: Any, value: Any, note: A
         note=_note(note or ""),
     )
     alert.save()
+    _tell_evaluator(alert.pk)
     return alert
 
 
@@ -188,6 +191,7 @@ def alert_update(
     if note is not None:
         alert.note = _note(note)
     alert.save()
+    _tell_evaluator(alert.pk)
     return alert
 
 
@@ -200,8 +204,16 @@ def _note(note: Any) -> str:
     return text
 
 
+@transaction.atomic
 def alert_delete(*, alert: Alert) -> None:
+    _tell_evaluator(alert.pk)
     alert.delete()
+
+
+def _tell_evaluator(alert_id: int) -> None:
+    """Hand the alert to the evaluator once this transaction commits, so it is checked
+    from the next trade on (its poll, every ALERTS_REFRESH_S, is the safety net)."""
+    notify(EVALUATOR_NOTICES, {"type": "alerts.alert", "id": alert_id})
 
 
 def alert_message(alert: Alert, firing: AlertFiring) -> dict[str, Any]:

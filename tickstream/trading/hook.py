@@ -11,9 +11,13 @@ web process when embedded, `runfeeds` when split), so every trade is matched onc
   (cancelled by its owner, filled by another engine) makes the write stale: nothing is
   written, the engine drops what it holds of that order and reloads it from the database.
   So an order is never filled twice, whatever runs beside this engine.
-- It polls for orders placed or cancelled since it last looked (every TRADING_POLL_S,
-  with a look-back that covers transactions committing late) and compares every open
-  order once a minute.
+- An order placed or cancelled is handed to it by a notice through the broker once its
+  transaction commits (`services._tell_engine`): one read of that order, so a marketable
+  order meets the next trade. It also polls for orders changed since it last looked
+  (every TRADING_POLL_S, with a look-back that covers transactions committing late), the
+  safety net for a lost notice, and compares every open order once a minute.
+- `placement_ms` keeps how long each order took from its creation to the engine (the
+  last 100,000); the figures are logged when the engine stops (`make bench-trading`).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import os
 import socket
 import time
 import uuid
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -37,6 +42,7 @@ from django.utils import timezone
 
 from tickstream.db import Outage, db_call, reconnecting
 from tickstream.market.core.engine import TickUpdate
+from tickstream.stream.notices import Listener
 from tickstream.throttled_log import ThrottledWarning
 from tickstream.trading.core import matching
 from tickstream.trading.core.orders import Order, OrderType, Side, Status, TimeInForce
@@ -126,6 +132,8 @@ class MatchingHook:
             "beat": Outage(log, "the engine's heartbeat"),
         }
         self._context = contextvars.Context()
+        self.placement_ms: deque[float] = deque(maxlen=100_000)
+        self._notices: Listener | None = None
 
     # --- life ---
 
@@ -146,6 +154,10 @@ class MatchingHook:
         self.engine = matching.Engine(markets, selectors.rules())
         self.known = {}
         await self.reconcile()
+        from tickstream.trading.services import ENGINE_NOTICES
+
+        self._notices = Listener(ENGINE_NOTICES, self.on_notice, name="matching engine")
+        await self._notices.start()
         await self._beat()
         self._tasks = [
             asyncio.create_task(self._write_loop(), name="trading writer"),
@@ -157,6 +169,9 @@ class MatchingHook:
     async def stop(self) -> None:
         from tickstream.trading.services import engine_gone
 
+        if self._notices is not None:
+            await self._notices.stop()
+            self._notices = None
         if self._tasks:
             await self._queue.put(None)  # write what was queued, then end
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
@@ -173,6 +188,15 @@ class MatchingHook:
             self.fills,
             self.stale,
         )
+        if self.placement_ms:
+            ordered = sorted(self.placement_ms)
+            log.info(
+                "placement to engine: median %.2f ms, p99 %.2f ms, max %.2f ms over %d orders",
+                ordered[len(ordered) // 2],
+                ordered[min(len(ordered) - 1, len(ordered) * 99 // 100)],
+                ordered[-1],
+                len(ordered),
+            )
         with contextlib.suppress(Exception):
             await self._db(lambda: engine_gone(name=self.instance))
         if self._executor is not None:
@@ -313,6 +337,18 @@ class MatchingHook:
 
     # --- following the database ---
 
+    async def on_notice(self, message: dict[str, Any]) -> None:
+        """An order placed or cancelled elsewhere (`services._tell_engine`): read it if
+        the engine holds something else of it."""
+        try:
+            order_id, version = int(message["id"]), int(message["version"])
+            is_open = bool(message["open"])
+        except (KeyError, TypeError, ValueError):
+            log.warning("an unreadable order notice: %r", message)
+            return
+        if self._stale(order_id, version, is_open):
+            await self.reload({order_id})
+
     async def reload(self, order_ids: set[int]) -> None:
         """Drop what the engine holds of these orders and take them again as the
         database has them (open ones only)."""
@@ -354,6 +390,8 @@ class MatchingHook:
             engine.markets = {m.symbol: m for m in await self._db(selectors.markets)}
             engine.adopt(order, row.held)
         self.known[row.pk] = _Known(row.version, generation, pending, row.expires_at)
+        if known is None and row.created_at >= self._started_at:
+            self.placement_ms.append((time.time() - row.created_at.timestamp()) * 1000)
         if row.expires_at is not None:
             heapq.heappush(self._expiry, (row.expires_at, row.pk))
 

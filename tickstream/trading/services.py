@@ -30,6 +30,7 @@ from tickstream.portfolio.core.costbasis import Kind
 from tickstream.portfolio.core.records import FieldError, Record
 from tickstream.portfolio.models import Portfolio
 from tickstream.portfolio.services import PortfolioError, transaction_add
+from tickstream.stream.notices import notify
 from tickstream.stream.publish import publish
 from tickstream.trading import selectors
 from tickstream.trading.core import matching
@@ -48,6 +49,7 @@ from tickstream.trading.models import (
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
 MAX_TRANSFER = Decimal(10) ** 12
+ENGINE_NOTICES = "trading.engine"  # placed and cancelled orders, for the matching engine
 
 
 class TradingError(Exception):
@@ -289,6 +291,7 @@ def _place_locked(
         expires_at=expires,
     )
     _publish(account, "order", order=selectors.order_data(order))
+    _tell_engine(order)
     return Placed(order, created=True)
 
 
@@ -316,7 +319,15 @@ def order_cancel(*, order: Order) -> Order:
     balances = _balances_locked(account, {order.held_currency})
     _close(order, core.Status.CANCELLED, "cancelled by its owner", balances)
     _publish(account, "order", order=selectors.order_data(order))
+    _tell_engine(order)
     return order
+
+
+def _tell_engine(order: Order) -> None:
+    """Hand the order to the matching engine once this transaction commits (its poll
+    finds it too, TRADING_POLL_S later, should the notice be lost)."""
+    notice = {"type": "trading.order", "id": order.pk, "version": order.version}
+    notify(ENGINE_NOTICES, notice | {"open": order.is_open})
 
 
 def _close(order: Order, status: core.Status, reason: str, balances: dict[str, Balance]) -> None:

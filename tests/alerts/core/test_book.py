@@ -39,6 +39,16 @@ def test_an_alert_already_past_its_level_waits_for_a_crossing() -> None:
     assert _fired(book, "AAPL", "95", "90", "101", "100") == [[], [], [], [1]]
 
 
+def test_an_alert_added_after_prices_is_placed_against_the_last_one() -> None:
+    """The book remembers the price of a symbol no alert watched yet: an alert added at
+    99 for 100 is armed, and the next price, 101, fires it (it used to be placed against
+    101 and start disarmed, never firing for that crossing)."""
+    book = AlertBook()
+    assert _fired(book, "AAPL", "98", "99") == [[], []]
+    book.add(Alert(1, "AAPL", Condition.ABOVE, D("100")))
+    assert _fired(book, "AAPL", "101") == [[1]]
+
+
 def test_many_alerts_at_many_levels_fire_in_one_tick() -> None:
     book = AlertBook()
     for n in range(1, 11):

@@ -8,7 +8,9 @@ An alert watches one symbol for one condition:
 
 Each alert fires **once per crossing**: when it fires it is disarmed, and it re-arms only
 after the price has crossed back to the other side of its level. An alert whose level is
-already passed when the book first sees it starts disarmed (it waits for a crossing).
+already passed when the book first sees it starts disarmed (it waits for a crossing); the
+book keeps the last price of every symbol it was given, so that is the price when the
+alert arrives, never a later one.
 
 Per symbol the book keeps four lists sorted by level (armed and disarmed, for each side),
 so a price finds what fires and what re-arms by bisection: O(log n + k) for k changes,
@@ -135,6 +137,9 @@ class AlertBook:
         """A new price (and the session open) of `symbol`: what fires and what re-arms."""
         book = self._symbols.get(symbol)
         if book is None:
+            # Remember the price: an alert added later is placed against it at once, not
+            # against whatever price comes next (which may have crossed it meanwhile).
+            self._symbols[symbol] = _Symbol(open=session_open, last=price)
             return []
         if session_open is not None and session_open != book.open:
             self._new_session(symbol, book, session_open)

@@ -1,0 +1,137 @@
+"""Notices: a change committed by one process, told at once to the processes that act on
+it, through the broker.
+
+An order placed by a web process must reach the matching engine, an alert the evaluator
+(both in the pipeline's process), a rotated token every web process's open sockets. Each
+of those also finds the change by itself (the engine and the evaluator poll the database,
+a socket's next check reads it), so a notice is the fast path and never the only one: a
+notice the broker loses costs latency, not correctness.
+
+`notify(group, message)` sends once the current transaction commits (at once outside
+one), so a listener never reads a change before it is there. A `Listener` joins its group
+on a broker channel of its own and hands each notice to its handler; it survives broker
+outages with backoff and joins again, since a restarted broker forgets who listens.
+Cost: one broker message per change, and the handler's work per notice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from tickstream.market.broker import checked_group
+
+log = logging.getLogger(__name__)
+REJOIN_S = 600.0  # a group membership the broker may expire is renewed this often
+failures = 0  # notices the broker refused (each is logged; the listener's poll catches up)
+
+Handler = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def notify(group: str, message: dict[str, Any]) -> None:
+    """Send `message` (JSON-serialisable, with a `type`) to the listeners of `group` once
+    the current transaction commits; from async code, use `anotify`."""
+    checked_group(group)
+    transaction.on_commit(lambda: _send_now(group, message))
+
+
+def _send_now(group: str, message: dict[str, Any]) -> None:
+    global failures
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, message)
+    except Exception as exc:
+        failures += 1
+        log.warning("notice to %s not sent (%d so far): %s", group, failures, exc)
+
+
+async def anotify(group: str, message: dict[str, Any]) -> None:
+    """`notify` from async code (which holds no transaction): sent now; a broker failure
+    is logged and counted."""
+    global failures
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        await layer.group_send(checked_group(group), message)
+    except Exception as exc:
+        failures += 1
+        log.warning("notice to %s not sent (%d so far): %s", group, failures, exc)
+
+
+class Listener:
+    """Receives the notices of `group` and awaits `handle` for each, in order. A failing
+    handler is logged and the next notice handled."""
+
+    def __init__(self, group: str, handle: Handler, *, name: str = "") -> None:
+        self.group = checked_group(group)
+        self.handle = handle
+        self.name = name or group
+        self.received = 0
+        self.ready = asyncio.Event()  # set once the group is joined
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Listen in a task; returns once the group is joined (or after 2 s of trying,
+        the task goes on trying)."""
+        self._task = asyncio.create_task(self._run(), name=f"notices {self.name}")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.ready.wait(), 2.0)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        failures = 0
+        channel = ""
+        while True:
+            try:
+                if not channel:
+                    channel = await layer.new_channel("notice.")
+                await layer.group_add(self.group, channel)
+                self.ready.set()
+                failures = 0
+                await self._receive(layer, channel)
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    if channel:
+                        await asyncio.shield(layer.group_discard(self.group, channel))
+                raise
+            except Exception as exc:
+                failures += 1
+                delay = min(5.0, 0.1 * 2**failures)
+                log.warning(
+                    "%s: the broker failed (%s); joining again in %.1fs", self.name, exc, delay
+                )
+                await asyncio.sleep(delay)
+
+    async def _receive(self, layer: Any, channel: str) -> None:
+        """Notices until REJOIN_S passed (then the caller joins again) or the broker fails."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + REJOIN_S
+        while (left := until - loop.time()) > 0:
+            try:
+                message = await asyncio.wait_for(layer.receive(channel), left)
+            except TimeoutError:
+                return
+            self.received += 1
+            try:
+                await self.handle(message)
+            except Exception:
+                log.exception("%s: a notice could not be handled", self.name)
