@@ -25,6 +25,7 @@ import http.client
 import json
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -212,12 +213,112 @@ def api(orders: int, feeds: str) -> None:
     print("  goal (issue 11): placing an order through the API under 20 ms at p99 on SQLite")
 
 
+PLACEMENT = re.compile(
+    r"placement to engine: from commit median ([0-9.]+) ms, p99 ([0-9.]+) ms, max ([0-9.]+) ms "
+    r"over (\d+) orders told by notice, (\d+) read from the database; from creation median "
+    r"([0-9.]+) ms, p99 ([0-9.]+) ms"
+)
+
+
+def _reachable(port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), 1):
+            return True
+    except OSError:
+        return False
+
+
+def placement(layout: str, orders: int) -> str:
+    """Place `orders` resting limit orders through the API while the market trades 1,000
+    times a second; the engine's own figures of placement to engine."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_"))},
+        "TICKSTREAM_DEVELOPMENT": "true",
+        "PYTHONPATH": str(ROOT),
+        "PYTHONUNBUFFERED": "1",
+        "LOG_LEVEL": "INFO",  # the engine's figures are an INFO line when it stops
+        "SIM_BACKFILL_S": "0",
+        "SIM_RATE": "1000",
+        "FEEDS": "simulated",
+        "TRADING_ORDERS_PER_SECOND": "1000000",
+        "TRADING_MAX_OPEN_ORDERS": "1000000",
+    }
+    database = ""
+    if layout == "split":
+        if not (_reachable(5432) and _reachable(6379)):
+            return "split: skipped (needs PostgreSQL on 5432 and Redis on 6379)"
+        database = f"tickstream_bench_{os.getpid()}"
+        env |= {
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}",
+            "REDIS_URL": "redis://127.0.0.1:6379/0",
+            "CHANNEL_PREFIX": f"b{os.getpid()}",
+        }
+    with tempfile.TemporaryDirectory() as var:
+        port = free_port()
+        log = Path(var) / "server.log"
+        command = ["run", "--port", str(port)] if layout == "embedded" else ["split"]
+        if layout == "split":
+            env["WEB_PORTS"] = str(port)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "tickstream", *command],
+            env={**env, "TICKSTREAM_VAR_DIR": var},
+            cwd=ROOT,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_port(port, timeout=120)
+            anonymous = Client(port)
+            status, token, _ = anonymous.call(
+                "POST", "/api/auth/token/", {"username": "demo", "password": "demo-tickstream"}
+            )
+            assert status == 200, token
+            client = Client(port, token["token"])  # type: ignore[index]
+            deadline = time.monotonic() + 120
+            while client.call("GET", "/api/trading/account/")[1]["engine"] != "running":  # type: ignore[index]
+                assert time.monotonic() < deadline, "the engine did not start"
+                time.sleep(0.2)
+            time.sleep(2)  # the market at its rate
+            body = {"symbol": "AAPL", "side": "buy", "type": "limit", "quantity": "1",
+                    "price": "1.00"}  # fmt: skip
+            for _ in range(orders):
+                status, order, _ = client.call("POST", "/api/trading/orders/", body)
+                assert status == 201, order
+            time.sleep(1)  # the last ones reach the engine
+        finally:
+            stop(server)
+            if database:
+                import psycopg
+
+                with psycopg.connect(
+                    "postgres://postgres@127.0.0.1:5432/postgres", autocommit=True
+                ) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        text = log.read_text(errors="replace")
+    found = PLACEMENT.search(text)
+    if found is None:
+        return f"{layout}: no figures in the log\n{text[-1500:]}"
+    median, p99, worst, told, read, c_median, c_p99 = found.groups()
+    return (
+        f"{layout:>9}  from commit: median {float(median):5.2f} ms  p99 {float(p99):5.2f} ms  "
+        f"max {float(worst):6.2f} ms  ({int(told):,} told, {int(read)} read)\n"
+        f"{'':>9}  from creation in its transaction: median {float(c_median):5.2f} ms  "
+        f"p99 {float(c_p99):5.2f} ms"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--skip-api", action="store_true")
     parser.add_argument("--api-only", action="store_true")
+    parser.add_argument("--placement-only", action="store_true")
     options = parser.parse_args()
+    if options.placement_only:
+        _placements(200 if options.quick else 1000)
+        return
     trades = 20_000 if options.quick else 100_000
     if options.api_only:
         for feeds in ("", "simulated"):
@@ -245,6 +346,16 @@ def main() -> None:
     if not options.skip_api:  # the server's floor without a market, then with one
         for feeds in ("", "simulated"):
             api(400 if options.quick else 2000, feeds)
+    _placements(200 if options.quick else 1000)
+
+
+def _placements(orders: int) -> None:
+    print(f"\nplacement to engine, simulated market at 1,000 trades/s, {orders:,} orders")
+    print("  baseline in the same run: from creation, which adds the order's own transaction;")
+    print("  before notices an order waited up to TRADING_POLL_S (200 ms) for the engine's poll\n")
+    for layout in ("embedded", "split"):
+        print(" ", placement(layout, orders))
+    print("\n  goal (issue 24): p99 <= 5 ms at 1,000 trades/s, embedded and split")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from tests.trading.conftest import balances, funded, place, reload, resting, wri
 from tickstream.portfolio.models import Transaction
 from tickstream.portfolio.services import portfolio_create
 from tickstream.trading import services
-from tickstream.trading.hook import MatchingHook
+from tickstream.trading.hook import MatchingHook, _noticed, order_notice, pure_order
 from tickstream.trading.models import Fill, Order
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -372,6 +372,11 @@ async def test_a_placed_order_meets_a_trade_50_ms_later_without_polling(
         rest = await database_sync_to_async(place)(
             user, symbol="AAPL", side="buy", type="limit", quantity="1", price="150"
         )
+        await until(lambda: hook.engine is not None and rest.pk in hook.engine.orders, 2.0)
+        # Taken in from the notice, without a read: as the database holds it.
+        row = await reload(rest)
+        assert _noticed(order_notice(row))[:3] == (pure_order(row), row.held, row.version)
+        assert hook.engine is not None and hook.engine.held[rest.pk] == row.held
         await asyncio.sleep(0.05)
         market.trade("AAPL", "200", size="100")
         await until(lambda: hook.fills == 1, timeout=2.0)

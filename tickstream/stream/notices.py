@@ -8,9 +8,11 @@ a socket's next check reads it), so a notice is the fast path and never the only
 notice the broker loses costs latency, not correctness.
 
 `notify(group, message)` sends once the current transaction commits (at once outside
-one), so a listener never reads a change before it is there. A `Listener` joins its group
-on a broker channel of its own and hands each notice to its handler; it survives broker
-outages with backoff and joins again, since a restarted broker forgets who listens.
+one), so a listener never reads a change before it is there; the message carries `sent`,
+the time it left (epoch seconds), for the listener to measure how soon it arrived. A
+`Listener` joins its group on a broker channel of its own and hands each notice to its
+handler; it survives broker outages with backoff and joins again, since a restarted
+broker forgets who listens.
 Cost: one broker message per change, and the handler's work per notice.
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -48,7 +51,7 @@ def _send_now(group: str, message: dict[str, Any]) -> None:
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(group, message)
+        async_to_sync(layer.group_send)(group, message | {"sent": time.time()})
     except Exception as exc:
         failures += 1
         log.warning("notice to %s not sent (%d so far): %s", group, failures, exc)
@@ -62,7 +65,7 @@ async def anotify(group: str, message: dict[str, Any]) -> None:
     if layer is None:
         return
     try:
-        await layer.group_send(checked_group(group), message)
+        await layer.group_send(checked_group(group), message | {"sent": time.time()})
     except Exception as exc:
         failures += 1
         log.warning("notice to %s not sent (%d so far): %s", group, failures, exc)

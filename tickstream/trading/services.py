@@ -326,8 +326,13 @@ def order_cancel(*, order: Order) -> Order:
 def _tell_engine(order: Order) -> None:
     """Hand the order to the matching engine once this transaction commits (its poll
     finds it too, TRADING_POLL_S later, should the notice be lost)."""
+    from tickstream.trading.hook import order_notice
+
     notice = {"type": "trading.order", "id": order.pk, "version": order.version}
-    notify(ENGINE_NOTICES, notice | {"open": order.is_open})
+    notice |= {"open": order.is_open}
+    if order.is_open:
+        notice["order"] = order_notice(order)
+    notify(ENGINE_NOTICES, notice)
 
 
 def _close(order: Order, status: core.Status, reason: str, balances: dict[str, Balance]) -> None:
