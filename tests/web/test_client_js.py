@@ -81,3 +81,30 @@ def test_reconnection_backoff_is_capped_and_jittered(server: str, browser: Any) 
     )
     context.close()
     assert delays == [[250, 500], [500, 1000], [1000, 2000], [7500, 15000], [7500, 15000]]
+
+
+def test_an_unavailable_subscription_is_asked_for_again_until_served(
+    server: str, browser: Any
+) -> None:
+    """`unavailable` (the pipeline still starting) is retried with backoff by itself; a
+    page that opened too early goes live without a reload."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.add_init_script(path=str(JS / "fake_socket.js"))
+    page.goto(f"{server}/accounts/login/")
+    out = page.evaluate((JS / "unavailable_scenario.js").read_text())
+    context.close()
+    assert [s["channels"] for s in out["sent"]] == [["ticker:AAPL"]] * 3
+    assert out["errors"] == [] and out["unavailable"] == 2
+    assert out["events"] == [["snapshot", 5]] and out["synced"] is True
+    assert out["sockets"] == 1  # asked again on the same connection
+
+
+def test_a_signed_out_socket_is_not_reopened(server: str, browser: Any) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    page.add_init_script(path=str(JS / "fake_socket.js"))
+    page.goto(f"{server}/accounts/login/")
+    out = page.evaluate((JS / "signed_out_scenario.js").read_text())
+    context.close()
+    assert out["states"] == ["live", "signed-out"] and out["sockets"] == 1

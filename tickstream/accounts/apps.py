@@ -9,6 +9,9 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from tickstream.accounts.services import on_user_saved
+        from django.contrib.auth.signals import user_logged_out
+
+        from tickstream.accounts.services import on_logged_out, on_user_saved
 
         post_save.connect(on_user_saved, sender=settings.AUTH_USER_MODEL, dispatch_uid="name")
+        user_logged_out.connect(on_logged_out, dispatch_uid="sign-out-sockets")

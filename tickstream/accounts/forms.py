@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.forms import UserCreationForm
+from django import forms
+from django.contrib.auth.forms import PasswordChangeForm, UserCreationForm
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -41,3 +42,13 @@ class SignUpForm(UserCreationForm):  # type: ignore[type-arg]
             if commit and not NameSkeleton.objects.filter(user=user).exists():
                 raise ValidationError(LOOKS_TAKEN, "looks_taken")
         return user
+
+
+class PasswordChangeEverywhereForm(PasswordChangeForm):
+    """Django's password change, with "sign out everywhere" (`services.password_changed`)."""
+
+    sign_out_everywhere = forms.BooleanField(
+        required=False,
+        label="Also sign out everywhere and replace my API token (programs using it stop "
+        "until they are given the new one)",
+    )

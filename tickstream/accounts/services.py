@@ -10,13 +10,35 @@ from rest_framework.authtoken.models import Token
 
 from tickstream.accounts.models import NameSkeleton
 from tickstream.accounts.names import skeleton
+from tickstream.stream.revocation import revoke_session, revoke_sessions, revoke_token
 
 
 @transaction.atomic
 def token_rotate(*, user: Any) -> Token:
-    """A new API token for `user`; the old one stops working at once."""
+    """A new API token for `user`; the old one stops working at once, on open websockets
+    too (closed as signed out in every web process when this commits)."""
+    for key in Token.objects.filter(user=user).values_list("key", flat=True):
+        revoke_token(user=user, key=key)
     Token.objects.filter(user=user).delete()
     return Token.objects.create(user=user)
+
+
+def on_logged_out(sender: Any, request: Any, user: Any, **_: Any) -> None:
+    """`user_logged_out`: that browser session's sockets are signed out."""
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    if user is not None and session_key:
+        revoke_session(user=user, session_key=session_key)
+
+
+@transaction.atomic
+def password_changed(*, user: Any, everywhere: bool) -> None:
+    """After a password change: every browser session's sockets are signed out (Django
+    ends the other sessions themselves; the one that changed it goes on with a new key).
+    `everywhere` also replaces the API token, signing out the programs that use it; an API
+    token otherwise survives a password change (docs/configuration.md, Logins)."""
+    revoke_sessions(user=user)
+    if everywhere:
+        token_rotate(user=user)
 
 
 def token_get_or_create(*, user: Any) -> Token:

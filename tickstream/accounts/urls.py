@@ -5,4 +5,5 @@ from tickstream.accounts import views
 urlpatterns = [
     path("signup/", views.SignUpView.as_view(), name="signup"),
     path("token/", views.TokenView.as_view(), name="account-token"),
+    path("password_change/", views.PasswordChangeView.as_view(), name="password_change"),
 ]

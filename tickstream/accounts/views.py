@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -13,8 +14,8 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
-from tickstream.accounts.forms import SignUpForm
-from tickstream.accounts.services import token_get_or_create, token_rotate
+from tickstream.accounts.forms import PasswordChangeEverywhereForm, SignUpForm
+from tickstream.accounts.services import password_changed, token_get_or_create, token_rotate
 
 
 class SignUpView(View):
@@ -64,3 +65,16 @@ class TokenView(LoginRequiredMixin, View):
     def post(self, request: HttpRequest) -> HttpResponse:
         token = token_rotate(user=request.user)
         return render(request, "accounts/token.html", {"token": token.key, "rotated": True})
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """`/accounts/password_change/`: Django's, then the browser sessions' sockets are
+    signed out, and with "sign out everywhere" the API token is replaced as well."""
+
+    form_class = PasswordChangeEverywhereForm
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        everywhere = bool(form.cleaned_data.get("sign_out_everywhere"))
+        password_changed(user=form.user, everywhere=everywhere)
+        return response

@@ -28,6 +28,8 @@ from channels.security.websocket import OriginValidator, WebsocketDenier
 from django.http.cookie import parse_cookie
 from django.urls import URLPattern
 
+from tickstream.stream.revocation import Credential, digest
+
 
 @database_sync_to_async
 def _user_for(key: str) -> Any:
@@ -98,20 +100,23 @@ def _header(scope: dict[str, Any], wanted: bytes) -> str | None:
     return None
 
 
-async def socket_user(key: str | None, cookie: str | None) -> Any:
+async def socket_user(key: str | None, cookie: str | None) -> tuple[Any, Credential | None]:
     """The user of a websocket with that token (`_token`) and cookie header: the token's,
-    else the session's, else anonymous."""
+    else the session's, else anonymous; with how it signed in (`revocation.py`)."""
     if key:
         user = await _user_for(key)
         if user is not None:
-            return user
+            return user, ("token", digest(key))
     if cookie:
         from django.conf import settings
 
         session_key = parse_cookie(cookie).get(settings.SESSION_COOKIE_NAME)
         if session_key:
-            return await _session_user(session_key)
-    return _anonymous()
+            user = await _session_user(session_key)
+            if user.is_authenticated:
+                return user, ("session", digest(session_key))
+            return user, None
+    return _anonymous(), None
 
 
 class BrowserOriginValidator(OriginValidator):
@@ -172,7 +177,7 @@ class WebsocketEdge:
     async def _signed_in(
         self, app: Any, key: str | None, cookie: str | None, scope: dict[str, Any], *io: Any
     ) -> Any:
-        scope["user"] = await socket_user(key, cookie)
+        scope["user"], scope["credential"] = await socket_user(key, cookie)
         return await app(scope, *io)
 
     def _origin_allowed(self, scope: dict[str, Any]) -> bool:

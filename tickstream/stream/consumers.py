@@ -21,6 +21,7 @@ from tickstream.stream.core.protocol import (
     ABUSE_LIMIT,
     ABUSE_WINDOW_S,
     CLOSE_ABUSE,
+    CLOSE_SIGNED_OUT,
     CLOSE_SLOW,
     MAX_SUBSCRIPTIONS,
     MESSAGES_PER_SECOND,
@@ -132,6 +133,15 @@ class HubConsumer(AsyncWebsocketConsumer):
             await super().close(code=code, reason=reason)
         except (RuntimeError, OSError):  # the peer went away first
             pass
+
+    async def sign_out(self) -> None:
+        """What signed this socket in was revoked (`revocation.py`): an `error` frame
+        `signed_out`, then the close with CLOSE_SIGNED_OUT; nothing more is sent or read."""
+        if self._closed:
+            return
+        message = "you were signed out (logout, password change or a new API token)"
+        self.deliver(error_frame(ErrorCode.SIGNED_OUT, message, None))
+        await self.close_after_sending(CLOSE_SIGNED_OUT)
 
     async def websocket_receive(self, message: dict[str, Any]) -> None:
         if getattr(self, "_closed", False):

@@ -32,6 +32,8 @@ from tickstream.stream.core.fanout import (
 )
 from tickstream.stream.core.protocol import ChannelRef, ErrorCode, ProtocolError, encode
 from tickstream.stream.groups import publish_group
+from tickstream.stream.notices import Listener
+from tickstream.stream.revocation import REVOCATIONS, revoked
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,8 @@ class Subscriber(Protocol):
     def backlog(self) -> int: ...
 
     def check_slow(self) -> None: ...
+
+    async def sign_out(self) -> None: ...
 
 
 @dataclass(slots=True)
@@ -115,6 +119,8 @@ class Hub:
         self._starts: dict[str, _Load] = {}  # sequenced groups waiting for their number
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
+        self._revocations = Listener(REVOCATIONS, self.revoke, name="hub revocations", layer=layer)
+        self.signed_out = 0  # sockets closed by a revocation
 
     # The core's state, for tests and monitoring.
     @property
@@ -140,8 +146,10 @@ class Hub:
             self._tasks.append(asyncio.create_task(self._flush_loop(), name="hub flush"))
         if self.currents is not None and self.audit_s > 0:
             self._tasks.append(asyncio.create_task(self._audit_loop(), name="hub audit"))
+        await self._revocations.start(wait=0)  # a socket opens without waiting for it
 
     async def stop(self) -> None:
+        await self._revocations.stop()
         tasks = [*self._tasks, *self._background]
         for task in tasks:
             task.cancel()
@@ -160,6 +168,17 @@ class Hub:
         self._background.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("hub: %s failed", task.get_name(), exc_info=task.exception())
+
+    async def revoke(self, message: dict[str, Any]) -> None:
+        """A token, session or password revoked (`revocation.py`): close the sockets here
+        that signed in with it. O(this process's sockets)."""
+        for conn in list(self.connections):
+            scope = getattr(conn, "scope", None) or {}
+            user = scope.get("user")
+            user_id = user.pk if user is not None and user.is_authenticated else None
+            if revoked(message, user_id, scope.get("credential")):
+                self.signed_out += 1
+                await conn.sign_out()
 
     # --- subscriptions ---
 

@@ -75,20 +75,22 @@ class Listener:
     """Receives the notices of `group` and awaits `handle` for each, in order. A failing
     handler is logged and the next notice handled."""
 
-    def __init__(self, group: str, handle: Handler, *, name: str = "") -> None:
+    def __init__(self, group: str, handle: Handler, *, name: str = "", layer: Any = None) -> None:
         self.group = checked_group(group)
+        self.layer = layer
         self.handle = handle
         self.name = name or group
         self.received = 0
         self.ready = asyncio.Event()  # set once the group is joined
         self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        """Listen in a task; returns once the group is joined (or after 2 s of trying,
-        the task goes on trying)."""
+    async def start(self, *, wait: float = 2.0) -> None:
+        """Listen in a task; returns once the group is joined, or after `wait` seconds
+        of trying (the task goes on trying)."""
         self._task = asyncio.create_task(self._run(), name=f"notices {self.name}")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.ready.wait(), 2.0)
+        if wait > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.ready.wait(), wait)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -98,7 +100,7 @@ class Listener:
             self._task = None
 
     async def _run(self) -> None:
-        layer = get_channel_layer()
+        layer = self.layer or get_channel_layer()
         if layer is None:
             return
         failures = 0
@@ -130,7 +132,8 @@ class Listener:
         until = loop.time() + REJOIN_S
         while (left := until - loop.time()) > 0:
             try:
-                message = await asyncio.wait_for(layer.receive(channel), left)
+                async with asyncio.timeout(left):  # no task of its own, as wait_for makes
+                    message = await layer.receive(channel)
             except TimeoutError:
                 return
             self.received += 1

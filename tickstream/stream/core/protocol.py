@@ -27,7 +27,7 @@ ABUSE_WINDOW_S = 10.0
 
 CLOSE_ABUSE = 4029  # too many bad or too many messages
 CLOSE_SLOW = 4008  # the client did not read its updates for too long
-CLOSE_UNAUTHORISED = 4401
+CLOSE_SIGNED_OUT = 4401  # what signed the socket in was revoked (logout, password, token)
 
 
 class ErrorCode(StrEnum):
@@ -45,6 +45,7 @@ class ErrorCode(StrEnum):
     UNAVAILABLE = "unavailable"
     BAD_TEXT = "bad_text"  # a string with a control character
     INTERNAL = "internal_error"  # the server failed on the request; the socket stays open
+    SIGNED_OUT = "signed_out"  # then the close with CLOSE_SIGNED_OUT
 
 
 class ProtocolError(Exception):

@@ -12,14 +12,18 @@
 // notice) it asks for the channel again and gets the missed updates or a fresh snapshot. On
 // a lost connection it reconnects with capped, jittered exponential backoff and resumes
 // every channel with `since`: the server sends what was missed, or a snapshot marked
-// `reset` when it no longer has it. No gap goes unnoticed: `client.synced(channel)` says
-// whether a channel's state is complete.
+// `reset` when it no longer has it. A subscription answered `unavailable` (the market
+// pipeline is still starting, or the broker is down) is asked for again with the same
+// backoff until it is served. No gap goes unnoticed: `client.synced(channel)` says
+// whether a channel's state is complete. A socket closed with 4401 (signed out: a logout,
+// a password change, a new API token) is not reopened; the state reads "signed-out".
 //
 // `ReconnectingSocket` gives the same reconnection to the endpoints kept from the
 // tutorials; `coalesce` runs DOM work at most once per animation frame.
 
 const DEFAULT_BACKOFF = { initialMs: 500, maxMs: 15000, factor: 2 };
 const OFFLINE_AFTER = 4; // failed attempts in a row before the state reads "offline"
+const CLOSE_SIGNED_OUT = 4401; // the server revoked what signed the socket in
 
 export function socketUrl(path) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
@@ -80,10 +84,17 @@ export class ReconnectingSocket {
       this._touch();
       this.onmessage(event.data);
     };
-    socket.onclose = () => {
+    socket.onclose = (event) => {
       if (this.socket !== socket) return;
       this.socket = null;
       clearTimeout(this._watchdog);
+      if (event && event.code === CLOSE_SIGNED_OUT) {
+        // What signed this page in was revoked (logout, password change, a new token):
+        // coming back would be as someone else, so it stays closed until a reload.
+        this.closed = true;
+        this._setState("signed-out");
+        return;
+      }
       if (!this.closed) this._scheduleReconnect();
     };
     socket.onerror = () => {}; // onclose follows
@@ -132,11 +143,16 @@ export class TickstreamClient {
     this.channels = new Map(); // name -> {seq, epoch, data, synced, handlers:Set}
     this.onstate = () => {};
     this.onerror = (message) => console.warn("tickstream:", message.code, message.message);
-    this.stats = { snapshots: 0, resets: 0, updates: 0, stale: 0, gaps: 0, resyncs: 0 };
+    this.stats = { snapshots: 0, resets: 0, updates: 0, stale: 0, gaps: 0, resyncs: 0, unavailable: 0 };
     this.user = null;
     this.flushMs = null;
     this._nextId = 1;
     this._requests = new Map(); // id -> {resolve, reject, timer}: ops an app registered
+    this._subscribing = new Map(); // id -> channel names of a subscribe not yet answered
+    this._unserved = new Set(); // channels answered `unavailable`, asked again after a delay
+    this._retryAttempt = 0;
+    this._retryTimer = null;
+    this._backoff = backoff;
     this.socket = new ReconnectingSocket(url, {
       backoff,
       watchdogMs: 40000, // three heartbeats (15 s) missed: the connection is dead
@@ -168,7 +184,7 @@ export class TickstreamClient {
       }
       if (handler) ch.handlers.add(handler);
     }
-    if (fresh.length) this._send({ op: "subscribe", id: this._nextId++, channels: fresh });
+    if (fresh.length) this._subscribe(fresh);
     return () => this.unsubscribe(names, handler);
   }
 
@@ -236,10 +252,45 @@ export class TickstreamClient {
       if (ch.seq !== null) since[name] = ch.seq;
       if (ch.epoch !== null) epoch = ch.epoch;
     }
-    const request = { op: "subscribe", id: this._nextId++, channels: names };
+    const request = {};
     if (Object.keys(since).length) request.since = since;
     if (epoch !== null) request.epoch = epoch;
-    this._send(request);
+    this._subscribing.clear(); // the old socket's requests are answered no more
+    this._subscribe(names, request);
+  }
+
+  /** Send a subscribe and remember its channels until it is answered. */
+  _subscribe(names, extra = {}) {
+    const id = this._nextId++;
+    this._subscribing.set(id, names);
+    this._send({ op: "subscribe", id, channels: names, ...extra });
+  }
+
+  /** A subscribe answered `unavailable`: ask again for its channels after a backoff delay
+   * (the pipeline may still be starting); the attempts reset once a channel is served. */
+  _unavailable(names) {
+    for (const name of names) if (this.channels.has(name)) this._unserved.add(name);
+    if (this._retryTimer || !this._unserved.size) return;
+    const delay = backoffDelay(this._retryAttempt, this._backoff);
+    this._retryAttempt += 1;
+    this._retryTimer = setTimeout(() => {
+      this._retryTimer = null;
+      const again = [...this._unserved].filter((name) => this.channels.has(name));
+      this._unserved.clear();
+      if (!again.length) return;
+      const since = {};
+      let epoch = null;
+      for (const name of again) {
+        const ch = this.channels.get(name);
+        if (ch.seq !== null) since[name] = ch.seq;
+        if (ch.epoch !== null) epoch = ch.epoch;
+      }
+      const extra = {};
+      if (Object.keys(since).length) extra.since = since;
+      if (epoch !== null) extra.epoch = epoch;
+      if (this.state === "live") this._subscribe(again, extra);
+      // not live: the reconnection's resume asks for every channel anyway
+    }, delay);
   }
 
   /** A gap in one channel: drop it on the server and ask again from the last applied seq. */
@@ -249,10 +300,10 @@ export class TickstreamClient {
     ch.synced = false;
     this.stats.resyncs += 1;
     this._send({ op: "unsubscribe", id: this._nextId++, channels: [name] });
-    const request = { op: "subscribe", id: this._nextId++, channels: [name] };
+    const request = {};
     if (ch.seq !== null) request.since = { [name]: ch.seq };
     if (ch.epoch !== null) request.epoch = ch.epoch;
-    this._send(request);
+    this._subscribe([name], request);
   }
 
   _receive(raw) {
@@ -279,6 +330,7 @@ export class TickstreamClient {
         ch.epoch = m.epoch ?? ch.epoch;
         ch.data = m.data;
         ch.synced = true;
+        this._retryAttempt = 0;
         this.stats.snapshots += 1;
         if (m.reset) this.stats.resets += 1;
         this._emit(m.channel, ch, { kind: "snapshot", data: m.data, seq: m.seq, reset: Boolean(m.reset) });
@@ -307,6 +359,7 @@ export class TickstreamClient {
         this._resync(m.channel);
         return;
       case "subscribed":
+        this._subscribing.delete(m.id);
         // A resume: the server sends what was missed (or a reset snapshot) right after this
         // answer, in the same frame, so the channel is whole again (a gap resyncs it).
         for (const name of m.channels || []) {
@@ -317,9 +370,18 @@ export class TickstreamClient {
       case "result":
         this._answer(m.id, true, m);
         return;
-      case "error":
-        if (!this._answer(m.id, false, m)) this.onerror(m);
+      case "error": {
+        if (this._answer(m.id, false, m)) return;
+        const names = this._subscribing.get(m.id);
+        this._subscribing.delete(m.id);
+        if (names && m.code === "unavailable") {
+          this.stats.unavailable += 1;
+          this._unavailable(names); // served later: not an error the page must handle
+          return;
+        }
+        this.onerror(m);
         return;
+      }
       default: // unsubscribed, pong, heartbeat
         return;
     }

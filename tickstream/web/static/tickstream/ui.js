@@ -5,6 +5,12 @@ const STATE_TEXT = {
   live: "live",
   reconnecting: "reconnecting…",
   offline: "offline",
+  "signed-out": "signed out",
+};
+
+const STATE_TITLE = {
+  live: "Receiving live prices",
+  "signed-out": "You were signed out (a logout, a password change or a new API token): sign in again and reload",
 };
 
 /** Show a socket's state in the header badge (text, not colour alone). */
@@ -14,7 +20,7 @@ export function showConnection(state) {
   badge.hidden = false; // pages without a live connection never show it
   badge.dataset.state = state;
   badge.textContent = STATE_TEXT[state] || state;
-  badge.title = state === "live" ? "Receiving live prices" : "Not receiving live prices; retrying";
+  badge.title = STATE_TITLE[state] || "Not receiving live prices; retrying";
 }
 
 export function setupThemeToggle() {
