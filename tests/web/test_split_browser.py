@@ -63,6 +63,11 @@ def test_a_dashboard_opened_while_the_split_layout_starts_goes_live(
         )
         cells = "[...document.querySelectorAll('#watchlist tr[data-symbol] [data-field=last]')]"
         page.wait_for_function(f"{cells}.slice(0, 3).every(c => c.textContent !== '–')")
+        # And its history: read again once the pipeline served (two hours were back-filled;
+        # the page had read an empty history while the feed process was busy).
+        page.wait_for_function(
+            "Number(document.getElementById('chart').dataset.candles) >= 60", timeout=30_000
+        )
         stats = page.evaluate("window.tickstreamClient.stats")
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / "split-dashboard-opened-at-start.png"))

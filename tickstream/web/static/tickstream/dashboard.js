@@ -166,6 +166,7 @@ client.subscribe(
     const q = event.data;
     if (!q || !q.symbol) return;
     quotes.set(q.symbol, q);
+    if (event.late) loadSparks([q.symbol]); // its history was read before it was served
     if (q.last && q.time) pushSpark(q.symbol, Number(q.last), Date.parse(q.time));
     if (onScreen.has(q.symbol)) coalesce(`row:${q.symbol}`, () => renderRow(q.symbol));
     if (q.symbol === view.symbol) coalesce("head", renderHead);
@@ -202,8 +203,7 @@ client.subscribe(["feeds"], (event) => {
   }
 });
 
-async function loadSparks() {
-  const symbols = [...rows.keys()];
+async function loadSparks(symbols = [...rows.keys()]) {
   const worker = async () => {
     while (symbols.length) {
       const symbol = symbols.shift();
@@ -526,8 +526,10 @@ async function openChart() {
   const handler = (event) => {
     if (token !== loadToken) return;
     if (event.channel === candleChannel) {
-      if (event.kind === "snapshot" && event.reset) {
-        reloadHistory(); // the server lost what we had: start again from the API
+      if (event.kind === "snapshot" && (event.reset || event.late)) {
+        // The server lost what we had, or the history was read before the market pipeline
+        // served (a page opened while it started): start again from the API.
+        reloadHistory();
         return;
       }
       const data = event.data || {};

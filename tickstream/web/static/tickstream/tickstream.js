@@ -4,7 +4,7 @@
 //   const client = new TickstreamClient();             // ws(s)://<this host>/ws/v1/
 //   client.onstate = (state) => badge.textContent = state;  // live | reconnecting | offline
 //   const stop = client.subscribe(["ticker:AAPL", "candles:AAPL:1m"], (event) => {
-//     // event: {channel, kind: "snapshot" | "update", data, seq, reset}
+//     // event: {channel, kind: "snapshot" | "update", data, seq, reset, late}
 //   });
 //   stop();                                            // unsubscribe
 //
@@ -14,7 +14,8 @@
 // every channel with `since`: the server sends what was missed, or a snapshot marked
 // `reset` when it no longer has it. A subscription answered `unavailable` (the market
 // pipeline is still starting, or the broker is down) is asked for again with the same
-// backoff until it is served. No gap goes unnoticed: `client.synced(channel)` says
+// backoff until it is served; its snapshot then comes with `late: true`, so a page can
+// read again what it read from the REST API while the pipeline was not serving. No gap goes unnoticed: `client.synced(channel)` says
 // whether a channel's state is complete. A socket closed with 4401 (signed out: a logout,
 // a password change, a new API token) is not reopened; the state reads "signed-out".
 //
@@ -269,7 +270,12 @@ export class TickstreamClient {
   /** A subscribe answered `unavailable`: ask again for its channels after a backoff delay
    * (the pipeline may still be starting); the attempts reset once a channel is served. */
   _unavailable(names) {
-    for (const name of names) if (this.channels.has(name)) this._unserved.add(name);
+    for (const name of names) {
+      const ch = this.channels.get(name);
+      if (!ch) continue;
+      ch.late = true; // its snapshot will say so: what the page read meanwhile may be thin
+      this._unserved.add(name);
+    }
     if (this._retryTimer || !this._unserved.size) return;
     const delay = backoffDelay(this._retryAttempt, this._backoff);
     this._retryAttempt += 1;
@@ -333,7 +339,9 @@ export class TickstreamClient {
         this._retryAttempt = 0;
         this.stats.snapshots += 1;
         if (m.reset) this.stats.resets += 1;
-        this._emit(m.channel, ch, { kind: "snapshot", data: m.data, seq: m.seq, reset: Boolean(m.reset) });
+        const late = Boolean(ch.late);
+        ch.late = false;
+        this._emit(m.channel, ch, { kind: "snapshot", data: m.data, seq: m.seq, reset: Boolean(m.reset), late });
         return;
       }
       case "update": {
