@@ -375,7 +375,13 @@ async def test_a_placed_order_meets_a_trade_50_ms_later_without_polling(
         await until(lambda: hook.engine is not None and rest.pk in hook.engine.orders, 2.0)
         # Taken in from the notice, without a read: as the database holds it.
         row = await reload(rest)
-        assert _noticed(order_notice(row))[:3] == (pure_order(row), row.held, row.version)
+        noticed = _noticed(order_notice(row))
+        assert pure_order(noticed) == pure_order(row)
+        assert (noticed.held, noticed.version, noticed.created_at) == (
+            row.held,
+            row.version,
+            row.created_at,
+        )
         assert hook.engine is not None and hook.engine.held[rest.pk] == row.held
         await asyncio.sleep(0.05)
         market.trade("AAPL", "200", size="100")

@@ -38,6 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
@@ -118,33 +119,34 @@ def order_notice(row: Any) -> dict[str, Any]:
     } | held
 
 
-def _noticed(data: dict[str, Any]) -> tuple[Order, Decimal, int, datetime | None, datetime]:
-    """`order_notice`'s dict as the engine's order, its funds, version, expiry and creation
-    (our own message, off our own broker: read, not re-validated)."""
+def _noticed(data: dict[str, Any]) -> Any:
+    """`order_notice`'s dict as a row `pure_order` and `_adopt` read (our own message, off
+    our own broker: read, not re-validated)."""
 
     def number(key: str) -> Decimal | None:
         return None if data[key] is None else Decimal(data[key])
 
-    order = Order(
-        id=int(data["id"]),
-        account=int(data["account"]),
-        symbol=str(data["symbol"]),
-        side=Side(data["side"]),
-        type=OrderType(data["type"]),
+    return SimpleNamespace(
+        pk=int(data["id"]),
+        account_id=int(data["account"]),
+        instrument=SimpleNamespace(symbol=str(data["symbol"])),
+        side=data["side"],
+        type=data["type"],
         quantity=Decimal(data["quantity"]),
         price=number("price"),
         stop_price=number("stop_price"),
-        tif=TimeInForce(data["tif"]),
+        time_in_force=data["tif"],
         filled=Decimal(data["filled"]),
         notional=Decimal(data["notional"]),
         taker_notional=Decimal(data["taker_notional"]),
         fees=Decimal(data["fees"]),
-        status=Status(data["status"]),
+        status=data["status"],
         triggered=bool(data["triggered"]),
+        held=Decimal(data["held"]),
+        version=int(data["version"]),
+        expires_at=datetime.fromisoformat(data["expires_at"]) if data["expires_at"] else None,
+        created_at=datetime.fromisoformat(data["created_at"]),
     )
-    expires = datetime.fromisoformat(data["expires_at"]) if data["expires_at"] else None
-    created = datetime.fromisoformat(data["created_at"])
-    return order, Decimal(data["held"]), int(data["version"]), expires, created
 
 
 def pure_order(row: Any) -> Order:
@@ -419,7 +421,7 @@ class MatchingHook:
             except (KeyError, TypeError, ValueError, ArithmeticError):
                 log.warning("an unreadable order in a notice: %r", data)
             else:
-                await self._take(*noticed)  # new here: taken in as told, no read
+                await self._adopt(noticed, told=True)  # new here: taken in as told, no read
                 if isinstance(message.get("sent"), float):
                     self.placement_ms.append((time.time() - message["sent"]) * 1000)
                 return
@@ -447,23 +449,13 @@ class MatchingHook:
             if row.is_open:
                 await self._adopt(row)
 
-    async def _adopt(self, row: Any) -> None:
-        if row.pk not in self.known and row.created_at >= self._started_at:
-            self.polled += 1
-        await self._take(pure_order(row), row.held, row.version, row.expires_at, row.created_at)
-
-    async def _take(
-        self,
-        order: Order,
-        held: Decimal,
-        version: int,
-        expires_at: datetime | None,
-        created_at: datetime,
-    ) -> None:
-        """Hold an open order as the database has it (`held`: the funds it reserves)."""
+    async def _adopt(self, row: Any, *, told: bool = False) -> None:
+        """Hold an open order as the database has it (`row.held`: the funds it reserves);
+        `told`: from a notice, else read from the database."""
         engine = self.engine
         if engine is None:
             return
+        order, held = pure_order(row), row.held
         known = self.known.get(order.id)
         generation = 0 if known is None else known.generation + 1
         pending = 0 if known is None else known.pending
@@ -477,11 +469,12 @@ class MatchingHook:
 
             engine.markets = {m.symbol: m for m in await self._db(selectors.markets)}
             engine.adopt(order, held)
-        self.known[order.id] = _Known(version, generation, pending, expires_at)
-        if known is None and created_at >= self._started_at:
-            self.creation_ms.append((time.time() - created_at.timestamp()) * 1000)
-        if expires_at is not None:
-            heapq.heappush(self._expiry, (expires_at, order.id))
+        self.known[order.id] = _Known(row.version, generation, pending, row.expires_at)
+        if known is None and row.created_at >= self._started_at:
+            self.creation_ms.append((time.time() - row.created_at.timestamp()) * 1000)
+            self.polled += 0 if told else 1
+        if row.expires_at is not None:
+            heapq.heappush(self._expiry, (row.expires_at, order.id))
 
     async def reconcile(self) -> None:
         """Compare every open order in the database with the engine's."""
