@@ -56,17 +56,22 @@ def split_env(
     return name, database, ports, env
 
 
-def start_split(env: dict[str, str], log: Path, ports: list[int]) -> subprocess.Popen[bytes]:
-    """`python -m tickstream split` with `env`, its lines in `log`, once every web process
-    serves the quotes the feed process computes."""
+def launch_split(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`python -m tickstream split` with `env`, its lines in `log`, at once."""
     with log.open("wb") as out:
-        proc = subprocess.Popen(
+        return subprocess.Popen(
             [sys.executable, "-m", "tickstream", "split"],
             cwd=ROOT,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+
+
+def start_split(env: dict[str, str], log: Path, ports: list[int]) -> subprocess.Popen[bytes]:
+    """`launch_split`, returning once every web process serves the quotes the feed
+    process computes."""
+    proc = launch_split(env, log)
     try:
         for port in ports:
             wait_until(lambda p=port: http_json(f"http://127.0.0.1:{p}/api/quotes/")[1], timeout=90)

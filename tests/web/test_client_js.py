@@ -17,13 +17,20 @@ def _no_ids(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in r.items() if k != "id"} for r in requests]
 
 
-def test_the_client_keeps_sequences_fills_gaps_and_resumes(server: str, browser: Any) -> None:
+def _scenario(server: str, browser: Any, script: str) -> Any:
+    """What a script of tests/web/js returns, run against the fake WebSocket."""
     context = browser.new_context()
     page = context.new_page()
     page.add_init_script(path=str(JS / "fake_socket.js"))
     page.goto(f"{server}/accounts/login/")
-    out = page.evaluate((JS / "client_scenario.js").read_text())
-    context.close()
+    try:
+        return page.evaluate((JS / script).read_text())
+    finally:
+        context.close()
+
+
+def test_the_client_keeps_sequences_fills_gaps_and_resumes(server: str, browser: Any) -> None:
+    out = _scenario(server, browser, "client_scenario.js")
     assert _no_ids(out["firstRequests"]) == [
         {"op": "subscribe", "channels": ["trades:AAPL", "ticker:AAPL"]}
     ]
@@ -88,12 +95,7 @@ def test_an_unavailable_subscription_is_asked_for_again_until_served(
 ) -> None:
     """`unavailable` (the pipeline still starting) is retried with backoff by itself; a
     page that opened too early goes live without a reload."""
-    context = browser.new_context()
-    page = context.new_page()
-    page.add_init_script(path=str(JS / "fake_socket.js"))
-    page.goto(f"{server}/accounts/login/")
-    out = page.evaluate((JS / "unavailable_scenario.js").read_text())
-    context.close()
+    out = _scenario(server, browser, "unavailable_scenario.js")
     assert [s["channels"] for s in out["sent"]] == [["ticker:AAPL"]] * 3
     assert out["errors"] == [] and out["unavailable"] == 2
     assert out["events"] == [["snapshot", 5]] and out["synced"] is True
@@ -101,10 +103,5 @@ def test_an_unavailable_subscription_is_asked_for_again_until_served(
 
 
 def test_a_signed_out_socket_is_not_reopened(server: str, browser: Any) -> None:
-    context = browser.new_context()
-    page = context.new_page()
-    page.add_init_script(path=str(JS / "fake_socket.js"))
-    page.goto(f"{server}/accounts/login/")
-    out = page.evaluate((JS / "signed_out_scenario.js").read_text())
-    context.close()
+    out = _scenario(server, browser, "signed_out_scenario.js")
     assert out["states"] == ["live", "signed-out"] and out["sockets"] == 1

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,8 @@ import psycopg
 import pytest
 import websockets.sync.client
 
-from tests.support import POSTGRES_URL, ROOT, http_json, wait_until
-from tests.test_split import split_env
+from tests.support import POSTGRES_URL, http_json, wait_until
+from tests.test_split import launch_split, split_env
 from tests.web.conftest import DESKTOP, NEEDS_CHROMIUM, SHOTS
 
 pytestmark = [*NEEDS_CHROMIUM, pytest.mark.redis]
@@ -36,14 +35,7 @@ def test_a_dashboard_opened_while_the_split_layout_starts_goes_live(
     # Two hours of history to back-fill: the feed process answers well after the web ones.
     name, _, ports, env = split_env(tmp_path, "splitweb", SIM_BACKFILL_S="7200", SIM_RATE="60")
     log = tmp_path / "split.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tickstream", "split"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    proc = launch_split(env, log)
     context = browser.new_context(viewport=DESKTOP)
     page = context.new_page()
     errors: list[str] = []
