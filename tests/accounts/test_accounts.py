@@ -171,3 +171,17 @@ def test_demo_data_is_refused_in_production(settings: Any) -> None:
     settings.DEVELOPMENT = False
     with pytest.raises(CommandError):
         call_command("setup_demo_data")
+
+
+def test_the_password_pages_wear_the_apps_shell() -> None:
+    """Django's admin ships templates of the same names, which won before (a page of the
+    admin, with a breadcrumb to /admin/, and no "sign out everywhere")."""
+    user = User.objects.create_user("ivy", password="ivys-password-5")
+    client = Client()
+    client.force_login(user)
+    page = client.get("/accounts/password_change/").content.decode()
+    assert "Django administration" not in page and 'href="/admin/"' not in page
+    assert "Change your password" in page and 'name="sign_out_everywhere"' in page
+    assert 'id="theme-toggle"' in page  # the app's header
+    done = client.get("/accounts/password_change/done/").content.decode()
+    assert "Django administration" not in done and "Password changed" in done

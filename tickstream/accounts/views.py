@@ -72,9 +72,14 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     signed out, and with "sign out everywhere" the API token is replaced as well."""
 
     form_class = PasswordChangeEverywhereForm
+    template_name = "accounts/password_change_form.html"  # the admin's would win the name
 
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
         everywhere = bool(form.cleaned_data.get("sign_out_everywhere"))
         password_changed(user=form.user, everywhere=everywhere)
         return response
+
+
+class PasswordChangeDoneView(auth_views.PasswordChangeDoneView):
+    template_name = "accounts/password_change_done.html"
