@@ -99,3 +99,28 @@ def test_the_dashboard_lists_the_users_watchlist(instruments: None) -> None:
     assert page.context["default_symbol"] == "TSLA"
     anonymous = Client().get("/")
     assert len(anonymous.context["instruments"]) == 36
+
+
+def test_a_move_alerts_level_is_told_at_the_instruments_precision(instruments: None) -> None:
+    """A move alert's level comes from the session open (`2720.294946`); the message
+    people read says it at the price step, as the price is. A level the user typed stays."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from tickstream.alerts.models import AlertFiring
+    from tickstream.alerts.services import alert_create, alert_message
+
+    owner = UserFactory()
+    move = alert_create(owner=owner, symbol="AAPL", condition="move_up", value="3.5")
+    firing = AlertFiring(
+        alert=move,
+        level=Decimal("2720.294946"),
+        price=Decimal("2720.3"),
+        fired_at=datetime.now(UTC),
+    )
+    assert alert_message(move, firing)["level"] == "2720.29"
+    fixed = alert_create(owner=owner, symbol="AAPL", condition="above", value="250.125")
+    firing = AlertFiring(
+        alert=fixed, level=Decimal("250.125"), price=Decimal("250.13"), fired_at=datetime.now(UTC)
+    )
+    assert alert_message(fixed, firing)["level"] == "250.125"

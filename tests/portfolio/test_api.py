@@ -55,6 +55,8 @@ def test_a_sale_of_more_than_is_held_is_refused_and_changes_nothing(client: APIC
         client, pid, kind="sell", symbol="AAPL", quantity="11", price="120", time="2025-02-01"
     )
     assert refused.status_code == 400 and _error(refused) == "insufficient_quantity"
+    said = refused.json()["error"]["message"]
+    assert said == "You hold 10 AAPL on 2025-02-01; this sells 11.", said
     # A sale dated before the buy is a sale of nothing: lots go by trade time.
     early = _tx(client, pid, kind="sell", symbol="AAPL", quantity="1", price="9", time="2024-12-31")
     assert _error(early) == "insufficient_quantity"
@@ -127,7 +129,11 @@ def test_edit_and_delete_keep_the_history_consistent(client: APIClient) -> None:
     tid = buy.json()["id"]
     url = f"/api/portfolios/{pid}/transactions/{tid}/"
     # Deleting the buy would leave a sale of shares never bought.
-    assert _error(client.delete(url)) == "insufficient_quantity"
+    gone = client.delete(url)
+    assert _error(gone) == "insufficient_quantity"
+    assert gone.json()["error"]["message"] == (
+        "The sale of 6 MSFT on 2025-01-03 would sell shares not held then."
+    )
     smaller = {
         "kind": "buy",
         "symbol": "MSFT",
@@ -235,6 +241,9 @@ def test_a_file_with_a_bad_row_imports_nothing_and_names_row_and_column(client: 
     oversell = CSV.replace("sell,AAPL,8", "sell,AAPL,80")
     response = client.post(f"/api/portfolios/{pid}/import/", {"csv": oversell}, format="json")
     assert _error(response) == "insufficient_quantity"
+    problem = response.json()["error"]["details"]["problems"][0]
+    assert (problem["row"], problem["column"]) == (6, "quantity")  # it had no row before
+    assert problem["message"] == "You hold 23 AAPL on 2024-01-08; this sells 80."
     assert Transaction.objects.count() == 0
     header = client.post(f"/api/portfolios/{pid}/import/", {"csv": "a,b\n1,2\n"}, format="json")
     assert _error(header) == "bad_csv"

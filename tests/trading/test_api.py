@@ -174,6 +174,9 @@ def test_a_sell_reserves_the_asset_and_needs_it(trader: tuple[APIClient, Any]) -
     assert response.status_code == 400 and response.json()["error"]["code"] == (
         "insufficient_funds"
     )
+    assert response.json()["error"]["message"] == (
+        "This order reserves 10 AAPL; 0 AAPL is available."
+    )
 
 
 def test_deposits_and_withdrawals(trader: tuple[APIClient, Any]) -> None:
@@ -183,6 +186,8 @@ def test_deposits_and_withdrawals(trader: tuple[APIClient, Any]) -> None:
     }  # fmt: skip
     out = api.post("/api/trading/withdrawals/", {"amount": "12500.51"}, format="json")
     assert out.status_code == 400 and out.json()["error"]["code"] == "insufficient_funds"
+    said = out.json()["error"]["message"]
+    assert said == "12,500.51 USD is more than the 12,500.50 USD available", said
     assert api.post(
         "/api/trading/withdrawals/", {"amount": "500.5"}, format="json"
     ).status_code == (201)
@@ -224,4 +229,8 @@ def test_an_order_whose_value_is_past_every_balance_is_insufficient_funds(
     before = _state()
     huge = _place(api, quantity="99999999999999", price="999999999999.99")
     assert huge.status_code == 400 and _error(huge) == "insufficient_funds"
+    # Said for people: money grouped and to the cent (needed rounded up, available down).
+    message = huge.json()["error"]["message"]
+    assert message.startswith("This order reserves 100,")
+    assert message.endswith(" USD; 10,000.00 USD is available."), message
     assert _state() == before

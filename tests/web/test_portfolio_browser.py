@@ -69,6 +69,19 @@ def test_sign_up_track_a_live_portfolio_import_and_get_an_alert(server: str, pag
     page.wait_for_selector('#holdings tr[data-symbol="BTC-USD"]')
     assert page.text_content('#holdings tr[data-symbol="AAPL"] td:nth-child(2)') == "10"
 
+    # Selling more than is held is said for people, and the next success clears it.
+    page.select_option("#tx-form select[name=kind]", "sell")
+    page.fill("#tx-form input[name=symbol]", "AAPL")
+    page.fill("#tx-form input[name=quantity]", "100")
+    page.fill("#tx-form input[name=price]", str(_last(server, "AAPL")))
+    page.click("#tx-submit")
+    page.wait_for_selector("#tx-error:not([hidden])")
+    said = page.text_content("#tx-error") or ""
+    assert "You hold 10 AAPL on " in said and "this sells 100" in said, said
+    add("sell", "AAPL", "1", str(_last(server, "AAPL")))
+    assert page.is_hidden("#tx-error")
+    assert page.text_content("#portfolio-message") == "Saved the sell."
+
     # The value moves with the market, with no reload.
     first = page.get_attribute("#portfolio", "data-value")
     page.wait_for_function(
@@ -139,10 +152,14 @@ def test_sign_up_track_a_live_portfolio_import_and_get_an_alert(server: str, pag
     )
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "alerts-toast-desktop.png"))
-    # The refused file's 400 is the one error the browser logs (every failed fetch is).
-    assert page.errors == [
-        "Failed to load resource: the server responded with a status of 400 (Bad Request)"
-    ]
+    page.click(".toast .toast-close")  # a toast can be dismissed
+    page.wait_for_function("document.querySelectorAll('.toast').length === 0")
+    # The refused sale's and file's 400s are the errors the browser logs (every failed
+    # fetch is).
+    assert (
+        page.errors
+        == ["Failed to load resource: the server responded with a status of 400 (Bad Request)"] * 2
+    )
 
 
 def shoot_page(page: Any, name: str) -> None:

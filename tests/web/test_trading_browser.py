@@ -189,6 +189,16 @@ def test_an_order_is_placed_and_cancelled_over_the_websocket(server: str, browse
         arg=format(before[1].normalize(), "f"),
     )
     assert "cancelled" in page.text_content("#ticket-message")
+    # A refused deposit says why; the next good one replaces that with its own word.
+    page.fill("#deposit input[name=amount]", "1_000")
+    page.click("#deposit button[type=submit]")
+    page.wait_for_function("document.getElementById('ticket-message').className.includes('down')")
+    page.fill("#deposit input[name=amount]", "1000")
+    page.click("#deposit button[type=submit]")
+    page.wait_for_function(
+        "document.getElementById('ticket-message').textContent === 'Deposited 1000 USD.'"
+    )
+    assert "down" not in (page.get_attribute("#ticket-message", "class") or "")
     status, order = http_json(f"{server}/api/trading/orders/{order_id}/")
     assert status in (401, 403)  # the API needs credentials: the page's came from its session
     context.close()

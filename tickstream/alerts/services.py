@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -216,6 +216,14 @@ def _tell_evaluator(alert_id: int) -> None:
     notify(EVALUATOR_NOTICES, {"type": "alerts.alert", "id": alert_id})
 
 
+def _level_shown(alert: Alert, level: Decimal) -> Decimal:
+    """The level as people read it: a move alert's level (derived from the session open:
+    `2720.294946`) at the instrument's price step; a level the user gave, as given."""
+    if not Condition(alert.condition).relative:
+        return level
+    return level.quantize(alert.instrument.tick_size.normalize(), rounding=ROUND_HALF_EVEN)
+
+
 def alert_message(alert: Alert, firing: AlertFiring) -> dict[str, Any]:
     """What the owner's `alerts` channel receives when an alert fires."""
     return {
@@ -224,7 +232,7 @@ def alert_message(alert: Alert, firing: AlertFiring) -> dict[str, Any]:
         "symbol": alert.instrument.symbol,
         "condition": alert.condition,
         "value": decimal_str(alert.value),
-        "level": decimal_str(firing.level),
+        "level": decimal_str(_level_shown(alert, firing.level)),
         "price": decimal_str(firing.price),
         "reference": None if firing.reference is None else decimal_str(firing.reference),
         "note": alert.note,

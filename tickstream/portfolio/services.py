@@ -31,6 +31,9 @@ from tickstream.stream.publish import publish
 CURRENCIES = frozenset({"USD"})  # one base currency until FX rates exist
 
 
+IMPORT_REF = "~import-"  # the ref of an imported row while it is checked: its index follows
+
+
 class PortfolioError(Exception):
     """A change that cannot be made; `code` (and `field`) say why."""
 
@@ -119,12 +122,24 @@ def _save(portfolio: Portfolio) -> None:
         ) from None
 
 
-def _replayed(portfolio: Portfolio, kept: Replay, change: Callable[[], Replay]) -> Replay:
+def _replayed(
+    portfolio: Portfolio,
+    kept: Replay,
+    change: Callable[[], Replay],
+    changed: str | None = None,
+) -> Replay:
     """`change()` made from the kept replay `kept` (taken by this writer), or the reason
     the history cannot stand with it (selling more than is held:
-    `insufficient_quantity`); then `kept` goes back as it was."""
+    `insufficient_quantity`, said of the transaction `changed` when it is the sale short,
+    and with its row when it is an imported one); then `kept` goes back as it was."""
     try:
         return change()
+    except core.InsufficientQuantity as exc:
+        KEPT.keep(portfolio, kept)
+        ref = exc.sale.ref
+        details = {"index": int(ref.rsplit("-", 1)[1])} if ref.startswith(IMPORT_REF) else None
+        said = exc.said(ref if ref.startswith(IMPORT_REF) else changed)
+        raise PortfolioError(exc.code, said, field="quantity", details=details) from None
     except core.CostBasisError as exc:
         KEPT.keep(portfolio, kept)
         raise PortfolioError(exc.code, str(exc)) from None
@@ -210,7 +225,7 @@ def transaction_add(*, portfolio: Portfolio, record: Record) -> Transaction:
             kept.change(added=[tx])
         return kept
 
-    _changed(portfolio, _replayed(portfolio, kept, change))
+    _changed(portfolio, _replayed(portfolio, kept, change, changed=tx.ref))
     return row
 
 
@@ -225,7 +240,9 @@ def transaction_update(*, transaction_row: Transaction, record: Record) -> Trans
     _clean(row)
     kept = KEPT.take(portfolio)
     tx = pure_transaction(row)
-    _replayed(portfolio, kept, lambda: _changing(kept, removed=[tx.ref], added=[tx]))
+    _replayed(
+        portfolio, kept, lambda: _changing(kept, removed=[tx.ref], added=[tx]), changed=tx.ref
+    )
     row.save()
     _changed(portfolio, kept)
     return row
@@ -292,7 +309,7 @@ def transactions_import(
         _clean(row)
         rows.append((index, row))
     kept = KEPT.take(portfolio)
-    pending = [_pending(row, f"~import-{index:06d}") for index, row in rows]
+    pending = [_pending(row, f"{IMPORT_REF}{index:06d}") for index, row in rows]
     _replayed(portfolio, kept, lambda: _changing(kept, added=pending))
     basis = Basis.of(kept.book)
     kept.change(removed=[t.ref for t in pending])  # as it was: it stood so before

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from typing import Any
 
 from django.conf import settings
@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from tickstream.market.core.messages import money_text
 from tickstream.market.models import Instrument
 from tickstream.portfolio.core.costbasis import Kind
 from tickstream.portfolio.core.records import FieldError, Record
@@ -133,7 +134,8 @@ def transfer_make(*, account: TradingAccount, amount: Decimal, currency: str = "
     if balance.available + amount < 0:
         raise TradingError(
             "insufficient_funds",
-            f"{-amount} {currency} is more than the {balance.available} available",
+            f"{money_text(-amount, currency, rounding=ROUND_UP)} is more than the "
+            f"{money_text(balance.available, currency, rounding=ROUND_DOWN)} available",
             field="amount",
         )
     balance.available += amount
@@ -268,7 +270,8 @@ def _place_locked(
     if balance.available < amount:
         raise TradingError(
             "insufficient_funds",
-            f"{amount} {currency} needed, {balance.available} {currency} available",
+            f"This order reserves {money_text(amount, currency, rounding=ROUND_UP)}; "
+            f"{money_text(balance.available, currency, rounding=ROUND_DOWN)} is available.",
         )
     balance.available -= amount
     balance.reserved += amount

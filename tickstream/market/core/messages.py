@@ -6,7 +6,7 @@ frames agree.
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -19,12 +19,33 @@ from tickstream.market.core.ticks import Tick, ns_to_iso
 MESSAGE_TYPE_TICK = "market.tick"
 
 
+_WIDE = Context(prec=80)  # any amount of the stores' 28 digits, to its minor unit
+# The minor units of the currencies money is kept in (ISO 4217).
+MINOR_UNITS = {"USD": 2, "EUR": 2, "GBP": 2, "CHF": 2, "CAD": 2, "AUD": 2, "JPY": 0}
+
+
 def decimal_str(value: Decimal) -> str:
     """A decimal as plain text without trailing zeros: `229.1600000000` -> `229.16`."""
     text = fixed(value)
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return text or "0"
+
+
+def grouped(value: Decimal) -> str:
+    """A decimal for people: without trailing zeros, thousands grouped: `1,234.5`."""
+    return format(Decimal(decimal_str(value)), ",f")
+
+
+def money_text(value: Decimal, currency: str, *, rounding: str = ROUND_HALF_EVEN) -> str:
+    """An amount of money for people: to the minor unit of a fiat currency (rounded as
+    told: ROUND_UP for what is needed, ROUND_DOWN for what is there), an asset as
+    `grouped`."""
+    places = MINOR_UNITS.get(currency)
+    if places is None:
+        return f"{grouped(value)} {currency}"
+    unit = Decimal(1).scaleb(-places)
+    return f"{value.quantize(unit, rounding=rounding, context=_WIDE):,f} {currency}"
 
 
 @lru_cache(maxsize=1024)

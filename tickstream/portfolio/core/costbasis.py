@@ -37,6 +37,9 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from enum import StrEnum
 
+from tickstream.market.core.messages import grouped
+from tickstream.market.core.ticks import ns_to_iso
+
 ZERO = Decimal(0)
 _COST_PLACES = Decimal("1e-10")  # the cost of a part of a lot, at the store's decimals
 _WIDE = Context(prec=60)
@@ -78,7 +81,27 @@ class CostBasisError(ValueError):
 
 
 class InsufficientQuantity(CostBasisError):
+    """A sale of more than is held at its time; `said` tells it to people."""
+
     code = "insufficient_quantity"
+
+    def __init__(self, sale: Transaction, held: Decimal) -> None:
+        self.sale = sale
+        self.held = held
+        super().__init__(self.said())
+
+    def said(self, changed: str | None = None) -> str:
+        """The sale being made (`changed`: its ref), or an existing one that a change (a
+        deleted or smaller buy, a sale dated earlier) would leave short."""
+        sale, held = self.sale, self.held
+        day = ns_to_iso(sale.time)[:10]
+        if changed is not None and sale.ref == changed:
+            have = f"{grouped(held)} {sale.symbol}" if held else f"no {sale.symbol}"
+            return f"You hold {have} on {day}; this sells {grouped(sale.quantity)}."
+        what = f"more than the {grouped(held)} held" if held else "shares not held"
+        return (
+            f"The sale of {grouped(sale.quantity)} {sale.symbol} on {day} would sell {what} then."
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -436,9 +459,7 @@ def _sell(book: Book, tx: Transaction, undo: Undo | None) -> None:
     held = book.holdings.get(tx.symbol)
     quantity = ZERO if held is None else held.quantity
     if tx.quantity > quantity:
-        raise InsufficientQuantity(
-            f"{tx.ref or 'sale'}: selling {tx.quantity} {tx.symbol} with {quantity} held"
-        )
+        raise InsufficientQuantity(tx, quantity)
     holding = _touch(book, tx, undo)
     taken: list[Taken] | None = None if undo is None else []
     consumed = holding.take(tx.quantity, taken)

@@ -15,7 +15,13 @@ function toast(event) {
   const detail = document.createElement("span");
   const relative = event.condition.startsWith("move");
   detail.textContent = `Alert ${relative ? `${event.value}% (${event.level})` : event.level} · ${formatTime(event.time)}${event.note ? ` · ${event.note}` : ""}`;
-  node.append(title, detail);
+  const close = document.createElement("button");
+  close.type = "button";
+  close.className = "toast-close";
+  close.textContent = "×";
+  close.setAttribute("aria-label", "Dismiss this alert");
+  close.addEventListener("click", () => node.remove());
+  node.append(title, detail, close);
   box.append(node);
   setTimeout(() => node.remove(), 12000);
   if ("Notification" in window && Notification.permission === "granted" && document.hidden) {

@@ -201,11 +201,16 @@ async function remove(t) {
   }
 }
 
+/** The page's one message: a success replaces an error and an error a success (the
+ * form's own error line too), so no stale word stays beside a new one. */
 function say(text, bad = false) {
   const box = $("#portfolio-message");
   box.hidden = false;
   box.textContent = text;
   box.className = `message ${bad ? "down" : ""}`;
+  const formError = $("#tx-error");
+  formError.hidden = true;
+  formError.textContent = "";
 }
 
 // The transactions, returns and chart, read together and drawn together, and only by the
@@ -241,6 +246,7 @@ form.addEventListener("submit", async (event) => {
     resetForm();
     await afterChange(`Saved the ${body.kind}.`);
   } catch (error) {
+    $("#portfolio-message").hidden = true; // the error below the form is the news now
     const box = $("#tx-error");
     box.hidden = false;
     box.textContent = describeError(error);

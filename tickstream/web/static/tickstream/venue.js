@@ -406,8 +406,10 @@ if (signedIn) {
     event.preventDefault();
     const input = event.target.elements.namedItem("amount");
     try {
-      await api("/api/trading/deposits/", { method: "POST", body: { amount: input.value.trim() } });
+      const amount = input.value.trim();
+      await api("/api/trading/deposits/", { method: "POST", body: { amount } });
       input.value = "";
+      showMessage(`Deposited ${amount} USD.`, true); // and the last error is gone
     } catch (error) {
       showMessage(describeError(error), false);
     }
