@@ -139,7 +139,11 @@ def test_the_tutorials_pages_update_their_ids(server: str, page: Any) -> None:
     assert page.inner_text("#stock-symbol") == "AAPL"  # the default, before any request
     price = page.inner_text("#stock-price")
     float(price.replace(",", ""))
-    float(page.inner_text("#stock-change").replace("+", ""))
+    change = page.inner_text("#stock-change")
+    assert "-" not in change  # a minus sign (U+2212), not a hyphen
+    float(change.replace("+", "").replace("\u2212", "-").rstrip("%"))
+    assert page.title() == "Live stock quote · tickstream"
+    assert "ws/stocks" not in page.inner_text("#stocks")  # no developer words
     page.select_option("#stock-picker", "MSFT")
     page.wait_for_function("document.getElementById('stock-symbol').textContent === 'MSFT'")
     msft = page.inner_text("#stock-price")
@@ -214,6 +218,9 @@ def test_a_server_restart_shows_reconnecting_then_resumes_without_reload(
             "document.getElementById('connection-state').dataset.state)",
             timeout=20_000,
         )
+        # The numbers on screen say they are not live any more, and since when.
+        assert page.inner_text("#stale-note").startswith("Not live (")
+        assert page.evaluate("document.documentElement.dataset.connection") != "live"
         shutil.copy(log, tmp_path / "server-1.log")
         with process(server_args(port), env, log):
             page.wait_for_function(
@@ -236,6 +243,7 @@ def test_a_server_restart_shows_reconnecting_then_resumes_without_reload(
             )
             assert page.evaluate("window.sameDocument") is True
             assert page.inner_text("#connection-state") == "live"
+            assert page.is_hidden("#stale-note")
     finally:
         context.close()
 

@@ -24,6 +24,13 @@ def test_a_password_changed_elsewhere_signs_out_the_live_page(server: str, brows
     live.fill("#id_password2", PASSWORD)
     live.click("#signup-form button[type=submit]")
     live.wait_for_url("**/portfolio/**")
+    # The token page copies the token in one click.
+    first.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
+    live.goto(f"{server}/accounts/token/")
+    live.click("[data-copy='#api-token']")
+    live.wait_for_selector("text=Copied")
+    copied = live.evaluate("navigator.clipboard.readText()")
+    assert copied == live.inner_text("#api-token") and len(copied) == 40
     live.goto(f"{server}/")
     state = "document.getElementById('connection-state').dataset.state"
     live.wait_for_function(f"{state} === 'live'", timeout=20_000)
@@ -46,6 +53,12 @@ def test_a_password_changed_elsewhere_signs_out_the_live_page(server: str, brows
 
     live.wait_for_function(f"{state} === 'signed-out'", timeout=10_000)
     assert live.inner_text("#connection-state") == "signed out"
+    # The numbers on screen are marked stale, with since when and a way back in.
+    note = live.inner_text("#stale-note")
+    assert note.startswith("You were signed out: the numbers below stopped at "), note
+    assert live.get_attribute("#stale-note a", "href").startswith("/accounts/login/?next=")
+    opacity = live.evaluate("getComputedStyle(document.querySelector('main .num')).opacity")
+    assert float(opacity) == 0.5
     live.screenshot(path=str(SHOTS / "dashboard-signed-out.png"))
     first.close()
     second.close()

@@ -1,7 +1,7 @@
 // /stocks/: tutorial 002's page on `ws/stocks/`, which streams a default stock from the
 // start; choosing another sends {"symbol": ...}, as the tutorial's client does.
 import { ReconnectingSocket, socketUrl, coalesce } from "./tickstream.js";
-import { decimalsOf, direction, formatPrice, formatTime } from "./format.js";
+import { decimalsOf, direction, formatPercent, formatPrice, formatTime } from "./format.js";
 import { instruments, showConnection } from "./ui.js";
 
 const root = document.getElementById("stocks");
@@ -26,7 +26,7 @@ function render(data) {
   el("stock-symbol").textContent = data.symbol;
   el("stock-price").textContent = formatPrice(data.price, decimals);
   const change = el("stock-change");
-  change.textContent = data.change === null ? "–" : (Number(data.change) > 0 ? "+" : "") + Number(data.change).toFixed(2);
+  change.textContent = formatPercent(data.change); // a true minus sign, never a hyphen
   change.className = dir;
   const arrow = el("stock-arrow");
   arrow.textContent = dir === "up" ? "▲" : dir === "down" ? "▼" : "■";

@@ -1,4 +1,5 @@
 // What every page shares: the theme switch, the connection badge, the instruments list.
+import { formatTime } from "./format.js";
 
 const STATE_TEXT = {
   connecting: "connecting…",
@@ -13,7 +14,11 @@ const STATE_TITLE = {
   "signed-out": "You were signed out (a logout, a password change or a new API token): sign in again and reload",
 };
 
-/** Show a socket's state in the header badge (text, not colour alone). */
+let pausedAt = null; // when the page stopped being live
+
+/** Show a socket's state in the header badge (text, not colour alone). Once the page has
+ * been live, losing the connection also marks the numbers on screen stale (dimmed, by
+ * `html[data-connection]` in app.css) and says since when, above the page. */
 export function showConnection(state) {
   const badge = document.getElementById("connection-state");
   if (!badge) return;
@@ -21,6 +26,37 @@ export function showConnection(state) {
   badge.dataset.state = state;
   badge.textContent = STATE_TEXT[state] || state;
   badge.title = STATE_TITLE[state] || "Not receiving live prices; retrying";
+  const root = document.documentElement;
+  if (state === "live") pausedAt = null;
+  else if (root.dataset.connection === "live") pausedAt = new Date();
+  root.dataset.connection = pausedAt || state === "live" ? state : "connecting";
+  showStaleNote(state);
+}
+
+function showStaleNote(state) {
+  let note = document.getElementById("stale-note");
+  if (!pausedAt) {
+    if (note) note.hidden = true;
+    return;
+  }
+  if (!note) {
+    note = document.createElement("p");
+    note.id = "stale-note";
+    note.className = "stale-note";
+    note.setAttribute("role", "status");
+    document.querySelector("main")?.prepend(note);
+  }
+  note.hidden = false;
+  const since = formatTime(pausedAt);
+  if (state === "signed-out") {
+    note.replaceChildren(`You were signed out: the numbers below stopped at ${since}. `);
+    const link = document.createElement("a");
+    link.href = `/accounts/login/?next=${encodeURIComponent(location.pathname + location.search)}`;
+    link.textContent = "Sign in again";
+    note.append(link, " to see live prices.");
+  } else {
+    note.textContent = `Not live (${STATE_TEXT[state] || state}): the numbers below are from ${since}.`;
+  }
 }
 
 export function setupThemeToggle() {
