@@ -7,7 +7,12 @@ urlpatterns = [
     path("accounts/", include("tickstream.accounts.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path(
+        "api/docs/",
+        # In the app's shell and theme (the stock page is a bare Swagger page).
+        SpectacularSwaggerView.as_view(url_name="api-schema", template_name="web/api_docs.html"),
+        name="api-docs",
+    ),
     path("api/", include("tickstream.market.urls")),
     path("api/", include("tickstream.accounts.api_urls")),
     path("api/", include("tickstream.portfolio.urls")),

@@ -185,3 +185,24 @@ def test_the_password_pages_wear_the_apps_shell() -> None:
     assert 'id="theme-toggle"' in page  # the app's header
     done = client.get("/accounts/password_change/done/").content.decode()
     assert "Django administration" not in done and "Password changed" in done
+
+
+def test_the_error_pages_wear_the_apps_shell() -> None:
+    from django.test import RequestFactory
+
+    from tickstream.market.api_errors import server_error
+
+    missing = Client().get("/nothing-here/")
+    assert missing.status_code == 404
+    page = missing.content.decode()
+    assert 'id="theme-toggle"' in page and "Page not found" in page and "/nothing-here/" in page
+    failed = server_error(RequestFactory().get("/portfolio/"))
+    assert failed.status_code == 500
+    page = failed.content.decode()
+    assert 'id="theme-toggle"' in page and "Something went wrong on our side" in page
+
+
+def test_the_api_docs_wear_the_apps_shell() -> None:
+    page = Client().get("/api/docs/").content.decode()
+    assert 'id="theme-toggle"' in page and 'id="swagger-ui"' in page
+    assert 'aria-current="page">API</a>' in page

@@ -192,7 +192,11 @@ def test_screenshots_of_every_page(server: str, browser: Any) -> None:
         "document.getElementById('cryptocurrency-price').textContent !== ''",
     )
     shoot(browser, f"{server}/accounts/login/", "login", "true")
-    assert len(list(SHOTS.glob("*.png"))) >= 15
+    shoot(
+        browser, f"{server}/api/docs/", "api-docs", "document.querySelector('#swagger-ui .opblock')"
+    )
+    shoot(browser, f"{server}/no-such-page/", "not-found", "true")
+    assert len(list(SHOTS.glob("*.png"))) >= 21
 
 
 def test_a_server_restart_shows_reconnecting_then_resumes_without_reload(
