@@ -190,6 +190,7 @@ function startEdit(t) {
   $("#tx-submit").textContent = "Save";
   $("#tx-cancel").hidden = false;
   form.scrollIntoView({ block: "nearest" });
+  form.kind.focus();
 }
 
 async function remove(t) {
@@ -252,7 +253,20 @@ form.addEventListener("submit", async (event) => {
     box.textContent = describeError(error);
   }
 });
-$("#tx-cancel").onclick = resetForm;
+$("#tx-cancel").onclick = () => {
+  // Back to the row that was being edited (its Edit button), else to the form's start.
+  const id = editing;
+  resetForm();
+  const back = id && document.querySelector(`#transactions tr[data-id="${id}"] button`);
+  (back || form.kind).focus();
+};
+// Enter in the date-time field submits, as in every other field (Chromium's picker eats it).
+form.time.addEventListener("keydown", (event) => {
+  if (event.key === "Enter") {
+    event.preventDefault();
+    form.requestSubmit();
+  }
+});
 form.kind.addEventListener("change", () => {
   const cash = ["deposit", "withdrawal", "dividend", "fee"].includes(form.kind.value);
   $('[data-label="quantity"]').textContent = form.kind.value === "split" ? "Ratio (new per old)" : cash ? "Amount" : "Quantity";
