@@ -16,6 +16,7 @@ import {
   decimalsOf,
   direction,
   formatChange,
+  formatDay,
   formatPercent,
   formatPrice,
   formatTime,
@@ -31,6 +32,11 @@ const list = instruments();
 const bySymbol = new Map(list.map((i) => [i.symbol, i]));
 const rows = new Map([...document.querySelectorAll("#watchlist tr[data-symbol]")].map((r) => [r.dataset.symbol, r]));
 const INDICATOR_KEYS = ["sma", "ema", "bb", "rsi", "macd"];
+// Each indicator's colour, on its line and its value in the legend.
+const COLORS = { sma: "#e3a008", ema: "#a371f7", bb: "#58a6ff", rsi: "#d2a8ff", macd: "#58a6ff", signal: "#f0883e" };
+// Candles an indicator needs before its first value (the server's default parameters).
+const NEEDS = { sma: ["SMA 20", 20], ema: ["EMA 20", 20], bb: ["Bollinger 20", 20], rsi: ["RSI 14", 15], macd: ["MACD 12, 26, 9", 34] };
+const DAILY = new Set(["1d"]);
 const SPARK_POINTS = 60;
 const SPARK_WIDTH = 56; // CSS pixels, as canvas.spark in app.css
 const SPARK_HEIGHT = 22;
@@ -43,11 +49,19 @@ window.tickstreamClient = client; // for the console (and the browser tests)
 
 const params = new URLSearchParams(location.search);
 const intervals = [...document.querySelectorAll("#intervals button")].map((b) => b.dataset.interval);
+const asked = params.get("symbol");
 const view = {
-  symbol: bySymbol.has(params.get("symbol")) ? params.get("symbol") : pickDefault(),
+  symbol: bySymbol.has(asked) ? asked : pickDefault(),
   interval: intervals.includes(params.get("interval")) ? params.get("interval") : "1m",
   indicators: new Set(loadIndicators()),
 };
+
+if (asked && !bySymbol.has(asked)) {
+  // Said, not silently replaced by the default.
+  const note = document.getElementById("symbol-note");
+  note.hidden = false;
+  note.textContent = `There is no instrument “${asked.slice(0, 32)}”; showing ${view.symbol} instead.`;
+}
 
 function pickDefault() {
   const wanted = root.dataset.defaultSymbol;
@@ -356,17 +370,17 @@ function buildChart() {
   chart.priceScale("right").applyOptions({ scaleMargins: { top: 0.06, bottom: 0.2 } });
   const line = (color, extra = {}, pane = 0) =>
     chart.addSeries(LineSeries, { color, lineWidth: 1.5, priceLineVisible: false, lastValueVisible: false, crosshairMarkerVisible: false, ...extra }, pane);
-  if (view.indicators.has("sma")) series.sma = line("#e3a008", { priceFormat: format });
-  if (view.indicators.has("ema")) series.ema = line("#a371f7", { priceFormat: format });
+  if (view.indicators.has("sma")) series.sma = line(COLORS.sma, { priceFormat: format });
+  if (view.indicators.has("ema")) series.ema = line(COLORS.ema, { priceFormat: format });
   if (view.indicators.has("bb")) {
-    series.bbUpper = line("#58a6ff", { priceFormat: format, lineStyle: 2 });
-    series.bbMid = line("#58a6ff", { priceFormat: format, lineWidth: 1 });
-    series.bbLower = line("#58a6ff", { priceFormat: format, lineStyle: 2 });
+    series.bbUpper = line(COLORS.bb, { priceFormat: format, lineStyle: 2 });
+    series.bbMid = line(COLORS.bb, { priceFormat: format, lineWidth: 1 });
+    series.bbLower = line(COLORS.bb, { priceFormat: format, lineStyle: 2 });
   }
   let pane = 1;
   if (view.indicators.has("rsi")) {
     series.rsi = line(
-      "#d2a8ff",
+      COLORS.rsi,
       {
         lastValueVisible: true,
         priceFormat: { type: "price", precision: 1, minMove: 0.1 },
@@ -381,13 +395,24 @@ function buildChart() {
   }
   if (view.indicators.has("macd")) {
     series.macdHist = chart.addSeries(HistogramSeries, { priceLineVisible: false, lastValueVisible: false }, pane);
-    series.macd = line("#58a6ff", { lastValueVisible: true }, pane);
-    series.macdSignal = line("#f0883e", {}, pane);
+    series.macd = line(COLORS.macd, { lastValueVisible: true }, pane);
+    series.macdSignal = line(COLORS.signal, {}, pane);
   }
+  // Each indicator pane keeps a share of the height (a fixed height squashed RSI to a
+  // few pixels once MACD was on too); the chart grows with its panes (app.css).
   const panes = chart.panes();
-  for (let i = 1; i < panes.length; i += 1) panes[i].setHeight(110);
-  chart.subscribeCrosshairMove((param) => renderLegend(param.time));
+  panes[0].setStretchFactor(3);
+  for (let i = 1; i < panes.length; i += 1) panes[i].setStretchFactor(1);
+  container.dataset.panes = String(panes.length);
+  hoverTime = null;
+  chart.subscribeCrosshairMove((param) => {
+    hoverTime = param.time ?? null; // null: the pointer left, the newest candle again
+    renderLegend();
+  });
   setAllData();
+  requestAnimationFrame(() => {
+    if (chart) container.dataset.paneHeights = chart.panes().map((p) => p.getHeight()).join(",");
+  });
 }
 
 function volumeBar(bar) {
@@ -457,7 +482,21 @@ function toBar(candle, values) {
   };
 }
 
+/** What the chart cannot show yet, said under it: an indicator waiting for candles. */
+function noteHistory() {
+  const note = document.getElementById("chart-note");
+  if (!note) return;
+  const short = [...view.indicators]
+    .filter((key) => NEEDS[key] && bars.length < NEEDS[key][1])
+    .map((key) => `${NEEDS[key][0]} needs ${NEEDS[key][1]} candles`);
+  note.hidden = !short.length;
+  note.textContent = short.length
+    ? `Not enough history yet at ${view.interval}: ${bars.length} candle${bars.length === 1 ? "" : "s"} so far; ${short.join(", ")}.`
+    : "";
+}
+
 function markChart() {
+  noteHistory();
   container.dataset.symbol = view.symbol;
   container.dataset.interval = view.interval;
   container.dataset.candles = String(bars.length);
@@ -465,8 +504,26 @@ function markChart() {
   container.dataset.liveUpdates = String(liveUpdates);
 }
 
-function renderLegend(time) {
-  const bar = (time && bars.find((b) => b.time === time)) || bars[bars.length - 1];
+let hoverTime = null; // the candle under the crosshair, while there is one
+
+/** The candle at `time` (bars are in time order: a bisection), or undefined. */
+function barAt(time) {
+  let lo = 0;
+  let hi = bars.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (bars[mid].time === time) return bars[mid];
+    if (bars[mid].time < time) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return undefined;
+}
+
+/** The legend of the candle under the crosshair, else of the newest: a live update
+ * redraws it without moving it off the candle the reader points at. */
+function renderLegend() {
+  const bar = (hoverTime !== null && barAt(hoverTime)) || bars[bars.length - 1];
+  legend.dataset.time = bar ? String(bar.time) : "";
   if (!bar) {
     legend.textContent = "";
     return;
@@ -474,21 +531,25 @@ function renderLegend(time) {
   const decimals = priceFormat().precision;
   const p = (x) => formatPrice(x, decimals);
   const v = bar.values || {};
+  // A daily candle is a day: its date, not the midnight it starts at in this time zone.
+  const when = DAILY.has(view.interval) ? formatDay(bar.time * 1000) : formatTime(bar.time * 1000, { withDate: true });
   const parts = [
-    `<span>${formatTime(bar.time * 1000, { withDate: true })}</span>`,
+    `<span>${when}</span>`,
     `O <b>${p(bar.open)}</b> H <b>${p(bar.high)}</b> L <b>${p(bar.low)}</b> C <b>${p(bar.close)}</b> V <b>${formatVolume(bar.volume)}</b>`,
   ];
-  const show = (label, key, digits = decimals) => {
-    if (key && v[key] !== null && v[key] !== undefined) parts.push(`${label} <b>${formatPrice(v[key], digits)}</b>`);
+  const show = (label, key, color, digits = decimals) => {
+    const value = key ? v[key] : null;
+    const text = value === null || value === undefined ? "—" : formatPrice(value, digits);
+    parts.push(`${label} <b style="color: ${color}">${text}</b>`);
   };
-  if (view.indicators.has("sma")) show("SMA", outputOf(v, "sma"));
-  if (view.indicators.has("ema")) show("EMA", outputOf(v, "ema"));
+  if (view.indicators.has("sma")) show("SMA", outputOf(v, "sma"), COLORS.sma);
+  if (view.indicators.has("ema")) show("EMA", outputOf(v, "ema"), COLORS.ema);
   if (view.indicators.has("bb")) {
-    show("BB↑", outputOf(v, "bbUpper"));
-    show("BB↓", outputOf(v, "bbLower"));
+    show("BB↑", outputOf(v, "bbUpper"), COLORS.bb);
+    show("BB↓", outputOf(v, "bbLower"), COLORS.bb);
   }
-  if (view.indicators.has("rsi")) show("RSI", outputOf(v, "rsi"), 1);
-  if (view.indicators.has("macd")) show("MACD", outputOf(v, "macd"), 3);
+  if (view.indicators.has("rsi")) show("RSI", outputOf(v, "rsi"), COLORS.rsi, 1);
+  if (view.indicators.has("macd")) show("MACD", outputOf(v, "macd"), COLORS.macd, 3);
   legend.innerHTML = parts.join(" · ");
 }
 

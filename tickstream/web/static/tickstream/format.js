@@ -64,6 +64,16 @@ export function formatTime(value, { withDate = false } = {}) {
   return (withDate ? dateTimeFormat : timeFormat).format(date);
 }
 
+const dayFormat = new Intl.DateTimeFormat(undefined, {
+  year: "numeric", month: "short", day: "numeric", weekday: "short", timeZone: "UTC",
+});
+
+/** A daily candle's day (epoch ms of its UTC start), as a date: never a time of day. */
+export function formatDay(value) {
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? "–" : dayFormat.format(date);
+}
+
 const volumeFormat = new Intl.NumberFormat(undefined, { notation: "compact", maximumFractionDigits: 2 });
 
 export function formatVolume(value) {

@@ -1,0 +1,75 @@
+"""The chart behaves as a trader's chart does (TradingView's is the reference): the legend
+stays on the candle under the crosshair while the market moves, each indicator's value in
+its line's colour; indicator panes keep their height; a daily candle's legend is a date;
+what cannot be shown yet is said; a symbol that does not exist is said, not replaced."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tests.web.conftest import NEEDS_CHROMIUM, SHOTS
+from tests.web.test_browser import dataset
+
+pytestmark = NEEDS_CHROMIUM
+
+
+def test_the_legend_follows_the_crosshair_through_live_updates(server: str, page: Any) -> None:
+    page.goto(f"{server}/?symbol=AAPL&interval=1m")
+    page.wait_for_function(
+        "Number(document.getElementById('chart').dataset.candles) > 30", timeout=20_000
+    )
+    newest = int(dataset(page, "#chart")["lastTime"])
+    box = page.locator("#chart").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.3)
+    page.wait_for_function("document.getElementById('legend').dataset.time !== ''")
+    hovered = int(page.get_attribute("#legend", "data-time"))
+    assert hovered < newest
+    updates = int(dataset(page, "#chart")["liveUpdates"])
+    page.wait_for_function(
+        f"Number(document.getElementById('chart').dataset.liveUpdates) >= {updates + 2}",
+        timeout=20_000,
+    )
+    assert int(page.get_attribute("#legend", "data-time")) == hovered  # not snapped back
+    # Each indicator's value in its own colour (SMA's line is amber).
+    assert page.locator('#legend b[style*="#e3a008"]').count() == 1
+    page.mouse.move(5, 5)  # off the chart: the newest candle again
+    page.wait_for_function(
+        "document.getElementById('legend').dataset.time"
+        " === document.getElementById('chart').dataset.lastTime"
+    )
+
+
+def test_indicator_panes_keep_their_height(server: str, page: Any) -> None:
+    page.goto(f"{server}/?symbol=MSFT&interval=1m")
+    page.wait_for_function("Number(document.getElementById('chart').dataset.candles) > 30")
+    for key in ("rsi", "macd"):
+        box = page.locator(f"#indicators input[value={key}]")
+        if not box.is_checked():
+            box.check()
+    page.wait_for_function("document.getElementById('chart').dataset.panes === '3'")
+    page.wait_for_function("(document.getElementById('chart').dataset.paneHeights || '') !== ''")
+    heights = [float(h) for h in dataset(page, "#chart")["paneHeights"].split(",")]
+    assert len(heights) == 3 and min(heights[1:]) >= 100, heights  # was ~15 px for RSI
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "chart-rsi-macd-desktop.png"))
+    page.locator("#indicators input[value=macd]").uncheck()
+
+
+def test_a_daily_legend_is_a_date_and_a_short_history_is_said(server: str, page: Any) -> None:
+    page.goto(f"{server}/?symbol=AAPL&interval=1d")
+    page.wait_for_function("Number(document.getElementById('chart').dataset.candles) > 0")
+    when = page.inner_text("#legend span")
+    assert not re.search(r"\d:\d\d", when), when  # a day, not "01:00:00 AM"
+    # An hour of history has one or two hourly candles: the indicators say they wait.
+    page.goto(f"{server}/?symbol=AAPL&interval=1h")
+    page.wait_for_selector("#chart-note:not([hidden])")
+    note = page.inner_text("#chart-note")
+    assert note.startswith("Not enough history yet at 1h:") and "needs" in note, note
+    assert "SMA —" in page.inner_text("#legend")  # a missing value is a dash, not a blank
+
+
+def test_a_symbol_that_does_not_exist_is_said(server: str, page: Any) -> None:
+    page.goto(f"{server}/?symbol=NOPE&interval=1m")
+    page.wait_for_selector("#symbol-note:not([hidden])")
+    assert "There is no instrument “NOPE”" in page.inner_text("#symbol-note")
