@@ -73,3 +73,21 @@ def test_a_symbol_that_does_not_exist_is_said(server: str, page: Any) -> None:
     page.goto(f"{server}/?symbol=NOPE&interval=1m")
     page.wait_for_selector("#symbol-note:not([hidden])")
     assert "There is no instrument “NOPE”" in page.inner_text("#symbol-note")
+
+
+def test_one_clock_on_the_trading_page(server: str, page: Any) -> None:
+    """The venue's chart labels its time axis in the viewer's clock, as every other time on
+    the page is (it was UTC, 24 h)."""
+    page.goto(f"{server}/trading/")
+    page.wait_for_function("document.getElementById('venue').dataset.last")
+    labels = page.evaluate(
+        """async () => {
+        const { chartTickMark } = await import("/static/tickstream/format.js");
+        const t = Date.UTC(2026, 0, 2, 15, 30) / 1000;
+        return [chartTickMark(t, 3), new Date(t * 1000).toLocaleTimeString(undefined,
+                { hour: "2-digit", minute: "2-digit" })];
+    }"""
+    )
+    assert labels[0] == labels[1]
+    script = page.evaluate("fetch('/static/tickstream/venue.js').then(r => r.text())")
+    assert "tickMarkFormatter: chartTickMark" in script

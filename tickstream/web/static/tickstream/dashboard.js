@@ -16,6 +16,7 @@ import {
   decimalsOf,
   direction,
   formatChange,
+  chartTickMark,
   formatDay,
   formatPercent,
   formatPrice,
@@ -323,22 +324,6 @@ function outputOf(values, line) {
   return name;
 }
 
-function tickMark(time, type) {
-  const date = new Date(time * 1000);
-  switch (type) {
-    case 0:
-      return String(date.getFullYear());
-    case 1:
-      return date.toLocaleDateString(undefined, { month: "short" });
-    case 2:
-      return date.toLocaleDateString(undefined, { day: "numeric", month: "short" });
-    case 4:
-      return date.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
-    default:
-      return date.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
-  }
-}
-
 function buildChart() {
   if (chart) chart.remove();
   const text = cssVar("--muted");
@@ -356,7 +341,7 @@ function buildChart() {
     grid: { vertLines: { color: grid }, horzLines: { color: grid } },
     crosshair: { mode: CrosshairMode.Normal },
     rightPriceScale: { borderColor: grid },
-    timeScale: { borderColor: grid, timeVisible: true, secondsVisible: view.interval === "1s", tickMarkFormatter: tickMark },
+    timeScale: { borderColor: grid, timeVisible: true, secondsVisible: view.interval === "1s", tickMarkFormatter: chartTickMark },
     localization: { timeFormatter: (t) => formatTime(t * 1000, { withDate: !["1s", "1m"].includes(view.interval) }) },
   });
   const format = priceFormat();

@@ -80,3 +80,21 @@ export function formatVolume(value) {
   const number = Number(value);
   return Number.isFinite(number) ? volumeFormat.format(number) : "–";
 }
+
+/** The time axis' labels of a chart in the viewer's clock (Lightweight Charts labels in
+ * UTC otherwise): every chart of the app reads the same time as the rest of the page. */
+export function chartTickMark(time, type) {
+  const date = new Date(time * 1000);
+  switch (type) {
+    case 0:
+      return String(date.getFullYear());
+    case 1:
+      return date.toLocaleDateString(undefined, { month: "short" });
+    case 2:
+      return date.toLocaleDateString(undefined, { day: "numeric", month: "short" });
+    case 4:
+      return date.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    default:
+      return date.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  }
+}

@@ -13,7 +13,7 @@ import {
 import { TickstreamClient, coalesce } from "./tickstream.js";
 import { api, describeError } from "./api.js";
 import { add, cents, mul, parse } from "./decimal.js";
-import { decimalsOf, formatPrice, formatTime } from "./format.js";
+import { chartTickMark, decimalsOf, formatPrice, formatTime } from "./format.js";
 import { cssVar, instruments, showConnection } from "./ui.js";
 
 const root = document.getElementById("venue");
@@ -53,7 +53,7 @@ function makeChart() {
     },
     grid: { vertLines: { color: grid }, horzLines: { color: grid } },
     rightPriceScale: { borderColor: grid },
-    timeScale: { borderColor: grid, timeVisible: true },
+    timeScale: { borderColor: grid, timeVisible: true, tickMarkFormatter: chartTickMark }, // one clock per page
     localization: { timeFormatter: (t) => formatTime(t * 1000) },
   });
   candles = chart.addSeries(CandlestickSeries, {
