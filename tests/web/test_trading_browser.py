@@ -214,3 +214,43 @@ def test_anonymous_visitors_see_prices_and_a_prompt_to_sign_in(server: str, page
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "trading-anonymous-desktop.png"))
     assert page.errors == []
+
+
+def test_the_ticket_offers_shares_of_the_balance_and_warns_far_from_the_market(
+    server: str, browser: Any
+) -> None:
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    _sign_in(page, server)
+    last = _choose(page, "ETH-USD")
+    page.wait_for_selector('#balances tr[data-currency="USD"]')
+    cash = _balance(page, "USD")[0]
+    page.select_option("#ticket select[name=side]", "buy")
+    page.select_option("#ticket select[name=type]", "limit")
+    page.fill("#ticket input[name=price]", str(last))
+    shown = page.inner_text("#ticket-available")
+    assert shown.startswith("Available: ") and shown.endswith(" USD"), shown
+    page.click("#ticket [data-share='50']")
+    quantity = Decimal(page.input_value("#ticket input[name=quantity]"))
+    # Half the cash at the limit plus the highest fee rate, down to the quantity step.
+    root = page.locator("#venue")
+    fee = max(
+        Decimal(root.get_attribute("data-maker-bps")), Decimal(root.get_attribute("data-taker-bps"))
+    )
+    unit = last * (1 + fee / 10_000)
+    step = Decimal(
+        page.evaluate(
+            "JSON.parse(document.getElementById('instruments-data').textContent)"
+            ".find(i => i.symbol === 'ETH-USD').quantity_step"
+        )
+    )
+    assert quantity == (cash / 2 / unit / step).to_integral_value(rounding=ROUND_DOWN) * step
+    # A limit half the market away is said, not silently taken.
+    page.fill("#ticket input[name=price]", str((last / 2).quantize(Decimal("0.01"))))
+    page.wait_for_selector("#ticket-warning:not([hidden])")
+    warning = page.inner_text("#ticket-warning")
+    assert "% below the last price" in warning and "waits until the market falls" in warning
+    page.fill("#ticket input[name=price]", str(last))
+    page.wait_for_selector("#ticket-warning", state="hidden")
+    page.screenshot(path=str(SHOTS / "trading-ticket-desktop.png"), full_page=True)
+    context.close()

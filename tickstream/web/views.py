@@ -92,6 +92,7 @@ class TradingView(MarketPage):
             "taker_bps": str(settings.TRADING_TAKER_BPS),
             "slippage_bps": str(settings.TRADING_SLIPPAGE_BPS),
             "collar_bps": str(settings.TRADING_COLLAR_BPS),
+            "collar_pct": format((settings.TRADING_COLLAR_BPS / 100).normalize(), "f"),
         }
         return {
             **super().get_context_data(**kwargs),

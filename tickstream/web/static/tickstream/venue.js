@@ -222,7 +222,11 @@ function cell(text, className = "num") {
   return td;
 }
 
+let available = new Map(); // currency -> available (decimal string)
+
 function renderBalances(balances) {
+  available = new Map(balances.map((b) => [b.currency, b.available]));
+  coalesce("estimate", estimate);
   const body = $("#balances tbody");
   body.replaceChildren(
     ...balances.map((b) => {
@@ -325,6 +329,8 @@ function estimate() {
   if (!ticket) return;
   const type = field("type").value;
   const buy = field("side").value === "buy";
+  showAvailable(buy);
+  warnFarFromMarket(type, buy);
   const quantity = field("quantity").value.trim();
   let at = null;
   if (type === "limit" || type === "stop_limit") at = field("price").value.trim();
@@ -347,6 +353,75 @@ function estimate() {
   cells.fee.textContent = formatPrice(cents(fee), 2);
   cells.total.textContent = formatPrice(cents(total), 2);
   $("#estimate-total-label").textContent = buy ? "Est. cost" : "Est. proceeds";
+}
+
+/** What the order can draw on: cash for a buy, the asset for a sell. */
+function spendable(buy) {
+  const currency = buy ? "USD" : symbol.split("-")[0];
+  return { currency, amount: available.get(currency) ?? "0" };
+}
+
+function showAvailable(buy) {
+  const { currency, amount } = spendable(buy);
+  const shown = currency === "USD" ? formatPrice(amount, 2) : amount;
+  $("#ticket-available").textContent = `Available: ${shown} ${currency}`;
+  if (buy && parse(amount).n === 0n) {
+    $("#ticket-available").textContent += " — deposit paper cash below to buy.";
+  }
+}
+
+/** A limit far from the market is said (it is allowed: it rests until the price gets
+ * there), so that a buy at 1.00 for bitcoin is not a slip of the finger unnoticed. */
+function warnFarFromMarket(type, buy) {
+  const note = $("#ticket-warning");
+  const price = field("price").value.trim();
+  note.hidden = true;
+  if (!last || !["limit", "stop_limit"].includes(type) || !numeric(price)) return;
+  const ratio = Number(price) / Number(last); // a ratio for a warning, not money
+  const away = buy ? 1 - ratio : ratio - 1;
+  if (away < 0.1) return;
+  const pct = Math.round(Math.abs(1 - ratio) * 100);
+  note.hidden = false;
+  note.textContent = buy
+    ? `This limit is ${pct} % below the last price (${formatPrice(last, decimalsOf(bySymbol.get(symbol)?.tick_size))}): it waits until the market falls there.`
+    : `This limit is ${pct} % above the last price (${formatPrice(last, decimalsOf(bySymbol.get(symbol)?.tick_size))}): it waits until the market rises there.`;
+}
+
+/** floor(a / b) for positive exact decimals, as a BigInt. */
+function floorDiv(a, b) {
+  return (a.n * 10n ** BigInt(b.s)) / (b.n * 10n ** BigInt(a.s));
+}
+
+/** The quantity for `share` % of what is available: a sell of that share of the asset,
+ * a buy whose reservation (price, or last plus the collar for a market buy, and the
+ * highest fee) fits that share of the cash; down to the instrument's quantity step. */
+function quantityFor(share) {
+  const buy = field("side").value === "buy";
+  const type = field("type").value;
+  const step = parse(bySymbol.get(symbol)?.quantity_step || "1");
+  let budget = mul(parse(spendable(buy).amount), { n: BigInt(share), s: 2 });
+  if (buy) {
+    const at = ["limit", "stop_limit"].includes(type) ? field("price").value.trim() : type === "stop" ? field("stop_price").value.trim() : last;
+    if (!at || !numeric(at)) return null;
+    let unit = parse(at);
+    if (type === "market") {
+      const collar = bps("collarBps");
+      unit = mul(unit, { n: 10n ** BigInt(4 + collar.s) + collar.n, s: 4 + collar.s });
+    }
+    const maker = bps("makerBps");
+    const taker = bps("takerBps");
+    const fee = Number(maker.n) / 10 ** maker.s > Number(taker.n) / 10 ** taker.s ? maker : taker;
+    unit = mul(unit, { n: 10n ** BigInt(4 + fee.s) + fee.n, s: 4 + fee.s });
+    budget = { n: floorDiv(budget, mul(unit, step)), s: 0 }; // whole steps that fit
+  } else {
+    budget = { n: floorDiv(budget, step), s: 0 };
+  }
+  const steps = budget.n;
+  if (steps <= 0n) return "0";
+  const q = mul({ n: steps, s: 0 }, step);
+  const text = q.n.toString().padStart(q.s + 1, "0");
+  const whole = q.s ? `${text.slice(0, -q.s)}.${text.slice(-q.s)}` : text;
+  return q.s ? whole.replace(/\.?0+$/, "") : whole;
 }
 
 async function place(event) {
@@ -397,6 +472,17 @@ if (signedIn) {
   client.subscribe(["orders"], onOrders);
   ticket.addEventListener("submit", place);
   ticket.addEventListener("input", () => coalesce("estimate", estimate));
+  for (const button of ticket.querySelectorAll("[data-share]")) {
+    button.addEventListener("click", () => {
+      const quantity = quantityFor(Number(button.dataset.share));
+      if (quantity === null) {
+        showMessage("Enter the limit price first: the share is of what that price allows.", false);
+        return;
+      }
+      field("quantity").value = quantity;
+      estimate();
+    });
+  }
   for (const name of ["type", "side"]) field(name).addEventListener("change", adaptTicket);
   $("#open-orders").addEventListener("click", (event) => {
     const id = event.target.closest("[data-cancel]")?.dataset.cancel;
