@@ -317,3 +317,5 @@ TRADING_MAX_OPEN_ORDERS = env.int("TRADING_MAX_OPEN_ORDERS", default=200)  # per
 TRADING_POLL_S = env.float("TRADING_POLL_S", default=0.2)  # how soon the engine sees orders
 TRADING_ENGINE_TIMEOUT_S = env.float("TRADING_ENGINE_TIMEOUT_S", default=10.0)
 TRADING_DEMO_DEPOSIT = Decimal(env.str("TRADING_DEMO_DEPOSIT", default="100000"))
+# Paper cash a new account starts with (0: none), as a broker's paper account does.
+TRADING_START_BALANCE = Decimal(env.str("TRADING_START_BALANCE", default="100000"))

@@ -234,3 +234,19 @@ def test_an_order_whose_value_is_past_every_balance_is_insufficient_funds(
     assert message.startswith("This order reserves 100,")
     assert message.endswith(" USD; 10,000.00 USD is available."), message
     assert _state() == before
+
+
+def test_a_new_account_starts_with_the_paper_cash_of_the_setting(
+    instruments: None, settings: Any
+) -> None:
+    from rest_framework.test import APIClient
+
+    from tests.factories import UserFactory
+
+    settings.TRADING_START_BALANCE = D("25000")
+    api = APIClient()
+    api.force_authenticate(UserFactory())
+    account = api.get("/api/trading/account/").json()
+    assert [b for b in account["balances"] if b["currency"] == "USD"][0]["available"] == "25000"
+    again = api.get("/api/trading/account/").json()  # once, not per visit
+    assert [b for b in again["balances"] if b["currency"] == "USD"][0]["available"] == "25000"

@@ -254,3 +254,31 @@ def test_the_ticket_offers_shares_of_the_balance_and_warns_far_from_the_market(
     page.wait_for_selector("#ticket-warning", state="hidden")
     page.screenshot(path=str(SHOTS / "trading-ticket-desktop.png"), full_page=True)
     context.close()
+
+
+def test_a_new_user_starts_with_paper_cash_and_links_a_portfolio_in_one_step(
+    server: str, browser: Any
+) -> None:
+    import uuid
+
+    context = browser.new_context(viewport=PHONE, color_scheme="dark")
+    page = context.new_page()
+    page.goto(f"{server}/accounts/signup/")
+    page.fill("#id_username", f"t{uuid.uuid4().hex[:8]}")
+    page.fill("#id_password1", "paper-lantern-55")
+    page.fill("#id_password2", "paper-lantern-55")
+    page.click("#signup-form button[type=submit]")
+    page.wait_for_url(f"{server}/portfolio/")
+    page.goto(f"{server}/trading/")
+    page.wait_for_selector('#balances tr[data-currency="USD"]')
+    assert _balance(page, "USD") == (Decimal(100000), Decimal(0))  # as a broker's paper account
+    assert "Link a portfolio" in page.inner_text("#link-note")
+    page.select_option("#link-portfolio select[name=portfolio]", "new")
+    page.click("#link-portfolio button[type=submit]")
+    page.wait_for_selector("#link-note a")
+    assert page.inner_text("#link-note a") == "Paper trading"
+    page.screenshot(path=str(SHOTS / "trading-linked-phone-dark.png"), full_page=True)
+    page.click("#link-note a")
+    page.wait_for_selector("#portfolio[data-id]")
+    assert page.inner_text("h1") == "Paper trading"
+    context.close()

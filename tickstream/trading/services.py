@@ -69,8 +69,12 @@ class TradingError(Exception):
 # --- accounts and paper money ---
 
 
+@transaction.atomic
 def account_get_or_create(*, user: Any) -> TradingAccount:
-    account, _ = TradingAccount.objects.get_or_create(owner=user)
+    """The user's paper account; a new one starts with TRADING_START_BALANCE USD."""
+    account, created = TradingAccount.objects.get_or_create(owner=user)
+    if created and settings.TRADING_START_BALANCE > 0:
+        transfer_make(account=account, amount=settings.TRADING_START_BALANCE)
     return account
 
 

@@ -16,6 +16,7 @@ from tickstream.portfolio import selectors as portfolios
 from tickstream.portfolio.core.costbasis import Method
 from tickstream.portfolio.models import Portfolio
 from tickstream.portfolio.services import PortfolioError, portfolio_create
+from tickstream.trading.services import account_get_or_create
 
 
 class MarketPage(TemplateView):
@@ -94,11 +95,18 @@ class TradingView(MarketPage):
             "collar_bps": str(settings.TRADING_COLLAR_BPS),
             "collar_pct": format((settings.TRADING_COLLAR_BPS / 100).normalize(), "f"),
         }
-        return {
+        context = {
             **super().get_context_data(**kwargs),
             "default": settings.STREAM_DEFAULT_CRYPTO,
             "venue": venue,
         }
+        user = self.request.user
+        if user.is_authenticated:
+            # Opened on the first visit: a new account starts with its paper cash.
+            account = account_get_or_create(user=user)
+            context["account"] = account
+            context["portfolios"] = list(Portfolio.objects.filter(owner=user).order_by("name"))
+        return context
 
 
 class PortfolioListView(LoginRequiredMixin, TemplateView):

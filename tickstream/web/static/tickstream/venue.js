@@ -424,6 +424,50 @@ function quantityFor(share) {
   return q.s ? whole.replace(/\.?0+$/, "") : whole;
 }
 
+/** Record the account's fills in a portfolio of the user's, or a new one made for it, in
+ * one step (PATCH /api/trading/account/). */
+async function linkPortfolio(event) {
+  event.preventDefault();
+  const select = event.target.elements.namedItem("portfolio");
+  try {
+    let id = select.value === "" ? null : Number(select.value);
+    let name = select.selectedOptions[0].textContent;
+    if (select.value === "new") {
+      const made = await newPortfolio("Paper trading");
+      id = made.id;
+      name = made.name;
+      const option = new Option(name, String(id), true, true);
+      select.insertBefore(option, select.lastElementChild);
+    }
+    await api("/api/trading/account/", { method: "PATCH", body: { portfolio: id } });
+    const note = $("#link-note");
+    if (id === null) {
+      note.textContent = "Fills are no longer recorded in a portfolio.";
+    } else {
+      const link = document.createElement("a");
+      link.href = `/portfolio/${id}/`;
+      link.textContent = name;
+      note.replaceChildren("Every fill and transfer from now on is recorded in ", link, ", which moves with the market.");
+    }
+    showMessage(id === null ? "Unlinked." : `Linked to ${name}.`, true);
+  } catch (error) {
+    showMessage(describeError(error), false);
+  }
+}
+
+/** A portfolio named `base`, or `base 2`, `base 3`... if that name is taken. */
+async function newPortfolio(base) {
+  for (let n = 1; n < 20; n += 1) {
+    const name = n === 1 ? base : `${base} ${n}`;
+    try {
+      return await api("/api/portfolios/", { method: "POST", body: { name } });
+    } catch (error) {
+      if (error.code !== "duplicate_name") throw error;
+    }
+  }
+  throw Object.assign(new Error("choose a portfolio by name"), { code: "duplicate_name" });
+}
+
 async function place(event) {
   event.preventDefault();
   const order = { symbol, side: field("side").value, type: field("type").value, quantity: field("quantity").value.trim(), time_in_force: field("time_in_force").value };
@@ -472,6 +516,7 @@ if (signedIn) {
   client.subscribe(["orders"], onOrders);
   ticket.addEventListener("submit", place);
   ticket.addEventListener("input", () => coalesce("estimate", estimate));
+  $("#link-portfolio")?.addEventListener("submit", linkPortfolio);
   for (const button of ticket.querySelectorAll("[data-share]")) {
     button.addEventListener("click", () => {
       const quantity = quantityFor(Number(button.dataset.share));
