@@ -197,3 +197,50 @@ def test_the_dashboard_shows_the_users_watchlist_and_searches_everything(
     page.fill("#symbol-search", "")
     page.wait_for_function(f"!{visible}.some(r => r.dataset.symbol === 'TSLA')")
     assert page.errors == []
+
+
+def test_deletes_ask_first_and_a_portfolio_is_renamed_and_deleted_in_the_page(
+    server: str, page: Any
+) -> None:
+    page.goto(f"{server}/accounts/signup/")
+    page.fill("#id_username", f"d{uuid.uuid4().hex[:8]}")
+    page.fill("#id_password1", "delete-lantern-8")
+    page.fill("#id_password2", "delete-lantern-8")
+    page.click("#signup-form button[type=submit]")
+    page.wait_for_url(f"{server}/portfolio/")
+    page.fill("#portfolio-name", "Scratch")
+    page.click("#new-portfolio button[type=submit]")
+    page.wait_for_selector("#portfolio[data-id]")
+    page.select_option("#tx-form select[name=kind]", "deposit")
+    page.fill("#tx-form input[name=quantity]", "100")
+    page.click("#tx-submit")
+    page.wait_for_selector("#transactions tbody tr[data-id]")
+
+    asked: list[str] = []
+    answer = {"accept": False, "text": ""}
+
+    def on_dialog(dialog: Any) -> None:
+        asked.append(dialog.message)
+        if answer["accept"]:
+            dialog.accept(answer["text"]) if dialog.type == "prompt" else dialog.accept()
+        else:
+            dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    page.click("#transactions [data-action=delete]")  # asked, and said no: nothing goes
+    assert asked[-1].startswith("Delete the deposit of ")
+    page.wait_for_timeout(300)
+    assert page.locator("#transactions tbody tr[data-id]").count() == 1
+    answer["accept"] = True
+    page.click("#transactions [data-action=delete]")
+    page.wait_for_function("!document.querySelector('#transactions tbody tr[data-id]')")
+
+    answer["text"] = "Renamed scratch"
+    page.click("#portfolio-rename")
+    page.wait_for_function(
+        "document.getElementById('portfolio-name-heading').textContent === 'Renamed scratch'"
+    )
+    page.click("#portfolio-delete")
+    assert "and all its transactions" in asked[-1]
+    page.wait_for_url(f"{server}/portfolio/")
+    assert "Renamed scratch" not in page.inner_text("main")

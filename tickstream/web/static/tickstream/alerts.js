@@ -29,7 +29,9 @@ async function load() {
     const actions = row.insertCell();
     actions.innerHTML = `<button type="button" class="small" data-action="toggle">${a.active ? "Pause" : "Resume"}</button> <button type="button" class="small" data-action="delete">Delete</button>`;
     actions.querySelector('[data-action="toggle"]').onclick = () => change(a.id, "PATCH", { active: !a.active });
-    actions.querySelector('[data-action="delete"]').onclick = () => change(a.id, "DELETE");
+    actions.querySelector('[data-action="delete"]').onclick = () => {
+      if (confirm(`Delete the alert on ${a.symbol}? Its history goes with it.`)) change(a.id, "DELETE");
+    };
     return row;
   }));
 }

@@ -194,6 +194,8 @@ function startEdit(t) {
 }
 
 async function remove(t) {
+  const what = `the ${t.kind}${t.symbol ? ` of ${t.quantity} ${t.symbol}` : ""} of ${t.time.slice(0, 10)}`;
+  if (!confirm(`Delete ${what}? Holdings, returns and the value chart are recomputed without it.`)) return;
   try {
     await api(`${base}/transactions/${t.id}/`, { method: "DELETE" });
     await afterChange(`Deleted the ${t.kind} of ${t.time.slice(0, 10)}.`);
@@ -385,3 +387,30 @@ function problemTable(problems) {
 
 resetForm();
 afterChange().catch((error) => say(describeError(error), true));
+
+// --- the portfolio itself: rename, delete ---
+
+$("#portfolio-rename")?.addEventListener("click", async () => {
+  const heading = $("#portfolio-name-heading");
+  const name = prompt("New name of the portfolio", heading.textContent)?.trim();
+  if (!name || name === heading.textContent) return;
+  try {
+    await api(`${base}/`, { method: "PATCH", body: { name } });
+    heading.textContent = name;
+    document.title = `${name} · tickstream`;
+    say(`Renamed to ${name}.`);
+  } catch (error) {
+    say(describeError(error), true);
+  }
+});
+
+$("#portfolio-delete")?.addEventListener("click", async () => {
+  const name = $("#portfolio-name-heading").textContent;
+  if (!confirm(`Delete the portfolio “${name}” and all its transactions? This cannot be undone.`)) return;
+  try {
+    await api(`${base}/`, { method: "DELETE" });
+    location.assign("/portfolio/");
+  } catch (error) {
+    say(describeError(error), true);
+  }
+});
