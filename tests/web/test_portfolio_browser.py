@@ -244,3 +244,22 @@ def test_deletes_ask_first_and_a_portfolio_is_renamed_and_deleted_in_the_page(
     assert "and all its transactions" in asked[-1]
     page.wait_for_url(f"{server}/portfolio/")
     assert "Renamed scratch" not in page.inner_text("main")
+
+
+def test_an_alert_level_already_passed_is_said(server: str, page: Any) -> None:
+    page.goto(f"{server}/accounts/signup/")
+    page.fill("#id_username", f"h{uuid.uuid4().hex[:8]}")
+    page.fill("#id_password1", "hint-lantern-44")
+    page.fill("#id_password2", "hint-lantern-44")
+    page.click("#signup-form button[type=submit]")
+    page.wait_for_url(f"{server}/portfolio/")
+    page.goto(f"{server}/alerts/")
+    page.select_option("#alert-form select[name=symbol]", "BTC-USD")
+    page.select_option("#alert-form select[name=condition]", "above")
+    last = _last(server, "BTC-USD")
+    page.fill("#alert-form input[name=value]", str(int(last / 2)))
+    page.wait_for_selector("#alert-hint:not([hidden])")
+    hint = page.inner_text("#alert-hint")
+    assert "already at or above" in hint and "comes back up" in hint, hint
+    page.fill("#alert-form input[name=value]", str(int(last * 2)))
+    page.wait_for_selector("#alert-hint", state="hidden")

@@ -74,3 +74,45 @@ const client = new TickstreamClient();
 client.onstate = showConnection;
 client.subscribe(["alerts"], ({ kind }) => kind === "update" && load());
 load();
+
+// --- what the new alert will do, against the price now ---
+
+const form = $("#alert-form");
+const lastPrices = new Map(); // symbol -> last price (text), for the chosen symbol
+let watching = null;
+
+function watch(symbol) {
+  if (symbol === watching) return;
+  if (watching) client.unsubscribe([`ticker:${watching}`], onQuote);
+  watching = symbol;
+  client.subscribe([`ticker:${symbol}`], onQuote);
+}
+
+function onQuote({ data }) {
+  if (data && data.symbol && data.last) {
+    lastPrices.set(data.symbol, data.last);
+    hint();
+  }
+}
+
+/** A level the price is already past is allowed (it waits for a crossing back, as every
+ * alert re-arms), but it is said, so it is never a surprise that it does not fire. */
+function hint() {
+  const note = $("#alert-hint");
+  const symbol = form.elements.namedItem("symbol").value;
+  const condition = form.elements.namedItem("condition").value;
+  const value = form.elements.namedItem("value").value.trim();
+  const last = lastPrices.get(symbol);
+  note.hidden = true;
+  if (!last || !/^\d+(\.\d+)?$/.test(value) || condition.startsWith("move")) return;
+  const passed = condition === "above" ? Number(last) >= Number(value) : Number(last) <= Number(value);
+  if (!passed) return;
+  note.hidden = false;
+  note.textContent = condition === "above"
+    ? `${symbol} is at ${last}, already at or above ${value}: this alert fires when the price has fallen below ${value} and comes back up.`
+    : `${symbol} is at ${last}, already at or below ${value}: this alert fires when the price has risen above ${value} and comes back down.`;
+}
+
+form.elements.namedItem("symbol").addEventListener("change", (event) => watch(event.target.value));
+form.addEventListener("input", hint);
+watch(form.elements.namedItem("symbol").value);
