@@ -263,3 +263,33 @@ def test_an_alert_level_already_passed_is_said(server: str, page: Any) -> None:
     assert "already at or above" in hint and "comes back up" in hint, hint
     page.fill("#alert-form input[name=value]", str(int(last * 2)))
     page.wait_for_selector("#alert-hint", state="hidden")
+
+
+def test_on_a_phone_the_tables_are_cards_with_every_action_in_reach(
+    server: str, browser: Any
+) -> None:
+    """Holdings and transactions (and the trading page's orders and fills) were 543-696 px
+    wide in a 390 px screen, Edit and Delete off it."""
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    page.goto(f"{server}/accounts/login/?next=/portfolio/1/")
+    page.fill("#id_username", "demo")
+    page.fill("#id_password", "demo-tickstream")
+    page.click("form.login button[type=submit]")
+    page.wait_for_selector("#transactions tbody tr[data-id]")
+    page.wait_for_function("document.getElementById('portfolio').dataset.value")
+    wide = "document.documentElement.scrollWidth - window.innerWidth"
+    assert page.evaluate(wide) <= 0
+    for selector in ("#transactions [data-action=edit]", "#transactions [data-action=delete]"):
+        box = page.locator(selector).first.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    label = page.evaluate(
+        "getComputedStyle(document.querySelector('#transactions tbody td'), '::before').content"
+    )
+    assert label.strip('"') == "Time"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "portfolio-cards-phone.png"), full_page=True)
+    page.goto(f"{server}/trading/")
+    page.wait_for_selector('#balances tr[data-currency="USD"]')
+    assert page.evaluate(wide) <= 0
+    context.close()

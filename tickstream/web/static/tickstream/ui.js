@@ -114,3 +114,21 @@ export function flash(element, up) {
 }
 
 setupThemeToggle();
+
+/** Tables marked `cards-on-phone` become one card per row on a phone (app.css): each cell
+ * carries its column's name in `data-label`, set here for every row the page draws. */
+function labelCells(table) {
+  const names = [...table.querySelectorAll("thead th")].map((th) => th.textContent.trim());
+  for (const row of table.tBodies[0]?.rows || []) {
+    [...row.cells].forEach((td, i) => {
+      if (names[i] && td.dataset.label !== names[i]) td.dataset.label = names[i];
+    });
+  }
+}
+
+for (const table of document.querySelectorAll("table.cards-on-phone")) {
+  labelCells(table);
+  if (table.tBodies[0]) {
+    new MutationObserver(() => labelCells(table)).observe(table.tBodies[0], { childList: true, subtree: false });
+  }
+}
