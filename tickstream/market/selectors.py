@@ -92,6 +92,13 @@ def instrument_by_symbol(symbol: str) -> Instrument | None:
     return Instrument.objects.filter(symbol=symbol).first()
 
 
+def quote_currencies() -> dict[str, str]:
+    """Every instrument's symbol and the currency it is quoted in (O(instruments): what a
+    file of transactions is checked against in one pass)."""
+    rows = Instrument.objects.values_list("symbol", "quote_currency")
+    return dict(rows)
+
+
 def instruments_by_symbol(symbols: list[str]) -> dict[str, Instrument]:
     return {i.symbol: i for i in Instrument.objects.filter(symbol__in=symbols)}
 

@@ -26,6 +26,7 @@ from tickstream.market.api import DecimalJSONParser, NumberField, documented_err
 from tickstream.market.api_errors import ApiError, not_found
 from tickstream.market.core.messages import decimal_str
 from tickstream.market.core.ticks import datetime_to_iso
+from tickstream.market.selectors import quote_currencies
 from tickstream.portfolio import selectors, services
 from tickstream.portfolio.core import csvfile
 from tickstream.portfolio.core.costbasis import Kind, Method
@@ -479,7 +480,12 @@ class ImportView(OwnerOnly):
         portfolio = _portfolio(request, portfolio_id)
         text, preview = _csv_text(request)
         try:
-            records = csvfile.read(text, datetime.now(UTC))
+            records = csvfile.read(
+                text,
+                datetime.now(UTC),
+                quoted_in=quote_currencies(),
+                currency=portfolio.currency,
+            )
         except csvfile.CsvError as exc:
             raise ApiError(
                 "bad_csv",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -50,8 +50,13 @@ class CsvError(ValueError):
         self.problems = problems
 
 
-def read(text: str, now: datetime) -> list[Record]:
-    """The records of a file, all checked; CsvError lists the problems otherwise."""
+def read(
+    text: str, now: datetime, *, quoted_in: Mapping[str, str] | None = None, currency: str = ""
+) -> list[Record]:
+    """The records of a file, all checked; CsvError lists the problems otherwise, every
+    one of the file in one pass. With `quoted_in` (symbol -> the currency it is quoted
+    in), a row naming a symbol not there, or quoted in another currency than `currency`,
+    is a problem of its row too."""
     # newline=None: LF, CRLF and CR all end a line
     rows = _rows(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=None)))
     header = [h.strip().lower() for h in next(rows, [])]
@@ -90,14 +95,36 @@ def read(text: str, now: datetime) -> list[Record]:
         }
         cells["note"] = unescape(cells["note"])
         try:
-            records.append(record(cells, now))
+            parsed = record(cells, now)
         except FieldError as exc:
             problems.append(Problem(number, exc.field, exc.code, exc.message))
+        else:
+            symbol_problem = _symbol_problem(parsed.symbol, quoted_in, currency)
+            if symbol_problem is None:
+                records.append(parsed)
+            else:
+                problems.append(Problem(number, "symbol", *symbol_problem))
         if len(problems) >= MAX_PROBLEMS:
             break
     if problems:
         raise CsvError(problems)
     return records
+
+
+def _symbol_problem(
+    symbol: str, quoted_in: Mapping[str, str] | None, currency: str
+) -> tuple[str, str] | None:
+    if not symbol or quoted_in is None:
+        return None
+    quote = quoted_in.get(symbol)
+    if quote is None:
+        return "unknown_symbol", f"unknown symbol {symbol!r}"
+    if currency and quote != currency:
+        return (
+            "currency_mismatch",
+            f"{symbol} is quoted in {quote}; this portfolio is in {currency}",
+        )
+    return None
 
 
 def _rows(reader: Any) -> Iterator[list[str]]:
