@@ -91,3 +91,51 @@ def test_one_clock_on_the_trading_page(server: str, page: Any) -> None:
     assert labels[0] == labels[1]
     script = page.evaluate("fetch('/static/tickstream/venue.js').then(r => r.text())")
     assert "tickMarkFormatter: chartTickMark" in script
+
+
+def test_the_watchlist_is_edited_on_the_dashboard(server: str, page: Any) -> None:
+    """Add, reorder and remove from the dashboard itself, saved as it changes (before,
+    only the API could change a watchlist)."""
+    import uuid
+
+    page.goto(f"{server}/accounts/signup/")
+    page.fill("#id_username", f"w{uuid.uuid4().hex[:8]}")
+    page.fill("#id_password1", "watch-lantern-12")
+    page.fill("#id_password2", "watch-lantern-12")
+    page.click("#signup-form button[type=submit]")
+    page.wait_for_url(f"{server}/portfolio/")
+    page.goto(f"{server}/")
+    page.click("#watchlist-edit")
+    saved = "Number(document.getElementById('watchlist-edit').dataset.saved || 0)"
+
+    def act(label: str, n: int) -> None:
+        page.click(f'#watchlist button[aria-label="{label}"]')
+        page.wait_for_function(f"{saved} >= {n}")
+
+    # A new user sees every instrument: keep AAPL, MSFT and BTC-USD.
+    symbols = page.eval_on_selector_all(
+        "#watchlist tr[data-symbol]", "rs => rs.map(r => r.dataset.symbol)"
+    )
+    n = 0
+    for symbol in symbols:
+        if symbol not in {"AAPL", "MSFT", "BTC-USD"}:
+            n += 1
+            act(f"Remove {symbol} from the watchlist", n)
+    act("Move MSFT up", n + 1)  # AAPL, MSFT, BTC-USD
+    act("Move MSFT up", n + 2)  # MSFT, AAPL, BTC-USD
+    act("Remove BTC-USD from the watchlist", n + 3)
+    page.click("#watchlist-edit")  # done
+    page.reload()
+    shown = page.eval_on_selector_all(
+        "#watchlist tr[data-symbol]:not([hidden])", "rs => rs.map(r => r.dataset.symbol)"
+    )
+    assert shown == ["MSFT", "AAPL"]
+    page.click("#watchlist-edit")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "watchlist-editing-desktop.png"))
+    act("Add ETH-USD to the watchlist", 1)
+    page.reload()
+    shown = page.eval_on_selector_all(
+        "#watchlist tr[data-symbol]:not([hidden])", "rs => rs.map(r => r.dataset.symbol)"
+    )
+    assert shown == ["MSFT", "AAPL", "ETH-USD"]

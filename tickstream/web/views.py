@@ -10,7 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.generic import TemplateView
 
-from tickstream.alerts.selectors import first_watchlist_symbols
+from tickstream.alerts.selectors import first_watchlist_symbols, watchlist_list
 from tickstream.market.selectors import instrument_specs
 from tickstream.portfolio import selectors as portfolios
 from tickstream.portfolio.core.costbasis import Method
@@ -50,6 +50,9 @@ class DashboardView(MarketPage):
         # A signed-in user with a watchlist sees it (in its order), and the other
         # instruments only when searching; everyone else sees every instrument.
         watched = first_watchlist_symbols(user=self.request.user)
+        if self.request.user.is_authenticated:
+            first = watchlist_list(user=self.request.user).first()
+            context["watchlist_id"] = "" if first is None else first.pk
         if watched:
             by_symbol = {i["symbol"]: i for i in context["instruments"]}
             first = [by_symbol[s] for s in watched if s in by_symbol]

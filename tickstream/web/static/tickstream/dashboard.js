@@ -12,6 +12,7 @@ import {
   CrosshairMode,
 } from "../vendor/lightweight-charts/lightweight-charts.standalone.production.mjs";
 import { TickstreamClient, coalesce } from "./tickstream.js";
+import { api } from "./api.js";
 import {
   decimalsOf,
   direction,
@@ -284,6 +285,88 @@ search.addEventListener("keydown", (event) => {
   if (!text) return;
   const best = [...rows.keys()].map((s) => [rank(s, text), s]).sort((a, b) => a[0] - b[0])[0];
   if (best && best[0] !== Infinity) select(best[1]);
+});
+
+// --- Editing the watchlist (signed in): add, remove, reorder; saved as it changes ---
+
+const editButton = document.getElementById("watchlist-edit");
+const listBody = document.querySelector("#watchlist tbody");
+let watchlistId = root.dataset.watchlistId || null;
+
+function watchedSymbols() {
+  return [...listBody.querySelectorAll("tr[data-symbol]:not([data-extra])")].map((r) => r.dataset.symbol);
+}
+
+async function saveWatchlist() {
+  const symbols = watchedSymbols();
+  try {
+    if (watchlistId) {
+      await api(`/api/watchlists/${watchlistId}/`, { method: "PATCH", body: { symbols } });
+    } else {
+      const made = await api("/api/watchlists/", { method: "POST", body: { name: "Watchlist", symbols } });
+      watchlistId = String(made.id);
+      root.dataset.watchlistId = watchlistId;
+    }
+    editButton.dataset.saved = String(Number(editButton.dataset.saved || 0) + 1); // for tests
+  } catch (error) {
+    console.warn("tickstream: the watchlist was not saved", error);
+    editButton.textContent = "Not saved: retry";
+  }
+}
+
+function tool(label, title, action) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "small";
+  button.textContent = label;
+  button.title = title;
+  button.setAttribute("aria-label", title);
+  button.addEventListener("click", (event) => {
+    event.stopPropagation(); // not a choice of the row's chart
+    action();
+    drawTools();
+    saveWatchlist();
+  });
+  return button;
+}
+
+/** In editing, a watched row has ↑ ↓ Remove and any other row Add. */
+function drawTools() {
+  for (const node of listBody.querySelectorAll(".wl-tools")) node.remove();
+  if (editButton.getAttribute("aria-pressed") !== "true") return;
+  const watched = watchedSymbols();
+  for (const [symbol, row] of rows) {
+    const box = document.createElement("span");
+    box.className = "wl-tools";
+    if ("extra" in row.dataset) {
+      box.append(tool("Add", `Add ${symbol} to the watchlist`, () => {
+        delete row.dataset.extra;
+        const lastWatched = [...listBody.querySelectorAll("tr[data-symbol]:not([data-extra])")].filter((r) => r !== row).pop();
+        if (lastWatched) lastWatched.after(row);
+        else listBody.prepend(row);
+      }));
+    } else {
+      const at = watched.indexOf(symbol);
+      if (at > 0) box.append(tool("↑", `Move ${symbol} up`, () => row.previousElementSibling.before(row)));
+      if (at < watched.length - 1) box.append(tool("↓", `Move ${symbol} down`, () => row.nextElementSibling.after(row)));
+      box.append(tool("Remove", `Remove ${symbol} from the watchlist`, () => {
+        row.dataset.extra = "";
+        const firstExtra = listBody.querySelector("tr[data-extra]:not([data-symbol='" + symbol + "'])");
+        if (firstExtra) firstExtra.before(row);
+        else listBody.append(row);
+      }));
+    }
+    row.cells[0].append(box);
+  }
+}
+
+editButton?.addEventListener("click", () => {
+  const editing = editButton.getAttribute("aria-pressed") !== "true";
+  editButton.setAttribute("aria-pressed", String(editing));
+  editButton.textContent = editing ? "Done" : "Edit list";
+  // While editing every instrument shows, to be added; afterwards the list as saved.
+  for (const row of rows.values()) row.hidden = editing ? false : "extra" in row.dataset && Boolean(watchlistId);
+  drawTools();
 });
 
 // --- Chart ---
