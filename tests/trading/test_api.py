@@ -250,3 +250,23 @@ def test_a_new_account_starts_with_the_paper_cash_of_the_setting(
     assert [b for b in account["balances"] if b["currency"] == "USD"][0]["available"] == "25000"
     again = api.get("/api/trading/account/").json()  # once, not per visit
     assert [b for b in again["balances"] if b["currency"] == "USD"][0]["available"] == "25000"
+
+
+def test_a_reset_starts_the_account_over(trader: tuple[APIClient, Any]) -> None:
+    """Open orders cancelled and their funds released, the cash set to the amount, assets
+    to zero, a linked portfolio unlinked; the balances still add up to transfers."""
+    from tickstream.portfolio.services import portfolio_create
+
+    api, account = trader
+    assert _place(api).status_code == 201  # 10 x 200 reserved
+    portfolio = portfolio_create(owner=account.owner, name="Linked")
+    api.patch("/api/trading/account/", {"portfolio": portfolio.pk}, format="json")
+    reset = api.post("/api/trading/account/reset/", {"amount": "50000"}, format="json")
+    assert reset.status_code == 200, reset.json()
+    assert reset.json()["portfolio"] is None
+    assert balances(account) == {"USD": (D("50000"), D(0))}
+    assert not Order.objects.filter(account=account, status__in=["new", "partially_filled"])
+    total = sum(Transfer.objects.filter(account=account).values_list("amount", flat=True))
+    assert total == D("50000")
+    bad = api.post("/api/trading/account/reset/", {"amount": "-1"}, format="json")
+    assert bad.status_code == 400 and _error(bad) == "out_of_range"

@@ -278,7 +278,19 @@ def test_a_new_user_starts_with_paper_cash_and_links_a_portfolio_in_one_step(
     page.wait_for_selector("#link-note a")
     assert page.inner_text("#link-note a") == "Paper trading"
     page.screenshot(path=str(SHOTS / "trading-linked-phone-dark.png"), full_page=True)
+    # Starting over: asked first, then the cash is the amount and the link is gone.
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.fill("#reset-account input[name=amount]", "5000")
+    page.click("#reset-account button[type=submit]")
+    page.wait_for_function(
+        "document.querySelector('#balances tr[data-currency=USD]').dataset.available === '5000'"
+    )
+    assert "Link a portfolio" in page.inner_text("#link-note")
+    page.select_option("#link-portfolio select[name=portfolio]", "new")
+    page.click("#link-portfolio button[type=submit]")
+    page.wait_for_selector("#link-note a")
+    assert page.inner_text("#link-note a") == "Paper trading 2"  # the name was taken
     page.click("#link-note a")
     page.wait_for_selector("#portfolio[data-id]")
-    assert page.inner_text("h1") == "Paper trading"
+    assert page.inner_text("h1") == "Paper trading 2"
     context.close()

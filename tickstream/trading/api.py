@@ -140,6 +140,29 @@ class AccountView(OwnerOnly):
         return Response(selectors.account_data(account))
 
 
+class ResetSerializer(serializers.Serializer[Any]):
+    amount = NumberField(help_text="the USD the account starts over with (0 or more)")
+
+
+class AccountResetView(OwnerOnly):
+    @extend_schema(
+        request=ResetSerializer,
+        responses={200: AccountSerializer, **documented_errors(400, 403)},
+    )
+    def post(self, request: Request) -> Response:
+        """Start the paper account over with `amount` USD: open orders cancelled, assets
+        and cash set (by transfers), a linked portfolio unlinked (it keeps its history)."""
+        body = _body(request)
+        try:
+            value = amount("amount", body.get("amount"), bound=services.MAX_TRANSFER)
+        except FieldError as exc:
+            raise ApiError(exc.code, exc.message, details={"field": exc.field}) from None
+        account = _changing(
+            lambda: services.account_reset(account=self.account(request), amount=value)
+        )
+        return Response(selectors.account_data(account))
+
+
 class TransferView(OwnerOnly):
     sign = 1
 

@@ -317,6 +317,37 @@ def _transition(order: Order, status: core.Status) -> None:
 
 
 @transaction.atomic
+def account_reset(*, account: TradingAccount, amount: Decimal) -> TradingAccount:
+    """Start the paper account over with `amount` USD, as a broker's paper reset does:
+    every open order cancelled, every asset and the cash set by transfers (so balances
+    still add up to transfers and fills), and a linked portfolio unlinked (it keeps its
+    history; its holdings would no longer be the account's). O(open orders + balances)."""
+    if amount < 0 or amount >= MAX_TRANSFER:
+        raise TradingError(
+            "out_of_range",
+            f"amount must be 0 or more and below {MAX_TRANSFER:,.0f}",
+            field="amount",
+        )
+    TradingAccount.objects.select_for_update().filter(pk=account.pk).first()  # one at a time
+    for order in account.orders.filter(status__in=selectors.OPEN_STATUSES).select_for_update():
+        balances = _balances_locked(account, {order.held_currency})
+        _close(order, core.Status.CANCELLED, "cancelled: the account was reset", balances)
+        _tell_engine(order)
+    account.portfolio = None
+    account.save(update_fields=["portfolio"])
+    currencies = set(account.balances.values_list("currency", flat=True)) | {"USD"}
+    for currency, balance in _balances_locked(account, currencies).items():
+        target = amount if currency == "USD" else ZERO
+        change = target - balance.available
+        if change:
+            Transfer.objects.create(account=account, currency=currency, amount=change)
+            balance.available = target
+            balance.save(update_fields=["available"])
+    _publish(account, "balance")
+    return account
+
+
+@transaction.atomic
 def order_cancel(*, order: Order) -> Order:
     """Cancel an open order and release its funds; `not_cancellable` otherwise."""
     order = Order.objects.select_for_update().select_related("instrument").get(pk=order.pk)

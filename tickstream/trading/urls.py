@@ -4,6 +4,7 @@ from tickstream.trading import api
 
 urlpatterns = [
     path("trading/account/", api.AccountView.as_view(), name="api-trading-account"),
+    path("trading/account/reset/", api.AccountResetView.as_view(), name="api-trading-reset"),
     path("trading/deposits/", api.DepositView.as_view(), name="api-trading-deposits"),
     path("trading/withdrawals/", api.WithdrawalView.as_view(), name="api-trading-withdrawals"),
     path("trading/orders/", api.OrderListView.as_view(), name="api-trading-orders"),

@@ -455,6 +455,22 @@ async function linkPortfolio(event) {
   }
 }
 
+/** Start the paper account over (POST /api/trading/account/reset/), after asking. */
+async function resetAccount(event) {
+  event.preventDefault();
+  const amount = event.target.elements.namedItem("amount").value.trim();
+  const ask = `Start over with ${amount} USD? Open orders are cancelled, assets set to zero, and a linked portfolio is unlinked (it keeps its history).`;
+  if (!confirm(ask)) return;
+  try {
+    await api("/api/trading/account/reset/", { method: "POST", body: { amount } });
+    $("#link-portfolio select").value = "";
+    $("#link-note").textContent = "Link a portfolio to follow this account's holdings, value and returns there.";
+    showMessage(`The account starts over with ${amount} USD.`, true);
+  } catch (error) {
+    showMessage(describeError(error), false);
+  }
+}
+
 /** A portfolio named `base`, or `base 2`, `base 3`... if that name is taken. */
 async function newPortfolio(base) {
   for (let n = 1; n < 20; n += 1) {
@@ -517,6 +533,7 @@ if (signedIn) {
   ticket.addEventListener("submit", place);
   ticket.addEventListener("input", () => coalesce("estimate", estimate));
   $("#link-portfolio")?.addEventListener("submit", linkPortfolio);
+  $("#reset-account")?.addEventListener("submit", resetAccount);
   for (const button of ticket.querySelectorAll("[data-share]")) {
     button.addEventListener("click", () => {
       const quantity = quantityFor(Number(button.dataset.share));
