@@ -424,7 +424,8 @@ function buildChart() {
     grid: { vertLines: { color: grid }, horzLines: { color: grid } },
     crosshair: { mode: CrosshairMode.Normal },
     rightPriceScale: { borderColor: grid },
-    timeScale: { borderColor: grid, timeVisible: true, secondsVisible: view.interval === "1s", tickMarkFormatter: chartTickMark },
+    // rightOffset: room after the newest candle, so the last time label is not cut.
+    timeScale: { borderColor: grid, timeVisible: true, secondsVisible: view.interval === "1s", tickMarkFormatter: chartTickMark, rightOffset: 6 },
     localization: { timeFormatter: (t) => formatTime(t * 1000, { withDate: !["1s", "1m"].includes(view.interval) }) },
   });
   const format = priceFormat();

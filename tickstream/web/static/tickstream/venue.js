@@ -53,7 +53,8 @@ function makeChart() {
     },
     grid: { vertLines: { color: grid }, horzLines: { color: grid } },
     rightPriceScale: { borderColor: grid },
-    timeScale: { borderColor: grid, timeVisible: true, tickMarkFormatter: chartTickMark }, // one clock per page
+    // One clock per page; room after the newest candle for the last time label.
+    timeScale: { borderColor: grid, timeVisible: true, tickMarkFormatter: chartTickMark, rightOffset: 6 },
     localization: { timeFormatter: (t) => formatTime(t * 1000) },
   });
   candles = chart.addSeries(CandlestickSeries, {
