@@ -31,8 +31,8 @@ def test_the_legend_follows_the_crosshair_through_live_updates(server: str, page
         timeout=20_000,
     )
     assert int(page.get_attribute("#legend", "data-time")) == hovered  # not snapped back
-    # Each indicator's value in its own colour (SMA's line is amber).
-    assert page.locator('#legend b[style*="#e3a008"]').count() == 1
+    # Each indicator's value in its line's colour (SMA's, of the theme).
+    assert page.locator('#legend b[style*="--ind-sma"]').count() == 1
     page.mouse.move(5, 5)  # off the chart: the newest candle again
     page.wait_for_function(
         "document.getElementById('legend').dataset.time"

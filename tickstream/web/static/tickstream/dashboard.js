@@ -34,8 +34,10 @@ const list = instruments();
 const bySymbol = new Map(list.map((i) => [i.symbol, i]));
 const rows = new Map([...document.querySelectorAll("#watchlist tr[data-symbol]")].map((r) => [r.dataset.symbol, r]));
 const INDICATOR_KEYS = ["sma", "ema", "bb", "rsi", "macd"];
-// Each indicator's colour, on its line and its value in the legend.
-const COLORS = { sma: "#e3a008", ema: "#a371f7", bb: "#58a6ff", rsi: "#d2a8ff", macd: "#58a6ff", signal: "#f0883e" };
+// Each indicator's colour, on its line and its value in the legend: a CSS variable per
+// theme (app.css), dark enough on the light theme's white to read (4.5:1).
+const COLOR_VARS = { sma: "--ind-sma", ema: "--ind-ema", bb: "--ind-bb", rsi: "--ind-rsi", macd: "--ind-macd", signal: "--ind-signal" };
+const COLORS = {}; // the current theme's values, read when the chart is built
 // Candles an indicator needs before its first value (the server's default parameters).
 const NEEDS = { sma: ["SMA 20", 20], ema: ["EMA 20", 20], bb: ["Bollinger 20", 20], rsi: ["RSI 14", 15], macd: ["MACD 12, 26, 9", 34] };
 const DAILY = new Set(["1d"]);
@@ -428,6 +430,7 @@ function buildChart() {
     timeScale: { borderColor: grid, timeVisible: true, secondsVisible: view.interval === "1s", tickMarkFormatter: chartTickMark, rightOffset: 6 },
     localization: { timeFormatter: (t) => formatTime(t * 1000, { withDate: !["1s", "1m"].includes(view.interval) }) },
   });
+  for (const [key, name] of Object.entries(COLOR_VARS)) COLORS[key] = cssVar(name);
   const format = priceFormat();
   series = {
     candles: chart.addSeries(CandlestickSeries, {
@@ -609,16 +612,16 @@ function renderLegend() {
   const show = (label, key, color, digits = decimals) => {
     const value = key ? v[key] : null;
     const text = value === null || value === undefined ? "—" : formatPrice(value, digits);
-    parts.push(`${label} <b style="color: ${color}">${text}</b>`);
+    parts.push(`${label} <b style="color: var(${color})">${text}</b>`);
   };
-  if (view.indicators.has("sma")) show("SMA", outputOf(v, "sma"), COLORS.sma);
-  if (view.indicators.has("ema")) show("EMA", outputOf(v, "ema"), COLORS.ema);
+  if (view.indicators.has("sma")) show("SMA", outputOf(v, "sma"), COLOR_VARS.sma);
+  if (view.indicators.has("ema")) show("EMA", outputOf(v, "ema"), COLOR_VARS.ema);
   if (view.indicators.has("bb")) {
-    show("BB↑", outputOf(v, "bbUpper"), COLORS.bb);
-    show("BB↓", outputOf(v, "bbLower"), COLORS.bb);
+    show("BB↑", outputOf(v, "bbUpper"), COLOR_VARS.bb);
+    show("BB↓", outputOf(v, "bbLower"), COLOR_VARS.bb);
   }
-  if (view.indicators.has("rsi")) show("RSI", outputOf(v, "rsi"), COLORS.rsi, 1);
-  if (view.indicators.has("macd")) show("MACD", outputOf(v, "macd"), COLORS.macd, 3);
+  if (view.indicators.has("rsi")) show("RSI", outputOf(v, "rsi"), COLOR_VARS.rsi, 1);
+  if (view.indicators.has("macd")) show("MACD", outputOf(v, "macd"), COLOR_VARS.macd, 3);
   legend.innerHTML = parts.join(" · ");
 }
 
