@@ -346,3 +346,21 @@ def test_an_import_reports_every_problem_of_the_file_in_one_pass(client: APIClie
         (7, "price", "required"),
     ], problems
     assert Transaction.objects.count() == 0
+
+
+def test_a_brokers_export_is_imported_as_it_is(client: APIClient) -> None:
+    """A Schwab download, found by its header: previewed with the rows it leaves out, then
+    imported; a file that is not what `source` says is refused."""
+    from tests.portfolio.core.test_brokers import SCHWAB
+
+    pid = _portfolio(client)
+    url = f"/api/portfolios/{pid}/import/"
+    preview = client.post(url, {"csv": SCHWAB, "preview": True}, format="json")
+    assert preview.status_code == 200, preview.json()
+    body = preview.json()
+    assert (body["source"], body["rows"], body["left_out"]) == ("schwab", 4, {"Bank Interest": 1})
+    done = client.post(url, {"csv": SCHWAB}, format="json")
+    assert done.status_code == 200 and done.json()["added"] == 4
+    assert Transaction.objects.filter(portfolio_id=pid).count() == 4
+    wrong = client.post(url, {"csv": CSV, "source": "fidelity"}, format="json")
+    assert wrong.status_code == 400 and _error(wrong) == "bad_source"

@@ -293,3 +293,31 @@ def test_on_a_phone_the_tables_are_cards_with_every_action_in_reach(
     page.wait_for_selector('#balances tr[data-currency="USD"]')
     assert page.evaluate(wide) <= 0
     context.close()
+
+
+def test_a_brokers_export_is_previewed_and_imported(server: str, page: Any) -> None:
+    from tests.portfolio.core.test_brokers import SCHWAB
+
+    page.goto(f"{server}/accounts/signup/")
+    page.fill("#id_username", f"b{uuid.uuid4().hex[:8]}")
+    page.fill("#id_password1", "broker-lantern-6")
+    page.fill("#id_password2", "broker-lantern-6")
+    page.click("#signup-form button[type=submit]")
+    page.wait_for_url(f"{server}/portfolio/")
+    page.fill("#portfolio-name", "From Schwab")
+    page.click("#new-portfolio button[type=submit]")
+    page.wait_for_selector("#portfolio[data-id]")
+    page.set_input_files(
+        "#import-file",
+        files=[{"name": "schwab.csv", "mimeType": "text/csv", "buffer": SCHWAB.encode()}],
+    )
+    page.click("#import-preview")
+    page.wait_for_selector("#import-confirm:not([hidden])")
+    said = page.text_content("#import-result") or ""
+    assert "Read as a Charles Schwab export. 4 rows: 4 to add" in said, said
+    assert "Left out, as tickstream does not track them: Bank Interest (1)." in said
+    page.click("#import-confirm")
+    page.wait_for_function(
+        "document.querySelectorAll('#transactions tbody tr[data-id]').length === 4"
+    )
+    page.wait_for_selector('#holdings tr[data-symbol="AAPL"]')

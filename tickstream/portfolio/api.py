@@ -28,7 +28,7 @@ from tickstream.market.core.messages import decimal_str
 from tickstream.market.core.ticks import datetime_to_iso
 from tickstream.market.selectors import quote_currencies
 from tickstream.portfolio import selectors, services
-from tickstream.portfolio.core import csvfile
+from tickstream.portfolio.core import brokers, csvfile
 from tickstream.portfolio.core.costbasis import Kind, Method
 from tickstream.portfolio.core.records import FieldError, Record, record, text
 from tickstream.portfolio.core.returns import ReturnError
@@ -144,13 +144,24 @@ class ImportSerializer(serializers.Serializer[Any]):
         help_text="the file's text: time,kind,symbol,quantity,price,fee,note"
     )
     preview = serializers.BooleanField(default=False)
+    source = serializers.ChoiceField(
+        choices=["auto", "tickstream", *brokers.BY_NAME],
+        default="auto",
+        help_text="whose file it is: auto tells tickstream's CSV and the brokers' exports "
+        "(schwab, fidelity) apart by their header",
+    )
 
 
 class ImportResultSerializer(serializers.Serializer[Any]):
     preview = serializers.BooleanField()
+    source = serializers.CharField(help_text="tickstream, schwab or fidelity: how it was read")
     rows = serializers.IntegerField()
     added = serializers.IntegerField()
     skipped = serializers.IntegerField(help_text="rows imported before")
+    left_out = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="a broker's rows of kinds tickstream does not track, by action",
+    )
     transactions = TransactionSerializer(many=True)
 
 
@@ -479,6 +490,9 @@ class ImportView(OwnerOnly):
         skipped."""
         portfolio = _portfolio(request, portfolio_id)
         text, preview = _csv_text(request)
+        translated = _from_broker(request, text)
+        if translated is not None:
+            text = translated.text
         try:
             records = csvfile.read(
                 text,
@@ -507,12 +521,35 @@ class ImportView(OwnerOnly):
         return Response(
             {
                 "preview": preview,
+                "source": "tickstream" if translated is None else translated.preset,
                 "rows": len(records),
                 "added": result.added,
                 "skipped": result.skipped,
+                "left_out": {} if translated is None else dict(translated.skipped),
                 "transactions": [_record_dict(r) for r in records],
             }
         )
+
+
+def _from_broker(request: Request, text: str) -> brokers.Translated | None:
+    """The file as tickstream's CSV when it is a broker's export (`source`, or found by
+    its header with `auto`); None for tickstream's own CSV."""
+    data = request.data
+    source = data.get("source", "auto") if isinstance(data, dict) else "auto"
+    if source == "tickstream":
+        return None
+    if source != "auto" and source not in brokers.BY_NAME:
+        names = ", ".join(["auto", "tickstream", *brokers.BY_NAME])
+        raise ApiError("bad_source", f"source is one of {names}", details={"field": "source"})
+    preset = brokers.BY_NAME.get(source)
+    translated = brokers.translate(text, preset)
+    if preset is not None and translated is None:
+        raise ApiError(
+            "bad_source",
+            f"this is not a {preset.label} file: its header is not in the first 20 lines",
+            details={"field": "source"},
+        )
+    return translated
 
 
 def _csv_text(request: Request) -> tuple[str, bool]:

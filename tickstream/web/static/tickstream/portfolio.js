@@ -343,9 +343,16 @@ async function runImport(preview) {
   const result = $("#import-result");
   $("#import-confirm").hidden = true;
   try {
-    const r = await api(`${base}/import/`, { method: "POST", body: { csv: previewed, preview } });
+    const source = $("#import-source").value;
+    const r = await api(`${base}/import/`, { method: "POST", body: { csv: previewed, preview, source } });
     if (preview) {
-      result.innerHTML = `<p>${r.rows} rows: ${r.added} to add, ${r.skipped} imported before.</p>`;
+      const from = { tickstream: "tickstream CSV", schwab: "a Charles Schwab export", fidelity: "a Fidelity export" }[r.source] || r.source;
+      const left = Object.entries(r.left_out || {}).map(([action, n]) => `${action} (${n})`);
+      result.replaceChildren();
+      const head = document.createElement("p");
+      head.textContent = `Read as ${from}. ${r.rows} rows: ${r.added} to add, ${r.skipped} imported before.`
+        + (left.length ? ` Left out, as tickstream does not track them: ${left.join(", ")}.` : "");
+      result.append(head);
       result.append(previewTable(r.transactions));
       $("#import-confirm").hidden = r.added === 0;
     } else {
