@@ -364,3 +364,22 @@ def test_a_brokers_export_is_imported_as_it_is(client: APIClient) -> None:
     assert Transaction.objects.filter(portfolio_id=pid).count() == 4
     wrong = client.post(url, {"csv": CSV, "source": "fidelity"}, format="json")
     assert wrong.status_code == 400 and _error(wrong) == "bad_source"
+
+
+def test_a_file_with_its_own_header_is_imported_by_a_column_mapping(client: APIClient) -> None:
+    pid = _portfolio(client)
+    url = f"/api/portfolios/{pid}/import/"
+    own = (
+        "Trade Date,Type,Ticker,Shares,Unit Price,Commission\n"
+        "2024-01-02,deposit,,5000,,\n"
+        "2024-01-03,buy,AAPL,10,180.5,1\n"
+    )
+    refused = client.post(url, {"csv": own}, format="json")
+    assert _error(refused) == "bad_csv"  # its header is not tickstream's: map it
+    columns = {"time": "Trade Date", "kind": "Type", "symbol": "Ticker", "quantity": "Shares",
+               "price": "Unit Price", "fee": "Commission"}  # fmt: skip
+    done = client.post(url, {"csv": own, "columns": columns}, format="json")
+    assert done.status_code == 200, done.json()
+    assert (done.json()["source"], done.json()["added"]) == ("mapped", 2)
+    bad = client.post(url, {"csv": own, "columns": {**columns, "time": "When"}}, format="json")
+    assert _error(bad) == "bad_mapping" and "no column 'When'" in bad.json()["error"]["message"]

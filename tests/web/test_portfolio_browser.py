@@ -321,3 +321,37 @@ def test_a_brokers_export_is_previewed_and_imported(server: str, page: Any) -> N
         "document.querySelectorAll('#transactions tbody tr[data-id]').length === 4"
     )
     page.wait_for_selector('#holdings tr[data-symbol="AAPL"]')
+
+
+def test_a_file_with_its_own_columns_is_mapped_then_imported(server: str, page: Any) -> None:
+    own = (
+        b"Trade Date,Type,Ticker,Shares,Unit Price,Commission\n"
+        b"2024-01-02,deposit,,5000,,\n"
+        b"2024-01-03,buy,MSFT,3,370.5,1\n"
+    )
+    page.goto(f"{server}/accounts/signup/")
+    page.fill("#id_username", f"m{uuid.uuid4().hex[:8]}")
+    page.fill("#id_password1", "mapping-lantern-3")
+    page.fill("#id_password2", "mapping-lantern-3")
+    page.click("#signup-form button[type=submit]")
+    page.wait_for_url(f"{server}/portfolio/")
+    page.fill("#portfolio-name", "Mapped")
+    page.click("#new-portfolio button[type=submit]")
+    page.wait_for_selector("#portfolio[data-id]")
+    page.set_input_files(
+        "#import-file", files=[{"name": "own.csv", "mimeType": "text/csv", "buffer": own}]
+    )
+    page.click("#import-preview")
+    page.wait_for_selector("#import-mapping")
+    # Guessed from the names: the person only checks them.
+    picked = {
+        c: page.input_value(f"#import-mapping select[name={c}]")
+        for c in ("time", "kind", "symbol", "quantity", "price", "fee")
+    }
+    assert picked == {"time": "Trade Date", "kind": "Type", "symbol": "Ticker",
+                      "quantity": "Shares", "price": "Unit Price", "fee": "Commission"}  # fmt: skip
+    page.click("#import-mapping button[type=submit]")
+    page.wait_for_selector("#import-confirm:not([hidden])")
+    assert "Read as your columns. 2 rows: 2 to add" in (page.text_content("#import-result") or "")
+    page.click("#import-confirm")
+    page.wait_for_selector('#holdings tr[data-symbol="MSFT"]')

@@ -150,11 +150,19 @@ class ImportSerializer(serializers.Serializer[Any]):
         help_text="whose file it is: auto tells tickstream's CSV and the brokers' exports "
         "(schwab, fidelity) apart by their header",
     )
+    columns = serializers.DictField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="for a file with its own header: tickstream's column -> the file's "
+        "(time, kind, symbol, quantity needed; price, fee, note optional)",
+    )
 
 
 class ImportResultSerializer(serializers.Serializer[Any]):
     preview = serializers.BooleanField()
-    source = serializers.CharField(help_text="tickstream, schwab or fidelity: how it was read")
+    source = serializers.CharField(
+        help_text="tickstream, schwab, fidelity, or mapped (by `columns`): how it was read"
+    )
     rows = serializers.IntegerField()
     added = serializers.IntegerField()
     skipped = serializers.IntegerField(help_text="rows imported before")
@@ -535,6 +543,16 @@ def _from_broker(request: Request, text: str) -> brokers.Translated | None:
     """The file as tickstream's CSV when it is a broker's export (`source`, or found by
     its header with `auto`); None for tickstream's own CSV."""
     data = request.data
+    columns = data.get("columns") if isinstance(data, dict) else None
+    if columns is not None:  # the person's mapping of a file with its own header
+        if not isinstance(columns, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in columns.items()
+        ):
+            raise ApiError("bad_mapping", "columns maps tickstream's columns to the file's")
+        try:
+            return brokers.Translated(brokers.remap(text, columns), "mapped")
+        except brokers.MappingError as exc:
+            raise ApiError("bad_mapping", str(exc), details={"field": "columns"}) from None
     source = data.get("source", "auto") if isinstance(data, dict) else "auto"
     if source == "tickstream":
         return None

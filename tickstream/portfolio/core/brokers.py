@@ -198,3 +198,41 @@ def _sum(numbers: list[str]) -> str:
     except InvalidOperation:
         return numbers[0] if numbers else ""  # let the record's check name it
     return format(total, "f") if numbers else ""
+
+
+class MappingError(ValueError):
+    """A column mapping that does not fit the file; the message says which column."""
+
+
+REQUIRED = ("time", "kind", "symbol", "quantity")
+
+
+def remap(text: str, columns: dict[str, str]) -> str:
+    """A file with its own header as tickstream's CSV: `columns` names, for each of
+    tickstream's columns, the file's column that holds it (time, kind, symbol and
+    quantity are needed; price, fee and note may be left out). Its values must already be
+    tickstream's (kinds buy, sell, deposit, ...; a time a date or ISO 8601): only the
+    columns move, so each row keeps its line. O(the file)."""
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=None)))
+    if not rows:
+        raise MappingError("the file is empty")
+    header = [c.strip() for c in rows[0]]
+    unknown = [ours for ours in columns if ours not in COLUMNS]
+    if unknown:
+        raise MappingError(f"{unknown[0]!r} is not a column of tickstream's CSV")
+    missing = [ours for ours in REQUIRED if not columns.get(ours)]
+    if missing:
+        raise MappingError(f"choose the file's column for {missing[0]}")
+    absent = [theirs for theirs in columns.values() if theirs and theirs not in header]
+    if absent:
+        raise MappingError(f"the file has no column {absent[0]!r}")
+    at = {ours: header.index(theirs) for ours, theirs in columns.items() if theirs}
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for row in rows[1:]:
+        if not any(cell.strip() for cell in row):
+            out.write("\n")
+            continue
+        writer.writerow([row[at[c]] if c in at and at[c] < len(row) else "" for c in COLUMNS])
+    return out.getvalue()

@@ -330,13 +330,75 @@ function drawHistory(points) {
 // --- import ---
 
 let previewed = null;
+let mapping = null; // tickstream's column -> the file's, for a file with its own header
 $("#import-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const file = $("#import-file").files[0];
   if (!file) return;
   previewed = await file.text();
+  mapping = null;
   await runImport(true);
 });
+
+const OURS = ["time", "kind", "symbol", "quantity", "price", "fee", "note"];
+const GUESS = {
+  time: /^(time|date|trade ?date|datetime|run date)$/i,
+  kind: /^(kind|type|action|side)$/i,
+  symbol: /^(symbol|ticker|instrument)$/i,
+  quantity: /^(quantity|qty|shares|units|amount)$/i,
+  price: /^(price|unit price|price per share)$/i,
+  fee: /^(fee|fees|commission|fees? & comm)$/i,
+  note: /^(note|notes|description|memo)$/i,
+};
+
+/** The cells of a CSV line (quoted cells with commas and "" inside them too). */
+function csvCells(line) {
+  const cells = [];
+  let cell = "";
+  let quoted = false;
+  for (let i = 0; i < line.length; i += 1) {
+    const c = line[i];
+    if (quoted && c === '"' && line[i + 1] === '"') { cell += '"'; i += 1; }
+    else if (c === '"') quoted = !quoted;
+    else if (c === "," && !quoted) { cells.push(cell.trim()); cell = ""; }
+    else cell += c;
+  }
+  cells.push(cell.trim());
+  return cells;
+}
+
+/** A file whose header is not tickstream's nor a broker's: say which of its columns holds
+ * each of ours (guessed from the names), as Portfolio Performance's import asks. */
+function showMapping(result) {
+  const header = csvCells(previewed.replace(/^\ufeff/, "").split(/\r\n|\r|\n/)[0] || "");
+  const form = document.createElement("form");
+  form.id = "import-mapping";
+  form.className = "tx-form";
+  const intro = document.createElement("p");
+  intro.className = "note";
+  intro.textContent = "This file has its own columns. Say which holds each of tickstream's (time, kind, symbol and quantity are needed; kinds must read buy, sell, deposit, withdrawal, dividend, fee or split):";
+  form.append(intro);
+  for (const ours of OURS) {
+    const label = document.createElement("label");
+    label.textContent = ours;
+    const select = document.createElement("select");
+    select.name = ours;
+    select.append(new Option("—", ""));
+    for (const theirs of header) select.append(new Option(theirs, theirs, false, GUESS[ours].test(theirs)));
+    label.append(select);
+    form.append(label);
+  }
+  const go = document.createElement("button");
+  go.type = "submit";
+  go.textContent = "Preview with these columns";
+  form.append(go);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    mapping = Object.fromEntries([...new FormData(form)].filter(([, theirs]) => theirs));
+    await runImport(true);
+  });
+  result.append(form);
+}
 $("#import-confirm").onclick = () => runImport(false);
 
 async function runImport(preview) {
@@ -344,9 +406,11 @@ async function runImport(preview) {
   $("#import-confirm").hidden = true;
   try {
     const source = $("#import-source").value;
-    const r = await api(`${base}/import/`, { method: "POST", body: { csv: previewed, preview, source } });
+    const body = { csv: previewed, preview, source };
+    if (mapping) body.columns = mapping;
+    const r = await api(`${base}/import/`, { method: "POST", body });
     if (preview) {
-      const from = { tickstream: "tickstream CSV", schwab: "a Charles Schwab export", fidelity: "a Fidelity export" }[r.source] || r.source;
+      const from = { tickstream: "tickstream CSV", schwab: "a Charles Schwab export", fidelity: "a Fidelity export", mapped: "your columns" }[r.source] || r.source;
       const left = Object.entries(r.left_out || {}).map(([action, n]) => `${action} (${n})`);
       result.replaceChildren();
       const head = document.createElement("p");
@@ -358,6 +422,7 @@ async function runImport(preview) {
     } else {
       result.innerHTML = `<p class="up">Imported ${r.added} transactions (${r.skipped} were there already).</p>`;
       previewed = null;
+      mapping = null;
       $("#import-file").value = "";
       await afterChange();
     }
@@ -369,6 +434,7 @@ async function runImport(preview) {
     result.append(head);
     const problems = (error.details && error.details.problems) || [];
     if (problems.length) result.append(problemTable(problems));
+    if (problems.length && problems[0].row === 1 && problems[0].code === "bad_header" && !mapping) showMapping(result);
   }
 }
 
