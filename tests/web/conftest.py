@@ -75,3 +75,26 @@ def page(browser: Any) -> Iterator[Any]:
     page.errors = errors
     yield page
     context.close()
+
+
+def sign_up(page: Any, server: str, password: str = "violet-harbour-42") -> str:  # noqa: S107
+    """A new user signed up (and in) through the sign-up page; their name."""
+    import uuid
+
+    name = f"u{uuid.uuid4().hex[:10]}"
+    page.goto(f"{server}/accounts/signup/")
+    page.fill("#id_username", name)
+    page.fill("#id_password1", password)
+    page.fill("#id_password2", password)
+    page.click("#signup-form button[type=submit]")
+    page.wait_for_url(f"{server}/portfolio/")
+    return name
+
+
+def sign_in_demo(page: Any, server: str, next_path: str = "/") -> None:
+    """The demo user signed in through the login page, landing on `next_path`."""
+    page.goto(f"{server}/accounts/login/?next={next_path}")
+    page.fill("#id_username", "demo")
+    page.fill("#id_password", "demo-tickstream")
+    page.click("form.login button[type=submit]")
+    page.wait_for_url(f"{server}{next_path}*")

@@ -9,11 +9,10 @@ from typing import Any
 
 import pytest
 
-from tests.web.conftest import DESKTOP, NEEDS_CHROMIUM
+from tests.web.conftest import DESKTOP, NEEDS_CHROMIUM, sign_in_demo, sign_up
 
 pytestmark = NEEDS_CHROMIUM
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
-DEMO = {"username": "demo", "password": "demo-tickstream"}
 
 # (path, what says the page has drawn its live content)
 ANONYMOUS = [
@@ -59,11 +58,7 @@ def _audit(browser: Any, server: str, pages: list[tuple[str, str]], signed_in: b
         context = browser.new_context(viewport=DESKTOP, color_scheme=scheme)
         page = context.new_page()
         if signed_in:
-            page.goto(f"{server}/accounts/login/")
-            page.fill("#id_username", DEMO["username"])
-            page.fill("#id_password", DEMO["password"])
-            page.click("form.login button[type=submit]")
-            page.wait_for_load_state()
+            sign_in_demo(page, server)
         for path, ready in pages:
             page.goto(f"{server}{path}")
             page.wait_for_function(ready, timeout=20_000)
@@ -89,17 +84,10 @@ def test_the_keyboard_reaches_skips_and_submits(server: str, browser: Any) -> No
     """Tab first reaches the skip link, which moves focus to the content; Enter in the
     date-time field submits the transaction form; Cancel of an edit puts focus back on the
     row's Edit button."""
-    import uuid
 
     context = browser.new_context(viewport=DESKTOP)
     page = context.new_page()
-    name = f"k{uuid.uuid4().hex[:8]}"
-    page.goto(f"{server}/accounts/signup/")
-    page.fill("#id_username", name)
-    page.fill("#id_password1", "keyboard-lantern-9")
-    page.fill("#id_password2", "keyboard-lantern-9")
-    page.click("#signup-form button[type=submit]")
-    page.wait_for_url(f"{server}/portfolio/")
+    sign_up(page, server, "keyboard-lantern-9")
     page.fill("#portfolio-name", "Keys")
     page.click("#new-portfolio button[type=submit]")
     page.wait_for_selector("#portfolio[data-id]")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.web.conftest import NEEDS_CHROMIUM, SHOTS
+from tests.web.conftest import NEEDS_CHROMIUM, SHOTS, sign_up
 from tests.web.test_browser import dataset
 
 pytestmark = NEEDS_CHROMIUM
@@ -96,14 +96,8 @@ def test_one_clock_on_the_trading_page(server: str, page: Any) -> None:
 def test_the_watchlist_is_edited_on_the_dashboard(server: str, page: Any) -> None:
     """Add, reorder and remove from the dashboard itself, saved as it changes (before,
     only the API could change a watchlist)."""
-    import uuid
 
-    page.goto(f"{server}/accounts/signup/")
-    page.fill("#id_username", f"w{uuid.uuid4().hex[:8]}")
-    page.fill("#id_password1", "watch-lantern-12")
-    page.fill("#id_password2", "watch-lantern-12")
-    page.click("#signup-form button[type=submit]")
-    page.wait_for_url(f"{server}/portfolio/")
+    sign_up(page, server, "watch-lantern-12")
     page.goto(f"{server}/")
     page.click("#watchlist-edit")
     saved = "Number(document.getElementById('watchlist-edit').dataset.saved || 0)"

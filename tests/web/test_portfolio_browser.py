@@ -6,13 +6,12 @@ Screenshots of the new pages go to test-artifacts/screenshots/."""
 from __future__ import annotations
 
 import time
-import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from tests.support import http_json
-from tests.web.conftest import NEEDS_CHROMIUM, PHONE, SHOTS
+from tests.web.conftest import NEEDS_CHROMIUM, PHONE, SHOTS, sign_in_demo, sign_up
 from tests.web.test_browser import shoot
 
 pytestmark = NEEDS_CHROMIUM
@@ -38,13 +37,7 @@ def _last(server: str, symbol: str) -> Decimal:
 
 
 def test_sign_up_track_a_live_portfolio_import_and_get_an_alert(server: str, page: Any) -> None:
-    user = f"u{uuid.uuid4().hex[:10]}"
-    page.goto(f"{server}/accounts/signup/")
-    page.fill("#id_username", user)
-    page.fill("#id_password1", "violet-harbour-42")
-    page.fill("#id_password2", "violet-harbour-42")
-    page.click("#signup-form button[type=submit]")
-    page.wait_for_url(f"{server}/portfolio/")
+    sign_up(page, server)
 
     page.fill("#portfolio-name", "Browser test")
     page.select_option("#portfolio-method", "hifo")
@@ -202,12 +195,7 @@ def test_the_dashboard_shows_the_users_watchlist_and_searches_everything(
 def test_deletes_ask_first_and_a_portfolio_is_renamed_and_deleted_in_the_page(
     server: str, page: Any
 ) -> None:
-    page.goto(f"{server}/accounts/signup/")
-    page.fill("#id_username", f"d{uuid.uuid4().hex[:8]}")
-    page.fill("#id_password1", "delete-lantern-8")
-    page.fill("#id_password2", "delete-lantern-8")
-    page.click("#signup-form button[type=submit]")
-    page.wait_for_url(f"{server}/portfolio/")
+    sign_up(page, server, "delete-lantern-8")
     page.fill("#portfolio-name", "Scratch")
     page.click("#new-portfolio button[type=submit]")
     page.wait_for_selector("#portfolio[data-id]")
@@ -247,12 +235,7 @@ def test_deletes_ask_first_and_a_portfolio_is_renamed_and_deleted_in_the_page(
 
 
 def test_an_alert_level_already_passed_is_said(server: str, page: Any) -> None:
-    page.goto(f"{server}/accounts/signup/")
-    page.fill("#id_username", f"h{uuid.uuid4().hex[:8]}")
-    page.fill("#id_password1", "hint-lantern-44")
-    page.fill("#id_password2", "hint-lantern-44")
-    page.click("#signup-form button[type=submit]")
-    page.wait_for_url(f"{server}/portfolio/")
+    sign_up(page, server, "hint-lantern-44")
     page.goto(f"{server}/alerts/")
     page.select_option("#alert-form select[name=symbol]", "BTC-USD")
     page.select_option("#alert-form select[name=condition]", "above")
@@ -272,10 +255,7 @@ def test_on_a_phone_the_tables_are_cards_with_every_action_in_reach(
     wide in a 390 px screen, Edit and Delete off it."""
     context = browser.new_context(viewport=PHONE)
     page = context.new_page()
-    page.goto(f"{server}/accounts/login/?next=/portfolio/1/")
-    page.fill("#id_username", "demo")
-    page.fill("#id_password", "demo-tickstream")
-    page.click("form.login button[type=submit]")
+    sign_in_demo(page, server, "/portfolio/1/")
     page.wait_for_selector("#transactions tbody tr[data-id]")
     page.wait_for_function("document.getElementById('portfolio').dataset.value")
     wide = "document.documentElement.scrollWidth - window.innerWidth"
@@ -298,12 +278,7 @@ def test_on_a_phone_the_tables_are_cards_with_every_action_in_reach(
 def test_a_brokers_export_is_previewed_and_imported(server: str, page: Any) -> None:
     from tests.portfolio.core.test_brokers import SCHWAB
 
-    page.goto(f"{server}/accounts/signup/")
-    page.fill("#id_username", f"b{uuid.uuid4().hex[:8]}")
-    page.fill("#id_password1", "broker-lantern-6")
-    page.fill("#id_password2", "broker-lantern-6")
-    page.click("#signup-form button[type=submit]")
-    page.wait_for_url(f"{server}/portfolio/")
+    sign_up(page, server, "broker-lantern-6")
     page.fill("#portfolio-name", "From Schwab")
     page.click("#new-portfolio button[type=submit]")
     page.wait_for_selector("#portfolio[data-id]")
@@ -329,12 +304,7 @@ def test_a_file_with_its_own_columns_is_mapped_then_imported(server: str, page: 
         b"2024-01-02,deposit,,5000,,\n"
         b"2024-01-03,buy,MSFT,3,370.5,1\n"
     )
-    page.goto(f"{server}/accounts/signup/")
-    page.fill("#id_username", f"m{uuid.uuid4().hex[:8]}")
-    page.fill("#id_password1", "mapping-lantern-3")
-    page.fill("#id_password2", "mapping-lantern-3")
-    page.click("#signup-form button[type=submit]")
-    page.wait_for_url(f"{server}/portfolio/")
+    sign_up(page, server, "mapping-lantern-3")
     page.fill("#portfolio-name", "Mapped")
     page.click("#new-portfolio button[type=submit]")
     page.wait_for_selector("#portfolio[data-id]")

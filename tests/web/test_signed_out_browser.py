@@ -4,26 +4,19 @@ retrying) instead of going on as if nothing happened. The password page is the a
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-from tests.web.conftest import DESKTOP, NEEDS_CHROMIUM, PHONE, SHOTS
+from tests.web.conftest import DESKTOP, NEEDS_CHROMIUM, PHONE, SHOTS, sign_up
 
 pytestmark = NEEDS_CHROMIUM
 PASSWORD = "lantern-orchid-31"
 
 
 def test_a_password_changed_elsewhere_signs_out_the_live_page(server: str, browser: Any) -> None:
-    name = f"pat{uuid.uuid4().hex[:6]}"
     SHOTS.mkdir(parents=True, exist_ok=True)
     first = browser.new_context(viewport=DESKTOP)
     live = first.new_page()
-    live.goto(f"{server}/accounts/signup/")
-    live.fill("#id_username", name)
-    live.fill("#id_password1", PASSWORD)
-    live.fill("#id_password2", PASSWORD)
-    live.click("#signup-form button[type=submit]")
-    live.wait_for_url("**/portfolio/**")
+    name = sign_up(live, server, PASSWORD)
     # The token page copies the token in one click.
     first.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
     live.goto(f"{server}/accounts/token/")

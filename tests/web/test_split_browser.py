@@ -19,7 +19,7 @@ import websockets.sync.client
 
 from tests.support import POSTGRES_URL, http_json, wait_until
 from tests.test_split import launch_split, split_env
-from tests.web.conftest import DESKTOP, NEEDS_CHROMIUM, SHOTS
+from tests.web.conftest import DESKTOP, NEEDS_CHROMIUM, SHOTS, sign_in_demo
 
 pytestmark = [*NEEDS_CHROMIUM, pytest.mark.redis]
 
@@ -78,10 +78,7 @@ def test_a_dashboard_opened_while_the_split_layout_starts_goes_live(
             welcome = welcome[0] if isinstance(welcome, list) else welcome
             assert welcome["type"] == "welcome" and welcome["user"] is not None
             # The token rotated on the first web process, in the browser.
-            page.goto(f"{one}/accounts/login/?next=/accounts/token/")
-            page.fill("#id_username", "demo")
-            page.fill("#id_password", "demo-tickstream")
-            page.click("button[type=submit]")
+            sign_in_demo(page, one, "/accounts/token/")
             page.wait_for_selector("#api-token")
             page.click("text=Rotate the token")
             page.wait_for_selector("text=the old one no longer works")

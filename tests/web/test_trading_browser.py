@@ -14,18 +14,14 @@ from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 from typing import Any
 
 from tests.support import http_json
-from tests.web.conftest import DESKTOP, NEEDS_CHROMIUM, PHONE, SHOTS
+from tests.web.conftest import DESKTOP, NEEDS_CHROMIUM, PHONE, SHOTS, sign_in_demo, sign_up
 
 pytestmark = NEEDS_CHROMIUM
 DEMO = {"username": "demo", "password": "demo-tickstream"}
 
 
 def _sign_in(page: Any, server: str) -> None:
-    page.goto(f"{server}/accounts/login/?next=/trading/")
-    page.fill("#id_username", DEMO["username"])
-    page.fill("#id_password", DEMO["password"])
-    page.click("form.login button[type=submit]")
-    page.wait_for_url(f"{server}/trading/")
+    sign_in_demo(page, server, "/trading/")
 
 
 def _choose(page: Any, symbol: str) -> Decimal:
@@ -259,16 +255,10 @@ def test_the_ticket_offers_shares_of_the_balance_and_warns_far_from_the_market(
 def test_a_new_user_starts_with_paper_cash_and_links_a_portfolio_in_one_step(
     server: str, browser: Any
 ) -> None:
-    import uuid
 
     context = browser.new_context(viewport=PHONE, color_scheme="dark")
     page = context.new_page()
-    page.goto(f"{server}/accounts/signup/")
-    page.fill("#id_username", f"t{uuid.uuid4().hex[:8]}")
-    page.fill("#id_password1", "paper-lantern-55")
-    page.fill("#id_password2", "paper-lantern-55")
-    page.click("#signup-form button[type=submit]")
-    page.wait_for_url(f"{server}/portfolio/")
+    sign_up(page, server, "paper-lantern-55")
     page.goto(f"{server}/trading/")
     page.wait_for_selector('#balances tr[data-currency="USD"]')
     assert _balance(page, "USD") == (Decimal(100000), Decimal(0))  # as a broker's paper account
