@@ -133,3 +133,43 @@ def test_the_watchlist_is_edited_on_the_dashboard(server: str, page: Any) -> Non
         "#watchlist tr[data-symbol]:not([hidden])", "rs => rs.map(r => r.dataset.symbol)"
     )
     assert shown == ["MSFT", "AAPL", "ETH-USD"]
+
+
+def test_indicator_lengths_are_edited_and_remembered(server: str, browser: Any) -> None:
+    from tests.web.conftest import DESKTOP
+
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/candles/" in r.url else None)
+    page.goto(f"{server}/?symbol=AAPL&interval=1m")
+    page.wait_for_function("Number(document.getElementById('chart').dataset.candles) > 30")
+    page.click("details.params summary")
+    page.fill("#indicator-params input[name=sma0]", "5")
+    page.fill("#indicator-params input[name=rsi0]", "1")  # too short: said, nothing changes
+    page.click("#indicator-params button[type=submit]")
+    page.wait_for_selector("#params-error:not([hidden])")
+    assert "RSI length" in page.inner_text("#params-error")
+    page.fill("#indicator-params input[name=rsi0]", "21")
+    page.click("#indicator-params button[type=submit]")
+    page.wait_for_function(
+        "document.querySelector('#indicators input[value=sma]').parentElement.textContent.trim()"
+        " === 'SMA 5'"
+    )
+    page.wait_for_function("Number(document.getElementById('chart').dataset.candles) > 30")
+    assert any("indicators=sma:5,ema:20,bbands:20:2,rsi:21,macd:12:26:9" in u for u in asked)
+    assert page.is_visible("#params-note")
+    page.screenshot(path=str(SHOTS / "chart-lengths-desktop.png"))
+    page.reload()  # remembered
+    page.wait_for_function(
+        "document.querySelector('#indicators input[value=rsi]').parentElement.textContent.trim()"
+        " === 'RSI 21'"
+    )
+    page.click("details.params summary")
+    page.click("#indicator-params button[type=reset]")  # back to the defaults
+    page.wait_for_function(
+        "document.querySelector('#indicators input[value=sma]').parentElement.textContent.trim()"
+        " === 'SMA 20'"
+    )
+    assert page.is_hidden("#params-note")
+    context.close()

@@ -38,8 +38,47 @@ const INDICATOR_KEYS = ["sma", "ema", "bb", "rsi", "macd"];
 // theme (app.css), dark enough on the light theme's white to read (4.5:1).
 const COLOR_VARS = { sma: "--ind-sma", ema: "--ind-ema", bb: "--ind-bb", rsi: "--ind-rsi", macd: "--ind-macd", signal: "--ind-signal" };
 const COLORS = {}; // the current theme's values, read when the chart is built
-// Candles an indicator needs before its first value (the server's default parameters).
-const NEEDS = { sma: ["SMA 20", 20], ema: ["EMA 20", 20], bb: ["Bollinger 20", 20], rsi: ["RSI 14", 15], macd: ["MACD 12, 26, 9", 34] };
+// Each indicator's parameters (the server's defaults first), editable and remembered.
+const DEFAULT_PARAMS = { sma: [20], ema: [20], bb: [20, 2], rsi: [14], macd: [12, 26, 9] };
+const params = loadParams();
+
+function loadParams() {
+  try {
+    const saved = JSON.parse(localStorage.getItem("tickstream-indicator-params"));
+    if (saved && typeof saved === "object") {
+      const valid = (key) => Array.isArray(saved[key]) && saved[key].length === DEFAULT_PARAMS[key].length && saved[key].every((x) => Number.isFinite(x) && x > 0);
+      return Object.fromEntries(Object.keys(DEFAULT_PARAMS).map((key) => [key, valid(key) ? saved[key] : DEFAULT_PARAMS[key]]));
+    }
+  } catch (error) {
+    /* nothing saved */
+  }
+  return structuredClone(DEFAULT_PARAMS);
+}
+
+const customized = () => Object.keys(DEFAULT_PARAMS).some((key) => params[key].join() !== DEFAULT_PARAMS[key].join());
+
+/** The `indicators=` of the candles API: the server's default set, or these parameters. */
+function indicatorSpec() {
+  if (!customized()) return "default";
+  const { sma, ema, bb, rsi, macd } = params;
+  return `sma:${sma[0]},ema:${ema[0]},bbands:${bb[0]}:${bb[1]},rsi:${rsi[0]},macd:${macd.join(":")}`;
+}
+
+const LABELS = {
+  sma: () => `SMA ${params.sma[0]}`,
+  ema: () => `EMA ${params.ema[0]}`,
+  bb: () => `Bollinger ${params.bb[0]}, ${params.bb[1]}`,
+  rsi: () => `RSI ${params.rsi[0]}`,
+  macd: () => `MACD ${params.macd.join(", ")}`,
+};
+// Candles an indicator needs before its first value.
+const NEEDS = {
+  get sma() { return [LABELS.sma(), params.sma[0]]; },
+  get ema() { return [LABELS.ema(), params.ema[0]]; },
+  get bb() { return [LABELS.bb(), params.bb[0]]; },
+  get rsi() { return [LABELS.rsi(), params.rsi[0] + 1]; },
+  get macd() { return [LABELS.macd(), params.macd[1] + params.macd[2] - 1]; },
+};
 const DAILY = new Set(["1d"]);
 const SPARK_POINTS = 60;
 const SPARK_WIDTH = 56; // CSS pixels, as canvas.spark in app.css
@@ -51,12 +90,12 @@ window.tickstreamClient = client; // for the console (and the browser tests)
 
 // --- Settings: symbol and interval in the address, indicators remembered ---
 
-const params = new URLSearchParams(location.search);
+const query = new URLSearchParams(location.search);
 const intervals = [...document.querySelectorAll("#intervals button")].map((b) => b.dataset.interval);
-const asked = params.get("symbol");
+const asked = query.get("symbol");
 const view = {
   symbol: bySymbol.has(asked) ? asked : pickDefault(),
-  interval: intervals.includes(params.get("interval")) ? params.get("interval") : "1m",
+  interval: intervals.includes(query.get("interval")) ? query.get("interval") : "1m",
   indicators: new Set(loadIndicators()),
 };
 
@@ -666,14 +705,19 @@ async function openChart() {
         return;
       }
       const data = event.data || {};
+      const custom = customized();
       apply(() => {
-        for (const closed of data.closed || []) upsert(toBar(closed));
+        // Custom parameters: the stream's values are of the default set; the API gives
+        // those of the candles that close (the forming candle shows "—" until it does).
+        for (const closed of data.closed || []) upsert(toBar(closed, custom ? {} : undefined));
+        if (custom && (data.closed || []).length) refreshValues(symbol, interval, token);
         if (data.candle) upsert(toBar(data.candle));
         if (event.kind === "update") liveUpdates += 1;
         coalesce("chart-marks", markChart);
         coalesce("legend", () => renderLegend());
       });
     } else if (event.channel === analysisChannel) {
+      if (customized()) return; // values of the default set: not these lines
       const values = event.data?.[interval];
       apply(() => {
         const last = bars[bars.length - 1];
@@ -690,7 +734,7 @@ async function openChart() {
     ready = false;
     try {
       const response = await fetch(
-        `/api/candles/?symbol=${encodeURIComponent(symbol)}&interval=${interval}&limit=500&indicators=default`,
+        `/api/candles/?symbol=${encodeURIComponent(symbol)}&interval=${interval}&limit=500&indicators=${indicatorSpec()}`,
       );
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const page = await response.json();
@@ -720,6 +764,78 @@ for (const button of document.querySelectorAll("#intervals button")) {
     openChart();
   });
 }
+
+/** The indicator values of the last closed candles, with custom parameters. */
+async function refreshValues(symbol, interval, token) {
+  try {
+    const response = await fetch(
+      `/api/candles/?symbol=${encodeURIComponent(symbol)}&interval=${interval}&limit=3&indicators=${indicatorSpec()}`,
+    );
+    if (!response.ok || token !== loadToken) return;
+    for (const candle of (await response.json()).candles) {
+      const bar = barAt(Math.floor(candle.t / 1000));
+      if (bar && candle.values) {
+        bar.values = candle.values;
+        if (chart) updateIndicators(bar);
+      }
+    }
+    coalesce("legend", () => renderLegend());
+  } catch (error) {
+    /* the next close tries again */
+  }
+}
+
+function labelIndicators() {
+  for (const box of document.querySelectorAll("#indicators input[type=checkbox]")) {
+    const text = box.parentElement.querySelector("span") || box.parentElement.appendChild(document.createElement("span"));
+    for (const node of [...box.parentElement.childNodes]) if (node.nodeType === Node.TEXT_NODE) node.remove();
+    text.textContent = ` ${LABELS[box.value]()}`;
+  }
+  const note = document.getElementById("params-note");
+  if (note) note.hidden = !customized();
+}
+
+const settingsForm = document.getElementById("indicator-params");
+if (settingsForm) {
+  for (const [key, values] of Object.entries(params)) {
+    values.forEach((value, i) => {
+      const input = settingsForm.elements.namedItem(`${key}${i}`);
+      if (input) input.value = String(value);
+    });
+  }
+  settingsForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const error = document.getElementById("params-error");
+    const next = {};
+    for (const key of Object.keys(DEFAULT_PARAMS)) {
+      next[key] = DEFAULT_PARAMS[key].map((_, i) => Number(settingsForm.elements.namedItem(`${key}${i}`).value));
+    }
+    const whole = (x) => Number.isInteger(x) && x >= 2 && x <= 500;
+    const wrong = [
+      [!whole(next.sma[0]), "SMA length"], [!whole(next.ema[0]), "EMA length"], [!whole(next.bb[0]), "Bollinger length"],
+      [!(next.bb[1] >= 0.5 && next.bb[1] <= 5), "Bollinger width (0.5 to 5)"], [!whole(next.rsi[0]), "RSI length"],
+      [!next.macd.every(whole) || next.macd[0] >= next.macd[1], "MACD lengths (fast below slow)"],
+    ].find(([bad]) => bad);
+    error.hidden = !wrong;
+    if (wrong) {
+      error.textContent = `Check the ${wrong[1]}: whole numbers from 2 to 500.`;
+      return;
+    }
+    Object.assign(params, next);
+    try {
+      localStorage.setItem("tickstream-indicator-params", JSON.stringify(params));
+    } catch (storageError) {
+      /* private mode: for this page */
+    }
+    for (const line of Object.keys(outputNames)) delete outputNames[line]; // new names
+    labelIndicators();
+    openChart();
+  });
+  settingsForm.addEventListener("reset", () => {
+    setTimeout(() => settingsForm.requestSubmit(), 0); // back to the defaults, applied
+  });
+}
+labelIndicators();
 
 for (const box of document.querySelectorAll("#indicators input")) {
   box.checked = view.indicators.has(box.value);
