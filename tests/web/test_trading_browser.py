@@ -241,6 +241,10 @@ def test_the_ticket_offers_shares_of_the_balance_and_warns_far_from_the_market(
         )
     )
     assert quantity == (cash / 2 / unit / step).to_integral_value(rounding=ROUND_DOWN) * step
+    # Or by an amount of USD: what 1,000 USD reserves at most.
+    page.fill("#ticket input[name=amount_usd]", "1000")
+    by_amount = Decimal(page.input_value("#ticket input[name=quantity]"))
+    assert by_amount == (Decimal(1000) / unit / step).to_integral_value(rounding=ROUND_DOWN) * step
     # A limit half the market away is said, not silently taken.
     page.fill("#ticket input[name=price]", str((last / 2).quantize(Decimal("0.01"))))
     page.wait_for_selector("#ticket-warning:not([hidden])")

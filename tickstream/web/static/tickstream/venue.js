@@ -398,26 +398,41 @@ function floorDiv(a, b) {
  * highest fee) fits that share of the cash; down to the instrument's quantity step. */
 function quantityFor(share) {
   const buy = field("side").value === "buy";
+  const budget = mul(parse(spendable(buy).amount), { n: BigInt(share), s: 2 });
+  return buy ? stepsFor(budget, true) : stepsFor(budget, false);
+}
+
+/** The quantity that an amount of USD buys (the reservation's price and highest fee
+ * included, so it never reserves more) or that sells for about that much. */
+function quantityForAmount(text) {
+  return numeric(text) ? stepsFor(parse(text), true) : null;
+}
+
+/** Whole quantity steps that `budget` allows: of cash (at the order's price; a buy also
+ * pays the collar of a market order and the highest fee) or of the asset itself. */
+function stepsFor(budget, cash) {
+  const buy = field("side").value === "buy";
   const type = field("type").value;
   const step = parse(bySymbol.get(symbol)?.quantity_step || "1");
-  let budget = mul(parse(spendable(buy).amount), { n: BigInt(share), s: 2 });
-  if (buy) {
+  let steps;
+  if (cash) {
     const at = ["limit", "stop_limit"].includes(type) ? field("price").value.trim() : type === "stop" ? field("stop_price").value.trim() : last;
     if (!at || !numeric(at)) return null;
     let unit = parse(at);
-    if (type === "market") {
+    if (buy && type === "market") {
       const collar = bps("collarBps");
       unit = mul(unit, { n: 10n ** BigInt(4 + collar.s) + collar.n, s: 4 + collar.s });
     }
-    const maker = bps("makerBps");
-    const taker = bps("takerBps");
-    const fee = Number(maker.n) / 10 ** maker.s > Number(taker.n) / 10 ** taker.s ? maker : taker;
-    unit = mul(unit, { n: 10n ** BigInt(4 + fee.s) + fee.n, s: 4 + fee.s });
-    budget = { n: floorDiv(budget, mul(unit, step)), s: 0 }; // whole steps that fit
+    if (buy) {
+      const maker = bps("makerBps");
+      const taker = bps("takerBps");
+      const fee = Number(maker.n) / 10 ** maker.s > Number(taker.n) / 10 ** taker.s ? maker : taker;
+      unit = mul(unit, { n: 10n ** BigInt(4 + fee.s) + fee.n, s: 4 + fee.s });
+    }
+    steps = floorDiv(budget, mul(unit, step)); // whole steps that fit
   } else {
-    budget = { n: floorDiv(budget, step), s: 0 };
+    steps = floorDiv(budget, step);
   }
-  const steps = budget.n;
   if (steps <= 0n) return "0";
   const q = mul({ n: steps, s: 0 }, step);
   const text = q.n.toString().padStart(q.s + 1, "0");
@@ -535,6 +550,13 @@ if (signedIn) {
   ticket.addEventListener("input", () => coalesce("estimate", estimate));
   $("#link-portfolio")?.addEventListener("submit", linkPortfolio);
   $("#reset-account")?.addEventListener("submit", resetAccount);
+  field("amount_usd").addEventListener("input", () => {
+    const quantity = quantityForAmount(field("amount_usd").value.trim());
+    if (quantity !== null) {
+      field("quantity").value = quantity;
+      estimate();
+    }
+  });
   for (const button of ticket.querySelectorAll("[data-share]")) {
     button.addEventListener("click", () => {
       const quantity = quantityFor(Number(button.dataset.share));
