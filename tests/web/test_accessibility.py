@@ -90,7 +90,7 @@ def test_the_keyboard_reaches_skips_and_submits(server: str, browser: Any) -> No
     sign_up(page, server, "keyboard-lantern-9")
     page.fill("#portfolio-name", "Keys")
     page.click("#new-portfolio button[type=submit]")
-    page.wait_for_selector("#portfolio[data-id]")
+    page.wait_for_selector("#portfolio[data-shown]")  # its script runs: the form is live
 
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.className") == "skip-link"

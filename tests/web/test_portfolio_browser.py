@@ -42,7 +42,7 @@ def test_sign_up_track_a_live_portfolio_import_and_get_an_alert(server: str, pag
     page.fill("#portfolio-name", "Browser test")
     page.select_option("#portfolio-method", "hifo")
     page.click("#new-portfolio button[type=submit]")
-    page.wait_for_selector("#portfolio[data-id]")
+    page.wait_for_selector("#portfolio[data-shown]")  # its script runs: the form is live
     assert page.input_value("#method-picker") == "hifo"
 
     def add(kind: str, symbol: str, quantity: str, price: str = "") -> None:
@@ -198,7 +198,7 @@ def test_deletes_ask_first_and_a_portfolio_is_renamed_and_deleted_in_the_page(
     sign_up(page, server, "delete-lantern-8")
     page.fill("#portfolio-name", "Scratch")
     page.click("#new-portfolio button[type=submit]")
-    page.wait_for_selector("#portfolio[data-id]")
+    page.wait_for_selector("#portfolio[data-shown]")  # its script runs: the form is live
     page.select_option("#tx-form select[name=kind]", "deposit")
     page.fill("#tx-form input[name=quantity]", "100")
     page.click("#tx-submit")
@@ -281,7 +281,7 @@ def test_a_brokers_export_is_previewed_and_imported(server: str, page: Any) -> N
     sign_up(page, server, "broker-lantern-6")
     page.fill("#portfolio-name", "From Schwab")
     page.click("#new-portfolio button[type=submit]")
-    page.wait_for_selector("#portfolio[data-id]")
+    page.wait_for_selector("#portfolio[data-shown]")  # its script runs: the form is live
     page.set_input_files(
         "#import-file",
         files=[{"name": "schwab.csv", "mimeType": "text/csv", "buffer": SCHWAB.encode()}],
@@ -307,7 +307,7 @@ def test_a_file_with_its_own_columns_is_mapped_then_imported(server: str, page: 
     sign_up(page, server, "mapping-lantern-3")
     page.fill("#portfolio-name", "Mapped")
     page.click("#new-portfolio button[type=submit]")
-    page.wait_for_selector("#portfolio[data-id]")
+    page.wait_for_selector("#portfolio[data-shown]")  # its script runs: the form is live
     page.set_input_files(
         "#import-file", files=[{"name": "own.csv", "mimeType": "text/csv", "buffer": own}]
     )

@@ -285,6 +285,6 @@ def test_a_new_user_starts_with_paper_cash_and_links_a_portfolio_in_one_step(
     page.wait_for_selector("#link-note a")
     assert page.inner_text("#link-note a") == "Paper trading 2"  # the name was taken
     page.click("#link-note a")
-    page.wait_for_selector("#portfolio[data-id]")
+    page.wait_for_selector("#portfolio[data-shown]")  # its script runs: the form is live
     assert page.inner_text("h1") == "Paper trading 2"
     context.close()
