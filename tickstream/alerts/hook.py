@@ -85,11 +85,15 @@ class AlertHook:
                 self.book.remove(alert_id)
                 self._seen.pop(alert_id, None)
         for alert, edited in rows:
-            if alert.id in self.book.alerts and self._seen.get(alert.id) == edited:
-                continue
-            self.book.add(alert)
-            self._seen[alert.id] = edited
+            self._hold(alert, edited)
         self._version = version
+
+    def _hold(self, alert: Any, edited: Any) -> None:
+        """The alert in the book as stored; one the book holds unchanged keeps its state."""
+        if alert.id in self.book.alerts and self._seen.get(alert.id) == edited:
+            return
+        self.book.add(alert)
+        self._seen[alert.id] = edited
 
     async def on_notice(self, message: dict[str, Any]) -> None:
         """One alert created, edited or deleted: the book takes it as stored now."""
@@ -105,11 +109,7 @@ class AlertHook:
             self.book.remove(alert_id)
             self._seen.pop(alert_id, None)
             return
-        alert, edited = found
-        if alert_id in self.book.alerts and self._seen.get(alert_id) == edited:
-            return
-        self.book.add(alert)
-        self._seen[alert_id] = edited
+        self._hold(*found)
 
     async def _refresh_loop(self) -> None:
         from tickstream.alerts.selectors import alerts_version

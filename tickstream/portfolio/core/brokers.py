@@ -23,8 +23,9 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
+from tickstream.market.core.numbers import NumberError, parse_decimal
 from tickstream.portfolio.core.csvfile import COLUMNS
 
 _DATE = re.compile(r"^\s*(\d{2})/(\d{2})/(\d{4})")
@@ -192,12 +193,21 @@ def translate(text: str, preset: Preset | None = None) -> Translated | None:
 
 
 def _sum(numbers: list[str]) -> str:
-    """The sum of plain decimal texts, exactly (no float): `0.65` + `0.02` -> `0.67`."""
+    """The sum of the fee texts, exactly and by the one grammar of numbers (a text that is
+    not a number stays as it is, for the record's check to name with its row)."""
     try:
-        total = sum((Decimal(n) for n in numbers), Decimal(0))
-    except InvalidOperation:
-        return numbers[0] if numbers else ""  # let the record's check name it
+        total = sum((parse_decimal(n) for n in numbers), Decimal(0))
+    except NumberError:
+        return next((n for n in numbers if not _is_number(n)), "")
     return format(total, "f") if numbers else ""
+
+
+def _is_number(text: str) -> bool:
+    try:
+        parse_decimal(text)
+    except NumberError:
+        return False
+    return True
 
 
 class MappingError(ValueError):

@@ -382,10 +382,9 @@ function warnFarFromMarket(type, buy) {
   const away = buy ? 1 - ratio : ratio - 1;
   if (away < 0.1) return;
   const pct = Math.round(Math.abs(1 - ratio) * 100);
+  const shown = formatPrice(last, decimalsOf(bySymbol.get(symbol)?.tick_size));
   note.hidden = false;
-  note.textContent = buy
-    ? `This limit is ${pct} % below the last price (${formatPrice(last, decimalsOf(bySymbol.get(symbol)?.tick_size))}): it waits until the market falls there.`
-    : `This limit is ${pct} % above the last price (${formatPrice(last, decimalsOf(bySymbol.get(symbol)?.tick_size))}): it waits until the market rises there.`;
+  note.textContent = `This limit is ${pct} % ${buy ? "below" : "above"} the last price (${shown}): it waits until the market ${buy ? "falls" : "rises"} there.`;
 }
 
 /** floor(a / b) for positive exact decimals, as a BigInt. */
@@ -399,7 +398,7 @@ function floorDiv(a, b) {
 function quantityFor(share) {
   const buy = field("side").value === "buy";
   const budget = mul(parse(spendable(buy).amount), { n: BigInt(share), s: 2 });
-  return buy ? stepsFor(budget, true) : stepsFor(budget, false);
+  return stepsFor(budget, buy); // cash for a buy, the asset itself for a sell
 }
 
 /** The quantity that an amount of USD buys (the reservation's price and highest fee
