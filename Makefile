@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: install run run-split test test-fast lint format bench bench-pipeline bench-fanout bench-frontend \
-	bench-portfolio bench-trading lock clean
+	bench-portfolio bench-trading screenshots lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PY=...)")'
@@ -48,6 +48,10 @@ test: install lint
 		echo "== SKIPPED the PostgreSQL pass: nothing listens on 127.0.0.1:5432"; \
 		$(BIN)/python -m pytest; \
 	fi
+
+# Every page at desktop and phone width in both themes, for a person to look at.
+screenshots: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/web/screenshots.py
 
 test-fast: install
 	$(BIN)/python -m pytest -x -q

@@ -55,15 +55,11 @@ async def test_v1_traffic_matches_the_schemas(market: Market, monkeypatch: Any) 
     check_v1(await request(ws, {"op": "unsubscribe", "id": 6, "channels": ["ticker:AAPL"]}), seen)
     hub = await get_hub()
     hub.beat()
-    old_limit = fanout.MAX_TRADES_PER_FLUSH
-    fanout.MAX_TRADES_PER_FLUSH = 2  # force a gap notice
-    try:
-        for _ in range(6):
-            market.trade("AAPL", "231", step=0.01)
-        await market.settle()
-        check_v1(await frames(ws), seen)
-    finally:
-        fanout.MAX_TRADES_PER_FLUSH = old_limit
+    monkeypatch.setattr(fanout, "MAX_TRADES_PER_FLUSH", 2)  # force a gap notice
+    for _ in range(6):
+        market.trade("AAPL", "231", step=0.01)
+    await market.settle()
+    check_v1(await frames(ws), seen)
     assert seen == set(SERVER_MESSAGES), set(SERVER_MESSAGES) - seen
     await ws.disconnect()
 

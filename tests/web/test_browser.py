@@ -1,6 +1,6 @@
 """The pages in a real headless Chromium against a real server with the simulated market.
 
-Screenshots of every page, desktop and phone width, go to test-artifacts/screenshots/.
+Screenshots of every page are `make screenshots` (tests/web/screenshots.py).
 """
 
 from __future__ import annotations
@@ -11,26 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from tests.support import dev_env, free_port, process, server_args
-from tests.web.conftest import DESKTOP, NEEDS_CHROMIUM, PHONE, SHOTS, server_env, wait_ready
+from tests.web.conftest import DESKTOP, NEEDS_CHROMIUM, SHOTS, server_env, wait_ready
 
 pytestmark = NEEDS_CHROMIUM
-
-
-def shoot(browser: Any, url: str, name: str, ready: str) -> None:
-    """Screenshots of a page at desktop and phone width, in both themes at desktop width."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    for label, viewport, scheme in [
-        ("desktop", DESKTOP, "light"),
-        ("desktop-dark", DESKTOP, "dark"),
-        ("phone", PHONE, "dark"),
-    ]:
-        context = browser.new_context(viewport=viewport, color_scheme=scheme)
-        page = context.new_page()
-        page.goto(url)
-        page.wait_for_function(ready, timeout=20_000)
-        time.sleep(1)  # a few live updates drawn
-        page.screenshot(path=str(SHOTS / f"{name}-{label}.png"))
-        context.close()
 
 
 def dataset(page: Any, selector: str) -> dict[str, str]:
@@ -164,39 +147,6 @@ def test_the_tutorials_pages_update_their_ids(server: str, page: Any) -> None:
         "document.getElementById('cryptocurrency-name').textContent === 'Ethereum'"
     )
     assert page.errors == []
-
-
-def test_screenshots_of_every_page(server: str, browser: Any) -> None:
-    shoot(
-        browser,
-        f"{server}/?symbol=AAPL&interval=1m",
-        "dashboard",
-        "Number(document.getElementById('chart').dataset.liveUpdates) >= 2",
-    )
-    shoot(
-        browser,
-        f"{server}/ticker/",
-        "ticker",
-        "Number(document.getElementById('tape-track').dataset.updates) > 40",
-    )
-    shoot(
-        browser,
-        f"{server}/stocks/",
-        "stocks",
-        "document.getElementById('stock-price').textContent !== ''",
-    )
-    shoot(
-        browser,
-        f"{server}/trading/",
-        "trading",
-        "document.getElementById('cryptocurrency-price').textContent !== ''",
-    )
-    shoot(browser, f"{server}/accounts/login/", "login", "true")
-    shoot(
-        browser, f"{server}/api/docs/", "api-docs", "document.querySelector('#swagger-ui .opblock')"
-    )
-    shoot(browser, f"{server}/no-such-page/", "not-found", "true")
-    assert len(list(SHOTS.glob("*.png"))) >= 21
 
 
 def test_a_server_restart_shows_reconnecting_then_resumes_without_reload(

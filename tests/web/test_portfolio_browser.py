@@ -12,7 +12,6 @@ from typing import Any
 
 from tests.support import http_json
 from tests.web.conftest import NEEDS_CHROMIUM, PHONE, SHOTS, sign_in_demo, sign_up
-from tests.web.test_browser import shoot
 
 pytestmark = NEEDS_CHROMIUM
 
@@ -166,10 +165,6 @@ def shoot_page(page: Any, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}-phone.png"), full_page=True)
     page.evaluate("document.documentElement.dataset.theme = 'light'")
     page.set_viewport_size({"width": 1366, "height": 860})
-
-
-def test_screenshots_of_the_account_pages(server: str, browser: Any) -> None:
-    shoot(browser, f"{server}/accounts/signup/", "signup", "true")
 
 
 def test_the_dashboard_shows_the_users_watchlist_and_searches_everything(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -225,16 +225,22 @@ def parse_request(raw: str | bytes, operations: frozenset[str] = frozenset()) ->
 class RateLimit:
     """A token bucket: `rate` messages a second with bursts up to `burst`."""
 
-    __slots__ = ("rate", "burst", "tokens", "stamp")
+    __slots__ = ("rate", "burst", "tokens", "stamp", "clock")
 
-    def __init__(self, rate: float = MESSAGES_PER_SECOND, burst: int = MESSAGE_BURST) -> None:
+    def __init__(
+        self,
+        rate: float = MESSAGES_PER_SECOND,
+        burst: int = MESSAGE_BURST,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.rate = rate
         self.burst = burst
         self.tokens = float(burst)
-        self.stamp = time.monotonic()
+        self.clock = clock
+        self.stamp = clock()
 
     def allow(self) -> bool:
-        now = time.monotonic()
+        now = self.clock()
         self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
         if self.tokens >= 1:
