@@ -38,7 +38,7 @@ async def _signed_out(ws: WebsocketCommunicator) -> bool:
 
 async def _open(ws: WebsocketCommunicator) -> bool:
     """Whether the socket still answers a ping."""
-    got = await request(ws, {"op": "ping", "id": 99}, timeout=0.3)
+    got = await request(ws, {"op": "ping", "id": 99})
     return any(m.get("type") == "pong" for m in got)
 
 
@@ -46,13 +46,13 @@ async def _session_socket(client: Client) -> WebsocketCommunicator:
     name = django_settings.SESSION_COOKIE_NAME
     cookie = f"{name}={client.cookies[name].value}"
     ws = await connect("/ws/v1/", headers=[(b"cookie", cookie.encode())])
-    await frames(ws, timeout=0.2)
+    await frames(ws)
     return ws
 
 
 async def _token_socket(key: str) -> WebsocketCommunicator:
     ws = await connect(f"/ws/v1/?token={key}")
-    welcome = await frames(ws, timeout=0.2)
+    welcome = await frames(ws)
     assert welcome[0]["user"] is not None
     return ws
 

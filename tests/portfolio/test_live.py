@@ -29,7 +29,7 @@ def _setup() -> tuple[Any, str, Any]:
 
 async def _open(path: str) -> Any:
     ws = await connect(path)
-    await frames(ws, timeout=0.2)  # the welcome
+    await frames(ws)  # the welcome
     return ws
 
 
@@ -72,7 +72,7 @@ async def test_the_owner_gets_a_valuation_that_moves_with_the_market(market: Mar
     for price in ("211", "212", "215.5"):
         market.trade("AAPL", price)
     await market.settle()
-    updates = _updates(await frames(ws, timeout=0.3), channel)
+    updates = _updates(await frames(ws), channel)
     assert len(updates) == 1
     marks = updates[0]["data"]
     assert marks["prices"]["AAPL"][0] == "215.50" and marks["version"] == snap["version"]
@@ -83,7 +83,7 @@ async def test_the_owner_gets_a_valuation_that_moves_with_the_market(market: Mar
     # An instrument the portfolio does not hold changes nothing.
     market.trade("NVDA", "140")
     await market.settle()
-    assert _updates(await frames(ws, timeout=0.3), channel) == []
+    assert _updates(await frames(ws), channel) == []
     await ws.disconnect()
 
 
@@ -97,7 +97,7 @@ async def test_a_new_transaction_reaches_the_open_page_at_once(market: Market) -
         portfolio, kind="buy", symbol="NVDA", quantity="4", price="145"
     )
     await market.settle()
-    updates = _updates(await frames(ws, timeout=0.5), channel)
+    updates = _updates(await frames(ws), channel)
     assert updates, "no update after the transaction"
     for update in updates:
         state = apply_marks(state, update["data"])
@@ -110,7 +110,7 @@ async def test_a_new_transaction_reaches_the_open_page_at_once(market: Market) -
     # The new holding now follows the market too.
     market.trade("NVDA", "151")
     await market.settle()
-    for update in _updates(await frames(ws, timeout=0.3), channel):
+    for update in _updates(await frames(ws), channel):
         state = apply_marks(state, update["data"])
     assert _holding(state, "NVDA")["market_value"] == "604.00"
 
@@ -119,13 +119,13 @@ async def test_a_new_transaction_reaches_the_open_page_at_once(market: Market) -
         portfolio, kind="sell", symbol="MSFT", quantity="2", price="401"
     )
     await market.settle()
-    for update in _updates(await frames(ws, timeout=0.5), channel):
+    for update in _updates(await frames(ws), channel):
         state = apply_marks(state, update["data"])
     assert [h["symbol"] for h in state["holdings"]] == ["AAPL", "NVDA"]
     assert state["totals"]["realized_pnl"] == "2.00"
     market.trade("MSFT", "390")
     await market.settle()
-    assert _updates(await frames(ws, timeout=0.3), channel) == []
+    assert _updates(await frames(ws), channel) == []
     await ws.disconnect()
 
 
@@ -139,7 +139,7 @@ async def test_valuation_on_the_channel_equals_a_fresh_read(market: Market) -> N
         market.trade("AAPL", price)
         market.trade("MSFT", str(Decimal("400.07") + n))
         await market.settle()
-        for update in _updates(await frames(ws, timeout=0.3), channel):
+        for update in _updates(await frames(ws), channel):
             state = apply_marks(state, update["data"])
     fresh = await _open(f"/ws/v1/?token={key}")
     got = await request(fresh, {"op": "subscribe", "id": 2, "channels": [channel]})

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -104,21 +104,78 @@ async def connect(
     return communicator
 
 
-async def frames(communicator: WebsocketCommunicator, *, timeout: float = 1.0) -> list[Any]:
-    """Every message received until `timeout` passes in silence, batches flattened."""
+ANSWERS = frozenset({"subscribed", "unsubscribed", "result", "error", "pong"})
+
+
+def closed(communicator: WebsocketCommunicator) -> bool:
+    """Whether the server closed the socket (its close waits in the queue, unread)."""
+    queue = communicator.output_queue
+    return any(m["type"] == "websocket.close" for m in queue._queue)  # type: ignore[attr-defined]
+
+
+async def _received(communicator: WebsocketCommunicator) -> list[Any]:
+    """The messages already waiting for the client (batches flattened), without waiting;
+    a close stays in the queue for `receive_output`."""
     out: list[Any] = []
-    while not await communicator.receive_nothing(timeout=timeout, interval=0.01):
-        data = json.loads(await communicator.receive_from(timeout=1))
-        out.extend(data if isinstance(data, list) else [data])
-        timeout = min(timeout, 0.3)
+    for _ in range(3):  # the sockets' senders may need a turn or two of the loop
+        while not communicator.output_queue.empty():
+            if communicator.output_queue._queue[0]["type"] == "websocket.close":  # type: ignore[attr-defined]
+                return out
+            message = communicator.output_queue.get_nowait()
+            data = json.loads(message.get("text") or message["bytes"])
+            out.extend(data if isinstance(data, list) else [data])
+        await asyncio.sleep(0)
     return out
 
 
-async def request(
-    communicator: WebsocketCommunicator, message: dict[str, Any], timeout: float = 1.0
+async def frames(
+    communicator: WebsocketCommunicator,
+    *,
+    expect: Callable[[dict[str, Any]], bool] | None = None,
+    timeout: float = 5.0,
 ) -> list[Any]:
+    """The messages that reached the client, batches flattened.
+
+    With `expect`: every message up to the first one it accepts, and what came with it
+    (failing after `timeout` with what did come; at once if the server closed the socket).
+    Without: what the Hub sent up to and
+    including its next flush (every update of what `Market.settle` waited for), so nothing
+    that is expected is left to a silence.
+    """
+    out: list[Any] = []
+    if expect is not None:
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    got = await _received(communicator)
+                    out.extend(got)
+                    if any(expect(m) for m in got if isinstance(m, dict)) or closed(communicator):
+                        return out
+                    await asyncio.sleep(0.002)
+        except TimeoutError:
+            raise AssertionError(f"no expected message within {timeout} s; got {out}") from None
+    hub = _hubs.get(asyncio.get_running_loop())
+    if hub is not None and hub.flush_s > 0:
+        flushes = hub.flushes
+        await until(lambda: hub.flushes > flushes, timeout)
+    else:
+        await asyncio.sleep(0.05)
+    return out + await _received(communicator)
+
+
+def answer_to(message: dict[str, Any]) -> Callable[[dict[str, Any]], bool]:
+    """Accepts the answer to `message`: its id's result, error, pong or (un)subscribed."""
+    if "id" not in message:
+        return lambda m: m.get("type") == "error"
+    return lambda m: m.get("type") in ANSWERS and m.get("id") == message["id"]
+
+
+async def request(
+    communicator: WebsocketCommunicator, message: dict[str, Any], timeout: float = 5.0
+) -> list[Any]:
+    """Send `message`; the messages up to its answer (a subscribe's snapshots come with it)."""
     await communicator.send_json_to(message)
-    return await frames(communicator, timeout=timeout)
+    return await frames(communicator, expect=answer_to(message), timeout=timeout)
 
 
 @contextlib.asynccontextmanager

@@ -32,7 +32,7 @@ async def test_a_subscribe_during_an_outage_is_answered_unavailable(
     dead_redis: str, instruments: None
 ) -> None:
     ws = await connect()
-    await frames(ws, timeout=0.3)
+    await frames(ws)
     got = await request(ws, {"op": "subscribe", "id": 7, "channels": ["ticker:AAPL"]}, timeout=8)
     assert [(m["type"], m.get("code"), m.get("id")) for m in got] == [("error", "unavailable", 7)]
     await ws.disconnect()

@@ -68,7 +68,7 @@ async def test_feed_health_on_the_api_and_the_channel(market: Market) -> None:
         }  # fmt: skip
         assert health["last_message_age_s"] < 5 and health["lagging"] is False
         ws = await connect()
-        await frames(ws, timeout=0.3)
+        await frames(ws)
         got = await request(ws, {"op": "subscribe", "id": 1, "channels": ["feeds", "ticker:AAPL"]})
         snapshots: dict[str, Any] = {m["channel"]: m for m in got if m["type"] == "snapshot"}
         assert snapshots["feeds"]["data"]["feeds"][0]["state"] == "live"
@@ -87,7 +87,7 @@ async def test_feed_health_on_the_api_and_the_channel(market: Market) -> None:
         last = updates[-1]["seq"]
         for since in (last, 0, last + 500):
             ws = await connect()
-            await frames(ws, timeout=0.3)
+            await frames(ws)
             got = await request(
                 ws, {"op": "subscribe", "id": 2, "channels": ["feeds"], "since": {"feeds": since}}
             )

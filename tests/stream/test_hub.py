@@ -41,7 +41,7 @@ async def test_old_snapshot_plus_updates_equals_a_fresh_snapshot(market: Market)
     market.trade("AAPL", "230.00")
     await market.settle()
     old = await connect()
-    await frames(old, timeout=0.3)
+    await frames(old)
     state: dict[str, Any] = {}
     for m in (await request(old, {"op": "subscribe", "id": 1, "channels": CHANNELS}))[1:]:
         apply(state, m)
@@ -55,7 +55,7 @@ async def test_old_snapshot_plus_updates_equals_a_fresh_snapshot(market: Market)
         if m["type"] in ("update", "snapshot"):
             apply(state, m)
     fresh = await connect()
-    await frames(fresh, timeout=0.3)
+    await frames(fresh)
     snapshot = {
         m["channel"]: m
         for m in (await request(fresh, {"op": "subscribe", "id": 1, "channels": CHANNELS}))[1:]
@@ -97,7 +97,7 @@ async def test_a_slow_reader_is_skipped_then_caught_up_without_silent_gaps(marke
     await hub.subscribe(slow, ChannelRef("trades:AAPL", ChannelKind.TRADES, "AAPL"))
     await hub.subscribe(slow, ChannelRef("ticker:AAPL", ChannelKind.TICKER, "AAPL"))
     fast = await connect()
-    await frames(fast, timeout=0.3)
+    await frames(fast)
     await request(fast, {"op": "subscribe", "id": 1, "channels": ["trades:AAPL"]})
     for i in range(40):
         market.trade("AAPL", f"{230 + i / 100:.2f}")
@@ -131,7 +131,7 @@ async def test_publish_is_delivered_on_commit_and_never_on_rollback(market: Mark
 
     user, key = await database_sync_to_async(make)()
     ws = await connect(f"/ws/v1/?token={key}")
-    await frames(ws, timeout=0.3)
+    await frames(ws)
     await request(ws, {"op": "subscribe", "id": 1, "channels": ["alerts"]})
 
     def in_transactions() -> None:

@@ -16,7 +16,7 @@ async def test_snapshot_then_ordered_updates(market: Market) -> None:
     market.trade("AAPL", "230.00")
     await market.settle()
     ws = await connect()
-    welcome = await frames(ws, timeout=0.5)
+    welcome = await frames(ws)
     assert welcome[0]["type"] == "welcome" and welcome[0]["version"] == 1
     got = await request(
         ws,
@@ -46,7 +46,7 @@ async def test_snapshot_then_ordered_updates(market: Market) -> None:
 
 async def test_errors_have_codes_and_echo_the_request_id(market: Market) -> None:
     ws = await connect()
-    await frames(ws, timeout=0.3)
+    await frames(ws)
     cases = [
         ({"op": "subscribe", "id": 2, "channels": ["ticker:NOPE"]}, "unknown_symbol"),
         ({"op": "subscribe", "id": 3, "channels": ["weather:AAPL"]}, "unknown_channel"),
@@ -57,14 +57,14 @@ async def test_errors_have_codes_and_echo_the_request_id(market: Market) -> None
         ({"op": "unsubscribe", "id": 8, "channels": ["ticker:MSFT"]}, "not_subscribed"),
     ]
     for message, code in cases:
-        got = await request(ws, message, timeout=0.5)
+        got = await request(ws, message)
         assert got[-1]["type"] == "error", got
         assert (got[-1]["code"], got[-1]["id"]) == (code, message["id"])
         assert got[-1]["message"]
     await ws.send_to(text_data="{not json")
-    assert (await frames(ws, timeout=0.5))[0]["code"] == "bad_json"
+    assert (await frames(ws))[0]["code"] == "bad_json"
     await ws.send_to(text_data='{"op": "ping", "pad": "' + "x" * 20_000 + '"}')
-    assert (await frames(ws, timeout=0.5))[0]["code"] == "frame_too_large"
+    assert (await frames(ws))[0]["code"] == "frame_too_large"
     got = await request(ws, {"op": "ping", "id": 9})
     assert got[0]["type"] == "pong" and got[0]["id"] == 9
     await ws.disconnect()
@@ -74,7 +74,7 @@ async def test_subscribe_is_all_or_nothing(market: Market) -> None:
     market.trade("MSFT", "418.00")
     await market.settle()
     ws = await connect()
-    await frames(ws, timeout=0.3)
+    await frames(ws)
     got = await request(
         ws, {"op": "subscribe", "id": 1, "channels": ["ticker:MSFT", "ticker:NOPE"]}
     )
@@ -89,7 +89,7 @@ async def test_unsubscribe_is_all_or_nothing(market: Market) -> None:
     market.trade("MSFT", "418.00")
     await market.settle()
     ws = await connect()
-    await frames(ws, timeout=0.3)
+    await frames(ws)
     await request(ws, {"op": "subscribe", "id": 1, "channels": ["ticker:MSFT", "trades:MSFT"]})
     got = await request(
         ws, {"op": "unsubscribe", "id": 2, "channels": ["ticker:MSFT", "ticker:AAPL"]}
@@ -108,7 +108,7 @@ async def test_unsubscribe_is_all_or_nothing(market: Market) -> None:
 
 async def test_too_many_messages_is_rate_limited_then_closed(market: Market) -> None:
     ws = await connect()
-    await frames(ws, timeout=0.3)
+    await frames(ws)
     for i in range(70):
         await ws.send_json_to({"op": "ping", "id": i})
     got, closed = [], None
@@ -129,14 +129,14 @@ async def test_resume_with_history_sends_only_what_was_missed(market: Market) ->
     market.trade("AAPL", "230.00")
     await market.settle()
     ws = await connect()
-    await frames(ws, timeout=0.3)
+    await frames(ws)
     got = await request(ws, {"op": "subscribe", "id": 1, "channels": ["trades:AAPL"]})
     epoch = got[1]["epoch"]
     await ws.disconnect()
     for price in ("231", "232", "233"):
         market.trade("AAPL", price)
     ws = await connect()  # the Hub still carries AAPL? no: it left with the last subscriber
-    await frames(ws, timeout=0.3)
+    await frames(ws)
     keeper = await connect()
     await request(keeper, {"op": "subscribe", "id": 1, "channels": ["trades:AAPL"]})
     got = await request(
@@ -156,7 +156,7 @@ async def test_resume_with_history_sends_only_what_was_missed(market: Market) ->
     market.trade("AAPL", "235")
     await market.settle()
     ws = await connect()
-    await frames(ws, timeout=0.3)
+    await frames(ws)
     got = await request(
         ws,
         {
@@ -188,15 +188,15 @@ async def test_per_user_channels_refuse_others_and_deliver_to_their_owner(market
     bob, bob_key = await database_sync_to_async(make)("bob")
     a = await connect(headers=[(b"authorization", f"Token {alice_key}".encode())])
     b = await connect(f"/ws/v1/?token={bob_key}")
-    assert (await frames(a, timeout=0.3))[0]["user"] == alice.pk  # type: ignore[attr-defined]
-    await frames(b, timeout=0.3)
+    assert (await frames(a))[0]["user"] == alice.pk  # type: ignore[attr-defined]
+    await frames(b)
     for ws in (a, b):
         got = await request(ws, {"op": "subscribe", "id": 1, "channels": ["orders"]})
         assert got[0]["type"] == "subscribed"
     got = await request(a, {"op": "subscribe", "id": 2, "channels": ["portfolio:1"]})
     assert got[0]["code"] == "forbidden"
     await database_sync_to_async(publish)("orders", {"id": 7, "status": "filled"}, user=alice)
-    got_a, got_b = await frames(a), await frames(b, timeout=0.3)
+    got_a, got_b = await frames(a), await frames(b)
     assert [(m["channel"], m["data"]) for m in got_a] == [("orders", {"id": 7, "status": "filled"})]
     assert got_b == []
     await a.disconnect()
@@ -213,7 +213,7 @@ async def test_too_many_subscriptions_is_refused(market: Market) -> None:
     ]
     assert len(names) > 200
     ws = await connect()
-    await frames(ws, timeout=0.3)
+    await frames(ws)
     got = await request(ws, {"op": "subscribe", "id": 1, "channels": names[:201]})
     assert (got[-1]["type"], got[-1]["code"]) == ("error", "too_many_subscriptions")
     await ws.disconnect()
@@ -228,7 +228,7 @@ async def test_no_pipeline_means_unavailable_at_once(
     # Waiting for a snapshot would now outlast the request's own wait: the answer must not.
     monkeypatch.setattr(hub, "SNAPSHOT_TIMEOUT_S", 60.0)
     ws = await connect()  # no market runtime in this process, none reachable
-    await frames(ws, timeout=0.3)
+    await frames(ws)
     got = await request(ws, {"op": "subscribe", "id": 1, "channels": ["ticker:AAPL"]})
     assert got and (got[-1].get("code"), got[-1].get("id")) == ("unavailable", 1), got
     await ws.disconnect()
@@ -243,7 +243,7 @@ async def test_a_client_that_stays_behind_is_closed_with_4008(
 
     settings.STREAM_SLOW_CLOSE_S = 0.05  # type: ignore[attr-defined]
     ws = await connect()
-    await frames(ws, timeout=0.3)
+    await frames(ws)
     consumer = next(c for c in (await _hub()).connections if isinstance(c, StreamConsumer))
     stuck = asyncio.Event()
 

@@ -52,7 +52,7 @@ async def test_an_app_registered_kind_is_served_with_its_owner_check_snapshot_an
     ]
     channel = f"watch:{alice.pk}"
     ws = await connect(f"/ws/v1/?token={alice_key}")
-    await frames(ws, timeout=0.3)
+    await frames(ws)
     got = await request(ws, {"op": "subscribe", "id": 1, "channels": [channel]})
     assert [m["type"] for m in got] == ["subscribed", "snapshot"]
     assert got[1]["data"] == {"value": 0, "for": str(alice.pk)} and got[1]["seq"] == 0
@@ -62,11 +62,11 @@ async def test_an_app_registered_kind_is_served_with_its_owner_check_snapshot_an
     assert [(m["seq"], m["data"]) for m in updates] == [(3, {"value": 3})]  # conflated
     # Another user, and nobody, may not read it; a kind nobody registered is unknown.
     other = await connect(f"/ws/v1/?token={bob_key}")
-    await frames(other, timeout=0.3)
+    await frames(other)
     refused = await request(other, {"op": "subscribe", "id": 2, "channels": [channel]})
     assert [(m["type"], m["code"]) for m in refused] == [("error", "forbidden")]
     anonymous = await connect()
-    await frames(anonymous, timeout=0.3)
+    await frames(anonymous)
     refused = await request(anonymous, {"op": "subscribe", "id": 3, "channels": [channel]})
     assert [(m["type"], m["code"]) for m in refused] == [("error", "forbidden")]
     refused = await request(anonymous, {"op": "subscribe", "id": 4, "channels": ["nope:1"]})

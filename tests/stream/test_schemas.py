@@ -39,7 +39,7 @@ async def test_v1_traffic_matches_the_schemas(market: Market, monkeypatch: Any) 
     await market.settle()
     seen: set[str] = set()
     ws = await connect()
-    check_v1(await frames(ws, timeout=0.3), seen)
+    check_v1(await frames(ws), seen)
     channels = ["ticker:AAPL", "trades:AAPL", "candles:AAPL:1s", "analysis:AAPL"]
     check_v1(await request(ws, {"op": "subscribe", "id": "a", "channels": channels}), seen)
     for i in range(12):
@@ -79,7 +79,7 @@ async def test_tutorial_traffic_matches_the_schemas(market: Market) -> None:
         ("/ws/stock_updates/", "stock_updates"),
     ]:
         ws = await connect(path)
-        got = await frames(ws, timeout=0.6)
+        got = await frames(ws)
         assert got, path
         for m in got:
             jsonschema.validate(m, SEED_MESSAGES[kind])
@@ -91,9 +91,9 @@ async def test_tutorial_traffic_matches_the_schemas(market: Market) -> None:
 
     key = await database_sync_to_async(staff_token)()
     ws = await connect("/ws/stock_updates/", [(b"authorization", f"Token {key}".encode())])
-    await frames(ws, timeout=0.5)
+    await frames(ws)
     await ws.send_json_to({"symbol": "AAPL", "price": "229"})
-    acks = [m for m in await frames(ws, timeout=0.5) if m.get("type") == "ack"]
+    acks = [m for m in await frames(ws) if m.get("type") == "ack"]
     jsonschema.validate(acks[0], SEED_MESSAGES["ack"])
     checked.add("ack")
     assert checked == set(SEED_MESSAGES)

@@ -29,7 +29,7 @@ def _lost(user: object, n: int) -> int:
 async def test_a_message_the_broker_lost_arrives_from_the_log(market: Market) -> None:
     user, key = await database_sync_to_async(user_with_token)()
     ws = await connect(f"/ws/v1/?token={key}")
-    await frames(ws, timeout=0.3)
+    await frames(ws)
     hub = await get_hub()
     hub.audit_s = 0.2
     got = await request(ws, {"op": "subscribe", "id": 1, "channels": ["orders"]})
@@ -37,20 +37,20 @@ async def test_a_message_the_broker_lost_arrives_from_the_log(market: Market) ->
     lost = await database_sync_to_async(_lost)(user, 1)
     assert lost == start + 1
     await hub.audit()  # what the audit loop does every STREAM_AUDIT_S
-    updates = [m for m in await frames(ws, timeout=1.0) if m["type"] == "update"]
+    updates = [m for m in await frames(ws) if m["type"] == "update"]
     assert [(m["seq"], m["data"]) for m in updates] == [(start + 1, {"n": 1})]
     # A later message that reveals a gap is held until the log fills it.
     await database_sync_to_async(_lost)(user, 2)
     await database_sync_to_async(publish)("orders", {"n": 3}, user=user)
-    updates = [m for m in await frames(ws, timeout=1.5) if m["type"] == "update"]
-    assert [m["data"]["n"] for m in updates] == [2, 3]
+    got = await frames(ws, expect=lambda m: m.get("data") == {"n": 3})
+    assert [m["data"]["n"] for m in got if m["type"] == "update"] == [2, 3]
     await ws.disconnect()
 
 
 async def test_a_resume_is_served_from_the_log_when_memory_lacks_it(market: Market) -> None:
     user, key = await database_sync_to_async(user_with_token)()
     ws = await connect(f"/ws/v1/?token={key}")
-    await frames(ws, timeout=0.3)
+    await frames(ws)
     got = await request(ws, {"op": "subscribe", "id": 1, "channels": ["orders"]})
     start = got[1]["seq"]
     await ws.disconnect()
@@ -60,7 +60,7 @@ async def test_a_resume_is_served_from_the_log_when_memory_lacks_it(market: Mark
     hub = await get_hub()
     hub.core.published.clear()  # as if this were another process: nothing in memory
     again = await connect(f"/ws/v1/?token={key}")
-    await frames(again, timeout=0.3)
+    await frames(again)
     resume = {"op": "subscribe", "id": 2, "channels": ["orders"], "since": {"orders": start}}
     got = await request(again, resume)
     assert [(m["type"], m.get("seq")) for m in got] == [
@@ -72,7 +72,7 @@ async def test_a_resume_is_served_from_the_log_when_memory_lacks_it(market: Mark
     # A number this log never gave: a reset snapshot.
     await again.disconnect()
     third = await connect(f"/ws/v1/?token={key}")
-    await frames(third, timeout=0.3)
+    await frames(third)
     got = await request(third, {**resume, "since": {"orders": start + 50}})
     assert [(m["type"], m.get("reset"), m.get("seq")) for m in got[1:]] == [
         ("snapshot", True, start + 3)
@@ -90,7 +90,7 @@ async def test_a_database_failure_answers_unavailable_and_keeps_the_connection(
 
     user, key = await database_sync_to_async(user_with_token)()
     ws = await connect(f"/ws/v1/?token={key}")
-    await frames(ws, timeout=0.3)
+    await frames(ws)
     monkeypatch.setattr(events, "snapshot", down)
     got = await request(ws, {"op": "subscribe", "id": 1, "channels": ["orders"]})
     assert [(m["type"], m["code"]) for m in got] == [("error", "unavailable")]

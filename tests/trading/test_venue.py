@@ -36,7 +36,7 @@ async def test_a_limit_buy_rests_then_fills_when_the_market_trades_through(
     # Reserved: 0.5 x 49,000 plus the highest fee (20 bps) = 24,549.
     assert await database_sync_to_async(balances)(account) == {"USD": (D("75451"), D("24549"))}
     ws = await connect(f"/ws/v1/?token={key}")
-    await frames(ws, timeout=0.2)
+    await frames(ws)
     got = await request(ws, {"op": "subscribe", "id": 1, "channels": ["orders"]})
     snapshot = next(m for m in got if m["type"] == "snapshot")["data"]
     assert [o["id"] for o in snapshot["orders"]] == [order.pk]
@@ -57,7 +57,7 @@ async def test_a_limit_buy_rests_then_fills_when_the_market_trades_through(
         "USD": (D("100000") - D("24500") - D("24.5"), D(0)),
         "BTC": (D("0.5"), D(0)),
     }
-    updates = [m["data"] for m in await frames(ws, timeout=0.3) if m["type"] == "update"]
+    updates = [m["data"] for m in await frames(ws) if m["type"] == "update"]
     fills = [u for u in updates if u["event"] == "fill"]
     assert len(fills) == 1 and fills[0]["order"]["status"] == "filled"
     assert fills[0]["fill"]["price"] == "49000" and fills[0]["fill"]["liquidity"] == "maker"
@@ -238,7 +238,7 @@ async def test_orders_are_placed_and_cancelled_over_the_websocket(
     market.trade("BTC-USD", "50000")
     user, key, account = await database_sync_to_async(funded)()
     ws = await connect(f"/ws/v1/?token={key}")
-    await frames(ws, timeout=0.2)
+    await frames(ws)
     await request(ws, {"op": "subscribe", "id": 1, "channels": ["orders"]})
     order = {"symbol": "BTC-USD", "side": "buy", "type": "limit", "quantity": "0.1",
              "price": "45000", "client_order_id": "ws-1"}  # fmt: skip
@@ -281,7 +281,7 @@ async def test_a_failing_request_is_answered_and_the_socket_goes_on(
     market.trade("AAPL", "230")
     _, key, _ = await database_sync_to_async(funded)()
     ws = await connect(f"/ws/v1/?token={key}")
-    await frames(ws, timeout=0.2)
+    await frames(ws)
     huge = {"symbol": "AAPL", "side": "buy", "type": "limit", "quantity": "99999999999999",
             "price": "999999999999.99"}  # fmt: skip
     got = await request(ws, {"op": "order.place", "id": 5, "order": huge})
@@ -302,7 +302,7 @@ async def test_a_failing_request_is_answered_and_the_socket_goes_on(
 
 async def test_anonymous_sockets_cannot_trade(market: Market, venue: MatchingHook) -> None:
     ws = await connect("/ws/v1/")
-    await frames(ws, timeout=0.2)
+    await frames(ws)
     got = await request(ws, {"op": "order.cancel", "id": 3, "order_id": 1})
     assert [(m["type"], m["code"]) for m in got] == [("error", "not_authenticated")]
     got = await request(ws, {"op": "subscribe", "id": 4, "channels": ["orders"]})
@@ -339,13 +339,13 @@ async def test_the_orders_channel_reaches_its_owner_only(
     sockets = []
     for token in (key, other_key):
         ws = await connect(f"/ws/v1/?token={token}")
-        await frames(ws, timeout=0.2)
+        await frames(ws)
         await request(ws, {"op": "subscribe", "id": 1, "channels": ["orders"]})
         sockets.append(ws)
     await database_sync_to_async(place)(
         user, symbol="AAPL", side="buy", type="limit", quantity="1", price="229"
     )
-    mine, theirs = [await frames(ws, timeout=0.4) for ws in sockets]
+    mine, theirs = [await frames(ws) for ws in sockets]
     assert [m["data"]["event"] for m in mine if m["type"] == "update"] == ["order"]
     assert [m for m in theirs if m["type"] == "update"] == []
     for ws in sockets:

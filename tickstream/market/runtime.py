@@ -35,7 +35,7 @@ from tickstream.market.core.instruments import InstrumentSpec
 from tickstream.market.core.messages import tick_from_dict
 from tickstream.market.core.ticks import Tick
 from tickstream.market.feeds.base import Feed, backoff_delay, supervise
-from tickstream.market.feeds.config import build_feeds
+from tickstream.market.feeds.registry import build_feeds
 from tickstream.market.hooks import tick_hooks
 from tickstream.market.pipeline import Pipeline, Publisher
 from tickstream.market.upserts import BatchStore

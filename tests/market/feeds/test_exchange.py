@@ -17,9 +17,10 @@ from tests.market.feeds.support import collect_ticks
 from tests.market.feeds.venue_replay import GARBAGE, VENUES, ReplayServer, Venue, markets_loader
 from tickstream.market.core.instruments import DEFAULT_UNIVERSE
 from tickstream.market.core.ticks import Tick
-from tickstream.market.feeds.base import FeedFailed
-from tickstream.market.feeds.config import FeedConfigError, build_feeds
+from tickstream.market.feeds.base import FeedFailed, supervise
 from tickstream.market.feeds.exchange import ExchangeFeed, default_symbol
+from tickstream.market.feeds.registry import build_feeds
+from tickstream.market.feeds.spec import FeedConfigError
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -37,7 +38,9 @@ def _feed(venue: Venue, server: ReplayServer, **kwargs: Any) -> ExchangeFeed:
 async def _run(feed: ExchangeFeed, want: int, *, timeout: float = 15.0) -> list[Tick]:
     """Run the feed until it has emitted `want` ticks (and a moment more, to catch any
     extra), then stop it."""
-    return await collect_ticks(feed.run, want, timeout=timeout, linger=0.5)
+    return await collect_ticks(
+        lambda emit: supervise(feed, emit), want, timeout=timeout, linger=0.5
+    )
 
 
 def _as_recorded(venue: Venue, tick: Tick) -> tuple[str, Decimal, Decimal, str | None, int]:

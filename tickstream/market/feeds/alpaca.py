@@ -1,4 +1,4 @@
-"""Real-time US stock trades from Alpaca's market-data stream (v2), a thin client of the
+"""Real-time US stock trades from Alpaca's market-data stream (v2), a client of the
 documented protocol (https://docs.alpaca.markets/docs/real-time-stock-pricing-data).
 
 The official SDK runs its own event loop (`StockDataStream.run()`), so it cannot live
@@ -11,10 +11,10 @@ messages, trades being `{"T": "t", "S": symbol, "i": id, "x": exchange, "p": pri
   drops a trade sent again after a reconnect.
 - Refused credentials (402), a plan without the feed (409, 410) or too many symbols (405)
   stop the feed with the reason: retrying cannot help. A lost connection, a connection
-  limit (406), a slow-client close (407) or a server error reconnect with capped,
-  jittered backoff. The websocket's pings find a dead connection; `silence_s` (off by
-  default: a stock can be quiet for minutes) also reconnects a connection that sends
-  nothing.
+  limit (406), a slow-client close (407) or a server error end the session, and the
+  feed supervisor (`base.supervise`) reconnects after its backoff (1 s doubling to 60 s).
+  The websocket's pings find a dead connection; `silence_s` (off by default: a stock can
+  be quiet for minutes) also ends a session that receives nothing.
 - Past candles come from the documented historical bars endpoint
   (`GET /v2/stocks/{symbol}/bars`, paged with `next_page_token`), numbers kept as text.
 """
@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 from tickstream.market.core import numbers
 from tickstream.market.core.ticks import NS_PER_S, Tick, ns_to_datetime
-from tickstream.market.feeds.base import Emit, Feed, FeedFailed, backoff_delay
-from tickstream.market.feeds.health import FeedState
+from tickstream.market.feeds.base import Disconnected, Emit, Feed, FeedFailed, backoff_delay
+from tickstream.market.feeds.spec import FeedSpec
 
 if TYPE_CHECKING:
     from tickstream.market.core.analytics.intervals import Interval
@@ -56,8 +56,8 @@ FATAL = {
 RETRY = {406: "connection limit exceeded", 407: "closed as a slow client", 500: "server error"}
 
 
-class _Reconnect(Exception):
-    """The session ended in a way a new connection can mend."""
+class _Reconnect(Disconnected):
+    """Alpaca said to retry (a connection limit, a slow client, a server error)."""
 
 
 def rfc3339_ns(text: str) -> int:
@@ -76,6 +76,8 @@ class AlpacaFeed(Feed):
 
     kind = "alpaca"
     counts_messages = True
+    backoff_base_s = 1.0
+    backoff_cap_s = 60.0
 
     def __init__(
         self,
@@ -102,6 +104,37 @@ class AlpacaFeed(Feed):
         # Five days by default: a stock's last session may be days back (weekends, holidays).
         self.backfill_days = backfill_days
 
+    @classmethod
+    def from_spec(cls, spec: FeedSpec) -> AlpacaFeed:
+        """`alpaca symbols=AAPL,... [map=...] [data=iex|sip|test] [url=] [rest=] [silence=]
+        [backfill=5]`, with the ALPACA_API_KEY and ALPACA_API_SECRET settings."""
+        spec.allow("symbols", "map", "data", "url", "rest", "silence", "backfill")
+        symbols = spec.names("symbols", upper=True)
+        if not symbols:
+            raise spec.error("alpaca needs symbols=AAPL,...")
+        mapped = spec.names("map", upper=True) if "map" in spec.options else symbols
+        if len(mapped) != len(symbols):
+            raise spec.error(f"map names {len(mapped)} instruments for {len(symbols)}")
+        spec.active(mapped)
+        data = spec.text_of("data", "iex")
+        if data not in {"iex", "sip", "test"}:
+            raise spec.error("data must be iex, sip or test")
+        from django.conf import settings
+
+        try:
+            return cls(
+                dict(zip(symbols, mapped, strict=True)),
+                key=settings.ALPACA_API_KEY,
+                secret=settings.ALPACA_API_SECRET,
+                data=data,
+                url=spec.text_of("url") or None,
+                silence_s=spec.number("silence", 0.0),
+                rest_url=spec.text_of("rest") or None,
+                backfill_days=spec.backfill_days(5.0),
+            )
+        except ValueError as exc:
+            raise spec.error(str(exc)) from None
+
     def symbols(self) -> list[str]:
         return list(self.mapping.values())
 
@@ -109,39 +142,21 @@ class AlpacaFeed(Feed):
         return f"alpaca({self.data}: {', '.join(self.mapping)})"
 
     async def run(self, emit: Emit) -> None:
+        """One session: connect, authenticate, subscribe, emit trades until it ends."""
         import websockets
 
         if not self.key or not self.secret:
             raise FeedFailed("set ALPACA_API_KEY and ALPACA_API_SECRET to stream Alpaca trades")
-        health = self.health
-        failures = 0
-        while True:
-            try:
-                async with websockets.connect(
-                    self.url, open_timeout=10, ping_interval=20, ping_timeout=20, max_size=2**22
-                ) as ws:
-                    await self._session(ws, emit)
-                    return
-            except FeedFailed:
-                raise
-            except (OSError, TimeoutError, _Reconnect, websockets.ConnectionClosed) as exc:
-                if health.state == FeedState.LIVE:
-                    failures = 0
-                failures += 1
-                health.state = FeedState.RECONNECTING
-                health.reconnects += 1
-                health.error("disconnected", f"{type(exc).__name__}: {exc}")
-                delay = backoff_delay(failures, base=1.0, cap=60.0)
-                log.warning("%s: %s; reconnecting in %.1fs", self.describe(), exc, delay)
-                await asyncio.sleep(delay)
+        try:
+            async with websockets.connect(
+                self.url, open_timeout=10, ping_interval=20, ping_timeout=20, max_size=2**22
+            ) as ws:
+                await self._session(ws, emit)
+        except websockets.ConnectionClosed as exc:
+            raise Disconnected(f"{type(exc).__name__}: {exc}") from exc
 
     async def _receive(self, ws: Any) -> list[Any]:
-        timeout = self.silence_s or None
-        try:
-            raw = await asyncio.wait_for(ws.recv(), timeout)
-        except TimeoutError:
-            self.health.error("silent", f"no message for {self.silence_s:g}s")
-            raise _Reconnect(f"no message for {self.silence_s:g}s") from None
+        raw = await ws.recv()
         self.health.message()
         try:
             messages = json.loads(raw, parse_float=str)

@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from tickstream.market.core.ticks import Tick
+from tickstream.market.core.ticks import NS_PER_S, Tick
 from tickstream.market.feeds.health import FeedHealth, FeedState
 
 if TYPE_CHECKING:
     from tickstream.market.core.analytics.intervals import Interval
     from tickstream.market.feeds.candles import Progress
+    from tickstream.market.feeds.spec import FeedSpec
     from tickstream.market.writer import CandleRow
 
 log = logging.getLogger(__name__)
@@ -27,8 +29,14 @@ class FeedFailed(Exception):
     symbol): it stops, and its health says why."""
 
 
+class Disconnected(Exception):
+    """A session ended in a way a new connection can mend (the peer closed, an error the
+    venue says to retry): the supervisor reconnects."""
+
+
 class Feed(ABC):
-    """A source of ticks. `run` emits ticks until the source ends or fails."""
+    """A source of ticks. `run` is one session: it emits ticks until the source ends
+    (returns) or the connection fails (raises); `supervise` owns everything around it."""
 
     kind: str = "feed"
     source: str = "feed"
@@ -39,7 +47,19 @@ class Feed(ABC):
     # Days of past candles fetched from the venue for a symbol with none stored (0: the
     # feed has no candle history; see `candles`).
     backfill_days: float = 0.0
+    # A session that has received nothing (not even a heartbeat) for this long is closed
+    # and a new one started (0: never).
+    silence_s: float = 0.0
+    # Reconnects wait a capped, jittered exponential backoff: base * 2^(n-1), at most cap.
+    backoff_base_s: float = 0.5
+    backoff_cap_s: float = 30.0
     _health: FeedHealth | None = None
+
+    @classmethod
+    def from_spec(cls, spec: FeedSpec) -> Feed:
+        """The feed a FEEDS entry of this kind describes; a kind FEEDS can name registers
+        in `registry.FEED_KINDS` and defines this."""
+        raise NotImplementedError(f"{cls.__name__} cannot be named in FEEDS")
 
     @property
     def health(self) -> FeedHealth:
@@ -53,7 +73,8 @@ class Feed(ABC):
 
     @abstractmethod
     async def run(self, emit: Emit) -> None:
-        """Emit ticks; return when the source is exhausted, raise when it fails."""
+        """One session: emit ticks; return when the source is exhausted, raise when it
+        fails (`FeedFailed` when no retry can help)."""
 
     def describe(self) -> str:
         return self.source
@@ -85,9 +106,39 @@ def backoff_delay(attempt: int, *, base: float = 0.5, cap: float = 30.0) -> floa
     return random.uniform(0, min(cap, base * 2 ** (attempt - 1)))
 
 
+class _Silent(Exception):
+    pass
+
+
+async def _session(feed: Feed, emit: Emit) -> None:
+    """One `run`, closed when it stays silent for the feed's `silence_s`. O(1) a check."""
+    if feed.silence_s <= 0:
+        await feed.run(emit)
+        return
+    health = feed.health
+    every = min(1.0, feed.silence_s / 4)
+    task = asyncio.create_task(feed.run(emit), name=f"feed {feed.describe()}")
+    started = time.time_ns()
+    try:
+        while True:
+            done, _ = await asyncio.wait([task], timeout=every)
+            if done:
+                task.result()
+                return
+            last = max(started, health.last_message_ns or 0)
+            if time.time_ns() - last > feed.silence_s * NS_PER_S:
+                raise _Silent(f"no message for {feed.silence_s:g}s")
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
 async def supervise(feed: Feed, emit: Emit) -> None:
-    """Run a feed, restarting it with backoff when it fails, until it ends, fails for good
-    (`FeedFailed`) or is cancelled. Its health counts what it emits and how it fails."""
+    """Run a feed session after session until it ends, fails for good (`FeedFailed`) or is
+    cancelled: a failed or silent session is followed by a new one after a backoff, which
+    starts over once a session has received something. Its health counts what it emits and
+    how it fails."""
     health = feed.health
 
     def counted(tick: Tick) -> object:
@@ -102,8 +153,9 @@ async def supervise(feed: Feed, emit: Emit) -> None:
 
     attempt = 0
     while True:
+        messages = health.messages
         try:
-            await feed.run(counted)
+            await _session(feed, counted)
         except asyncio.CancelledError:
             raise
         except FeedFailed as exc:
@@ -112,13 +164,25 @@ async def supervise(feed: Feed, emit: Emit) -> None:
             log.error("feed %s failed and is stopped: %s", feed.describe(), exc)
             return
         except Exception as exc:
+            if health.messages > messages:  # that session worked for a while
+                attempt = 0
             attempt += 1
-            delay = backoff_delay(attempt)
+            delay = backoff_delay(attempt, base=feed.backoff_base_s, cap=feed.backoff_cap_s)
             health.state = FeedState.RECONNECTING
             health.reconnects += 1
-            health.error("crash", f"{type(exc).__name__}: {exc}")
-            log.exception(
-                "feed %s failed (attempt %d); restarting in %.1fs", feed.describe(), attempt, delay
+            if isinstance(exc, _Silent):
+                health.error("silent", str(exc))
+            elif isinstance(exc, Disconnected | OSError | TimeoutError):
+                health.error("disconnected", f"{type(exc).__name__}: {exc}")
+            else:
+                health.error("crash", f"{type(exc).__name__}: {exc}")
+                log.exception("feed %s failed", feed.describe())
+            log.warning(
+                "feed %s: %s (attempt %d); reconnecting in %.1fs",
+                feed.describe(),
+                exc,
+                attempt,
+                delay,
             )
             await asyncio.sleep(delay)
             continue

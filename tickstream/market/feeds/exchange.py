@@ -11,9 +11,10 @@ One `ExchangeFeed` watches one venue. Each venue trade becomes exactly one `Tick
 - `ts_event` is the venue's trade time, `ts_recv` when this process read it, and `source`
   is the venue's ccxt id.
 
-A dropped connection reconnects with capped, jittered backoff; a connection silent for
-`silence_s` is closed and reconnected; a frame ccxt cannot read, or a trade without a
-price, size or time, is counted and skipped. ccxt's own throttle spaces the requests.
+A dropped connection ends the session, and so does one silent for `silence_s`: the feed
+supervisor (`base.supervise`) starts a new one after its backoff. A frame ccxt cannot
+read, or a trade without a price, size or time, is counted and skipped. ccxt's own
+throttle spaces the requests.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ from typing import TYPE_CHECKING, Any
 
 from tickstream.market.core import numbers
 from tickstream.market.core.ticks import Tick
-from tickstream.market.feeds.base import Emit, Feed, FeedFailed, backoff_delay
+from tickstream.market.feeds.base import Disconnected, Emit, Feed, FeedFailed
 from tickstream.market.feeds.health import FeedState
+from tickstream.market.feeds.spec import FeedSpec
 
 if TYPE_CHECKING:
     from tickstream.market.core.analytics.intervals import Interval
@@ -42,7 +44,6 @@ log = logging.getLogger(__name__)
 
 RECENT_IDS = 5_000  # trade ids remembered per symbol to drop what a reconnect sends again
 TRADES_LIMIT = 10_000  # ccxt's per-symbol cache: a burst between two reads must fit
-WATCHDOG_EVERY_S = 1.0
 
 # Per venue: ccxt options that make its trade stream the one tickstream expects.
 VENUE_OPTIONS: dict[str, dict[str, Any]] = {
@@ -148,6 +149,34 @@ class ExchangeFeed(Feed):
         self._recent: dict[str, tuple[set[str], deque[str]]] = {}
         self.exchange: Any = None
 
+    @classmethod
+    def from_spec(cls, spec: FeedSpec) -> ExchangeFeed:
+        """`exchange venue=<ccxt id> symbols=BTC/USDT,... [map=BTC-USD,...] [silence=60]
+        [ws=URL] [backfill=2]`."""
+        spec.allow("venue", "symbols", "map", "silence", "ws", "backfill")
+        venue = spec.text_of("venue").strip().lower()
+        if not venue or not venue.isidentifier():
+            raise spec.error("exchange needs venue=<a ccxt exchange id>")
+        symbols = venue_symbols(spec.text_of("symbols"))
+        if not symbols:
+            raise spec.error("exchange needs symbols=BASE/QUOTE,...")
+        try:
+            mapping = symbol_map(symbols, spec.names("map") if "map" in spec.options else None)
+        except ValueError as exc:
+            raise spec.error(str(exc)) from None
+        spec.active(list(mapping.values()))
+        import ccxt.pro
+
+        if venue not in ccxt.pro.exchanges:
+            raise spec.error(f"ccxt has no websocket exchange {venue!r}")
+        return cls(
+            venue,
+            mapping,
+            silence_s=spec.number("silence", 60.0) or 60.0,
+            ws_url=spec.text_of("ws") or None,
+            backfill_days=spec.backfill_days(2.0),
+        )
+
     def symbols(self) -> list[str]:
         return list(self.mapping.values())
 
@@ -223,6 +252,8 @@ class ExchangeFeed(Feed):
             )
 
     async def run(self, emit: Emit) -> None:
+        """One session: every symbol watched on one ccxt exchange until a connection drops
+        (`Disconnected`; the supervisor reconnects after its backoff)."""
         import ccxt
 
         health = self.health
@@ -233,11 +264,10 @@ class ExchangeFeed(Feed):
                 asyncio.create_task(self._watch(exchange, symbol, emit, ccxt), name=symbol)
                 for symbol in self.mapping
             ]
-            tasks.append(asyncio.create_task(self._watchdog(exchange), name="watchdog"))
             try:
                 done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
                 for task in done:
-                    task.result()  # raises what ended the feed
+                    task.result()  # raises what ended the session
             finally:
                 for task in tasks:
                     task.cancel()
@@ -249,61 +279,23 @@ class ExchangeFeed(Feed):
                 await exchange.close()
 
     async def _watch(self, exchange: Any, symbol: str, emit: Emit, ccxt: Any) -> None:
-        """Watch one symbol's trades; reconnect with backoff when its connection drops."""
-        health = self.health
-        failures = 0
+        """Emit one symbol's trades until its connection drops."""
         while True:
             try:
                 trades = await exchange.watch_trades(symbol)
             except asyncio.CancelledError as exc:
                 task = asyncio.current_task()
                 if task is not None and task.cancelling():
-                    raise  # the feed is stopping
-                lost: Exception = ConnectionError(f"the connection was closed ({exc})")
+                    raise  # the session is stopping
+                raise Disconnected(f"{symbol}: the connection was closed ({exc})") from None
             except (ccxt.NetworkError, ConnectionError, TimeoutError) as exc:
-                lost = exc
+                raise Disconnected(f"{symbol}: {type(exc).__name__}: {exc}") from exc
             except ccxt.BadSymbol as exc:
                 raise FeedFailed(f"{self.venue}: {exc}") from exc
-            else:
-                failures = 0
-                for trade in trades:
-                    tick = self._tick(symbol, trade)
-                    if tick is not None:
-                        emit(tick)
-                continue
-            failures += 1
-            health.state = FeedState.RECONNECTING
-            health.reconnects += 1
-            health.error("disconnected", f"{type(lost).__name__}: {lost}")
-            delay = backoff_delay(failures, base=0.5, cap=30.0)
-            log.warning(
-                "%s %s: connection lost (%s); reconnecting in %.1fs",
-                self.venue,
-                symbol,
-                lost,
-                delay,
-            )
-            await asyncio.sleep(delay)
-
-    async def _watchdog(self, exchange: Any) -> None:
-        """Fail a connection that has sent nothing (not even a heartbeat) for silence_s:
-        ccxt rejects what waits on it with a NetworkError, drops it and closes it, and
-        its watchers reconnect."""
-        import ccxt
-
-        while True:
-            await asyncio.sleep(WATCHDOG_EVERY_S)
-            now_ms = time.time() * 1000
-            for client in list(getattr(exchange, "clients", {}).values()):
-                last = getattr(client, "last_message_at", None) or getattr(
-                    client, "connectionEstablished", None
-                )
-                if last and now_ms - last > self.silence_s * 1000 and not client.closed():
-                    self.health.error("silent", f"no message for {self.silence_s:g}s")
-                    log.warning(
-                        "%s: no message for %.0fs; reconnecting", self.venue, self.silence_s
-                    )
-                    client.on_error(ccxt.NetworkError(f"no message for {self.silence_s:g}s"))
+            for trade in trades:
+                tick = self._tick(symbol, trade)
+                if tick is not None:
+                    emit(tick)
 
     # -- one trade ------------------------------------------------------------------------
 

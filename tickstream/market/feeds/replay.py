@@ -11,6 +11,7 @@ from pathlib import Path
 from tickstream.market.core.formats import PriceFile, bar_path, read_price_file
 from tickstream.market.core.ticks import NS_PER_S, Tick
 from tickstream.market.feeds.base import Emit, Feed
+from tickstream.market.feeds.spec import FeedSpec
 
 
 def file_trades(prices: PriceFile) -> Iterator[tuple[int, Decimal, Decimal, str | None]]:
@@ -39,6 +40,20 @@ class ReplayFeed(Feed):
         self.path = Path(path)
         self.symbol = symbol
         self.speed = speed
+
+    @classmethod
+    def from_spec(cls, spec: FeedSpec) -> ReplayFeed:
+        """`replay symbol=SPY file=data/spy.csv [speed=60|max]`."""
+        spec.allow("symbol", "file", "speed")
+        if "symbol" not in spec.options or "file" not in spec.options:
+            raise spec.error("replay needs symbol=... and file=...")
+        path = Path(spec.options["file"])
+        if not path.is_file():
+            raise spec.error(f"no file {path}")
+        speed = None if spec.text_of("speed") == "max" else spec.number("speed", 1.0)
+        if speed == 0:
+            raise spec.error("speed must be positive or max")
+        return cls(path, spec.options["symbol"].upper(), speed=speed)
 
     def symbols(self) -> list[str]:
         return [self.symbol]

@@ -12,6 +12,7 @@ from tickstream.market.core.instruments import InstrumentSpec
 from tickstream.market.core.simulator import MarketSimulator
 from tickstream.market.core.ticks import NS_PER_S, Tick
 from tickstream.market.feeds.base import Emit, Feed
+from tickstream.market.feeds.spec import FeedConfigError, FeedSpec
 
 _MAX_LAG_NS = NS_PER_S  # behind by more than this (a busy machine): skip ahead
 BACKFILL_RATE = 5.0  # trades a second over all symbols in the backfilled past
@@ -39,6 +40,36 @@ class SimulatedFeed(Feed):
         self.speed = speed
         self.stock_hours = stock_hours
         self.runs = 0
+
+    @classmethod
+    def from_spec(cls, spec: FeedSpec) -> SimulatedFeed:
+        """`simulated [rate=] [seed=] [speed=] [symbols=A,B] [stock_hours=always|exchange]`,
+        falling back on the SIM_* settings."""
+        spec.allow("rate", "seed", "speed", "symbols", "stock_hours")
+        defaults = spec.defaults
+        wanted = set(spec.names("symbols") or defaults.get("symbols") or [])
+        chosen = [i for i in spec.instruments if i.active]
+        if wanted:
+            chosen = [i for i in chosen if i.symbol in wanted]
+            unknown = wanted - {i.symbol for i in chosen}
+            if unknown:
+                raise spec.error(f"unknown symbols {sorted(unknown)}")
+        if not chosen:
+            raise FeedConfigError(
+                "the simulated market has no active instruments: "
+                "run `python manage.py load_instruments`"
+            )
+        stock_hours = spec.text_of("stock_hours", str(defaults.get("stock_hours", "always")))
+        if stock_hours not in {"always", "exchange"}:
+            raise spec.error("stock_hours must be always or exchange")
+        return cls(
+            chosen,
+            seed=int(spec.number("seed", float(defaults.get("seed", 0)))),
+            rate=spec.number("rate", float(defaults.get("rate", 50.0))) or 50.0,
+            speed=spec.number("speed", float(defaults.get("speed", 20.0))),
+            stock_hours=stock_hours,
+            backfill_s=float(defaults.get("backfill_s", 0.0)),
+        )
 
     def symbols(self) -> list[str]:
         return [s.symbol for s in self.specs]

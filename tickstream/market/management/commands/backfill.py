@@ -9,7 +9,8 @@ from tickstream.market.backfill import store_candles
 from tickstream.market.core.analytics.intervals import Interval, IntervalError, parse_interval
 from tickstream.market.core.formats import parse_time
 from tickstream.market.feeds.base import Feed
-from tickstream.market.feeds.config import FeedConfigError, build_feeds
+from tickstream.market.feeds.registry import build_feeds
+from tickstream.market.feeds.spec import FeedConfigError
 from tickstream.market.selectors import instrument_specs
 
 
