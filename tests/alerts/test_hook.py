@@ -52,7 +52,11 @@ async def test_an_alert_fires_once_per_crossing_and_reaches_its_owner(
     for price in ("229", "230.5", "231", "232"):  # one crossing
         market.trade("AAPL", price)
     await until(lambda: hook.fired == 1)
-    got = [m for m in await frames(ws) if m["type"] == "update"]
+    got = [
+        m
+        for m in await frames(ws, expect=lambda m: m.get("type") == "update")
+        if m["type"] == "update"
+    ]
     assert len(got) == 1
     event = got[0]["data"]
     assert event["event"] == "alert_triggered" and event["alert"] == alert.pk

@@ -96,8 +96,7 @@ async def test_a_new_transaction_reaches_the_open_page_at_once(market: Market) -
     await database_sync_to_async(add)(
         portfolio, kind="buy", symbol="NVDA", quantity="4", price="145"
     )
-    await market.settle()
-    updates = _updates(await frames(ws), channel)
+    updates = _updates(await frames(ws, expect=lambda m: m.get("channel") == channel), channel)
     assert updates, "no update after the transaction"
     for update in updates:
         state = apply_marks(state, update["data"])
@@ -118,8 +117,7 @@ async def test_a_new_transaction_reaches_the_open_page_at_once(market: Market) -
     await database_sync_to_async(add)(
         portfolio, kind="sell", symbol="MSFT", quantity="2", price="401"
     )
-    await market.settle()
-    for update in _updates(await frames(ws), channel):
+    for update in _updates(await frames(ws, expect=lambda m: m.get("channel") == channel), channel):
         state = apply_marks(state, update["data"])
     assert [h["symbol"] for h in state["holdings"]] == ["AAPL", "NVDA"]
     assert state["totals"]["realized_pnl"] == "2.00"

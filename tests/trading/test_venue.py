@@ -57,8 +57,8 @@ async def test_a_limit_buy_rests_then_fills_when_the_market_trades_through(
         "USD": (D("100000") - D("24500") - D("24.5"), D(0)),
         "BTC": (D("0.5"), D(0)),
     }
-    updates = [m["data"] for m in await frames(ws) if m["type"] == "update"]
-    fills = [u for u in updates if u["event"] == "fill"]
+    got = await frames(ws, expect=lambda m: m.get("data", {}).get("event") == "fill")
+    fills = [m["data"] for m in got if m["type"] == "update" and m["data"]["event"] == "fill"]
     assert len(fills) == 1 and fills[0]["order"]["status"] == "filled"
     assert fills[0]["fill"]["price"] == "49000" and fills[0]["fill"]["liquidity"] == "maker"
     assert {b["currency"]: b["available"] for b in fills[0]["balances"]} == {
@@ -345,7 +345,8 @@ async def test_the_orders_channel_reaches_its_owner_only(
     await database_sync_to_async(place)(
         user, symbol="AAPL", side="buy", type="limit", quantity="1", price="229"
     )
-    mine, theirs = [await frames(ws) for ws in sockets]
+    mine = await frames(sockets[0], expect=lambda m: m.get("type") == "update")
+    theirs = await frames(sockets[1])
     assert [m["data"]["event"] for m in mine if m["type"] == "update"] == ["order"]
     assert [m for m in theirs if m["type"] == "update"] == []
     for ws in sockets:
