@@ -1,4 +1,4 @@
-"""One grammar for every decimal that crosses the edge (tickstream/market/core/numbers.py):
+"""One grammar for every decimal that crosses the edge (tickstream/common/core/edge.py):
 other notations Python's Decimal would read (`1_000`, `١٠٠`, `１００`, ` 100 `, `100\\n`) are
 refused with the field's code on every endpoint that takes a number, never read as money."""
 
@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from tests.conftest import embedded as embedded_runtime
 from tests.factories import UserFactory, user_with_token
-from tickstream.market.core import numbers
+from tickstream.common.core import edge
 from tickstream.market.core.analytics.indicators import parse_indicators
 from tickstream.market.core.analytics.intervals import STANDARD_INTERVALS
 from tickstream.market.core.engine import MarketEngine
@@ -48,30 +48,30 @@ GOOD = {"100": "100", "0.5": "0.5", "-2": "-2", "1.5e-7": "1.5E-7", "2E+3": "2E+
 def test_other_notations_are_not_numbers(text: str) -> None:
     if text in OTHER_NOTATIONS:
         Decimal(text)  # what made them money before
-    with pytest.raises(numbers.NumberError):
-        numbers.parse_decimal(text)
+    with pytest.raises(edge.NumberError):
+        edge.parse_decimal(text)
 
 
 @pytest.mark.parametrize(("text", "value"), GOOD.items())
 def test_the_grammar_reads_exactly(text: str, value: str) -> None:
-    assert numbers.parse_decimal(text) == Decimal(value)
+    assert edge.parse_decimal(text) == Decimal(value)
 
 
 def test_values_and_bounds() -> None:
-    assert numbers.parse_decimal(Decimal("1.10")) == Decimal("1.10")
-    assert numbers.parse_decimal(12) == 12
+    assert edge.parse_decimal(Decimal("1.10")) == Decimal("1.10")
+    assert edge.parse_decimal(12) == 12
     for bad in (True, 1.5, None, [1], Decimal("NaN"), 10**80, "1" * 65):
-        with pytest.raises(numbers.NumberError):
-            numbers.parse_decimal(bad)
-    assert numbers.parse_decimal(1.5, floats=True) == Decimal("1.5")  # a feed's JSON
+        with pytest.raises(edge.NumberError):
+            edge.parse_decimal(bad)
+    assert edge.parse_decimal(1.5, floats=True) == Decimal("1.5")  # a feed's JSON
 
 
 @given(st.text(max_size=12))
 def test_what_is_accepted_is_the_grammar_and_exactly_its_value(text: str) -> None:
     grammar = re.fullmatch(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?", text, re.ASCII)
     try:
-        value = numbers.parse_decimal(text)
-    except numbers.NumberError:
+        value = edge.parse_decimal(text)
+    except edge.NumberError:
         assert grammar is None
     else:
         assert grammar is not None and value == Decimal(text)
@@ -79,8 +79,8 @@ def test_what_is_accepted_is_the_grammar_and_exactly_its_value(text: str) -> Non
 
 @given(st.decimals(allow_nan=False, allow_infinity=False, places=10))
 def test_every_decimal_written_by_the_product_reads_back(value: Decimal) -> None:
-    assert numbers.parse_decimal(str(value)) == value
-    assert numbers.parse_decimal(format(value, "f")) == value
+    assert edge.parse_decimal(str(value)) == value
+    assert edge.parse_decimal(format(value, "f")) == value
 
 
 # --- through every endpoint that takes a number ---

@@ -223,7 +223,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEVELOPMENT else []),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "tickstream.market.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "tickstream.common.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"ingest": env.str("INGEST_THROTTLE", default="600/min")},
 }
 SPECTACULAR_SETTINGS = {

@@ -21,6 +21,6 @@ urlpatterns = [
     path("", include("tickstream.web.urls")),
 ]
 
-handler400 = "tickstream.market.api_errors.bad_request"
-handler404 = "tickstream.market.api_errors.page_not_found"
-handler500 = "tickstream.market.api_errors.server_error"
+handler400 = "tickstream.common.api.bad_request"
+handler404 = "tickstream.common.api.page_not_found"
+handler500 = "tickstream.common.api.server_error"

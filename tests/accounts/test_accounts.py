@@ -190,7 +190,7 @@ def test_the_password_pages_wear_the_apps_shell() -> None:
 def test_the_error_pages_wear_the_apps_shell() -> None:
     from django.test import RequestFactory
 
-    from tickstream.market.api_errors import server_error
+    from tickstream.common.api import server_error
 
     missing = Client().get("/nothing-here/")
     assert missing.status_code == 404

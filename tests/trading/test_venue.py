@@ -18,8 +18,9 @@ from tests.trading.conftest import balances, funded, place, reload, resting, wri
 from tickstream.portfolio.models import Transaction
 from tickstream.portfolio.services import portfolio_create
 from tickstream.trading import services
-from tickstream.trading.hook import MatchingHook, _noticed, order_notice, pure_order
+from tickstream.trading.hook import MatchingHook, _noticed, pure_order
 from tickstream.trading.models import Fill, Order
+from tickstream.trading.selectors import order_notice
 
 pytestmark = pytest.mark.django_db(transaction=True)
 D = Decimal

@@ -15,8 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tickstream.accounts.services import token_get_or_create
-from tickstream.market.api import DecimalJSONParser, documented_errors
-from tickstream.market.api_errors import ApiError
+from tickstream.common.api import ApiError, DecimalJSONParser, documented_errors
 
 
 class CredentialsSerializer(serializers.Serializer[Any]):

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import permissions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from tickstream.alerts import selectors, services
 from tickstream.alerts.core.book import Condition
 from tickstream.alerts.models import Alert, AlertFiring, Watchlist
-from tickstream.market.api import DecimalJSONParser, NumberField, documented_errors
-from tickstream.market.api_errors import ApiError, not_found
+from tickstream.common.api import (
+    ApiError,
+    NumberField,
+    OwnerOnly,
+    documented_errors,
+    json_body,
+    not_found,
+)
 from tickstream.market.core.messages import decimal_str
 from tickstream.market.core.ticks import datetime_to_iso
 
@@ -71,20 +75,6 @@ class AlertUpdateSerializer(serializers.Serializer[Any]):
     active = serializers.BooleanField(required=False)
 
 
-def _changing(action: Callable[[], Any]) -> Any:
-    try:
-        return action()
-    except services.AlertsError as exc:
-        details = None if exc.field is None else {"field": exc.field}
-        raise ApiError(exc.code, exc.message, details=details) from None
-
-
-def _body(request: Request) -> dict[str, Any]:
-    if not isinstance(request.data, dict):
-        raise ApiError("malformed_body", "the body must be a JSON object")
-    return request.data
-
-
 def watchlist_dict(w: Watchlist) -> dict[str, Any]:
     return {"id": w.pk, "name": w.name, "symbols": selectors.watchlist_symbols(w)}
 
@@ -117,11 +107,6 @@ def alert_dict(a: Alert) -> dict[str, Any]:
     }
 
 
-class OwnerOnly(APIView):
-    permission_classes = [permissions.IsAuthenticated]
-    parser_classes = [DecimalJSONParser]
-
-
 class WatchlistListView(OwnerOnly):
     @extend_schema(responses={200: WatchlistSerializer(many=True), **documented_errors(403)})
     def get(self, request: Request) -> Response:
@@ -133,11 +118,9 @@ class WatchlistListView(OwnerOnly):
         responses={201: WatchlistSerializer, **documented_errors(400, 403)},
     )
     def post(self, request: Request) -> Response:
-        body = _body(request)
+        body = json_body(request)
         name, symbols = _checked(body, "name", str), _checked(body, "symbols", list)
-        created = _changing(
-            lambda: services.watchlist_create(owner=request.user, name=name, symbols=symbols or [])
-        )
+        created = services.watchlist_create(owner=request.user, name=name, symbols=symbols or [])
         return Response(watchlist_dict(created), status=status.HTTP_201_CREATED)
 
 
@@ -159,11 +142,9 @@ class WatchlistDetailView(OwnerOnly):
     def patch(self, request: Request, watchlist_id: int) -> Response:
         """Rename, or replace the symbols (their order is the list's)."""
         watchlist = self._get(request, watchlist_id)
-        body = _body(request)
+        body = json_body(request)
         name, symbols = _checked(body, "name", str), _checked(body, "symbols", list)
-        updated = _changing(
-            lambda: services.watchlist_update(watchlist=watchlist, name=name, symbols=symbols)
-        )
+        updated = services.watchlist_update(watchlist=watchlist, name=name, symbols=symbols)
         return Response(watchlist_dict(updated))
 
     @extend_schema(responses={204: None, **documented_errors(403, 404)})
@@ -185,13 +166,11 @@ class AlertListView(OwnerOnly):
         """A price alert: `above`/`below` a level, or `move_up`/`move_down` by `value` %
         from the session open. It fires once per crossing, pushed on your `alerts`
         channel."""
-        body = _body(request)
+        body = json_body(request)
         symbol, condition = _checked(body, "symbol", str), _checked(body, "condition", str)
         value, note = _checked(body, "value", (str, Decimal)), _checked(body, "note", str)
-        created = _changing(
-            lambda: services.alert_create(
-                owner=request.user, symbol=symbol, condition=condition, value=value, note=note
-            )
+        created = services.alert_create(
+            owner=request.user, symbol=symbol, condition=condition, value=value, note=note
         )
         return Response(alert_dict(created), status=status.HTTP_201_CREATED)
 
@@ -213,13 +192,11 @@ class AlertDetailView(OwnerOnly):
     )
     def patch(self, request: Request, alert_id: int) -> Response:
         alert = self._get(request, alert_id)
-        body = _body(request)
+        body = json_body(request)
         condition, value = _checked(body, "condition", str), _checked(body, "value", (str, Decimal))
         active, note = _checked(body, "active", bool), _checked(body, "note", str)
-        updated = _changing(
-            lambda: services.alert_update(
-                alert=alert, condition=condition, value=value, active=active, note=note
-            )
+        updated = services.alert_update(
+            alert=alert, condition=condition, value=value, active=active, note=note
         )
         return Response(alert_dict(updated))
 

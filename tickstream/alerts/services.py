@@ -14,7 +14,8 @@ from django.db.models import F
 
 from tickstream.alerts.core.book import Change, Condition
 from tickstream.alerts.models import Alert, AlertFiring, Watchlist, WatchlistItem
-from tickstream.market.core import numbers
+from tickstream.common.core import edge
+from tickstream.common.core.errors import CodedError
 from tickstream.market.core.messages import decimal_str
 from tickstream.market.core.ticks import datetime_to_iso
 from tickstream.market.selectors import instrument_by_symbol, instruments_by_symbol
@@ -30,14 +31,8 @@ MAX_LEVEL = Decimal(10) ** 12
 EVALUATOR_NOTICES = "alerts.evaluator"  # created, edited and deleted alerts, for the hook
 
 
-class AlertsError(Exception):
+class AlertsError(CodedError):
     """A change that cannot be made; `code` and `field` say why."""
-
-    def __init__(self, code: str, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
 
 
 def _one_at_a_time(owner: Any) -> None:
@@ -129,8 +124,8 @@ def _alert_fields(symbol: Any, condition: Any, value: Any) -> tuple[Any, Conditi
             "bad_condition", f"condition must be one of {names}", field="condition"
         ) from None
     try:
-        number = numbers.parse_decimal(value)
-    except numbers.NumberError as exc:
+        number = edge.parse_decimal(value)
+    except edge.NumberError as exc:
         raise AlertsError("bad_value", f"value: {exc}", field="value") from None
     bound = MAX_PERCENT if kind.relative else MAX_LEVEL
     if kind is Condition.MOVE_DOWN:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from typing import Any
 
@@ -16,15 +15,19 @@ from drf_spectacular.utils import (
 )
 from rest_framework import permissions, serializers, status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from tickstream.common.api import (
+    ApiError,
+    BatchJSONParser,
+    NumberField,
+    documented_errors,
+    not_found,
+)
 from tickstream.market import selectors
-from tickstream.market.api_errors import ApiError, not_found
 from tickstream.market.core.analytics.indicators import (
     IndicatorSpec,
     IndicatorSpecError,
@@ -33,7 +36,6 @@ from tickstream.market.core.analytics.indicators import (
 from tickstream.market.core.analytics.intervals import Interval, parse_interval
 from tickstream.market.core.formats import parse_time
 from tickstream.market.core.messages import candle_dict, decimal_str, price_places, price_text
-from tickstream.market.core.text import ControlCharacter, refuse_control
 from tickstream.market.core.ticks import datetime_to_ns, ns_to_datetime, ns_to_iso
 from tickstream.market.core.validation import (
     MAX_DECIMALS,
@@ -120,35 +122,6 @@ class QuoteSerializer(serializers.ModelSerializer[Quote]):
 
 def _symbol_list(text: str | None) -> list[str]:
     return [s.strip().upper() for s in (text or "").split(",") if s.strip()]
-
-
-class ErrorBodySerializer(serializers.Serializer[Any]):
-    code = serializers.CharField(help_text="stable machine-readable code, e.g. `bad_interval`")
-    message = serializers.CharField()
-    details = serializers.JSONField(required=False)
-
-
-class ErrorSerializer(serializers.Serializer[Any]):
-    error = ErrorBodySerializer()
-
-
-def documented_errors(*statuses: int) -> dict[int, Any]:
-    """The documented error responses of an endpoint (every one has the same body)."""
-    described = {
-        400: "bad request: a parameter or the body is invalid (see `code`)",
-        401: "no or invalid credentials",
-        403: "the account may not do this",
-        404: "not found: an unknown symbol, or an object that is not yours",
-        409: "conflicts with the object's state: an order that has ended, too many open",
-        413: "the body or the batch is too large",
-        415: "the body is not JSON",
-        422: "no tick was accepted",
-        429: "throttled",
-        503: "unavailable: no market pipeline or matching engine answered",
-    }
-    return {
-        code: OpenApiResponse(ErrorSerializer, description=described[code]) for code in statuses
-    }
 
 
 def _query(serializer: type[serializers.Serializer[Any]], request: Request) -> dict[str, Any]:
@@ -402,44 +375,6 @@ class CandleListView(APIView):
                 "next": next_url,
             }
         )
-
-
-class DecimalJSONParser(JSONParser):
-    """JSON with numbers read as Decimal: prices never pass through a float; no string
-    with a control character (`bad_text`, tickstream/market/text.py)."""
-
-    refuses_control = True
-
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        try:
-            data = json.load(stream, parse_float=Decimal, parse_int=Decimal)
-        except RecursionError:
-            raise ParseError("JSON parse error - the body is nested too deeply") from None
-        except ValueError as exc:
-            raise ParseError(f"JSON parse error - {exc}") from None
-        try:
-            if self.refuses_control:
-                refuse_control(data)
-        except ControlCharacter as exc:
-            raise ApiError("bad_text", str(exc), details={"field": exc.field}) from None
-        return data
-
-
-class BatchJSONParser(DecimalJSONParser):
-    """A batch whose items are checked one by one (pushed ticks): a control character
-    refuses its item only, as any other fault of that item does."""
-
-    refuses_control = False
-
-
-@extend_schema_field(
-    {
-        "oneOf": [{"type": "string", "format": "decimal"}, {"type": "number"}],
-        "example": "231.17",
-    }
-)
-class NumberField(serializers.Field):  # type: ignore[type-arg]
-    """A decimal given as a string or a JSON number (documentation of the tick fields)."""
 
 
 @extend_schema_field(

@@ -11,13 +11,13 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from tickstream.common.core import edge
 from tickstream.market.broker import (
     FEEDS_CHANNEL,
     INGEST_CHANNEL,
     SNAPSHOT_CHANNEL,
     request_channel,
 )
-from tickstream.market.core import numbers
 from tickstream.market.core.formats import parse_time
 from tickstream.market.core.messages import tick_dict
 from tickstream.market.core.ticks import Tick
@@ -117,7 +117,7 @@ def parse_pushed_tick(item: Any, now: int) -> Tick:
 
 def _number(name: str, value: Any) -> Decimal:
     try:
-        return numbers.parse_decimal(value)
+        return edge.parse_decimal(value)
     except ValueError as exc:
         raise ValueError(f"{name}: {exc}") from None
 

@@ -20,7 +20,7 @@ from urllib.parse import unquote_plus
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 
-from tickstream.market.core.text import CONTROL
+from tickstream.common.core.edge import CONTROL
 
 FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 

@@ -4,7 +4,6 @@ changes made by `services`, reads done by `selectors`; errors leave as JSON with
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -16,21 +15,28 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_field,
 )
-from rest_framework import permissions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from tickstream.market.api import DecimalJSONParser, NumberField, documented_errors
-from tickstream.market.api_errors import ApiError, not_found
+from tickstream.common.api import (
+    ApiError,
+    DecimalJSONParser,
+    NumberField,
+    OwnerOnly,
+    documented_errors,
+    json_body,
+    not_found,
+)
+from tickstream.common.core.edge import text
 from tickstream.market.core.messages import decimal_str
 from tickstream.market.core.ticks import datetime_to_iso
 from tickstream.market.selectors import quote_currencies
 from tickstream.portfolio import selectors, services
 from tickstream.portfolio.core import brokers, csvfile
 from tickstream.portfolio.core.costbasis import Kind, Method
-from tickstream.portfolio.core.records import FieldError, Record, record, text
+from tickstream.portfolio.core.records import Record, record
 from tickstream.portfolio.core.returns import ReturnError
 from tickstream.portfolio.models import Portfolio, Transaction
 
@@ -176,13 +182,6 @@ class ImportResultSerializer(serializers.Serializer[Any]):
 # --- translation at the edge ---
 
 
-def _refused(exc: services.PortfolioError | FieldError) -> ApiError:
-    details = getattr(exc, "details", None)
-    if exc.field is not None:
-        details = {**(details or {}), "field": exc.field}
-    return ApiError(exc.code, exc.message, details=details)
-
-
 def _portfolio(request: Request, portfolio_id: Any) -> Portfolio:
     try:
         return selectors.portfolio_get(user=request.user, portfolio_id=portfolio_id)
@@ -190,34 +189,15 @@ def _portfolio(request: Request, portfolio_id: Any) -> Portfolio:
         raise not_found("not_found", f"no portfolio {portfolio_id} of yours") from None
 
 
-def _body(request: Request) -> dict[str, Any]:
-    if not isinstance(request.data, dict):
-        raise ApiError("malformed_body", "the body must be a JSON object")
-    return request.data
-
-
 def _text(body: dict[str, Any], field: str, default: str | None = None) -> str | None:
     """A text field of the body: absent gives `default`; anything but text is refused."""
     if field not in body:
         return default
-    try:
-        return text(body, field)
-    except FieldError as exc:
-        raise _refused(exc) from None
+    return text(body, field)
 
 
 def _record(data: dict[str, Any]) -> Record:
-    try:
-        return record(data, datetime.now(UTC))
-    except FieldError as exc:
-        raise _refused(exc) from None
-
-
-def _changing(action: Callable[[], Any]) -> Any:
-    try:
-        return action()
-    except services.PortfolioError as exc:
-        raise _refused(exc) from None
+    return record(data, datetime.now(UTC))
 
 
 def portfolio_dict(p: Portfolio) -> dict[str, Any]:
@@ -237,11 +217,6 @@ def transaction_dict(t: Transaction) -> dict[str, Any]:
     }
 
 
-class OwnerOnly(APIView):
-    permission_classes = [permissions.IsAuthenticated]
-    parser_classes = [DecimalJSONParser]
-
-
 # --- endpoints ---
 
 
@@ -257,13 +232,11 @@ class PortfolioListView(OwnerOnly):
     )
     def post(self, request: Request) -> Response:
         """A new portfolio: `name`, `method` (fifo, lifo, hifo, average), `currency` (USD)."""
-        body = _body(request)
+        body = json_body(request)
         name, method = _text(body, "name", ""), _text(body, "method", "fifo")
         currency = _text(body, "currency", "USD")
-        created = _changing(
-            lambda: services.portfolio_create(
-                owner=request.user, name=name or "", method=method or "", currency=currency or ""
-            )
+        created = services.portfolio_create(
+            owner=request.user, name=name or "", method=method or "", currency=currency or ""
         )
         return Response(portfolio_dict(created), status=status.HTTP_201_CREATED)
 
@@ -280,11 +253,9 @@ class PortfolioDetailView(OwnerOnly):
     def patch(self, request: Request, portfolio_id: int) -> Response:
         """Rename, or change the cost-basis method (everything is recomputed)."""
         portfolio = _portfolio(request, portfolio_id)
-        body = _body(request)
+        body = json_body(request)
         name, method = _text(body, "name"), _text(body, "method")
-        updated = _changing(
-            lambda: services.portfolio_update(portfolio=portfolio, name=name, method=method)
-        )
+        updated = services.portfolio_update(portfolio=portfolio, name=name, method=method)
         return Response(portfolio_dict(updated))
 
     @extend_schema(responses={204: None, **documented_errors(403, 404)})
@@ -361,8 +332,8 @@ class TransactionListView(OwnerOnly):
         """Add a transaction. Selling more than is held at that time is refused with
         `insufficient_quantity`, and nothing changes."""
         portfolio = _portfolio(request, portfolio_id)
-        checked = _record(_body(request))
-        row = _changing(lambda: services.transaction_add(portfolio=portfolio, record=checked))
+        checked = _record(json_body(request))
+        row = services.transaction_add(portfolio=portfolio, record=checked)
         return Response(transaction_dict(row), status=status.HTTP_201_CREATED)
 
 
@@ -385,17 +356,15 @@ class TransactionDetailView(OwnerOnly):
     def put(self, request: Request, portfolio_id: int, transaction_id: int) -> Response:
         """Replace a transaction's fields (all of them, as when adding it)."""
         row = self._row(request, portfolio_id, transaction_id)
-        checked = _record(_body(request))
-        updated = _changing(
-            lambda: services.transaction_update(transaction_row=row, record=checked)
-        )
+        checked = _record(json_body(request))
+        updated = services.transaction_update(transaction_row=row, record=checked)
         return Response(transaction_dict(updated))
 
     @extend_schema(responses={204: None, **documented_errors(400, 403, 404)})
     def delete(self, request: Request, portfolio_id: int, transaction_id: int) -> Response:
         """Delete a transaction, unless the history needs it (a sale of its shares)."""
         row = self._row(request, portfolio_id, transaction_id)
-        _changing(lambda: services.transaction_delete(transaction_row=row))
+        services.transaction_delete(transaction_row=row)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from tickstream.common.core.errors import CodedError
 from tickstream.market.models import Instrument
 from tickstream.market.selectors import instruments_by_symbol
 from tickstream.portfolio.core import costbasis as core
@@ -34,17 +35,8 @@ CURRENCIES = frozenset({"USD"})  # one base currency until FX rates exist
 IMPORT_REF = "~import-"  # the ref of an imported row while it is checked: its index follows
 
 
-class PortfolioError(Exception):
+class PortfolioError(CodedError):
     """A change that cannot be made; `code` (and `field`) say why."""
-
-    def __init__(
-        self, code: str, message: str, *, field: str | None = None, details: Any = None
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
-        self.details = details
 
 
 def _check_name(name: str) -> str:

@@ -16,6 +16,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 
+from tickstream.common.core.errors import CodedError
 from tickstream.stream import events
 from tickstream.stream.core.protocol import (
     ABUSE_LIMIT,
@@ -40,7 +41,6 @@ from tickstream.stream.core.protocol import (
 from tickstream.stream.frames import FrameWriter
 from tickstream.stream.hub import STREAM_HIGH_WATER, DeriveSource, Hub, get_hub
 from tickstream.stream.registry import (
-    OperationError,
     channel_type,
     operation,
     operations,
@@ -299,12 +299,8 @@ class StreamConsumer(HubConsumer):
             raise ProtocolError(ErrorCode.UNKNOWN_OP, f"unknown op {request.op!r}", request.id)
         try:
             data = await handler(self.scope.get("user"), request.params)
-        except OperationError as exc:
-            frame: dict[str, Any] = {"type": "error", "id": request.id, "code": exc.code}
-            frame["message"] = exc.message
-            if exc.details is not None:
-                frame["details"] = exc.details
-            self.send_now([frame])
+        except CodedError as exc:  # the app's refusal, with its code, words and field
+            self.send_now([{"type": "error", "id": request.id, **exc.body()}])
             return
         except DatabaseError as exc:  # nothing was changed: the client may try again
             log.warning("%s failed on the database: %s", request.op, exc)

@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from tickstream.common.core.errors import CodedError
 from tickstream.stream.core.fanout import Derived, Encoder
 from tickstream.stream.core.protocol import ChannelRef, ChannelShape
 from tickstream.stream.groups import publish_group
@@ -108,15 +109,10 @@ def formats() -> dict[str, Encoder]:
     return _formats
 
 
-class OperationError(Exception):
+class OperationError(CodedError):
     """An app's refusal of an operation, answered with an `error` frame carrying `code`
-    (`insufficient_funds`). Unlike a protocol error it does not count as abuse."""
-
-    def __init__(self, code: str, message: str, details: Any = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = details
+    (`insufficient_funds`). Unlike a protocol error it does not count as abuse; any
+    `CodedError` an operation raises is answered the same way."""
 
 
 _operations: dict[str, Operation] = {}

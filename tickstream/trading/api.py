@@ -4,19 +4,23 @@ thin: fields are checked by the pure core, changes made by `services`, reads don
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import permissions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from tickstream.market.api import DecimalJSONParser, NumberField, documented_errors
-from tickstream.market.api_errors import ApiError, not_found
-from tickstream.portfolio.core.records import FieldError, amount
+from tickstream.common import api as common_api
+from tickstream.common.api import (
+    ApiError,
+    NumberField,
+    documented_errors,
+    json_body,
+    not_found,
+)
+from tickstream.common.core.edge import amount
 from tickstream.portfolio.models import Portfolio
 from tickstream.trading import selectors, services
 from tickstream.trading.core.orders import OrderType, Side, Status, TimeInForce
@@ -88,24 +92,7 @@ class FillSerializer(serializers.Serializer[Any]):
     time = serializers.DateTimeField()
 
 
-def _changing(action: Callable[[], Any]) -> Any:
-    try:
-        return action()
-    except services.TradingError as exc:
-        details = None if exc.field is None else {"field": exc.field}
-        raise ApiError(exc.code, exc.message, status_code=exc.status, details=details) from None
-
-
-def _body(request: Request) -> dict[str, Any]:
-    if not isinstance(request.data, dict):
-        raise ApiError("malformed_body", "the body must be a JSON object")
-    return request.data
-
-
-class OwnerOnly(APIView):
-    permission_classes = [permissions.IsAuthenticated]
-    parser_classes = [DecimalJSONParser]
-
+class OwnerOnly(common_api.OwnerOnly):
     def account(self, request: Request) -> Any:
         return services.account_get_or_create(user=request.user)
 
@@ -123,7 +110,7 @@ class AccountView(OwnerOnly):
     def patch(self, request: Request) -> Response:
         """Link a portfolio of yours (every later fill and transfer is recorded there), or
         unlink it with `null`."""
-        body = _body(request)
+        body = json_body(request)
         if "portfolio" not in body:
             raise ApiError("required", "portfolio is required", details={"field": "portfolio"})
         wanted = body["portfolio"]
@@ -134,9 +121,7 @@ class AccountView(OwnerOnly):
             portfolio = Portfolio.objects.filter(pk=int(wanted), owner=request.user).first()
             if portfolio is None:
                 raise not_found("not_found", f"no portfolio {wanted} of yours")
-        account = _changing(
-            lambda: services.account_link(account=self.account(request), portfolio=portfolio)
-        )
+        account = services.account_link(account=self.account(request), portfolio=portfolio)
         return Response(selectors.account_data(account))
 
 
@@ -152,14 +137,9 @@ class AccountResetView(OwnerOnly):
     def post(self, request: Request) -> Response:
         """Start the paper account over with `amount` USD: open orders cancelled, assets
         and cash set (by transfers), a linked portfolio unlinked (it keeps its history)."""
-        body = _body(request)
-        try:
-            value = amount("amount", body.get("amount"), bound=services.MAX_TRANSFER)
-        except FieldError as exc:
-            raise ApiError(exc.code, exc.message, details={"field": exc.field}) from None
-        account = _changing(
-            lambda: services.account_reset(account=self.account(request), amount=value)
-        )
+        body = json_body(request)
+        value = amount("amount", body.get("amount"), bound=services.MAX_TRANSFER)
+        account = services.account_reset(account=self.account(request), amount=value)
         return Response(selectors.account_data(account))
 
 
@@ -171,18 +151,13 @@ class TransferView(OwnerOnly):
         responses={201: BalanceSerializer, **documented_errors(400, 403)},
     )
     def post(self, request: Request) -> Response:
-        body = _body(request)
-        try:
-            value = amount("amount", body.get("amount"), positive=True)
-        except FieldError as exc:
-            raise ApiError(exc.code, exc.message, details={"field": exc.field}) from None
+        body = json_body(request)
+        value = amount("amount", body.get("amount"), positive=True)
         currency = body.get("currency", "USD")
         if not isinstance(currency, str):
             raise ApiError("bad_currency", "currency must be text", details={"field": "currency"})
-        balance = _changing(
-            lambda: services.transfer_make(
-                account=self.account(request), amount=self.sign * value, currency=currency
-            )
+        balance = services.transfer_make(
+            account=self.account(request), amount=self.sign * value, currency=currency
         )
         return Response(selectors.balance_data(balance), status=status.HTTP_201_CREATED)
 
@@ -225,9 +200,7 @@ class OrderListView(OwnerOnly):
         are not there); it fills against the live market and every change is pushed on
         your `orders` channel. The same `client_order_id` again returns the first order
         (200) and places nothing."""
-        placed = _changing(
-            lambda: services.order_place_from(user=request.user, data=_body(request))
-        )
+        placed = services.order_place_from(user=request.user, data=json_body(request))
         code = status.HTTP_201_CREATED if placed.created else status.HTTP_200_OK
         return Response(selectors.order_data(placed.order), status=code)
 
@@ -248,7 +221,7 @@ class OrderDetailView(OwnerOnly):
         """Cancel an open order; its funds are released (`not_cancellable` once it has
         ended)."""
         order = self._get(request, order_id)
-        cancelled = _changing(lambda: services.order_cancel(order=order))
+        cancelled = services.order_cancel(order=order)
         return Response(selectors.order_data(cancelled))
 
 

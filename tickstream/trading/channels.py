@@ -33,11 +33,7 @@ def _signed_in(user: Any) -> None:
 def _place(user: Any, frame: dict[str, Any]) -> dict[str, Any]:
     from tickstream.trading import selectors, services
 
-    try:
-        placed = services.order_place_from(user=user, data=frame.get("order"))
-    except services.TradingError as exc:
-        details = None if exc.field is None else {"field": exc.field}
-        raise OperationError(exc.code, exc.message, details) from None
+    placed = services.order_place_from(user=user, data=frame.get("order"))
     return {"order": selectors.order_data(placed.order), "created": placed.created}
 
 
@@ -50,10 +46,7 @@ def _cancel(user: Any, frame: dict[str, Any]) -> dict[str, Any]:
     order = selectors.order_for(user, order_id)
     if order is None:
         raise OperationError("not_found", f"no order {order_id} of yours")
-    try:
-        cancelled = services.order_cancel(order=order)
-    except services.TradingError as exc:
-        raise OperationError(exc.code, exc.message) from None
+    cancelled = services.order_cancel(order=order)
     return {"order": selectors.order_data(cancelled)}
 
 

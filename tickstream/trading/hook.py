@@ -91,36 +91,8 @@ def _reason(order: Order) -> str:
     return "the price moved past the funds reserved for it"
 
 
-def order_notice(row: Any) -> dict[str, Any]:
-    """What the engine is told of an order when its transaction commits: the row as the
-    engine holds it, so a new order is taken in without reading it back."""
-    held = {
-        "held": str(row.held),
-        "version": row.version,
-        "expires_at": row.expires_at.isoformat() if row.expires_at else None,
-        "created_at": row.created_at.isoformat(),
-    }
-    return {
-        "id": row.pk,
-        "account": row.account_id,
-        "symbol": row.instrument.symbol,
-        "side": row.side,
-        "type": row.type,
-        "quantity": str(row.quantity),
-        "price": None if row.price is None else str(row.price),
-        "stop_price": None if row.stop_price is None else str(row.stop_price),
-        "tif": row.time_in_force,
-        "filled": str(row.filled),
-        "notional": str(row.notional),
-        "taker_notional": str(row.taker_notional),
-        "fees": str(row.fees),
-        "status": row.status,
-        "triggered": row.triggered,
-    } | held
-
-
 def _noticed(data: dict[str, Any]) -> Any:
-    """`order_notice`'s dict as a row `pure_order` and `_adopt` read (our own message, off
+    """`selectors.order_notice`'s dict as a row `pure_order` and `_adopt` read (our own message, off
     our own broker: read, not re-validated)."""
 
     def number(key: str) -> Decimal | None:

@@ -184,3 +184,31 @@ def orders_snapshot(account: TradingAccount | None) -> dict[str, Any]:
         "orders": [order_data(o) for o in order_list(account=account, status="open")],
         "fills": [fill_data(f) for f in fill_list(account=account, limit=20)],
     }
+
+
+def order_notice(row: Any) -> dict[str, Any]:
+    """What the engine is told of an order when its transaction commits: the row as the
+    engine holds it, so a new order is taken in without reading it back."""
+    held = {
+        "held": str(row.held),
+        "version": row.version,
+        "expires_at": row.expires_at.isoformat() if row.expires_at else None,
+        "created_at": row.created_at.isoformat(),
+    }
+    return {
+        "id": row.pk,
+        "account": row.account_id,
+        "symbol": row.instrument.symbol,
+        "side": row.side,
+        "type": row.type,
+        "quantity": str(row.quantity),
+        "price": None if row.price is None else str(row.price),
+        "stop_price": None if row.stop_price is None else str(row.stop_price),
+        "tif": row.time_in_force,
+        "filled": str(row.filled),
+        "notional": str(row.notional),
+        "taker_notional": str(row.taker_notional),
+        "fees": str(row.fees),
+        "status": row.status,
+        "triggered": row.triggered,
+    } | held

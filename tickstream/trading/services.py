@@ -25,10 +25,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from tickstream.common.core.edge import FieldError
+from tickstream.common.core.errors import CodedError
 from tickstream.market.core.messages import money_text
 from tickstream.market.models import Instrument
 from tickstream.portfolio.core.costbasis import Kind
-from tickstream.portfolio.core.records import FieldError, Record
+from tickstream.portfolio.core.records import Record
 from tickstream.portfolio.models import Portfolio
 from tickstream.portfolio.services import PortfolioError, transaction_add
 from tickstream.stream.notices import notify
@@ -53,17 +55,8 @@ MAX_TRANSFER = Decimal(10) ** 12
 ENGINE_NOTICES = "trading.engine"  # placed and cancelled orders, for the matching engine
 
 
-class TradingError(Exception):
+class TradingError(CodedError):
     """A change the venue refuses; `code` (and `field`) say why, `status` is the HTTP one."""
-
-    def __init__(
-        self, code: str, message: str, *, status: int = 400, field: str | None = None
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-        self.field = field
 
 
 # --- accounts and paper money ---
@@ -364,12 +357,10 @@ def order_cancel(*, order: Order) -> Order:
 def _tell_engine(order: Order) -> None:
     """Hand the order to the matching engine once this transaction commits (its poll
     finds it too, TRADING_POLL_S later, should the notice be lost)."""
-    from tickstream.trading.hook import order_notice
-
     notice = {"type": "trading.order", "id": order.pk, "version": order.version}
     notice |= {"open": order.is_open}
     if order.is_open:
-        notice["order"] = order_notice(order)
+        notice["order"] = selectors.order_notice(order)
     notify(ENGINE_NOTICES, notice)
 
 

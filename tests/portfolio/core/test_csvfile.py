@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tickstream.common.core.edge import FieldError
 from tickstream.portfolio.core import csvfile
-from tickstream.portfolio.core.records import FieldError, record
+from tickstream.portfolio.core.records import record
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 GOOD = """time,kind,symbol,quantity,price,fee,note

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from tickstream.portfolio.core.records import FieldError
+from tickstream.common.core.edge import FieldError
 from tickstream.trading.core.orders import OrderType, Side, TimeInForce
 from tickstream.trading.core.requests import order_request
 from tickstream.trading.core.sessions import session_end

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from pathlib import Path
 
-from tickstream.market.core import numbers
+from tickstream.common.core import edge
 from tickstream.market.core.ticks import NS_PER_S, datetime_to_ns
 from tickstream.market.core.validation import check_size, require_prices
 
@@ -90,8 +90,8 @@ _NUMERIC = re.compile(r"^-?\d+(\.\d+)?$")
 def parse_time(text: str) -> int:
     """Parse a date, date-time (naive = UTC, or with offset) or epoch number to ns."""
     value = text.strip()
-    if len(value) > numbers.MAX_TEXT:
-        raise ValueError(f"a time of {len(value)} characters (at most {numbers.MAX_TEXT})")
+    if len(value) > edge.MAX_TEXT:
+        raise ValueError(f"a time of {len(value)} characters (at most {edge.MAX_TEXT})")
     if _NUMERIC.match(value) and not re.fullmatch(r"\d{8}", value):
         number = Decimal(value)
         # Epoch in s, ms, us or ns, told apart by magnitude (valid for years 1973-2286).
@@ -120,8 +120,8 @@ def _parse_datetime(value: str) -> datetime:
 
 def parse_decimal(text: object) -> Decimal:
     """A number of a file's cell or a feed's JSON (floats via their shortest repr): the
-    cell's spaces are the file's, trimmed; the rest is `numbers.parse_decimal`."""
-    return numbers.parse_decimal(text.strip() if isinstance(text, str) else text, floats=True)
+    cell's spaces are the file's, trimmed; the rest is `edge.parse_decimal`."""
+    return edge.parse_decimal(text.strip() if isinstance(text, str) else text, floats=True)
 
 
 _ALIASES = {

@@ -30,7 +30,7 @@ from datetime import datetime
 from decimal import InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from tickstream.market.core import numbers
+from tickstream.common.core import edge
 from tickstream.market.core.ticks import NS_PER_S, Tick, ns_to_datetime
 from tickstream.market.feeds.base import Disconnected, Emit, Feed, FeedFailed, backoff_delay
 from tickstream.market.feeds.spec import FeedSpec
@@ -284,7 +284,7 @@ class AlpacaFeed(Feed):
     def _tick(self, message: dict[str, Any]) -> Tick | None:
         try:
             symbol = self.mapping[message["S"]]
-            price, size = numbers.parse_decimal(message["p"]), numbers.parse_decimal(message["s"])
+            price, size = edge.parse_decimal(message["p"]), edge.parse_decimal(message["s"])
             trade_id = f"{message['x']}-{message['i']}"
             ts_event = rfc3339_ns(message["t"])
         except (KeyError, TypeError, ValueError, InvalidOperation) as exc:

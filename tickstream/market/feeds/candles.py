@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from tickstream.market.core import numbers
+from tickstream.common.core import edge
 from tickstream.market.core.analytics.intervals import Interval
 from tickstream.market.writer import CandleRow
 
@@ -21,7 +21,7 @@ def venue_candle(symbol: str, interval: str, bar: Sequence[Any], trades: int = 0
     """A closed candle from `[start ms, open, high, low, close, volume]` (numbers as text
     or int, never float)."""
     start_ms, o, h, low, c, v = bar[:6]
-    values = [numbers.parse_decimal(x) for x in (o, h, low, c, v)]  # never via float
+    values = [edge.parse_decimal(x) for x in (o, h, low, c, v)]  # never via float
     if min(values) < 0:
         raise ValueError(f"unreadable candle {bar!r}")
     return CandleRow(symbol, interval, int(start_ms) * 1_000_000, *values, max(0, trades), True)

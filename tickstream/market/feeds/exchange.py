@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from decimal import InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from tickstream.market.core import numbers
+from tickstream.common.core import edge
 from tickstream.market.core.ticks import Tick
 from tickstream.market.feeds.base import Disconnected, Emit, Feed, FeedFailed
 from tickstream.market.feeds.health import FeedState
@@ -307,8 +307,8 @@ class ExchangeFeed(Feed):
             self.health.error("duplicate")
             return None
         try:
-            price = numbers.parse_decimal(trade.get("price"))
-            size = numbers.parse_decimal(trade.get("amount"))
+            price = edge.parse_decimal(trade.get("price"))
+            size = edge.parse_decimal(trade.get("amount"))
             timestamp = int(trade["timestamp"])
         except (KeyError, TypeError, ValueError, InvalidOperation):
             self.health.error("malformed_trade", f"{symbol}: {dict(trade).get('info')!r}"[:300])

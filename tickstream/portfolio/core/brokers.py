@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from tickstream.market.core.numbers import NumberError, parse_decimal
+from tickstream.common.core.edge import NumberError, parse_decimal
 from tickstream.portfolio.core.csvfile import COLUMNS
 
 _DATE = re.compile(r"^\s*(\d{2})/(\d{2})/(\d{4})")

@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from tickstream.common.core.edge import FieldError
 from tickstream.market.core.messages import decimal_str as plain
 from tickstream.market.core.ticks import datetime_to_iso
-from tickstream.portfolio.core.records import FieldError, Record, record
+from tickstream.portfolio.core.records import Record, record
 
 COLUMNS = ("time", "kind", "symbol", "quantity", "price", "fee", "note")
 MAX_ROWS = 10_000

@@ -14,7 +14,8 @@ from typing import Any
 
 import orjson
 
-from tickstream.market.core.text import ControlCharacter, refuse_control
+from tickstream.common.core.edge import ControlCharacter, refuse_control
+from tickstream.common.core.errors import CodedError
 
 PROTOCOL_VERSION = 1
 
@@ -48,13 +49,12 @@ class ErrorCode(StrEnum):
     SIGNED_OUT = "signed_out"  # then the close with CLOSE_SIGNED_OUT
 
 
-class ProtocolError(Exception):
-    """A client mistake answered with an `error` frame."""
+class ProtocolError(CodedError):
+    """A client mistake answered with an `error` frame (and counted towards abuse)."""
 
     def __init__(self, code: ErrorCode | str, message: str, request_id: Any = None) -> None:
-        super().__init__(message)
+        super().__init__(str(code), message)
         self.code = code
-        self.message = message
         self.request_id = request_id
 
 

@@ -40,6 +40,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 
+from tickstream.common.core.errors import CodedError
 from tickstream.trading.core.ledger import Ledger, LedgerError
 from tickstream.trading.core.orders import (
     ZERO,
@@ -55,12 +56,8 @@ MONEY_UNIT = Decimal("1e-10")  # balances, fees and values keep ten decimals
 _WIDE = Context(prec=80)  # the order's fee before rounding, exactly
 
 
-class OrderError(ValueError):
+class OrderError(CodedError):
     """An order the venue refuses; `code` says why."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from tickstream.portfolio.core.records import MAX_AMOUNT, MAX_PRICE, FieldError, amount, text
+from tickstream.common.core.edge import MAX_AMOUNT, MAX_PRICE, FieldError, amount, text
 from tickstream.trading.core.orders import OrderType, Side, TimeInForce
 
 MAX_CLIENT_ORDER_ID = 64
