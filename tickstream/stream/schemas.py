@@ -10,6 +10,8 @@ from typing import Any
 DEC = {"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}
 DEC_OR_NULL = {"anyOf": [DEC, {"type": "null"}]}
 INT = {"type": "integer", "minimum": 0}
+# Nanoseconds as digits: above 2^53, which a JavaScript number cannot hold exactly.
+NS = {"type": "string", "pattern": r"^\d{1,20}$"}
 ID = {}  # the client's request id, echoed as sent (any JSON value, null if none)
 NUM_OR_NULL = {"type": ["number", "null"]}
 
@@ -60,8 +62,9 @@ TRADE = obj(
         "symbol": {"type": "string"},
         "price": DEC,
         "size": DEC,
-        "ts_event": INT,
-        "ts_recv": INT,
+        "t": INT,
+        "ts_event": NS,
+        "ts_recv": NS,
         "source": {"type": "string"},
         "trade_id": {"type": ["string", "null"]},
     }

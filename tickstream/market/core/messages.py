@@ -142,13 +142,17 @@ def quote_dict(quote: Quote, places: int = 0) -> dict[str, Any]:
 
 
 def tick_dict(tick: Tick) -> dict[str, Any]:
-    """A tick as plain data (decimals as strings, times as integer ns)."""
+    """A tick as plain data, the same on the broker and on the wire: decimals as strings;
+    `t` the trade's time in integer milliseconds (as every time the protocol sends, exact
+    in JavaScript), and the exact nanoseconds `ts_event` and `ts_recv` as digits (above
+    2^53, a JSON number would lose them in a browser)."""
     return {
         "symbol": tick.symbol,
         "price": fixed(tick.price),
         "size": fixed(tick.size),
-        "ts_event": tick.ts_event,
-        "ts_recv": tick.ts_recv,
+        "t": tick.ts_event // 1_000_000,
+        "ts_event": str(tick.ts_event),
+        "ts_recv": str(tick.ts_recv),
         "source": tick.source,
         "trade_id": tick.trade_id,
     }
