@@ -77,7 +77,6 @@ def quiet(engine: Engine, rng: random.Random, trades: int) -> float:
     start = time.perf_counter()
     for price in prices:
         engine.on_trade("AAPL", price, D(3))
-        engine.closed.clear()
     return trades / (time.perf_counter() - start)
 
 
@@ -88,8 +87,7 @@ def walking(engine: Engine, rng: random.Random, trades: int) -> tuple[float, flo
     start = time.perf_counter()
     for price in prices:
         done = engine.on_trade("AAPL", price, D(20))
-        engine.closed.clear()  # the running system drains these after every trade
-        engine.triggered.clear()
+        engine.events.clear()  # the running system drains these after every trade
         fills += len(done)
         for f in done:  # keep the book full: re-place what filled, away from the price
             next_id += 1

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from tests.factories import UserFactory
 from tests.trading.conftest import beat
+from tickstream.market.core.ticks import datetime_to_ns
 from tickstream.market.models import Instrument, Quote
 from tickstream.portfolio.core.costbasis import compute
 from tickstream.portfolio.core.valuation import Basis
@@ -26,6 +27,7 @@ from tickstream.portfolio.selectors import portfolio_basis
 from tickstream.portfolio.services import portfolio_create
 from tickstream.trading import selectors, services
 from tickstream.trading.core import matching
+from tickstream.trading.core.events import OrderClosed, OrderFilled
 from tickstream.trading.hook import pure_order
 from tickstream.trading.models import Balance, Order
 
@@ -82,20 +84,22 @@ class Venue:
             defaults={"last": price, "open": price, "high": price, "low": price,
                       "volume": size, "time": when},
         )  # fmt: skip
-        fills = self.engine.on_trade(symbol, price, size, f"t{self.clock.timestamp()}")
-        for fill in fills:
-            assert services.fill_record(version=self._next(fill.order), fill=fill, time=when)
-            self.fills += 1
-        closed, self.engine.closed = self.engine.closed, []
-        triggered, self.engine.triggered = self.engine.triggered, []
-        for order in closed:
-            if order.status is not matching.Status.FILLED:
-                assert services.order_close_record(
-                    order_id=order.id, version=self._next(order.id), status=order.status,
-                    reason="script",
-                )  # fmt: skip
-        for order in triggered:
-            assert services.order_trigger_record(order_id=order.id, version=self._next(order.id))
+        ts = datetime_to_ns(when)
+        self.engine.on_trade(symbol, price, size, f"t{self.clock.timestamp()}", ts)
+        for done in self.engine.drain():  # as the hook records them, in the engine's order
+            if isinstance(done, OrderFilled):
+                assert services.fill_record(version=self._next(done.order), filled=done)
+                self.fills += 1
+            elif isinstance(done, OrderClosed):
+                if done.status is not matching.Status.FILLED:
+                    assert services.order_close_record(
+                        order_id=done.order, version=self._next(done.order),
+                        status=done.status, reason=done.reason,
+                    )  # fmt: skip
+            else:
+                assert services.order_trigger_record(
+                    order_id=done.order, version=self._next(done.order)
+                )
 
     def _next(self, order_id: int) -> int:
         version = self.versions[order_id]

@@ -36,7 +36,7 @@ import uuid
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
@@ -46,9 +46,11 @@ from django.utils import timezone
 
 from tickstream.db import Outage, db_call, reconnecting
 from tickstream.market.core.engine import TickUpdate
+from tickstream.market.core.ticks import datetime_to_ns
 from tickstream.stream.notices import Listener
 from tickstream.throttled_log import ThrottledWarning
 from tickstream.trading.core import matching
+from tickstream.trading.core.events import OrderClosed, OrderEvent, OrderFilled, OrderTriggered
 from tickstream.trading.core.orders import Order, OrderType, Side, Status, TimeInForce
 
 log = logging.getLogger(__name__)
@@ -59,17 +61,17 @@ BACKLOG_WARNING = 10_000
 
 
 @dataclass(slots=True)
-class Event:
-    """Something the engine did to one order, to be recorded over `version`."""
+class Queued:
+    """An event of the engine, to be recorded over the order's `version` as the engine's
+    `generation` of the order knew it."""
 
-    kind: str  # "fill", "close", "trigger"
-    order: int
+    event: OrderEvent
     version: int
     generation: int
-    fill: matching.Fill | None = None
-    time: datetime | None = None
-    status: Status | None = None
-    reason: str = ""
+
+    @property
+    def order(self) -> int:
+        return self.event.order
 
 
 @dataclass(slots=True)
@@ -79,16 +81,6 @@ class _Known:
     pending: int = 0  # events queued, not yet written
     expires: datetime | None = None
     gone: bool = field(default=False)  # closed in the engine
-
-
-def _reason(order: Order) -> str:
-    if order.status is Status.EXPIRED:
-        return "its session ended"
-    if order.tif is TimeInForce.IOC:
-        return "IOC: the rest was cancelled after its first trade"
-    if order.tif is TimeInForce.FOK:
-        return "FOK: it could not fill completely on one trade"
-    return "the price moved past the funds reserved for it"
 
 
 def _noticed(data: dict[str, Any]) -> Any:
@@ -154,7 +146,7 @@ class MatchingHook:
         self.fills = 0
         self.stale = 0
         self._expiry: list[tuple[datetime, int]] = []
-        self._queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[Queued | None] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._started_at = timezone.now()
         self._polled: datetime | None = None
@@ -256,39 +248,32 @@ class MatchingHook:
             return
         tick = update.tick
         ref = tick.trade_id or f"{tick.symbol}:{tick.ts_event}:{update.seq}"
-        fills = engine.on_trade(tick.symbol, tick.price, tick.size, ref)
-        if fills or engine.closed or engine.triggered:
-            self._collect(fills, datetime.fromtimestamp(tick.ts_event / 1e9, UTC))
+        engine.on_trade(tick.symbol, tick.price, tick.size, ref, tick.ts_event)
+        if engine.events:
+            self._collect()
 
-    def _collect(self, fills: list[matching.Fill], when: datetime) -> None:
-        """Queue what the engine did, in the order it did it."""
+    def _collect(self) -> None:
+        """Queue what the engine did, in the order it did it (a filled order's close is
+        its fill's record)."""
         engine = self.engine
         assert engine is not None  # noqa: S101
-        for fill in fills:
-            self._event(Event("fill", fill.order, 0, 0, fill=fill, time=when))
-        closed, engine.closed = engine.closed, []
-        triggered, engine.triggered = engine.triggered, []
-        for order in closed:
-            if order.status is not Status.FILLED:  # a fill's record closes a filled order
-                self._event(
-                    Event("close", order.id, 0, 0, status=order.status, reason=_reason(order))
-                )
-            known = self.known.get(order.id)
-            if known is not None:
-                known.gone = True
-        for order in triggered:
-            self._event(Event("trigger", order.id, 0, 0))
+        for event in engine.drain():
+            if isinstance(event, OrderClosed):
+                known = self.known.get(event.order)
+                if known is not None:
+                    known.gone = True
+                if event.status is Status.FILLED:
+                    continue
+            self._event(event)
 
-    def _event(self, event: Event) -> None:
+    def _event(self, event: OrderEvent) -> None:
         known = self.known.get(event.order)
         if known is None:  # pragma: no cover - every order in the engine is known
             log.error("order %s: an event for an order the engine does not know", event.order)
             return
-        event.version = known.version
-        event.generation = known.generation
+        self._queue.put_nowait(Queued(event, known.version, known.generation))
         known.version += 1
         known.pending += 1
-        self._queue.put_nowait(event)
         if self._queue.qsize() > BACKLOG_WARNING:
             self._backlog.warn("%d trading events wait for the database", self._queue.qsize())
 
@@ -309,7 +294,7 @@ class MatchingHook:
             if event is None:
                 return
 
-    async def _write(self, batch: list[Event]) -> None:
+    async def _write(self, batch: list[Queued]) -> None:
         live = []
         for event in batch:  # events of an order reloaded since are void
             known = self.known.get(event.order)
@@ -329,7 +314,7 @@ class MatchingHook:
         for event, ok in zip(live, results, strict=True):
             self._settled(event.order)
             if ok:
-                self.fills += event.kind == "fill"
+                self.fills += isinstance(event.event, OrderFilled)
             elif ok is False:
                 self.stale += 1
                 stale.add(event.order)
@@ -347,7 +332,7 @@ class MatchingHook:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._context.run, call, *args)
 
-    async def _record(self, events: list[Event]) -> list[bool | None]:
+    async def _record(self, events: list[Queued]) -> list[bool | None]:
         """Write events; what they publish goes out from the loop once they committed."""
         from tickstream.stream.publish import deferred, send_published
 
@@ -507,8 +492,8 @@ class MatchingHook:
             _, order_id = heapq.heappop(self._expiry)
             order = engine.orders.get(order_id)
             if order is not None and order.is_open:
-                engine.expire(order_id)
-                self._collect([], now)
+                engine.expire(order_id, datetime_to_ns(now))
+                self._collect()
 
     async def _poll_loop(self) -> None:
         reconciled = time.monotonic()
@@ -544,29 +529,29 @@ def _figures(samples: deque[float]) -> str:
     return f"median {ordered[len(ordered) // 2]:.2f} ms, p99 {p99:.2f} ms, max {ordered[-1]:.2f} ms"
 
 
-def _record(events: list[Event]) -> list[bool | None]:
+def _record(events: list[Queued]) -> list[bool | None]:
     """Write events in order, each in its own transaction: True written, False stale
     (nothing written), None skipped after an earlier stale event of the same order."""
     from tickstream.trading import services
 
     results: list[bool | None] = []
     stale: set[int] = set()
-    for event in events:
-        if event.order in stale:
+    for queued in events:
+        if queued.order in stale:
             results.append(None)
             continue
-        if event.kind == "fill":
-            assert event.fill is not None and event.time is not None  # noqa: S101
-            ok = services.fill_record(version=event.version, fill=event.fill, time=event.time)
-        elif event.kind == "close":
-            assert event.status is not None  # noqa: S101
-            ok = services.order_close_record(
-                order_id=event.order, version=event.version, status=event.status,
-                reason=event.reason,
-            )  # fmt: skip
-        else:
-            ok = services.order_trigger_record(order_id=event.order, version=event.version)
+        version, event = queued.version, queued.event
+        match event:
+            case OrderFilled():
+                ok = services.fill_record(version=version, filled=event)
+            case OrderClosed():
+                ok = services.order_close_record(
+                    order_id=event.order, version=version, status=event.status,
+                    reason=event.reason,
+                )  # fmt: skip
+            case OrderTriggered():
+                ok = services.order_trigger_record(order_id=event.order, version=version)
         if not ok:
-            stale.add(event.order)
+            stale.add(queued.order)
         results.append(ok)
     return results

@@ -28,6 +28,7 @@ from django.utils import timezone
 from tickstream.common.core.edge import FieldError
 from tickstream.common.core.errors import CodedError
 from tickstream.market.core.messages import money_text
+from tickstream.market.core.ticks import ns_to_datetime
 from tickstream.market.models import Instrument
 from tickstream.portfolio.core.costbasis import Kind
 from tickstream.portfolio.core.records import Record
@@ -38,6 +39,7 @@ from tickstream.stream.publish import publish
 from tickstream.trading import selectors
 from tickstream.trading.core import matching
 from tickstream.trading.core import orders as core
+from tickstream.trading.core.events import Liquidity, OrderFilled
 from tickstream.trading.core.requests import OrderRequest, order_request
 from tickstream.trading.core.sessions import session_end
 from tickstream.trading.models import (
@@ -395,38 +397,38 @@ def _engine_locked(order_id: int, version: int) -> Order | None:
     return order
 
 
-def fill_record(*, version: int, fill: matching.Fill, time: datetime) -> bool:
-    """Store one fill the engine made, with its balance changes, in one transaction.
+def fill_record(*, version: int, filled: OrderFilled) -> bool:
+    """Store one fill the engine made, with the balance moves it made, in one transaction.
     False (and nothing written) when the order changed since the engine read it."""
     try:
         with transaction.atomic():
-            return _fill_locked(version, fill, time)
+            return _fill_locked(version, filled)
     except IntegrityError:  # this trade filled this order already: another engine's copy
-        log.warning("order %s: trade %s filled it already", fill.order, fill.trade)
+        log.warning("order %s: trade %s filled it already", filled.order, filled.fill.trade)
         return False
 
 
-def _fill_locked(version: int, fill: matching.Fill, time: datetime) -> bool:
+def _fill_locked(version: int, filled: OrderFilled) -> bool:
+    fill = filled.fill
     order = _engine_locked(fill.order, version)
     if order is None:
         return False
     account = order.account
     market = selectors.market_of(order.instrument)
-    value = fill.price * fill.quantity
-    buy = order.side == core.Side.BUY.value
-    spent = value + fill.fee if buy else fill.quantity
-    if spent > order.held or order.filled + fill.quantity > order.quantity:
+    if filled.released > order.held or order.filled + fill.quantity > order.quantity:
         log.error("order %s: a fill beyond what it holds was refused (%s)", order.pk, fill)
         return False
-    balances = _balances_locked(account, {market.base, market.quote})
-    out, into = (market.quote, market.base) if buy else (market.base, market.quote)
-    balances[out].reserved -= spent
-    balances[into].available += fill.quantity if buy else value - fill.fee
-    balances[market.quote].fees += fill.fee
-    order.held -= spent
+    balances = _balances_locked(account, {move.currency for move in filled.moves})
+    for move in filled.moves:  # as the engine made them: no money computed twice
+        balance = balances[move.currency]
+        balance.available += move.available
+        balance.reserved += move.reserved
+        balance.fees += move.fees
+    value = fill.price * fill.quantity
+    order.held -= filled.released
     order.filled += fill.quantity
     order.notional += value
-    if fill.liquidity == "taker":
+    if fill.liquidity is Liquidity.TAKER:
         order.taker_notional += value
     order.fees += fill.fee
     if order.filled == order.quantity:
@@ -435,6 +437,8 @@ def _fill_locked(version: int, fill: matching.Fill, time: datetime) -> bool:
     else:
         _transition(order, core.Status.PARTIALLY_FILLED)
     _save(order, balances)
+    time = ns_to_datetime(filled.ts_event)
+    buy = fill.side is core.Side.BUY
     row = Fill.objects.create(
         order=order,
         account=account,
@@ -442,7 +446,7 @@ def _fill_locked(version: int, fill: matching.Fill, time: datetime) -> bool:
         quantity=fill.quantity,
         fee=fill.fee,
         fee_currency=market.quote,
-        liquidity=fill.liquidity,
+        liquidity=fill.liquidity.value,
         trade=fill.trade,
         time=time,
     )

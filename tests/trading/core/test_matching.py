@@ -11,6 +11,7 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from tickstream.trading.core.events import OrderClosed
 from tickstream.trading.core.matching import Engine, Market, OrderError, Rules
 from tickstream.trading.core.orders import (
     Order,
@@ -171,7 +172,8 @@ def test_an_order_reloaded_from_the_store_holds_exactly_what_it_held() -> None:
     assert e.book("AAPL").bids == [] and resting.status is Status.NEW  # no transition
     e.adopt(resting, held)
     e.expire(7)
-    assert resting.status is Status.EXPIRED and e.closed == [resting]
+    assert resting.status is Status.EXPIRED
+    assert e.drain()[-1] == OrderClosed(resting.id, Status.EXPIRED, "its session ended", 0)
     assert e.ledger.balance(1, "USD").available == held and e.ledger.conserved()
 
 
@@ -262,3 +264,46 @@ def test_balances_are_conserved_and_no_order_overfills(script: list[tuple[object
         held["AAPL" if o.side is Side.SELL else "USD"] += e.held[o.id]
     assert e.ledger.balance(1, "USD").reserved == held["USD"]
     assert e.ledger.balance(1, "AAPL").reserved == held["AAPL"]
+
+
+def test_the_engine_tells_what_it_did_as_typed_events_in_order() -> None:
+    from tickstream.trading.core.events import (
+        BalanceMove,
+        Liquidity,
+        OrderFilled,
+        OrderTriggered,
+    )
+
+    e = engine(Rules(maker_bps=D(10), taker_bps=D(20)))
+    buy = order(1, symbol="BTC-USD", price=D("50000"), quantity=D("0.5"))
+    stop = order(
+        2, Side.SELL, OrderType.STOP, symbol="BTC-USD", quantity=D("0.2"), stop_price=D("48000")
+    )
+    e.place(buy)
+    e.place(stop)
+    before = {c: e.ledger.balance(1, c) for c in ("USD", "BTC")}
+    before = {c: (b.available, b.reserved) for c, b in before.items()}
+    e.on_trade("BTC-USD", D("49000"), D("2"), "t1", ts_event=1_795_000_000_123_456_789)
+    events = e.drain()
+    assert [type(x).__name__ for x in events] == ["OrderFilled", "OrderClosed"]
+    filled = events[0]
+    assert isinstance(filled, OrderFilled)
+    assert filled.ts_event == 1_795_000_000_123_456_789 and filled.order == 1
+    # A resting limit the trade reached: a maker at its limit; 25,000 x 10 bps = 25 fee.
+    assert filled.fill.liquidity is Liquidity.MAKER and filled.fill.price == D("50000")
+    assert filled.released == D("25025")
+    assert filled.moves == (
+        BalanceMove("USD", reserved=D("-25025"), fees=D("25")),
+        BalanceMove("BTC", available=D("0.5")),
+    )
+    assert events[1] == OrderClosed(1, Status.FILLED, "filled", 1_795_000_000_123_456_789)
+    # The moves are the balance changes the engine made (the filled order's unused fee
+    # reserve released on its close aside).
+    usd, btc = e.ledger.balance(1, "USD"), e.ledger.balance(1, "BTC")
+    assert btc.available - before["BTC"][0] == D("0.5")
+    assert usd.available + usd.reserved + D("25") == before["USD"][0] + before["USD"][1] - D(
+        "25000"
+    )
+    e.on_trade("BTC-USD", D("47999"), D("1"), "t2", ts_event=7)
+    assert e.drain()[0] == OrderTriggered(2, 7)
+    assert e.drain() == []

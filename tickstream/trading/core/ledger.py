@@ -11,6 +11,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
+from tickstream.trading.core.events import BalanceMove
+
 ZERO = Decimal(0)
 Key = tuple[int, str]  # (account, currency)
 
@@ -68,21 +70,27 @@ class Ledger:
         b.reserved -= amount
         b.available += amount
 
-    def spend(self, account: int, currency: str, amount: Decimal, fee: Decimal = ZERO) -> None:
-        """A fill takes `amount` (and `fee`) out of what was reserved."""
+    def spend(
+        self, account: int, currency: str, amount: Decimal, fee: Decimal = ZERO
+    ) -> BalanceMove:
+        """A fill takes `amount` (and `fee`) out of what was reserved; the move made."""
         b = self.balances[(account, currency)]
         if amount + fee > b.reserved:
             raise LedgerError(f"a fill spends {amount + fee} {currency} of {b.reserved} reserved")
         b.reserved -= amount + fee
         self.moved[(account, currency)] -= amount
         self.fees[(account, currency)] += fee
+        return BalanceMove(currency, reserved=-(amount + fee), fees=fee)
 
-    def receive(self, account: int, currency: str, amount: Decimal, fee: Decimal = ZERO) -> None:
-        """A fill brings `amount` in, less `fee`."""
+    def receive(
+        self, account: int, currency: str, amount: Decimal, fee: Decimal = ZERO
+    ) -> BalanceMove:
+        """A fill brings `amount` in, less `fee`; the move made."""
         b = self.balances[(account, currency)]
         b.available += amount - fee
         self.moved[(account, currency)] += amount
         self.fees[(account, currency)] += fee
+        return BalanceMove(currency, available=amount - fee, fees=fee)
 
     def conserved(self) -> bool:
         """available + reserved + fees = deposits + moved, for every account and currency,

@@ -41,6 +41,14 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 
 from tickstream.common.core.errors import CodedError
+from tickstream.trading.core.events import (
+    Fill,
+    Liquidity,
+    OrderClosed,
+    OrderEvent,
+    OrderFilled,
+    OrderTriggered,
+)
 from tickstream.trading.core.ledger import Ledger, LedgerError
 from tickstream.trading.core.orders import (
     ZERO,
@@ -54,6 +62,14 @@ from tickstream.trading.core.orders import (
 BPS = Decimal(10_000)
 MONEY_UNIT = Decimal("1e-10")  # balances, fees and values keep ten decimals
 _WIDE = Context(prec=80)  # the order's fee before rounding, exactly
+
+
+# Why the engine ended an order (OrderClosed.reason), in the words the owner reads.
+FILLED = "filled"
+EXPIRED = "its session ended"
+IOC_REST = "IOC: the rest was cancelled after its first trade"
+FOK_REST = "FOK: it could not fill completely on one trade"
+COLLAR = "the price moved past the funds reserved for it"
 
 
 class OrderError(CodedError):
@@ -80,19 +96,6 @@ class Rules:
     participation: Decimal = Decimal(1)  # share of each trade's size orders may take
     queue_factor: Decimal = Decimal(1)  # volume ahead at the price, x the order's quantity
     collar_bps: Decimal = Decimal(500)  # market buys reserve at the last price plus this
-
-
-@dataclass(frozen=True, slots=True)
-class Fill:
-    order: int
-    account: int
-    symbol: str
-    side: Side
-    price: Decimal
-    quantity: Decimal
-    fee: Decimal
-    liquidity: str  # "maker" (a resting limit) or "taker"
-    trade: str  # the trade that caused it
 
 
 def check_order(order: Order, market: Market) -> None:
@@ -195,10 +198,10 @@ class Engine:
         self.held: dict[int, Decimal] = {}  # what each open order has reserved
         self._books: dict[str, _Book] = {}
         self._seq = 0
-        # What changed besides fills, for a caller that stores it: orders closed (by a
-        # trade, a cancel or expiry) and stops triggered, in order. Drained by the caller.
-        self.closed: list[Order] = []
-        self.triggered: list[Order] = []
+        # What the engine did (fills, closes, triggers), typed and in order, each stamped
+        # with the time of what caused it (`now_ns`): drained by the caller that stores it.
+        self.events: list[OrderEvent] = []
+        self.now_ns = 0
 
     def book(self, symbol: str) -> _Book:
         found = self._books.get(symbol)
@@ -292,17 +295,24 @@ class Engine:
         else:
             bisect.insort(book.asks, (limit, *key_id))
 
-    def cancel(self, order_id: int) -> Order:
+    def drain(self) -> list[OrderEvent]:
+        """The events since the last drain, in the order they happened."""
+        events, self.events = self.events, []
+        return events
+
+    def cancel(self, order_id: int, ts_event: int = 0) -> Order:
         """Cancel an open order and release its funds; OrderError `not_cancellable`
         otherwise."""
         order = self.orders.get(order_id)
         if order is None or not order.is_open:
             raise OrderError("not_cancellable", f"order {order_id} is not open")
-        self._close(order, Status.CANCELLED)
+        self.now_ns = ts_event
+        self._close(order, Status.CANCELLED, "cancelled by its owner")
         return order
 
-    def expire_day(self, symbols: Iterable[str]) -> list[Order]:
+    def expire_day(self, symbols: Iterable[str], ts_event: int = 0) -> list[Order]:
         """The session of these symbols ended: their open DAY orders expire."""
+        self.now_ns = ts_event
         wanted = set(symbols)
         expired = [
             o
@@ -310,21 +320,22 @@ class Engine:
             if o.symbol in wanted and o.tif is TimeInForce.DAY and o.is_open
         ]
         for order in expired:
-            self._close(order, Status.EXPIRED)
+            self._close(order, Status.EXPIRED, EXPIRED)
         return expired
 
-    def expire(self, order_id: int) -> Order:
+    def expire(self, order_id: int, ts_event: int = 0) -> Order:
         """Its session ended: an open order expires and its funds are released."""
         order = self.orders.get(order_id)
         if order is None or not order.is_open:
             raise OrderError("not_cancellable", f"order {order_id} is not open")
-        self._close(order, Status.EXPIRED)
+        self.now_ns = ts_event
+        self._close(order, Status.EXPIRED, EXPIRED)
         return order
 
-    def _close(self, order: Order, status: Status) -> None:
+    def _close(self, order: Order, status: Status, reason: str) -> None:
         """End an order: out of its book, its reserved funds released."""
         order.transition(status)
-        self.closed.append(order)
+        self.events.append(OrderClosed(order.id, status, reason, self.now_ns))
         self._unindex(order)
         currency = held_currency(order, self.markets[order.symbol])
         held = self.held.pop(order.id, ZERO)
@@ -356,9 +367,12 @@ class Engine:
 
     # --- matching ---
 
-    def on_trade(self, symbol: str, price: Decimal, size: Decimal, ref: str = "") -> list[Fill]:
-        """A trade of the live market: what it fills, triggers and ends. Returns the fills;
-        order statuses change in place."""
+    def on_trade(
+        self, symbol: str, price: Decimal, size: Decimal, ref: str = "", ts_event: int = 0
+    ) -> list[Fill]:
+        """A trade of the live market (at `ts_event`): what it fills, triggers and ends.
+        Returns the fills; order statuses change in place, and `events` tells it all."""
+        self.now_ns = ts_event
         book = self._books.get(symbol)
         if book is None:
             self.book(symbol).last = price
@@ -379,7 +393,8 @@ class Engine:
         for order_id in fresh:  # IOC and FOK: the rest is cancelled after their trade
             order = self.orders.get(order_id)
             if order is not None and order.is_open:
-                self._close(order, Status.CANCELLED)
+                reason = FOK_REST if order.tif is TimeInForce.FOK else IOC_REST
+                self._close(order, Status.CANCELLED, reason)
         self._trigger(book, price)
         book.last = price
         return fills
@@ -398,12 +413,12 @@ class Engine:
             if order.tif is TimeInForce.FOK and quantity < order.remaining:
                 continue  # all or nothing: cancelled after this trade
             if quantity > 0:
-                fills.append(self._fill(order, at, quantity, "taker", ref))
+                fills.append(self._fill(order, at, quantity, Liquidity.TAKER, ref))
                 budget -= quantity
             elif wanted > 0:
                 # The reserved funds no longer pay for one step at this price (a move past
                 # the collar): the rest is cancelled rather than left unfillable.
-                self._close(order, Status.CANCELLED)
+                self._close(order, Status.CANCELLED, COLLAR)
         return budget
 
     def _fill_limits(
@@ -492,13 +507,13 @@ class Engine:
         limit = order.limit
         assert limit is not None  # noqa: S101 - only limits are in these lists
         market = self.markets[order.symbol]
-        liquidity, at, available = "maker", limit, budget
+        liquidity, at, available = Liquidity.MAKER, limit, budget
         if order.id in takers:
             # Marketable (it crossed the market when it arrived, and the market has not
             # left it behind): it takes liquidity like a market order whose slipped price
             # is capped at its limit.
             slipped = self._slipped(order, price, market)
-            liquidity = "taker"
+            liquidity = Liquidity.TAKER
             at = min(limit, slipped) if order.side is Side.BUY else max(limit, slipped)
         elif limit == price:
             # At its price: only what traded past its place in line can fill it.
@@ -534,7 +549,7 @@ class Engine:
         return min(quantity, (can // market.step) * market.step)
 
     def _fill(
-        self, order: Order, price: Decimal, quantity: Decimal, liquidity: str, ref: str
+        self, order: Order, price: Decimal, quantity: Decimal, liquidity: Liquidity, ref: str
     ) -> Fill:
         market = self.markets[order.symbol]
         value = price * quantity
@@ -544,30 +559,37 @@ class Engine:
             # Never binds while the rates are those the order reserved for (a rate raised
             # since is capped by the reservation).
             fee = min(fee, self.held[order.id] - value)
-            ledger.spend(order.account, market.quote, value, fee)
-            self.held[order.id] -= value + fee
-            ledger.receive(order.account, market.base, quantity)
+            released = value + fee
+            moves = (
+                ledger.spend(order.account, market.quote, value, fee),
+                ledger.receive(order.account, market.base, quantity),
+            )
         else:
             fee = min(fee, value)
-            ledger.spend(order.account, market.base, quantity)
-            self.held[order.id] -= quantity
-            ledger.receive(order.account, market.quote, value, fee)
+            released = quantity
+            moves = (
+                ledger.spend(order.account, market.base, quantity),
+                ledger.receive(order.account, market.quote, value, fee),
+            )
+        self.held[order.id] -= released
         order.filled += quantity
         order.fees += fee
-        if order.remaining == 0:
-            self._close(order, Status.FILLED)
-        else:
-            order.transition(Status.PARTIALLY_FILLED)
-        return Fill(
+        fill = Fill(
             order.id, order.account, order.symbol, order.side, price, quantity, fee, liquidity, ref
         )
+        self.events.append(OrderFilled(fill, released, moves, self.now_ns))
+        if order.remaining == 0:
+            self._close(order, Status.FILLED, FILLED)
+        else:
+            order.transition(Status.PARTIALLY_FILLED)
+        return fill
 
-    def _fee(self, order: Order, value: Decimal, liquidity: str, market: Market) -> Decimal:
+    def _fee(self, order: Order, value: Decimal, liquidity: Liquidity, market: Market) -> Decimal:
         """What a fill of `value` pays: the order's fee on everything it has filled
         (maker and taker parts at their rates), rounded up once to the money unit, less
         what it paid before. Never negative: the total only grows."""
         order.notional += value
-        if liquidity == "taker":
+        if liquidity is Liquidity.TAKER:
             order.taker_notional += value
         maker = order.notional - order.taker_notional
         rules, wide = self.rules, _WIDE
@@ -589,7 +611,7 @@ class Engine:
         for _, _, order_id in sorted(hit, key=lambda k: k[1]):
             order = self.orders[order_id]
             order.triggered = True
-            self.triggered.append(order)
+            self.events.append(OrderTriggered(order.id, self.now_ns))
             if order.tif in (TimeInForce.IOC, TimeInForce.FOK):
                 book.fresh.append(order_id)  # their one trade is the next
             self._rest(book, order, price)
