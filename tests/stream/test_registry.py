@@ -16,7 +16,7 @@ from tickstream.stream import publish as publish_module
 from tickstream.stream import registry
 from tickstream.stream.core.protocol import ChannelRef, ChannelShape
 from tickstream.stream.publish import PublishError, apublish, publish
-from tickstream.stream.registry import ChannelType, RegistryError, register
+from tickstream.stream.registry import PublishedKind, RegistryError, SequencedKind, register
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,7 +32,7 @@ def _first(user: Any, ref: ChannelRef) -> Any:
 @pytest.fixture
 def watch_kind() -> Iterator[None]:
     register(
-        ChannelType(
+        PublishedKind(
             ChannelShape("watch", ("id",)),
             needs_user=True,
             owner=_own,
@@ -76,7 +76,7 @@ async def test_an_app_registered_kind_is_served_with_its_owner_check_snapshot_an
 
 
 def test_a_kind_is_registered_once_unless_replaced() -> None:
-    kind = ChannelType(ChannelShape("orders"), needs_user=True)
+    kind = SequencedKind(ChannelShape("orders"), needs_user=True)
     with pytest.raises(RegistryError):
         register(kind)
     original = registry.channel_type("orders")

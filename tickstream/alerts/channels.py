@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tickstream.stream.core.protocol import ChannelRef, ChannelShape
-from tickstream.stream.registry import ChannelType, register, user_channel_group
+from tickstream.stream.registry import SequencedKind, register, user_channel_group
 
 RECENT = 20
 
@@ -26,12 +26,11 @@ def alerts_snapshot(user: Any, ref: ChannelRef) -> dict[str, Any]:
 
 def register_alerts_channel() -> None:
     register(
-        ChannelType(
+        SequencedKind(
             ChannelShape("alerts"),
             needs_user=True,
             group=user_channel_group,
             snapshot=alerts_snapshot,
-            sequenced=True,
         ),
         replace=True,
     )

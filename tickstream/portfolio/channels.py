@@ -11,7 +11,7 @@ from tickstream.portfolio.core.valuation import Valuation
 from tickstream.portfolio.models import Portfolio
 from tickstream.portfolio.selectors import portfolio_basis, portfolio_header
 from tickstream.stream.core.protocol import ChannelRef, ChannelShape
-from tickstream.stream.registry import ChannelType, register
+from tickstream.stream.registry import DerivedKind, register
 
 
 async def portfolio_owned(user: Any, ref: ChannelRef) -> bool:
@@ -35,13 +35,11 @@ async def portfolio_valuation(user: Any, ref: ChannelRef) -> Valuation:
 
 def register_portfolio_channel() -> None:
     register(
-        ChannelType(
+        DerivedKind(
             ChannelShape("portfolio", ("id",)),
             needs_user=True,
             owner=portfolio_owned,
             derive=portfolio_valuation,
-            conflate=True,
-            sequenced=True,
         ),
         replace=True,
     )

@@ -7,7 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from tickstream.stream.core.protocol import MARKET_SHAPES, ChannelRef, ChannelShape
-from tickstream.stream.registry import ChannelType, register, user_channel_group
+from tickstream.stream.registry import (
+    MarketKind,
+    PublishedKind,
+    SequencedKind,
+    register,
+    user_channel_group,
+)
 
 
 async def _nobody(user: Any, ref: ChannelRef) -> bool:
@@ -30,15 +36,13 @@ def feeds_snapshot(user: Any, ref: ChannelRef) -> dict[str, Any]:
 
 def register_stream_channels() -> None:
     for shape in MARKET_SHAPES:
-        register(ChannelType(shape), replace=True)
+        register(MarketKind(shape), replace=True)
     for kind in ("orders", "alerts"):  # a user's own events: one group per user
         register(
-            ChannelType(
-                ChannelShape(kind), needs_user=True, group=user_channel_group, sequenced=True
-            ),
+            SequencedKind(ChannelShape(kind), needs_user=True, group=user_channel_group),
             replace=True,
         )
     # Feed health: a published channel, conflated (the feed process sends it each second).
-    register(ChannelType(ChannelShape("feeds"), snapshot=feeds_snapshot, conflate=True))
+    register(PublishedKind(ChannelShape("feeds"), snapshot=feeds_snapshot, conflate=True))
     portfolio = ChannelShape("portfolio", ("id",))
-    register(ChannelType(portfolio, needs_user=True, owner=_nobody, sequenced=True))
+    register(SequencedKind(portfolio, needs_user=True, owner=_nobody))

@@ -39,8 +39,14 @@ from tickstream.stream.core.protocol import (
     parse_request,
 )
 from tickstream.stream.frames import FrameWriter
-from tickstream.stream.hub import STREAM_HIGH_WATER, DeriveSource, Hub, get_hub
+from tickstream.stream.hub import STREAM_HIGH_WATER, Hub, get_hub
 from tickstream.stream.registry import (
+    AppKind,
+    ChannelType,
+    DerivedKind,
+    MarketKind,
+    PublishedKind,
+    SequencedKind,
     channel_type,
     operation,
     operations,
@@ -310,11 +316,8 @@ class StreamConsumer(HubConsumer):
             return
         self.send_now([{"type": "result", "id": request.id, "op": request.op, "data": data}])
 
-    async def _authorise(self, ref: ChannelRef, request: Request) -> str:
-        """The broker group of a published channel this user may read; refuse others."""
-        kind = channel_type(ref.kind)
-        if kind is None:  # pragma: no cover - parse_channel knows only registered kinds
-            raise ProtocolError(ErrorCode.UNKNOWN_CHANNEL, f"unknown channel {ref.name!r}")
+    async def _authorise(self, kind: AppKind, ref: ChannelRef, request: Request) -> str:
+        """The broker group of an app's channel this user may read; refuse others."""
         user = self.scope.get("user")
         signed_in = user is not None and user.is_authenticated
         if kind.needs_user and not signed_in:
@@ -335,43 +338,25 @@ class StreamConsumer(HubConsumer):
                 f"at most {MAX_SUBSCRIPTIONS} subscriptions a connection",
                 request.id,
             )
-        groups = {r.name: None if r.public else await self._authorise(r, request) for r in refs}
+        kinds = {r.name: _kind(r) for r in refs}
+        groups: dict[str, str | None] = {}
+        for ref in refs:  # every channel allowed before any is added
+            kind = kinds[ref.name]
+            groups[ref.name] = (
+                None
+                if isinstance(kind, MarketKind)
+                else (await self._authorise(kind, ref, request))
+            )
         messages: list[dict[str, Any]] = []
         done: list[str] = []
         try:
             for ref in refs:
                 if ref.name in self.subscriptions:
                     continue
-                since = request.since.get(ref.name)
-                group = groups[ref.name]
-                kind = channel_type(ref.kind)
-                derive = self._derive_source(ref)
-                sequenced = group is not None and kind is not None and kind.sequenced
-                missed = await self.hub.subscribe(
-                    self,
-                    ref,
-                    group=group,
-                    since=since,
-                    epoch=request.epoch,
-                    derive=derive,
-                    sequenced=sequenced,
-                )
+                since, group = request.since.get(ref.name), groups[ref.name]
+                messages += await self._serve(kinds[ref.name], ref, group, since, request.epoch)
                 self.subscriptions[ref.name] = (ref, group)
                 done.append(ref.name)
-                if group is None or derive is not None:
-                    messages += missed
-                elif sequenced:
-                    messages += missed + await self._catch_up(ref, group, since)
-                elif (
-                    since is None
-                    # A conflated value is whole: a resume gets it afresh (its numbers are
-                    # this process's own, and may mean nothing here).
-                    or (kind is not None and kind.conflate)
-                    or not self.hub.core.published_covers(group, since)
-                ):
-                    messages += await self._published_snapshot(ref, group, since) or missed
-                else:
-                    messages += missed
         except ProtocolError as exc:
             for name in done:  # all or nothing
                 ref, group = self.subscriptions.pop(name)
@@ -385,22 +370,44 @@ class StreamConsumer(HubConsumer):
             ]
         )
 
-    def _derive_source(self, ref: ChannelRef) -> DeriveSource | None:
-        """How the Hub builds a derived channel's value for this connection's user."""
-        kind = channel_type(ref.kind)
-        if kind is None or kind.derive is None:
-            return None
-        derive, user = kind.derive, self.scope.get("user")
-        return lambda: derive(user, ref)
+    async def _serve(
+        self,
+        kind: ChannelType,
+        ref: ChannelRef,
+        group: str | None,
+        since: int | None,
+        epoch: int | None,
+    ) -> list[dict[str, Any]]:
+        """Subscribe to one channel as its kind is served; the messages that bring this
+        connection up to date with it."""
+        hub = self.hub
+        if isinstance(kind, MarketKind) or group is None:
+            return await hub.subscribe(self, ref, since=since, epoch=epoch)
+        if isinstance(kind, DerivedKind):
+            derive, user = kind.derive, self.scope.get("user")
+            return await hub.subscribe(
+                self, ref, group=group, since=since, derive=lambda: derive(user, ref),
+                sequenced=True,
+            )  # fmt: skip
+        if isinstance(kind, SequencedKind):
+            missed = await hub.subscribe(self, ref, group=group, since=since, sequenced=True)
+            return missed + await self._catch_up(kind, ref, group, since)
+        missed = await hub.subscribe(self, ref, group=group, since=since)
+        # A conflated value is whole: a resume gets it afresh (its numbers are this
+        # process's own, and may mean nothing here); so does one this process's history
+        # cannot bring up to date.
+        if since is None or kind.conflate or not hub.core.published_covers(group, since):
+            return await self._published_snapshot(kind, ref, group, since) or missed
+        return missed
 
     async def _catch_up(
-        self, ref: ChannelRef, group: str, since: int | None
+        self, kind: SequencedKind, ref: ChannelRef, group: str, since: int | None
     ) -> list[dict[str, Any]]:
         """A sequenced channel: what was missed since `since`, from any process's history
         or the event log; else (a new subscriber, or a gap the log no longer holds) a
         snapshot read with its number, and what came after it."""
         try:
-            return await self._catch_up_from(ref, group, since)
+            return await self._catch_up_from(kind, ref, group, since)
         except DatabaseError as exc:  # the log or the snapshot could not be read now
             log.warning("cannot serve %s: %s", ref.name, exc)
             raise ProtocolError(
@@ -408,13 +415,12 @@ class StreamConsumer(HubConsumer):
             ) from None
 
     async def _catch_up_from(
-        self, ref: ChannelRef, group: str, since: int | None
+        self, kind: SequencedKind, ref: ChannelRef, group: str, since: int | None
     ) -> list[dict[str, Any]]:
-        kind = channel_type(ref.kind)
         resumed = None if since is None else await self.hub.catch_up(self, group, since)
         if resumed is not None:
             return resumed
-        if kind is None or kind.snapshot is None:
+        if kind.snapshot is None:
             return await self.hub.catch_up(self, group, None) or []
         snapshot, user = kind.snapshot, self.scope.get("user")
         seq, data = await database_sync_to_async(events.snapshot)(
@@ -427,12 +433,11 @@ class StreamConsumer(HubConsumer):
         return [first | {"reset": since is not None, "data": data}, *resumed]
 
     async def _published_snapshot(
-        self, ref: ChannelRef, group: str, since: int | None
+        self, kind: PublishedKind, ref: ChannelRef, group: str, since: int | None
     ) -> list[dict[str, Any]]:
         """The value of a published channel (not sequenced) whose kind has one: for a new
         subscriber, or a resuming one this process cannot bring up to date (`reset`)."""
-        kind = channel_type(ref.kind)
-        if kind is None or kind.snapshot is None:
+        if kind.snapshot is None:
             return []
         seq = self.hub.core.published_seq(group)
         data = await database_sync_to_async(kind.snapshot)(self.scope.get("user"), ref)
@@ -451,6 +456,13 @@ class StreamConsumer(HubConsumer):
         self.send_now(
             [{"type": "unsubscribed", "id": request.id, "channels": list(request.channels)}]
         )
+
+
+def _kind(ref: ChannelRef) -> ChannelType:
+    kind = channel_type(ref.kind)
+    if kind is None:  # pragma: no cover - parse_channel knows only registered kinds
+        raise ProtocolError(ErrorCode.UNKNOWN_CHANNEL, f"unknown channel {ref.name!r}")
+    return kind
 
 
 def _intervals() -> frozenset[str]:

@@ -35,7 +35,7 @@ from django.db import transaction
 from tickstream.stream import events
 from tickstream.stream.core.protocol import ProtocolError, parse_channel
 from tickstream.stream.groups import publish_group
-from tickstream.stream.registry import channel_type
+from tickstream.stream.registry import MarketKind, channel_type, conflates, is_sequenced
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def _group(channel: str, user: Any) -> str:
     kind = channel_type(channel.split(":", 1)[0])
     if kind is None:
         return publish_group(channel)  # a custom channel nobody can subscribe to yet
-    if kind.shape.market:
+    if isinstance(kind, MarketKind):
         raise PublishError(f"{channel!r} is market data: only the pipeline publishes it")
     try:
         ref = parse_channel(channel, frozenset(), shapes={kind.kind: kind.shape})
@@ -108,8 +108,7 @@ def _send_committed(layer: Any, group: str, message: dict[str, Any]) -> None:
 
 
 def _sequenced(channel: str) -> bool:
-    kind = channel_type(channel.split(":", 1)[0])
-    return kind is not None and kind.sequenced
+    return is_sequenced(channel_type(channel.split(":", 1)[0]))
 
 
 async def _send(message: dict[str, Any]) -> None:
@@ -158,7 +157,7 @@ def _message(channel: str, data: Any, user: Any) -> dict[str, Any]:
         "channel": channel,
         "group": _group(channel, user),
         "data": data,
-        "conflate": bool(kind and kind.conflate),
+        "conflate": conflates(kind),
     }
 
 

@@ -2,25 +2,25 @@
 serves it. An app adds a channel by registering it in its `AppConfig.ready()`, without
 editing `stream/` (docs/channels.md):
 
-    from tickstream.stream.registry import ChannelType, register
+    from tickstream.stream.registry import PublishedKind, register
     from tickstream.stream.core.protocol import ChannelShape
 
     register(
-        ChannelType(
-            ChannelShape("portfolio", ("id",)),
+        PublishedKind(
+            ChannelShape("watch", ("id",)),
             needs_user=True,
-            owner=portfolio_owned_by,     # async (user, ref) -> bool
-            snapshot=portfolio_snapshot,  # (user, ref) -> data, the first message
-            conflate=True,                # only the latest value per flush, like `ticker`
+            owner=watch_owned_by,     # async (user, ref) -> bool
+            snapshot=watch_snapshot,  # (user, ref) -> data, the first message
+            conflate=True,            # only the latest value per flush, like `ticker`
         )
     )
 
-Market kinds (`ticker`, `trades`, `candles`, `analysis`) are served from the Hub's views of
-the pipeline; every other kind is fed by `publish(channel, data, user=...)`. A kind with
-`derive` is a value the Hub derives from market prices (a portfolio's valuation): `derive`
-builds it once per process for its first subscriber, the Hub marks it with the quotes of
-the symbols it names at every flush in which they moved, and `publish` sends it changes
-(its `apply`), never whole values.
+A kind is one of four variants, each taking only the options that mean something for it:
+`MarketKind` (served from the Hub's views of the pipeline), `PublishedKind` (fed by
+`publish(channel, data, user=...)`, numbered by each process, optionally conflated),
+`SequencedKind` (fed by `publish`, numbered by the event log: a client resumes on any
+process) and `DerivedKind` (a value the Hub keeps at market prices). The consumer serves
+each variant by one method of its own (`StreamConsumer._serve`).
 """
 
 from __future__ import annotations
@@ -54,24 +54,76 @@ def user_channel_group(ref: ChannelRef, user: Any) -> str:
     return publish_group(f"{ref.name}:{user.pk}")
 
 
+GroupOf = Callable[[ChannelRef, Any], str]
+
+
 @dataclass(frozen=True, slots=True)
-class ChannelType:
-    """One kind of channel: its name's shape, who may read it, and how it is served."""
+class MarketKind:
+    """Market data (`ticker`, `trades`, `candles`, `analysis`): public, served from the
+    Hub's views of the pipeline; only the pipeline publishes it."""
 
     shape: ChannelShape
-    needs_user: bool = False  # refused to anonymous connections
-    owner: OwnerCheck | None = None  # whether this signed-in user may read this channel
-    group: Callable[[ChannelRef, Any], str] = channel_group  # published kinds: broker group
-    snapshot: Snapshot | None = None  # published kinds: the data a new subscriber starts from
-    conflate: bool = False  # published kinds: send the latest value per flush, not every one
-    derive: Derive | None = None  # derived kinds: the value the Hub keeps at market prices
-    # Published kinds: messages numbered by the event log (stream/events.py), the same on
-    # every process, so a client resumes on any of them.
-    sequenced: bool = False
 
     @property
     def kind(self) -> str:
         return self.shape.kind
+
+
+@dataclass(frozen=True, slots=True)
+class _AppKind:
+    """What every kind an app publishes has: who may read it, and its broker group."""
+
+    shape: ChannelShape
+    needs_user: bool = False  # refused to anonymous connections
+    owner: OwnerCheck | None = None  # whether this signed-in user may read this channel
+    group: GroupOf = channel_group  # the broker group its messages are published on
+
+    @property
+    def kind(self) -> str:
+        return self.shape.kind
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedKind(_AppKind):
+    """Fed by `publish`, numbered by each process: a resume this process cannot serve
+    from its history starts again from `snapshot` (if any)."""
+
+    snapshot: Snapshot | None = None  # the data a new subscriber starts from
+    conflate: bool = False  # send the latest value per flush, not every one
+
+
+@dataclass(frozen=True, slots=True)
+class SequencedKind(_AppKind):
+    """Fed by `publish`, each message numbered by the event log (stream/events.py) in the
+    transaction of its change, the same on every process, so a client resumes on any of
+    them; a new subscriber starts from `snapshot`, read with its number."""
+
+    snapshot: Snapshot | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DerivedKind(_AppKind):
+    """A value the Hub derives from market prices (a portfolio's valuation): `derive`
+    builds it once per process for its first subscriber, the Hub marks it with the quotes
+    of the symbols it names at every flush in which they moved, and `publish` sends it
+    changes (sequenced by the event log), never whole values. Every update is whole and
+    conflated; every subscriber, resuming or not, starts from its current value."""
+
+    derive: Derive
+
+
+ChannelType = MarketKind | PublishedKind | SequencedKind | DerivedKind
+AppKind = PublishedKind | SequencedKind | DerivedKind
+
+
+def is_sequenced(kind: ChannelType | None) -> bool:
+    """Whether a kind's messages are numbered by the event log (and so written to it)."""
+    return isinstance(kind, SequencedKind | DerivedKind)
+
+
+def conflates(kind: ChannelType | None) -> bool:
+    """Whether only a kind's latest value per flush is sent."""
+    return isinstance(kind, DerivedKind) or (isinstance(kind, PublishedKind) and kind.conflate)
 
 
 class RegistryError(ValueError):

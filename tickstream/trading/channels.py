@@ -10,8 +10,8 @@ from asgiref.sync import sync_to_async
 
 from tickstream.stream.core.protocol import ChannelRef, ChannelShape
 from tickstream.stream.registry import (
-    ChannelType,
     OperationError,
+    SequencedKind,
     register,
     register_operation,
     user_channel_group,
@@ -64,12 +64,11 @@ async def cancel_operation(user: Any, frame: dict[str, Any]) -> dict[str, Any]:
 
 def register_orders_channel() -> None:
     register(
-        ChannelType(
+        SequencedKind(
             ChannelShape("orders"),
             needs_user=True,
             group=user_channel_group,
             snapshot=orders_snapshot,
-            sequenced=True,
         ),
         replace=True,
     )
