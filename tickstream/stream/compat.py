@@ -27,7 +27,6 @@ from tickstream.market import selectors
 from tickstream.market.gateway import PipelineUnavailable, ingest_pushed
 from tickstream.market.models import Instrument
 from tickstream.stream.consumers import HubConsumer
-from tickstream.stream.core.fanout import SymbolView
 from tickstream.stream.core.protocol import (
     ChannelKind,
     ChannelRef,
@@ -35,6 +34,7 @@ from tickstream.stream.core.protocol import (
     ProtocolError,
     encode,
 )
+from tickstream.stream.core.views import SymbolView
 from tickstream.stream.registry import register_format
 
 _crypto_names: dict[str, str] = {}

@@ -22,15 +22,10 @@ from typing import Any, Protocol
 from channels.layers import BaseChannelLayer
 
 from tickstream.market.broker import market_group
-from tickstream.stream.core.fanout import (
-    HIGH_WATER,
-    Derived,
-    Encoder,
-    FanOut,
-    Message,
-    SymbolView,
-)
+from tickstream.stream.core.derived import Derived
+from tickstream.stream.core.fanout import HIGH_WATER, Effects, FanOut
 from tickstream.stream.core.protocol import ChannelRef, ErrorCode, ProtocolError, encode
+from tickstream.stream.core.views import Encoder, Message, SymbolView
 from tickstream.stream.groups import publish_group
 from tickstream.stream.notices import Listener
 from tickstream.stream.revocation import REVOCATIONS, revoked
@@ -125,7 +120,7 @@ class Hub:
     # The core's state, for tests and monitoring.
     @property
     def views(self) -> dict[str, SymbolView]:
-        return self.core.views
+        return {s: v for s in self.core.symbols() if (v := self.core.view_of(s)) is not None}
 
     @property
     def stats(self) -> dict[str, int]:
@@ -156,7 +151,7 @@ class Hub:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for symbol in list(self.core.views):
+        for symbol in self.core.symbols():
             await self._leave(market_group(symbol))
 
     def _spawn(self, coro: Any, name: str) -> None:
@@ -205,7 +200,7 @@ class Hub:
         else:
             key = group or publish_group(ref.name)
             sequenced = sequenced and self.history is not None
-            if key not in self.core.subscribers:
+            if not self.core.follows(key):
                 await self._join(key)
                 if sequenced:
                     self.core.starting(key)
@@ -213,10 +208,10 @@ class Hub:
                 try:
                     await self._started(key)
                 except ProtocolError:
-                    if key not in self.core.subscribers:
+                    if not self.core.follows(key):
                         await self._leave(key)
                     raise
-            if derive is not None and key not in self.core.derived:
+            if derive is not None and not self.core.derives(key):
                 await self._derive(key, ref, derive)
             catching = sequenced and derive is None
             messages = self.core.add(conn, ref, key, since=since, catching=catching)
@@ -258,13 +253,20 @@ class Hub:
             raise RuntimeError("the Hub has no event log")
         return await self.history(key, after)
 
-    def _deliver(self, out: list[tuple[Subscriber, bytes]] | list[Any]) -> None:
-        for conn, frame in out:
-            conn.deliver(frame)
-        if self.core.to_fill:
-            fills, self.core.to_fill = self.core.to_fill, []
-            for key, _ in fills:
-                self._spawn(self._fill(key), f"fill {key}")
+    def _deliver(self, effects: Effects) -> None:
+        """Do what a call into the core asked: write its frames, fill gaps from the event
+        log, load the views derived values now follow, leave what nobody follows."""
+        for conn, frame in effects:
+            conn.deliver(frame)  # type: ignore[attr-defined]
+        for key in effects.fill:
+            self._spawn(self._fill(key), f"fill {key}")
+        for key, symbol in effects.follow:
+            self._spawn(self._follow(key, symbol), f"follow {symbol}")
+        for symbol in effects.release:
+            self._loads.pop(symbol, None)
+            self._spawn(self._leave(market_group(symbol)), f"leave {symbol}")
+        for group in effects.leave:
+            self._spawn(self._leave(group), f"leave {group}")
 
     async def _fill(self, key: str, delay: float = FILL_DELAY_S) -> None:
         """A sequenced group skipped a number: what is in flight gets `delay` to arrive,
@@ -272,7 +274,7 @@ class Hub:
         attempt = 0
         while True:
             await asyncio.sleep(delay)
-            if key not in self.core.subscribers:
+            if not self.core.follows(key):
                 self.core.fill(key, [])
                 return
             try:
@@ -306,10 +308,10 @@ class Hub:
             value = await derive()
         except Exception:
             log.exception("cannot build %s", ref.name)
-            if key not in self.core.subscribers:
+            if not self.core.follows(key):
                 await self._leave(key)
             raise ProtocolError(ErrorCode.UNAVAILABLE, f"{ref.name} is not available now") from None
-        if key in self.core.derived:  # another subscriber built it meanwhile
+        if self.core.derives(key):  # another subscriber built it meanwhile
             return
         for symbol in self.core.add_derived(key, ref, value):
             await self._follow(key, symbol, announce=False)
@@ -324,31 +326,16 @@ class Hub:
             return
         self.core.follow(key, view, announce=announce)
 
-    def _after_change(self) -> None:
-        """Load and release what derived channels' changes asked for."""
-        follow, self.core.to_follow = self.core.to_follow, []
-        for key, symbol in follow:
-            self._spawn(self._follow(key, symbol), f"follow {symbol}")
-        self._release()
-
-    def _release(self) -> None:
-        release, self.core.to_release = self.core.to_release, []
-        for symbol in release:
-            self._loads.pop(symbol, None)
-            self._spawn(self._leave(market_group(symbol)), f"leave {symbol}")
-
     async def unsubscribe(
         self, conn: Subscriber, ref: ChannelRef, group: str | None = None
     ) -> None:
         key = ref.name if ref.public else (group or publish_group(ref.name))
-        left = self.core.remove(conn, ref, key)
-        self._release()
-        if left is None:
-            return
-        if ref.public:
-            self._loads.pop(left, None)
-            await self._leave(market_group(left))
-        else:
+        effects = self.core.remove(conn, ref, key)
+        # Left before this returns: a new subscriber then joins afresh.
+        for symbol in effects.release:
+            self._loads.pop(symbol, None)
+            await self._leave(market_group(symbol))
+        for left in effects.leave:
             await self._leave(left)
 
     async def drop(
@@ -433,7 +420,7 @@ class Hub:
         attempt = 0
         while not await self._fetch(view, load):
             load.ready.set()  # new subscribers get `unavailable` meanwhile
-            if self.core.views.get(view.symbol) is not view:
+            if self.core.view_of(view.symbol) is not view:
                 return  # nobody follows it any more
             attempt += 1
             await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
@@ -502,8 +489,8 @@ class Hub:
         restarted broker has forgotten them), then catch up what was missed meanwhile:
         exact snapshots of the symbols (reset snapshots to their subscribers) and the
         event log of the sequenced groups. False if the broker is still unreachable."""
-        groups = [market_group(symbol) for symbol in self.core.views]
-        groups += [key for key, ref in self.core.refs.items() if not ref.public]
+        groups = [market_group(symbol) for symbol in self.core.symbols()]
+        groups += self.core.published_groups()
         try:
             for group in dict.fromkeys(groups):
                 await self.layer.group_add(group, self._channel)
@@ -511,7 +498,7 @@ class Hub:
             log.warning("hub: cannot join the groups again yet (%s)", exc)
             return False
         log.warning("hub: the broker is back; %d groups joined again", len(groups))
-        for view in list(self.core.views.values()):
+        for view in list(self.views.values()):
             if not view.loading:
                 view.loading = True  # ticks wait for the snapshot
                 self._spawn(self._reload(view), f"reload {view.symbol}")
@@ -529,8 +516,6 @@ class Hub:
                 self._spawn(self._reload(stale), f"reload {stale.symbol}")
         elif kind == "stream.publish":
             self._deliver(self.core.on_publish(message))
-            if self.core.to_follow or self.core.to_release:
-                self._after_change()
         if self.flush_s == 0:
             self.flush()
 

@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from tickstream.common.core.errors import CodedError
-from tickstream.stream.core.fanout import Derived, Encoder
+from tickstream.stream.core.derived import Derived
 from tickstream.stream.core.protocol import ChannelRef, ChannelShape
+from tickstream.stream.core.views import Encoder
 from tickstream.stream.groups import publish_group
 
 OwnerCheck = Callable[[Any, ChannelRef], Awaitable[bool]]

@@ -104,12 +104,14 @@ def test_marked_once_per_flush_and_released_with_the_value() -> None:
     assert _updates(core.flush()) == []  # nothing moved since
 
     # A change names C and drops B: C is to be followed, B released, the update whole.
-    core.on_publish({"group": "g1", "channel": "portfolio:1", "data": {"symbols": ["A", "C"]}})
-    assert core.to_follow == [("g1", "C")]
-    assert core.to_release == ["B"] and "B" not in core.views
+    effects = core.on_publish(
+        {"group": "g1", "channel": "portfolio:1", "data": {"symbols": ["A", "C"]}}
+    )
+    assert effects.follow == [("g1", "C")]
+    assert effects.release == ["B"] and "B" not in core.views
     assert _updates(core.flush())[0]["data"] == {"whole": [["A", "3"], ["B", "5"]]}
 
     # The last subscriber leaves: the value goes, and so do the views it alone followed.
-    core.to_release.clear()
-    assert core.remove(conn, ref, "g1") == "g1"
-    assert "g1" not in core.derived and core.to_release == ["A"] and core.views == {}
+    effects = core.remove(conn, ref, "g1")
+    assert effects.leave == ["g1"] and effects.release == ["A"]
+    assert not core.derives("g1") and core.views == {}

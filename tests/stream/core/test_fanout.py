@@ -209,8 +209,8 @@ def test_the_last_unsubscribe_of_a_symbol_forgets_it() -> None:
     market, core, conn = Market(), FanOut(), Conn()
     subscribe(core, market, conn, TRADES)
     subscribe(core, market, conn, TICKER)
-    assert core.remove(conn, TRADES, TRADES.name) is None
-    assert core.remove(conn, TICKER, TICKER.name) == "AAPL"
+    assert core.remove(conn, TRADES, TRADES.name).release == []
+    assert core.remove(conn, TICKER, TICKER.name).release == ["AAPL"]
     assert "AAPL" not in core.views
 
 

@@ -1,200 +1,78 @@
-"""The fan-out core (pure: no asyncio, no Django, no sockets).
+"""The fan-out core (pure: no asyncio, no Django, no sockets): the router of three channel
+families, each a module that decides and returns what it wants done.
 
-It takes broker messages (`on_tick`, `on_publish`), subscriptions (`add`, `remove`) and
-snapshots (`load`), and says what to send to which connection: `flush()` returns one batched
-frame per connection. The asyncio driver (`stream/hub.py`) owns the timers, the broker and
-the sockets, and calls these methods; the core holds:
+- `views.py`, the market family: one `SymbolView` per symbol carried (latest state, short
+  histories for resume) and how it reads in protocol v1;
+- `sequenced.py`, groups numbered by the event log, applied in order (`Sequencer`);
+- `derived.py`, values an app derives from market quotes (`DerivedValues`).
 
-- the latest state of each symbol it carries (`SymbolView`) and short histories for resume;
-- conflation: state channels (ticker, candles, analysis) send their latest value per flush,
-  so a skipped `seq` between two updates is not a loss;
-- trades one by one up to a bound per flush, then a `gap` notice naming the missed seqs;
-- slow connections: one over the high-water mark gets nothing more until it drains, then
-  one catch-up per channel (the resume path);
-- derived channels: a published channel whose value an app derives from market prices (a
-  portfolio's valuation). The core follows the symbols it names, marks it with their
-  latest quotes once per flush, and publishes the new value as a conflated update.
+The fan-out keeps the subscriptions and what each flush sends where: conflation (state
+channels send their latest value per flush, so a skipped `seq` between two updates is not a
+loss); trades one by one up to a bound per flush, then a `gap` notice naming the missed
+seqs; slow connections (one over the high-water mark gets nothing more until it drains,
+then one catch-up per channel). It takes broker messages (`on_tick`, `on_publish`),
+subscriptions (`add`, `remove`) and snapshots (`load`); every call that has something for
+its driver (`stream/hub.py`) returns one `Effects`: the frames to write, and the views to
+load, symbols and groups to leave and gaps to fill. The driver never reads the core's
+lists.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Iterable
+from typing import Any
 
+from tickstream.stream.core.derived import Derived, DerivedValues
 from tickstream.stream.core.protocol import ChannelKind, ChannelRef, encode
+from tickstream.stream.core.sequenced import Sequencer
+from tickstream.stream.core.views import (
+    Connection,
+    Encoder,
+    Message,
+    SymbolView,
+    frame_of,
+    gap_frame,
+    update_of,
+    v1_since,
+    v1_snapshot,
+    v1_state,
+)
 
-TRADE_HISTORY = 256  # trades kept per symbol for resume
-CLOSED_HISTORY = 64  # closed candles kept per symbol and interval for resume
 PUBLISHED_HISTORY = 100
 MAX_TRADES_PER_FLUSH = 200
 HIGH_WATER = 8  # frames queued for a connection before it is treated as slow
 MAX_WAITING = 10_000  # ticks held for a symbol while its snapshot is awaited
 
-Message = dict[str, Any]
-Encoder = Callable[[ChannelRef, "SymbolView"], "Message | None"]
 
+class Effects(list[tuple[Connection, bytes]]):
+    """What one call into the core asks of its driver, as python-websockets' protocol
+    hands back `data_to_send()`: the frames to write (the list itself, each with its
+    connection); `follow`, the (derived key, symbol) whose market view must be loaded;
+    `release`, symbols nobody here follows any more (leave their market group); `leave`,
+    published groups nobody here follows any more; `fill`, sequenced groups whose gap the
+    event log must fill."""
 
-class Connection(Protocol):
-    """A connection as the fan-out sees it."""
+    __slots__ = ("follow", "release", "leave", "fill")
 
-    wire: str  # "v1" or the name of a tutorial format
-    batch: bool  # True: one JSON array frame per flush; False: one frame per message
+    def __init__(self, frames: Iterable[tuple[Connection, bytes]] = ()) -> None:
+        super().__init__(frames)
+        self.follow: list[tuple[str, str]] = []
+        self.release: list[str] = []
+        self.leave: list[str] = []
+        self.fill: list[str] = []
 
-    def backlog(self) -> int: ...
-
-
-class Derived(Protocol):
-    """A value an app derives from market quotes (registered as a channel kind's
-    `derive`): the core marks it with new quotes and, when it changed, sends `update()`
-    (what moved with the prices); a subscriber starts from `data()` (the whole value),
-    which is also sent after a published change was applied."""
-
-    def symbols(self) -> frozenset[str]: ...
-
-    def mark_quotes(self, quotes: dict[str, Message | None]) -> bool: ...
-
-    def apply(self, change: Any) -> None: ...
-
-    def data(self) -> Any: ...
-
-    def update(self) -> Any: ...
-
-
-@dataclass(slots=True)
-class SymbolView:
-    """What the fan-out holds for one symbol: the latest state and short histories."""
-
-    symbol: str
-    epoch: int = 0
-    seq: int = 0
-    analysis_seq: int = 0
-    quote: Message | None = None
-    candles: dict[str, Message] = field(default_factory=dict)
-    analysis: dict[str, Message] = field(default_factory=dict)
-    trades: deque[tuple[int, Message]] = field(default_factory=lambda: deque(maxlen=TRADE_HISTORY))
-    closed: dict[str, deque[tuple[int, Message]]] = field(default_factory=dict)
-    waiting: list[Message] = field(default_factory=list)  # ticks that beat the snapshot
-    loading: bool = True  # until an exact snapshot is in, ticks wait
-
-    def apply_snapshot(self, snap: Message) -> None:
-        self.epoch, self.seq = snap["epoch"], snap["seq"]
-        self.analysis_seq = snap["analysis_seq"]
-        self.quote = snap["quote"]
-        self.candles = dict(snap["candles"])
-        self.analysis = dict(snap["analysis"])
-        self.trades.clear()
-        self.closed.clear()
-
-    def apply_tick(self, m: Message) -> tuple[list[tuple[int, Message]], list[Message]]:
-        """Apply a market message past this view's `seq`; returns its new trades with
-        their numbers, and its new closed candles. A message holds one trade (`trade`,
-        numbered `seq`) or several (`trades`, numbered `first` to `seq`; its closed
-        candles numbered by `closed_seq`)."""
-        after = self.seq
-        trades = _numbered(m)
-        if trades[0][0] <= after:
-            trades = [(s, t) for s, t in trades if s > after]
-        self.seq = m["seq"]
-        self.quote = m["quote"]
-        self.candles.update(m["candles"])
-        self.trades.extend(trades)
-        closed_seq = m.get("closed_seq")
-        closed = []
-        for i, c in enumerate(m["closed"]):
-            s = m["seq"] if closed_seq is None else closed_seq[i]
-            if s > after:
-                closed.append(c)
-                self.closed.setdefault(c["interval"], deque(maxlen=CLOSED_HISTORY)).append((s, c))
-        if "analysis" in m:
-            self.analysis = m["analysis"]
-            self.analysis_seq = m["analysis_seq"]
-        return trades, closed
-
-
-def _numbered(m: Message) -> list[tuple[int, Message]]:
-    """The trades of a market message with their numbers."""
-    many = m.get("trades")
-    if many is None:
-        return [(m["seq"], m["trade"])]
-    first = m["first"]
-    if len(many) != m["seq"] - first + 1:
-        raise ValueError(f"{len(many)} trades numbered {first}..{m['seq']}")
-    return list(enumerate(many, start=first))
-
-
-def v1_state(ref: ChannelRef, view: SymbolView) -> tuple[int, Any]:
-    """(seq, data) of a state channel in protocol v1."""
-    if ref.kind == ChannelKind.TICKER:
-        return view.seq, view.quote
-    if ref.kind == ChannelKind.ANALYSIS:
-        return view.analysis_seq, view.analysis
-    return view.seq, {"candle": view.candles.get(ref.interval or ""), "closed": []}
-
-
-def v1_snapshot(ref: ChannelRef, view: SymbolView, *, reset: bool) -> Message:
-    if ref.kind == ChannelKind.TRADES:
-        seq, data = view.seq, [t for _, t in view.trades]
-    else:
-        seq, data = v1_state(ref, view)
-    return {
-        "type": "snapshot",
-        "channel": ref.name,
-        "epoch": view.epoch,
-        "seq": seq,
-        "reset": reset,
-        "data": data,
-    }
-
-
-def v1_since(ref: ChannelRef, view: SymbolView, since: int) -> list[Message]:
-    """What a v1 subscriber that has seen `since` needs to be current, or a reset snapshot."""
-    if since > view.seq:
-        return [v1_snapshot(ref, view, reset=True)]
-    if ref.kind == ChannelKind.TRADES:
-        missed = [(s, t) for s, t in view.trades if s > since]
-        first = missed[0][0] if missed else view.seq + 1
-        if first > since + 1:
-            return [v1_snapshot(ref, view, reset=True)]  # older than the history
-        return [{"type": "update", "channel": ref.name, "seq": s, "data": t} for s, t in missed]
-    if ref.kind == ChannelKind.CANDLES:
-        interval = ref.interval or ""
-        history = view.closed.get(interval, deque())
-        if len(history) == history.maxlen and history[0][0] > since:
-            return [v1_snapshot(ref, view, reset=True)]  # closed candles were evicted
-        closed = [c for s, c in history if s > since]
-        return [
-            {
-                "type": "update",
-                "channel": ref.name,
-                "seq": view.seq,
-                "data": {"candle": view.candles.get(interval), "closed": closed},
-            }
-        ]
-    seq, data = v1_state(ref, view)
-    if seq <= since or data is None:
-        return []
-    return [{"type": "update", "channel": ref.name, "seq": seq, "data": data}]
-
-
-def _update(m: Message, seq: int) -> Message:
-    return {"type": "update", "channel": m["channel"], "seq": seq, "data": m["data"]}
-
-
-def gap_frame(channel: str, first: int, last: int) -> bytes:
-    return encode({"type": "gap", "channel": channel, "from": first, "to": last})
-
-
-def frame_of(conn: Connection, parts: list[bytes]) -> list[bytes]:
-    """The frames that carry `parts` to a connection: one array, or one frame each."""
-    if not parts:
-        return []
-    return [b"[" + b",".join(parts) + b"]"] if conn.batch else list(parts)
+    def merge(self, other: Effects) -> Effects:
+        self.extend(other)
+        self.follow += other.follow
+        self.release += other.release
+        self.leave += other.leave
+        self.fill += other.fill
+        return self
 
 
 class FanOut:
-    """Subscriptions, the symbols' views and what every flush sends where.
+    """Subscriptions, the three families, and what every flush sends where.
 
     Keys: a market channel is keyed by its name (`trades:AAPL`), a published channel by
     its broker group (a user's `orders` and another user's are two keys).
@@ -218,27 +96,8 @@ class FanOut:
         # Per connection, channels it has just been given a snapshot of, with the snapshot's
         # seq: the next flush leaves out what that snapshot already held.
         self._joined: dict[Connection, dict[str, int]] = {}
-        # Derived channels (per group): their values, the symbols each follows, the
-        # followed symbols that ticked since the last flush, and what the driver must
-        # load (key, symbol) or leave (symbol) after a change.
-        self.derived: dict[str, Derived] = {}
-        self.followers: dict[str, set[str]] = {}
-        self._ticked: set[str] = set()
-        self._remarked: dict[str, None] = {}  # derived channels marked outside a flush
-        self._whole: set[str] = set()  # derived channels whose pending update is whole
-        self.to_follow: list[tuple[str, str]] = []
-        self.to_release: list[str] = []
-        # Sequenced published channels (numbered by the event log, the same on every
-        # process), per group: the last number applied, messages that arrived ahead of a
-        # missing one, groups waiting for their starting number, subscribers not yet
-        # caught up (they get nothing live until then), and the gaps the driver must
-        # fill from the log (group, last applied).
-        self._in_seq: dict[str, int] = {}
-        self._held: dict[str, dict[int, Message]] = {}
-        self._starting: set[str] = set()
+        # Subscribers of a sequenced group not yet caught up: nothing live until then.
         self._catching: dict[str, set[Connection]] = {}
-        self._filling: set[str] = set()
-        self.to_fill: list[tuple[str, int]] = []
         self.stats = {
             "ticks": 0,
             "frames": 0,
@@ -250,6 +109,29 @@ class FanOut:
             "reordered": 0,
             "published_gaps": 0,
         }
+        self.derived = DerivedValues()
+        self.sequencer = Sequencer(self.stats)
+
+    # --- what the driver may ask ---
+
+    def follows(self, key: str) -> bool:
+        """Whether anybody here subscribes to a channel key."""
+        return key in self.subscribers
+
+    def symbols(self) -> list[str]:
+        """The symbols whose views are carried here."""
+        return list(self.views)
+
+    def view_of(self, symbol: str) -> SymbolView | None:
+        return self.views.get(symbol)
+
+    def derives(self, key: str) -> bool:
+        """Whether a derived value is kept here for a group."""
+        return key in self.derived
+
+    def published_groups(self) -> list[str]:
+        """The published groups followed here."""
+        return [key for key, ref in self.refs.items() if not ref.public]
 
     # --- symbols ---
 
@@ -269,7 +151,7 @@ class FanOut:
         return False
 
     def _followed(self, symbol: str) -> bool:
-        return bool(self.by_symbol.get(symbol) or self.followers.get(symbol))
+        return bool(self.by_symbol.get(symbol)) or self.derived.followed(symbol)
 
     def load(self, view: SymbolView, snapshot: Message) -> None:
         """An exact snapshot arrived: apply it, then the ticks that came after it."""
@@ -279,8 +161,7 @@ class FanOut:
         for m in waiting:
             if m["epoch"] == view.epoch and m["seq"] > view.seq:
                 self.on_tick(m)
-        if view.symbol in self.followers:
-            self._ticked.add(view.symbol)
+        self.derived.ticked(view.symbol)
 
     def reset_frames(self, view: SymbolView) -> list[tuple[Connection, bytes]]:
         """After a reload: a reset snapshot to every v1 subscriber of the symbol (what was
@@ -332,44 +213,49 @@ class FanOut:
         self._joined.setdefault(conn, {})[key] = self._current_seq(key)
         return messages
 
-    def remove(self, conn: Connection, ref: ChannelRef, key: str) -> str | None:
-        """Unsubscribe; return the symbol or group nobody here follows any more."""
+    def remove(self, conn: Connection, ref: ChannelRef, key: str) -> Effects:
+        """Unsubscribe; the symbols and groups nobody here follows any more."""
+        out = Effects()
         subs = self.subscribers.get(key)
         if not subs or conn not in subs:
-            return None
+            return out
         subs.discard(conn)
         self.slow.get(conn, {}).pop(key, None)
         catching = self._catching.get(key)
         if catching is not None:
             catching.discard(conn)
         if subs:
-            return None
+            return out
         del self.subscribers[key]
         self.refs.pop(key, None)
         if ref.symbol is None or not ref.public:
             self._forget_group(key)
-            value = self.derived.pop(key, None)
-            if value is not None:
-                for symbol in list(self.followers):
-                    self._unfollow(key, symbol)
-            return key
+            for symbol in self.derived.remove(key):
+                self._release(symbol, out)
+            out.leave.append(key)
+            return out
         names = self.by_symbol.get(ref.symbol, set())
         names.discard(key)
         if names:
-            return None
+            return out
         self.by_symbol.pop(ref.symbol, None)
-        if self.followers.get(ref.symbol):
-            return None  # a derived channel still follows it
-        self.views.pop(ref.symbol, None)
-        return ref.symbol
+        if not self.derived.followed(ref.symbol):  # else a derived value still follows it
+            self.views.pop(ref.symbol, None)
+            out.release.append(ref.symbol)
+        return out
+
+    def _release(self, symbol: str, out: Effects) -> None:
+        """No derived value follows `symbol` any more: its view goes unless a market
+        channel is subscribed."""
+        if not self.by_symbol.get(symbol):
+            self.views.pop(symbol, None)
+            out.release.append(symbol)
 
     def _forget_group(self, key: str) -> None:
         """Nobody here follows a published group any more: its state goes (a sequenced
         one starts again from the event log if somebody subscribes)."""
-        sequenced = self._in_seq.pop(key, None) is not None or key in self._starting
-        self._held.pop(key, None)
+        sequenced = self.sequencer.forget(key)
         self._catching.pop(key, None)
-        self._starting.discard(key)
         self._latest.pop(key, None)
         if sequenced:  # (a numbered-here group keeps its history: it has no other)
             self.published.pop(key, None)
@@ -380,32 +266,14 @@ class FanOut:
     def add_derived(self, key: str, ref: ChannelRef, value: Derived) -> list[str]:
         """Start deriving the published channel `key` (subscribers are added with `add`);
         returns the symbols whose views the driver must load and `follow`."""
-        self.derived[key] = value
         self.refs[key] = ref
-        return sorted(value.symbols())
+        return self.derived.add(key, value)
 
     def follow(self, key: str, view: SymbolView, *, announce: bool = True) -> None:
         """A derived channel follows a symbol's (loaded) view: marked with it at once (sent
         at the next flush if `announce`; a channel being built starts from its snapshot),
         and after every flush in which it ticked."""
-        value = self.derived.get(key)
-        if value is None or view.symbol not in value.symbols():
-            return
-        self.followers.setdefault(view.symbol, set()).add(key)
-        if value.mark_quotes({view.symbol: view.quote}) and announce:
-            self._remarked[key] = None
-
-    def _unfollow(self, key: str, symbol: str) -> None:
-        keys = self.followers.get(symbol)
-        if keys is None or key not in keys:
-            return
-        keys.discard(key)
-        if keys:
-            return
-        del self.followers[symbol]
-        if not self.by_symbol.get(symbol):
-            self.views.pop(symbol, None)
-            self.to_release.append(symbol)
+        self.derived.follow(key, view.symbol, view.quote, announce=announce)
 
     def derived_snapshot(self, key: str) -> Message:
         """A derived channel's current value as a v1 snapshot."""
@@ -417,46 +285,32 @@ class FanOut:
             "epoch": 0,
             "seq": seq,
             "reset": False,
-            "data": self.derived[key].data(),
+            "data": self.derived.data(key),
         }
 
     def _derive(self) -> None:
-        """Mark every derived value with the quotes that moved; publish what changed."""
-        changed, self._remarked = self._remarked, {}
-        quotes = {s: self.views[s].quote for s in self._ticked if s in self.views}
-        affected: set[str] = set()
-        for symbol in quotes:
-            affected.update(self.followers.get(symbol, ()))
-        for key in affected:  # each value marked once, with every quote that moved
-            if self.derived[key].mark_quotes(quotes):
-                changed[key] = None
-        self._ticked.clear()
-        for key in changed:
-            self._publish_derived(key)
+        """Mark every derived value with the quotes that moved; publish what changed (as
+        conflated updates: sent by this flush)."""
+        quotes = {s: self.views[s].quote for s in self.derived.moved() if s in self.views}
+        for key in self.derived.mark(quotes):
+            data = self.derived.update_data(key)
+            m = {"group": key, "channel": self.refs[key].name, "conflate": True, "derived": True}
+            self.on_publish({**m, "data": data})
 
-    def _publish_derived(self, key: str) -> None:
-        value = self.derived[key]
-        # A whole value already waiting for this flush (a change) stays whole: marks
-        # alone would not carry the change.
-        data = value.data() if key in self._whole else value.update()
-        m = {"group": key, "channel": self.refs[key].name, "conflate": True, "derived": True}
-        self.on_publish({**m, "data": data})
-
-    def _changed(self, key: str, change: Any) -> None:
-        """A published change of a derived channel (its app's data changed): applied, then
-        the symbols it now names are followed and those it dropped released."""
-        value = self.derived[key]
-        before = {s for s, keys in self.followers.items() if key in keys}
-        value.apply(change)
-        now = value.symbols()
-        for symbol in before - now:
-            self._unfollow(key, symbol)
-        for symbol in sorted(now - before):
+    def _changed(self, key: str, change: Any) -> Effects:
+        """A published change of a derived channel (its app's data changed): applied; the
+        symbols it now names are followed (or loaded first) and those it dropped released."""
+        out = Effects()
+        follow, released = self.derived.apply(key, change)
+        for symbol in released:
+            self._release(symbol, out)
+        for symbol in follow:
             view = self.views.get(symbol)
             if view is not None and not view.loading:
                 self.follow(key, view)
             else:
-                self.to_follow.append((key, symbol))
+                out.follow.append((key, symbol))
+        return out
 
     def drop(self, conn: Connection) -> None:
         """Forget a closed connection's bookkeeping (its subscriptions are removed first)."""
@@ -486,8 +340,7 @@ class FanOut:
             return None  # already applied (a snapshot covered it)
         trades, new_closed = view.apply_tick(m)
         self.stats["ticks"] += len(trades)
-        if view.symbol in self.followers:
-            self._ticked.add(view.symbol)
+        self.derived.ticked(view.symbol)
         for name in self.by_symbol.get(view.symbol, ()):
             ref = self.refs[name]
             if ref.kind == ChannelKind.TRADES:
@@ -510,99 +363,66 @@ class FanOut:
             self._dirty[name] = None
         return None
 
-    def on_publish(self, m: Message) -> list[tuple[Connection, bytes]]:
+    def on_publish(self, m: Message) -> Effects:
         """A published event. A sequenced one (it carries the event log's `seq`) is
-        applied in order: a duplicate is dropped, one ahead of a missing number waits for
-        it (and the driver fills the gap from the log if it does not come)."""
-        seq = m.get("seq")
-        if seq is None or m.get("derived"):
+        applied in order (`Sequencer`): a duplicate is dropped, one ahead of a missing
+        number waits for it (and the driver fills the gap from the log if it does not
+        come)."""
+        if m.get("seq") is None or m.get("derived"):
             return self._emit(m)
-        key = m["group"]
-        if key in self._starting:
-            self._held.setdefault(key, {})[seq] = m
-            return []
-        last = self._in_seq.get(key, seq - 1)
-        if seq <= last:
-            self.stats["duplicates"] += 1
-            return []
-        if seq > last + 1:
-            self.stats["reordered"] += 1
-            self._held.setdefault(key, {})[seq] = m
-            if self.needs_fill(key):
-                self.to_fill.append((key, last))
-            return []
-        return self._apply_in_order(key, m)
-
-    def _apply_in_order(self, key: str, m: Message | None) -> list[tuple[Connection, bytes]]:
-        """Apply a sequenced message that is next in its group, then any held after it."""
-        out: list[tuple[Connection, bytes]] = []
-        held = self._held.get(key, {})
-        while m is not None:
-            self._in_seq[key] = m["seq"]
-            out += self._emit(m)
-            m = held.pop(m["seq"] + 1, None)
-        if not held:
-            self._held.pop(key, None)
+        ready, fill = self.sequencer.accept(m)
+        out = Effects()
+        if fill:
+            out.fill.append(m["group"])
+        for message in ready:
+            out.merge(self._emit(message))
         return out
 
     def starting(self, key: str) -> None:
         """A sequenced group was just joined: hold its messages until `start` says where
         its numbers are."""
-        if key not in self._in_seq:
-            self._starting.add(key)
+        self.sequencer.starting(key)
 
-    def start(self, key: str, current: int) -> list[tuple[Connection, bytes]]:
+    def start(self, key: str, current: int) -> Effects:
         """The event log's number of a group when this process joined it: what arrived
         up to it is in every snapshot and history read after; the rest is applied."""
-        if key not in self._starting:
-            return []
-        self._starting.discard(key)
-        self._in_seq[key] = current
-        held = self._held.pop(key, {})
-        out: list[tuple[Connection, bytes]] = []
-        for seq in sorted(held):
-            out += self.on_publish(held[seq])
+        ready, fill = self.sequencer.start(key, current)
+        out = Effects()
+        if fill:
+            out.fill.append(key)
+        for message in ready:
+            out.merge(self._emit(message))
         return out
 
     def is_starting(self, key: str) -> bool:
-        return key in self._starting
+        return self.sequencer.is_starting(key)
 
     def sequenced_groups(self) -> list[str]:
         """The sequenced groups followed here whose numbers are known."""
-        return [key for key in self._in_seq if key in self.subscribers]
+        return [key for key in self.sequencer.groups() if key in self.subscribers]
 
     def needs_fill(self, key: str) -> bool:
         """Mark a group as being filled from the log; False if it is already."""
-        if key in self._filling:
-            return False
-        self._filling.add(key)
-        return True
+        return self.sequencer.needs_fill(key)
 
     def in_seq(self, key: str) -> int:
         """The last number of a sequenced group applied here."""
-        return self._in_seq.get(key, 0)
+        return self.sequencer.last(key)
 
-    def fill(self, key: str, events: list[Message]) -> list[tuple[Connection, bytes]]:
+    def fill(self, key: str, events: list[Message]) -> Effects:
         """The event log's messages past the last applied one (after a gap was seen, or
         the broker came back): applied in order. What the log no longer holds is named
         to the subscribers in a `gap` (a client resyncs, and gets a reset snapshot), and
         the group goes on from the messages held."""
-        self._filling.discard(key)
-        if key not in self._in_seq:
-            return []
-        out: list[tuple[Connection, bytes]] = []
-        for m in events:
-            if m["seq"] == self._in_seq[key] + 1:
-                out += self._apply_in_order(key, m)
-        held = self._held.get(key)
-        if held:
-            first, last = self._in_seq[key] + 1, min(held) - 1
-            self.stats["published_gaps"] += 1
-            if key not in self.derived and key in self.refs:  # (a derived value is whole
-                frame = gap_frame(self.refs[key].name, first, last)  # in its next change)
-                out += [(c, frame_of(c, [frame])[0]) for c in self._live(key)]
-            self._in_seq[key] = last
-            out += self._apply_in_order(key, held.pop(last + 1))
+        before, gap, after = self.sequencer.fill(key, events)
+        out = Effects()
+        for m in before:
+            out.merge(self._emit(m))
+        if gap is not None and key not in self.derived and key in self.refs:
+            frame = gap_frame(self.refs[key].name, *gap)  # (a derived value is whole in
+            out += [(c, frame_of(c, [frame])[0]) for c in self._live(key)]  # its next change)
+        for m in after:
+            out.merge(self._emit(m))
         return out
 
     def catch_up(
@@ -611,13 +431,13 @@ class FanOut:
         """Bring a catching subscriber from `since` to what was applied here, from the
         history in memory and what the log returned (`stored`); then it gets every later
         message live. None if they do not hold it all (it needs a snapshot)."""
-        last = self._in_seq.get(key, 0)
+        last = self.sequencer.last(key)
         missed: dict[int, Message] = {}
         if since < last:
             missed = {s: u for s, u in self.published.get(key, ()) if s > since}
             for m in stored:
                 if since < m["seq"] <= last and m["seq"] not in missed:
-                    missed[m["seq"]] = _update(m, m["seq"])
+                    missed[m["seq"]] = update_of(m, m["seq"])
             if any(s not in missed for s in range(since + 1, last + 1)):
                 return None
         catching = self._catching.get(key)
@@ -631,21 +451,21 @@ class FanOut:
         subs = self.subscribers.get(key, ())
         return [c for c in subs if c not in catching] if catching else list(subs)
 
-    def _emit(self, m: Message) -> list[tuple[Connection, bytes]]:
+    def _emit(self, m: Message) -> Effects:
         """Number (if the log did not), keep for resume and send a published event: at
         once, or, for a conflated channel (`"conflate": true`), as the latest value at
         the next flush."""
         key = m["group"]
+        out = Effects()
         if key in self.derived and not m.get("derived"):
-            self._changed(key, m["data"])
-            m = {**m, "data": self.derived[key].data(), "conflate": True}
-            self._whole.add(key)
+            out.merge(self._changed(key, m["data"]))
+            m = {**m, "data": self.derived.data(key), "conflate": True}
         if "seq" in m and key not in self.derived:
             seq = m["seq"]
         else:  # this process numbers it (a derived value: every update is whole)
             seq = self._published_seq.get(key, 0) + 1
         self._published_seq[key] = seq
-        update = _update(m, seq)
+        update = update_of(m, seq)
         # A derived value is whole in each update: a resume needs only the latest.
         depth = 1 if key in self.derived else PUBLISHED_HISTORY
         history = self.published.get(key)
@@ -656,9 +476,10 @@ class FanOut:
             if key in self._latest:
                 self.stats["conflated"] += 1
             self._latest[key] = update
-            return []
+            return out
         frame = encode(update)
-        return [(conn, frame_of(conn, [frame])[0]) for conn in self._live(key)]
+        out += [(conn, frame_of(conn, [frame])[0]) for conn in self._live(key)]
+        return out
 
     def published_seq(self, key: str) -> int:
         """The seq of the last event published on a group (0 before any)."""
@@ -701,10 +522,10 @@ class FanOut:
             data = {"candle": data["candle"], "closed": self._closed.get(name, [])}
         return [(seq, seq, encode({"type": "update", "channel": name, "seq": seq, "data": data}))]
 
-    def flush(self) -> list[tuple[Connection, bytes]]:
+    def flush(self) -> Effects:
         """Every changed channel encoded once per wire format: the frames to send, each
         with its connection (one batched frame per v1 connection)."""
-        if self._ticked or self._remarked:
+        if self.derived.pending():
             self._derive()
         dirty = list(self._dirty) + [
             n for n in {**self._trades, **self._gaps} if n not in self._dirty
@@ -748,13 +569,13 @@ class FanOut:
                 else:
                     outbox.setdefault(conn, []).append(frame)
         self._latest.clear()
-        self._whole.clear()
+        self.derived.flushed()
         self._dirty.clear()
         self._trades.clear()
         self._gaps.clear()
         self._closed.clear()
         self._joined.clear()
-        out: list[tuple[Connection, bytes]] = []
+        out = Effects()
         updates = 0
         for conn, queued in outbox.items():
             updates += len(queued)
