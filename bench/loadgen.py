@@ -183,7 +183,7 @@ class Client(asyncio.Protocol):
                 as_of = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
                 stats.latencies.append(now - int(as_of.timestamp() * 1e6) * 1000)
                 continue
-            stats.latencies.append(now - trade["ts_event"])
+            stats.latencies.append(now - int(trade["ts_event"]))  # exact ns, as digits
 
 
 async def client(
