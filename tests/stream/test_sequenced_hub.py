@@ -13,6 +13,7 @@ from django.db import transaction
 from tests.factories import user_with_token
 from tests.stream.conftest import Market, connect, frames, request
 from tickstream.stream import events
+from tickstream.stream.core.published import Published
 from tickstream.stream.hub import get_hub
 from tickstream.stream.publish import _message, publish
 
@@ -58,7 +59,8 @@ async def test_a_resume_is_served_from_the_log_when_memory_lacks_it(market: Mark
         await database_sync_to_async(publish)("orders", {"n": n}, user=user)
     await asyncio.sleep(0.1)
     hub = await get_hub()
-    hub.core.published.clear()  # as if this were another process: nothing in memory
+    # As if this were another process: nothing in memory.
+    hub.core.published = Published(hub.core.stats)
     again = await connect(f"/ws/v1/?token={key}")
     await frames(again)
     resume = {"op": "subscribe", "id": 2, "channels": ["orders"], "since": {"orders": start}}

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from django.db import transaction
 
-from tickstream.stream.core.fanout import PUBLISHED_HISTORY
+from tickstream.stream.core.published import PUBLISHED_HISTORY
 from tickstream.stream.models import StreamEvent, StreamSequence
 
 HISTORY = PUBLISHED_HISTORY  # events kept per group

@@ -1,8 +1,9 @@
-"""The fan-out core (pure: no asyncio, no Django, no sockets): the router of three channel
+"""The fan-out core (pure: no asyncio, no Django, no sockets): the router of four channel
 families, each a module that decides and returns what it wants done.
 
 - `views.py`, the market family: one `SymbolView` per symbol carried (latest state, short
   histories for resume) and how it reads in protocol v1;
+- `published.py`, channels fed by `publish`: numbering, history for resume, conflation;
 - `sequenced.py`, groups numbered by the event log, applied in order (`Sequencer`);
 - `derived.py`, values an app derives from market quotes (`DerivedValues`).
 
@@ -19,12 +20,12 @@ lists.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
 from tickstream.stream.core.derived import Derived, DerivedValues
 from tickstream.stream.core.protocol import ChannelKind, ChannelRef, encode
+from tickstream.stream.core.published import Published
 from tickstream.stream.core.sequenced import Sequencer
 from tickstream.stream.core.views import (
     Connection,
@@ -39,7 +40,6 @@ from tickstream.stream.core.views import (
     v1_state,
 )
 
-PUBLISHED_HISTORY = 100
 MAX_TRADES_PER_FLUSH = 200
 HIGH_WATER = 8  # frames queued for a connection before it is treated as slow
 MAX_WAITING = 10_000  # ticks held for a symbol while its snapshot is awaited
@@ -84,15 +84,12 @@ class FanOut:
         self.subscribers: dict[str, set[Connection]] = {}
         self.refs: dict[str, ChannelRef] = {}
         self.by_symbol: dict[str, set[str]] = {}
-        self.published: dict[str, deque[tuple[int, Message]]] = {}
-        self._published_seq: dict[str, int] = {}
         self.slow: dict[Connection, dict[str, int]] = {}
         self._dirty: dict[str, None] = {}
         self._trades: dict[str, list[tuple[int, Message]]] = {}
         self._gaps: dict[str, list[int]] = {}
         self._closed: dict[str, list[Message]] = {}
         self._sent_seq: dict[str, int] = {}
-        self._latest: dict[str, Message] = {}  # conflated published channels, per group
         # Per connection, channels it has just been given a snapshot of, with the snapshot's
         # seq: the next flush leaves out what that snapshot already held.
         self._joined: dict[Connection, dict[str, int]] = {}
@@ -111,6 +108,7 @@ class FanOut:
         }
         self.derived = DerivedValues()
         self.sequencer = Sequencer(self.stats)
+        self.published = Published(self.stats)
 
     # --- what the driver may ask ---
 
@@ -200,7 +198,7 @@ class FanOut:
         if view is None:  # a published channel: what the history holds past `since`
             if since is None or not self.published_covers(key, since):
                 return []  # (a channel with a snapshot starts from it)
-            return [m for s, m in self.published.get(key, ()) if s > since]
+            return self.published.since(key, since)
         self.by_symbol.setdefault(view.symbol, set()).add(key)
         if conn.wire != "v1":
             message = self.formats[conn.wire](ref, view)
@@ -256,10 +254,8 @@ class FanOut:
         one starts again from the event log if somebody subscribes)."""
         sequenced = self.sequencer.forget(key)
         self._catching.pop(key, None)
-        self._latest.pop(key, None)
-        if sequenced:  # (a numbered-here group keeps its history: it has no other)
-            self.published.pop(key, None)
-            self._published_seq.pop(key, None)
+        # (a numbered-here group keeps its history: it has no other)
+        self.published.forget(key, history=sequenced)
 
     # --- derived channels ---
 
@@ -278,7 +274,7 @@ class FanOut:
     def derived_snapshot(self, key: str) -> Message:
         """A derived channel's current value as a v1 snapshot."""
         ref = self.refs[key]
-        seq = self._published_seq.get(key, 0)
+        seq = self.published.seq(key)
         return {
             "type": "snapshot",
             "channel": ref.name,
@@ -434,7 +430,7 @@ class FanOut:
         last = self.sequencer.last(key)
         missed: dict[int, Message] = {}
         if since < last:
-            missed = {s: u for s, u in self.published.get(key, ()) if s > since}
+            missed = {s: u for s, u in self.published.updates(key).items() if s > since}
             for m in stored:
                 if since < m["seq"] <= last and m["seq"] not in missed:
                     missed[m["seq"]] = update_of(m, m["seq"])
@@ -460,22 +456,10 @@ class FanOut:
         if key in self.derived and not m.get("derived"):
             out.merge(self._changed(key, m["data"]))
             m = {**m, "data": self.derived.data(key), "conflate": True}
-        if "seq" in m and key not in self.derived:
-            seq = m["seq"]
-        else:  # this process numbers it (a derived value: every update is whole)
-            seq = self._published_seq.get(key, 0) + 1
-        self._published_seq[key] = seq
-        update = update_of(m, seq)
-        # A derived value is whole in each update: a resume needs only the latest.
-        depth = 1 if key in self.derived else PUBLISHED_HISTORY
-        history = self.published.get(key)
-        if history is None or history.maxlen != depth:
-            history = self.published[key] = deque(history or (), maxlen=depth)
-        history.append((seq, update))
-        if m.get("conflate"):
-            if key in self._latest:
-                self.stats["conflated"] += 1
-            self._latest[key] = update
+        # A derived value is numbered here, and whole in each update.
+        whole = key in self.derived
+        update = self.published.record(key, m, numbered="seq" in m and not whole, whole=whole)
+        if update is None:  # conflated: the next flush sends the latest
             return out
         frame = encode(update)
         out += [(conn, frame_of(conn, [frame])[0]) for conn in self._live(key)]
@@ -483,20 +467,12 @@ class FanOut:
 
     def published_seq(self, key: str) -> int:
         """The seq of the last event published on a group (0 before any)."""
-        return self._published_seq.get(key, 0)
+        return self.published.seq(key)
 
     def published_covers(self, key: str, since: int) -> bool:
         """Whether this process's history of a published group holds every event past
-        `since`. Not when `since` is a number this process never gave (a client that
-        resumes after a restart, or on another process: they number on their own), nor
-        when the history no longer reaches back to it."""
-        last = self._published_seq.get(key, 0)
-        if since == last:
-            return True
-        if since > last or since < 0:
-            return False
-        held = {s for s, _ in self.published.get(key, ())}
-        return all(s in held for s in range(since + 1, last + 1))
+        `since` (`Published.covers`)."""
+        return self.published.covers(key, since)
 
     # --- outgoing ---
 
@@ -561,14 +537,13 @@ class FanOut:
             self._sent_seq[name] = self._current_seq(name)
             if name in self._gaps:
                 self.stats["trade_gaps"] += 1
-        for key, update in self._latest.items():
+        for key, update in self.published.take_latest().items():
             frame = encode(update)
             for conn in self._live(key):
                 if conn in self.slow or conn.backlog() > HIGH_WATER:
                     self.slow.setdefault(conn, {})[key] = update["seq"] - 1
                 else:
                     outbox.setdefault(conn, []).append(frame)
-        self._latest.clear()
         self.derived.flushed()
         self._dirty.clear()
         self._trades.clear()
@@ -603,9 +578,9 @@ class FanOut:
         for name, since in missed.items():
             ref = self.refs.get(name)
             if ref is not None and not ref.public:  # a published channel: its latest event
-                history = self.published.get(name)
-                if history and history[-1][0] > since:
-                    parts.append(encode(history[-1][1]))
+                last = self.published.last_update(name)
+                if last is not None and last[0] > since:
+                    parts.append(encode(last[1]))
                 continue
             if ref is None or ref.symbol not in self.views:
                 continue
