@@ -235,6 +235,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # A transaction's kind is one enum, read and written (the output shape and the input).
+    "ENUM_NAME_OVERRIDES": {"TransactionKindEnum": "tickstream.portfolio.shapes.KINDS"},
 }
 
 LOGGING = {

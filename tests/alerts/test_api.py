@@ -108,7 +108,8 @@ def test_a_move_alerts_level_is_told_at_the_instruments_precision(instruments: N
     from decimal import Decimal
 
     from tickstream.alerts.models import AlertFiring
-    from tickstream.alerts.services import alert_create, alert_message
+    from tickstream.alerts.services import alert_create
+    from tickstream.alerts.shapes import alert_message
 
     owner = UserFactory()
     move = alert_create(owner=owner, symbol="AAPL", condition="move_up", value="3.5")

@@ -10,9 +10,9 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from tickstream.alerts import selectors, services
+from tickstream.alerts import selectors, services, shapes
 from tickstream.alerts.core.book import Condition
-from tickstream.alerts.models import Alert, AlertFiring, Watchlist
+from tickstream.alerts.models import Alert, Watchlist
 from tickstream.common.api import (
     ApiError,
     NumberField,
@@ -21,8 +21,6 @@ from tickstream.common.api import (
     json_body,
     not_found,
 )
-from tickstream.market.core.messages import decimal_str
-from tickstream.market.core.ticks import datetime_to_iso
 
 
 def _checked(body: dict[str, Any], field: str, kind: type | tuple[type, ...]) -> Any:
@@ -35,8 +33,7 @@ def _checked(body: dict[str, Any], field: str, kind: type | tuple[type, ...]) ->
     return value
 
 
-class WatchlistSerializer(serializers.Serializer[Any]):
-    id = serializers.IntegerField(read_only=True)
+class WatchlistRequestSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=100)
     symbols = serializers.ListField(
         child=serializers.CharField(), required=False, help_text="in order (default: none)"
@@ -48,24 +45,11 @@ class WatchlistUpdateSerializer(serializers.Serializer[Any]):
     symbols = serializers.ListField(child=serializers.CharField(), required=False)
 
 
-class FiringSerializer(serializers.Serializer[Any]):
-    price = serializers.CharField()
-    level = serializers.CharField()
-    reference = serializers.CharField(allow_null=True)
-    time = serializers.DateTimeField()
-
-
-class AlertSerializer(serializers.Serializer[Any]):
-    id = serializers.IntegerField(read_only=True)
+class AlertRequestSerializer(serializers.Serializer[Any]):
     symbol = serializers.CharField()
     condition = serializers.ChoiceField(choices=[c.value for c in Condition])
     value = NumberField(help_text="a price level, or a percent for move_up/move_down")
     note = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    active = serializers.BooleanField(read_only=True)
-    armed = serializers.BooleanField(read_only=True, allow_null=True)
-    fired_count = serializers.IntegerField(read_only=True)
-    last_fired_at = serializers.DateTimeField(read_only=True, allow_null=True)
-    history = FiringSerializer(many=True, read_only=True)
 
 
 class AlertUpdateSerializer(serializers.Serializer[Any]):
@@ -75,53 +59,27 @@ class AlertUpdateSerializer(serializers.Serializer[Any]):
     active = serializers.BooleanField(required=False)
 
 
-def watchlist_dict(w: Watchlist) -> dict[str, Any]:
-    return {"id": w.pk, "name": w.name, "symbols": selectors.watchlist_symbols(w)}
-
-
-def _iso(value: Any) -> str | None:
-    return None if value is None else datetime_to_iso(value)
-
-
-def firing_dict(f: AlertFiring) -> dict[str, Any]:
-    return {
-        "price": decimal_str(f.price),
-        "level": decimal_str(f.level),
-        "reference": None if f.reference is None else decimal_str(f.reference),
-        "time": _iso(f.fired_at),
-    }
-
-
-def alert_dict(a: Alert) -> dict[str, Any]:
-    return {
-        "id": a.pk,
-        "symbol": a.instrument.symbol,
-        "condition": a.condition,
-        "value": decimal_str(a.value),
-        "note": a.note,
-        "active": a.active,
-        "armed": a.armed,
-        "fired_count": a.fired_count,
-        "last_fired_at": _iso(a.last_fired_at),
-        "history": [firing_dict(f) for f in selectors.alert_firings(a)],
-    }
+WatchlistSerializer = shapes.WATCHLIST.serializer
+AlertSerializer = shapes.ALERT.serializer
 
 
 class WatchlistListView(OwnerOnly):
     @extend_schema(responses={200: WatchlistSerializer(many=True), **documented_errors(403)})
     def get(self, request: Request) -> Response:
         """Your watchlists, in order; the dashboard shows the first."""
-        return Response([watchlist_dict(w) for w in selectors.watchlist_list(user=request.user)])
+        return Response(
+            [shapes.WATCHLIST.dump(w) for w in selectors.watchlist_list(user=request.user)]
+        )
 
     @extend_schema(
-        request=WatchlistSerializer,
+        request=WatchlistRequestSerializer,
         responses={201: WatchlistSerializer, **documented_errors(400, 403)},
     )
     def post(self, request: Request) -> Response:
         body = json_body(request)
         name, symbols = _checked(body, "name", str), _checked(body, "symbols", list)
         created = services.watchlist_create(owner=request.user, name=name, symbols=symbols or [])
-        return Response(watchlist_dict(created), status=status.HTTP_201_CREATED)
+        return Response(shapes.WATCHLIST.dump(created), status=status.HTTP_201_CREATED)
 
 
 class WatchlistDetailView(OwnerOnly):
@@ -133,7 +91,7 @@ class WatchlistDetailView(OwnerOnly):
 
     @extend_schema(responses={200: WatchlistSerializer, **documented_errors(403, 404)})
     def get(self, request: Request, watchlist_id: int) -> Response:
-        return Response(watchlist_dict(self._get(request, watchlist_id)))
+        return Response(shapes.WATCHLIST.dump(self._get(request, watchlist_id)))
 
     @extend_schema(
         request=WatchlistUpdateSerializer,
@@ -145,7 +103,7 @@ class WatchlistDetailView(OwnerOnly):
         body = json_body(request)
         name, symbols = _checked(body, "name", str), _checked(body, "symbols", list)
         updated = services.watchlist_update(watchlist=watchlist, name=name, symbols=symbols)
-        return Response(watchlist_dict(updated))
+        return Response(shapes.WATCHLIST.dump(updated))
 
     @extend_schema(responses={204: None, **documented_errors(403, 404)})
     def delete(self, request: Request, watchlist_id: int) -> Response:
@@ -157,10 +115,11 @@ class AlertListView(OwnerOnly):
     @extend_schema(responses={200: AlertSerializer(many=True), **documented_errors(403)})
     def get(self, request: Request) -> Response:
         """Your alerts with their history (newest firings first)."""
-        return Response([alert_dict(a) for a in selectors.alert_list(user=request.user)])
+        return Response([shapes.ALERT.dump(a) for a in selectors.alert_list(user=request.user)])
 
     @extend_schema(
-        request=AlertSerializer, responses={201: AlertSerializer, **documented_errors(400, 403)}
+        request=AlertRequestSerializer,
+        responses={201: AlertSerializer, **documented_errors(400, 403)},
     )
     def post(self, request: Request) -> Response:
         """A price alert: `above`/`below` a level, or `move_up`/`move_down` by `value` %
@@ -172,7 +131,7 @@ class AlertListView(OwnerOnly):
         created = services.alert_create(
             owner=request.user, symbol=symbol, condition=condition, value=value, note=note
         )
-        return Response(alert_dict(created), status=status.HTTP_201_CREATED)
+        return Response(shapes.ALERT.dump(created), status=status.HTTP_201_CREATED)
 
 
 class AlertDetailView(OwnerOnly):
@@ -184,7 +143,7 @@ class AlertDetailView(OwnerOnly):
 
     @extend_schema(responses={200: AlertSerializer, **documented_errors(403, 404)})
     def get(self, request: Request, alert_id: int) -> Response:
-        return Response(alert_dict(self._get(request, alert_id)))
+        return Response(shapes.ALERT.dump(self._get(request, alert_id)))
 
     @extend_schema(
         request=AlertUpdateSerializer,
@@ -198,7 +157,7 @@ class AlertDetailView(OwnerOnly):
         updated = services.alert_update(
             alert=alert, condition=condition, value=value, active=active, note=note
         )
-        return Response(alert_dict(updated))
+        return Response(shapes.ALERT.dump(updated))
 
     @extend_schema(responses={204: None, **documented_errors(403, 404)})
     def delete(self, request: Request, alert_id: int) -> Response:

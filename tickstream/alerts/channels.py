@@ -14,7 +14,7 @@ RECENT = 20
 def alerts_snapshot(user: Any, ref: ChannelRef) -> dict[str, Any]:
     """The user's latest firings, newest first."""
     from tickstream.alerts.models import AlertFiring
-    from tickstream.alerts.services import alert_message
+    from tickstream.alerts.shapes import alert_message
 
     firings = (
         AlertFiring.objects.filter(alert__owner=user)

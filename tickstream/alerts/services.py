@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -14,10 +14,9 @@ from django.db.models import F
 
 from tickstream.alerts.core.book import Change, Condition
 from tickstream.alerts.models import Alert, AlertFiring, Watchlist, WatchlistItem
+from tickstream.alerts.shapes import alert_message
 from tickstream.common.core import edge
 from tickstream.common.core.errors import CodedError
-from tickstream.market.core.messages import decimal_str
-from tickstream.market.core.ticks import datetime_to_iso
 from tickstream.market.selectors import instrument_by_symbol, instruments_by_symbol
 from tickstream.stream.notices import notify
 from tickstream.stream.publish import publish
@@ -209,30 +208,6 @@ def _tell_evaluator(alert_id: int) -> None:
     """Hand the alert to the evaluator once this transaction commits, so it is checked
     from the next trade on (its poll, every ALERTS_REFRESH_S, is the safety net)."""
     notify(EVALUATOR_NOTICES, {"type": "alerts.alert", "id": alert_id})
-
-
-def _level_shown(alert: Alert, level: Decimal) -> Decimal:
-    """The level as people read it: a move alert's level (derived from the session open:
-    `2720.294946`) at the instrument's price step; a level the user gave, as given."""
-    if not Condition(alert.condition).relative:
-        return level
-    return level.quantize(alert.instrument.tick_size.normalize(), rounding=ROUND_HALF_EVEN)
-
-
-def alert_message(alert: Alert, firing: AlertFiring) -> dict[str, Any]:
-    """What the owner's `alerts` channel receives when an alert fires."""
-    return {
-        "event": "alert_triggered",
-        "alert": alert.pk,
-        "symbol": alert.instrument.symbol,
-        "condition": alert.condition,
-        "value": decimal_str(alert.value),
-        "level": decimal_str(_level_shown(alert, firing.level)),
-        "price": decimal_str(firing.price),
-        "reference": None if firing.reference is None else decimal_str(firing.reference),
-        "note": alert.note,
-        "time": datetime_to_iso(firing.fired_at),
-    }
 
 
 @transaction.atomic

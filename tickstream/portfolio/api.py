@@ -33,7 +33,7 @@ from tickstream.common.core.edge import text
 from tickstream.market.core.messages import decimal_str
 from tickstream.market.core.ticks import datetime_to_iso
 from tickstream.market.selectors import quote_currencies
-from tickstream.portfolio import selectors, services
+from tickstream.portfolio import selectors, services, shapes
 from tickstream.portfolio.core import brokers, csvfile
 from tickstream.portfolio.core.costbasis import Kind, Method
 from tickstream.portfolio.core.records import Record, record
@@ -45,15 +45,14 @@ MAX_CSV_BYTES = 2 * 1024 * 1024
 # --- shapes, for the schema ---
 
 
-class PortfolioSerializer(serializers.Serializer[Any]):
-    id = serializers.IntegerField(read_only=True)
+class PortfolioRequestSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=100)
     currency = serializers.ChoiceField(choices=sorted(services.CURRENCIES), default="USD")
     method = serializers.ChoiceField(choices=[m.value for m in Method], default="fifo")
-    revision = serializers.IntegerField(
-        read_only=True, help_text="one more on every change of its transactions or method"
-    )
-    created_at = serializers.DateTimeField(read_only=True)
+
+
+PortfolioSerializer = shapes.PORTFOLIO.serializer
+TransactionSerializer = shapes.TRANSACTION.serializer
 
 
 class PortfolioUpdateSerializer(serializers.Serializer[Any]):
@@ -68,8 +67,7 @@ class IsoTimeField(serializers.Field):  # type: ignore[type-arg]
     """A time as ISO 8601 text (a date alone is midnight UTC); checked by the core."""
 
 
-class TransactionSerializer(serializers.Serializer[Any]):
-    id = serializers.IntegerField(read_only=True)
+class TransactionRequestSerializer(serializers.Serializer[Any]):
     kind = serializers.ChoiceField(choices=[k.value for k in Kind])
     symbol = serializers.CharField(required=False, allow_blank=True, help_text="trades only")
     quantity = NumberField(help_text="shares; a split's ratio; a cash amount")
@@ -200,23 +198,6 @@ def _record(data: dict[str, Any]) -> Record:
     return record(data, datetime.now(UTC))
 
 
-def portfolio_dict(p: Portfolio) -> dict[str, Any]:
-    return {**selectors.portfolio_header(p), "created_at": datetime_to_iso(p.created_at)}
-
-
-def transaction_dict(t: Transaction) -> dict[str, Any]:
-    return {
-        "id": t.pk,
-        "kind": t.kind,
-        "symbol": t.instrument.symbol if t.instrument_id else "",
-        "quantity": decimal_str(t.quantity),
-        "price": decimal_str(t.price),
-        "fee": decimal_str(t.fee),
-        "time": datetime_to_iso(t.time),
-        "note": t.note,
-    }
-
-
 # --- endpoints ---
 
 
@@ -224,10 +205,12 @@ class PortfolioListView(OwnerOnly):
     @extend_schema(responses={200: PortfolioSerializer(many=True), **documented_errors(403)})
     def get(self, request: Request) -> Response:
         """Your portfolios."""
-        return Response([portfolio_dict(p) for p in selectors.portfolio_list(user=request.user)])
+        return Response(
+            [shapes.PORTFOLIO.dump(p) for p in selectors.portfolio_list(user=request.user)]
+        )
 
     @extend_schema(
-        request=PortfolioSerializer,
+        request=PortfolioRequestSerializer,
         responses={201: PortfolioSerializer, **documented_errors(400, 403)},
     )
     def post(self, request: Request) -> Response:
@@ -238,13 +221,13 @@ class PortfolioListView(OwnerOnly):
         created = services.portfolio_create(
             owner=request.user, name=name or "", method=method or "", currency=currency or ""
         )
-        return Response(portfolio_dict(created), status=status.HTTP_201_CREATED)
+        return Response(shapes.PORTFOLIO.dump(created), status=status.HTTP_201_CREATED)
 
 
 class PortfolioDetailView(OwnerOnly):
     @extend_schema(responses={200: PortfolioSerializer, **documented_errors(403, 404)})
     def get(self, request: Request, portfolio_id: int) -> Response:
-        return Response(portfolio_dict(_portfolio(request, portfolio_id)))
+        return Response(shapes.PORTFOLIO.dump(_portfolio(request, portfolio_id)))
 
     @extend_schema(
         request=PortfolioUpdateSerializer,
@@ -256,7 +239,7 @@ class PortfolioDetailView(OwnerOnly):
         body = json_body(request)
         name, method = _text(body, "name"), _text(body, "method")
         updated = services.portfolio_update(portfolio=portfolio, name=name, method=method)
-        return Response(portfolio_dict(updated))
+        return Response(shapes.PORTFOLIO.dump(updated))
 
     @extend_schema(responses={204: None, **documented_errors(403, 404)})
     def delete(self, request: Request, portfolio_id: int) -> Response:
@@ -316,7 +299,7 @@ class TransactionListView(OwnerOnly):
             newest_first=newest_first,
             after=query.validated_data.get("after"),
         )
-        response = Response([transaction_dict(t) for t in rows])
+        response = Response([shapes.TRANSACTION.dump(t) for t in rows])
         if more is not None:
             params = request.query_params.copy()
             params["after"] = _cursor(more)
@@ -325,7 +308,7 @@ class TransactionListView(OwnerOnly):
         return response
 
     @extend_schema(
-        request=TransactionSerializer,
+        request=TransactionRequestSerializer,
         responses={201: TransactionSerializer, **documented_errors(400, 403, 404)},
     )
     def post(self, request: Request, portfolio_id: int) -> Response:
@@ -334,7 +317,7 @@ class TransactionListView(OwnerOnly):
         portfolio = _portfolio(request, portfolio_id)
         checked = _record(json_body(request))
         row = services.transaction_add(portfolio=portfolio, record=checked)
-        return Response(transaction_dict(row), status=status.HTTP_201_CREATED)
+        return Response(shapes.TRANSACTION.dump(row), status=status.HTTP_201_CREATED)
 
 
 class TransactionDetailView(OwnerOnly):
@@ -347,10 +330,10 @@ class TransactionDetailView(OwnerOnly):
 
     @extend_schema(responses={200: TransactionSerializer, **documented_errors(403, 404)})
     def get(self, request: Request, portfolio_id: int, transaction_id: int) -> Response:
-        return Response(transaction_dict(self._row(request, portfolio_id, transaction_id)))
+        return Response(shapes.TRANSACTION.dump(self._row(request, portfolio_id, transaction_id)))
 
     @extend_schema(
-        request=TransactionSerializer,
+        request=TransactionRequestSerializer,
         responses={200: TransactionSerializer, **documented_errors(400, 403, 404)},
     )
     def put(self, request: Request, portfolio_id: int, transaction_id: int) -> Response:
@@ -358,7 +341,7 @@ class TransactionDetailView(OwnerOnly):
         row = self._row(request, portfolio_id, transaction_id)
         checked = _record(json_body(request))
         updated = services.transaction_update(transaction_row=row, record=checked)
-        return Response(transaction_dict(updated))
+        return Response(shapes.TRANSACTION.dump(updated))
 
     @extend_schema(responses={204: None, **documented_errors(400, 403, 404)})
     def delete(self, request: Request, portfolio_id: int, transaction_id: int) -> Response:

@@ -22,23 +22,17 @@ from tickstream.common.api import (
 )
 from tickstream.common.core.edge import amount
 from tickstream.portfolio.models import Portfolio
-from tickstream.trading import selectors, services
+from tickstream.trading import selectors, services, shapes
 from tickstream.trading.core.orders import OrderType, Side, Status, TimeInForce
 from tickstream.trading.models import Order
 
 STATUSES = ["open", *(s.value for s in Status)]
 
 
-class BalanceSerializer(serializers.Serializer[Any]):
-    currency = serializers.CharField(help_text="cash (USD) or an asset by its base: BTC, AAPL")
-    available = serializers.CharField()
-    reserved = serializers.CharField(help_text="held by open orders")
-
-
 class AccountSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     portfolio = serializers.IntegerField(allow_null=True, help_text="fills are recorded there")
-    balances = BalanceSerializer(many=True)
+    balances = shapes.BALANCE.serializer(many=True)
     open_orders = serializers.IntegerField()
     engine = serializers.ChoiceField(choices=["running", "unavailable"])
 
@@ -52,8 +46,9 @@ class TransferSerializer(serializers.Serializer[Any]):
     currency = serializers.CharField(required=False, default="USD")
 
 
-class OrderSerializer(serializers.Serializer[Any]):
-    id = serializers.IntegerField(read_only=True)
+class OrderRequestSerializer(serializers.Serializer[Any]):
+    """What an order is placed with (the pure core checks it: `core/requests.py`)."""
+
     symbol = serializers.CharField()
     side = serializers.ChoiceField(choices=[s.value for s in Side])
     type = serializers.ChoiceField(choices=[t.value for t in OrderType])
@@ -66,30 +61,11 @@ class OrderSerializer(serializers.Serializer[Any]):
     client_order_id = serializers.CharField(
         required=False, max_length=64, help_text="the same id again returns the first order"
     )
-    status = serializers.ChoiceField(choices=[s.value for s in Status], read_only=True)
-    reason = serializers.CharField(read_only=True, allow_null=True)
-    filled = serializers.CharField(read_only=True)
-    average_price = serializers.CharField(read_only=True, allow_null=True)
-    fees = serializers.CharField(read_only=True)
-    reserved = serializers.CharField(read_only=True, help_text="funds it still holds")
-    triggered = serializers.BooleanField(read_only=True)
-    expires_at = serializers.DateTimeField(read_only=True, allow_null=True)
-    created_at = serializers.DateTimeField(read_only=True)
-    updated_at = serializers.DateTimeField(read_only=True)
 
 
-class FillSerializer(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
-    order = serializers.IntegerField()
-    symbol = serializers.CharField()
-    side = serializers.CharField()
-    price = serializers.CharField()
-    quantity = serializers.CharField()
-    fee = serializers.CharField()
-    fee_currency = serializers.CharField()
-    liquidity = serializers.ChoiceField(choices=["maker", "taker"])
-    trade = serializers.CharField(help_text="the market trade that filled it")
-    time = serializers.DateTimeField()
+OrderSerializer = shapes.ORDER.serializer
+FillSerializer = shapes.FILL.serializer
+BalanceSerializer = shapes.BALANCE.serializer
 
 
 class OwnerOnly(common_api.OwnerOnly):
@@ -159,7 +135,7 @@ class TransferView(OwnerOnly):
         balance = services.transfer_make(
             account=self.account(request), amount=self.sign * value, currency=currency
         )
-        return Response(selectors.balance_data(balance), status=status.HTTP_201_CREATED)
+        return Response(shapes.BALANCE.dump(balance), status=status.HTTP_201_CREATED)
 
 
 class DepositView(TransferView):
@@ -185,10 +161,10 @@ class OrderListView(OwnerOnly):
         if wanted is not None and wanted not in STATUSES:
             raise ApiError("bad_status", f"status must be one of {', '.join(STATUSES)}")
         orders = selectors.order_list(account=self.account(request), status=wanted)[:500]
-        return Response([selectors.order_data(o) for o in orders])
+        return Response([shapes.ORDER.dump(o) for o in orders])
 
     @extend_schema(
-        request=OrderSerializer,
+        request=OrderRequestSerializer,
         responses={
             201: OrderSerializer,
             200: OrderSerializer,
@@ -202,7 +178,7 @@ class OrderListView(OwnerOnly):
         (200) and places nothing."""
         placed = services.order_place_from(user=request.user, data=json_body(request))
         code = status.HTTP_201_CREATED if placed.created else status.HTTP_200_OK
-        return Response(selectors.order_data(placed.order), status=code)
+        return Response(shapes.ORDER.dump(placed.order), status=code)
 
 
 class OrderDetailView(OwnerOnly):
@@ -214,7 +190,7 @@ class OrderDetailView(OwnerOnly):
 
     @extend_schema(responses={200: OrderSerializer, **documented_errors(403, 404)})
     def get(self, request: Request, order_id: int) -> Response:
-        return Response(selectors.order_data(self._get(request, order_id)))
+        return Response(shapes.ORDER.dump(self._get(request, order_id)))
 
     @extend_schema(responses={200: OrderSerializer, **documented_errors(403, 404, 409)})
     def delete(self, request: Request, order_id: int) -> Response:
@@ -222,7 +198,7 @@ class OrderDetailView(OwnerOnly):
         ended)."""
         order = self._get(request, order_id)
         cancelled = services.order_cancel(order=order)
-        return Response(selectors.order_data(cancelled))
+        return Response(shapes.ORDER.dump(cancelled))
 
 
 class FillListView(OwnerOnly):
@@ -236,4 +212,4 @@ class FillListView(OwnerOnly):
         if not raw.isdigit() or len(raw) > 3 or not 1 <= int(raw) <= 500:
             raise ApiError("bad_limit", "limit must be a whole number from 1 to 500")
         fills = selectors.fill_list(account=self.account(request), limit=int(raw))
-        return Response([selectors.fill_data(f) for f in fills])
+        return Response([shapes.FILL.dump(f) for f in fills])

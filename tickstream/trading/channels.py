@@ -31,14 +31,14 @@ def _signed_in(user: Any) -> None:
 
 
 def _place(user: Any, frame: dict[str, Any]) -> dict[str, Any]:
-    from tickstream.trading import selectors, services
+    from tickstream.trading import services, shapes
 
     placed = services.order_place_from(user=user, data=frame.get("order"))
-    return {"order": selectors.order_data(placed.order), "created": placed.created}
+    return {"order": shapes.ORDER.dump(placed.order), "created": placed.created}
 
 
 def _cancel(user: Any, frame: dict[str, Any]) -> dict[str, Any]:
-    from tickstream.trading import selectors, services
+    from tickstream.trading import selectors, services, shapes
 
     order_id = frame.get("order_id")
     if isinstance(order_id, bool) or not isinstance(order_id, int):
@@ -47,7 +47,7 @@ def _cancel(user: Any, frame: dict[str, Any]) -> dict[str, Any]:
     if order is None:
         raise OperationError("not_found", f"no order {order_id} of yours")
     cancelled = services.order_cancel(order=order)
-    return {"order": selectors.order_data(cancelled)}
+    return {"order": shapes.ORDER.dump(cancelled)}
 
 
 async def place_operation(user: Any, frame: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from tickstream.market.models import Instrument, Quote
 from tickstream.trading.core.matching import Market, Rules
 from tickstream.trading.core.orders import OPEN
 from tickstream.trading.models import Balance, EngineBeat, Fill, Order, TradingAccount
+from tickstream.trading.shapes import BALANCE, FILL, ORDER
 
 OPEN_STATUSES = [s.value for s in OPEN]
 RECENT_FILLS = 50
@@ -108,61 +109,12 @@ def _dec(value: Decimal | None) -> str | None:
     return None if value is None else decimal_str(value)
 
 
-def balance_data(b: Balance) -> dict[str, Any]:
-    return {
-        "currency": b.currency,
-        "available": decimal_str(b.available),
-        "reserved": decimal_str(b.reserved),
-    }
-
-
 def balance_list(account: TradingAccount) -> list[dict[str, Any]]:
     """Cash first (the quote currencies), then assets by name; empty assets left out."""
     rows = [b for b in account.balances.all() if b.available or b.reserved or b.currency == "USD"]
     if not any(b.currency == "USD" for b in rows):
         rows.append(Balance(currency="USD"))  # cash is always shown, even before a deposit
-    return [balance_data(b) for b in sorted(rows, key=lambda b: (b.currency != "USD", b.currency))]
-
-
-def order_data(o: Order) -> dict[str, Any]:
-    average = o.notional / o.filled if o.filled else None
-    return {
-        "id": o.pk,
-        "client_order_id": o.client_order_id or None,
-        "symbol": o.instrument.symbol,
-        "side": o.side,
-        "type": o.type,
-        "quantity": _dec(o.quantity),
-        "price": _dec(o.price),
-        "stop_price": _dec(o.stop_price),
-        "time_in_force": o.time_in_force,
-        "status": o.status,
-        "reason": o.reason or None,
-        "filled": _dec(o.filled),
-        "average_price": None if average is None else _dec(average.quantize(Decimal("1e-10"))),
-        "fees": _dec(o.fees),
-        "reserved": _dec(o.held),
-        "triggered": o.triggered,
-        "expires_at": _iso(o.expires_at),
-        "created_at": _iso(o.created_at),
-        "updated_at": _iso(o.updated_at),
-    }
-
-
-def fill_data(f: Fill) -> dict[str, Any]:
-    return {
-        "id": f.pk,
-        "order": f.order_id,
-        "symbol": f.order.instrument.symbol,
-        "side": f.order.side,
-        "price": _dec(f.price),
-        "quantity": _dec(f.quantity),
-        "fee": _dec(f.fee),
-        "fee_currency": f.fee_currency,
-        "liquidity": f.liquidity,
-        "trade": f.trade,
-        "time": _iso(f.time),
-    }
+    return [BALANCE.dump(b) for b in sorted(rows, key=lambda b: (b.currency != "USD", b.currency))]
 
 
 def account_data(account: TradingAccount) -> dict[str, Any]:
@@ -181,8 +133,8 @@ def orders_snapshot(account: TradingAccount | None) -> dict[str, Any]:
         return {"balances": [], "orders": [], "fills": []}
     return {
         "balances": balance_list(account),
-        "orders": [order_data(o) for o in order_list(account=account, status="open")],
-        "fills": [fill_data(f) for f in fill_list(account=account, limit=20)],
+        "orders": [ORDER.dump(o) for o in order_list(account=account, status="open")],
+        "fills": [FILL.dump(f) for f in fill_list(account=account, limit=20)],
     }
 
 

@@ -36,7 +36,7 @@ from tickstream.portfolio.models import Portfolio
 from tickstream.portfolio.services import PortfolioError, transaction_add
 from tickstream.stream.notices import notify
 from tickstream.stream.publish import publish
-from tickstream.trading import selectors
+from tickstream.trading import selectors, shapes
 from tickstream.trading.core import matching
 from tickstream.trading.core import orders as core
 from tickstream.trading.core.events import Liquidity, OrderFilled
@@ -292,7 +292,7 @@ def _place_locked(
         held=amount,
         expires_at=expires,
     )
-    _publish(account, "order", order=selectors.order_data(order))
+    _publish(account, "order", order=shapes.ORDER.dump(order))
     _tell_engine(order)
     return Placed(order, created=True)
 
@@ -351,7 +351,7 @@ def order_cancel(*, order: Order) -> Order:
     account = order.account
     balances = _balances_locked(account, {order.held_currency})
     _close(order, core.Status.CANCELLED, "cancelled by its owner", balances)
-    _publish(account, "order", order=selectors.order_data(order))
+    _publish(account, "order", order=shapes.ORDER.dump(order))
     _tell_engine(order)
     return order
 
@@ -463,7 +463,7 @@ def _fill_locked(version: int, filled: OrderFilled) -> bool:
             f"paper order {order.pk}",
         ),
     )
-    _publish(account, "fill", order=selectors.order_data(order), fill=selectors.fill_data(row))
+    _publish(account, "fill", order=shapes.ORDER.dump(order), fill=shapes.FILL.dump(row))
     return True
 
 
@@ -476,7 +476,7 @@ def order_close_record(*, order_id: int, version: int, status: core.Status, reas
         return False
     balances = _balances_locked(order.account, {order.held_currency})
     _close(order, status, reason, balances)
-    _publish(order.account, "order", order=selectors.order_data(order))
+    _publish(order.account, "order", order=shapes.ORDER.dump(order))
     return True
 
 
@@ -489,7 +489,7 @@ def order_trigger_record(*, order_id: int, version: int) -> bool:
     order.triggered = True
     order.version += 1
     order.save(update_fields=["triggered", "version", "updated_at"])
-    _publish(order.account, "order", order=selectors.order_data(order))
+    _publish(order.account, "order", order=shapes.ORDER.dump(order))
     return True
 
 

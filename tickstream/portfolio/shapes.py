@@ -1,0 +1,43 @@
+"""What portfolios and their transactions are sent as, once for REST and the OpenAPI
+schema (`common/shapes.py`)."""
+
+from __future__ import annotations
+
+from tickstream.common.shapes import Out, Shape
+from tickstream.market.core.messages import decimal_str
+from tickstream.market.core.ticks import datetime_to_iso
+from tickstream.portfolio.core.costbasis import Kind, Method
+
+KINDS = [k.value for k in Kind]  # one enum in the schema (settings.ENUM_NAME_OVERRIDES)
+
+PORTFOLIO = Shape(
+    "Portfolio",
+    {
+        "id": Out(lambda p: p.pk, "int"),
+        "name": Out(lambda p: p.name),
+        "currency": Out(lambda p: p.currency),
+        "method": Out(lambda p: p.method, "choice", choices=tuple(m.value for m in Method)),
+        "revision": Out(
+            lambda p: p.revision,
+            "int",
+            help="one more on every change of its transactions or method",
+        ),
+        "created_at": Out(lambda p: datetime_to_iso(p.created_at), "time"),
+    },
+)
+
+TRANSACTION = Shape(
+    "Transaction",
+    {
+        "id": Out(lambda t: t.pk, "int"),
+        "kind": Out(lambda t: t.kind, "choice", choices=tuple(KINDS)),
+        "symbol": Out(lambda t: t.instrument.symbol if t.instrument_id else "", help="trades only"),
+        "quantity": Out(
+            lambda t: decimal_str(t.quantity), "decimal", help="shares; a split's ratio; cash"
+        ),
+        "price": Out(lambda t: decimal_str(t.price), "decimal", help="per share"),
+        "fee": Out(lambda t: decimal_str(t.fee), "decimal"),
+        "time": Out(lambda t: datetime_to_iso(t.time), "time"),
+        "note": Out(lambda t: t.note),
+    },
+)
