@@ -52,3 +52,10 @@ def test_a_shape_writes_its_fields_in_order_and_types_its_lists() -> None:
     }
     fields = outer.serializer().fields
     assert list(fields) == ["b", "a", "t"] and all(f.read_only for f in fields.values())
+
+
+def test_an_order_is_documented_with_the_fields_the_core_reads() -> None:
+    from tickstream.trading.api import OrderRequestSerializer
+    from tickstream.trading.core.requests import FIELDS
+
+    assert set(OrderRequestSerializer().fields) == FIELDS

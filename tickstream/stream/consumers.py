@@ -396,7 +396,7 @@ class StreamConsumer(HubConsumer):
         # A conflated value is whole: a resume gets it afresh (its numbers are this
         # process's own, and may mean nothing here); so does one this process's history
         # cannot bring up to date.
-        if since is None or kind.conflate or not hub.core.published_covers(group, since):
+        if since is None or kind.conflate or not hub.published_covers(group, since):
             return await self._published_snapshot(kind, ref, group, since) or missed
         return missed
 
@@ -439,7 +439,7 @@ class StreamConsumer(HubConsumer):
         subscriber, or a resuming one this process cannot bring up to date (`reset`)."""
         if kind.snapshot is None:
             return []
-        seq = self.hub.core.published_seq(group)
+        seq = self.hub.published_seq(group)
         data = await database_sync_to_async(kind.snapshot)(self.scope.get("user"), ref)
         first = {"type": "snapshot", "channel": ref.name, "epoch": 0, "seq": seq}
         return [first | {"reset": since is not None, "data": data}]

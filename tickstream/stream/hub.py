@@ -326,6 +326,15 @@ class Hub:
             return
         self.core.follow(key, view, announce=announce)
 
+    def published_covers(self, key: str, since: int) -> bool:
+        """Whether this process's history of a published group holds every event past
+        `since` (a resume it can serve)."""
+        return self.core.published_covers(key, since)
+
+    def published_seq(self, key: str) -> int:
+        """The seq of the last event this process published on a group."""
+        return self.core.published_seq(key)
+
     async def unsubscribe(
         self, conn: Subscriber, ref: ChannelRef, group: str | None = None
     ) -> None:

@@ -5,7 +5,7 @@ Steps and minimums depend on the instrument and are checked by `matching.check_o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any
 
@@ -13,10 +13,6 @@ from tickstream.common.core.edge import MAX_AMOUNT, MAX_PRICE, FieldError, amoun
 from tickstream.trading.core.orders import OrderType, Side, TimeInForce
 
 MAX_CLIENT_ORDER_ID = 64
-FIELDS = frozenset(
-    {"symbol", "side", "type", "quantity", "price", "stop_price", "time_in_force",
-     "client_order_id"}
-)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +25,9 @@ class OrderRequest:
     stop_price: Decimal | None
     time_in_force: TimeInForce
     client_order_id: str
+
+
+FIELDS = frozenset(f.name for f in fields(OrderRequest))  # every field an order is sent with
 
 
 def _choice(data: dict[str, Any], field: str, kind: Any, default: str | None = None) -> Any:
