@@ -4,8 +4,6 @@ the process's memory does not hold it (as on another web process)."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from channels.db import database_sync_to_async
 from django.db import transaction
@@ -55,9 +53,8 @@ async def test_a_resume_is_served_from_the_log_when_memory_lacks_it(market: Mark
     got = await request(ws, {"op": "subscribe", "id": 1, "channels": ["orders"]})
     start = got[1]["seq"]
     await ws.disconnect()
-    for n in range(3):
+    for n in range(3):  # (sent to the broker on commit, before `publish` returns)
         await database_sync_to_async(publish)("orders", {"n": n}, user=user)
-    await asyncio.sleep(0.1)
     hub = await get_hub()
     # As if this were another process: nothing in memory.
     hub.core.published = Published(hub.core.stats)
