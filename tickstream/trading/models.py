@@ -10,6 +10,7 @@ from django.db import models
 
 from tickstream.fields import ExactDecimalField
 from tickstream.market.models import PRICE, QUANTITY, Instrument
+from tickstream.trading.core.events import Liquidity
 from tickstream.trading.core.orders import OrderType, Side, Status, TimeInForce
 
 AMOUNT = QUANTITY  # balances, reservations, notional: up to 10^22 with ten decimals
@@ -139,7 +140,7 @@ class Fill(models.Model):
     quantity = ExactDecimalField(**QUANTITY)
     fee = ExactDecimalField(**AMOUNT)
     fee_currency = models.CharField(max_length=32)
-    liquidity = models.CharField(max_length=5, choices=[("maker", "maker"), ("taker", "taker")])
+    liquidity = models.CharField(max_length=5, choices=_choices(Liquidity))
     trade = models.CharField(max_length=96, help_text="the market trade that caused it")
     time = models.DateTimeField()
 
