@@ -10,7 +10,7 @@ import pytest
 
 from tests.stream.conftest import Market, connect, frames, request
 from tests.support import trades_problems
-from tickstream.stream.core.fanout import MAX_TRADES_PER_FLUSH
+from tickstream.stream.core.views import MAX_TRADES_PER_FLUSH
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -25,7 +25,7 @@ def check_v1(messages: list[dict[str, Any]], seen: set[str]) -> None:
 
 async def test_v1_traffic_matches_the_schemas(market: Market, monkeypatch: Any) -> None:
     from tickstream.stream import registry
-    from tickstream.stream.core import fanout
+    from tickstream.stream.core import views
     from tickstream.stream.hub import get_hub
 
     async def echo(user: Any, frame: dict[str, Any]) -> Any:
@@ -55,7 +55,7 @@ async def test_v1_traffic_matches_the_schemas(market: Market, monkeypatch: Any) 
     check_v1(await request(ws, {"op": "unsubscribe", "id": 6, "channels": ["ticker:AAPL"]}), seen)
     hub = await get_hub()
     hub.beat()
-    monkeypatch.setattr(fanout, "MAX_TRADES_PER_FLUSH", 2)  # force a gap notice
+    monkeypatch.setattr(views, "MAX_TRADES_PER_FLUSH", 2)  # force a gap notice
     for _ in range(6):
         market.trade("AAPL", "231", step=0.01)
     await market.settle()

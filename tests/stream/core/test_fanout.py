@@ -18,7 +18,7 @@ from tickstream.market.core.engine import MarketEngine
 from tickstream.market.core.instruments import InstrumentKind, InstrumentSpec
 from tickstream.market.core.ticks import NS_PER_S, Tick
 from tickstream.market.pipeline import Pipeline
-from tickstream.stream.core import fanout
+from tickstream.stream.core import views
 from tickstream.stream.core.fanout import HIGH_WATER, FanOut
 from tickstream.stream.core.protocol import ChannelKind, ChannelRef
 
@@ -136,7 +136,7 @@ def test_state_channels_are_conflated_to_the_latest_value() -> None:
 def test_trades_past_the_bound_of_a_flush_are_named_in_a_gap_after_the_ones_sent(
     monkeypatch: Any,
 ) -> None:
-    monkeypatch.setattr(fanout, "MAX_TRADES_PER_FLUSH", 3)
+    monkeypatch.setattr(views, "MAX_TRADES_PER_FLUSH", 3)
     market, core, conn = Market(), FanOut(), Conn()
     subscribe(core, market, conn, TRADES)
     for _ in range(8):
@@ -337,5 +337,5 @@ def test_a_burst_past_the_bound_of_a_flush_names_the_rest_in_one_gap() -> None:
     flush(core)
     updates = [m["seq"] for m in conn.messages if m["type"] == "update"]
     gaps = [(m["from"], m["to"]) for m in conn.messages if m["type"] == "gap"]
-    assert updates == list(range(1, fanout.MAX_TRADES_PER_FLUSH + 1))
-    assert gaps == [(fanout.MAX_TRADES_PER_FLUSH + 1, 300)]
+    assert updates == list(range(1, views.MAX_TRADES_PER_FLUSH + 1))
+    assert gaps == [(views.MAX_TRADES_PER_FLUSH + 1, 300)]

@@ -2,20 +2,19 @@
 families, each a module that decides and returns what it wants done.
 
 - `views.py`, the market family: one `SymbolView` per symbol carried (latest state, short
-  histories for resume) and how it reads in protocol v1;
+  histories for resume), how it reads in protocol v1, and what each market channel took
+  since the last flush (`MarketChannels`);
 - `published.py`, channels fed by `publish`: numbering, history for resume, conflation;
 - `sequenced.py`, groups numbered by the event log, applied in order (`Sequencer`);
 - `derived.py`, values an app derives from market quotes (`DerivedValues`).
 
-The fan-out keeps the subscriptions and what each flush sends where: conflation (state
-channels send their latest value per flush, so a skipped `seq` between two updates is not a
-loss); trades one by one up to a bound per flush, then a `gap` notice naming the missed
-seqs; slow connections (one over the high-water mark gets nothing more until it drains,
-then one catch-up per channel). It takes broker messages (`on_tick`, `on_publish`),
-subscriptions (`add`, `remove`) and snapshots (`load`); every call that has something for
-its driver (`stream/hub.py`) returns one `Effects`: the frames to write, and the views to
-load, symbols and groups to leave and gaps to fill. The driver never reads the core's
-lists.
+The fan-out keeps the subscriptions and what each flush sends where, once per wire format
+and channel: slow connections (one over the high-water mark gets nothing more until it
+drains, then one catch-up per channel) and what a new subscriber's snapshot already held.
+It takes broker messages (`on_tick`, `on_publish`), subscriptions (`add`, `remove`) and
+snapshots (`load`); every call that has something for its driver (`stream/hub.py`)
+returns one `Effects`: the frames to write, and the views to load, symbols and groups to
+leave and gaps to fill. The driver never reads the core's lists.
 """
 
 from __future__ import annotations
@@ -24,12 +23,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from tickstream.stream.core.derived import Derived, DerivedValues
-from tickstream.stream.core.protocol import ChannelKind, ChannelRef, encode
+from tickstream.stream.core.protocol import ChannelRef, encode
 from tickstream.stream.core.published import Published
 from tickstream.stream.core.sequenced import Sequencer
 from tickstream.stream.core.views import (
     Connection,
     Encoder,
+    MarketChannels,
     Message,
     SymbolView,
     frame_of,
@@ -37,12 +37,9 @@ from tickstream.stream.core.views import (
     update_of,
     v1_since,
     v1_snapshot,
-    v1_state,
 )
 
-MAX_TRADES_PER_FLUSH = 200
 HIGH_WATER = 8  # frames queued for a connection before it is treated as slow
-MAX_WAITING = 10_000  # ticks held for a symbol while its snapshot is awaited
 
 
 class Effects(list[tuple[Connection, bytes]]):
@@ -80,16 +77,9 @@ class FanOut:
 
     def __init__(self, formats: dict[str, Encoder] | None = None) -> None:
         self.formats: dict[str, Encoder] = formats if formats is not None else {}
-        self.views: dict[str, SymbolView] = {}
         self.subscribers: dict[str, set[Connection]] = {}
         self.refs: dict[str, ChannelRef] = {}
-        self.by_symbol: dict[str, set[str]] = {}
         self.slow: dict[Connection, dict[str, int]] = {}
-        self._dirty: dict[str, None] = {}
-        self._trades: dict[str, list[tuple[int, Message]]] = {}
-        self._gaps: dict[str, list[int]] = {}
-        self._closed: dict[str, list[Message]] = {}
-        self._sent_seq: dict[str, int] = {}
         # Per connection, channels it has just been given a snapshot of, with the snapshot's
         # seq: the next flush leaves out what that snapshot already held.
         self._joined: dict[Connection, dict[str, int]] = {}
@@ -106,9 +96,14 @@ class FanOut:
             "reordered": 0,
             "published_gaps": 0,
         }
+        self.market = MarketChannels(self.stats, self.formats)
         self.derived = DerivedValues()
         self.sequencer = Sequencer(self.stats)
         self.published = Published(self.stats)
+
+    @property
+    def views(self) -> dict[str, SymbolView]:
+        return self.market.views
 
     # --- what the driver may ask ---
 
@@ -149,7 +144,7 @@ class FanOut:
         return False
 
     def _followed(self, symbol: str) -> bool:
-        return bool(self.by_symbol.get(symbol)) or self.derived.followed(symbol)
+        return self.market.has_channels(symbol) or self.derived.followed(symbol)
 
     def load(self, view: SymbolView, snapshot: Message) -> None:
         """An exact snapshot arrived: apply it, then the ticks that came after it."""
@@ -165,9 +160,7 @@ class FanOut:
         """After a reload: a reset snapshot to every v1 subscriber of the symbol (what was
         pending for its channels is in the snapshots)."""
         out = []
-        for name in self.by_symbol.get(view.symbol, ()):
-            for pending in (self._dirty, self._trades, self._gaps, self._closed):
-                pending.pop(name, None)
+        for name in self.market.reset(view):
             ref = self.refs[name]
             for conn in self.subscribers.get(name, ()):
                 if conn.wire == "v1":
@@ -199,7 +192,7 @@ class FanOut:
             if since is None or not self.published_covers(key, since):
                 return []  # (a channel with a snapshot starts from it)
             return self.published.since(key, since)
-        self.by_symbol.setdefault(view.symbol, set()).add(key)
+        self.market.subscribe(key, ref)
         if conn.wire != "v1":
             message = self.formats[conn.wire](ref, view)
             messages = [] if message is None else [message]
@@ -208,7 +201,7 @@ class FanOut:
         else:
             messages = [v1_snapshot(ref, view, reset=since is not None)]
         # What is pending for the channel's next flush is already in these messages.
-        self._joined.setdefault(conn, {})[key] = self._current_seq(key)
+        self._joined.setdefault(conn, {})[key] = self.market.current_seq(key)
         return messages
 
     def remove(self, conn: Connection, ref: ChannelRef, key: str) -> Effects:
@@ -232,11 +225,8 @@ class FanOut:
                 self._release(symbol, out)
             out.leave.append(key)
             return out
-        names = self.by_symbol.get(ref.symbol, set())
-        names.discard(key)
-        if names:
+        if not self.market.unsubscribe(key, ref.symbol):
             return out
-        self.by_symbol.pop(ref.symbol, None)
         if not self.derived.followed(ref.symbol):  # else a derived value still follows it
             self.views.pop(ref.symbol, None)
             out.release.append(ref.symbol)
@@ -245,7 +235,7 @@ class FanOut:
     def _release(self, symbol: str, out: Effects) -> None:
         """No derived value follows `symbol` any more: its view goes unless a market
         channel is subscribed."""
-        if not self.by_symbol.get(symbol):
+        if not self.market.has_channels(symbol):
             self.views.pop(symbol, None)
             out.release.append(symbol)
 
@@ -318,46 +308,10 @@ class FanOut:
     def on_tick(self, m: Message) -> SymbolView | None:
         """A market message; returns the view that must be reloaded (epoch change or lost
         messages), whose subscribers then get reset snapshots: never a silent gap."""
-        view = self.views.get(m["symbol"])
-        if view is None:
-            return None
-        if view.loading:
-            if len(view.waiting) >= MAX_WAITING:  # no snapshot for long: keep the newest
-                del view.waiting[: MAX_WAITING // 2]
-            view.waiting.append(m)
-            return None
-        first: int = m["first"] if "first" in m else m["seq"]
-        if m["epoch"] != view.epoch or first > view.seq + 1:
-            self.stats["resyncs"] += 1
-            view.waiting.append(m)
-            view.loading = True  # later ticks wait for the snapshot too
-            return view
-        if m["seq"] <= view.seq:
-            return None  # already applied (a snapshot covered it)
-        trades, new_closed = view.apply_tick(m)
-        self.stats["ticks"] += len(trades)
-        self.derived.ticked(view.symbol)
-        for name in self.by_symbol.get(view.symbol, ()):
-            ref = self.refs[name]
-            if ref.kind == ChannelKind.TRADES:
-                pending = self._trades.setdefault(name, [])
-                room = MAX_TRADES_PER_FLUSH - len(pending)  # (never negative)
-                pending += trades[:room]
-                if room < len(trades):
-                    first, last = trades[room][0], trades[-1][0]
-                    gap = self._gaps.setdefault(name, [first, last])
-                    gap[1] = last
-                continue
-            if ref.kind == ChannelKind.ANALYSIS and "analysis" not in m:
-                continue
-            if ref.kind == ChannelKind.CANDLES:
-                closed = [c for c in new_closed if c["interval"] == ref.interval]
-                if closed:
-                    self._closed.setdefault(name, []).extend(closed)
-            if name in self._dirty:
-                self.stats["conflated"] += 1
-            self._dirty[name] = None
-        return None
+        stale, applied = self.market.on_tick(m)
+        if applied is not None:
+            self.derived.ticked(applied.symbol)
+        return stale
 
     def on_publish(self, m: Message) -> Effects:
         """A published event. A sequenced one (it carries the event log's `seq`) is
@@ -476,40 +430,18 @@ class FanOut:
 
     # --- outgoing ---
 
-    def _encode_channel(self, name: str, wire: str) -> list[tuple[int, int, bytes]]:
-        """The frames of a channel's update for one wire format, each with the range of
-        seq it covers (a gap notice covers several)."""
-        ref = self.refs[name]
-        view = self.views[ref.symbol or ""]
-        if wire != "v1":
-            message = self.formats[wire](ref, view)
-            return [] if message is None else [(view.seq, view.seq, encode(message))]
-        if ref.kind == ChannelKind.TRADES:
-            parts = [
-                (s, s, encode({"type": "update", "channel": name, "seq": s, "data": t}))
-                for s, t in self._trades.get(name, ())
-            ]
-            gap = self._gaps.get(name)
-            if gap is not None:  # the trades past the bound of one flush
-                parts.append((gap[0], gap[1], gap_frame(name, gap[0], gap[1])))
-            return parts
-        seq, data = v1_state(ref, view)
-        if ref.kind == ChannelKind.CANDLES:
-            data = {"candle": data["candle"], "closed": self._closed.get(name, [])}
-        return [(seq, seq, encode({"type": "update", "channel": name, "seq": seq, "data": data}))]
-
     def flush(self) -> Effects:
         """Every changed channel encoded once per wire format: the frames to send, each
         with its connection (one batched frame per v1 connection)."""
         if self.derived.pending():
             self._derive()
-        dirty = list(self._dirty) + [
-            n for n in {**self._trades, **self._gaps} if n not in self._dirty
-        ]
+        market = self.market
+        sent: list[str] = []
         outbox: dict[Connection, list[bytes]] = {}
-        for name in dirty:
+        for name in market.changed():
             if name not in self.refs:
                 continue
+            sent.append(name)
             encoded: dict[str, list[tuple[int, int, bytes]]] = {}
             for conn in self.subscribers.get(name, ()):
                 joined = self._joined.get(conn)
@@ -519,11 +451,11 @@ class FanOut:
                     if slow is None:
                         slow = self.slow[conn] = {}
                     # What it has: what was sent before, or the snapshot it just got.
-                    slow.setdefault(name, max(self._sent_seq.get(name, 0), since or 0))
+                    slow.setdefault(name, max(market.sent(name), since or 0))
                     continue
                 parts = encoded.get(conn.wire)
                 if parts is None:
-                    parts = encoded[conn.wire] = self._encode_channel(name, conn.wire)
+                    parts = encoded[conn.wire] = market.encode(name, conn.wire)
                 if since is None:
                     frames = [frame for _, _, frame in parts]
                 else:  # its snapshot already holds everything up to `since`
@@ -534,9 +466,6 @@ class FanOut:
                     ]
                 if frames:
                     outbox.setdefault(conn, []).extend(frames)
-            self._sent_seq[name] = self._current_seq(name)
-            if name in self._gaps:
-                self.stats["trade_gaps"] += 1
         for key, update in self.published.take_latest().items():
             frame = encode(update)
             for conn in self._live(key):
@@ -545,10 +474,7 @@ class FanOut:
                 else:
                     outbox.setdefault(conn, []).append(frame)
         self.derived.flushed()
-        self._dirty.clear()
-        self._trades.clear()
-        self._gaps.clear()
-        self._closed.clear()
+        market.flushed(sent)
         self._joined.clear()
         out = Effects()
         updates = 0
@@ -561,13 +487,6 @@ class FanOut:
         self.stats["updates"] += updates
         self.stats["frames"] += len(out)
         return out
-
-    def _current_seq(self, name: str) -> int:
-        ref = self.refs[name]
-        view = self.views.get(ref.symbol or "")
-        if view is None:
-            return 0
-        return view.analysis_seq if ref.kind == ChannelKind.ANALYSIS else view.seq
 
     def drained(self, conn: Connection) -> list[bytes]:
         """A connection's queue emptied: if it fell behind, the frames that catch it up."""
@@ -586,7 +505,7 @@ class FanOut:
                 continue
             view = self.views[ref.symbol]
             # The next flush leaves out what this catch-up brings.
-            self._joined.setdefault(conn, {})[name] = self._current_seq(name)
+            self._joined.setdefault(conn, {})[name] = self.market.current_seq(name)
             if conn.wire == "v1":
                 parts += [encode(m) for m in v1_since(ref, view, since)]
             else:

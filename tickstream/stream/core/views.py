@@ -158,3 +158,146 @@ def frame_of(conn: Connection, parts: list[bytes]) -> list[bytes]:
     if not parts:
         return []
     return [b"[" + b",".join(parts) + b"]"] if conn.batch else list(parts)
+
+
+MAX_TRADES_PER_FLUSH = 200
+MAX_WAITING = 10_000  # ticks held for a symbol while its snapshot is awaited
+
+
+class MarketChannels:
+    """The views of the symbols carried here and the market channels subscribed to them,
+    with what each channel took since the last flush: a state channel (ticker, candles,
+    analysis) is marked changed and sends its latest value (conflated); trades are kept
+    one by one up to MAX_TRADES_PER_FLUSH, then a gap names the rest; candles keep the
+    ones that closed."""
+
+    def __init__(self, stats: dict[str, int], formats: dict[str, Encoder]) -> None:
+        self.stats = stats  # the fan-out's counters: ticks, resyncs, conflated, trade_gaps
+        self.formats = formats
+        self.views: dict[str, SymbolView] = {}
+        self.refs: dict[str, ChannelRef] = {}  # the subscribed market channels by name
+        self.by_symbol: dict[str, set[str]] = {}
+        self._dirty: dict[str, None] = {}
+        self._trades: dict[str, list[tuple[int, Message]]] = {}
+        self._gaps: dict[str, list[int]] = {}
+        self._closed: dict[str, list[Message]] = {}
+        self._sent: dict[str, int] = {}
+
+    def subscribe(self, name: str, ref: ChannelRef) -> None:
+        self.refs[name] = ref
+        self.by_symbol.setdefault(ref.symbol or "", set()).add(name)
+
+    def unsubscribe(self, name: str, symbol: str) -> bool:
+        """The last subscriber of a channel left; whether no channel of `symbol` is left."""
+        self.refs.pop(name, None)
+        names = self.by_symbol.get(symbol, set())
+        names.discard(name)
+        if names:
+            return False
+        self.by_symbol.pop(symbol, None)
+        return True
+
+    def has_channels(self, symbol: str) -> bool:
+        return bool(self.by_symbol.get(symbol))
+
+    def reset(self, view: SymbolView) -> list[str]:
+        """After a reload: the channels of the symbol, whose pending changes are dropped
+        (the reset snapshots they get hold them)."""
+        names = list(self.by_symbol.get(view.symbol, ()))
+        for name in names:
+            for pending in (self._dirty, self._trades, self._gaps, self._closed):
+                pending.pop(name, None)
+        return names
+
+    def on_tick(self, m: Message) -> tuple[SymbolView | None, SymbolView | None]:
+        """A market message: (the view that must be reloaded, after an epoch change or lost
+        messages; the view it was applied to)."""
+        view = self.views.get(m["symbol"])
+        if view is None:
+            return None, None
+        if view.loading:
+            if len(view.waiting) >= MAX_WAITING:  # no snapshot for long: keep the newest
+                del view.waiting[: MAX_WAITING // 2]
+            view.waiting.append(m)
+            return None, None
+        first: int = m["first"] if "first" in m else m["seq"]
+        if m["epoch"] != view.epoch or first > view.seq + 1:
+            self.stats["resyncs"] += 1
+            view.waiting.append(m)
+            view.loading = True  # later ticks wait for the snapshot too
+            return view, None
+        if m["seq"] <= view.seq:
+            return None, None  # already applied (a snapshot covered it)
+        trades, new_closed = view.apply_tick(m)
+        self.stats["ticks"] += len(trades)
+        for name in self.by_symbol.get(view.symbol, ()):
+            ref = self.refs[name]
+            if ref.kind == ChannelKind.TRADES:
+                pending = self._trades.setdefault(name, [])
+                room = MAX_TRADES_PER_FLUSH - len(pending)  # (never negative)
+                pending += trades[:room]
+                if room < len(trades):
+                    first, last = trades[room][0], trades[-1][0]
+                    gap = self._gaps.setdefault(name, [first, last])
+                    gap[1] = last
+                continue
+            if ref.kind == ChannelKind.ANALYSIS and "analysis" not in m:
+                continue
+            if ref.kind == ChannelKind.CANDLES:
+                closed = [c for c in new_closed if c["interval"] == ref.interval]
+                if closed:
+                    self._closed.setdefault(name, []).extend(closed)
+            if name in self._dirty:
+                self.stats["conflated"] += 1
+            self._dirty[name] = None
+        return None, view
+
+    def changed(self) -> list[str]:
+        """The channels with something to send at this flush."""
+        return list(self._dirty) + [
+            n for n in {**self._trades, **self._gaps} if n not in self._dirty
+        ]
+
+    def encode(self, name: str, wire: str) -> list[tuple[int, int, bytes]]:
+        """The frames of a channel's update for one wire format, each with the range of
+        seq it covers (a gap notice covers several)."""
+        ref = self.refs[name]
+        view = self.views[ref.symbol or ""]
+        if wire != "v1":
+            message = self.formats[wire](ref, view)
+            return [] if message is None else [(view.seq, view.seq, encode(message))]
+        if ref.kind == ChannelKind.TRADES:
+            parts = [
+                (s, s, encode({"type": "update", "channel": name, "seq": s, "data": t}))
+                for s, t in self._trades.get(name, ())
+            ]
+            gap = self._gaps.get(name)
+            if gap is not None:  # the trades past the bound of one flush
+                parts.append((gap[0], gap[1], gap_frame(name, gap[0], gap[1])))
+            return parts
+        seq, data = v1_state(ref, view)
+        if ref.kind == ChannelKind.CANDLES:
+            data = {"candle": data["candle"], "closed": self._closed.get(name, [])}
+        return [(seq, seq, encode({"type": "update", "channel": name, "seq": seq, "data": data}))]
+
+    def current_seq(self, name: str) -> int:
+        ref = self.refs[name]
+        view = self.views.get(ref.symbol or "")
+        if view is None:
+            return 0
+        return view.analysis_seq if ref.kind == ChannelKind.ANALYSIS else view.seq
+
+    def sent(self, name: str) -> int:
+        """The seq a channel's last flush sent up to."""
+        return self._sent.get(name, 0)
+
+    def flushed(self, names: list[str]) -> None:
+        """`names` were sent: their pending changes are gone."""
+        for name in names:
+            self._sent[name] = self.current_seq(name)
+            if name in self._gaps:
+                self.stats["trade_gaps"] += 1
+        self._dirty.clear()
+        self._trades.clear()
+        self._gaps.clear()
+        self._closed.clear()
