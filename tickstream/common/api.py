@@ -25,7 +25,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from rest_framework.views import APIView, set_rollback
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from tickstream.common.core.edge import ControlCharacter, refuse_control
@@ -66,6 +66,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(exc, DatabaseError):
         exc = database_unavailable(exc)
     if isinstance(exc, CodedError):  # an app's refusal, raised as it is
+        set_rollback()  # as DRF does for its own errors (a request in one transaction)
         return Response({"error": exc.body()}, status=exc.status)
     response = drf_exception_handler(exc, context)
     if response is None:

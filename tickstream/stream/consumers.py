@@ -305,6 +305,8 @@ class StreamConsumer(HubConsumer):
             raise ProtocolError(ErrorCode.UNKNOWN_OP, f"unknown op {request.op!r}", request.id)
         try:
             data = await handler(self.scope.get("user"), request.params)
+        except ProtocolError:
+            raise  # a client mistake: answered and counted by `receive`
         except CodedError as exc:  # the app's refusal, with its code, words and field
             self.send_now([{"type": "error", "id": request.id, **exc.body()}])
             return
