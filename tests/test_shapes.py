@@ -20,6 +20,7 @@ SHAPES = [
     alerts.WATCHLIST,
     portfolio.PORTFOLIO,
     portfolio.TRANSACTION,
+    portfolio.RECORD,
 ]
 
 

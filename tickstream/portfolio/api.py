@@ -31,7 +31,6 @@ from tickstream.common.api import (
 )
 from tickstream.common.core.edge import text
 from tickstream.market.core.messages import decimal_str
-from tickstream.market.core.ticks import datetime_to_iso
 from tickstream.market.selectors import quote_currencies
 from tickstream.portfolio import selectors, services, shapes
 from tickstream.portfolio.core import brokers, csvfile
@@ -174,7 +173,7 @@ class ImportResultSerializer(serializers.Serializer[Any]):
         child=serializers.IntegerField(),
         help_text="a broker's rows of kinds tickstream does not track, by action",
     )
-    transactions = TransactionSerializer(many=True)
+    transactions = shapes.RECORD.serializer(many=True)
 
 
 # --- translation at the edge ---
@@ -486,7 +485,7 @@ class ImportView(OwnerOnly):
                 "added": result.added,
                 "skipped": result.skipped,
                 "left_out": {} if translated is None else dict(translated.skipped),
-                "transactions": [_record_dict(r) for r in records],
+                "transactions": [shapes.RECORD.dump(r) for r in records],
             }
         )
 
@@ -541,18 +540,6 @@ def _csv_text(request: Request) -> tuple[str, bool]:
         raise ApiError("bad_csv", "the file is not UTF-8 text") from None
     preview = data.get("preview") if isinstance(data, dict) else None
     return text, str(preview).lower() in {"true", "1", "yes"}
-
-
-def _record_dict(r: Record) -> dict[str, Any]:
-    return {
-        "kind": r.kind.value,
-        "symbol": r.symbol,
-        "quantity": decimal_str(r.quantity),
-        "price": decimal_str(r.price),
-        "fee": decimal_str(r.fee),
-        "time": datetime_to_iso(r.time),
-        "note": r.note,
-    }
 
 
 class ExportView(OwnerOnly):

@@ -9,7 +9,8 @@ from asgiref.sync import sync_to_async
 
 from tickstream.portfolio.core.valuation import Valuation
 from tickstream.portfolio.models import Portfolio
-from tickstream.portfolio.selectors import portfolio_basis, portfolio_header
+from tickstream.portfolio.selectors import portfolio_basis
+from tickstream.portfolio.shapes import HEADER
 from tickstream.stream.core.protocol import ChannelRef, ChannelShape
 from tickstream.stream.registry import DerivedKind, register
 
@@ -23,7 +24,7 @@ async def portfolio_owned(user: Any, ref: ChannelRef) -> bool:
 
 def _valuation(portfolio_id: int) -> Valuation:
     portfolio = Portfolio.objects.get(pk=portfolio_id)
-    return Valuation(portfolio_basis(portfolio), header=portfolio_header(portfolio))
+    return Valuation(portfolio_basis(portfolio), header=HEADER.dump(portfolio))
 
 
 async def portfolio_valuation(user: Any, ref: ChannelRef) -> Valuation:

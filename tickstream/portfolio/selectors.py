@@ -16,6 +16,7 @@ from tickstream.portfolio.core.records import Record
 from tickstream.portfolio.core.valuation import Basis, Valuation
 from tickstream.portfolio.kept import KEPT
 from tickstream.portfolio.models import Portfolio, Transaction
+from tickstream.portfolio.shapes import HEADER
 
 PERIODS = ("1D", "1M", "YTD", "1Y", "ALL")
 HISTORY_DAYS = 366 * 30  # the longest value history one request gives
@@ -83,16 +84,6 @@ def record_of(row: Transaction) -> Record:
     )
 
 
-def portfolio_header(portfolio: Portfolio) -> dict[str, Any]:
-    return {
-        "id": portfolio.pk,
-        "name": portfolio.name,
-        "currency": portfolio.currency,
-        "method": portfolio.method,
-        "revision": portfolio.revision,
-    }
-
-
 def portfolio_basis(portfolio: Portfolio) -> Basis:
     """What the transactions add up to, from the kept replay (O(holdings) when kept)."""
     with KEPT.reading(portfolio) as replay:
@@ -101,7 +92,7 @@ def portfolio_basis(portfolio: Portfolio) -> Basis:
 
 def portfolio_valuation(portfolio: Portfolio) -> Valuation:
     """The portfolio at the latest stored prices."""
-    valuation = Valuation(portfolio_basis(portfolio), header=portfolio_header(portfolio))
+    valuation = Valuation(portfolio_basis(portfolio), header=HEADER.dump(portfolio))
     quotes = Quote.objects.filter(instrument__symbol__in=valuation.symbols()).select_related(
         "instrument"
     )

@@ -26,7 +26,8 @@ from tickstream.portfolio.core.replay import Replay
 from tickstream.portfolio.core.valuation import Basis, change_message
 from tickstream.portfolio.kept import KEPT, pure_transaction
 from tickstream.portfolio.models import Portfolio, Transaction
-from tickstream.portfolio.selectors import portfolio_basis, portfolio_header
+from tickstream.portfolio.selectors import portfolio_basis
+from tickstream.portfolio.shapes import HEADER
 from tickstream.stream.publish import publish
 
 CURRENCIES = frozenset({"USD"})  # one base currency until FX rates exist
@@ -152,7 +153,7 @@ def _changed(portfolio: Portfolio, replay: Replay) -> None:
 
 def _published(portfolio: Portfolio, basis: Basis) -> None:
     """Send the portfolio's new basis to its live valuations once the change commits."""
-    publish(f"portfolio:{portfolio.pk}", change_message(portfolio_header(portfolio), basis))
+    publish(f"portfolio:{portfolio.pk}", change_message(HEADER.dump(portfolio), basis))
 
 
 def _instruments(portfolio: Portfolio, records: Sequence[Record]) -> dict[str, Instrument]:

@@ -10,20 +10,22 @@ from tickstream.portfolio.core.costbasis import Kind, Method
 
 KINDS = [k.value for k in Kind]  # one enum in the schema (settings.ENUM_NAME_OVERRIDES)
 
+_HEADER = {
+    "id": Out(lambda p: p.pk, "int"),
+    "name": Out(lambda p: p.name),
+    "currency": Out(lambda p: p.currency),
+    "method": Out(lambda p: p.method, "choice", choices=tuple(m.value for m in Method)),
+    "revision": Out(
+        lambda p: p.revision, "int", help="one more on every change of its transactions or method"
+    ),
+}
+
+# What a valuation and the live channel name their portfolio by.
+HEADER = Shape("PortfolioHeader", _HEADER)
+
 PORTFOLIO = Shape(
     "Portfolio",
-    {
-        "id": Out(lambda p: p.pk, "int"),
-        "name": Out(lambda p: p.name),
-        "currency": Out(lambda p: p.currency),
-        "method": Out(lambda p: p.method, "choice", choices=tuple(m.value for m in Method)),
-        "revision": Out(
-            lambda p: p.revision,
-            "int",
-            help="one more on every change of its transactions or method",
-        ),
-        "created_at": Out(lambda p: datetime_to_iso(p.created_at), "time"),
-    },
+    {**_HEADER, "created_at": Out(lambda p: datetime_to_iso(p.created_at), "time")},
 )
 
 TRANSACTION = Shape(
@@ -39,5 +41,19 @@ TRANSACTION = Shape(
         "fee": Out(lambda t: decimal_str(t.fee), "decimal"),
         "time": Out(lambda t: datetime_to_iso(t.time), "time"),
         "note": Out(lambda t: t.note),
+    },
+)
+
+# A checked transaction before it is stored (an import's preview): no id yet.
+RECORD = Shape(
+    "TransactionRecord",
+    {
+        "kind": Out(lambda r: r.kind.value, "choice", choices=tuple(KINDS)),
+        "symbol": Out(lambda r: r.symbol),
+        "quantity": Out(lambda r: decimal_str(r.quantity), "decimal"),
+        "price": Out(lambda r: decimal_str(r.price), "decimal"),
+        "fee": Out(lambda r: decimal_str(r.fee), "decimal"),
+        "time": Out(lambda r: datetime_to_iso(r.time), "time"),
+        "note": Out(lambda r: r.note),
     },
 )
