@@ -12,22 +12,27 @@ from tests.stream.conftest import Market, connect, frames
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def _ack(m: dict[str, object]) -> bool:
+    return m.get("type") == "ack"
+
+
 async def test_stocks_streams_the_default_symbol_then_the_one_asked_for(market: Market) -> None:
     market.trade("AAPL", "228.50")
     market.trade("MSFT", "418.20")
     await market.settle()
     ws = await connect("/ws/stocks/")
-    first = await frames(ws)  # the tutorial's page never sends anything
+    first = await frames(ws, expect=lambda m: "symbol" in m)  # its page sends nothing
     assert first == [{"symbol": "AAPL", "price": "228.50", "change": "0"}]
     await ws.send_json_to({"symbol": "MSFT"})  # the tutorial's client message
-    assert await frames(ws) == [{"symbol": "MSFT", "price": "418.20", "change": "0"}]
+    got = await frames(ws, expect=lambda m: m.get("symbol") == "MSFT")
+    assert got == [{"symbol": "MSFT", "price": "418.20", "change": "0"}]
     market.trade("MSFT", "422.38")
     market.trade("AAPL", "229.00")  # no longer followed
     await market.settle()
     got = await frames(ws)
     assert got == [{"symbol": "MSFT", "price": "422.38", "change": "0.9995"}]  # percent
     await ws.send_json_to({"symbol": "NOPE"})
-    error = (await frames(ws))[0]
+    error = (await frames(ws, expect=lambda m: m.get("type") == "error"))[0]
     assert (error["type"], error["code"]) == ("error", "unknown_symbol")
     await ws.disconnect()
 
@@ -47,18 +52,18 @@ async def test_cryptocurrency_answers_from_the_stored_price_then_live(market: Ma
     market.trade("BTC-USD", "67250.00")
     await market.settle()
     ws = await connect("/ws/cryptocurrency/")
-    got = await frames(ws)
+    got = await frames(ws, expect=lambda m: "name" in m)
     assert [(m["name"], m["price"]) for m in got] == [("Bitcoin", "67250.00")]
     assert got[0]["timestamp"].endswith("+00:00")
     await ws.send_json_to({"cryptocurrency": "Ethereum"})  # the tutorial's client message
-    got = await frames(ws)
+    got = await frames(ws, expect=lambda m: m.get("name") == "Ethereum")
     assert [(m["name"], m["price"]) for m in got] == [("Ethereum", "2650.12")]
     market.trade("ETH-USD", "2655.40")
     await market.settle()
     got = await frames(ws)
     assert [(m["name"], m["price"]) for m in got] == [("Ethereum", "2655.40")]
     await ws.send_json_to({"cryptocurrency": "BTC"})  # a symbol works too
-    assert (await frames(ws))[0]["name"] == "Bitcoin"
+    assert (await frames(ws, expect=lambda m: m.get("name") == "Bitcoin"))[0]["name"] == "Bitcoin"
     await ws.disconnect()
 
 
@@ -67,7 +72,10 @@ async def test_ticker_streams_every_symbol(market: Market) -> None:
     market.trade("ETH-USD", "2650.00")
     await market.settle()
     ws = await connect("/ws/ticker/")
-    got = await frames(ws)
+    seen: set[str] = set()
+    got = await frames(
+        ws, expect=lambda m: bool(seen.add(m.get("symbol"))) or {"AAPL", "ETH-USD"} <= seen
+    )
     assert {m["symbol"] for m in got} == {"AAPL", "ETH-USD"}
     market.trade("TSLA", "250.10")
     await market.settle()
@@ -93,16 +101,17 @@ async def test_stock_updates_broadcasts_and_takes_ticks_only_from_publishers(
     await frames(anonymous)
     await frames(feeder)
     await anonymous.send_to(text_data='{"symbol": "AAPL", "price": "1"}')
-    error = (await frames(anonymous))[0]
+    error = (await frames(anonymous, expect=lambda m: m.get("type") == "error"))[0]
     assert (error["type"], error["code"]) == ("error", "forbidden")
     await feeder.send_json_to({"symbol": "AAPL", "price": "231.05", "size": "10"})
-    ack = [m for m in await frames(feeder) if m.get("type") == "ack"]
+    ack = [m for m in await frames(feeder, expect=_ack) if m.get("type") == "ack"]
     assert ack == [{"type": "ack", "accepted": 1, "rejected": []}]
-    got = [m for m in await frames(anonymous) if m.get("symbol") == "AAPL"]
+    got = await frames(anonymous, expect=lambda m: m.get("symbol") == "AAPL")
+    got = [m for m in got if m.get("symbol") == "AAPL"]
     assert got and got[-1]["price"] == "231.05"
     assert set(got[-1]["analysis"]) == {"1s", "1m", "5m", "15m", "1h", "1d"}
     await feeder.send_json_to({"symbol": "AAPL", "price": "-5"})
-    ack = [m for m in await frames(feeder) if m.get("type") == "ack"]
+    ack = [m for m in await frames(feeder, expect=_ack) if m.get("type") == "ack"]
     assert ack[0]["accepted"] == 0 and ack[0]["rejected"][0]["code"] == "bad_price"
     await anonymous.disconnect()
     await feeder.disconnect()

@@ -79,7 +79,8 @@ async def test_feed_health_on_the_api_and_the_channel(market: Market) -> None:
         message = {"type": "stream.publish", "channel": "feeds", "group": FEEDS_GROUP,
                    "data": data, "conflate": True}  # fmt: skip
         await get_channel_layer().group_send(FEEDS_GROUP, message)
-        updates = [m for m in await frames(ws) if m["type"] == "update"]
+        got = await frames(ws, expect=lambda m: m.get("type") == "update")
+        updates = [m for m in got if m["type"] == "update"]
         assert updates and updates[-1]["data"]["feeds"][0]["reconnects"] == 3
         await ws.disconnect()
         # Resuming, from the last number this process gave or from one it never gave (the

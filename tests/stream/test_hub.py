@@ -146,7 +146,7 @@ async def test_publish_is_delivered_on_commit_and_never_on_rollback(market: Mark
 
     await database_sync_to_async(in_transactions)()
     publish("alerts", {"n": 3}, user=user)  # from async code, outside a transaction
-    got = await frames(ws)
+    got = await frames(ws, expect=lambda m: m.get("data") == {"n": 3})
     assert [(m["seq"], m["data"]) for m in got] == [(1, {"n": 1}), (2, {"n": 3})]
     with pytest.raises(PublishError):
         publish("ticker:AAPL", {})

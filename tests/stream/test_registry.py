@@ -58,7 +58,8 @@ async def test_an_app_registered_kind_is_served_with_its_owner_check_snapshot_an
     assert got[1]["data"] == {"value": 0, "for": str(alice.pk)} and got[1]["seq"] == 0
     for value in (1, 2, 3):
         publish(channel, {"value": value})
-    updates = [m for m in await frames(ws) if m["type"] == "update"]
+    got = await frames(ws, expect=lambda m: m.get("data") == {"value": 3})
+    updates = [m for m in got if m["type"] == "update"]
     assert [(m["seq"], m["data"]) for m in updates] == [(3, {"value": 3})]  # conflated
     # Another user, and nobody, may not read it; a kind nobody registered is unknown.
     other = await connect(f"/ws/v1/?token={bob_key}")
