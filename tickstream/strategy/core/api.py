@@ -1,0 +1,118 @@
+"""What a strategy is and what it sees (pure): the same in a backtest and in paper trading.
+
+A strategy is a class with hooks; the runner calls them, and the strategy acts through its
+`Context`. Orders are asked for, never awaited: `buy` and `sell` return the client order
+id at once, and what the venue did comes back through `on_order` and `on_fill`, in the
+order it happened. So one strategy file runs unchanged where the venue is in the process
+(a backtest) and where it is a server away (paper trading over the websocket).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+from tickstream.market.core.analytics.state import ClosedCandle
+from tickstream.market.core.ticks import Tick
+from tickstream.trading.core.events import Fill, OrderClosed, OrderTriggered
+from tickstream.trading.core.orders import OrderType, TimeInForce
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAccepted:
+    """The venue took an order in (it rests, or fills at the next trades)."""
+
+    ts_event: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRejected:
+    """The venue refused an order; `code` says why (`insufficient_funds`, `bad_step`...)."""
+
+    code: str
+    message: str
+    ts_event: int
+
+
+class Context(Protocol):
+    """What a strategy reads and does. Money and quantities are `Decimal`."""
+
+    @property
+    def now_ns(self) -> int:
+        """The clock: the time of the trade being handled (a backtest's is simulated)."""
+        ...
+
+    def balance(self, currency: str) -> tuple[Decimal, Decimal]:
+        """(available, reserved) of a currency or asset."""
+        ...
+
+    def position(self, symbol: str) -> Decimal:
+        """What is held of an instrument (its base asset, available and reserved)."""
+        ...
+
+    def open_orders(self) -> list[str]:
+        """The client order ids of the orders still open."""
+        ...
+
+    def last_price(self, symbol: str) -> Decimal | None: ...
+
+    def indicators(self, symbol: str, interval: str) -> Mapping[str, float | None]:
+        """The market core's incremental indicators on the forming candle of `interval`
+        (the same engine the dashboard reads)."""
+        ...
+
+    def buy(
+        self,
+        symbol: str,
+        quantity: Decimal,
+        *,
+        price: Decimal | None = None,
+        type: OrderType | None = None,
+        stop_price: Decimal | None = None,
+        tif: TimeInForce = TimeInForce.GTC,
+    ) -> str:
+        """Ask to buy: a market order, or a limit with `price`; the client order id."""
+        ...
+
+    def sell(
+        self,
+        symbol: str,
+        quantity: Decimal,
+        *,
+        price: Decimal | None = None,
+        type: OrderType | None = None,
+        stop_price: Decimal | None = None,
+        tif: TimeInForce = TimeInForce.GTC,
+    ) -> str: ...
+
+    def cancel(self, order: str) -> None: ...
+
+    def log(self, message: str) -> None: ...
+
+
+OrderUpdate = OrderAccepted | OrderRejected | OrderClosed | OrderTriggered
+
+
+class Strategy:
+    """Override the hooks you need; each gets the context first."""
+
+    def on_start(self, ctx: Context) -> None:
+        """Before the first trade."""
+
+    def on_trade(self, ctx: Context, tick: Tick) -> None:
+        """A trade of a followed symbol, after the venue matched it against open orders."""
+
+    def on_candle(self, ctx: Context, symbol: str, closed: ClosedCandle) -> None:
+        """A candle of a kept interval closed, with its indicators' values at the close."""
+
+    def on_order(self, ctx: Context, order: str, update: OrderUpdate) -> None:
+        """What happened to its order `order` (a client order id): accepted, rejected,
+        triggered, closed."""
+
+    def on_fill(self, ctx: Context, order: str, fill: Fill) -> None:
+        """Its order `order` filled (partly or wholly)."""
+
+    def on_stop(self, ctx: Context) -> None:
+        """After the last trade."""
