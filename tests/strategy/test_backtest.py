@@ -97,3 +97,45 @@ def test_the_signals_are_those_of_an_independent_moving_average() -> None:
     wanted = expected[first_buy:]
     sides = [message.split()[0] for _, message in result.logs]
     assert sides == wanted[: len(sides)] and len(sides) >= len(wanted) - 1
+
+
+def test_orders_are_told_in_order_after_the_hook_that_asked() -> None:
+    from tickstream.strategy.core.api import Context, OrderAccepted, OrderRejected, Strategy
+    from tickstream.trading.core.events import OrderClosed
+
+    told: list[tuple[str, str]] = []
+
+    class Probe(Strategy):
+        def on_start(self, ctx: Context) -> None:
+            self.limit = ctx.buy("AAPL", Decimal(1), price=Decimal("1.000000"))
+            self.too_big = ctx.buy("AAPL", Decimal(10**9), price=Decimal("1.000000"))
+            told.append(("asked", "start"))
+
+        def on_trade(self, ctx: Context, tick: Tick) -> None:
+            if self.limit in ctx.open_orders():
+                ctx.cancel(self.limit)
+                told.append(("asked", "cancel"))
+
+        def on_order(self, ctx: Context, order: str, update: object) -> None:
+            told.append((order, type(update).__name__))
+            if isinstance(update, OrderRejected):
+                assert update.code == "insufficient_funds"
+            if isinstance(update, OrderClosed):
+                assert update.reason == "cancelled by its owner"
+            if isinstance(update, OrderAccepted):
+                assert update.ts_event == ctx.now_ns
+
+    spec = InstrumentSpec("AAPL", "Apple", InstrumentKind.STOCK, tick_size=Decimal("0.000001"))
+    market = Market("AAPL", "AAPL", "USD", tick=Decimal("0.000001"), step=Decimal(1))
+    backtest = Backtest(
+        Probe(), [spec], [market], intervals=[parse_interval("1d")], indicators=(),
+        cash={"USD": CASH}, rules=RULES,
+    )  # fmt: skip
+    backtest.run(_ticks()[:3])
+    assert told == [
+        ("asked", "start"),
+        ("s1", "OrderAccepted"),
+        ("s2", "OrderRejected"),
+        ("asked", "cancel"),
+        ("s1", "OrderClosed"),
+    ]

@@ -111,8 +111,7 @@ class Backtest:
         engine_id = next((i for i, c in self._ids.items() if c == order), None)
         if engine_id is None or engine_id not in self.venue.orders:
             return
-        self.venue.cancel(engine_id, self._now)
-        self._tell()
+        self.venue.cancel(engine_id, self._now)  # told once the current hook returns
 
     def log(self, message: str) -> None:
         self.result.logs.append((self._now, message))
