@@ -61,13 +61,14 @@ def run(argv: list[str]) -> int:
 
 
 def main() -> int:
-    commands = {"run": run, "analyze": None, "split": None}
+    commands = {"run": run, "analyze": None, "split": None, "strategy": None}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.stderr.write(
-            "usage: python -m tickstream {run,split,analyze} ...\n"
+            "usage: python -m tickstream {run,split,analyze,strategy} ...\n"
             "  run      start the server (migrates, loads instruments)\n"
             "  split    a feed process and several web processes on Redis and PostgreSQL\n"
             "  analyze  candles and indicators of a price file as CSV\n"
+            "  strategy backtest a strategy file on a price file\n"
         )
         return 2
     command, rest = sys.argv[1], sys.argv[2:]
@@ -75,6 +76,10 @@ def main() -> int:
         from tickstream.split import main as split_main
 
         return split_main(rest)
+    if command == "strategy":
+        from tickstream.strategy.cli import main as strategy_main
+
+        return strategy_main(rest)
     if command == "analyze":
         from tickstream.market.analyze import main as analyze_main
 

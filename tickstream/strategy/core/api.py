@@ -98,6 +98,10 @@ OrderUpdate = OrderAccepted | OrderRejected | OrderClosed | OrderTriggered
 class Strategy:
     """Override the hooks you need; each gets the context first."""
 
+    def indicators(self) -> str:
+        """The indicator specs it reads (`sma:10,rsi:14`): a runner keeps them."""
+        return ""
+
     def on_start(self, ctx: Context) -> None:
         """Before the first trade."""
 

@@ -28,6 +28,9 @@ class SmaCrossover(Strategy):
         self.fast, self.slow = f"sma_{fast}", f"sma_{slow}"
         self.above: bool | None = None  # where the fast average closed last time
 
+    def indicators(self) -> str:
+        return f"{self.fast.replace('_', ':')},{self.slow.replace('_', ':')}"
+
     def on_candle(self, ctx: Context, symbol: str, closed: ClosedCandle) -> None:
         if symbol != self.symbol or closed.interval.name != self.interval:
             return
