@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from tickstream.market.core.analytics.state import ClosedCandle
 from tickstream.market.core.ticks import Tick
 from tickstream.trading.core.events import Fill, OrderClosed, OrderTriggered
-from tickstream.trading.core.orders import OrderType, TimeInForce
+from tickstream.trading.core.orders import OrderType, Side, TimeInForce
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +63,9 @@ class Context(Protocol):
         (the same engine the dashboard reads)."""
         ...
 
-    def buy(
+    def order(
         self,
+        side: Side,
         symbol: str,
         quantity: Decimal,
         *,
@@ -73,19 +74,17 @@ class Context(Protocol):
         stop_price: Decimal | None = None,
         tif: TimeInForce = TimeInForce.GTC,
     ) -> str:
-        """Ask to buy: a market order, or a limit with `price`; the client order id."""
+        """Ask for an order: a market order (IOC unless told), or a limit with `price`;
+        the client order id, at once."""
         ...
 
-    def sell(
-        self,
-        symbol: str,
-        quantity: Decimal,
-        *,
-        price: Decimal | None = None,
-        type: OrderType | None = None,
-        stop_price: Decimal | None = None,
-        tif: TimeInForce = TimeInForce.GTC,
-    ) -> str: ...
+    def buy(self, symbol: str, quantity: Decimal, **options: Any) -> str:
+        """`order(Side.BUY, ...)`, with the same options."""
+        return self.order(Side.BUY, symbol, quantity, **options)
+
+    def sell(self, symbol: str, quantity: Decimal, **options: Any) -> str:
+        """`order(Side.SELL, ...)`, with the same options."""
+        return self.order(Side.SELL, symbol, quantity, **options)
 
     def cancel(self, order: str) -> None: ...
 

@@ -23,7 +23,7 @@ from tickstream.market.core.analytics.intervals import Interval
 from tickstream.market.core.engine import MarketEngine
 from tickstream.market.core.instruments import InstrumentSpec
 from tickstream.market.core.ticks import Tick
-from tickstream.strategy.core.api import OrderAccepted, OrderRejected, Strategy
+from tickstream.strategy.core.api import Context, OrderAccepted, OrderRejected, Strategy
 from tickstream.trading.core.events import Fill, OrderClosed, OrderFilled, OrderTriggered
 from tickstream.trading.core.matching import Engine, Market, OrderError, Rules
 from tickstream.trading.core.orders import Order, OrderType, Side, TimeInForce
@@ -43,7 +43,7 @@ class Result:
     rejected: list[tuple[str, str]] = field(default_factory=list)
 
 
-class Backtest:
+class Backtest(Context):
     """One strategy, one account, the instruments it trades."""
 
     def __init__(
@@ -101,12 +101,6 @@ class Backtest:
                 return dict(series.last_values)
         raise KeyError(f"interval {interval!r} is not kept in this run")
 
-    def buy(self, symbol: str, quantity: Decimal, **kw: object) -> str:
-        return self._place(symbol, Side.BUY, quantity, **kw)  # type: ignore[arg-type]
-
-    def sell(self, symbol: str, quantity: Decimal, **kw: object) -> str:
-        return self._place(symbol, Side.SELL, quantity, **kw)  # type: ignore[arg-type]
-
     def cancel(self, order: str) -> None:
         engine_id = next((i for i, c in self._ids.items() if c == order), None)
         if engine_id is None or engine_id not in self.venue.orders:
@@ -116,10 +110,10 @@ class Backtest:
     def log(self, message: str) -> None:
         self.result.logs.append((self._now, message))
 
-    def _place(
+    def order(
         self,
-        symbol: str,
         side: Side,
+        symbol: str,
         quantity: Decimal,
         *,
         price: Decimal | None = None,
