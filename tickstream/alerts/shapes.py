@@ -10,17 +10,8 @@ from tickstream.alerts import selectors
 from tickstream.alerts.core.book import Condition
 from tickstream.alerts.models import Alert, AlertFiring
 from tickstream.common.shapes import Out, Shape
-from tickstream.market.core.messages import decimal_str
-from tickstream.market.core.ticks import datetime_to_iso
-
-
-def _iso(value: Any) -> str | None:
-    return None if value is None else datetime_to_iso(value)
-
-
-def _dec(value: Decimal | None) -> str | None:
-    return None if value is None else decimal_str(value)
-
+from tickstream.market.core.messages import decimal_str, decimal_str_or_none
+from tickstream.market.core.ticks import datetime_to_iso, iso_or_none
 
 CONDITIONS = tuple(c.value for c in Condition)
 
@@ -38,8 +29,8 @@ FIRING = Shape(
     {
         "price": Out(lambda f: decimal_str(f.price), "decimal"),
         "level": Out(lambda f: decimal_str(f.level), "decimal"),
-        "reference": Out(lambda f: _dec(f.reference), "decimal", null=True),
-        "time": Out(lambda f: _iso(f.fired_at), "time"),
+        "reference": Out(lambda f: decimal_str_or_none(f.reference), "decimal", null=True),
+        "time": Out(lambda f: datetime_to_iso(f.fired_at), "time"),
     },
 )
 
@@ -58,7 +49,7 @@ ALERT = Shape(
         "active": Out(lambda a: a.active, "bool"),
         "armed": Out(lambda a: a.armed, "bool", null=True),
         "fired_count": Out(lambda a: a.fired_count, "int"),
-        "last_fired_at": Out(lambda a: _iso(a.last_fired_at), "time", null=True),
+        "last_fired_at": Out(lambda a: iso_or_none(a.last_fired_at), "time", null=True),
         "history": Out(
             lambda a: [FIRING.dump(f) for f in selectors.alert_firings(a)], items=FIRING
         ),
@@ -85,7 +76,7 @@ FIRED = Shape(
         "value": Out(lambda p: decimal_str(p[0].value), "decimal"),
         "level": Out(lambda p: decimal_str(level_shown(p[0], p[1].level)), "decimal"),
         "price": Out(lambda p: decimal_str(p[1].price), "decimal"),
-        "reference": Out(lambda p: _dec(p[1].reference), "decimal", null=True),
+        "reference": Out(lambda p: decimal_str_or_none(p[1].reference), "decimal", null=True),
         "note": Out(lambda p: p[0].note),
         "time": Out(lambda p: datetime_to_iso(p[1].fired_at), "time"),
     },

@@ -11,8 +11,6 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from tickstream.market.core.messages import decimal_str
-from tickstream.market.core.ticks import datetime_to_iso
 from tickstream.market.models import Instrument, Quote
 from tickstream.trading.core.matching import Market, Rules
 from tickstream.trading.core.orders import OPEN
@@ -99,14 +97,6 @@ def order_list(*, account: TradingAccount, status: str | None = None) -> QuerySe
 
 def fill_list(*, account: TradingAccount, limit: int = RECENT_FILLS) -> QuerySet[Fill]:
     return account.fills.select_related("order__instrument")[:limit]
-
-
-def _iso(value: Any) -> str | None:
-    return None if value is None else datetime_to_iso(value)
-
-
-def _dec(value: Decimal | None) -> str | None:
-    return None if value is None else decimal_str(value)
 
 
 def balance_list(account: TradingAccount) -> list[dict[str, Any]]:

@@ -87,7 +87,8 @@ def _str(value: Decimal | None) -> str | None:
     return None if value is None else fixed(value)
 
 
-def _dec(value: Decimal | None) -> str | None:
+def decimal_str_or_none(value: Decimal | None) -> str | None:
+    """`decimal_str`, with None as None (an optional figure shown as absent)."""
     return None if value is None else decimal_str(value)
 
 
@@ -131,8 +132,8 @@ def quote_dict(quote: Quote, places: int = 0) -> dict[str, Any]:
         "high": None if high is None else price_text(high, places),
         "low": None if low is None else price_text(low, places),
         "prev_close": None if prev_close is None else price_text(prev_close, places),
-        "change": _dec(quote.change),
-        "change_pct": _dec(quote.change_pct),
+        "change": decimal_str_or_none(quote.change),
+        "change_pct": decimal_str_or_none(quote.change_pct),
         "volume": decimal_str(quote.volume),
         "vwap": None if vwap is None else decimal_str(round(vwap, 10)),
         "trades": quote.trades,

@@ -50,6 +50,11 @@ def datetime_to_iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def iso_or_none(value: datetime | None) -> str | None:
+    """`datetime_to_iso`, with None as None."""
+    return None if value is None else datetime_to_iso(value)
+
+
 @lru_cache(maxsize=65_536)  # candle starts repeat for every tick of the candle
 def ns_to_iso(ts: int) -> str:
     """Return an ISO 8601 UTC string (`2024-01-02T03:04:05.123456Z`) of a nanosecond time,
