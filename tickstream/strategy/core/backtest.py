@@ -23,6 +23,7 @@ from tickstream.market.core.analytics.intervals import Interval
 from tickstream.market.core.engine import MarketEngine
 from tickstream.market.core.instruments import InstrumentSpec
 from tickstream.market.core.ticks import Tick
+from tickstream.market.core.validation import Rejection
 from tickstream.strategy.core.api import Context, OrderAccepted, OrderRejected, Strategy
 from tickstream.trading.core.events import Fill, OrderClosed, OrderFilled, OrderTriggered
 from tickstream.trading.core.matching import Engine, Market, OrderError, Rules
@@ -63,11 +64,14 @@ class Backtest(Context):
         )
         self.venue = Engine(markets, rules)
         self.markets = {m.symbol: m for m in markets}
+        self._quotes = {m.quote for m in markets}  # cash
+        self._priced_by = {m.base: m.symbol for m in markets}  # an asset -> its instrument
         for currency, amount in cash.items():
             self.venue.ledger.deposit(ACCOUNT, currency, amount)
         self.result = Result()
         self._now = 0
         self._ids: dict[int, str] = {}  # engine id -> client order id
+        self._engine_ids: dict[str, int] = {}  # client order id -> engine id
         self._next = 0
         self._pending: list[tuple[str, object]] = []  # updates told after the current step
 
@@ -102,7 +106,7 @@ class Backtest(Context):
         raise KeyError(f"interval {interval!r} is not kept in this run")
 
     def cancel(self, order: str) -> None:
-        engine_id = next((i for i, c in self._ids.items() if c == order), None)
+        engine_id = self._engine_ids.get(order)
         if engine_id is None or engine_id not in self.venue.orders:
             return
         self.venue.cancel(engine_id, self._now)  # told once the current hook returns
@@ -128,10 +132,11 @@ class Backtest(Context):
             tif = TimeInForce.IOC
         order = Order(self._next, ACCOUNT, symbol, side, kind, quantity, price, stop_price, tif)
         self._ids[order.id] = client
+        self._engine_ids[client] = order.id
         try:
             self.venue.place(order)
         except OrderError as exc:
-            self._ids.pop(order.id)
+            del self._ids[order.id], self._engine_ids[client]
             self.result.rejected.append((client, exc.code))
             self._pending.append((client, OrderRejected(exc.code, exc.message, self._now)))
         else:
@@ -156,7 +161,7 @@ class Backtest(Context):
     def step(self, tick: Tick) -> None:
         """One trade, as the running system handles it."""
         update = self.market.process(tick, live=False)
-        if not hasattr(update, "state"):  # refused by the market core: changes nothing
+        if isinstance(update, Rejection):  # refused by the market core: changes nothing
             return
         self._now = tick.ts_event
         ref = tick.trade_id or f"{tick.symbol}:{tick.ts_event}"
@@ -165,7 +170,7 @@ class Backtest(Context):
         self._tell()
         self.strategy.on_trade(self, tick)
         self._tell()
-        for closed in update.closed:  # type: ignore[union-attr]
+        for closed in update.closed:
             self.strategy.on_candle(self, tick.symbol, closed)
             self._tell()
         if moved or not self.result.equity:
@@ -190,18 +195,18 @@ class Backtest(Context):
                     self.strategy.on_order(self, client, what)  # type: ignore[arg-type]
 
     def _equity(self) -> Decimal:
-        """Cash and holdings valued at the last prices, in the quote currency."""
+        """Cash and holdings valued at the last prices, in the quote currency.
+        O(the account's currencies)."""
         total = Decimal(0)
-        quotes = {m.quote for m in self.markets.values()}
         for (account, currency), b in self.venue.ledger.balances.items():
             if account != ACCOUNT:
                 continue
             amount = b.available + b.reserved
-            if currency in quotes:
+            if currency in self._quotes:
                 total += amount
                 continue
-            market = next((m for m in self.markets.values() if m.base == currency), None)
-            price = None if market is None else self.last_price(market.symbol)
+            symbol = self._priced_by.get(currency)
+            price = None if symbol is None else self.last_price(symbol)
             if price is not None:
                 total += amount * price
         return total
