@@ -170,19 +170,20 @@ async def supervise(feed: Feed, emit: Emit) -> None:
             delay = backoff_delay(attempt, base=feed.backoff_base_s, cap=feed.backoff_cap_s)
             health.state = FeedState.RECONNECTING
             health.reconnects += 1
+            crashed = not isinstance(exc, _Silent | Disconnected | OSError | TimeoutError)
             if isinstance(exc, _Silent):
                 health.error("silent", str(exc))
-            elif isinstance(exc, Disconnected | OSError | TimeoutError):
+            elif not crashed:
                 health.error("disconnected", f"{type(exc).__name__}: {exc}")
-            else:
+            else:  # a fault of ours: logged with its traceback
                 health.error("crash", f"{type(exc).__name__}: {exc}")
-                log.exception("feed %s failed", feed.describe())
             log.warning(
                 "feed %s: %s (attempt %d); reconnecting in %.1fs",
                 feed.describe(),
                 exc,
                 attempt,
                 delay,
+                exc_info=crashed,
             )
             await asyncio.sleep(delay)
             continue
