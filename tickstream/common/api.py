@@ -37,11 +37,6 @@ log = logging.getLogger(__name__)
 class ApiError(CodedError):
     """A refusal made at the edge itself (a bad query, a missing object)."""
 
-    def __init__(
-        self, code: str, message: str, *, status_code: int = 400, details: Any = None
-    ) -> None:
-        super().__init__(code, message, details=details, status=status_code)
-
 
 _CODES: list[tuple[type[Exception], str]] = [
     (exceptions.ParseError, "malformed_body"),
@@ -91,19 +86,19 @@ def database_unavailable(exc: Exception) -> ApiError:
     return ApiError(
         "database_unavailable",
         "the database is not available now; nothing was changed, try again shortly",
-        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
     )
 
 
 def not_found(code: str, message: str, **kwargs: Any) -> ApiError:
-    return ApiError(code, message, status_code=status.HTTP_404_NOT_FOUND, **kwargs)
+    return ApiError(code, message, status=status.HTTP_404_NOT_FOUND, **kwargs)
 
 
 def body_too_large() -> ApiError:
     return ApiError(
         "body_too_large",
         f"the body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes",
-        status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     )
 
 

@@ -212,7 +212,7 @@ class FeedListView(APIView):
         try:
             feeds = async_to_sync(feeds_health)()
         except PipelineUnavailable as exc:
-            raise ApiError("pipeline_unavailable", str(exc), status_code=503) from None
+            raise ApiError("pipeline_unavailable", str(exc), status=503) from None
         return Response({"feeds": feeds})
 
 
@@ -458,12 +458,12 @@ class TickIngestView(APIView):
             raise ApiError(
                 "batch_too_large",
                 f"at most {settings.INGEST_MAX_BATCH} ticks a request",
-                status_code=413,
+                status=413,
             )
         try:
             rejected = async_to_sync(ingest_pushed)(items)
         except PipelineUnavailable as exc:
-            raise ApiError("pipeline_unavailable", str(exc), status_code=503) from None
+            raise ApiError("pipeline_unavailable", str(exc), status=503) from None
         accepted = len(items) - len(rejected)
         code = status.HTTP_200_OK if accepted else status.HTTP_422_UNPROCESSABLE_ENTITY
         return Response({"accepted": accepted, "rejected": rejected}, status=code)

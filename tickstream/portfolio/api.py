@@ -526,14 +526,14 @@ def _csv_text(request: Request) -> tuple[str, bool]:
     upload = request.FILES.get("file") if hasattr(request, "FILES") else None
     if upload is not None:
         if upload.size > MAX_CSV_BYTES:
-            raise ApiError("body_too_large", "the file is over 2 MiB", status_code=413)
+            raise ApiError("body_too_large", "the file is over 2 MiB", status=413)
         raw = upload.read()
     elif isinstance(data, dict) and isinstance(data.get("csv"), str):
         raw = data["csv"].encode()
     else:
         raise ApiError("malformed_body", 'send {"csv": "<the file>"} or a multipart "file"')
     if len(raw) > MAX_CSV_BYTES:
-        raise ApiError("body_too_large", "the file is over 2 MiB", status_code=413)
+        raise ApiError("body_too_large", "the file is over 2 MiB", status=413)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

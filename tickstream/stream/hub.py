@@ -120,7 +120,7 @@ class Hub:
     # The core's state, for tests and monitoring.
     @property
     def views(self) -> dict[str, SymbolView]:
-        return {s: v for s in self.core.symbols() if (v := self.core.view_of(s)) is not None}
+        return dict(self.core.views)  # a copy: monitoring reads, never changes, them
 
     @property
     def stats(self) -> dict[str, int]:
