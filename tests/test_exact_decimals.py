@@ -20,6 +20,7 @@ from tickstream.alerts.models import Alert, AlertFiring
 from tickstream.fields import ExactDecimalField, compare_decimal_texts
 from tickstream.market.models import Candle, Cryptocurrency, Instrument, Quote, Trade
 from tickstream.portfolio.models import Portfolio, Transaction
+from tickstream.strategy.models import StrategyRun
 from tickstream.trading.models import Balance, Fill, Order, TradingAccount, Transfer
 
 pytestmark = pytest.mark.django_db
@@ -105,6 +106,9 @@ def one_row_of_each(instrument: Instrument) -> dict[type[Any], Any]:
         Alert: alert,
         AlertFiring: AlertFiring.objects.create(alert=alert, price=1, level=1, fired_at=NOW),
         TradingAccount: account,
+        StrategyRun: StrategyRun.objects.create(
+            mode="backtest", strategy="S", source="s.py", symbol="AAPL", cash=1, data="d"
+        ),
     }
 
 

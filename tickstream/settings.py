@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "tickstream.portfolio",
     "tickstream.alerts",
     "tickstream.trading",
+    "tickstream.strategy",
     "tickstream.web",
 ]
 
@@ -286,6 +287,13 @@ MARKET_WRITER_QUEUE = env.int("MARKET_WRITER_QUEUE", default=100_000)
 MARKET_PUBLISH_QUEUE = env.int("MARKET_PUBLISH_QUEUE", default=50_000)
 INGEST_MAX_BATCH = env.int("INGEST_MAX_BATCH", default=1000)
 INGEST_REPLY_TIMEOUT_S = env.float("INGEST_REPLY_TIMEOUT_S", default=5.0)
+
+# --- Strategies (docs/strategies.md). ---
+# Hosted strategies run code the server offers: the examples, and the `.py` files of this
+# directory (the operator's; users choose one, never upload code).
+STRATEGY_DIR = env.str("STRATEGY_DIR", default="")
+STRATEGY_HOSTED_MAX = env.int("STRATEGY_HOSTED_MAX", default=20)  # running at once
+STRATEGY_HOST_POLL_S = env.float("STRATEGY_HOST_POLL_S", default=1.0)  # start/stop delay
 
 # --- Streaming (the Hub and websocket protocol v1). ---
 STREAM_FLUSH_MS = env.int("STREAM_FLUSH_MS", default=100)  # 0: send each update at once

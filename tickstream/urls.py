@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/", include("tickstream.portfolio.urls")),
     path("api/", include("tickstream.alerts.urls")),
     path("api/", include("tickstream.trading.urls")),
+    path("api/", include("tickstream.strategy.urls")),
     path("", include("tickstream.web.urls")),
 ]
 

@@ -1,20 +1,32 @@
-"""`python -m tickstream strategy backtest FILE.py --data PRICES.csv --symbol AAPL`: a
-strategy file backtested on a price file (trades or bars, anything `analyze` reads),
-with a summary; `--fills out.csv` writes every fill.
+"""`python -m tickstream strategy backtest|paper FILE.py ...`: a strategy file backtested on
+a price file, or paper-traded on a server; a summary table of its figures at the end.
 
 The strategy file defines one `Strategy` subclass (or name it with `--class`); it is made
-with `symbol=` and each `--param key=value` (numbers as Decimal, `true`/`false`, else
-text). The instrument's price step is the finest the file has; its quantity step is 1
-(`--step` for fractions, crypto's 0.00001).
+with `symbol=` and each `--param key=value` (numbers as int or Decimal, `true`/`false`,
+else text).
+
+backtest: the instrument's price step is the finest the file has, its quantity step 1
+(`--step` for fractions, crypto's 0.00001); `--latency-ms` delays each order and cancel
+(simulated time); `--fills out.csv` and `--json run.json` export the run; `--save` stores
+it (the strategies page shows it). A progress bar goes to stderr on a terminal.
+
+paper: `--server ws://HOST:PORT/ws/v1/ --token KEY` (a user's API token), until Ctrl-C
+or `--duration` seconds; the open orders are cancelled when it stops.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import csv
-import importlib.util
-import inspect
+import json
+import signal
 import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
@@ -26,52 +38,20 @@ from tickstream.market.core.formats import PriceFileError, read_price_file
 from tickstream.market.core.instruments import InstrumentKind, InstrumentSpec
 from tickstream.market.core.ticks import Tick, ns_to_iso
 from tickstream.market.feeds.replay import file_trades
-from tickstream.strategy.core.api import Strategy
-from tickstream.strategy.core.backtest import Backtest, Result
+from tickstream.strategy.core.backtest import Backtest, Limits, Result
+from tickstream.strategy.core.report import MINUTE_NS, Figures, TapeDigest, figures
+from tickstream.strategy.sources import StrategyError, load_strategy, make_strategy
+from tickstream.trading.core.events import Fill
 from tickstream.trading.core.matching import Market
 
-
-class StrategyError(Exception):
-    """Something the user must fix: the message says what."""
+__all__ = ["StrategyError", "main"]
 
 
-def load_strategy(path: str, name: str | None) -> type[Strategy]:
-    """The Strategy subclass a file defines (the one named `name`, or its only one)."""
-    file = Path(path)
-    if not file.is_file():
-        raise StrategyError(f"no file {path}")
-    spec = importlib.util.spec_from_file_location(f"strategy_{file.stem}", file)
-    if spec is None or spec.loader is None:
-        raise StrategyError(f"{path} is not a Python file")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    found = {
-        n: c
-        for n, c in vars(module).items()
-        if inspect.isclass(c) and issubclass(c, Strategy) and c is not Strategy
-        and c.__module__ == module.__name__
-    }  # fmt: skip
-    if name is not None:
-        if name not in found:
-            raise StrategyError(f"{path} defines no Strategy named {name}")
-        return found[name]
-    if len(found) != 1:
-        names = ", ".join(sorted(found)) or "none"
-        raise StrategyError(f"{path} defines {len(found)} strategies ({names}): name one")
-    return next(iter(found.values()))
-
-
-def _param(text: str) -> tuple[str, Any]:
+def _param(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key.isidentifier():
         raise StrategyError(f"--param {text!r}: use key=value")
-    if value in ("true", "false"):
-        return key, value == "true"
-    try:
-        number = parse_decimal(value)
-    except NumberError:
-        return key, value
-    return key, int(number) if number == number.to_integral_value() and "." not in value else number
+    return key, value
 
 
 def _finest_step(prices: list[Decimal]) -> Decimal:
@@ -84,85 +64,255 @@ def _finest_step(prices: list[Decimal]) -> Decimal:
     return Decimal(1).scaleb(-places)
 
 
-def backtest(options: argparse.Namespace, out: TextIO) -> Result:
+class Progress:
+    """A progress bar on a terminal (nothing elsewhere), redrawn at most 10 times a second."""
+
+    def __init__(self, total: int, out: TextIO) -> None:
+        self.total, self.out = total, out
+        self.shown = out.isatty() if hasattr(out, "isatty") else False
+        self.started = self._drawn = time.monotonic()
+
+    def __call__(self, done: int) -> None:
+        if not self.shown or (done < self.total and time.monotonic() - self._drawn < 0.1):
+            return
+        self._drawn = now = time.monotonic()
+        share = done / self.total if self.total else 1.0
+        bar = "#" * int(share * 30)
+        rate = done / max(now - self.started, 1e-9)
+        self.out.write(f"\r[{bar:<30}] {share * 100:5.1f} %  {done:,} trades  {rate:,.0f}/s")
+        if done >= self.total:
+            self.out.write("\n")
+        self.out.flush()
+
+
+def backtest(options: argparse.Namespace, out: TextIO, err: TextIO = sys.stderr) -> Result:
     cls = load_strategy(options.strategy, options.strategy_class)
     params = dict(_param(p) for p in options.param)
     symbol = options.symbol.upper()
-    try:
-        strategy = cls(symbol=symbol, **params)
-    except (TypeError, ValueError) as exc:
-        raise StrategyError(f"{cls.__name__}: {exc}") from None
+    strategy = make_strategy(cls, symbol, params)
     try:
         prices = read_price_file(options.data)
         interval = parse_interval(options.interval)
         indicators = parse_indicators(options.indicators or strategy.indicators())
         cash = parse_decimal(options.cash)
         step = parse_decimal(options.step)
+        latency = parse_decimal(options.latency_ms)
     except (PriceFileError, IntervalError, IndicatorSpecError, NumberError) as exc:
         raise StrategyError(str(exc)) from None
+    if latency < 0:
+        raise StrategyError("--latency-ms cannot be negative")
     trades = list(file_trades(prices))
     if not trades:
         raise StrategyError(f"{options.data} holds no trades or bars")
     tick = _finest_step([price for _, price, _, _ in trades])
     quote = options.currency.upper()
-    spec = InstrumentSpec(symbol, symbol, InstrumentKind.STOCK, tick_size=tick)
-    market = Market(symbol, symbol, quote, tick=tick, step=step)
+    kind = InstrumentKind.CRYPTO if "-" in symbol else InstrumentKind.STOCK
+    spec = InstrumentSpec(symbol, symbol, kind, tick_size=tick)
+    market = Market(symbol, symbol if kind is InstrumentKind.STOCK else symbol.split("-")[0],
+                    quote, tick=tick, step=step)  # fmt: skip
     run = Backtest(
         strategy, [spec], [market], intervals=[interval], indicators=indicators,
-        cash={quote: cash},
+        cash={quote: cash}, limits=Limits(), latency_ms=latency,
     )  # fmt: skip
-    result = run.run(Tick(symbol, p, s, ts, ts, "file", i) for ts, p, s, i in trades)
-    _summary(result, cash, quote, len(trades), out)
+    run.progress = Progress(len(trades), err)
+    digest = TapeDigest()
+    minutes: list[tuple[int, Decimal]] = []
+
+    def ticks() -> Any:
+        for ts, p, s, i in trades:
+            digest.add(symbol, p, s, ts, i)
+            if minutes and minutes[-1][0] // MINUTE_NS == ts // MINUTE_NS:
+                minutes[-1] = (ts, p)
+            else:
+                minutes.append((ts, p))
+            yield Tick(symbol, p, s, ts, ts, "file", i)
+
+    result = run.run(ticks())
+    f = figures(
+        equity=result.equity, fills=result.fills, start=cash,
+        first_ns=result.first_ns, last_ns=result.last_ns, market=kind.value,
+    )  # fmt: skip
+    summary(f, result.trades, len(result.rejected), quote, out)
     if options.fills:
-        with open(options.fills, "w", newline="") as f:
-            writer = csv.writer(f, lineterminator="\n")
-            writer.writerow(["time", "order", "side", "price", "quantity", "fee", "liquidity"])
-            for order, fill, ts in result.fills:
-                writer.writerow(
-                    [ns_to_iso(ts), order, fill.side.value, fill.price, fill.quantity,
-                     fill.fee, fill.liquidity.value]
-                )  # fmt: skip
+        write_fills(options.fills, result.fills)
+    if options.json or options.save:
+        from tickstream.strategy.services import RunRecord  # Django: only when storing
+
+        record = RunRecord(
+            mode="backtest",  # type: ignore[arg-type]
+            strategy=cls.__name__, source=str(options.strategy), symbol=symbol,
+            currency=quote, cash=cash, data=str(options.data), params=params,
+            setup={"latency_ms": str(latency), "interval": interval.name,
+                   "indicators": [i.text for i in indicators], "step": str(step),
+                   "rules": {k: str(v) for k, v in asdict(run.venue.rules).items()}},
+            fills=result.fills,
+            orders=[_order_row(c, o) for c, o in result.orders.items()],
+            equity=result.equity, prices=minutes, logs=result.logs, trades=result.trades,
+            first_ns=result.first_ns, last_ns=result.last_ns, checksum=digest.hexdigest(),
+            market=kind.value,
+        )  # fmt: skip
+        _export(record, options, out)
     return result
 
 
-def _summary(result: Result, cash: Decimal, quote: str, trades: int, out: TextIO) -> None:
-    end = result.equity[-1][1] if result.equity else cash
-    fees = sum((f.fee for _, f, _ in result.fills), Decimal(0))
-    change = "—" if cash == 0 else f"{(end - cash) / cash * 100:.2f} %"
+def _order_row(client: str, o: Any) -> dict[str, Any]:
+    return {
+        "client_order_id": client, "symbol": o.symbol, "side": o.side.value,
+        "type": o.type.value, "quantity": str(o.quantity),
+        "price": None if o.price is None else str(o.price),
+        "stop_price": None if o.stop_price is None else str(o.stop_price),
+        "time_in_force": o.tif.value, "status": o.status.value, "filled": str(o.filled),
+    }  # fmt: skip
+
+
+def _export(record: Any, options: argparse.Namespace, out: TextIO) -> None:
+    from tickstream.strategy.services import figures_json, fill_row, record_figures
+
+    if options.json:
+        data = {
+            "strategy": record.strategy, "symbol": record.symbol, "params": record.params,
+            "data": record.data, "checksum": record.checksum, "trades": record.trades,
+            "setup": record.setup,
+            "figures": figures_json(record_figures(record)),
+            "fills": [fill_row(o, f, ns) for o, f, ns in record.fills],
+            "orders": record.orders,
+            "equity": [[ns // 1_000_000, str(v)] for ns, v in record.equity],
+        }  # fmt: skip
+        Path(options.json).write_text(json.dumps(data, indent=1))
+    if options.save:
+        import django
+
+        django.setup()
+        from tickstream.strategy.services import run_store
+
+        row = run_store(record)
+        out.write(f"stored as run {row.pk}: /strategies/runs/{row.pk}/\n")
+
+
+def write_fills(path: str, fills: list[tuple[str, Fill, int]]) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(["time", "order", "side", "price", "quantity", "fee", "liquidity"])
+        for order, fill, ts in fills:
+            writer.writerow(
+                [ns_to_iso(ts), order, fill.side.value, fill.price, fill.quantity,
+                 fill.fee, fill.liquidity.value]
+            )  # fmt: skip
+
+
+def summary(f: Figures, trades: int, refused: int, quote: str, out: TextIO) -> None:
     rows = [
         ("trades played", f"{trades:,}"),
-        ("fills", f"{len(result.fills):,}"),
-        ("orders refused", f"{len(result.rejected):,}"),
-        (f"fees ({quote})", f"{fees:,.2f}"),
-        (f"start ({quote})", f"{cash:,.2f}"),
-        (f"end, at the last price ({quote})", f"{end:,.2f}"),
-        ("total return", change),
+        ("orders refused", f"{refused:,}"),
+        *f.rows(quote),
     ]
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         out.write(f"{key:<{width}}  {value:>16}\n")
 
 
+def _instruments(server: str) -> list[InstrumentSpec]:
+    """The server's instruments, from its REST API (ws://host/ws/v1/ -> http://host/api/)."""
+    base = server.replace("wss://", "https://").replace("ws://", "http://").split("/ws/")[0]
+    try:
+        with urllib.request.urlopen(f"{base}/api/instruments/", timeout=10) as answer:  # noqa: S310
+            rows = json.loads(answer.read())
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise StrategyError(f"cannot read the instruments of {base}: {exc}") from None
+    return [
+        InstrumentSpec(
+            r["symbol"],
+            r["name"],
+            InstrumentKind(r["kind"]),
+            r["quote_currency"],
+            parse_decimal(r["tick_size"]),
+            parse_decimal(r["quantity_step"]),
+        )  # fmt: skip
+        for r in rows
+    ]
+
+
+def paper(options: argparse.Namespace, out: TextIO) -> Any:
+    from tickstream.strategy.paper import Paper
+
+    cls = load_strategy(options.strategy, options.strategy_class)
+    params = dict(_param(p) for p in options.param)
+    symbol = options.symbol.upper()
+    strategy = make_strategy(cls, symbol, params)
+    try:
+        interval = parse_interval(options.interval)
+        indicators = parse_indicators(options.indicators or strategy.indicators())
+    except (IntervalError, IndicatorSpecError) as exc:
+        raise StrategyError(str(exc)) from None
+    specs = _instruments(options.server)
+    if symbol not in {s.symbol for s in specs}:
+        raise StrategyError(f"{options.server} does not trade {symbol}")
+    runner = Paper(
+        strategy, url=options.server, token=options.token, symbols=[symbol],
+        instruments=specs, intervals=[interval], indicators=indicators,
+    )  # fmt: skip
+
+    async def go() -> Any:
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signal.SIGINT, runner.stop)
+            loop.add_signal_handler(signal.SIGTERM, runner.stop)
+        return await runner.run(duration_s=options.duration)
+
+    try:
+        run = asyncio.run(go())
+    except (OSError, PermissionError, ConnectionError) as exc:
+        raise StrategyError(f"paper trading on {options.server}: {exc}") from None
+    start = run.equity[0][1] if run.equity else Decimal(0)
+    kind = next(s.kind for s in specs if s.symbol == symbol)
+    f = figures(
+        equity=run.equity, fills=run.fills, start=start, first_ns=runner.first_ns,
+        last_ns=runner.now_ns or None, market=kind.value,
+    )  # fmt: skip
+    quote = next(s.quote_currency for s in specs if s.symbol == symbol)
+    summary(f, runner.trades_told, len(run.rejected), quote, out)
+    if run.error:
+        out.write(f"stopped: {run.error}\n")
+    if options.fills:
+        write_fills(options.fills, run.fills)
+    return run
+
+
+def _common(command: argparse.ArgumentParser) -> None:
+    command.add_argument("strategy", help="the strategy's Python file")
+    command.add_argument("--symbol", required=True)
+    command.add_argument("--class", dest="strategy_class", default=None)
+    command.add_argument("--param", action="append", default=[], help="key=value, repeatable")
+    command.add_argument("--interval", default="1d", help="the candle interval kept (default 1d)")
+    command.add_argument(
+        "--indicators", default=None, help="indicator specs kept (default: the strategy's own)"
+    )
+    command.add_argument("--fills", default=None, help="write every fill to this CSV")
+
+
 def main(args: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tickstream strategy")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("backtest", help="a strategy on a price file")
-    run.add_argument("strategy", help="the strategy's Python file")
+    _common(run)
     run.add_argument("--data", required=True, help="a price file: trades or OHLCV bars")
-    run.add_argument("--symbol", required=True)
-    run.add_argument("--class", dest="strategy_class", default=None)
-    run.add_argument("--param", action="append", default=[], help="key=value, repeatable")
     run.add_argument("--cash", default="100000")
     run.add_argument("--currency", default="USD")
     run.add_argument("--step", default="1", help="the quantity step (default 1)")
-    run.add_argument("--interval", default="1d", help="the candle interval kept (default 1d)")
-    run.add_argument(
-        "--indicators", default=None, help="indicator specs kept (default: the strategy's own)"
-    )
-    run.add_argument("--fills", default=None, help="write every fill to this CSV")
+    run.add_argument("--latency-ms", default="0", help="an order's way to the venue")
+    run.add_argument("--json", default=None, help="write the whole run to this JSON file")
+    run.add_argument("--save", action="store_true", help="store the run (the strategies page)")
+    live = commands.add_parser("paper", help="a strategy on a server's paper venue")
+    _common(live)
+    live.add_argument("--server", required=True, help="ws://HOST:PORT/ws/v1/")
+    live.add_argument("--token", required=True, help="an API token (the token page)")
+    live.add_argument("--duration", type=float, default=None, help="seconds, else until Ctrl-C")
     options = parser.parse_args(args)
     try:
-        backtest(options, sys.stdout)
+        if options.command == "backtest":
+            backtest(options, sys.stdout)
+        else:
+            paper(options, sys.stdout)
     except StrategyError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2

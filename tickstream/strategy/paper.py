@@ -47,6 +47,7 @@ from tickstream.market.core.ticks import Tick
 from tickstream.market.core.validation import Rejection
 from tickstream.strategy.core.api import Context, OrderAccepted, OrderRejected, Strategy
 from tickstream.strategy.core.equity import EquityCurve, value_of
+from tickstream.strategy.core.report import MINUTE_NS, TapeDigest
 from tickstream.stream.core.protocol import MESSAGE_BURST, MESSAGES_PER_SECOND, RateLimit
 from tickstream.trading.core.events import Fill, Liquidity, OrderClosed, OrderTriggered
 from tickstream.trading.core.matching import FILLED
@@ -80,7 +81,7 @@ class Run:
     equity: list[tuple[int, Decimal]] = field(default_factory=list)
     logs: list[tuple[int, str]] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)
-    reaction_ms: list[float] = field(default_factory=list)  # trade received -> order sent
+    reaction_ms: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))
     gaps: int = 0  # trades the server could not send (a `gap`): the tape misses them
     malformed: int = 0
     error: str | None = None  # why the strategy was stopped
@@ -145,6 +146,7 @@ class Paper(Context):
         intervals: Sequence[Interval],
         indicators: Sequence[IndicatorSpec],
         prefix: str | None = None,
+        keep_tape: bool = True,
     ) -> None:
         self.strategy = strategy
         self.url, self.token = url, token
@@ -154,6 +156,9 @@ class Paper(Context):
         )
         self.specs = {s.symbol: s for s in instruments}
         self.run_ = Run()
+        self.keep_tape = keep_tape  # a hosted run keeps only the digest and the prices
+        self.digest = TapeDigest()
+        self.prices: list[tuple[int, Decimal]] = []  # the last price of each minute
         # Client order ids are the server's idempotency keys: unique to this run.
         self.prefix = prefix or secrets.token_hex(4)
         self._ids = itertools.count(1)
@@ -179,6 +184,7 @@ class Paper(Context):
         self._cash = {spec.quote_currency for spec in instruments}
         self._priced_by = {base_of(spec): spec.symbol for spec in instruments}
         self.trades_told = 0
+        self.first_ns: int | None = None
         self.orders_seq = 0  # the last `orders` update taken
         self.stopped = asyncio.Event()
         self.ready = asyncio.Event()
@@ -265,17 +271,20 @@ class Paper(Context):
 
     # --- the run ---
 
-    async def run(self, *, duration_s: float | None = None) -> Run:
+    async def run(self, *, duration_s: float | None = None, connect: Any = None) -> Run:
         """Connect, follow, trade; until `stop()`, `duration_s`, the server closing, or
-        the strategy failing."""
-        from websockets.asyncio.client import connect
+        the strategy failing. `connect`: an async context manager giving the socket
+        (`recv`, `send`, iteration), the websocket to `url` unless told."""
+        if connect is None:
+            from websockets.asyncio.client import connect as ws_connect
 
-        async with connect(
-            self.url,
-            additional_headers={"Authorization": f"Token {self.token}"},
-            max_size=2**22,
-            open_timeout=10,
-        ) as ws:
+            connect = ws_connect(
+                self.url,
+                additional_headers={"Authorization": f"Token {self.token}"},
+                max_size=2**22,
+                open_timeout=10,
+            )
+        async with connect as ws:
             self._ws = ws
             welcome = json.loads(await ws.recv())
             if not isinstance(welcome, dict) or welcome.get("type") != "welcome":
@@ -398,7 +407,16 @@ class Paper(Context):
             self.log(f"a trade the market core refused: {update}")
             return
         self._now = tick.ts_event
-        self.run_.tape.append(tick)
+        if self.keep_tape:
+            self.run_.tape.append(tick)
+        self.digest.add(tick.symbol, tick.price, tick.size, tick.ts_event, tick.trade_id)
+        prices, minute = self.prices, tick.ts_event // MINUTE_NS
+        if prices and prices[-1][0] // MINUTE_NS == minute:
+            prices[-1] = (tick.ts_event, tick.price)
+        else:
+            prices.append((tick.ts_event, tick.price))
+        if self.first_ns is None:
+            self.first_ns = tick.ts_event
         self.trades_told += 1
         assert tick.trade_id is not None  # noqa: S101 - tick_of names every trade
         self._refs[tick.trade_id] = tick.ts_event

@@ -14,4 +14,6 @@ urlpatterns = [
         name="portfolio-detail",
     ),
     path("alerts/", views.AlertsView.as_view(), name="alerts"),
+    path("strategies/", views.StrategiesView.as_view(), name="strategies"),
+    path("strategies/runs/<int:run_id>/", views.StrategyRunView.as_view(), name="strategy-run"),
 ]

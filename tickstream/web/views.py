@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -161,6 +162,85 @@ class PortfolioDetailView(LoginRequiredMixin, MarketPage):
             "portfolio": portfolio,
             "methods": Portfolio.CostMethod.choices,
             "periods": portfolios.PERIODS,
+        }
+
+
+class StrategiesView(LoginRequiredMixin, MarketPage):
+    """`/strategies/`: the user's hosted strategies (add, start, stop) and stored runs."""
+
+    template_name = "web/strategies.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        from tickstream.strategy import selectors as strategies
+        from tickstream.strategy.sources import offered
+
+        runs = list(strategies.runs_for(self.request.user)[:100])
+        for run in runs:
+            value = (run.figures or {}).get("total_return")
+            run.return_text = "—" if value is None else f"{value * 100:.2f} %"  # type: ignore[attr-defined]
+        return {
+            **super().get_context_data(**kwargs),
+            "sources": list(offered().values()),
+            "runs": runs,
+        }
+
+
+class StrategyRunView(LoginRequiredMixin, TemplateView):
+    """`/strategies/runs/<id>/`: a run's report: figures, equity and drawdown, the price
+    with the fills marked, the trades (another user's run is a 404)."""
+
+    template_name = "web/strategy_run.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        from tickstream.strategy import selectors as strategies
+        from tickstream.strategy.core.report import _duration
+
+        run = strategies.run_for(self.request.user, kwargs["run_id"])
+        if run is None:
+            raise Http404("no such run of yours")
+        f = run.figures or {}
+
+        def pct(key: str) -> str:
+            value = f.get(key)
+            return "—" if value is None else f"{value * 100:.2f} %"
+
+        def num(key: str) -> str:
+            value = f.get(key)
+            return "—" if value is None else f"{value:.2f}"
+
+        def money(key: str) -> str:
+            value = f.get(key)
+            return "—" if value is None else f"{Decimal(value):,.2f}"
+
+        seconds = f.get("drawdown_s")
+        figures = [
+            ("Start", money("start"), "equity when it began"),
+            ("End", money("end"), "cash plus holdings at the last price"),
+            ("Total return", pct("total_return"), "end / start − 1"),
+            ("Annualised return", pct("annualised_return"), "compounded to a year"),
+            ("Volatility", pct("volatility"), f"annualised, of {f.get('period', '')} returns"),
+            ("Sharpe", num("sharpe"), "mean / standard deviation of returns, annualised"),
+            ("Sortino", num("sortino"), "as Sharpe, over the downside deviation"),
+            ("Max drawdown", pct("max_drawdown"), "largest fall from a peak"),
+            (
+                "Drawdown duration",
+                "—" if seconds is None else _duration(seconds),
+                "peak to recovery",
+            ),
+            ("Exposure", pct("exposure"), "share of the time in a position"),
+            ("Turnover", num("turnover"), "value traded / mean equity"),
+            ("Fees", money("fees"), run.currency),
+            ("Fills", str(f.get("fills", len(run.fills))), ""),
+            ("Round trips", str(f.get("trades", "—")), "flat to flat"),
+            ("Win rate", pct("win_rate"), "winning round trips"),
+            ("Average win", money("average_win"), run.currency),
+            ("Average loss", money("average_loss"), run.currency),
+        ]
+        return {
+            **super().get_context_data(**kwargs),
+            "run": run,
+            "figures": figures,
+            "chart": {"equity": run.equity, "prices": run.prices, "fills": run.fills},
         }
 
 

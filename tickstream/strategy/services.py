@@ -1,0 +1,182 @@
+"""Storing strategy runs, and the owner's wishes for hosted strategies."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+
+from tickstream.market.core.messages import decimal_str
+from tickstream.market.core.ticks import ns_to_iso
+from tickstream.strategy.core.report import Figures, figures, thin
+from tickstream.strategy.models import HostedStrategy, Mode, RunStatus, StrategyRun
+from tickstream.trading.core.events import Fill
+
+
+@dataclass(slots=True)
+class RunRecord:
+    """What any runner hands to be stored (backtest `Result`, paper `Run`)."""
+
+    mode: Mode
+    strategy: str
+    source: str
+    symbol: str
+    currency: str
+    cash: Decimal
+    data: str
+    params: dict[str, Any] = field(default_factory=dict)
+    setup: dict[str, Any] = field(default_factory=dict)
+    fills: Sequence[tuple[str, Fill, int]] = ()
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    equity: Sequence[tuple[int, Decimal]] = ()
+    prices: Sequence[tuple[int, Decimal]] = ()
+    logs: Sequence[tuple[int, str]] = ()
+    trades: int = 0
+    first_ns: int | None = None
+    last_ns: int | None = None
+    checksum: str = ""
+    market: str = "stock"
+    error: str | None = None
+
+
+def _time(ns: int | None) -> datetime | None:
+    return None if ns is None else datetime.fromtimestamp(ns / 1e9, tz=UTC)
+
+
+def fill_row(order: str, f: Fill, ns: int) -> dict[str, Any]:
+    return {
+        "time": ns_to_iso(ns),
+        "t": ns // 1_000_000,
+        "order": order,
+        "symbol": f.symbol,
+        "side": f.side.value,
+        "price": decimal_str(f.price),
+        "quantity": decimal_str(f.quantity),
+        "fee": decimal_str(f.fee),
+        "liquidity": f.liquidity.value,
+        "trade": f.trade,
+    }
+
+
+def figures_json(f: Figures) -> dict[str, Any]:
+    """The figures with decimals as strings (None stays None: shown as "—")."""
+    out = {}
+    for key, value in asdict(f).items():
+        out[key] = decimal_str(value) if isinstance(value, Decimal) else value
+    return out
+
+
+def record_figures(record: RunRecord) -> Figures:
+    return figures(
+        equity=record.equity,
+        fills=record.fills,
+        start=record.cash,
+        first_ns=record.first_ns,
+        last_ns=record.last_ns,
+        market=record.market,
+    )
+
+
+def run_store(
+    record: RunRecord, *, owner: Any = None, run: StrategyRun | None = None
+) -> StrategyRun:
+    """Store a finished run (a new row, or `run`, a hosted run's, completed)."""
+    row = run or StrategyRun(owner=owner)
+    row.mode, row.strategy, row.source = record.mode, record.strategy, record.source
+    row.symbol, row.currency, row.cash = record.symbol, record.currency, record.cash
+    row.data, row.params, row.setup = record.data, record.params, record.setup
+    row.data_from, row.data_to = _time(record.first_ns), _time(record.last_ns)
+    row.checksum, row.trades = record.checksum, record.trades
+    row.figures = figures_json(record_figures(record))
+    row.equity = [[ns // 1_000_000, decimal_str(v)] for ns, v in thin(record.equity)]
+    row.prices = [[ns // 1_000_000, decimal_str(v)] for ns, v in thin(record.prices)]
+    row.fills = [fill_row(o, f, ns) for o, f, ns in record.fills]
+    row.orders = record.orders
+    row.logs = [[ns // 1_000_000, text] for ns, text in list(record.logs)[-1000:]]
+    row.status = RunStatus.FAILED if record.error else RunStatus.DONE
+    row.error = record.error or ""
+    row.finished_at = timezone.now()
+    row.save()
+    return row
+
+
+def run_start(*, owner: Any, hosted: HostedStrategy, data: str) -> StrategyRun:
+    """A hosted run begins: a row that says it is running."""
+    return StrategyRun.objects.create(
+        owner=owner,
+        mode=Mode.HOSTED,
+        status=RunStatus.RUNNING,
+        strategy=hosted.source,
+        source=hosted.source,
+        params=hosted.params,
+        symbol=hosted.symbol,
+        cash=Decimal(0),
+        data=data,
+    )
+
+
+def hosted_want(*, hosted: HostedStrategy, running: bool) -> HostedStrategy:
+    """Its owner starts or stops it; the host acts within STRATEGY_HOST_POLL_S."""
+    hosted.wanted = running
+    if running:
+        hosted.error = ""
+    hosted.save(update_fields=["wanted", "error", "updated_at"])
+    return hosted
+
+
+def hosted_state(
+    *, hosted_id: int, state: str, error: str = "", run: StrategyRun | None = None
+) -> None:
+    """The host says what became of it."""
+    changes: dict[str, Any] = {"state": state, "error": error[:2000], "updated_at": timezone.now()}
+    if run is not None:
+        changes["run"] = run
+    if state == HostedStrategy.State.FAILED:
+        changes["wanted"] = False  # a failed strategy stays stopped until started again
+    HostedStrategy.objects.filter(pk=hosted_id).update(**changes)
+
+
+def record_from_paper(
+    paper: Any, *, mode: Mode, strategy: str, source: str, params: dict[str, Any], data: str
+) -> RunRecord:
+    """What a paper run (`paper.Paper`) did, to be stored. Its start is the account's
+    equity at its first trade (valued at that trade's price)."""
+    run = paper.run_
+    symbol = paper.symbols[0]
+    spec = paper.specs.get(symbol)
+    return RunRecord(
+        mode=mode,
+        strategy=strategy,
+        source=source,
+        symbol=symbol,
+        currency=spec.quote_currency if spec else "USD",
+        cash=run.equity[0][1] if run.equity else Decimal(0),
+        data=data,
+        params=params,
+        setup={
+            "intervals": [i.name for i in paper.market.intervals],
+            "indicators": [i.text for i in paper.market.indicators],
+            "reaction_ms_p50": _median(run.reaction_ms),
+            "gaps": run.gaps,
+        },
+        fills=run.fills,
+        orders=[{"client_order_id": c, **o} for c, o in run.orders.items()],
+        equity=run.equity,
+        prices=paper.prices,
+        logs=run.logs,
+        trades=paper.trades_told,
+        first_ns=paper.first_ns,
+        last_ns=paper.now_ns or None,
+        checksum=paper.digest.hexdigest(),
+        market="crypto" if spec is not None and spec.kind == "crypto" else "stock",
+        error=run.error,
+    )
+
+
+def _median(values: Any) -> float | None:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2] if ordered else None
