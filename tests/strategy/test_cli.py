@@ -1,11 +1,24 @@
-"""`python -m tickstream strategy backtest`: a strategy file on a price file, summarised."""
+"""`python -m tickstream strategy backtest|paper`: a strategy file on a price file, or on a
+server's paper venue, summarised and exported."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+
+from tests.stream.conftest import Market, serve, until
+from tests.stream.conftest import market as market  # the live market, embedded
+from tests.trading.conftest import funded
+from tests.trading.conftest import venue as venue  # the matching hook on the test's pipeline
+from tickstream.trading.hook import MatchingHook
 
 ROOT = Path(__file__).parents[2]
 DATA = ROOT / "tests" / "fixtures" / "mplfinance" / "yahoofinance-SPY-20200901-20210113.csv"
@@ -47,3 +60,46 @@ def test_mistakes_are_named() -> None:
     ]:  # fmt: skip
         done = _cli(*args)
         assert done.returncode == 2 and problem in done.stderr, (args, done.stderr)
+
+
+def test_a_run_is_exported_as_json(tmp_path: Path) -> None:
+    out = tmp_path / "run.json"
+    done = _cli(str(EXAMPLE), "--data", str(DATA), "--symbol", "SPY", "--param", "fast=5",
+                "--param", "slow=15", "--json", str(out), "--latency-ms", "0")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    run = json.loads(out.read_text())
+    assert run["trades"] == 368 and len(run["checksum"]) == 64
+    assert run["figures"]["fills"] == len(run["fills"]) > 0
+    assert run["setup"]["latency_ms"] == "0" and run["equity"][0][1] == "100000"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_strategy_file_paper_trades_on_a_server(
+    market: Market, venue: MatchingHook, tmp_path: Path, settings: Any
+) -> None:
+    from tests.strategy.test_host import BUYER
+
+    settings.STREAM_FLUSH_MS = 0
+    (tmp_path / "buyer.py").write_text(BUYER)
+    _, key, _ = await database_sync_to_async(funded)("10000")
+    async with serve() as host:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tickstream", "strategy", "paper", str(tmp_path / "buyer.py"),
+            "--server", f"ws://{host}/ws/v1/", "--token", key, "--symbol", "AAPL",
+            "--interval", "1m", "--duration", "6", "--fills", str(tmp_path / "fills.csv"),
+            cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        await until(lambda: venue.engine is not None, 5)
+        # Trades until the client's orders rest at the engine, then one through the limit.
+        async with asyncio.timeout(30):
+            while len(venue.engine.orders) < 2:  # type: ignore[union-attr]
+                market.trade("AAPL", "200")
+                await asyncio.sleep(0.2)
+        market.trade("AAPL", "200.5", size="5")
+        out, err = await asyncio.wait_for(child.communicate(), 30)
+    assert child.returncode == 0, err.decode()
+    text = out.decode()
+    assert "Sharpe" in text and "reaction in this client" in text
+    rows = list(csv.DictReader((tmp_path / "fills.csv").read_text().splitlines()))
+    assert [(r["side"], r["liquidity"]) for r in rows] == [("buy", "taker")]
+    assert venue.engine is not None and venue.engine.orders == {}  # stopped: none left open

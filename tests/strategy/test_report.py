@@ -79,9 +79,10 @@ def test_a_figure_that_cannot_be_computed_is_none_and_shown_as_a_dash() -> None:
 
 
 def test_the_drawdown_lasts_from_its_peak_to_the_recovery() -> None:
+    days = [0, 1, 4, 5, 8, 9]  # a weekend between, say
     values = [D(100), D(120), D(90), D(110), D(125), D(100)]
-    worst, seconds = drawdown(values, DAY_NS)
+    worst, seconds = drawdown([(d * DAY_NS, v) for d, v in zip(days, values, strict=True)])
     assert worst == pytest.approx(-0.25)  # 120 -> 90
-    assert seconds == 3 * 86_400  # the peak at 1, back above 120 at 4
-    worst, seconds = drawdown([D(100), D(50), D(60)], DAY_NS)
-    assert worst == pytest.approx(-0.5) and seconds == 2 * 86_400  # never recovered
+    assert seconds == 7 * 86_400  # the peak on day 1, back above 120 on day 8
+    worst, seconds = drawdown([(0, D(100)), (DAY_NS, D(50)), (3 * DAY_NS, D(60))])
+    assert worst == pytest.approx(-0.5) and seconds == 3 * 86_400  # never recovered

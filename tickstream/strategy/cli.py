@@ -40,11 +40,17 @@ from tickstream.market.core.ticks import Tick, ns_to_iso
 from tickstream.market.feeds.replay import file_trades
 from tickstream.strategy.core.backtest import Backtest, Limits, Result
 from tickstream.strategy.core.report import MINUTE_NS, Figures, TapeDigest, figures
+from tickstream.strategy.record import RunRecord, figures_json, fill_row, record_figures
 from tickstream.strategy.sources import StrategyError, load_strategy, make_strategy
 from tickstream.trading.core.events import Fill
 from tickstream.trading.core.matching import Market
 
 __all__ = ["StrategyError", "main"]
+
+# A paper strategy's trade -> order placed on a server with the default settings (the Hub's
+# 100 ms flush, SQLite): the median measured by `make bench-strategy-paper` (one strategy,
+# simulated market at 1,000 trades/s, 2 cores). `--latency-ms` sets your own.
+DEFAULT_LATENCY_MS = "90"
 
 
 def _param(text: str) -> tuple[str, str]:
@@ -132,14 +138,14 @@ def backtest(options: argparse.Namespace, out: TextIO, err: TextIO = sys.stderr)
         equity=result.equity, fills=result.fills, start=cash,
         first_ns=result.first_ns, last_ns=result.last_ns, market=kind.value,
     )  # fmt: skip
-    summary(f, result.trades, len(result.rejected), quote, out)
+    summary(
+        f, result.trades, len(result.rejected), quote, out, result.trades_offered - result.trades
+    )
     if options.fills:
         write_fills(options.fills, result.fills)
     if options.json or options.save:
-        from tickstream.strategy.services import RunRecord  # Django: only when storing
-
         record = RunRecord(
-            mode="backtest",  # type: ignore[arg-type]
+            mode="backtest",
             strategy=cls.__name__, source=str(options.strategy), symbol=symbol,
             currency=quote, cash=cash, data=str(options.data), params=params,
             setup={"latency_ms": str(latency), "interval": interval.name,
@@ -166,8 +172,6 @@ def _order_row(client: str, o: Any) -> dict[str, Any]:
 
 
 def _export(record: Any, options: argparse.Namespace, out: TextIO) -> None:
-    from tickstream.strategy.services import figures_json, fill_row, record_figures
-
     if options.json:
         data = {
             "strategy": record.strategy, "symbol": record.symbol, "params": record.params,
@@ -180,12 +184,22 @@ def _export(record: Any, options: argparse.Namespace, out: TextIO) -> None:
         }  # fmt: skip
         Path(options.json).write_text(json.dumps(data, indent=1))
     if options.save:
+        import os
+
         import django
 
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tickstream.settings")
         django.setup()
+        from django.db import DatabaseError
+
         from tickstream.strategy.services import run_store
 
-        row = run_store(record)
+        try:
+            row = run_store(record)
+        except DatabaseError as exc:
+            raise StrategyError(
+                f"cannot store the run ({exc}): is the database migrated?"
+            ) from None
         out.write(f"stored as run {row.pk}: /strategies/runs/{row.pk}/\n")
 
 
@@ -200,9 +214,12 @@ def write_fills(path: str, fills: list[tuple[str, Fill, int]]) -> None:
             )  # fmt: skip
 
 
-def summary(f: Figures, trades: int, refused: int, quote: str, out: TextIO) -> None:
+def summary(
+    f: Figures, trades: int, refused: int, quote: str, out: TextIO, skipped: int = 0
+) -> None:
     rows = [
         ("trades played", f"{trades:,}"),
+        ("trades the market core refused", f"{skipped:,}"),
         ("orders refused", f"{refused:,}"),
         *f.rows(quote),
     ]
@@ -271,6 +288,10 @@ def paper(options: argparse.Namespace, out: TextIO) -> Any:
     )  # fmt: skip
     quote = next(s.quote_currency for s in specs if s.symbol == symbol)
     summary(f, runner.trades_told, len(run.rejected), quote, out)
+    if run.reaction_ms:
+        ordered = sorted(run.reaction_ms)
+        out.write(f"reaction in this client (trade received -> order sent): median "
+                  f"{ordered[len(ordered) // 2]:.1f} ms over {len(ordered)} orders\n")  # fmt: skip
     if run.error:
         out.write(f"stopped: {run.error}\n")
     if options.fills:
@@ -299,7 +320,12 @@ def main(args: list[str] | None = None) -> int:
     run.add_argument("--cash", default="100000")
     run.add_argument("--currency", default="USD")
     run.add_argument("--step", default="1", help="the quantity step (default 1)")
-    run.add_argument("--latency-ms", default="0", help="an order's way to the venue")
+    run.add_argument(
+        "--latency-ms",
+        default=DEFAULT_LATENCY_MS,
+        help="an order's way to the venue, in simulated time (default: paper trading's, "
+        f"{DEFAULT_LATENCY_MS} ms)",
+    )
     run.add_argument("--json", default=None, help="write the whole run to this JSON file")
     run.add_argument("--save", action="store_true", help="store the run (the strategies page)")
     live = commands.add_parser("paper", help="a strategy on a server's paper venue")

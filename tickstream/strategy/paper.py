@@ -184,6 +184,8 @@ class Paper(Context):
         self._cash = {spec.quote_currency for spec in instruments}
         self._priced_by = {base_of(spec): spec.symbol for spec in instruments}
         self.trades_told = 0
+        # (client id, the server's creation time of the order): how long placing took
+        self.accepted_at: deque[tuple[str, str]] = deque(maxlen=100_000)
         self.first_ns: int | None = None
         self.orders_seq = 0  # the last `orders` update taken
         self.stopped = asyncio.Event()
@@ -512,6 +514,7 @@ class Paper(Context):
                 if not isinstance(order, dict):
                     raise Malformed("a placement's result carries its order")
                 self._know(client, order)
+                self.accepted_at.append((client, str(order.get("created_at"))))
                 self._hook(self.strategy.on_order, client, OrderAccepted(self._now))
             else:
                 self._open.pop(client, None)

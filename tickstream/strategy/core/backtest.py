@@ -35,7 +35,7 @@ from tickstream.market.core.instruments import InstrumentSpec
 from tickstream.market.core.ticks import NS_PER_S, Tick
 from tickstream.market.core.validation import Rejection
 from tickstream.strategy.core.api import Context, OrderAccepted, OrderRejected, Strategy
-from tickstream.strategy.core.equity import EquityCurve, value_of
+from tickstream.strategy.core.equity import EquityCurve
 from tickstream.trading.core.events import Fill, OrderClosed, OrderFilled, OrderTriggered
 from tickstream.trading.core.matching import Engine, Market, OrderError, Rules
 from tickstream.trading.core.orders import Order, OrderType, Side, TimeInForce
@@ -65,7 +65,9 @@ class Result:
     equity: list[tuple[int, Decimal]] = field(default_factory=list)
     logs: list[tuple[int, str]] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)
-    trades: int = 0
+    trades: int = 0  # played: the market core took them
+    trades_offered: int = 0  # with those it refused (their problems: `refused`)
+    refused: dict[str, int] = field(default_factory=dict)
     first_ns: int | None = None
     last_ns: int | None = None
 
@@ -92,7 +94,6 @@ class Backtest(Context):
         rules: Rules | None = None,
         limits: Limits | None = None,
         latency_ms: Decimal = Decimal(0),
-        equity_every_s: int = 60,
     ) -> None:
         if latency_ms < 0:
             raise ValueError("latency cannot be negative")
@@ -118,7 +119,8 @@ class Backtest(Context):
         self._placed: deque[int] = deque()  # when the orders of the last second arrived
         self._told: list[tuple[str, object]] = []  # answers to tell after the current step
         self._stopped = False
-        self._curve = EquityCurve(equity_every_s)
+        self._holdings: tuple[Decimal, dict[str, Decimal]] | None = None
+        self._curve = EquityCurve()
         self.result.equity = self._curve.points
 
     # --- the Context a strategy sees ---
@@ -210,8 +212,11 @@ class Backtest(Context):
     def step(self, tick: Tick) -> None:
         """One trade, as the running system handles it."""
         self._arrive(tick.ts_event)
+        self.result.trades_offered += 1
         update = self.market.process(tick, live=False)
         if isinstance(update, Rejection):  # refused by the market core: changes nothing
+            refused = self.result.refused
+            refused[update.reason.value] = refused.get(update.reason.value, 0) + 1
             return
         self._now = tick.ts_event
         result = self.result
@@ -291,27 +296,30 @@ class Backtest(Context):
             )
 
     def _mark(self, moved: bool, symbol: str) -> None:
-        """Keep the equity after a trade that filled, or that moved what is held."""
-        market = self.markets.get(symbol)
-        if not moved and self.result.equity:
-            b = None if market is None else self.venue.ledger.balances.get((ACCOUNT, market.base))
-            if b is None or not (b.available or b.reserved):
-                return  # its value did not move
-        self._curve.mark(self._now, self._equity(), keep=moved)
+        """Keep the equity after a trade that filled, or that moved what is held. What the
+        account holds changes only with a fill, so it is summed again only then; between
+        fills a trade costs one product per instrument held."""
+        if moved or self._holdings is None:
+            self._holdings = self._composition()
+        elif not self._holdings[1] or symbol not in self._holdings[1]:
+            return  # its value did not move
+        cash, held = self._holdings
+        value = cash
+        for held_symbol, quantity in held.items():
+            price = self.last_price(held_symbol)
+            if price is not None:
+                value += quantity * price
+        self._curve.mark(self._now, value, keep=moved)
 
-    def _equity(self) -> Decimal:
-        """Cash and holdings valued at the last prices, in the quote currency.
-        O(the account's currencies)."""
-        return value_of(
-            (
-                (currency, b.available + b.reserved)
-                for (account, currency), b in self.venue.ledger.balances.items()
-                if account == ACCOUNT
-            ),
-            self._quotes,
-            self._price_of,
-        )
-
-    def _price_of(self, asset: str) -> Decimal | None:
-        symbol = self._priced_by.get(asset)
-        return None if symbol is None else self.last_price(symbol)
+    def _composition(self) -> tuple[Decimal, dict[str, Decimal]]:
+        """(cash, quantity held by instrument). O(the account's currencies)."""
+        cash, held = Decimal(0), {}
+        for (account, currency), b in self.venue.ledger.balances.items():
+            if account != ACCOUNT:
+                continue
+            amount = b.available + b.reserved
+            if currency in self._quotes:
+                cash += amount
+            elif amount and (symbol := self._priced_by.get(currency)) is not None:
+                held[symbol] = amount
+        return cash, held

@@ -37,12 +37,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from tickstream.market.core.ticks import NS_PER_S
+from tickstream.strategy.core.equity import DAY_NS, HOUR_NS, MINUTE_NS, period_for  # noqa: E402
 from tickstream.trading.core.events import Fill
 from tickstream.trading.core.orders import Side
 
-DAY_NS = 86_400 * NS_PER_S
-HOUR_NS = 3_600 * NS_PER_S
-MINUTE_NS = 60 * NS_PER_S
 # Periods a year, by sampling period and kind of market.
 PERIODS_PER_YEAR = {
     ("stock", DAY_NS): 252.0,
@@ -125,18 +123,17 @@ def _duration(seconds: int) -> str:
 
 def sample(
     equity: Sequence[tuple[int, Decimal]], start: Decimal, first_ns: int, last_ns: int
-) -> tuple[int, list[Decimal]]:
-    """(period in ns, equity at the end of each period), the start first."""
-    span = last_ns - first_ns
-    period = DAY_NS if span >= 10 * DAY_NS else HOUR_NS if span >= 10 * HOUR_NS else MINUTE_NS
-    values = [start]
+) -> tuple[int, list[tuple[int, Decimal]]]:
+    """(period in ns, (time, equity) at the end of each period), the start first."""
+    period = period_for(last_ns - first_ns)
+    values = [(first_ns, start)]
     bucket = None
     for ns, value in equity:
         b = ns // period
         if b == bucket:
-            values[-1] = value
+            values[-1] = (ns, value)
         else:
-            values.append(value)
+            values.append((ns, value))
             bucket = b
     return period, values
 
@@ -192,23 +189,24 @@ def exposure_of(
     return exposed / (last_ns - first_ns)
 
 
-def drawdown(values: Sequence[Decimal], period_ns: int) -> tuple[float | None, int | None]:
-    """(the max drawdown as a negative share, its duration in seconds)."""
-    if len(values) < 2:
+def drawdown(points: Sequence[tuple[int, Decimal]]) -> tuple[float | None, int | None]:
+    """(the max drawdown as a negative share, its duration in seconds) of (time, equity)
+    samples."""
+    if len(points) < 2:
         return None, None
     peak_at, worst, worst_peak = 0, 0.0, 0
-    for i, v in enumerate(values):
-        peak = values[peak_at]
+    for i, (_, v) in enumerate(points):
+        peak = points[peak_at][1]
         if v >= peak:
             peak_at = i
         elif peak > 0 and (fall := float(v / peak - 1)) < worst:
             worst, worst_peak = fall, peak_at
     if worst == 0:
         return 0.0, 0
-    top = values[worst_peak]
-    back = next((i for i in range(worst_peak + 1, len(values)) if values[i] >= top), None)
-    recovered = len(values) - 1 if back is None else back
-    return worst, (recovered - worst_peak) * period_ns // NS_PER_S
+    top = points[worst_peak][1]
+    back = next((i for i in range(worst_peak + 1, len(points)) if points[i][1] >= top), None)
+    recovered = points[-1 if back is None else back][0]
+    return worst, (recovered - points[worst_peak][0]) // NS_PER_S
 
 
 def figures(
@@ -222,7 +220,8 @@ def figures(
 ) -> Figures:
     """Every figure of a run."""
     first, last = first_ns or 0, last_ns or 0
-    period, values = sample(equity, start, first, last)
+    period, points = sample(equity, start, first, last)
+    values = [v for _, v in points]
     end = values[-1]
     returns = [r for r in returns_of(values) if not math.isnan(r)]
     per_year = PERIODS_PER_YEAR[("crypto" if market == "crypto" else "stock", period)]
@@ -237,7 +236,7 @@ def figures(
         sharpe = mean / sd * math.sqrt(per_year) if sd > 0 else None
         downside = math.sqrt(sum(min(r, 0.0) ** 2 for r in returns) / len(returns))
         sortino = mean * per_year / (downside * math.sqrt(per_year)) if downside > 0 else None
-    worst, duration = drawdown(values, period)
+    worst, duration = drawdown(points)
     traded = sum((f.price * f.quantity for _, f, _ in fills), Decimal(0))
     mean_equity = sum(values, Decimal(0)) / len(values)
     trips = round_trips(fills)
