@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: install run run-split test test-fast lint format bench bench-pipeline bench-fanout bench-frontend \
-	bench-portfolio bench-trading bench-strategy screenshots lock clean
+	bench-portfolio bench-trading bench-strategy bench-strategy-paper screenshots lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PY=...)")'
@@ -71,7 +71,8 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: bench-pipeline bench-fanout bench-frontend bench-portfolio bench-trading bench-strategy
+bench: bench-pipeline bench-fanout bench-frontend bench-portfolio bench-trading bench-strategy \
+	bench-strategy-paper
 
 bench-pipeline: install
 	$(BIN)/python bench/pipeline.py
@@ -91,6 +92,9 @@ bench-trading: install
 
 bench-strategy: install
 	$(BIN)/python bench/strategy.py
+
+bench-strategy-paper: install
+	$(BIN)/python bench/strategy_paper.py --postgres
 
 lock:
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 \

@@ -41,12 +41,18 @@ def wait_ready(port: int) -> None:
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """The server's address, and the directory of its files (its database)."""
     var = tmp_path_factory.mktemp("browser-server")
     port = free_port()
     with process(server_args(port), server_env(var), var / "server.log"):
         wait_ready(port)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", var
+
+
+@pytest.fixture(scope="session")
+def server(served: tuple[str, Path]) -> str:
+    return served[0]
 
 
 @pytest.fixture(scope="session")

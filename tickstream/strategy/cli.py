@@ -194,8 +194,15 @@ def _export(record: Any, options: argparse.Namespace, out: TextIO) -> None:
 
         from tickstream.strategy.services import run_store
 
+        from django.contrib.auth import get_user_model
+
         try:
-            row = run_store(record)
+            owner = None
+            if options.owner:
+                owner = get_user_model().objects.filter(username=options.owner).first()
+                if owner is None:
+                    raise StrategyError(f"--owner: no user {options.owner!r}")
+            row = run_store(record, owner=owner)
         except DatabaseError as exc:
             raise StrategyError(
                 f"cannot store the run ({exc}): is the database migrated?"
@@ -328,6 +335,7 @@ def main(args: list[str] | None = None) -> int:
     )
     run.add_argument("--json", default=None, help="write the whole run to this JSON file")
     run.add_argument("--save", action="store_true", help="store the run (the strategies page)")
+    run.add_argument("--owner", default=None, help="with --save: the user whose run it is")
     live = commands.add_parser("paper", help="a strategy on a server's paper venue")
     _common(live)
     live.add_argument("--server", required=True, help="ws://HOST:PORT/ws/v1/")

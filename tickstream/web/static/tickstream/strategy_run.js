@@ -23,7 +23,8 @@ function chart(box) {
     layout: { background: { color: "transparent" }, textColor: cssVar("--muted") },
     grid: { vertLines: { visible: false }, horzLines: { color: cssVar("--border") } },
     rightPriceScale: { borderVisible: false },
-    timeScale: { borderVisible: false, timeVisible: true },
+    // A run may hold thousands of points: let fitContent show them all.
+    timeScale: { borderVisible: false, timeVisible: true, minBarSpacing: 0.001 },
   });
 }
 
@@ -55,7 +56,8 @@ const markers = data.fills.map((f) => ({
   position: f.side === "buy" ? "belowBar" : "aboveBar",
   color: f.side === "buy" ? cssVar("--up") : cssVar("--down"),
   shape: f.side === "buy" ? "arrowUp" : "arrowDown",
-  text: `${f.side} ${f.quantity} @ ${f.price}`,
+  // With many fills the words would cover the price: arrows alone, the table has the rest.
+  text: data.fills.length <= 20 ? `${f.side} ${f.quantity} @ ${f.price}` : "",
 }));
 // Markers must sit on the series' times: each at the first price point at or after it.
 const times = prices.map((p) => p.time);
