@@ -190,11 +190,10 @@ def _export(record: Any, options: argparse.Namespace, out: TextIO) -> None:
 
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tickstream.settings")
         django.setup()
+        from django.contrib.auth import get_user_model
         from django.db import DatabaseError
 
         from tickstream.strategy.services import run_store
-
-        from django.contrib.auth import get_user_model
 
         try:
             owner = None
