@@ -39,8 +39,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.fanout import free_port, stop, wait_port  # noqa: E402
 from tickstream.market.core.analytics.intervals import parse_interval  # noqa: E402
-from tickstream.market.core.instruments import InstrumentKind, InstrumentSpec  # noqa: E402
+from tickstream.market.core.instruments import InstrumentSpec  # noqa: E402
 from tickstream.market.core.ticks import Tick  # noqa: E402
+from tickstream.strategy.cli import server_instruments  # noqa: E402
 from tickstream.strategy.core.api import Context, OrderAccepted, Strategy  # noqa: E402
 from tickstream.strategy.paper import Paper  # noqa: E402
 
@@ -108,19 +109,7 @@ def figures(samples: list[float]) -> str:
 
 
 def specs(port: int) -> list[InstrumentSpec]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/instruments/") as answer:  # noqa: S310
-        rows = json.loads(answer.read())
-    return [
-        InstrumentSpec(
-            r["symbol"],
-            r["name"],
-            InstrumentKind(r["kind"]),
-            r["quote_currency"],
-            Decimal(r["tick_size"]),
-            Decimal(r["quantity_step"]),
-        )  # fmt: skip
-        for r in rows
-    ]
+    return server_instruments(f"ws://127.0.0.1:{port}/ws/v1/")
 
 
 def feed_rate(port: int, seconds: float) -> float:

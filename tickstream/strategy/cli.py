@@ -26,18 +26,23 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
 from tickstream.common.core.edge import NumberError, parse_decimal
-from tickstream.market.core.analytics.indicators import IndicatorSpecError, parse_indicators
-from tickstream.market.core.analytics.intervals import IntervalError, parse_interval
+from tickstream.market.core.analytics.indicators import (
+    IndicatorSpec,
+    IndicatorSpecError,
+    parse_indicators,
+)
+from tickstream.market.core.analytics.intervals import Interval, IntervalError, parse_interval
 from tickstream.market.core.formats import PriceFileError, read_price_file
 from tickstream.market.core.instruments import InstrumentKind, InstrumentSpec
 from tickstream.market.core.ticks import Tick, ns_to_iso
 from tickstream.market.feeds.replay import file_trades
+from tickstream.strategy.core.api import Strategy
 from tickstream.strategy.core.backtest import Backtest, Limits, Result
 from tickstream.strategy.core.report import MINUTE_NS, Figures, TapeDigest, figures
 from tickstream.strategy.record import RunRecord, figures_json, fill_row, record_figures
@@ -91,19 +96,40 @@ class Progress:
         self.out.flush()
 
 
-def backtest(options: argparse.Namespace, out: TextIO, err: TextIO = sys.stderr) -> Result:
+@dataclass(frozen=True)
+class _Made:
+    cls: type[Strategy]
+    params: dict[str, str]
+    symbol: str
+    strategy: Strategy
+    interval: Interval
+    indicators: list[IndicatorSpec]
+
+
+def _made(options: argparse.Namespace) -> _Made:
+    """The strategy of the command line, made, with the candles and indicators it keeps."""
     cls = load_strategy(options.strategy, options.strategy_class)
     params = dict(_param(p) for p in options.param)
     symbol = options.symbol.upper()
     strategy = make_strategy(cls, symbol, params)
     try:
-        prices = read_price_file(options.data)
         interval = parse_interval(options.interval)
         indicators = parse_indicators(options.indicators or strategy.indicators())
+    except (IntervalError, IndicatorSpecError) as exc:
+        raise StrategyError(str(exc)) from None
+    return _Made(cls, params, symbol, strategy, interval, list(indicators))
+
+
+def backtest(options: argparse.Namespace, out: TextIO, err: TextIO = sys.stderr) -> Result:
+    made = _made(options)
+    cls, params, symbol, strategy = made.cls, made.params, made.symbol, made.strategy
+    interval, indicators = made.interval, made.indicators
+    try:
+        prices = read_price_file(options.data)
         cash = parse_decimal(options.cash)
         step = parse_decimal(options.step)
         latency = parse_decimal(options.latency_ms)
-    except (PriceFileError, IntervalError, IndicatorSpecError, NumberError) as exc:
+    except (PriceFileError, NumberError) as exc:
         raise StrategyError(str(exc)) from None
     if latency < 0:
         raise StrategyError("--latency-ms cannot be negative")
@@ -234,7 +260,7 @@ def summary(
         out.write(f"{key:<{width}}  {value:>16}\n")
 
 
-def _instruments(server: str) -> list[InstrumentSpec]:
+def server_instruments(server: str) -> list[InstrumentSpec]:
     """The server's instruments, from its REST API (ws://host/ws/v1/ -> http://host/api/)."""
     base = server.replace("wss://", "https://").replace("ws://", "http://").split("/ws/")[0]
     try:
@@ -258,16 +284,14 @@ def _instruments(server: str) -> list[InstrumentSpec]:
 def paper(options: argparse.Namespace, out: TextIO) -> Any:
     from tickstream.strategy.paper import Paper
 
-    cls = load_strategy(options.strategy, options.strategy_class)
-    params = dict(_param(p) for p in options.param)
-    symbol = options.symbol.upper()
-    strategy = make_strategy(cls, symbol, params)
-    try:
-        interval = parse_interval(options.interval)
-        indicators = parse_indicators(options.indicators or strategy.indicators())
-    except (IntervalError, IndicatorSpecError) as exc:
-        raise StrategyError(str(exc)) from None
-    specs = _instruments(options.server)
+    made = _made(options)
+    symbol, strategy, interval, indicators = (
+        made.symbol,
+        made.strategy,
+        made.interval,
+        made.indicators,
+    )
+    specs = server_instruments(options.server)
     if symbol not in {s.symbol for s in specs}:
         raise StrategyError(f"{options.server} does not trade {symbol}")
     runner = Paper(

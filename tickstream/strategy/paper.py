@@ -45,7 +45,14 @@ from tickstream.market.core.engine import MarketEngine
 from tickstream.market.core.instruments import InstrumentKind, InstrumentSpec
 from tickstream.market.core.ticks import Tick
 from tickstream.market.core.validation import Rejection
-from tickstream.strategy.core.api import Context, OrderAccepted, OrderRejected, Strategy
+from tickstream.strategy.core.api import (
+    Context,
+    OrderAccepted,
+    OrderRejected,
+    ReadsMarket,
+    Strategy,
+    order_kind,
+)
 from tickstream.strategy.core.equity import EquityCurve, value_of
 from tickstream.strategy.core.report import MINUTE_NS, TapeDigest
 from tickstream.stream.core.protocol import MESSAGE_BURST, MESSAGES_PER_SECOND, RateLimit
@@ -132,7 +139,7 @@ def tick_of(symbol: str, seq: int, data: Mapping[str, Any]) -> Tick:
     )
 
 
-class Paper(Context):
+class Paper(ReadsMarket, Context):
     """One strategy trading on a server's paper venue over the websocket."""
 
     def __init__(
@@ -210,19 +217,6 @@ class Paper(Context):
     def open_orders(self) -> list[str]:
         return list(self._open)
 
-    def last_price(self, symbol: str) -> Decimal | None:
-        state = self.market.states.get(symbol)
-        return None if state is None or state.quote.last is None else state.quote.last
-
-    def indicators(self, symbol: str, interval: str) -> Mapping[str, float | None]:
-        state = self.market.states.get(symbol)
-        if state is None:
-            return {}
-        for series in state.series:
-            if series.interval.name == interval:
-                return dict(series.last_values)
-        raise KeyError(f"interval {interval!r} is not kept in this run")
-
     def order(
         self,
         side: Side,
@@ -235,9 +229,7 @@ class Paper(Context):
         tif: TimeInForce = TimeInForce.GTC,
     ) -> str:
         client = f"{self.prefix}-s{next(self._ids)}"
-        kind = type or (OrderType.LIMIT if price is not None else OrderType.MARKET)
-        if kind is OrderType.MARKET and tif is TimeInForce.GTC:
-            tif = TimeInForce.IOC
+        kind, tif = order_kind(price, type, tif)
         order: dict[str, Any] = {
             "symbol": symbol,
             "side": side.value,

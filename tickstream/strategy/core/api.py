@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from tickstream.market.core.analytics.state import ClosedCandle
+from tickstream.market.core.engine import MarketEngine
 from tickstream.market.core.ticks import Tick
 from tickstream.trading.core.events import Fill, OrderClosed, OrderTriggered
 from tickstream.trading.core.orders import OrderType, Side, TimeInForce
@@ -92,6 +93,37 @@ class Context(Protocol):
 
 
 OrderUpdate = OrderAccepted | OrderRejected | OrderClosed | OrderTriggered
+
+
+def order_kind(
+    price: Decimal | None, type: OrderType | None, tif: TimeInForce
+) -> tuple[OrderType, TimeInForce]:
+    """What `Context.order` asks for: a limit with a price, else a market order, which is
+    IOC unless told."""
+    kind = type or (OrderType.LIMIT if price is not None else OrderType.MARKET)
+    if kind is OrderType.MARKET and tif is TimeInForce.GTC:
+        tif = TimeInForce.IOC
+    return kind, tif
+
+
+class ReadsMarket:
+    """The Context's reads of the runner's own market core (`self.market`), the same in
+    every mode."""
+
+    market: MarketEngine
+
+    def last_price(self, symbol: str) -> Decimal | None:
+        state = self.market.states.get(symbol)
+        return None if state is None or state.quote.last is None else state.quote.last
+
+    def indicators(self, symbol: str, interval: str) -> Mapping[str, float | None]:
+        state = self.market.states.get(symbol)
+        if state is None:
+            return {}
+        for series in state.series:
+            if series.interval.name == interval:
+                return dict(series.last_values)
+        raise KeyError(f"interval {interval!r} is not kept in this run")
 
 
 class Strategy:

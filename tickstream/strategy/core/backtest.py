@@ -34,7 +34,14 @@ from tickstream.market.core.engine import MarketEngine
 from tickstream.market.core.instruments import InstrumentSpec
 from tickstream.market.core.ticks import NS_PER_S, Tick
 from tickstream.market.core.validation import Rejection
-from tickstream.strategy.core.api import Context, OrderAccepted, OrderRejected, Strategy
+from tickstream.strategy.core.api import (
+    Context,
+    OrderAccepted,
+    OrderRejected,
+    ReadsMarket,
+    Strategy,
+    order_kind,
+)
 from tickstream.strategy.core.equity import EquityCurve
 from tickstream.trading.core.events import Fill, OrderClosed, OrderFilled, OrderTriggered
 from tickstream.trading.core.matching import Engine, Market, OrderError, Rules
@@ -79,7 +86,7 @@ class _Asked:
     order: Order | None  # None: a cancel
 
 
-class Backtest(Context):
+class Backtest(ReadsMarket, Context):
     """One strategy, one account, the instruments it trades."""
 
     def __init__(
@@ -145,19 +152,6 @@ class Backtest(Context):
         at_venue = [self._ids[i] for i in sorted(self.venue.orders)]
         return at_venue + [a.client for a in self._in_flight if a.order is not None]
 
-    def last_price(self, symbol: str) -> Decimal | None:
-        state = self.market.states.get(symbol)
-        return None if state is None or state.quote.last is None else state.quote.last
-
-    def indicators(self, symbol: str, interval: str) -> Mapping[str, float | None]:
-        state = self.market.states.get(symbol)
-        if state is None:
-            return {}
-        for series in state.series:
-            if series.interval.name == interval:
-                return dict(series.last_values)
-        raise KeyError(f"interval {interval!r} is not kept in this run")
-
     def cancel(self, order: str) -> None:
         if order in self._engine_ids or any(a.client == order for a in self._in_flight):
             self._in_flight.append(_Asked(self._now + self.latency_ns, order, None))
@@ -178,9 +172,7 @@ class Backtest(Context):
     ) -> str:
         self._next += 1
         client = f"s{self._next}"
-        kind = type or (OrderType.LIMIT if price is not None else OrderType.MARKET)
-        if kind is OrderType.MARKET and tif is TimeInForce.GTC:
-            tif = TimeInForce.IOC
+        kind, tif = order_kind(price, type, tif)
         order = Order(self._next, ACCOUNT, symbol, side, kind, quantity, price, stop_price, tif)
         self.result.orders[client] = order
         self._in_flight.append(_Asked(self._now + self.latency_ns, client, order))
