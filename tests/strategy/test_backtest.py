@@ -139,3 +139,33 @@ def test_orders_are_told_in_order_after_the_hook_that_asked() -> None:
         ("asked", "cancel"),
         ("s1", "OrderClosed"),
     ]
+
+
+def test_a_timer_fires_at_each_multiple_of_simulated_time_before_the_trade_past_it() -> None:
+    from tickstream.strategy.core.api import Context, Strategy
+
+    class Clock(Strategy):
+        timer_s = 86_400.0 * 7  # weekly
+
+        def __init__(self) -> None:
+            self.fired: list[int] = []
+            self.seen: list[int] = []
+
+        def on_timer(self, ctx: Context) -> None:
+            self.fired.append(ctx.now_ns)
+
+        def on_trade(self, ctx: Context, tick: Tick) -> None:
+            self.seen.append(tick.ts_event)
+
+    ticks = _ticks()[:400]  # 100 daily bars
+    spec = InstrumentSpec("AAPL", "Apple", InstrumentKind.STOCK, tick_size=Decimal("0.000001"))
+    market = Market("AAPL", "AAPL", "USD", tick=Decimal("0.000001"), step=Decimal(1))
+    clock = Clock()
+    Backtest(
+        clock, [spec], [market], intervals=[parse_interval("1d")], indicators=(),
+        cash={"USD": CASH},
+    ).run(ticks)  # fmt: skip
+    week = int(clock.timer_s * 1e9)  # type: ignore[operator]
+    first, last = ticks[0].ts_event, ticks[-1].ts_event
+    assert clock.fired == list(range(first + week, last + 1, week))
+    assert all(any(t >= f for t in clock.seen) for f in clock.fired)

@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -103,3 +104,38 @@ async def test_a_strategy_file_paper_trades_on_a_server(
     rows = list(csv.DictReader((tmp_path / "fills.csv").read_text().splitlines()))
     assert [(r["side"], r["liquidity"]) for r in rows] == [("buy", "taker")]
     assert venue.engine is not None and venue.engine.orders == {}  # stopped: none left open
+
+
+def test_a_backtest_plays_only_the_range_asked_for() -> None:
+    done = _cli(str(EXAMPLE), "--data", str(DATA), "--symbol", "SPY", "--param", "fast=3",
+                "--param", "slow=5", "--from", "2020-10-01", "--to", "2020-11-01")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    played = next(line for line in done.stdout.splitlines() if line.startswith("trades played"))
+    assert played.split()[-1] == str(22 * 4)  # October 2020's 22 trading days, 4 trades each
+    bad = _cli(str(EXAMPLE), "--data", str(DATA), "--symbol", "SPY", "--from", "October")
+    assert bad.returncode == 2 and "--from 'October'" in bad.stderr
+
+
+@pytest.mark.django_db
+def test_a_backtest_plays_the_stored_history(instruments: None, capsys: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tickstream.market.models import Candle, Instrument
+    from tickstream.strategy.cli import main
+
+    aapl = Instrument.objects.get(symbol="AAPL")
+    start = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
+    for n in range(120):  # two hours of minutes: down, up, down
+        price = Decimal(200 - n if n < 30 else 140 + n if n < 75 else 290 - n)
+        Candle.objects.create(
+            instrument=aapl, interval="1m", start=start + timedelta(minutes=n), open=price,
+            high=price + 1, low=price - 1, close=price, volume=100, trades=4, closed=True,
+        )  # fmt: skip
+    code = main(["backtest", str(EXAMPLE), "--data", "stored", "--symbol", "AAPL",
+                 "--interval", "1m", "--param", "fast=3", "--param", "slow=8",
+                 "--from", "2026-03-02T14:30", "--to", "2026-03-02T16:00"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    rows = dict((line[:32].strip(), line[32:].strip()) for line in out.splitlines() if line)
+    assert rows["trades played"] == str(90 * 4)  # 90 minutes of the 120 asked for
+    assert int(rows["fills"]) == 2, out  # bought on the way up, sold on the way down

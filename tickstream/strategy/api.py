@@ -234,7 +234,7 @@ class HostedListView(OwnerOnly):
             raise FieldError("interval", "bad_interval", str(exc)) from None
         params = _params(body.get("params"))
         try:
-            make_strategy(load_strategy(source.path), symbol, params)
+            make_strategy(load_strategy(source.path), symbol, params, interval)
         except StrategyError as exc:
             raise FieldError("params", "bad_params", str(exc)) from None
         if HostedStrategy.objects.filter(owner=request.user, name=name).exists():

@@ -27,6 +27,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
@@ -38,9 +39,9 @@ from tickstream.market.core.analytics.indicators import (
     parse_indicators,
 )
 from tickstream.market.core.analytics.intervals import Interval, IntervalError, parse_interval
-from tickstream.market.core.formats import PriceFileError, read_price_file
+from tickstream.market.core.formats import BarRecord, PriceFileError, bar_path, read_price_file
 from tickstream.market.core.instruments import InstrumentKind, InstrumentSpec
-from tickstream.market.core.ticks import Tick, ns_to_iso
+from tickstream.market.core.ticks import NS_PER_S, Tick, datetime_to_ns, ns_to_iso
 from tickstream.market.feeds.replay import file_trades
 from tickstream.strategy.core.api import Strategy
 from tickstream.strategy.core.backtest import Backtest, Limits, Result
@@ -111,7 +112,7 @@ def _made(options: argparse.Namespace) -> _Made:
     cls = load_strategy(options.strategy, options.strategy_class)
     params = dict(_param(p) for p in options.param)
     symbol = options.symbol.upper()
-    strategy = make_strategy(cls, symbol, params)
+    strategy = make_strategy(cls, symbol, params, options.interval)
     try:
         interval = parse_interval(options.interval)
         indicators = parse_indicators(options.indicators or strategy.indicators())
@@ -125,17 +126,28 @@ def backtest(options: argparse.Namespace, out: TextIO, err: TextIO = sys.stderr)
     cls, params, symbol, strategy = made.cls, made.params, made.symbol, made.strategy
     interval, indicators = made.interval, made.indicators
     try:
-        prices = read_price_file(options.data)
         cash = parse_decimal(options.cash)
         step = parse_decimal(options.step)
         latency = parse_decimal(options.latency_ms)
-    except (PriceFileError, NumberError) as exc:
+    except NumberError as exc:
         raise StrategyError(str(exc)) from None
     if latency < 0:
         raise StrategyError("--latency-ms cannot be negative")
-    trades = list(file_trades(prices))
+    start, end = _moment(options.start, "--from"), _moment(options.end, "--to")
+    if options.data == "stored":
+        trades = stored_trades(symbol, start, end)
+    else:
+        try:
+            prices = read_price_file(options.data)
+        except PriceFileError as exc:
+            raise StrategyError(str(exc)) from None
+        trades = [
+            t for t in file_trades(prices)
+            if (start is None or t[0] >= start) and (end is None or t[0] < end)
+        ]  # fmt: skip
     if not trades:
-        raise StrategyError(f"{options.data} holds no trades or bars")
+        where = "the stored history" if options.data == "stored" else options.data
+        raise StrategyError(f"{where} holds no trades or bars of {symbol} in that range")
     tick = _finest_step([price for _, price, _, _ in trades])
     quote = options.currency.upper()
     kind = InstrumentKind.CRYPTO if "-" in symbol else InstrumentKind.STOCK
@@ -185,6 +197,59 @@ def backtest(options: argparse.Namespace, out: TextIO, err: TextIO = sys.stderr)
         )  # fmt: skip
         _export(record, options, out)
     return result
+
+
+def _moment(text: str | None, option: str) -> int | None:
+    """`--from`/`--to`: an ISO date or time (UTC unless it says), as ns."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise StrategyError(f"{option} {text!r}: use an ISO date or time, 2024-01-31") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return datetime_to_ns(moment)
+
+
+def stored_trades(
+    symbol: str, start: int | None, end: int | None
+) -> list[tuple[int, Decimal, Decimal, str | None]]:
+    """The server database's history of `symbol` in [start, end): its stored trades
+    (MARKET_STORE_TICKS), else its closed 1-minute candles as bars (their four-trade path)."""
+    import os
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tickstream.settings")
+    django.setup()
+    from django.db import DatabaseError
+
+    from tickstream.market.models import Candle, Trade
+
+    def span(field: str) -> dict[str, Any]:
+        out: dict[str, Any] = {"instrument__symbol": symbol}
+        if start is not None:
+            out[f"{field}__gte"] = datetime.fromtimestamp(start / 1e9, tz=UTC)
+        if end is not None:
+            out[f"{field}__lt"] = datetime.fromtimestamp(end / 1e9, tz=UTC)
+        return out
+
+    try:
+        rows = Trade.objects.filter(**span("ts_event")).order_by("ts_event", "id")
+        trades = [(datetime_to_ns(r.ts_event), r.price, r.size, r.trade_id or None) for r in rows]
+        if trades:
+            return trades
+        bars = Candle.objects.filter(interval="1m", closed=True, **span("start")).order_by("start")
+        out = []
+        for c in bars:
+            bar = BarRecord(datetime_to_ns(c.start), c.open, c.high, c.low, c.close, c.volume)
+            out.extend((ts, p, size, None) for ts, p, size in bar_path(bar, 60 * NS_PER_S))
+        return out
+    except DatabaseError as exc:
+        raise StrategyError(
+            f"cannot read the stored history ({exc}): is the database migrated?"
+        ) from None
 
 
 def _order_row(client: str, o: Any) -> dict[str, Any]:
@@ -346,7 +411,13 @@ def main(args: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("backtest", help="a strategy on a price file")
     _common(run)
-    run.add_argument("--data", required=True, help="a price file: trades or OHLCV bars")
+    run.add_argument(
+        "--data",
+        required=True,
+        help="a price file (trades or OHLCV bars), or `stored`: the server database's history",
+    )
+    run.add_argument("--from", dest="start", default=None, help="ISO date or time (UTC)")
+    run.add_argument("--to", dest="end", default=None, help="ISO date or time (UTC), excluded")
     run.add_argument("--cash", default="100000")
     run.add_argument("--currency", default="USD")
     run.add_argument("--step", default="1", help="the quantity step (default 1)")

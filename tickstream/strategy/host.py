@@ -190,7 +190,7 @@ class StrategyHost:
             if source is None:
                 raise StrategyError(f"the server offers no strategy {hosted.source!r}")
             cls = await asyncio.to_thread(load_strategy, source.path)
-            strategy = make_strategy(cls, hosted.symbol, hosted.params)
+            strategy = make_strategy(cls, hosted.symbol, hosted.params, hosted.interval)
             indicators = parse_indicators(strategy.indicators())
             interval = parse_interval(hosted.interval)
         except (StrategyError, IndicatorSpecError, IntervalError) as exc:

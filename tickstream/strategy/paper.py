@@ -290,6 +290,9 @@ class Paper(ReadsMarket, Context):
             reader = asyncio.create_task(self._read(ws))
             stopper = asyncio.create_task(self.stopped.wait())
             waits: set[asyncio.Future[Any]] = {reader, stopper}
+            timer = None
+            if self.strategy.timer_s:
+                timer = asyncio.create_task(self._timer(self.strategy.timer_s))
             await asyncio.wait(waits, timeout=duration_s, return_when=asyncio.FIRST_COMPLETED)
             if not self.stopped.is_set():
                 self._hook(self.strategy.on_stop)
@@ -301,7 +304,7 @@ class Paper(ReadsMarket, Context):
                     async with asyncio.timeout(5):  # the answers, then the orders' ends
                         while (self._asked or self._open) and not reader.done():  # noqa: ASYNC110
                             await asyncio.sleep(0.01)
-            for task in waits:
+            for task in (*waits, *([timer] if timer else [])):
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await reader
@@ -310,6 +313,15 @@ class Paper(ReadsMarket, Context):
 
     def stop(self) -> None:
         self.stopped.set()
+
+    async def _timer(self, every_s: float) -> None:
+        """`on_timer` every `every_s` of the wall clock, once the account is known."""
+        await self.ready.wait()
+        while not self.stopped.is_set():
+            await asyncio.sleep(every_s)
+            self._now = max(self._now, time.time_ns())
+            self._hook(self.strategy.on_timer)
+            await self._flush()
 
     async def _read(self, ws: Any) -> None:
         async for raw in ws:

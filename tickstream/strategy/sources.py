@@ -73,9 +73,17 @@ def param_value(value: Any) -> Any:
     return int(number) if number == number.to_integral_value() and "." not in value else number
 
 
-def make_strategy(cls: type[Strategy], symbol: str, params: dict[str, Any]) -> Strategy:
+def make_strategy(
+    cls: type[Strategy], symbol: str, params: dict[str, Any], interval: str | None = None
+) -> Strategy:
+    """`cls` made with `symbol=` and `params`; a strategy that takes an `interval` and is not
+    given one gets the candles the runner keeps (`interval`)."""
+    values = {k: param_value(v) for k, v in params.items()}
+    if interval is not None and "interval" not in values:
+        if "interval" in inspect.signature(cls).parameters:
+            values["interval"] = interval
     try:
-        return cls(symbol=symbol, **{k: param_value(v) for k, v in params.items()})  # type: ignore[call-arg]
+        return cls(symbol=symbol, **values)  # type: ignore[call-arg]
     except (TypeError, ValueError) as exc:
         raise StrategyError(f"{cls.__name__}: {exc}") from None
 

@@ -129,6 +129,8 @@ class ReadsMarket:
 class Strategy:
     """Override the hooks you need; each gets the context first."""
 
+    timer_s: float | None = None  # `on_timer` every this many seconds of the run's clock
+
     def indicators(self) -> str:
         """The indicator specs it reads (`sma:10,rsi:14`): a runner keeps them."""
         return ""
@@ -148,6 +150,10 @@ class Strategy:
 
     def on_fill(self, ctx: Context, order: str, fill: Fill) -> None:
         """Its order `order` filled (partly or wholly)."""
+
+    def on_timer(self, ctx: Context) -> None:
+        """Every `timer_s` seconds: of simulated time in a backtest (each multiple after the
+        first trade, before the trade that passes it), of the wall clock in paper trading."""
 
     def on_stop(self, ctx: Context) -> None:
         """After the last trade."""

@@ -126,6 +126,11 @@ class Backtest(ReadsMarket, Context):
         self._placed: deque[int] = deque()  # when the orders of the last second arrived
         self._told: list[tuple[str, object]] = []  # answers to tell after the current step
         self._stopped = False
+        timer = strategy.timer_s
+        if timer is not None and timer <= 0:
+            raise ValueError("timer_s must be above 0")
+        self._timer_ns = int(timer * NS_PER_S) if timer else 0
+        self._next_timer: int | None = None
         self._holdings: tuple[Decimal, dict[str, Decimal]] | None = None
         self._curve = EquityCurve()
         self.result.equity = self._curve.points
@@ -203,6 +208,12 @@ class Backtest(ReadsMarket, Context):
 
     def step(self, tick: Tick) -> None:
         """One trade, as the running system handles it."""
+        if self._timer_ns and self._next_timer is not None:
+            while self._next_timer <= tick.ts_event and not self._stopped:
+                self._now = self._next_timer
+                self._arrive(self._now)
+                self.strategy.on_timer(self)
+                self._next_timer += self._timer_ns
         self._arrive(tick.ts_event)
         self.result.trades_offered += 1
         update = self.market.process(tick, live=False)
@@ -215,6 +226,8 @@ class Backtest(ReadsMarket, Context):
         result.trades += 1
         if result.first_ns is None:
             result.first_ns = tick.ts_event
+            if self._timer_ns:
+                self._next_timer = tick.ts_event + self._timer_ns
         result.last_ns = tick.ts_event
         self.strategy.on_trade(self, tick)
         for closed in update.closed:
