@@ -125,3 +125,39 @@ def test_a_figure_that_cannot_be_computed_shows_as_a_dash_on_the_page() -> None:
     page.force_login(owner)
     html = page.get(f"/strategies/runs/{run.pk}/").content.decode()
     assert 'data-figure="Sharpe">—<' in html and 'data-figure="Win rate">—<' in html
+
+
+def test_a_run_made_elsewhere_is_stored_with_figures_computed_here(instruments: None) -> None:
+    from tickstream.strategy.record import record_json
+
+    result, _ = _run(_ticks())
+    record = services.RunRecord(
+        mode="paper", strategy="SmaCrossover", source="sma.py", symbol="AAPL",
+        currency="USD", cash=CASH, data="ws://x", fills=result.fills, equity=result.equity,
+        trades=result.trades, first_ns=result.first_ns, last_ns=result.last_ns,
+    )  # fmt: skip
+    body = record_json(record)
+    owner = UserFactory()
+    api = client(owner)
+    made = api.post("/api/strategies/runs/", body, format="json")
+    assert made.status_code == 201, made.json()
+    run = api.get(f"/api/strategies/runs/{made.json()['id']}/").json()
+    assert run["mode"] == "paper" and len(run["fills"]) == len(result.fills)
+    expected = services.figures_json(services.record_figures(record))
+    assert run["figures"] == expected  # not what the client said: computed from its data
+    for change, field in [
+        ({"mode": "hosted"}, "mode"),
+        ({"symbol": "NOPE"}, "symbol"),
+        ({"cash": "-1"}, "cash"),
+        ({"fills": [{"ns": "1", "side": "up"}]}, "fills[0]"),
+        ({"fills": [{**body["fills"][0], "price": "0"}]}, "fills[0]"),
+        ({"equity": [["x", "1"]]}, "equity[0]"),
+        ({"equity": [["1"]]}, "equity[0]"),
+        ({"checksum": "zz"}, "checksum"),
+        ({"trades": -1}, "trades"),
+        ({"params": {"a": "x" * 5000}}, "params"),
+    ]:
+        answer = api.post("/api/strategies/runs/", {**body, **change}, format="json")
+        assert answer.status_code == 400, (change, answer.json())
+        error = answer.json()["error"]
+        assert error["code"] == "bad_run" and error["details"]["field"] == field, error

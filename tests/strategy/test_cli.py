@@ -82,12 +82,12 @@ async def test_a_strategy_file_paper_trades_on_a_server(
 
     settings.STREAM_FLUSH_MS = 0
     (tmp_path / "buyer.py").write_text(BUYER)
-    _, key, _ = await database_sync_to_async(funded)("10000")
+    user, key, _ = await database_sync_to_async(funded)("10000")
     async with serve() as host:
         child = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "tickstream", "strategy", "paper", str(tmp_path / "buyer.py"),
             "--server", f"ws://{host}/ws/v1/", "--token", key, "--symbol", "AAPL",
-            "--interval", "1m", "--duration", "6", "--fills", str(tmp_path / "fills.csv"),
+            "--interval", "1m", "--duration", "6", "--fills", str(tmp_path / "fills.csv"), "--save",
             cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         await until(lambda: venue.engine is not None, 5)
@@ -104,6 +104,13 @@ async def test_a_strategy_file_paper_trades_on_a_server(
     rows = list(csv.DictReader((tmp_path / "fills.csv").read_text().splitlines()))
     assert [(r["side"], r["liquidity"]) for r in rows] == [("buy", "taker")]
     assert venue.engine is not None and venue.engine.orders == {}  # stopped: none left open
+    # Stored on the server as the token's user's run, its figures computed there.
+    from tickstream.strategy.models import StrategyRun
+
+    run = await database_sync_to_async(StrategyRun.objects.get)(owner=user)
+    assert f"stored as run {run.pk}" in text and run.mode == "paper"
+    assert [f["price"] for f in run.fills] == [r["price"] for r in rows]
+    assert run.figures["fills"] == 1 and run.strategy == "Buyer"
 
 
 def test_a_backtest_plays_only_the_range_asked_for() -> None:

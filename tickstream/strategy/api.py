@@ -14,11 +14,19 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from tickstream.common.api import ApiError, OwnerOnly, documented_errors, json_body, not_found
+from tickstream.common.api import (
+    ApiError,
+    NumberField,
+    OwnerOnly,
+    documented_errors,
+    json_body,
+    not_found,
+)
 from tickstream.common.core.edge import FieldError, text
 from tickstream.market.core.analytics.intervals import IntervalError, parse_interval
 from tickstream.strategy import selectors, services
 from tickstream.strategy.models import HostedStrategy, StrategyRun
+from tickstream.strategy.record import RecordError, record_from_json
 from tickstream.strategy.sources import StrategyError, load_strategy, make_strategy, offered
 
 MAX_PARAMS = 20
@@ -144,12 +152,40 @@ class SourceListView(OwnerOnly):
         return Response([{"name": s.name, "doc": s.doc} for s in offered().values()])
 
 
+class RunUploadSerializer(serializers.Serializer[Any]):
+    mode = serializers.ChoiceField(choices=["backtest", "paper"])
+    strategy = serializers.CharField()
+    symbol = serializers.CharField()
+    cash = NumberField()
+    fills = serializers.ListField(
+        help_text="{ns, order, side, price, quantity, fee, liquidity, trade}"
+    )
+    equity = serializers.ListField(help_text="[[ns, value], ...]")
+
+
 class RunListView(OwnerOnly):
     @extend_schema(responses={200: RunSummarySerializer(many=True), **documented_errors(403)})
     def get(self, request: Request) -> Response:
         """Your stored runs (backtest, paper, hosted), newest first (the latest 200)."""
         runs = selectors.runs_for(request.user)[:200]
         return Response([run_summary(r) for r in runs])
+
+    @extend_schema(
+        request=RunUploadSerializer,
+        responses={201: RunSummarySerializer, **documented_errors(400, 403, 413)},
+    )
+    def post(self, request: Request) -> Response:
+        """Store a run made elsewhere (`strategy paper --save`): every value is checked,
+        and the figures are computed here from its equity and fills."""
+        from tickstream.market.models import Instrument
+
+        symbols = set(Instrument.objects.values_list("symbol", flat=True))
+        try:
+            record = record_from_json(json_body(request), symbols=symbols)
+        except RecordError as exc:
+            raise FieldError(exc.field, "bad_run", str(exc)) from None
+        run = services.run_store(record, owner=request.user)
+        return Response(run_summary(run), status=status.HTTP_201_CREATED)
 
 
 def _run(request: Request, run_id: int) -> StrategyRun:

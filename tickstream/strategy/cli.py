@@ -46,7 +46,14 @@ from tickstream.market.feeds.replay import file_trades
 from tickstream.strategy.core.api import Strategy
 from tickstream.strategy.core.backtest import Backtest, Limits, Result
 from tickstream.strategy.core.report import MINUTE_NS, Figures, TapeDigest, figures
-from tickstream.strategy.record import RunRecord, figures_json, fill_row, record_figures
+from tickstream.strategy.record import (
+    RunRecord,
+    figures_json,
+    fill_row,
+    record_figures,
+    record_from_paper,
+    record_json,
+)
 from tickstream.strategy.sources import StrategyError, load_strategy, make_strategy
 from tickstream.trading.core.events import Fill
 from tickstream.trading.core.matching import Market
@@ -391,7 +398,32 @@ def paper(options: argparse.Namespace, out: TextIO) -> Any:
         out.write(f"stopped: {run.error}\n")
     if options.fills:
         write_fills(options.fills, run.fills)
+    if options.save:
+        record = record_from_paper(
+            runner, mode="paper", strategy=made.cls.__name__, source=str(options.strategy),
+            params=made.params, data=options.server,
+        )  # fmt: skip
+        out.write(f"stored as run {_upload(options.server, options.token, record)}\n")
     return run
+
+
+def _upload(server: str, token: str, record: RunRecord) -> int:
+    """POST a run to the server's `/api/strategies/runs/`; its id there."""
+    base = server.replace("wss://", "https://").replace("ws://", "http://").split("/ws/")[0]
+    body = json.dumps(record_json(record)).encode()
+    request = urllib.request.Request(  # noqa: S310 - the server the user named
+        f"{base}/api/strategies/runs/",
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Token {token}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+            return int(json.loads(answer.read())["id"])
+    except urllib.error.HTTPError as exc:
+        raise StrategyError(f"the server refused the run: {exc.read().decode()[:500]}") from None
+    except (urllib.error.URLError, OSError, ValueError, KeyError) as exc:
+        raise StrategyError(f"cannot store the run on {base}: {exc}") from None
 
 
 def _common(command: argparse.ArgumentParser) -> None:
@@ -435,6 +467,7 @@ def main(args: list[str] | None = None) -> int:
     live.add_argument("--server", required=True, help="ws://HOST:PORT/ws/v1/")
     live.add_argument("--token", required=True, help="an API token (the token page)")
     live.add_argument("--duration", type=float, default=None, help="seconds, else until Ctrl-C")
+    live.add_argument("--save", action="store_true", help="store the run on the server")
     options = parser.parse_args(args)
     try:
         if options.command == "backtest":

@@ -230,6 +230,7 @@ class StrategyHost:
         """Store the run and say how it ended."""
         from tickstream.strategy import services
         from tickstream.strategy.models import HostedStrategy, Mode, StrategyRun
+        from tickstream.strategy.record import record_from_paper
 
         self.running.pop(running.hosted_id, None)
         paper = running.paper
@@ -249,7 +250,7 @@ class StrategyHost:
             row = StrategyRun.objects.filter(pk=running.run_id).first()
             if row is None:
                 return
-            record = services.record_from_paper(
+            record = record_from_paper(
                 paper,
                 mode=Mode.HOSTED,
                 strategy=type(paper.strategy).__name__,
