@@ -6,7 +6,7 @@ A real server (development mode, SQLite, the simulated market at 1,000 trades/s 
 AAPL, MSFT and BTC-USD), and 20 strategies, each signed in as its own user and run by the
 paper client (`strategy/paper.py`) in this process, all following the same three symbols:
 one feed, whatever the number of strategies. Each strategy places a limit order (far from
-the market, so it rests) on a trade every 0.5 s and cancels its previous one: within the
+the market, so it rests) on a trade every 2 s and cancels its previous one: within the
 venue's limits (10 orders a second a user, 20 messages a second a socket).
 
 Reaction: from the trade's receipt by the server (its `ts_recv`) to the order's creation
@@ -68,7 +68,7 @@ print(json.dumps(tokens))
 class Reactor(Strategy):
     """A limit buy 5 % under a trade every `every_s` of trade time, the last one cancelled."""
 
-    def __init__(self, symbol: str, every_s: float = 0.5) -> None:
+    def __init__(self, symbol: str, every_s: float = 2.0) -> None:
         self.symbol, self.every_ns = symbol, int(every_s * 1e9)
         self.next_ns = 0
         self.previous: str | None = None
