@@ -131,3 +131,40 @@ def test_a_strategy_that_raises_is_stopped_and_its_orders_are_to_be_cancelled() 
     assert p._outbox == [] and p.open_orders() == []  # what it asked in the failing hook: dropped
     p._take(trade(2, "201"))  # a stopped strategy hears nothing more
     assert p.trades_told == 2 and p.run_.error == "ZeroDivisionError: no"
+
+
+async def test_a_connection_the_server_closes_ends_the_run_with_its_reason() -> None:
+    import contextlib
+    import json
+
+    class Closing:
+        """A socket that greets, answers the subscribe, then closes."""
+
+        def __init__(self) -> None:
+            self.frames = [
+                {"type": "welcome", "version": 1, "user": 7, "flush_ms": 0},
+                [{"type": "subscribed", "id": 0, "channels": ["orders"]},
+                 {"type": "snapshot", "channel": "orders", "seq": 1, "epoch": 0, "reset": False,
+                  "data": {"balances": [], "orders": [], "fills": []}}],
+            ]  # fmt: skip
+
+        async def recv(self) -> str:
+            return json.dumps(self.frames.pop(0))
+
+        async def send(self, text: str) -> None:
+            pass
+
+        def __aiter__(self) -> Closing:
+            return self
+
+        async def __anext__(self) -> str:
+            if not self.frames:
+                raise StopAsyncIteration
+            return await self.recv()
+
+    @contextlib.asynccontextmanager
+    async def connect() -> Any:
+        yield Closing()
+
+    run = await paper(Recorder()).run(connect=connect(), duration_s=5)
+    assert run.error == "the connection to the server closed"

@@ -294,6 +294,12 @@ class Paper(ReadsMarket, Context):
             if self.strategy.timer_s:
                 timer = asyncio.create_task(self._timer(self.strategy.timer_s))
             await asyncio.wait(waits, timeout=duration_s, return_when=asyncio.FIRST_COMPLETED)
+            if reader.done() and not self.stopped.is_set() and self.run_.error is None:
+                # The server ended the connection: the run ends, and says so (its orders
+                # stay open on the venue: nothing is left to cancel them through).
+                failure = None if reader.cancelled() else reader.exception()
+                why = f": {failure}" if failure else ""
+                self.run_.error = f"the connection to the server closed{why}"
             if not self.stopped.is_set():
                 self._hook(self.strategy.on_stop)
             self.stopped.set()
