@@ -20,6 +20,14 @@ def test_the_legend_follows_the_crosshair_through_live_updates(server: str, page
         "Number(document.getElementById('chart').dataset.candles) > 30", timeout=20_000
     )
     newest = int(dataset(page, "#chart")["lastTime"])
+    if page.evaluate("(Date.now() / 1000) % 60") > 40:
+        # A new minute's candle would shift the bars under a still pointer by one (as on
+        # TradingView): start after it, so the test watches live updates of one candle.
+        page.wait_for_function(
+            f"Number(document.getElementById('chart').dataset.lastTime) > {newest}",
+            timeout=30_000,
+        )
+        newest = int(dataset(page, "#chart")["lastTime"])
     box = page.locator("#chart").bounding_box()
     page.mouse.move(box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.3)
     page.wait_for_function("document.getElementById('legend').dataset.time !== ''")
