@@ -74,7 +74,14 @@ def test_a_hosted_strategy_is_started_and_stopped_from_the_page(server: str, pag
     page.wait_for_selector(f"{row} >> text=maker")
     page.click(f"{row} button:has-text('Start')")
     page.wait_for_selector(f"{row} td.up:has-text('running')", timeout=20_000)
-    # It quotes: its bid rests on the demo's paper account.
+    # It quotes: its bid rests on the demo's paper account (its client order ids end -s1,
+    # -s2...: none of the other tests' orders), and shows on /trading/.
+    page.wait_for_function(
+        "async () => (await (await fetch('/api/trading/orders/?status=open')).json())"
+        ".some(o => o.symbol === 'BTC-USD' && /-s\\d+$/.test(o.client_order_id || ''))",
+        timeout=20_000,
+        polling=500,
+    )
     page.goto(f"{server}/trading/")
     page.wait_for_function(
         "() => [...document.querySelectorAll('#open-orders tbody tr')]"
