@@ -56,7 +56,7 @@ from tickstream.strategy.record import (
 )
 from tickstream.strategy.sources import StrategyError, load_strategy, make_strategy
 from tickstream.trading.core.events import Fill
-from tickstream.trading.core.matching import Market
+from tickstream.trading.core.matching import Market, market_base
 
 __all__ = ["StrategyError", "main"]
 
@@ -159,8 +159,9 @@ def backtest(options: argparse.Namespace, out: TextIO, err: TextIO = sys.stderr)
     quote = options.currency.upper()
     kind = InstrumentKind.CRYPTO if "-" in symbol else InstrumentKind.STOCK
     spec = InstrumentSpec(symbol, symbol, kind, tick_size=tick)
-    market = Market(symbol, symbol if kind is InstrumentKind.STOCK else symbol.split("-")[0],
-                    quote, tick=tick, step=step)  # fmt: skip
+    market = Market(
+        symbol, market_base(symbol, kind is InstrumentKind.CRYPTO), quote, tick=tick, step=step
+    )
     run = Backtest(
         strategy, [spec], [market], intervals=[interval], indicators=indicators,
         cash={quote: cash}, limits=Limits(), latency_ms=latency,
@@ -332,9 +333,14 @@ def summary(
         out.write(f"{key:<{width}}  {value:>16}\n")
 
 
+def http_base(server: str) -> str:
+    """The server's HTTP address from its websocket's: ws://host/ws/v1/ -> http://host."""
+    return server.replace("wss://", "https://").replace("ws://", "http://").split("/ws/")[0]
+
+
 def server_instruments(server: str) -> list[InstrumentSpec]:
     """The server's instruments, from its REST API (ws://host/ws/v1/ -> http://host/api/)."""
-    base = server.replace("wss://", "https://").replace("ws://", "http://").split("/ws/")[0]
+    base = http_base(server)
     try:
         with urllib.request.urlopen(f"{base}/api/instruments/", timeout=10) as answer:  # noqa: S310
             rows = json.loads(answer.read())
@@ -409,7 +415,7 @@ def paper(options: argparse.Namespace, out: TextIO) -> Any:
 
 def _upload(server: str, token: str, record: RunRecord) -> int:
     """POST a run to the server's `/api/strategies/runs/`; its id there."""
-    base = server.replace("wss://", "https://").replace("ws://", "http://").split("/ws/")[0]
+    base = http_base(server)
     body = json.dumps(record_json(record)).encode()
     request = urllib.request.Request(  # noqa: S310 - the server the user named
         f"{base}/api/strategies/runs/",

@@ -57,7 +57,7 @@ from tickstream.strategy.core.equity import EquityCurve, value_of
 from tickstream.strategy.core.report import MINUTE_NS, TapeDigest
 from tickstream.stream.core.protocol import MESSAGE_BURST, MESSAGES_PER_SECOND, RateLimit
 from tickstream.trading.core.events import Fill, Liquidity, OrderClosed, OrderTriggered
-from tickstream.trading.core.matching import FILLED
+from tickstream.trading.core.matching import FILLED, market_base
 from tickstream.trading.core.orders import OrderType, Side, Status, TimeInForce
 
 log = logging.getLogger(__name__)
@@ -68,9 +68,7 @@ KEPT_REFS = 100_000  # trades remembered to place a late fill (a fill names its 
 def base_of(spec: InstrumentSpec) -> str:
     """What buying the instrument gets: `BTC` of `BTC-USD`, a stock's own symbol (as
     the venue names balances)."""
-    if spec.kind is InstrumentKind.CRYPTO and "-" in spec.symbol:
-        return spec.symbol.split("-")[0]
-    return spec.symbol
+    return market_base(spec.symbol, spec.kind is InstrumentKind.CRYPTO)
 
 
 class Malformed(ValueError):

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from tickstream.common.core.edge import FieldError, amount
 from tickstream.market.core.messages import decimal_str
 from tickstream.market.core.ticks import ns_to_iso
 from tickstream.strategy.core.report import Figures, figures
@@ -188,8 +189,6 @@ def _ns(value: Any, field: str) -> int:
 
 
 def _number(value: Any, field: str, *, positive: bool = False) -> Decimal:
-    from tickstream.common.core.edge import FieldError, amount
-
     try:
         return amount(field, value, positive=positive)
     except FieldError as exc:

@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from tickstream.market.models import Instrument, Quote
-from tickstream.trading.core.matching import Market, Rules
+from tickstream.trading.core.matching import Market, Rules, market_base
 from tickstream.trading.core.orders import OPEN
 from tickstream.trading.models import Balance, EngineBeat, Fill, Order, TradingAccount
 from tickstream.trading.shapes import BALANCE, FILL, ORDER
@@ -35,10 +35,7 @@ def rules() -> Rules:
 
 def base_currency(instrument: Instrument) -> str:
     """What buying the instrument gets: `BTC` of `BTC-USD`, a stock's own symbol."""
-    symbol = instrument.symbol
-    if instrument.kind == Instrument.Kind.CRYPTO and "-" in symbol:
-        return symbol.split("-", 1)[0]
-    return symbol
+    return market_base(instrument.symbol, instrument.kind == Instrument.Kind.CRYPTO)
 
 
 def market_of(instrument: Instrument) -> Market:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -193,7 +192,12 @@ class StrategyRunView(LoginRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         from tickstream.strategy import selectors as strategies
-        from tickstream.strategy.core.report import _duration
+        from tickstream.strategy.core.report import (
+            duration_text,
+            money_text,
+            percent_text,
+            ratio_text,
+        )
 
         run = strategies.run_for(self.request.user, kwargs["run_id"])
         if run is None:
@@ -201,16 +205,13 @@ class StrategyRunView(LoginRequiredMixin, TemplateView):
         f = run.figures or {}
 
         def pct(key: str) -> str:
-            value = f.get(key)
-            return "—" if value is None else f"{value * 100:.2f} %"
+            return percent_text(f.get(key))
 
         def num(key: str) -> str:
-            value = f.get(key)
-            return "—" if value is None else f"{value:.2f}"
+            return ratio_text(f.get(key))
 
         def money(key: str) -> str:
-            value = f.get(key)
-            return "—" if value is None else f"{Decimal(value):,.2f}"
+            return money_text(f.get(key))
 
         seconds = f.get("drawdown_s")
         figures = [
@@ -222,11 +223,7 @@ class StrategyRunView(LoginRequiredMixin, TemplateView):
             ("Sharpe", num("sharpe"), "mean / standard deviation of returns, annualised"),
             ("Sortino", num("sortino"), "as Sharpe, over the downside deviation"),
             ("Max drawdown", pct("max_drawdown"), "largest fall from a peak"),
-            (
-                "Drawdown duration",
-                "—" if seconds is None else _duration(seconds),
-                "peak to recovery",
-            ),
+            ("Drawdown duration", duration_text(seconds), "peak to recovery"),
             ("Exposure", pct("exposure"), "share of the time in a position"),
             ("Turnover", num("turnover"), "value traded / mean equity"),
             ("Fees", money("fees"), run.currency),

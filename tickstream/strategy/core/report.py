@@ -84,16 +84,8 @@ class Figures:
     def rows(self, currency: str) -> list[tuple[str, str]]:
         """The figures as (label, text), "—" where there is none."""
 
-        def pct(x: float | None) -> str:
-            return "—" if x is None else f"{x * 100:.2f} %"
-
-        def num(x: float | None) -> str:
-            return "—" if x is None else f"{x:.2f}"
-
-        def money(x: Decimal | None) -> str:
-            return "—" if x is None else f"{x:,.2f}"
-
-        duration = "—" if self.drawdown_s is None else _duration(self.drawdown_s)
+        pct, num, money = percent_text, ratio_text, money_text
+        duration = duration_text(self.drawdown_s)
         return [
             (f"start ({currency})", money(self.start)),
             (f"end ({currency})", money(self.end)),
@@ -115,7 +107,24 @@ class Figures:
         ]
 
 
-def _duration(seconds: int) -> str:
+def percent_text(x: float | None) -> str:
+    """A share as a percentage, "—" where there is none (the command line's and the
+    report page's)."""
+    return "—" if x is None else f"{x * 100:.2f} %"
+
+
+def ratio_text(x: float | None) -> str:
+    return "—" if x is None else f"{x:.2f}"
+
+
+def money_text(x: Decimal | str | None) -> str:
+    """An amount (a Decimal, or one stored as text) to the cent, with separators."""
+    return "—" if x is None else f"{Decimal(x):,.2f}"
+
+
+def duration_text(seconds: int | None) -> str:
+    if seconds is None:
+        return "—"
     days, rest = divmod(seconds, 86_400)
     hours, rest = divmod(rest, 3_600)
     return f"{days} d {hours} h" if days else f"{hours} h {rest // 60} min"
