@@ -74,7 +74,10 @@ def test_a_daily_legend_is_a_date_and_a_short_history_is_said(server: str, page:
     page.wait_for_selector("#chart-note:not([hidden])")
     note = page.inner_text("#chart-note")
     assert note.startswith("Not enough history yet at 1h:") and "needs" in note, note
-    assert "SMA —" in page.inner_text("#legend")  # a missing value is a dash, not a blank
+    # A missing value is a dash, not a blank (the legend is drawn once the candles are: wait).
+    page.wait_for_function(
+        "document.getElementById('legend').innerText.includes('SMA —')", timeout=10_000
+    )
 
 
 def test_a_symbol_that_does_not_exist_is_said(server: str, page: Any) -> None:
