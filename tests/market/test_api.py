@@ -14,6 +14,7 @@ from tests.factories import stored_quote, user_with_token
 from tickstream.market.core.analytics.indicators import parse_indicators
 from tickstream.market.core.analytics.intervals import STANDARD_INTERVALS
 from tickstream.market.core.engine import MarketEngine
+from tickstream.market.core.instruments import DEFAULT_UNIVERSE
 from tickstream.market.models import Candle, Instrument
 from tickstream.market.pipeline import Pipeline
 from tickstream.market.selectors import instrument_specs
@@ -36,7 +37,7 @@ def _error(response: object, status: int, code: str) -> dict:
 
 def test_instruments_list_filter_and_search(client: APIClient, instruments: None) -> None:
     rows = client.get("/api/instruments/").json()
-    assert len(rows) == 36
+    assert len(rows) == len(DEFAULT_UNIVERSE)
     btc = next(r for r in rows if r["symbol"] == "BTC-USD")
     assert btc == {
         "symbol": "BTC-USD",
@@ -352,7 +353,7 @@ def test_instrument_query_parameters_are_validated(
 def test_instruments_filter_on_activity(client: APIClient, instruments: None) -> None:
     Instrument.objects.filter(symbol="KO").update(active=False)
     assert [r["symbol"] for r in client.get("/api/instruments/?active=false").json()] == ["KO"]
-    assert len(client.get("/api/instruments/?active=true").json()) == 35
+    assert len(client.get("/api/instruments/?active=true").json()) == len(DEFAULT_UNIVERSE) - 1
 
 
 @pytest.mark.parametrize(
@@ -392,7 +393,7 @@ def test_the_schema_types_every_parameter_and_documents_the_errors(client: APICl
     assert params["symbol"]["required"] is True
     assert params["limit"]["schema"]["maximum"] == 5000
     kinds = {p["name"]: p for p in paths["/api/instruments/"]["get"]["parameters"]}
-    assert kinds["kind"]["schema"]["enum"] == ["stock", "crypto"]
+    assert kinds["kind"]["schema"]["enum"] == ["stock", "crypto", "fx"]
     assert kinds["active"]["schema"]["type"] == "boolean"
     ingest = paths["/api/ticks"]["post"]
     assert {"200", "400", "401", "403", "413", "422", "429", "503"} <= set(ingest["responses"])

@@ -40,8 +40,18 @@ def apply_marks(whole: dict[str, Any], marks: dict[str, Any]) -> dict[str, Any]:
         return marks
     assert marks["version"] == whole["version"], "marks of another basis: ask again"
     out = {**whole, "as_of": marks["as_of"], "totals": {**whole["totals"], **marks["totals"]}}
+    rates = marks.get("rates", {})
+    if rates:
+        out["rates"] = rates
+
+    def rate_of(h: dict[str, Any], which: int) -> Decimal:
+        found = rates.get(h.get("currency", ""))
+        return Decimal(1) if found is None else Decimal(found[which])
+
     values = {
-        h["symbol"]: Decimal(h["quantity"]) * Decimal(marks["prices"][h["symbol"]][0])
+        h["symbol"]: Decimal(h["quantity"])
+        * Decimal(marks["prices"][h["symbol"]][0])
+        * rate_of(h, 0)
         for h in whole["holdings"]
         if h["symbol"] in marks["prices"]
     }
@@ -54,7 +64,19 @@ def apply_marks(whole: dict[str, Any], marks: dict[str, Any]) -> dict[str, Any]:
             continue
         quantity, cost, value = Decimal(h["quantity"]), Decimal(h["cost"]), values[h["symbol"]]
         price, reference = Decimal(mark[0]), mark[1]
-        day = Decimal(0) if reference is None else quantity * (price - Decimal(reference))
+        day = (
+            Decimal(0)
+            if reference is None
+            else value - quantity * Decimal(reference) * rate_of(h, 1)
+        )
+        extra = {}
+        if h.get("currency") in rates:
+            rate, own = rate_of(h, 0), Decimal(h["own_cost"])
+            extra = {
+                "rate": rates[h["currency"]][0],
+                "price_effect": money((quantity * price - own) * rate),
+                "currency_effect": money(own * rate - cost),
+            }
         holdings.append(
             {
                 **h,
@@ -64,6 +86,7 @@ def apply_marks(whole: dict[str, Any], marks: dict[str, Any]) -> dict[str, Any]:
                 "unrealized_pnl_pct": percent(value - cost, cost),
                 "day_change": money(day),
                 "allocation_pct": percent(value, total),
+                **extra,
             }
         )
     out["holdings"] = holdings

@@ -176,15 +176,82 @@ def test_splits_dividends_and_fees_in_the_totals(client: APIClient) -> None:
     assert nvda["allocation_pct"] == "100.00"
 
 
-def test_an_instrument_in_another_currency_is_refused(client: APIClient) -> None:
-    from tickstream.market.models import Instrument
-
-    Instrument.objects.create(symbol="SAP.DE", name="SAP SE", kind="stock", quote_currency="EUR")
+def test_a_portfolio_in_usd_holds_euros_at_each_transactions_rate(client: APIClient) -> None:
+    """The hand-computed example of tests/portfolio/core/test_currency.py, through the API:
+    the rates entered are stored with the transactions and come back on export."""
     pid = _portfolio(client)
-    refused = _tx(client, pid, kind="buy", symbol="SAP.DE", quantity="1", price="200")
-    assert refused.status_code == 400 and _error(refused) == "currency_mismatch"
+    bought = _tx(
+        client,
+        pid,
+        kind="buy",
+        symbol="SAP.DE",
+        quantity="10",
+        price="200",
+        fee="5",
+        rate="1.10",
+        time="2025-01-02T15:00:00Z",
+    )
+    assert bought.status_code == 201, bought.json()
+    assert bought.json()["currency"] == "EUR" and bought.json()["rate"] == "1.1"
+    sold = _tx(
+        client,
+        pid,
+        kind="sell",
+        symbol="SAP.DE",
+        quantity="4",
+        price="220",
+        fee="2",
+        rate="1.20",
+        time="2025-02-03T15:00:00Z",
+    )
+    assert sold.status_code == 201
+    stored_quote("SAP.DE", "250")
+    stored_quote("EUR-USD", "1.25")
+    valuation = client.get(f"/api/portfolios/{pid}/valuation/").json()
+    (held,) = valuation["holdings"]
+    assert held["currency"] == "EUR" and held["market_value"] == "1875.00"
+    assert held["price_effect"] == "371.25" and held["currency_effect"] == "180.45"
+    assert valuation["totals"]["realized_pnl"] == "171.40"
+    assert valuation["totals"]["cash"] == "1097.50"
+    assert valuation["cash_balances"][1] == {
+        "currency": "EUR",
+        "amount": "878.00",
+        "value": "1097.50",
+        "rate": "1.25",
+    }
+    text = client.get(f"/api/portfolios/{pid}/export/").content.decode()
+    assert text.splitlines()[0] == "time,kind,symbol,quantity,price,fee,note,currency,rate"
+    assert text.splitlines()[1].endswith(",EUR,1.1")
+    wrong = _tx(client, pid, kind="buy", symbol="SAP.DE", quantity="1", price="1", currency="USD")
+    assert wrong.status_code == 400 and _error(wrong) == "currency_mismatch"
+    own = _tx(client, pid, kind="deposit", quantity="1", rate="1.1")
+    assert own.status_code == 400 and _error(own) == "bad_rate"
+
+
+def test_without_a_rate_a_transaction_takes_the_ecb_rate_of_its_day(client: APIClient) -> None:
+    """Checked against an independent reading of the same ECB file (the currencyconverter
+    library, with its last-known-rate rule for days without a fixing)."""
+    from datetime import date
+
+    from currency_converter import CurrencyConverter
+
+    reference = CurrencyConverter(
+        fallback_on_missing_rate=True, fallback_on_missing_rate_method="last_known"
+    )
+    pid = _portfolio(client, name="Euro", currency="EUR")
+    for day in ("2026-06-05", "2026-06-06", "2026-06-08", "2024-12-25"):  # Fri, Sat, Mon, a holiday
+        made = _tx(client, pid, kind="deposit", quantity="100", currency="USD", time=day)
+        assert made.status_code == 201, made.json()
+        expected = reference.convert(1, "USD", "EUR", date=date.fromisoformat(day))
+        assert abs(Decimal(made.json()["rate"]) - Decimal(str(expected))) < Decimal("1e-12"), day
+    saturday = Transaction.objects.get(time__date="2026-06-06").rate
+    assert saturday == Transaction.objects.get(time__date="2026-06-05").rate
+    yen = _tx(
+        client, pid, kind="buy", symbol="7203.T", quantity="100", price="2890.5", time="1998-06-01"
+    )
+    assert yen.status_code == 400 and _error(yen) == "no_rate"  # before the euro's first fixing
     assert _error(
-        client.post("/api/portfolios/", {"name": "E", "currency": "EUR"}, format="json")
+        client.post("/api/portfolios/", {"name": "X", "currency": "XYZ"}, format="json")
     ) == ("unsupported_currency")
 
 
@@ -206,7 +273,7 @@ def test_import_previews_then_imports_all_once_and_export_round_trips(client: AP
     exported = client.get(f"/api/portfolios/{pid}/export/")
     assert exported.status_code == 200 and exported["Content-Type"].startswith("text/csv")
     text = exported.content.decode()
-    assert text.splitlines()[0] == "time,kind,symbol,quantity,price,fee,note"
+    assert text.splitlines()[0] == "time,kind,symbol,quantity,price,fee,note,currency,rate"
     other = _portfolio(client, name="Copy")
     assert (
         client.post(f"/api/portfolios/{other}/import/", {"csv": text}, format="json").json()[

@@ -10,7 +10,7 @@ from typing import Any
 
 from tests.portfolio.conftest import apply_marks
 from tests.web.conftest import NEEDS_CHROMIUM
-from tickstream.portfolio.core.valuation import Basis, Position, Valuation, money
+from tickstream.portfolio.core.valuation import Basis, Position, Rate, Valuation, money
 
 pytestmark = NEEDS_CHROMIUM
 
@@ -67,3 +67,42 @@ def test_marks_applied_in_the_page_equal_the_servers(server: str, page: Any) -> 
     expected = apply_marks(whole, marks)
     assert in_page == expected
     assert in_page["holdings"] == live.data()["holdings"]
+
+
+def test_marks_in_another_currency_applied_in_the_page_equal_the_servers(
+    server: str, page: Any
+) -> None:
+    """A euro holding and euro cash in a dollar portfolio: the page's figures from the
+    update's prices and rates are the server's to the cent."""
+    basis = Basis(
+        (
+            Position("AAPL", Decimal("7"), Decimal("1401.015")),
+            Position("SAP.DE", Decimal("6"), Decimal("1323.3"), "EUR", Decimal("1203")),
+        ),
+        cash=Decimal("10"),
+        foreign=(("EUR", Decimal("878")),),
+    )
+    live = Valuation(
+        basis, header={"id": 1}, rates=[Rate("EUR", Decimal("1.1"), (("EUR-USD", 1),))]
+    )
+    live.mark_quotes({"SAP.DE": {"last": "240.00", "prev_close": "238.00"}})
+    whole = live.data()
+    live.mark_quotes(
+        {
+            "AAPL": {"last": "203.37", "prev_close": "199.50"},
+            "SAP.DE": {"last": "250.05", "prev_close": "238.00"},
+            "EUR-USD": {"last": "1.25013", "prev_close": "1.24"},
+        }
+    )
+    marks = live.update()
+    page.goto(f"{server}/accounts/login/")
+    in_page = page.evaluate(
+        """async ([whole, marks]) => {
+            const d = await import('/static/tickstream/decimal.js');
+            return d.applyMarks(whole, marks);
+        }""",
+        json.loads(json.dumps([whole, marks])),
+    )
+    assert in_page == apply_marks(whole, marks)
+    assert in_page["holdings"] == live.data()["holdings"]
+    assert in_page["totals"] == live.data()["totals"]

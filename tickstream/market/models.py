@@ -31,6 +31,7 @@ class Instrument(models.Model):
     class Kind(models.TextChoices):
         STOCK = InstrumentKind.STOCK.value, "Stock"
         CRYPTO = InstrumentKind.CRYPTO.value, "Crypto"
+        FX = InstrumentKind.FX.value, "Exchange rate"
 
     symbol = models.CharField(
         max_length=32,
@@ -199,3 +200,22 @@ class Cryptocurrency(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ReferenceRate(models.Model):
+    """A daily reference rate: units of `currency` per 1 EUR, as the European Central Bank
+    fixed it on `day` (tickstream/market/core/fx.py says how days without a fixing and
+    cross rates are read)."""
+
+    day = models.DateField()
+    currency = models.CharField(max_length=3)
+    per_euro = ExactDecimalField(**PRICE)
+
+    class Meta:
+        ordering = ["currency", "day"]
+        constraints = [
+            models.UniqueConstraint(fields=["currency", "day"], name="reference_rate_unique_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.currency} {self.per_euro}"

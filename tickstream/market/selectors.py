@@ -8,7 +8,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from django.db.models import Model, QuerySet
+from django.db.models import Count, Max, Model, QuerySet
 
 from tickstream.market.core.analytics.candles import Candle as PureCandle
 from tickstream.market.core.analytics.indicators import IndicatorSpec
@@ -16,11 +16,19 @@ from tickstream.market.core.analytics.intervals import Interval
 from tickstream.market.core.analytics.quote import DAY_NS
 from tickstream.market.core.analytics.quote import Quote as PureQuote
 from tickstream.market.core.analytics.state import CandleSeries
+from tickstream.market.core.fx import Fixing, Rates, bundled_history, read_history
 from tickstream.market.core.instruments import InstrumentSpec
 from tickstream.market.core.messages import values_dict
 from tickstream.market.core.ticks import datetime_to_ns
 from tickstream.market.core.validation import require_prices
-from tickstream.market.models import Candle, Cryptocurrency, Instrument, Quote, plain
+from tickstream.market.models import (
+    Candle,
+    Cryptocurrency,
+    Instrument,
+    Quote,
+    ReferenceRate,
+    plain,
+)
 
 log = logging.getLogger(__name__)
 
@@ -253,3 +261,33 @@ def _readable(qs: QuerySet[_M], convert: Callable[[_M], _T], what: str) -> list[
         except (ValueError, ArithmeticError, OverflowError, TypeError) as exc:
             log.warning("stored %s %s cannot be restored and is skipped: %s", what, pk, exc)
     return out
+
+
+_RATES_TTL_S = 600.0
+_rates: tuple[float, Rates, tuple[int, Any]] | None = None
+
+
+def reference_rates() -> Rates:
+    """The stored reference rates, read once per process and again after `_RATES_TTL_S`
+    (a refresh by another process shows within that) or a load in this one. Before any
+    are stored (a fresh install that never ran `rates_load`), the rates bundled with the
+    install: every figure has its rate either way."""
+    global _rates
+    now = time.monotonic()
+    if _rates is not None and now - _rates[0] < _RATES_TTL_S:
+        return _rates[1]
+    stored = ReferenceRate.objects.order_by().aggregate(n=Count("id"), last=Max("day"))
+    mark = (stored["n"], stored["last"])
+    if _rates is not None and _rates[2] == mark:  # nothing new: keep the table
+        _rates = (now, _rates[1], mark)
+        return _rates[1]
+    rows = ReferenceRate.objects.order_by().values_list("day", "currency", "per_euro")
+    fixings = [Fixing(d, c, plain(r)) for d, c, r in rows.iterator(chunk_size=10_000)]
+    table = Rates(fixings) if fixings else Rates(read_history(bundled_history()))
+    _rates = (now, table, mark)
+    return table
+
+
+def reference_rates_forget() -> None:
+    global _rates
+    _rates = None

@@ -46,7 +46,9 @@ MAX_CSV_BYTES = 2 * 1024 * 1024
 
 class PortfolioRequestSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=100)
-    currency = serializers.ChoiceField(choices=sorted(services.CURRENCIES), default="USD")
+    currency = serializers.CharField(
+        default="USD", help_text="any currency with ECB reference rates (EUR, GBP, JPY, ...)"
+    )
     method = serializers.ChoiceField(choices=[m.value for m in Method], default="fifo")
 
 
@@ -74,6 +76,17 @@ class TransactionRequestSerializer(serializers.Serializer[Any]):
     fee = NumberField(required=False)
     time = IsoTimeField()
     note = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    currency = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="of price, fee and amount: a trade's is its instrument's; cash kinds: "
+        "any, the portfolio's if blank",
+    )
+    rate = NumberField(
+        required=False,
+        help_text="units of the portfolio's currency per unit of the transaction's; "
+        "blank: the ECB reference rate of its day (the last fixing on or before it)",
+    )
 
 
 class HoldingSerializer(serializers.Serializer[Any]):
@@ -213,7 +226,8 @@ class PortfolioListView(OwnerOnly):
         responses={201: PortfolioSerializer, **documented_errors(400, 403)},
     )
     def post(self, request: Request) -> Response:
-        """A new portfolio: `name`, `method` (fifo, lifo, hifo, average), `currency` (USD)."""
+        """A new portfolio: `name`, `method` (fifo, lifo, hifo, average), `currency` (any
+        with ECB reference rates; USD if absent)."""
         body = json_body(request)
         name, method = _text(body, "name", ""), _text(body, "method", "fifo")
         currency = _text(body, "currency", "USD")
@@ -443,10 +457,10 @@ class ImportView(OwnerOnly):
         responses={200: ImportResultSerializer, **documented_errors(400, 403, 404, 413)},
     )
     def post(self, request: Request, portfolio_id: int) -> Response:
-        """Import transactions from CSV (`time,kind,symbol,quantity,price,fee,note`), all
-        or nothing: `preview` checks and shows without saving. Every bad row is listed
-        in `details.problems` with its row, column and reason; rows imported before are
-        skipped."""
+        """Import transactions from CSV (`time,kind,symbol,quantity,price,fee,note`, and
+        optionally `currency,rate`), all or nothing: `preview` checks and shows without
+        saving. Every bad row is listed in `details.problems` with its row, column and
+        reason; rows imported before are skipped."""
         portfolio = _portfolio(request, portfolio_id)
         text, preview = _csv_text(request)
         translated = _from_broker(request, text)
@@ -457,7 +471,6 @@ class ImportView(OwnerOnly):
                 text,
                 datetime.now(UTC),
                 quoted_in=quote_currencies(),
-                currency=portfolio.currency,
             )
         except csvfile.CsvError as exc:
             raise ApiError(

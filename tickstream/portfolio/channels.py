@@ -9,7 +9,7 @@ from asgiref.sync import sync_to_async
 
 from tickstream.portfolio.core.valuation import Valuation
 from tickstream.portfolio.models import Portfolio
-from tickstream.portfolio.selectors import portfolio_basis
+from tickstream.portfolio.selectors import portfolio_basis, portfolio_rates
 from tickstream.portfolio.shapes import HEADER
 from tickstream.stream.core.protocol import ChannelRef, ChannelShape
 from tickstream.stream.registry import DerivedKind, register
@@ -24,7 +24,12 @@ async def portfolio_owned(user: Any, ref: ChannelRef) -> bool:
 
 def _valuation(portfolio_id: int) -> Valuation:
     portfolio = Portfolio.objects.get(pk=portfolio_id)
-    return Valuation(portfolio_basis(portfolio), header=HEADER.dump(portfolio))
+    basis = portfolio_basis(portfolio)
+    return Valuation(
+        basis,
+        header=HEADER.dump(portfolio),
+        rates=portfolio_rates(portfolio, basis.currencies()),
+    )
 
 
 async def portfolio_valuation(user: Any, ref: ChannelRef) -> Valuation:

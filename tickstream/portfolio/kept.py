@@ -38,6 +38,8 @@ def pure_transaction(row: Transaction) -> core.Transaction:
         price=row.price,
         fee=row.fee,
         ref=str(row.pk),
+        currency=row.currency,
+        rate=row.rate if row.currency else core.ONE,
     )
 
 

@@ -9,6 +9,8 @@ from tickstream.fields import ExactDecimalField
 from tickstream.market.models import PRICE, QUANTITY, Instrument
 from tickstream.portfolio.core.costbasis import Kind, Method
 
+RATE = {"max_digits": 32, "decimal_places": 16}  # JPY in USD: 0.0063593004769475
+
 
 class Portfolio(models.Model):
     """A user's holdings and cash in one base currency, valued under one cost-basis method."""
@@ -54,6 +56,11 @@ class Transaction(models.Model):
     quantity = ExactDecimalField(**QUANTITY)
     price = ExactDecimalField(**PRICE, default=0)
     fee = ExactDecimalField(**PRICE, default=0)
+    # The currency of price, fee and amount ("": the portfolio's) and what one unit of it
+    # was worth in the portfolio's currency then (the reference rate of its day, or the
+    # rate the user entered).
+    currency = models.CharField(max_length=3, blank=True, default="")
+    rate = ExactDecimalField(**RATE, default=1)
     time = models.DateTimeField()
     note = models.CharField(max_length=500, blank=True, default="")
     # A digest of an imported row: importing the same file again adds nothing.

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from tickstream.market.core.fx import NoRate
 from tickstream.market.core.ticks import datetime_to_iso
-from tickstream.market.models import Candle, Quote
+from tickstream.market.models import Candle, Instrument, Quote
+from tickstream.market.selectors import reference_rates
 from tickstream.portfolio.core import costbasis as core
 from tickstream.portfolio.core.history import Closes, DayValue, Returns, period_returns, values_from
 from tickstream.portfolio.core.records import Record
-from tickstream.portfolio.core.valuation import Basis, Valuation
+from tickstream.portfolio.core.valuation import Basis, Rate, Valuation, fx_legs
 from tickstream.portfolio.kept import KEPT
 from tickstream.portfolio.models import Portfolio, Transaction
 from tickstream.portfolio.shapes import HEADER
@@ -81,6 +84,8 @@ def record_of(row: Transaction) -> Record:
         row.price,
         row.fee,
         row.note,
+        row.currency,
+        row.rate if row.currency else None,
     )
 
 
@@ -90,9 +95,43 @@ def portfolio_basis(portfolio: Portfolio) -> Basis:
         return Basis.of(replay.book)
 
 
+def fx_pairs() -> dict[str, tuple[str, str]]:
+    """The exchange-rate instruments: symbol -> (its base currency, its quote currency)."""
+    rows = Instrument.objects.filter(kind=Instrument.Kind.FX).values_list(
+        "symbol", "quote_currency"
+    )
+    return {s: (s.split("-", 1)[0], quote) for s, quote in rows if "-" in s}
+
+
+def portfolio_rates(portfolio: Portfolio, currencies: Iterable[str]) -> list[Rate]:
+    """How each of `currencies` is valued in the portfolio's: the exchange-rate
+    instruments leading to it, and the latest reference rate until they have prices."""
+    wanted = sorted(set(currencies) - {portfolio.currency})
+    if not wanted:
+        return []
+    table, pairs = reference_rates(), fx_pairs()
+    day = table.latest_day() or datetime.now(UTC).date()
+    out = []
+    for currency in wanted:
+        try:
+            fallback = table.rate(currency, portfolio.currency, day)
+        except NoRate:
+            fallback = None
+        legs = fx_legs(currency, portfolio.currency, pairs)
+        if fallback is None and not legs:
+            continue  # never: a transaction in a currency without rates is refused
+        out.append(Rate(currency, fallback or Decimal(1), legs))
+    return out
+
+
 def portfolio_valuation(portfolio: Portfolio) -> Valuation:
     """The portfolio at the latest stored prices."""
-    valuation = Valuation(portfolio_basis(portfolio), header=HEADER.dump(portfolio))
+    basis = portfolio_basis(portfolio)
+    valuation = Valuation(
+        basis,
+        header=HEADER.dump(portfolio),
+        rates=portfolio_rates(portfolio, basis.currencies()),
+    )
     quotes = Quote.objects.filter(instrument__symbol__in=valuation.symbols()).select_related(
         "instrument"
     )

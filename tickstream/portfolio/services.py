@@ -12,25 +12,27 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from tickstream.common.core.errors import CodedError
+from tickstream.market.core.fx import NoRate, Rates, is_currency
 from tickstream.market.models import Instrument
-from tickstream.market.selectors import instruments_by_symbol
+from tickstream.market.selectors import instruments_by_symbol, reference_rates
 from tickstream.portfolio.core import costbasis as core
 from tickstream.portfolio.core.records import Record
 from tickstream.portfolio.core.replay import Replay
 from tickstream.portfolio.core.valuation import Basis, change_message
 from tickstream.portfolio.kept import KEPT, pure_transaction
 from tickstream.portfolio.models import Portfolio, Transaction
-from tickstream.portfolio.selectors import portfolio_basis
+from tickstream.portfolio.selectors import portfolio_basis, portfolio_rates
 from tickstream.portfolio.shapes import HEADER
 from tickstream.stream.publish import publish
 
-CURRENCIES = frozenset({"USD"})  # one base currency until FX rates exist
+RATE_PLACES = Decimal("1e-16")  # a reference cross rate, at the column's places
 
 
 IMPORT_REF = "~import-"  # the ref of an imported row while it is checked: its index follows
@@ -63,11 +65,13 @@ def _check_method(method: str) -> core.Method:
 def portfolio_create(
     *, owner: Any, name: str, method: str = "fifo", currency: str = "USD"
 ) -> Portfolio:
-    """A new empty portfolio of `owner`."""
-    if currency not in CURRENCIES:
+    """A new empty portfolio of `owner`, in any currency with reference rates."""
+    currency = (currency or "").strip().upper()
+    if not is_currency(currency) or not reference_rates().knows(currency):
         raise PortfolioError(
             "unsupported_currency",
-            f"portfolios are in {', '.join(sorted(CURRENCIES))} for now",
+            "a portfolio's currency is one with ECB reference rates: "
+            + ", ".join(reference_rates().currencies()),
             field="currency",
         )
     portfolio = Portfolio(
@@ -153,11 +157,13 @@ def _changed(portfolio: Portfolio, replay: Replay) -> None:
 
 def _published(portfolio: Portfolio, basis: Basis) -> None:
     """Send the portfolio's new basis to its live valuations once the change commits."""
-    publish(f"portfolio:{portfolio.pk}", change_message(HEADER.dump(portfolio), basis))
+    rates = portfolio_rates(portfolio, basis.currencies())
+    publish(f"portfolio:{portfolio.pk}", change_message(HEADER.dump(portfolio), basis, rates))
 
 
 def _instruments(portfolio: Portfolio, records: Sequence[Record]) -> dict[str, Instrument]:
-    """The instruments the records name, each known and quoted in the portfolio's currency."""
+    """The instruments the records name, each known, and in the currency the record says
+    (if it says one)."""
     wanted = sorted({r.symbol for r in records if r.symbol})
     found = instruments_by_symbol(wanted)
     for index, record in enumerate(records):
@@ -171,25 +177,63 @@ def _instruments(portfolio: Portfolio, records: Sequence[Record]) -> dict[str, I
                 field="symbol",
                 details={"index": index},
             )
-        if instrument.quote_currency != portfolio.currency:
+        if record.currency and instrument.quote_currency != record.currency:
             raise PortfolioError(
                 "currency_mismatch",
-                f"{record.symbol} is quoted in {instrument.quote_currency}; this portfolio is "
-                f"in {portfolio.currency} (no FX conversion yet)",
-                field="symbol",
+                f"{record.symbol} is quoted in {instrument.quote_currency}, not {record.currency}",
+                field="currency",
                 details={"index": index},
             )
     return found
 
 
-def _row(portfolio: Portfolio, record: Record, instruments: dict[str, Instrument]) -> Transaction:
+def _row(
+    portfolio: Portfolio,
+    record: Record,
+    instruments: dict[str, Instrument],
+    rates: Rates | None = None,
+    index: int | None = None,
+) -> Transaction:
+    """The row of a checked record, with its currency and the rate of its time: the
+    record's own rate, or the reference rate of its day."""
+    instrument = instruments.get(record.symbol) if record.symbol else None
+    currency = instrument.quote_currency if instrument is not None else record.currency
+    currency = currency or portfolio.currency
+    details = None if index is None else {"index": index}
+    rate = Decimal(1)
+    if currency == portfolio.currency:
+        if record.rate is not None and record.rate != 1:
+            raise PortfolioError(
+                "bad_rate",
+                f"a transaction in {currency}, the portfolio's currency, has rate 1",
+                field="rate",
+                details=details,
+            )
+        currency = ""
+    elif record.rate is not None:
+        rate = record.rate
+    else:
+        try:
+            rate = (rates or reference_rates()).rate(
+                currency, portfolio.currency, record.time.date()
+            )
+        except NoRate as exc:
+            raise PortfolioError(
+                exc.code,
+                f"{exc}: enter the rate of this transaction",
+                field="rate",
+                details=details,
+            ) from None
+        rate = rate.quantize(RATE_PLACES, rounding=ROUND_HALF_EVEN)
     return Transaction(
         portfolio=portfolio,
         kind=record.kind.value,
-        instrument=instruments.get(record.symbol) if record.symbol else None,
+        instrument=instrument,
         quantity=record.quantity,
         price=record.price,
         fee=record.fee,
+        currency=currency,
+        rate=rate,
         time=record.time,
         note=record.note,
     )
@@ -283,6 +327,7 @@ def transactions_import(
     nothing is saved (the preview)."""
     portfolio = _locked(portfolio)
     instruments = _instruments(portfolio, records)
+    rates = reference_rates()
     seen: Counter[Record] = Counter()
     keyed = []
     for record in records:
@@ -297,7 +342,7 @@ def transactions_import(
     for index, (record, key) in enumerate(keyed):
         if key in known:
             continue
-        row = _row(portfolio, record, instruments)
+        row = _row(portfolio, record, instruments, rates, index)
         row.import_key = key
         _clean(row)
         rows.append((index, row))

@@ -41,6 +41,14 @@ TRANSACTION = Shape(
         "fee": Out(lambda t: decimal_str(t.fee), "decimal"),
         "time": Out(lambda t: datetime_to_iso(t.time), "time"),
         "note": Out(lambda t: t.note),
+        "currency": Out(
+            lambda t: t.currency or t.portfolio.currency, help="of price, fee and amount"
+        ),
+        "rate": Out(
+            lambda t: decimal_str(t.rate),
+            "decimal",
+            help="units of the portfolio's currency per unit of `currency` at its time",
+        ),
     },
 )
 
@@ -55,5 +63,12 @@ RECORD = Shape(
         "fee": Out(lambda r: decimal_str(r.fee), "decimal"),
         "time": Out(lambda r: datetime_to_iso(r.time), "time"),
         "note": Out(lambda r: r.note),
+        "currency": Out(lambda r: r.currency, help="blank: the instrument's or portfolio's"),
+        "rate": Out(
+            lambda r: None if r.rate is None else decimal_str(r.rate),
+            "decimal",
+            help="null: the reference rate of its day",
+            null=True,
+        ),
     },
 )

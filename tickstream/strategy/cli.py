@@ -160,7 +160,7 @@ def backtest(options: argparse.Namespace, out: TextIO, err: TextIO = sys.stderr)
     kind = InstrumentKind.CRYPTO if "-" in symbol else InstrumentKind.STOCK
     spec = InstrumentSpec(symbol, symbol, kind, tick_size=tick)
     market = Market(
-        symbol, market_base(symbol, kind is InstrumentKind.CRYPTO), quote, tick=tick, step=step
+        symbol, market_base(symbol, kind is not InstrumentKind.STOCK), quote, tick=tick, step=step
     )
     run = Backtest(
         strategy, [spec], [market], intervals=[interval], indicators=indicators,

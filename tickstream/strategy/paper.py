@@ -68,7 +68,7 @@ KEPT_REFS = 100_000  # trades remembered to place a late fill (a fill names its 
 def base_of(spec: InstrumentSpec) -> str:
     """What buying the instrument gets: `BTC` of `BTC-USD`, a stock's own symbol (as
     the venue names balances)."""
-    return market_base(spec.symbol, spec.kind is InstrumentKind.CRYPTO)
+    return market_base(spec.symbol, spec.kind is not InstrumentKind.STOCK)
 
 
 class Malformed(ValueError):

@@ -35,7 +35,7 @@ def rules() -> Rules:
 
 def base_currency(instrument: Instrument) -> str:
     """What buying the instrument gets: `BTC` of `BTC-USD`, a stock's own symbol."""
-    return market_base(instrument.symbol, instrument.kind == Instrument.Kind.CRYPTO)
+    return market_base(instrument.symbol, instrument.kind != Instrument.Kind.STOCK)
 
 
 def market_of(instrument: Instrument) -> Market:

@@ -10,6 +10,7 @@ from enum import StrEnum
 class InstrumentKind(StrEnum):
     STOCK = "stock"
     CRYPTO = "crypto"
+    FX = "fx"  # an exchange rate: `EUR-USD` is the price of 1 EUR in USD
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,13 +38,34 @@ class InstrumentSpec:
         return max(steps, Decimal(1)) * self.quantity_step
 
 
-def _stock(symbol: str, name: str, price: str, vol: float) -> InstrumentSpec:
+def _stock(
+    symbol: str,
+    name: str,
+    price: str,
+    vol: float,
+    currency: str = "USD",
+    tick: str = "0.01",
+    step: str = "1",
+) -> InstrumentSpec:
     return InstrumentSpec(
         symbol,
         name,
         InstrumentKind.STOCK,
-        "USD",
-        Decimal("0.01"),
+        currency,
+        Decimal(tick),
+        Decimal(step),
+        Decimal(price),
+        vol,
+    )
+
+
+def _fx(symbol: str, name: str, price: str, vol: float, tick: str) -> InstrumentSpec:
+    return InstrumentSpec(
+        symbol,
+        name,
+        InstrumentKind.FX,
+        symbol.split("-")[1],
+        Decimal(tick),
         Decimal("1"),
         Decimal(price),
         vol,
@@ -90,6 +112,17 @@ DEFAULT_UNIVERSE: tuple[InstrumentSpec, ...] = (
     _stock("ORCL", "Oracle Corporation", "172.80", 0.30),
     _stock("IBM", "International Business Machines Corporation", "214.50", 0.21),
     _stock("SPY", "SPDR S&P 500 ETF Trust", "572.40", 0.15),
+    # Quoted in their own currencies, at their exchanges' usual price steps (Xetra and
+    # Euronext: 0.01 EUR at these prices, London: half a penny, Tokyo: 0.5 JPY and lots of
+    # 100 shares).
+    _stock("SAP.DE", "SAP SE", "236.40", 0.24, "EUR"),
+    _stock("ASML.AS", "ASML Holding N.V.", "642.80", 0.38, "EUR"),
+    _stock("SHEL.L", "Shell plc", "26.615", 0.22, "GBP", "0.005"),
+    _stock("7203.T", "Toyota Motor Corporation", "2890.5", 0.26, "JPY", "0.5", "100"),
+    # Exchange rates: the price of one unit of the first currency in the second.
+    _fx("EUR-USD", "Euro / US Dollar", "1.11720", 0.07, "0.00001"),
+    _fx("GBP-USD", "British Pound / US Dollar", "1.33990", 0.08, "0.00001"),
+    _fx("USD-JPY", "US Dollar / Japanese Yen", "157.250", 0.10, "0.001"),
     _crypto("BTC-USD", "Bitcoin", "67250.00", 0.60, "0.01", "0.00001"),
     _crypto("ETH-USD", "Ethereum", "2650.00", 0.70, "0.01", "0.0001"),
     _crypto("SOL-USD", "Solana", "152.00", 0.90, "0.01", "0.001"),

@@ -25,6 +25,7 @@ _OPEN, _CLOSE = time(9, 30), time(16, 0)
 _SECONDS_PER_YEAR = {
     InstrumentKind.STOCK: 252 * 6.5 * 3600,
     InstrumentKind.CRYPTO: 365 * 24 * 3600,
+    InstrumentKind.FX: 260 * 24 * 3600,  # around the clock on weekdays
 }
 JUMP_PROBABILITY = 0.001  # per trade
 JUMP_SIZE = 0.006  # typical jump as a fraction of price
@@ -81,7 +82,7 @@ class MarketSimulator:
         """Instruments that trade at the time `ts`."""
         if self.stock_hours == "always" or us_market_open(ts):
             return self.specs
-        return [s for s in self.specs if s.kind is InstrumentKind.CRYPTO]
+        return [s for s in self.specs if s.kind is not InstrumentKind.STOCK]
 
     def next_trade(self) -> SimulatedTrade | None:
         """Advance the clock to the next trade and return it (None if nothing trades now)."""
@@ -122,6 +123,6 @@ class MarketSimulator:
         if spec.kind is InstrumentKind.STOCK:
             if rng.random() < 0.55:  # round lots dominate the tape
                 return Decimal(100 * rng.choice((1, 1, 1, 2, 2, 3, 5, 10)))
-            return Decimal(max(1, int(rng.lognormvariate(3.0, 1.2))))
+            return spec.round_quantity(Decimal(max(1, int(rng.lognormvariate(3.0, 1.2)))))
         notional = rng.lognormvariate(6.0, 1.6)  # dollars; median about $400
         return spec.round_quantity(Decimal(repr(notional / price)))

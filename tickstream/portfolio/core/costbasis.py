@@ -14,6 +14,18 @@ Cash never goes below zero: money spent beyond the cash held (a buy in a portfol
 records no deposits) is money the investor brought in, counted in `implicit`, so returns
 see it as a flow in, not as a loss.
 
+**Currencies.** A transaction in another currency than the portfolio's (its `currency`)
+carries `rate`, units of the portfolio's currency per unit of its own (the reference rate
+of its day, or the broker's). Every figure of the book is in the portfolio's currency at
+the rate of the transaction that made it: a lot's cost at its buy's rate, a sale's
+proceeds at the sale's rate, so a realized gain holds the currency's move between the
+two. A lot also keeps its cost in its own currency (`native`), which splits a gain into
+price and currency effect. Cash is held per currency: a foreign sale's proceeds, dividend
+or deposit stay in their currency (`Book.foreign`); a foreign buy, fee or withdrawal
+spends that currency's cash first and converts the rest from the portfolio's cash at the
+transaction's rate. With every transaction in the portfolio's currency (rate 1) the book
+is exactly what it was before currencies.
+
 A buy's fee is part of its lot's cost; a sale's fee is deducted from its proceeds. A split
 (`ratio` new shares per old one, e.g. 4 for 4:1) rescales quantities without changing cost.
 Selling more than is held raises `InsufficientQuantity` and changes nothing: no silent
@@ -104,10 +116,15 @@ class InsufficientQuantity(CostBasisError):
         )
 
 
+ONE = Decimal(1)
+
+
 @dataclass(frozen=True, slots=True)
 class Transaction:
     """One transaction. `quantity` is shares for buys and sells, the ratio for a split
-    (new shares per old), and the amount of money for cash kinds; `price` is per share."""
+    (new shares per old), and the amount of money for cash kinds; `price` is per share.
+    Price, fee and amounts are in `currency` ("": the portfolio's), worth `rate` of the
+    portfolio's currency per unit."""
 
     kind: Kind
     time: int  # ns since the epoch
@@ -116,6 +133,8 @@ class Transaction:
     price: Decimal = ZERO
     fee: Decimal = ZERO
     ref: str = ""  # the transaction's id, carried into lots and sales
+    currency: str = ""  # "" or the portfolio's own: rate 1
+    rate: Decimal = ONE
 
     def sort_key(self) -> tuple[int, int, str, Decimal, Decimal, str]:
         return (self.time, _RANK[self.kind], self.symbol, self.price, self.quantity, self.ref)
@@ -128,7 +147,8 @@ class Lot:
     ref: str
     time: int
     quantity: Decimal
-    cost: Decimal
+    cost: Decimal  # in the portfolio's currency, at the buy's rate
+    native: Decimal  # in the instrument's currency
 
     @property
     def unit_cost(self) -> Decimal:
@@ -140,6 +160,8 @@ class Consumed:
     ref: str  # the lot's transaction
     quantity: Decimal
     cost: Decimal
+    native: Decimal = ZERO
+    acquired: int = 0  # the lot's time (ns); an `average` pool: its first buy's
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,17 +170,33 @@ class Sale:
     time: int
     symbol: str
     quantity: Decimal
-    proceeds: Decimal  # after the sale's fee
+    proceeds: Decimal  # after the sale's fee, at the sale's rate
     cost: Decimal
     lots: tuple[Consumed, ...]
+    currency: str = ""
+    rate: Decimal = ONE  # the sale's
+    native_proceeds: Decimal = ZERO  # in the instrument's currency
+
+    @property
+    def native_cost(self) -> Decimal:
+        return sum((c.native for c in self.lots), ZERO)
+
+    @property
+    def currency_effect(self) -> Decimal:
+        """What the currency's move between the buys and the sale added to the gain: the
+        lots' own-currency cost at the sale's rate less their cost at the buys' rates
+        (the rest of the gain, (proceeds - cost) in the own currency at the sale's rate,
+        is the price's effect)."""
+        return self.native_cost * self.rate - self.cost
 
     @property
     def realized(self) -> Decimal:
         return self.proceeds - self.cost
 
 
-# What a lot gave to a sale: (lot, quantity, cost, dropped from its holding, its heap entry)
-Taken = tuple[Lot, Decimal, Decimal, bool, "tuple[float, Decimal, int, int, Lot] | None"]
+# What a lot gave to a sale: (lot, quantity, cost, own-currency cost, dropped from its
+# holding, its heap entry)
+Taken = tuple[Lot, Decimal, Decimal, Decimal, bool, "tuple[float, Decimal, int, int, Lot] | None"]
 # What a split changed: each lot's quantity before, and the heap before (`hifo`)
 Split = tuple[list[tuple[Lot, Decimal]], list[tuple[float, Decimal, int, int, Lot]]]
 
@@ -174,13 +212,18 @@ class Holding:
     """One instrument's open lots, kept in the order its method consumes them, with their
     quantity and cost as running totals."""
 
-    __slots__ = ("symbol", "method", "quantity", "cost", "_queue", "_heap", "_seq")
+    __slots__ = (
+        *("symbol", "method", "quantity", "cost", "native", "currency"),
+        *("_queue", "_heap", "_seq"),
+    )
 
-    def __init__(self, symbol: str, method: Method = Method.FIFO) -> None:
+    def __init__(self, symbol: str, method: Method = Method.FIFO, currency: str = "") -> None:
         self.symbol = symbol
         self.method = method
+        self.currency = currency  # "" : the portfolio's
         self.quantity = ZERO
         self.cost = ZERO
+        self.native = ZERO  # the cost in the instrument's currency
         self._queue: deque[Lot] = deque()  # fifo: oldest first; lifo, average: newest last
         # hifo: by cost per unit, highest first (as a float for speed, then exactly), then
         # by time and arrival
@@ -204,6 +247,7 @@ class Holding:
         """A bought lot. Returns the pooled lot it grew (`average`), else None."""
         self.quantity += lot.quantity
         self.cost += lot.cost
+        self.native += lot.native
         if self.method is Method.HIFO:
             self._seq += 1
             heapq.heappush(self._heap, (*_hifo_key(lot), lot.time, self._seq, lot))
@@ -211,6 +255,7 @@ class Holding:
             pooled = self._queue[0]
             pooled.quantity += lot.quantity
             pooled.cost += lot.cost
+            pooled.native += lot.native
             return pooled
         else:
             self._queue.append(lot)
@@ -222,6 +267,7 @@ class Holding:
         if pooled is not None:
             pooled.quantity -= lot.quantity
             pooled.cost -= lot.cost
+            pooled.native -= lot.native
         elif self.method is Method.HIFO:
             lot.quantity = ZERO
         else:
@@ -236,25 +282,28 @@ class Holding:
             lot = self._next()
             entry = self._heap[0] if self.method is Method.HIFO else None
             take = min(left, lot.quantity)
-            cost = _part_cost(lot, take)
-            consumed.append(Consumed(lot.ref, take, cost))
+            cost, native = _part_cost(lot, take)
+            consumed.append(Consumed(lot.ref, take, cost, native, lot.time))
             lot.quantity -= take
             lot.cost -= cost
+            lot.native -= native
             left -= take
             dropped = lot.quantity == 0
             if dropped:
                 self._drop()
             if journal is not None:
-                journal.append((lot, take, cost, dropped, entry))
+                journal.append((lot, take, cost, native, dropped, entry))
         self.quantity -= quantity
         self.cost -= sum((c.cost for c in consumed), ZERO)
+        self.native -= sum((c.native for c in consumed), ZERO)
         return consumed
 
     def untake(self, journal: list[Taken]) -> None:
         """Give back what a `take` consumed (everything after it taken back already)."""
-        for lot, take, cost, dropped, entry in reversed(journal):
+        for lot, take, cost, native, dropped, entry in reversed(journal):
             lot.quantity += take
             lot.cost += cost
+            lot.native += native
             if not dropped:
                 continue
             if entry is not None:
@@ -315,7 +364,8 @@ class Book:
     holdings: dict[str, Holding] = field(default_factory=dict)
     sales: list[Sale] = field(default_factory=list)  # each sale's lots, if `keep_sales`
     keep_sales: bool = True
-    cash: Decimal = ZERO
+    cash: Decimal = ZERO  # in the portfolio's currency
+    foreign: dict[str, Decimal] = field(default_factory=dict)  # other currencies' cash
     deposits: Decimal = ZERO
     withdrawals: Decimal = ZERO
     dividends: Decimal = ZERO
@@ -330,10 +380,10 @@ class Book:
         """Net money the investor put in: deposits - withdrawals + what was brought in."""
         return self.deposits - self.withdrawals + self.implicit
 
-    def holding(self, symbol: str) -> Holding:
+    def holding(self, symbol: str, currency: str = "") -> Holding:
         found = self.holdings.get(symbol)
         if found is None:
-            found = self.holdings[symbol] = Holding(symbol, self.method)
+            found = self.holdings[symbol] = Holding(symbol, self.method, currency)
         return found
 
 
@@ -361,11 +411,12 @@ class Undo:
 
     totals: tuple[Decimal, ...]  # the book's, before
     holding: Holding | None = None  # the holding it changed
-    held: tuple[Decimal, Decimal] = (ZERO, ZERO)  # that holding's quantity and cost before
+    held: tuple[Decimal, Decimal, Decimal] = (ZERO, ZERO, ZERO)  # its quantity and costs before
     lot: Lot | None = None  # a buy's lot
     pooled: Lot | None = None  # the pooled lot a buy grew (`average`)
     taken: list[Taken] | None = None  # what a sale consumed
     split: Split | None = None
+    foreign: tuple[str, Decimal | None] | None = None  # a currency's cash before
 
 
 def apply(book: Book, tx: Transaction, undo: Undo | None = None) -> None:
@@ -373,11 +424,27 @@ def apply(book: Book, tx: Transaction, undo: Undo | None = None) -> None:
     `undo`, record there what `unapply` needs to take it back."""
     if tx.quantity < 0 or tx.price < 0 or tx.fee < 0:
         raise CostBasisError(f"{tx.ref or tx.kind}: quantity, price and fee must be >= 0")
+    if tx.rate <= 0:
+        raise CostBasisError(f"{tx.ref or tx.kind}: an exchange rate must be above zero")
+    if not tx.currency:
+        _need(tx, tx.rate == ONE, "a transaction in the portfolio's currency has rate 1")
+        _apply_base(book, tx, undo)
+    else:
+        if undo is not None:
+            undo.foreign = (tx.currency, book.foreign.get(tx.currency))
+        _apply_foreign(book, tx, undo)
+    if book.cash < 0:
+        book.implicit -= book.cash
+        book.cash = ZERO
+
+
+def _apply_base(book: Book, tx: Transaction, undo: Undo | None) -> None:
+    """A transaction in the portfolio's currency: amounts are the book's."""
     if tx.kind is Kind.BUY:
         _need(tx, tx.quantity > 0, "a buy needs a quantity above zero")
         cost = tx.quantity * tx.price + tx.fee
         holding = _touch(book, tx, undo)
-        lot = Lot(tx.ref, tx.time, tx.quantity, cost)
+        lot = Lot(tx.ref, tx.time, tx.quantity, cost, cost)
         pooled = holding.add(lot)
         if undo is not None:
             undo.lot, undo.pooled = lot, pooled
@@ -405,9 +472,64 @@ def apply(book: Book, tx: Transaction, undo: Undo | None = None) -> None:
     elif tx.kind is Kind.FEE:
         book.cash -= tx.quantity + tx.fee
         book.fees += tx.quantity + tx.fee
-    if book.cash < 0:
-        book.implicit -= book.cash
-        book.cash = ZERO
+
+
+def _apply_foreign(book: Book, tx: Transaction, undo: Undo | None) -> None:
+    """A transaction in another currency: its own amounts move that currency's cash, its
+    figures enter the book at its rate."""
+    rate = tx.rate
+    if tx.kind is Kind.BUY:
+        _need(tx, tx.quantity > 0, "a buy needs a quantity above zero")
+        native = tx.quantity * tx.price + tx.fee
+        cost = native * rate
+        holding = _touch(book, tx, undo)
+        lot = Lot(tx.ref, tx.time, tx.quantity, cost, native)
+        pooled = holding.add(lot)
+        if undo is not None:
+            undo.lot, undo.pooled = lot, pooled
+        _spend(book, tx.currency, native, rate)
+        book.bought += cost
+        book.fees += tx.fee * rate
+    elif tx.kind is Kind.SELL:
+        _need(tx, tx.quantity > 0, "a sale needs a quantity above zero")
+        _sell(book, tx, undo)
+    elif tx.kind is Kind.SPLIT:
+        _need(tx, tx.quantity > 0, "a split needs a ratio above zero (4 for 4:1)")
+        split = _touch(book, tx, undo).split(tx.quantity)
+        if undo is not None:
+            undo.split = split
+    elif tx.kind is Kind.DEPOSIT:
+        _receive(book, tx.currency, tx.quantity, rate)
+        book.deposits += tx.quantity * rate
+    elif tx.kind is Kind.WITHDRAWAL:
+        _spend(book, tx.currency, tx.quantity, rate)
+        book.withdrawals += tx.quantity * rate
+    elif tx.kind is Kind.DIVIDEND:
+        _receive(book, tx.currency, tx.quantity - tx.fee, rate)
+        book.dividends += tx.quantity * rate
+        book.fees += tx.fee * rate
+    elif tx.kind is Kind.FEE:
+        _spend(book, tx.currency, tx.quantity + tx.fee, rate)
+        book.fees += (tx.quantity + tx.fee) * rate
+
+
+def _receive(book: Book, currency: str, amount: Decimal, rate: Decimal) -> None:
+    """`amount` of `currency` comes in (below zero, a fee above what it came with: paid)."""
+    if amount < 0:
+        _spend(book, currency, -amount, rate)
+    else:
+        book.foreign[currency] = book.foreign.get(currency, ZERO) + amount
+
+
+def _spend(book: Book, currency: str, amount: Decimal, rate: Decimal) -> None:
+    """Pay `amount` of `currency`: from that currency's cash first, the rest converted
+    from the portfolio's cash at `rate` (below zero there: money brought in)."""
+    held = book.foreign.get(currency, ZERO)
+    used = min(held, amount)
+    left = held - used
+    if left or currency in book.foreign:
+        book.foreign[currency] = left
+    book.cash -= (amount - used) * rate
 
 
 def undo_of(book: Book) -> Undo:
@@ -428,15 +550,21 @@ def unapply(book: Book, undo: Undo) -> None:
                 book.sales.pop()
         elif undo.split is not None:
             holding.unsplit(undo.split)
-        holding.quantity, holding.cost = undo.held
+        holding.quantity, holding.cost, holding.native = undo.held
+    if undo.foreign is not None:
+        currency, before = undo.foreign
+        if before is None:
+            book.foreign.pop(currency, None)
+        else:
+            book.foreign[currency] = before
     for name, value in zip(_TOTALS, undo.totals, strict=True):
         setattr(book, name, value)
 
 
 def _touch(book: Book, tx: Transaction, undo: Undo | None) -> Holding:
-    holding = book.holding(tx.symbol)
+    holding = book.holding(tx.symbol, tx.currency)
     if undo is not None:
-        undo.holding, undo.held = holding, (holding.quantity, holding.cost)
+        undo.holding, undo.held = holding, (holding.quantity, holding.cost, holding.native)
     return holding
 
 
@@ -445,14 +573,20 @@ def _need(tx: Transaction, ok: bool, message: str) -> None:
         raise CostBasisError(f"{tx.ref or tx.kind}: {message}")
 
 
-def _part_cost(lot: Lot, quantity: Decimal) -> Decimal:
-    """The cost of `quantity` of a lot, rounded; the lot keeps the exact rest."""
+def _part_cost(lot: Lot, quantity: Decimal) -> tuple[Decimal, Decimal]:
+    """The cost of `quantity` of a lot (in the portfolio's currency, and in its own),
+    rounded; the lot keeps the exact rest."""
     if quantity == lot.quantity:
-        return lot.cost
+        return lot.cost, lot.native
     share = (lot.cost * quantity / lot.quantity).quantize(
         _COST_PLACES, rounding=ROUND_HALF_EVEN, context=_WIDE
     )
-    return share
+    if lot.native == lot.cost:
+        return share, share
+    native = (lot.native * quantity / lot.quantity).quantize(
+        _COST_PLACES, rounding=ROUND_HALF_EVEN, context=_WIDE
+    )
+    return share, native
 
 
 def _sell(book: Book, tx: Transaction, undo: Undo | None) -> None:
@@ -465,12 +599,29 @@ def _sell(book: Book, tx: Transaction, undo: Undo | None) -> None:
     consumed = holding.take(tx.quantity, taken)
     if undo is not None:
         undo.taken = taken
-    proceeds = tx.quantity * tx.price - tx.fee
+    native = tx.quantity * tx.price - tx.fee
+    rate = tx.rate
+    proceeds = native if rate == ONE else native * rate
     cost = sum((c.cost for c in consumed), ZERO)
-    sale = Sale(tx.ref, tx.time, tx.symbol, tx.quantity, proceeds, cost, tuple(consumed))
+    sale = Sale(
+        tx.ref,
+        tx.time,
+        tx.symbol,
+        tx.quantity,
+        proceeds,
+        cost,
+        tuple(consumed),
+        tx.currency,
+        rate,
+        native,
+    )
     if book.keep_sales:
         book.sales.append(sale)
     book.realized += sale.realized
     book.sold_cost += cost
-    book.cash += proceeds
-    book.fees += tx.fee
+    if not tx.currency:
+        book.cash += proceeds
+        book.fees += tx.fee
+    else:
+        _receive(book, tx.currency, native, rate)
+        book.fees += tx.fee * rate

@@ -1,4 +1,6 @@
-"""The CSV format of transactions (pure): `time,kind,symbol,quantity,price,fee,note`.
+"""The CSV format of transactions (pure): `time,kind,symbol,quantity,price,fee,note`, and
+optionally `currency,rate` (the transaction's currency and its rate in the portfolio's:
+blank, the instrument's currency or the portfolio's, and the reference rate of the day).
 
 `read` checks every row and reports each bad one with its row number (the header is row
 1), its column and the reason; a file with any bad row yields no records at all. Line ends
@@ -26,6 +28,7 @@ from tickstream.market.core.ticks import datetime_to_iso
 from tickstream.portfolio.core.records import Record, record
 
 COLUMNS = ("time", "kind", "symbol", "quantity", "price", "fee", "note")
+OPTIONAL = ("currency", "rate")  # blank: the instrument's (or portfolio's), the day's rate
 MAX_ROWS = 10_000
 MAX_PROBLEMS = 50
 MAX_CELL = 100_000  # characters; a note keeps far fewer
@@ -51,13 +54,11 @@ class CsvError(ValueError):
         self.problems = problems
 
 
-def read(
-    text: str, now: datetime, *, quoted_in: Mapping[str, str] | None = None, currency: str = ""
-) -> list[Record]:
+def read(text: str, now: datetime, *, quoted_in: Mapping[str, str] | None = None) -> list[Record]:
     """The records of a file, all checked; CsvError lists the problems otherwise, every
     one of the file in one pass. With `quoted_in` (symbol -> the currency it is quoted
-    in), a row naming a symbol not there, or quoted in another currency than `currency`,
-    is a problem of its row too."""
+    in), a row naming a symbol not there, or a currency other than the symbol's, is a
+    problem of its row too. The columns `currency` and `rate` are optional."""
     # newline=None: LF, CRLF and CR all end a line
     rows = _rows(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=None)))
     header = [h.strip().lower() for h in next(rows, [])]
@@ -69,7 +70,7 @@ def read(
         raise CsvError(
             [Problem(1, missing[0], "bad_header", f"the header needs {', '.join(COLUMNS)}")]
         )
-    unknown = [h for h in header if h not in COLUMNS]
+    unknown = [h for h in header if h not in COLUMNS and h not in OPTIONAL]
     if unknown:
         raise CsvError([Problem(1, unknown[0], "bad_header", f"unknown column {unknown[0]!r}")])
     records: list[Record] = []
@@ -100,7 +101,7 @@ def read(
         except FieldError as exc:
             problems.append(Problem(number, exc.field, exc.code, exc.message))
         else:
-            symbol_problem = _symbol_problem(parsed.symbol, quoted_in, currency)
+            symbol_problem = _symbol_problem(parsed.symbol, quoted_in, parsed.currency)
             if symbol_problem is None:
                 records.append(parsed)
             else:
@@ -115,6 +116,7 @@ def read(
 def _symbol_problem(
     symbol: str, quoted_in: Mapping[str, str] | None, currency: str
 ) -> tuple[str, str] | None:
+    """A symbol not in `quoted_in`, or quoted in another currency than the row says."""
     if not symbol or quoted_in is None:
         return None
     quote = quoted_in.get(symbol)
@@ -123,7 +125,7 @@ def _symbol_problem(
     if currency and quote != currency:
         return (
             "currency_mismatch",
-            f"{symbol} is quoted in {quote}; this portfolio is in {currency}",
+            f"{symbol} is quoted in {quote}; the row says {currency}",
         )
     return None
 
@@ -144,7 +146,7 @@ def write(records: Iterable[Record]) -> str:
     """A file of the records, in the order given."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    writer.writerow((*COLUMNS, *OPTIONAL))
     for r in records:
         writer.writerow(
             [
@@ -155,6 +157,8 @@ def write(records: Iterable[Record]) -> str:
                 plain(r.price),
                 plain(r.fee),
                 escape(r.note),
+                r.currency,
+                "" if r.rate is None else plain(r.rate),
             ]
         )
     return out.getvalue()

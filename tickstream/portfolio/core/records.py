@@ -12,7 +12,9 @@ from typing import Any
 from tickstream.common.core.edge import (
     MAX_PRICE,
     FieldError,
+    NumberError,
     amount,
+    parse_decimal,
     text,
     when,
 )
@@ -20,6 +22,8 @@ from tickstream.portfolio.core.costbasis import Kind
 
 MAX_NOTE = 500
 TRADES = frozenset({Kind.BUY, Kind.SELL, Kind.SPLIT})
+RATE_PLACES = 16
+MAX_RATE = Decimal(10) ** 6  # units of one currency in another: far above any real one
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +37,8 @@ class Record:
     price: Decimal
     fee: Decimal
     note: str = ""
+    currency: str = ""  # of price, fee and amount: "" is the instrument's or portfolio's
+    rate: Decimal | None = None  # in the portfolio's currency; None: the day's reference
 
     def digest(self, occurrence: int = 0) -> str:
         """A key of the record's content (and of which same record in a file it is), so
@@ -49,6 +55,9 @@ class Record:
                 str(occurrence),
             ]
         )
+        if self.currency or self.rate is not None:  # the keys of files before currencies stay
+            rate = "" if self.rate is None else format(self.rate.normalize(), "f")
+            text += f"|{self.currency}|{rate}"
         return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -79,4 +88,25 @@ def record(data: dict[str, Any], now: datetime) -> Record:
     note = text(data, "note")
     if len(note) > MAX_NOTE or any(ord(c) < 32 and c not in "\t" for c in note):
         raise FieldError("note", "bad_note", f"note must be one line of at most {MAX_NOTE}")
-    return Record(moment, kind, symbol, quantity, price, fee, note)
+    currency = text(data, "currency").strip().upper()
+    if currency and not (len(currency) == 3 and currency.isascii() and currency.isalpha()):
+        raise FieldError("currency", "bad_currency", "currency is a three-letter code (EUR)")
+    return Record(moment, kind, symbol, quantity, price, fee, note, currency, rate_of(data))
+
+
+def rate_of(data: dict[str, Any]) -> Decimal | None:
+    """The optional `rate`: units of the portfolio's currency per unit of the
+    transaction's, above zero, at most 16 decimals."""
+    value = data.get("rate")
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = parse_decimal(value)
+    except NumberError as exc:
+        raise FieldError("rate", "bad_number", f"rate: {exc}") from None
+    if number <= 0 or number >= MAX_RATE:
+        raise FieldError("rate", "out_of_range", f"rate must be above zero and below {MAX_RATE:,}")
+    exponent = number.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -RATE_PLACES:
+        raise FieldError("rate", "too_precise", f"rate has more than {RATE_PLACES} decimals")
+    return number

@@ -76,10 +76,10 @@ class OrderError(CodedError):
     """An order the venue refuses; `code` says why."""
 
 
-def market_base(symbol: str, crypto: bool) -> str:
-    """What buying an instrument gets: `BTC` of the crypto pair `BTC-USD`, else the
-    instrument itself (a stock's own symbol)."""
-    return symbol.split("-", 1)[0] if crypto and "-" in symbol else symbol
+def market_base(symbol: str, pair: bool) -> str:
+    """What buying an instrument gets: `BTC` of the crypto pair `BTC-USD`, `EUR` of the
+    exchange rate `EUR-USD`, else the instrument itself (a stock's own symbol)."""
+    return symbol.split("-", 1)[0] if pair and "-" in symbol else symbol
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,12 +62,17 @@ export function percent(part, whole) {
 export function applyMarks(whole, update) {
   if (update.holdings) return update;
   if (!whole || update.version !== whole.version) return null;
+  // A holding in another currency: its value at that currency's rate now, its day
+  // against its reference price at the reference rate.
+  const rates = update.rates || {};
+  const one = { n: 1n, s: 0 };
+  const rateOf = (h, which) => (rates[h.currency] ? parse(rates[h.currency][which]) : one);
   const values = new Map();
   let total = { n: 0n, s: 0 };
   for (const h of whole.holdings) {
     const mark = update.prices[h.symbol];
     if (!mark) continue;
-    const value = mul(parse(h.quantity), parse(mark[0]));
+    const value = mul(mul(parse(h.quantity), parse(mark[0])), rateOf(h, 0));
     values.set(h.symbol, value);
     total = add(total, value);
   }
@@ -78,8 +83,8 @@ export function applyMarks(whole, update) {
     const cost = parse(h.cost);
     const value = values.get(h.symbol);
     const gain = sub(value, cost);
-    const day = mark[1] === null ? { n: 0n, s: 0 } : mul(quantity, sub(parse(mark[0]), parse(mark[1])));
-    return {
+    const day = mark[1] === null ? { n: 0n, s: 0 } : sub(value, mul(mul(quantity, parse(mark[1])), rateOf(h, 1)));
+    const out = {
       ...h,
       price: mark[0],
       market_value: cents(value),
@@ -88,6 +93,16 @@ export function applyMarks(whole, update) {
       day_change: cents(day),
       allocation_pct: percent(value, total),
     };
+    if (rates[h.currency]) {
+      const rate = rateOf(h, 0);
+      const own = parse(h.own_cost);
+      out.rate = rates[h.currency][0];
+      out.price_effect = cents(mul(sub(mul(quantity, parse(mark[0])), own), rate));
+      out.currency_effect = cents(sub(mul(own, rate), cost));
+    }
+    return out;
   });
-  return { ...whole, as_of: update.as_of, holdings, totals: { ...whole.totals, ...update.totals } };
+  const next = { ...whole, as_of: update.as_of, holdings, totals: { ...whole.totals, ...update.totals } };
+  if (update.rates) next.rates = update.rates;
+  return next;
 }
