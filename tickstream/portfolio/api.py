@@ -141,6 +141,11 @@ class ReturnsSerializer(serializers.Serializer[Any]):
     end_value = serializers.CharField()
     net_flows = serializers.CharField()
     gain = serializers.CharField()
+    price_effect = serializers.CharField(help_text="of the gain: the prices' moves")
+    currency_effect = serializers.CharField(
+        help_text="of the gain: the exchange rates' moves (each day: what was held in other "
+        "currencies at its start, times the change of their rates)"
+    )
     twr = serializers.FloatField(allow_null=True, help_text="time-weighted, over the period")
     xirr = serializers.FloatField(
         allow_null=True, help_text="money-weighted, annual (periods of 28 days or more)"
@@ -402,6 +407,8 @@ class ReturnsView(OwnerOnly):
                 "end_value": decimal_str(r.end_value),
                 "net_flows": decimal_str(r.net_flows),
                 "gain": decimal_str(r.gain),
+                "price_effect": decimal_str(r.gain - r.currency_effect),
+                "currency_effect": decimal_str(r.currency_effect),
                 "twr": r.twr,
                 "xirr": r.xirr,
             }

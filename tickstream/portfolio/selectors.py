@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -166,8 +166,27 @@ def portfolio_history(
     with KEPT.reading(portfolio) as replay:
         symbols = set(replay.symbols)
     closes = daily_closes(symbols, start, end)
+    rate_of = daily_rates(portfolio.currency)
     with KEPT.reading(portfolio) as replay:
-        return values_from(replay.timeline, closes, start, end)
+        return values_from(replay.timeline, closes, start, end, rate_of)
+
+
+def daily_rates(base: str) -> Callable[[str, date], Decimal]:
+    """A currency's reference rate in `base` on a day (the last fixing on or before it;
+    before a currency's first fixing, its first)."""
+    table = reference_rates()
+
+    def rate_of(currency: str, day: date) -> Decimal:
+        try:
+            return table.rate(currency, base, day)
+        except NoRate:
+            firsts = [table.first_day(c) for c in (currency, base) if c != "EUR"]
+            first = max((d for d in firsts if d is not None), default=None)
+            if first is None or first <= day:
+                raise
+            return table.rate(currency, base, first)
+
+    return rate_of
 
 
 def history_range(

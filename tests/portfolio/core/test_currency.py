@@ -147,3 +147,35 @@ def test_all_in_one_other_currency_at_one_rate_is_the_same_portfolio_scaled(
     for a, b in zip(own.sales, foreign.sales, strict=True):
         assert b.native_proceeds == a.proceeds and b.native_cost == a.cost
         assert b.currency_effect == b.native_cost * rate - b.cost
+
+
+def test_each_days_value_at_that_days_rate_and_the_gain_split() -> None:
+    """Day 0: 1000 EUR deposited (rate 1.10) and 2 SAP.DE bought at 400 EUR: 200 EUR cash.
+    Day 1: SAP.DE closes at 410, the rate is 1.20. Day 2: 410 again, the rate 1.00."""
+    from datetime import date, timedelta
+
+    from tickstream.portfolio.core.history import daily_values, day_of, period_returns
+
+    day0 = day_of(_t(0))
+    rates = {day0: D("1.10"), day0 + timedelta(1): D("1.20"), day0 + timedelta(2): D("1.00")}
+
+    def rate_of(currency: str, day: date) -> D:
+        assert currency == "EUR"
+        return rates[day] if day in rates else D("1.10")
+
+    txs = [
+        Transaction(Kind.DEPOSIT, _t(0), "", D("1000"), ref="a", currency="EUR", rate=D("1.10")),
+        eur(Kind.BUY, 0, "2", "400", rate="1.10"),
+    ]
+    closes = {"SAP.DE": [(day0, D("400")), (day0 + timedelta(1), D("410"))]}
+    values = daily_values(txs, closes, day0, day0 + timedelta(2), rate_of)
+    assert [v.value for v in values] == [D("1100.00"), D("1224.00"), D("1020.00")]
+    assert values[0].flow == D("1100.00") and values[1].flow == 0
+    # day 1: what was held at day 0's end at day 1's prices (2 x 410 + 200 EUR) times the
+    # rate's +0.10: +102 of the +124
+    assert values[1].currency_effect == D("102.00")
+    # day 2: 1020 EUR held, rate -0.20: -204, all of the day's change
+    assert values[2].currency_effect == D("-204.00")
+    period = period_returns(values)
+    assert period.gain == D("-80.00") and period.currency_effect == D("-102.00")
+    assert period.gain - period.currency_effect == D("22.00")  # 2 x 10 EUR at 1.10

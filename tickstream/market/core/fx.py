@@ -137,6 +137,10 @@ class Rates:
     def knows(self, currency: str) -> bool:
         return currency == EURO or currency in self._days
 
+    def first_day(self, currency: str) -> date | None:
+        days = self._days.get(currency)
+        return days[0] if days else None
+
     def latest_day(self) -> date | None:
         return max((days[-1] for days in self._days.values()), default=None)
 

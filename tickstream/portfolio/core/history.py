@@ -7,6 +7,13 @@ investor put in or took out that day: deposits, withdrawals, and money spent bey
 cash held (the cost-basis book's `implicit`: a portfolio that records only buys and sales
 brings in each buy's cost, and keeps its sales' proceeds as cash).
 
+**Currencies.** A holding or cash in another currency is valued at that currency's rate
+of the day (`RateOf`: the ECB reference rate, the last fixing on or before the day). Each
+day's gain splits into the currency's effect, what the day's move of the rates did to what
+was held at the previous day's end (its own-currency value at the day's prices times the
+rate's change), and the price's effect, the rest. A period's effects are the sums of its
+days'.
+
 Returns: time-weighted (flows at the start of their day, sub-periods chained daily) and
 money-weighted (XIRR of the period's flows with the starting value as the first flow and
 the ending value as the last; none when the money was invested for less than
@@ -16,15 +23,18 @@ MIN_XIRR_DAYS of the period). `docs/portfolio.md` states the definitions.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from types import MappingProxyType
+from typing import Any
 
 from tickstream.portfolio.core.costbasis import ZERO, Book, Kind, Method, Transaction, apply
 from tickstream.portfolio.core.returns import ReturnError, time_weighted, xirr
 
 Closes = Mapping[str, Sequence[tuple[date, Decimal]]]  # per symbol, sorted by day
+RateOf = Callable[[str, date], Decimal]  # a currency's rate in the portfolio's on a day
 MIN_XIRR_DAYS = 28  # an annual rate from a shorter period says nothing
 
 
@@ -35,10 +45,14 @@ class DayValue:
     cash: Decimal
     value: Decimal  # what the return is measured on
     flow: Decimal  # money put in (+) or taken out (-) that day
+    currency_effect: Decimal = ZERO  # of the day's gain: the rates' moves
 
 
 def day_of(ns: int) -> date:
     return datetime.fromtimestamp(ns / 1e9, UTC).date()
+
+
+_NONE: Mapping[str, Any] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +64,12 @@ class DayEnd:
     traded: Mapping[str, Decimal]  # the last price each symbol traded at, split-adjusted
     cash: Decimal
     invested: Decimal  # net money put in so far (`Book.invested`)
+    foreign: Mapping[str, Decimal] = field(
+        default_factory=lambda: _NONE
+    )  # cash in other currencies
+    currencies: Mapping[str, str] = field(
+        default_factory=lambda: _NONE
+    )  # symbol -> its other currency
 
 
 class Timeline:
@@ -88,7 +108,13 @@ class Timeline:
                 moved.pop(tx.symbol, None)
             quantities = moved
         day = day_of(tx.time)
-        end = DayEnd(day, quantities, traded, book.cash, book.invested)
+        foreign: Mapping[str, Decimal] = _NONE if last is None else last.foreign
+        currencies: Mapping[str, str] = _NONE if last is None else last.currencies
+        if tx.currency:
+            foreign = {c: a for c, a in book.foreign.items() if a}
+            if tx.symbol and currencies.get(tx.symbol) != tx.currency:
+                currencies = {**currencies, tx.symbol: tx.currency}
+        end = DayEnd(day, quantities, traded, book.cash, book.invested, foreign, currencies)
         if last is not None and last.day == day:
             self.ends[-1] = end
             return last
@@ -121,40 +147,80 @@ class Timeline:
 
 
 def daily_values(
-    transactions: Sequence[Transaction], closes: Closes, start: date, end: date
+    transactions: Sequence[Transaction],
+    closes: Closes,
+    start: date,
+    end: date,
+    rate_of: RateOf | None = None,
 ) -> list[DayValue]:
     """The portfolio's value at the end of every day from `start` to `end`."""
-    return values_from(Timeline.of(transactions), closes, start, end)
+    return values_from(Timeline.of(transactions), closes, start, end, rate_of)
 
 
-def values_from(timeline: Timeline, closes: Closes, start: date, end: date) -> list[DayValue]:
+def _no_rate(currency: str, day: date) -> Decimal:
+    raise LookupError(f"no rate of {currency} given")
+
+
+def values_from(
+    timeline: Timeline,
+    closes: Closes,
+    start: date,
+    end: date,
+    rate_of: RateOf | None = None,
+) -> list[DayValue]:
     """The value at the end of every day from `start` to `end`, from a kept timeline:
-    O(days x symbols held + log of the days with transactions)."""
+    O(days x symbols held + log of the days with transactions), and a rate lookup per
+    day and other currency held."""
     days = {s: [d for d, _ in rows] for s, rows in closes.items()}
+    rate = rate_of or _no_rate
     out: list[DayValue] = []
     state = timeline.at(start - timedelta(days=1))
     invested = ZERO if state is None else state.invested
     index = bisect.bisect_right(timeline.days, start - timedelta(days=1))
     day = start
+    before = start - timedelta(days=1)
     while day <= end:
+        previous = state
         while index < len(timeline.days) and timeline.days[index] <= day:
             state = timeline.ends[index]
             index += 1
         market = ZERO
-        cash = flow = ZERO
+        cash = flow = effect = ZERO
+        if previous is not None and (previous.currencies or previous.foreign):
+            # what was held in other currencies at the previous day's end, at the day's
+            # prices in its own currency, moved by the day's change of the rate
+            held: dict[str, Decimal] = {}
+            for symbol, quantity in previous.quantities.items():
+                currency = previous.currencies.get(symbol)
+                if currency:
+                    price = _price(previous, symbol, closes, days, day)
+                    held[currency] = held.get(currency, ZERO) + quantity * price
+            for currency, amount in previous.foreign.items():
+                held[currency] = held.get(currency, ZERO) + amount
+            for currency, amount in held.items():
+                effect += amount * (rate(currency, day) - rate(currency, before))
         if state is not None:
             for symbol, quantity in state.quantities.items():
-                price = state.traded.get(symbol, ZERO)
-                found = bisect.bisect_right(days.get(symbol, []), day) - 1
-                if found >= 0:
-                    price = closes[symbol][found][1]
-                market += quantity * price
-            cash = state.cash
+                price = _price(state, symbol, closes, days, day)
+                currency = state.currencies.get(symbol)
+                market += quantity * price * (rate(currency, day) if currency else 1)
+            cash = state.cash + sum((a * rate(c, day) for c, a in state.foreign.items()), ZERO)
             flow = state.invested - invested
             invested = state.invested
-        out.append(DayValue(day, market, cash, market + cash, flow))
+        out.append(DayValue(day, market, cash, market + cash, flow, effect))
+        before = day
         day += timedelta(days=1)
     return out
+
+
+def _price(
+    state: DayEnd, symbol: str, closes: Closes, days: Mapping[str, list[date]], day: date
+) -> Decimal:
+    """A symbol's close of `day` (the last on or before it), else the last it traded at."""
+    found = bisect.bisect_right(days.get(symbol, []), day) - 1
+    if found >= 0:
+        return closes[symbol][found][1]
+    return state.traded.get(symbol, ZERO)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +233,7 @@ class Returns:
     gain: Decimal  # end - start - flows
     twr: float | None
     xirr: float | None  # annual; None for periods under MIN_XIRR_DAYS or without a rate
+    currency_effect: Decimal = ZERO  # of the gain: the rates' moves (the rest: prices')
 
 
 def period_returns(values: Sequence[DayValue]) -> Returns:
@@ -195,4 +262,5 @@ def period_returns(values: Sequence[DayValue]) -> Returns:
         except ReturnError:
             rate = None
     gain = last.value - first.value - flows
-    return Returns(first.day, last.day, first.value, last.value, flows, gain, twr, rate)
+    effect = sum((v.currency_effect for v in body), ZERO)
+    return Returns(first.day, last.day, first.value, last.value, flows, gain, twr, rate, effect)
