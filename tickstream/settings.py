@@ -314,6 +314,8 @@ ALERTS_REFRESH_S = env.float("ALERTS_REFRESH_S", default=1.0)
 
 # --- Portfolios: each process keeps the replayed history of this many recent ones. ---
 PORTFOLIO_KEPT = env.int("PORTFOLIO_KEPT", default=64)
+# A lot held more than this many days is long-term in the tax-lot report.
+PORTFOLIO_LONG_TERM_DAYS = env.int("PORTFOLIO_LONG_TERM_DAYS", default=365)
 
 # --- Paper trading (docs/configuration.md). Fees and slippage in basis points. ---
 TRADING_MAKER_BPS = Decimal(env.str("TRADING_MAKER_BPS", default="10"))

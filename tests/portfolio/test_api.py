@@ -450,3 +450,121 @@ def test_a_file_with_its_own_header_is_imported_by_a_column_mapping(client: APIC
     assert (done.json()["source"], done.json()["added"]) == ("mapped", 2)
     bad = client.post(url, {"csv": own, "columns": {**columns, "time": "When"}}, format="json")
     assert _error(bad) == "bad_mapping" and "no column 'When'" in bad.json()["error"]["message"]
+
+
+def test_income_by_month_and_year_ttm_forward_and_yield_on_cost(client: APIClient) -> None:
+    """Hand-computed: 10 KO bought at 60 (600); dividends of 4.80 (0.48 a share) on
+    2026-04-01 and 2026-07-01, 5 more bought, 7.20 on 2026-10-01 (15 held); 2.50 interest.
+    TTM per share 0.48 x 3 = 1.44; forward 1.44 x 15 = 21.60; cost 600 + 5 x 70 = 950."""
+    from datetime import date
+    from unittest import mock
+
+    pid = _portfolio(client)
+    for body in (
+        dict(kind="buy", symbol="KO", quantity="10", price="60", time="2025-03-03"),
+        dict(kind="dividend", symbol="KO", quantity="4.80", time="2026-04-01"),
+        dict(kind="dividend", symbol="KO", quantity="4.80", time="2026-07-01"),
+        dict(kind="buy", symbol="KO", quantity="5", price="70", time="2026-08-03"),
+        dict(kind="dividend", symbol="KO", quantity="7.20", time="2026-10-01"),
+        dict(kind="interest", quantity="2.50", time="2026-10-31"),
+        dict(kind="dividend", symbol="KO", quantity="3", time="2025-10-01"),  # 14 months ago
+    ):
+        made = _tx(client, pid, **body)
+        assert made.status_code == 201, made.json()
+    with mock.patch("tickstream.portfolio.selectors.datetime") as clock:
+        clock.now.return_value.date.return_value = date(2026, 12, 7)
+        clock.combine = __import__("datetime").datetime.combine
+        body = client.get(f"/api/portfolios/{pid}/income/").json()
+    assert body["ttm"] == "19.30"  # 4.80 + 4.80 + 7.20 + 2.50
+    assert body["total"] == "22.30"
+    assert body["years"] == [{"year": 2025, "amount": "3.00"}, {"year": 2026, "amount": "19.30"}]
+    months = {m["month"]: m["amount"] for m in body["months"]}
+    assert months["2026-10"] == "9.70" and months["2026-05"] == "0.00"
+    assert len(months) == 15  # 2025-10 to 2026-12, every month
+    (ko,) = body["holdings"]
+    assert ko["forward"] == "21.60" and ko["cost_basis"] == "950.00"
+    assert ko["yield_on_cost_pct"] == "2.27"  # 21.60 / 950
+    assert body["forward"] == "21.60" and body["yield_on_cost_pct"] == "2.27"
+
+
+def test_tax_lots_of_a_year_by_any_method_with_terms_and_csv(client: APIClient) -> None:
+    """Two lots (2024-01-02: 10 at 100; 2025-06-02: 10 at 150), 12 sold on 2025-09-01
+    at 200 with a 12 fee: proceeds 2388, 199 a share."""
+    pid = _portfolio(client)
+    for body in (
+        dict(kind="buy", symbol="AAPL", quantity="10", price="100", time="2024-01-02"),
+        dict(kind="buy", symbol="AAPL", quantity="10", price="150", time="2025-06-02"),
+        dict(kind="sell", symbol="AAPL", quantity="12", price="200", fee="12", time="2025-09-01"),
+    ):
+        assert _tx(client, pid, **body).status_code == 201
+    fifo = client.get(f"/api/portfolios/{pid}/tax-lots/?year=2025").json()
+    assert fifo["method"] == "fifo" and fifo["years"] == [2025]
+    assert [
+        (r["acquired"], r["quantity"], r["proceeds"], r["cost"], r["gain"], r["term"])
+        for r in fifo["lots"]
+    ] == [
+        ("2024-01-02", "10", "1990.00", "1000.00", "990.00", "long"),
+        ("2025-06-02", "2", "398.00", "300.00", "98.00", "short"),
+    ]
+    assert fifo["totals"]["all"] == {"proceeds": "2388.00", "cost": "1300.00", "gain": "1088.00"}
+    assert fifo["totals"]["long"]["gain"] == "990.00"
+    lifo = client.get(f"/api/portfolios/{pid}/tax-lots/?year=2025&method=lifo").json()
+    assert [(r["acquired"], r["quantity"], r["term"]) for r in lifo["lots"]] == [
+        ("2025-06-02", "10", "short"),
+        ("2024-01-02", "2", "long"),
+    ]
+    assert lifo["totals"]["all"]["gain"] == "688.00"  # 2388 - (1500 + 200)
+    assert client.get(f"/api/portfolios/{pid}/").json()["method"] == "fifo"  # unchanged
+    assert client.get(f"/api/portfolios/{pid}/tax-lots/?year=2024").json()["lots"] == []
+    bad = client.get(f"/api/portfolios/{pid}/tax-lots/?method=best")
+    assert bad.status_code == 400 and _error(bad) == "bad_method"
+    text = client.get(f"/api/portfolios/{pid}/tax-lots/csv/?year=2025&method=hifo").content
+    lines = text.decode().splitlines()
+    assert lines[0].startswith(
+        "description,date_acquired,date_sold,proceeds,cost_basis,gain_or_loss,term"
+    )
+    assert lines[1].startswith("10 AAPL,2025-06-02,2025-09-01,1990.00,1500.00,490.00,short")
+
+
+def test_a_benchmark_is_chosen_remembered_and_compared(client: APIClient) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tickstream.market.models import Candle, Instrument
+
+    pid = _portfolio(client)
+    chosen = client.patch(f"/api/portfolios/{pid}/", {"benchmark": "spy"}, format="json")
+    assert chosen.status_code == 200 and chosen.json()["benchmark"] == "SPY"
+    bad = client.patch(f"/api/portfolios/{pid}/", {"benchmark": "NOPE"}, format="json")
+    assert bad.status_code == 400 and _error(bad) == "unknown_symbol"
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    spy = Instrument.objects.get(symbol="SPY")
+    for days, close in ((40, "500"), (20, "520"), (0, "550")):
+        Candle.objects.create(
+            instrument=spy,
+            interval="1d",
+            start=today - timedelta(days=days),
+            open=close,
+            high=close,
+            low=close,
+            close=close,
+            volume=1,
+            closed=True,
+        )
+    _tx(
+        client,
+        pid,
+        kind="buy",
+        symbol="AAPL",
+        quantity="1",
+        price="100",
+        time=(today - timedelta(days=45)).isoformat(),
+    )
+    returns = client.get(f"/api/portfolios/{pid}/returns/?period=ALL").json()
+    assert returns["benchmark"] == "SPY" and returns["benchmark_return"] is None  # no close yet
+    month = client.get(f"/api/portfolios/{pid}/returns/?period=1M").json()
+    assert month["benchmark_return"] == pytest.approx(550 / 500 - 1)
+    points = client.get(f"/api/portfolios/{pid}/history/").json()
+    assert points[0]["benchmark"] is None and points[-1]["benchmark"] == pytest.approx(0.1)
+    assert points[-1]["twr"] == pytest.approx(0.0)  # AAPL has no closes: valued at its buy
+    cleared = client.patch(f"/api/portfolios/{pid}/", {"benchmark": ""}, format="json")
+    assert cleared.json()["benchmark"] is None

@@ -5,8 +5,10 @@ changes made by `services`, reads done by `selectors`; errors leave as JSON with
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -33,10 +35,11 @@ from tickstream.common.core.edge import text
 from tickstream.market.core.messages import decimal_str
 from tickstream.market.selectors import quote_currencies
 from tickstream.portfolio import selectors, services, shapes
-from tickstream.portfolio.core import brokers, csvfile
+from tickstream.portfolio.core import brokers, csvfile, taxlots
 from tickstream.portfolio.core.costbasis import Kind, Method
 from tickstream.portfolio.core.records import Record, record
 from tickstream.portfolio.core.returns import ReturnError
+from tickstream.portfolio.core.valuation import money
 from tickstream.portfolio.models import Portfolio, Transaction
 
 MAX_CSV_BYTES = 2 * 1024 * 1024
@@ -58,6 +61,9 @@ TransactionSerializer = shapes.TRANSACTION.serializer
 
 class PortfolioUpdateSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=100, required=False)
+    benchmark = serializers.CharField(
+        required=False, allow_blank=True, help_text="an instrument's symbol; blank for none"
+    )
     method = serializers.ChoiceField(choices=[m.value for m in Method], required=False)
 
 
@@ -150,6 +156,12 @@ class ReturnsSerializer(serializers.Serializer[Any]):
     xirr = serializers.FloatField(
         allow_null=True, help_text="money-weighted, annual (periods of 28 days or more)"
     )
+    benchmark = serializers.CharField(allow_null=True, help_text="the benchmark's symbol")
+    benchmark_return = serializers.FloatField(
+        allow_null=True,
+        help_text="the benchmark's return over the same days, in the portfolio's currency "
+        "(null: no benchmark, or no close of it by the period's start)",
+    )
 
 
 class HistoryPointSerializer(serializers.Serializer[Any]):
@@ -158,6 +170,11 @@ class HistoryPointSerializer(serializers.Serializer[Any]):
     cash = serializers.CharField()
     value = serializers.CharField()
     flow = serializers.CharField()
+    currency_effect = serializers.CharField(help_text="of the day's gain: the rates' moves")
+    twr = serializers.FloatField(help_text="time-weighted return since the first day shown")
+    benchmark = serializers.FloatField(
+        allow_null=True, help_text="the benchmark's return since the first day shown"
+    )
 
 
 class ImportSerializer(serializers.Serializer[Any]):
@@ -252,11 +269,17 @@ class PortfolioDetailView(OwnerOnly):
         responses={200: PortfolioSerializer, **documented_errors(400, 403, 404)},
     )
     def patch(self, request: Request, portfolio_id: int) -> Response:
-        """Rename, or change the cost-basis method (everything is recomputed)."""
+        """Rename, choose the benchmark, or change the cost-basis method (everything is
+        recomputed)."""
         portfolio = _portfolio(request, portfolio_id)
         body = json_body(request)
         name, method = _text(body, "name"), _text(body, "method")
-        updated = services.portfolio_update(portfolio=portfolio, name=name, method=method)
+        benchmark = _text(body, "benchmark") if body.get("benchmark") is not None else ""
+        if "benchmark" not in body:
+            benchmark = None
+        updated = services.portfolio_update(
+            portfolio=portfolio, name=name, method=method, benchmark=benchmark
+        )
         return Response(shapes.PORTFOLIO.dump(updated))
 
     @extend_schema(responses={204: None, **documented_errors(403, 404)})
@@ -411,6 +434,8 @@ class ReturnsView(OwnerOnly):
                 "currency_effect": decimal_str(r.currency_effect),
                 "twr": r.twr,
                 "xirr": r.xirr,
+                "benchmark": portfolio.benchmark.symbol if portfolio.benchmark else None,
+                "benchmark_return": selectors.benchmark_return(portfolio, r.start, r.end),
             }
         )
 
@@ -442,6 +467,7 @@ class HistoryView(OwnerOnly):
         if (last - first).days >= selectors.HISTORY_DAYS:
             raise ApiError("bad_range", "at most 30 years at a time")
         points = selectors.portfolio_history(portfolio, start=first, end=last)
+        compared = selectors.cumulative(points, selectors.benchmark_closes(portfolio, first, last))
         return Response(
             [
                 {
@@ -450,8 +476,11 @@ class HistoryView(OwnerOnly):
                     "cash": decimal_str(p.cash),
                     "value": decimal_str(p.value),
                     "flow": decimal_str(p.flow),
+                    "currency_effect": decimal_str(p.currency_effect),
+                    "twr": twr,
+                    "benchmark": bench,
                 }
-                for p in points
+                for p, (twr, bench) in zip(points, compared, strict=True)
             ]
         )
 
@@ -577,5 +606,193 @@ class ExportView(OwnerOnly):
         body = csvfile.write(selectors.record_of(t) for t in rows)
         response = HttpResponse(body, content_type="text/csv; charset=utf-8")
         name = f"portfolio-{portfolio.pk}-transactions.csv"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+
+def _pct(ratio: Decimal | None) -> str | None:
+    return None if ratio is None else money(ratio * 100)
+
+
+class IncomeMonthSerializer(serializers.Serializer[Any]):
+    month = serializers.CharField(help_text="YYYY-MM")
+    amount = serializers.CharField()
+
+
+class IncomeYearSerializer(serializers.Serializer[Any]):
+    year = serializers.IntegerField()
+    amount = serializers.CharField()
+
+
+class IncomeHoldingSerializer(serializers.Serializer[Any]):
+    symbol = serializers.CharField()
+    quantity = serializers.CharField()
+    cost_basis = serializers.CharField()
+    ttm = serializers.CharField(help_text="its income of the last twelve months")
+    forward = serializers.CharField(
+        allow_null=True, help_text="estimate of the next twelve months (null: paid nothing)"
+    )
+    yield_on_cost_pct = serializers.CharField(allow_null=True)
+
+
+class IncomeSerializer(serializers.Serializer[Any]):
+    currency = serializers.CharField()
+    total = serializers.CharField()
+    ttm = serializers.CharField(help_text="the last twelve months' income")
+    forward = serializers.CharField(help_text="the holdings' forward estimates, added")
+    yield_on_cost_pct = serializers.CharField(allow_null=True)
+    months = IncomeMonthSerializer(many=True)
+    years = IncomeYearSerializer(many=True)
+    holdings = IncomeHoldingSerializer(many=True)
+
+
+class IncomeView(OwnerOnly):
+    @extend_schema(responses={200: IncomeSerializer, **documented_errors(403, 404)})
+    def get(self, request: Request, portfolio_id: int) -> Response:
+        """Dividends and interest (gross, in the portfolio's currency at each payment's
+        rate) per month and per year, the last twelve months', a forward estimate per
+        holding (its last twelve months' payments per share held, times the shares held
+        now, at today's rate) and yield on cost."""
+        portfolio = _portfolio(request, portfolio_id)
+        found = selectors.portfolio_income(portfolio)
+        return Response(
+            {
+                "currency": portfolio.currency,
+                "total": money(found.total),
+                "ttm": money(found.ttm),
+                "forward": money(found.forward),
+                "yield_on_cost_pct": _pct(found.yield_on_cost),
+                "months": [{"month": m, "amount": money(a)} for m, a in found.months.items()],
+                "years": [{"year": y, "amount": money(a)} for y, a in found.years.items()],
+                "holdings": [
+                    {
+                        "symbol": h.symbol,
+                        "quantity": decimal_str(h.quantity),
+                        "cost_basis": money(h.cost),
+                        "ttm": money(h.ttm),
+                        "forward": None if h.estimate is None else money(h.estimate),
+                        "yield_on_cost_pct": _pct(h.yield_on_cost),
+                    }
+                    for h in found.holdings
+                ],
+            }
+        )
+
+
+class TaxLotsQuery(serializers.Serializer[Any]):
+    year = serializers.IntegerField(
+        required=False, min_value=1900, max_value=9999, help_text="default: this year"
+    )
+    method = serializers.ChoiceField(
+        choices=[m.value for m in Method],
+        required=False,
+        help_text="what if: another method than the portfolio's (which is not changed)",
+    )
+
+
+class TaxLotSerializer(serializers.Serializer[Any]):
+    symbol = serializers.CharField()
+    acquired = serializers.DateField()
+    sold = serializers.DateField()
+    quantity = serializers.CharField()
+    proceeds = serializers.CharField()
+    cost = serializers.CharField()
+    gain = serializers.CharField()
+    term = serializers.ChoiceField(choices=["short", "long"])
+    currency = serializers.CharField()
+    buy_rate = serializers.CharField(allow_null=True)
+    sale_rate = serializers.CharField()
+    currency_effect = serializers.CharField()
+
+
+class TaxTotalSerializer(serializers.Serializer[Any]):
+    proceeds = serializers.CharField()
+    cost = serializers.CharField()
+    gain = serializers.CharField()
+
+
+class TaxReportSerializer(serializers.Serializer[Any]):
+    year = serializers.IntegerField()
+    method = serializers.CharField()
+    currency = serializers.CharField()
+    long_term_days = serializers.IntegerField()
+    years = serializers.ListField(child=serializers.IntegerField(), help_text="with sales")
+    lots = TaxLotSerializer(many=True)
+    totals = serializers.DictField(child=TaxTotalSerializer(), help_text="short, long, all")
+
+
+def _tax_query(request: Request, portfolio: Portfolio) -> tuple[int, str]:
+    query = TaxLotsQuery(data=request.query_params.dict())
+    if not query.is_valid():
+        field = next(iter(query.errors))
+        raise ApiError(f"bad_{field}", f"{field}: {query.errors[field][0]}")
+    year = query.validated_data.get("year") or datetime.now(UTC).year
+    return year, query.validated_data.get("method") or portfolio.method
+
+
+class TaxLotsView(OwnerOnly):
+    @extend_schema(
+        parameters=[TaxLotsQuery],
+        responses={200: TaxReportSerializer, **documented_errors(400, 403, 404)},
+    )
+    def get(self, request: Request, portfolio_id: int) -> Response:
+        """The realized gains of a year lot by lot: acquired, sold, quantity, proceeds,
+        cost, gain, short or long term (held more than PORTFOLIO_LONG_TERM_DAYS), in the
+        portfolio's currency with the rates used; totals; under any method."""
+        portfolio = _portfolio(request, portfolio_id)
+        year, method = _tax_query(request, portfolio)
+        found = selectors.portfolio_tax_lots(portfolio, year, method)
+        every = selectors.portfolio_tax_lots(portfolio, None, method)
+
+        def total(term: str | None) -> dict[str, str]:
+            return {k: money(v) for k, v in found.total(term).items()}
+
+        return Response(
+            {
+                "year": year,
+                "method": method,
+                "currency": portfolio.currency,
+                "long_term_days": settings.PORTFOLIO_LONG_TERM_DAYS,
+                "years": every.years(),
+                "lots": [
+                    {
+                        "symbol": r.symbol,
+                        "acquired": r.acquired,
+                        "sold": r.sold,
+                        "quantity": decimal_str(r.quantity),
+                        "proceeds": money(r.proceeds),
+                        "cost": money(r.cost),
+                        "gain": money(r.gain),
+                        "term": r.term,
+                        "currency": r.currency or portfolio.currency,
+                        "buy_rate": None if r.buy_rate is None else decimal_str(r.buy_rate),
+                        "sale_rate": decimal_str(r.sale_rate),
+                        "currency_effect": money(r.currency_effect),
+                    }
+                    for r in found.rows
+                ],
+                "totals": {"short": total("short"), "long": total("long"), "all": total(None)},
+            }
+        )
+
+
+class TaxLotsCsvView(OwnerOnly):
+    @extend_schema(
+        parameters=[TaxLotsQuery, OpenApiParameter("format", exclude=True)],
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="the CSV file"),
+            **documented_errors(400, 403, 404),
+        },
+    )
+    def get(self, request: Request, portfolio_id: int) -> HttpResponse:
+        """The year's lots as CSV, with the columns of the common forms' lot listings
+        (description, date acquired, date sold, proceeds, cost basis, gain or loss) and
+        the term and rates behind them."""
+        portfolio = _portfolio(request, portfolio_id)
+        year, method = _tax_query(request, portfolio)
+        found = selectors.portfolio_tax_lots(portfolio, year, method)
+        body = taxlots.csv_text(found.rows, portfolio.currency)
+        response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+        name = f"portfolio-{portfolio.pk}-lots-{year}-{method}.csv"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response

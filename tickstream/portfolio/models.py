@@ -27,6 +27,10 @@ class Portfolio(models.Model):
     name = models.CharField(max_length=100)
     currency = models.CharField(max_length=10, default="USD")
     method = models.CharField(max_length=10, choices=CostMethod.choices, default=Method.FIFO)
+    # What its returns and value chart are compared with (an index fund, BTC-USD), if set.
+    benchmark = models.ForeignKey(
+        Instrument, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     # One more on every change of its transactions or method: what a kept replay was
     # made from (tickstream/portfolio/kept.py).
     revision = models.PositiveBigIntegerField(default=0)

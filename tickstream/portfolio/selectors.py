@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from tickstream.market.core.fx import NoRate
@@ -15,9 +16,12 @@ from tickstream.market.models import Candle, Instrument, Quote
 from tickstream.market.selectors import reference_rates
 from tickstream.portfolio.core import costbasis as core
 from tickstream.portfolio.core.history import Closes, DayValue, Returns, period_returns, values_from
+from tickstream.portfolio.core.income import Income, income
 from tickstream.portfolio.core.records import Record
+from tickstream.portfolio.core.taxlots import Report as TaxReport
+from tickstream.portfolio.core.taxlots import report as tax_report
 from tickstream.portfolio.core.valuation import Basis, Rate, Valuation, fx_legs
-from tickstream.portfolio.kept import KEPT
+from tickstream.portfolio.kept import KEPT, pure_transactions
 from tickstream.portfolio.models import Portfolio, Transaction
 from tickstream.portfolio.shapes import HEADER
 
@@ -29,7 +33,7 @@ def portfolio_list(*, user: Any) -> QuerySet[Portfolio]:
     """The user's portfolios (none for an anonymous user)."""
     if not getattr(user, "is_authenticated", False):
         return Portfolio.objects.none()
-    return Portfolio.objects.filter(owner=user)
+    return Portfolio.objects.filter(owner=user).select_related("benchmark")
 
 
 def portfolio_get(*, user: Any, portfolio_id: Any) -> Portfolio:
@@ -226,3 +230,75 @@ def portfolio_returns(portfolio: Portfolio, period: str) -> Returns:
         first = replay.first_day
     start = period_start(period, today, first)
     return period_returns(portfolio_history(portfolio, start=start, end=today))
+
+
+def benchmark_closes(portfolio: Portfolio, start: date, end: date) -> list[tuple[date, Decimal]]:
+    """The benchmark's daily closes up to `end` (with the last before `start`), in the
+    portfolio's currency at each day's reference rate; [] without a benchmark."""
+    instrument = portfolio.benchmark
+    if instrument is None:
+        return []
+    rows = daily_closes({instrument.symbol}, start, end)[instrument.symbol]
+    if instrument.quote_currency == portfolio.currency:
+        return list(rows)
+    rate_of = daily_rates(portfolio.currency)
+    return [(d, close * rate_of(instrument.quote_currency, d)) for d, close in rows]
+
+
+def benchmark_return(portfolio: Portfolio, start: date, end: date) -> float | None:
+    """The benchmark's return from the end of `start` to the end of `end` (its last
+    closes on or before them, in the portfolio's currency); None without a benchmark or
+    without a close by `start`."""
+    closes = benchmark_closes(portfolio, start, end)
+    first = [c for d, c in closes if d <= start]
+    if not first or first[-1] <= 0:
+        return None
+    return float(closes[-1][1] / first[-1]) - 1.0
+
+
+def cumulative(
+    values: list[DayValue], closes: list[tuple[date, Decimal]]
+) -> list[tuple[float, float | None]]:
+    """Per day of `values`: the portfolio's time-weighted return since the first day (as
+    `period_returns` chains it), and the benchmark's (None before it has a close), for a
+    chart comparing the two."""
+    out: list[tuple[float, float | None]] = []
+    growth, previous = 1.0, None
+    index, base, close = 0, None, None
+    for v in values:
+        if previous is not None:
+            start = float(previous + v.flow)
+            if start > 0:
+                growth *= float(v.value) / start
+        previous = v.value
+        while index < len(closes) and closes[index][0] <= v.day:
+            close = closes[index][1]
+            index += 1
+        if base is None and close is not None and close > 0:
+            base = close
+        bench = None if base is None or close is None else float(close / base) - 1.0
+        out.append((growth - 1.0, bench))
+    return out
+
+
+def portfolio_transactions(portfolio: Portfolio) -> list[core.Transaction]:
+    """Every transaction as the core takes it (one read of its rows)."""
+    return pure_transactions(portfolio)
+
+
+def portfolio_income(portfolio: Portfolio) -> Income:
+    """Dividends and interest by month and year, TTM, forward estimates (core.income)."""
+    txs = portfolio_transactions(portfolio)
+    valuation = portfolio_valuation(portfolio)  # today's rates: live, else the latest fixing
+    rates = {c: valuation.rate(c) for c in {t.currency for t in txs if t.currency}}
+    return income(txs, datetime.now(UTC).date(), rates)
+
+
+def portfolio_tax_lots(portfolio: Portfolio, year: int | None, method: str) -> TaxReport:
+    """The lots sold in `year` under `method` (the portfolio's own left as it is)."""
+    return tax_report(
+        portfolio_transactions(portfolio),
+        method,
+        year,
+        long_term_days=settings.PORTFOLIO_LONG_TERM_DAYS,
+    )

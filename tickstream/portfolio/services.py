@@ -83,13 +83,23 @@ def portfolio_create(
 
 @transaction.atomic
 def portfolio_update(
-    *, portfolio: Portfolio, name: str | None = None, method: str | None = None
+    *,
+    portfolio: Portfolio,
+    name: str | None = None,
+    method: str | None = None,
+    benchmark: str | None = None,
 ) -> Portfolio:
-    """Rename a portfolio or change its cost-basis method (everything is recomputed from
-    the transactions under the new method)."""
+    """Rename a portfolio, choose its benchmark ("" for none), or change its cost-basis
+    method (everything is recomputed from the transactions under the new method)."""
     portfolio = _locked(portfolio)
     if name is not None:
         portfolio.name = _check_name(name)
+    if benchmark is not None:
+        symbol = benchmark.strip().upper()
+        found = instruments_by_symbol([symbol]).get(symbol) if symbol else None
+        if symbol and found is None:
+            raise PortfolioError("unknown_symbol", f"unknown symbol {symbol!r}", field="benchmark")
+        portfolio.benchmark = found
     new_method = None if method is None else _check_method(method)
     if new_method is None or new_method == portfolio.method:
         _save(portfolio)

@@ -15,6 +15,11 @@ _HEADER = {
     "name": Out(lambda p: p.name),
     "currency": Out(lambda p: p.currency),
     "method": Out(lambda p: p.method, "choice", choices=tuple(m.value for m in Method)),
+    "benchmark": Out(
+        lambda p: p.benchmark.symbol if p.benchmark_id else None,
+        null=True,
+        help="the instrument its returns are compared with",
+    ),
     "revision": Out(
         lambda p: p.revision, "int", help="one more on every change of its transactions or method"
     ),

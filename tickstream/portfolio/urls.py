@@ -24,4 +24,11 @@ urlpatterns = [
     path("portfolios/<int:portfolio_id>/history/", api.HistoryView.as_view(), name="api-history"),
     path("portfolios/<int:portfolio_id>/import/", api.ImportView.as_view(), name="api-import"),
     path("portfolios/<int:portfolio_id>/export/", api.ExportView.as_view(), name="api-export"),
+    path("portfolios/<int:portfolio_id>/income/", api.IncomeView.as_view(), name="api-income"),
+    path("portfolios/<int:portfolio_id>/tax-lots/", api.TaxLotsView.as_view(), name="api-tax-lots"),
+    path(
+        "portfolios/<int:portfolio_id>/tax-lots/csv/",
+        api.TaxLotsCsvView.as_view(),
+        name="api-tax-lots-csv",
+    ),
 ]

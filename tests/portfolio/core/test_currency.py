@@ -179,3 +179,18 @@ def test_each_days_value_at_that_days_rate_and_the_gain_split() -> None:
     period = period_returns(values)
     assert period.gain == D("-80.00") and period.currency_effect == D("-102.00")
     assert period.gain - period.currency_effect == D("22.00")  # 2 x 10 EUR at 1.10
+
+
+def test_a_tax_lot_in_another_currency_carries_both_rates() -> None:
+    from tickstream.portfolio.core.taxlots import csv_text, report
+
+    txs = [
+        eur(Kind.BUY, 0, "10", "200", "5", rate="1.10"),
+        eur(Kind.SELL, 400, "4", "220", "2", rate="1.20"),
+    ]
+    (row,) = report(txs, Method.HIFO, None).rows
+    assert (row.proceeds, row.cost, row.gain) == (D("1053.60"), D("882.20"), D("171.40"))
+    assert (row.buy_rate, row.sale_rate, row.currency_effect) == (D("1.10"), D("1.20"), D("80.20"))
+    assert row.long_term  # 400 days
+    line = csv_text([row], "USD").splitlines()[1]
+    assert line.endswith(",1053.60,882.20,171.40,long,4,SAP.DE,EUR,1.1,1.2,80.20")

@@ -70,6 +70,7 @@ class Kind(StrEnum):
     DEPOSIT = "deposit"
     WITHDRAWAL = "withdrawal"
     DIVIDEND = "dividend"
+    INTEREST = "interest"  # income on cash: counted with the dividends
     FEE = "fee"
     SPLIT = "split"
 
@@ -80,6 +81,7 @@ _RANK = {
     Kind.DEPOSIT: 1,
     Kind.BUY: 2,
     Kind.DIVIDEND: 3,
+    Kind.INTEREST: 3,
     Kind.SELL: 4,
     Kind.FEE: 5,
     Kind.WITHDRAWAL: 6,
@@ -368,7 +370,7 @@ class Book:
     foreign: dict[str, Decimal] = field(default_factory=dict)  # other currencies' cash
     deposits: Decimal = ZERO
     withdrawals: Decimal = ZERO
-    dividends: Decimal = ZERO
+    dividends: Decimal = ZERO  # and interest: the income
     fees: Decimal = ZERO  # every fee paid: of trades and on their own
     bought: Decimal = ZERO  # the cost of every lot ever bought (fees included)
     implicit: Decimal = ZERO  # money brought in beyond the deposits (cash never < 0)
@@ -465,7 +467,7 @@ def _apply_base(book: Book, tx: Transaction, undo: Undo | None) -> None:
     elif tx.kind is Kind.WITHDRAWAL:
         book.cash -= tx.quantity
         book.withdrawals += tx.quantity
-    elif tx.kind is Kind.DIVIDEND:
+    elif tx.kind is Kind.DIVIDEND or tx.kind is Kind.INTEREST:
         book.cash += tx.quantity - tx.fee
         book.dividends += tx.quantity
         book.fees += tx.fee
@@ -504,7 +506,7 @@ def _apply_foreign(book: Book, tx: Transaction, undo: Undo | None) -> None:
     elif tx.kind is Kind.WITHDRAWAL:
         _spend(book, tx.currency, tx.quantity, rate)
         book.withdrawals += tx.quantity * rate
-    elif tx.kind is Kind.DIVIDEND:
+    elif tx.kind is Kind.DIVIDEND or tx.kind is Kind.INTEREST:
         _receive(book, tx.currency, tx.quantity - tx.fee, rate)
         book.dividends += tx.quantity * rate
         book.fees += tx.fee * rate

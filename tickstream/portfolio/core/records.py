@@ -75,7 +75,7 @@ def record(data: dict[str, Any], now: datetime) -> Record:
         raise FieldError("symbol", "unknown_symbol", "symbol is longer than 32 characters")
     if kind in TRADES and not symbol:
         raise FieldError("symbol", "required", f"a {kind.value} needs a symbol")
-    if kind in {Kind.DEPOSIT, Kind.WITHDRAWAL, Kind.FEE} and symbol:
+    if kind in {Kind.DEPOSIT, Kind.WITHDRAWAL, Kind.FEE, Kind.INTEREST} and symbol:
         raise FieldError("symbol", "unexpected", f"a {kind.value} has no symbol")
     quantity = amount("quantity", data.get("quantity"), positive=True)
     trade = kind in {Kind.BUY, Kind.SELL}

@@ -462,6 +462,13 @@ class Valuation:
                 changed = True
         return changed
 
+    def rate(self, currency: str) -> Decimal:
+        """A currency's rate in the portfolio's now (1 for its own; KeyError for one it
+        was not given)."""
+        if currency in ("", self.header.get("currency")):
+            return Decimal(1)
+        return self._fx[currency].now
+
     def holdings(self) -> list[dict[str, Any]]:
         """Per holding: quantity, cost basis, average cost, price, market value,
         unrealized P&L and %, day change and allocation % (of the holdings' value); in
