@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -123,10 +124,13 @@ class PortfolioListView(LoginRequiredMixin, TemplateView):
             totals = portfolios.portfolio_valuation(p).totals()
             pnl = [totals["unrealized_pnl"], totals["realized_pnl"]]
             rows.append({"portfolio": p, "totals": totals, "pnl": pnl})
+        from tickstream.market.selectors import reference_rates
+
         return {
             **super().get_context_data(**kwargs),
             "rows": rows,
             "methods": Portfolio.CostMethod.choices,
+            "currencies": reference_rates().currencies(),
         }
 
     def post(self, request: HttpRequest) -> HttpResponse:
@@ -135,6 +139,7 @@ class PortfolioListView(LoginRequiredMixin, TemplateView):
                 owner=request.user,
                 name=request.POST.get("name", ""),
                 method=request.POST.get("method", Method.FIFO.value),
+                currency=request.POST.get("currency", "USD"),
             )
         except PortfolioError as exc:
             context = self.get_context_data()
@@ -161,6 +166,7 @@ class PortfolioDetailView(LoginRequiredMixin, MarketPage):
             "portfolio": portfolio,
             "methods": Portfolio.CostMethod.choices,
             "periods": portfolios.PERIODS,
+            "this_year": datetime.now(UTC).year,
         }
 
 

@@ -1,4 +1,5 @@
-"""Development mode: the demo user's sample portfolio, watchlist and alerts, so a new user
+"""Development mode: the demo user's sample portfolios (one in USD, one in EUR holding
+shares in EUR, GBP and USD), watchlist and alerts, so a new user
 sees a working tracker at once, with simulated daily candles behind its history (a random
 walk through the sample's trade prices to today's), and a paper trading account funded
 with TRADING_DEMO_DEPOSIT USD whose fills go to a "Paper trading" portfolio. Production
@@ -55,6 +56,29 @@ SAMPLE: list[tuple[int, str, str, str, str, str, str]] = [
     (20, "dividend", "SPY", "32.40", "", "0", "quarterly dividend"),
 ]
 
+# The second portfolio, in EUR: euros deposited, European shares in EUR and GBP and
+# American ones in USD, each at the ECB reference rate of its day (amounts of dividends
+# are in the share's own currency), so the currency effect shows at once.
+EUROPE: list[tuple[int, str, str, str, str, str, str]] = [
+    (900, "deposit", "", "50000", "", "0", "opening deposit"),
+    (895, "buy", "SAP.DE", "60", "0.62", "5", ""),
+    (880, "buy", "ASML.AS", "12", "0.95", "5", ""),
+    (870, "buy", "AAPL", "40", "0.72", "1", "paid in USD"),
+    (860, "buy", "SHEL.L", "400", "0.93", "6", "paid in GBP"),
+    (700, "dividend", "SAP.DE", "132", "", "0", "annual dividend, 2.20 a share"),
+    (620, "dividend", "AAPL", "9.60", "", "0", "quarterly dividend"),
+    (530, "dividend", "SHEL.L", "110.80", "", "0", "quarterly dividend"),
+    (450, "sell", "ASML.AS", "4", "1.10", "5", "trim"),
+    (400, "buy", "MSFT", "10", "0.85", "1", ""),
+    (340, "dividend", "SAP.DE", "141", "", "0", "annual dividend, 2.35 a share"),
+    (250, "dividend", "AAPL", "10.00", "", "0", "quarterly dividend"),
+    (200, "interest", "", "35.50", "", "0", "interest on cash"),
+    (160, "dividend", "SHEL.L", "114.40", "", "0", "quarterly dividend"),
+    (120, "sell", "SAP.DE", "20", "1.02", "5", ""),
+    (70, "dividend", "ASML.AS", "12.16", "", "0", "1.52 a share"),
+    (40, "dividend", "AAPL", "10.00", "", "0", "quarterly dividend"),
+]
+
 
 class Command(BaseCommand):
     help = "Development mode: the demo user's sample portfolio, watchlist and two alerts."
@@ -66,6 +90,10 @@ class Command(BaseCommand):
         if user is None:
             raise CommandError("run setup_demo first (it creates the demo user)")
         self._paper(user)
+        self._long_term(user)
+        self._europe(user)  # after: the daily candles it shares are the first one's
+
+    def _long_term(self, user: Any) -> None:
         if Portfolio.objects.filter(owner=user, name="Long-term").exists():
             self.stdout.write("demo portfolio: present")
             return
@@ -96,11 +124,32 @@ class Command(BaseCommand):
             "fills recorded in the portfolio 'Paper trading'"
         )
 
-    def _create(self, user: Any) -> None:
+    def _europe(self, user: Any) -> None:
+        """The portfolio in EUR, once."""
+        if Portfolio.objects.filter(owner=user, name="Europe (EUR)").exists():
+            self.stdout.write("demo EUR portfolio: present")
+            return
+        records = self._records(EUROPE)
+        try:
+            with transaction.atomic():
+                if settings.FEEDS.strip() == "simulated":
+                    self._daily_candles(records, datetime.now(UTC).date())
+                portfolio = portfolio_create(
+                    owner=user, name="Europe (EUR)", method="fifo", currency="EUR"
+                )
+                transactions_import(portfolio=portfolio, records=records)
+                portfolio.benchmark = Instrument.objects.filter(symbol="SPY").first()
+                portfolio.save(update_fields=["benchmark"])
+        except PortfolioError:  # another process made it meanwhile
+            self.stdout.write("demo EUR portfolio: present")
+            return
+        self.stdout.write("demo portfolio in EUR (with USD and GBP holdings): created")
+
+    def _records(self, rows: list[tuple[int, str, str, str, str, str, str]]) -> list[Any]:
         prices = dict(Instrument.objects.values_list("symbol", "reference_price"))
         now = datetime.now(UTC).replace(hour=15, minute=30, second=0, microsecond=0)
         records = []
-        for days, kind, symbol, quantity, share, fee, note in SAMPLE:
+        for days, kind, symbol, quantity, share, fee, note in rows:
             price = ""
             if share:
                 price = str((prices[symbol] * Decimal(share)).quantize(Decimal("0.01")))
@@ -118,6 +167,12 @@ class Command(BaseCommand):
                     datetime.now(UTC),
                 )
             )
+        return records
+
+    def _create(self, user: Any) -> None:
+        prices = dict(Instrument.objects.values_list("symbol", "reference_price"))
+        now = datetime.now(UTC).replace(hour=15, minute=30, second=0, microsecond=0)
+        records = self._records(SAMPLE)
         if settings.FEEDS.strip() == "simulated":  # a real feed's history is its own
             self._daily_candles(records, now.date())
         portfolio = portfolio_create(owner=user, name="Long-term", method="fifo")

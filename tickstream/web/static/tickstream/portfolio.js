@@ -1,7 +1,7 @@
 // /portfolio/<id>/: the holdings and totals live from `portfolio:<id>` (a snapshot, then an
 // update whenever a held instrument's price or the transactions change), the transactions
 // with add / edit / delete, returns, the value over time, CSV import with its preview.
-import { createChart, AreaSeries } from "../vendor/lightweight-charts/lightweight-charts.standalone.production.mjs";
+import { createChart, AreaSeries, HistogramSeries, LineSeries } from "../vendor/lightweight-charts/lightweight-charts.standalone.production.mjs";
 import { TickstreamClient, coalesce } from "./tickstream.js";
 import { api, apiPage, describeError } from "./api.js";
 import { applyMarks } from "./decimal.js";
@@ -10,6 +10,7 @@ import { cssVar, flash, showConnection } from "./ui.js";
 
 const root = document.getElementById("portfolio");
 const id = root.dataset.id;
+const own = root.dataset.currency; // the portfolio's currency
 const base = `/api/portfolios/${id}`;
 const $ = (selector, node = document) => node.querySelector(selector);
 const money = (value) => formatPrice(value, 2);
@@ -69,8 +70,20 @@ function render(data) {
     if (key === "unrealized_pnl" && data.totals.unrealized_pnl_pct !== null) text += ` (${formatPercent(data.totals.unrealized_pnl_pct)})`;
     if (setCell(cell, text, pnl ? direction(value) : undefined) && key === "value") flash(cell, Number(value) >= 0);
   }
+  renderCash(data.cash_balances);
   renderHoldings(data.holdings);
   renderAllocation(data.holdings);
+}
+
+// Cash in other currencies: each one's own amount and its value now.
+function renderCash(balances) {
+  const row = $("#cash-balances-row");
+  const foreign = (balances || []).filter((b) => b.currency !== own && Number(b.amount) !== 0);
+  row.hidden = foreign.length === 0;
+  if (row.hidden) return;
+  const text = (balances || []).filter((b) => Number(b.amount) !== 0 || b.currency === own)
+    .map((b) => `${b.currency} ${money(b.amount)}`).join(" · ");
+  setCell($("#cash-balances"), text);
 }
 
 function renderHoldings(holdings) {
@@ -92,14 +105,28 @@ function renderHoldings(holdings) {
     setCell(c[1], h.quantity);
     setCell(c[2], h.average_cost === null ? "–" : formatPrice(h.average_cost, 2));
     const oldPrice = Number(c[3].dataset.value);
-    if (setCell(c[3], h.price === null ? "–" : formatPrice(h.price, decimalsOf(h.price)))) {
+    const unit = h.currency ? ` ${h.currency}` : "";
+    if (setCell(c[3], h.price === null ? "–" : formatPrice(h.price, decimalsOf(h.price)) + unit)) {
       flash(c[3], Number(h.price) >= oldPrice);
     }
     c[3].dataset.value = h.price ?? "";
+    c[3].title = h.rate ? `1 ${h.currency} = ${formatPrice(h.rate, 6)} ${own}` : "";
     setCell(c[4], money(h.market_value));
     setCell(c[5], signed(h.day_change), direction(h.day_change));
     const pct = h.unrealized_pnl_pct === null ? "" : ` (${formatPercent(h.unrealized_pnl_pct)})`;
     setCell(c[6], signed(h.unrealized_pnl) + pct, direction(h.unrealized_pnl));
+    // In another currency: what the price did and what the exchange rate did.
+    c[6].title = h.currency_effect === undefined || h.currency_effect === null ? ""
+      : `price ${signed(h.price_effect)} · currency ${signed(h.currency_effect)}`;
+    let split = c[6].querySelector(".effects");
+    if (h.currency_effect !== undefined && h.currency_effect !== null) {
+      if (!split) {
+        split = document.createElement("small");
+        split.className = "effects muted";
+      }
+      split.textContent = `price ${signed(h.price_effect)} · FX ${signed(h.currency_effect)}`;
+      c[6].append(split);
+    }
     setCell(c[7], h.allocation_pct === null ? "–" : `${formatPrice(h.allocation_pct, 1)}%`);
   });
 }
@@ -150,7 +177,11 @@ let older = null; // the next page of older transactions
 function transactionRow(t) {
   const row = document.createElement("tr");
   row.dataset.id = t.id;
-  const cells = [formatTime(t.time, { withDate: true }), t.kind, t.symbol || "–", t.quantity, t.kind === "buy" || t.kind === "sell" ? t.price : "–", t.fee, t.note];
+  const unit = t.currency && t.currency !== own ? ` ${t.currency}` : "";
+  const rate = unit ? `1 ${t.currency} = ${formatPrice(t.rate, 6)} ${own}` : "–";
+  const trade = t.kind === "buy" || t.kind === "sell";
+  const amount = trade || t.kind === "split" ? t.quantity : t.quantity + unit;
+  const cells = [formatTime(t.time, { withDate: true }), t.kind, t.symbol || "–", amount, trade ? t.price + unit : "–", t.fee, rate, t.note];
   for (const text of cells) {
     const cell = row.insertCell();
     cell.textContent = text;
@@ -186,6 +217,9 @@ $("#tx-older").onclick = async () => {
 function startEdit(t) {
   editing = t.id;
   for (const name of ["kind", "symbol", "quantity", "price", "fee", "note"]) form[name].value = t[name] ?? "";
+  const foreign = t.currency && t.currency !== own;
+  form.currency.value = foreign ? t.currency : "";
+  form.rate.value = foreign ? t.rate : "";
   form.time.value = localInput(new Date(t.time));
   $("#tx-submit").textContent = "Save";
   $("#tx-cancel").hidden = false;
@@ -224,15 +258,19 @@ async function afterChange(text) {
   if (text) say(text);
   const mine = ++generation;
   const at = revision;
-  const [page, returns, points] = await Promise.all([
+  const [page, returns, points, income, lots] = await Promise.all([
     apiPage(`${base}/transactions/?order=desc&limit=${PAGE}`),
     fetchReturns(),
     api(`${base}/history/`),
+    api(`${base}/income/`),
+    fetchLots(),
   ]);
   if (mine !== generation) return; // a newer load draws
   drawTransactions(page);
   drawReturns(returns);
   drawHistory(points);
+  drawIncome(income);
+  drawLots(lots);
   loaded = true;
   // The revision the panels show (read by tests); the first load's is the first snapshot's.
   if ((at ?? revision) !== null) root.dataset.shown = at ?? revision;
@@ -242,7 +280,7 @@ form.addEventListener("submit", async (event) => {
   event.preventDefault();
   const body = Object.fromEntries(new FormData(form));
   body.time = new Date(body.time).toISOString();
-  for (const key of ["price", "fee"]) if (body[key] === "") delete body[key];
+  for (const key of ["price", "fee", "currency", "rate"]) if (body[key] === "") delete body[key];
   try {
     if (editing) await api(`${base}/transactions/${editing}/`, { method: "PUT", body });
     else await api(`${base}/transactions/`, { method: "POST", body });
@@ -270,7 +308,7 @@ form.time.addEventListener("keydown", (event) => {
   }
 });
 form.kind.addEventListener("change", () => {
-  const cash = ["deposit", "withdrawal", "dividend", "fee"].includes(form.kind.value);
+  const cash = ["deposit", "withdrawal", "dividend", "interest", "fee"].includes(form.kind.value);
   $('[data-label="quantity"]').textContent = form.kind.value === "split" ? "Ratio (new per old)" : cash ? "Amount" : "Quantity";
 });
 
@@ -294,37 +332,162 @@ function fetchReturns() {
 function drawReturns(returns) {
   const rows = document.querySelectorAll("#returns tbody tr");
   rows.forEach((row, index) => {
-    const [, twr, mwr, gain] = row.cells;
+    const [, twr, bench, mwr, gain, fx] = row.cells;
     const r = returns[index];
     if (r === null) {
-      twr.textContent = mwr.textContent = gain.textContent = "–";
+      twr.textContent = bench.textContent = mwr.textContent = gain.textContent = fx.textContent = "–";
       return;
     }
     twr.textContent = r.twr === null ? "–" : formatPercent(r.twr * 100);
     twr.className = `num ${direction(r.twr)}`;
+    bench.textContent = r.benchmark_return === null ? "–" : formatPercent(r.benchmark_return * 100);
+    bench.className = `num ${direction(r.benchmark_return)}`;
+    bench.title = r.benchmark || "no benchmark chosen";
     mwr.textContent = r.xirr === null ? "–" : formatPercent(r.xirr * 100);
     gain.textContent = signed(r.gain);
     gain.className = `num ${direction(r.gain)}`;
+    fx.textContent = signed(r.currency_effect);
+    fx.className = `num ${direction(r.currency_effect)}`;
   });
 }
 
+$("#benchmark-picker").addEventListener("change", async (event) => {
+  const symbol = event.target.value.trim().toUpperCase();
+  try {
+    await api(`${base}/`, { method: "PATCH", body: { benchmark: symbol } });
+    event.target.value = symbol;
+    await afterChange(symbol ? `Compared with ${symbol}.` : "No benchmark.");
+  } catch (error) {
+    say(describeError(error), true);
+  }
+});
+
+function newChart(box, options = {}) {
+  return createChart(box, {
+    autoSize: true,
+    layout: { background: { color: "transparent" }, textColor: cssVar("--muted") },
+    grid: { vertLines: { visible: false }, horzLines: { color: cssVar("--border") } },
+    rightPriceScale: { borderVisible: false },
+    timeScale: { borderVisible: false },
+    ...options,
+  });
+}
+
+// The value chart, or (mode "compare") the time-weighted return against the benchmark's
+// over the same days, both from 0 % on the first day shown.
 let chart = null;
 let area = null;
+let ownLine = null;
+let benchLine = null;
+let mode = "value";
+let lastPoints = [];
+const percentFormat = { type: "custom", formatter: (v) => `${v.toFixed(2)}%` };
 function drawHistory(points) {
+  lastPoints = points;
   const box = $("#value-chart");
   if (!chart) {
-    chart = createChart(box, {
-      autoSize: true,
-      layout: { background: { color: "transparent" }, textColor: cssVar("--muted") },
-      grid: { vertLines: { visible: false }, horzLines: { color: cssVar("--border") } },
-      rightPriceScale: { borderVisible: false },
-      timeScale: { borderVisible: false },
-    });
+    chart = newChart(box);
     area = chart.addSeries(AreaSeries, { lineColor: cssVar("--accent"), topColor: "rgba(68, 147, 248, .35)", bottomColor: "rgba(68, 147, 248, 0)", lineWidth: 2 });
+    ownLine = chart.addSeries(LineSeries, { color: cssVar("--accent"), lineWidth: 2, priceFormat: percentFormat });
+    benchLine = chart.addSeries(LineSeries, { color: cssVar("--muted"), lineWidth: 2, lineStyle: 2, priceFormat: percentFormat });
   }
+  const compare = mode === "compare";
+  area.applyOptions({ visible: !compare });
+  ownLine.applyOptions({ visible: compare });
+  benchLine.applyOptions({ visible: compare });
   area.setData(points.map((p) => ({ time: p.day, value: Number(p.value) })));
+  // Both lines from 0 % on the first day both have (a benchmark may start later).
+  const first = points.find((p) => p.benchmark !== null);
+  const from = first ? 1 + first.twr : 1;
+  const shown = first ? points.slice(points.indexOf(first)) : points;
+  ownLine.setData(shown.map((p) => ({ time: p.day, value: ((1 + p.twr) / from - 1) * 100 })));
+  benchLine.setData(shown.filter((p) => p.benchmark !== null).map((p) => ({ time: p.day, value: p.benchmark * 100 })));
   chart.timeScale().fitContent();
   box.dataset.last = points.length ? points[points.length - 1].value : "";
+  box.dataset.mode = mode;
+  const legend = $("#compare-legend");
+  legend.hidden = !compare;
+  $("#benchmark-name").textContent = $("#benchmark-picker").value || "no benchmark chosen";
+}
+for (const button of document.querySelectorAll(".chart-mode button")) {
+  button.addEventListener("click", () => {
+    mode = button.dataset.mode;
+    for (const other of document.querySelectorAll(".chart-mode button")) other.setAttribute("aria-pressed", String(other === button));
+    drawHistory(lastPoints);
+  });
+}
+
+// --- income ---
+
+let incomeChart = null;
+let bars = null;
+function drawIncome(income) {
+  for (const cell of document.querySelectorAll("[data-income]")) {
+    const value = income[cell.dataset.income];
+    cell.textContent = cell.dataset.income === "yield_on_cost_pct" ? (value === null ? "–" : `${formatPrice(value, 2)}%`) : money(value);
+  }
+  const box = $("#income-chart");
+  if (!incomeChart) {
+    incomeChart = newChart(box, { handleScroll: false, handleScale: false });
+    bars = incomeChart.addSeries(HistogramSeries, { color: cssVar("--up"), priceFormat: { type: "price", precision: 2, minMove: 0.01 } });
+  }
+  bars.setData(income.months.map((m) => ({ time: `${m.month}-01`, value: Number(m.amount) })));
+  incomeChart.timeScale().fitContent();
+  box.dataset.months = income.months.length;
+  box.hidden = income.months.length === 0;
+  $("#income-holdings tbody").replaceChildren(...income.holdings.map((h) => {
+    const row = document.createElement("tr");
+    for (const text of [h.symbol, money(h.ttm), h.forward === null ? "–" : money(h.forward), h.yield_on_cost_pct === null ? "–" : `${formatPrice(h.yield_on_cost_pct, 2)}%`]) {
+      row.insertCell().textContent = text;
+    }
+    row.cells[0].className = "sym";
+    for (const cell of [...row.cells].slice(1)) cell.className = "num";
+    return row;
+  }));
+}
+
+// --- realized gains by lot ---
+
+function lotsQuery() {
+  return `?year=${$("#tax-year").value}&method=${$("#tax-method").value}`;
+}
+
+function fetchLots() {
+  return api(`${base}/tax-lots/${lotsQuery()}`);
+}
+
+function drawLots(report) {
+  const years = $("#tax-year");
+  const wanted = [...new Set([...report.years, report.year])].sort((a, b) => b - a);
+  if ([...years.options].map((o) => Number(o.value)).join() !== wanted.join()) {
+    years.replaceChildren(...wanted.map((y) => new Option(y, y, false, y === report.year)));
+  }
+  $("#tax-csv").href = `${base}/tax-lots/csv/${lotsQuery()}`;
+  $("#tax-what-if").hidden = report.method === $("#method-picker").value;
+  $("#tax-empty").hidden = report.lots.length > 0;
+  const row = (cells, className = "") => {
+    const tr = document.createElement("tr");
+    if (className) tr.className = className;
+    for (const text of cells) tr.insertCell().textContent = text;
+    [...tr.cells].forEach((cell, i) => { cell.className = i >= 3 && i <= 6 ? "num" : ""; });
+    return tr;
+  };
+  $("#tax-lots tbody").replaceChildren(...report.lots.map((l) => {
+    const rates = l.currency === report.currency ? "–" : `${l.buy_rate === null ? "pooled" : formatPrice(l.buy_rate, 4)} → ${formatPrice(l.sale_rate, 4)} (FX ${signed(l.currency_effect)})`;
+    const tr = row([l.symbol, l.acquired, l.sold, l.quantity, money(l.proceeds), money(l.cost), signed(l.gain), l.term, rates]);
+    tr.cells[6].className = `num ${direction(l.gain)}`;
+    return tr;
+  }));
+  const totals = report.lots.length === 0 ? [] : ["short", "long", "all"].map((term) => {
+    const t = report.totals[term];
+    const label = term === "all" ? "Total" : `${term[0].toUpperCase()}${term.slice(1)} term`;
+    return row([label, "", "", "", money(t.proceeds), money(t.cost), signed(t.gain), "", ""], "total");
+  });
+  $("#tax-lots tfoot").replaceChildren(...totals);
+}
+
+for (const picker of ["#tax-year", "#tax-method"]) {
+  $(picker).addEventListener("change", () => fetchLots().then(drawLots).catch((error) => say(describeError(error), true)));
 }
 
 // --- import ---
