@@ -320,3 +320,47 @@ def test_a_file_with_its_own_columns_is_mapped_then_imported(server: str, page: 
     assert "Read as your columns. 2 rows: 2 to add" in (page.text_content("#import-result") or "")
     page.click("#import-confirm")
     page.wait_for_selector('#holdings tr[data-symbol="MSFT"]')
+
+
+def test_the_demo_portfolio_in_euros_shows_currencies_income_lots_and_a_benchmark(
+    server: str, page: Any
+) -> None:
+    """The demo user's EUR portfolio: a USD holding priced in USD and valued in EUR at a
+    rate that moves with EUR-USD, cash in three currencies, income by month, realized
+    gains by lot under a what-if method, and the return against its benchmark."""
+    sign_in_demo(page, server, "/portfolio/")
+    page.click("text=Europe (EUR)")
+    page.wait_for_selector("#portfolio[data-shown]")
+    page.wait_for_selector('#holdings tr[data-symbol="AAPL"] td:nth-child(4)[title^="1 USD = "]')
+    price = page.locator('#holdings tr[data-symbol="AAPL"] td:nth-child(4)')
+    assert (price.text_content() or "").endswith(" USD")
+    assert "FX" in (page.text_content('#holdings tr[data-symbol="SHEL.L"] td:nth-child(7)') or "")
+    cash = page.text_content("#cash-balances") or ""
+    assert cash.startswith("EUR ") and "GBP" in cash and "USD" in cash, cash
+    # The rate is live: EUR-USD trades move it, and the dollar holding's value with it.
+    first = price.get_attribute("title")
+    page.wait_for_function(
+        "t => document.querySelector('#holdings tr[data-symbol=\"AAPL\"] td:nth-child(4)')"
+        ".title !== t",
+        arg=first,
+        timeout=30_000,
+    )
+    # Income: a bar per month from the first payment; every holding listed.
+    page.wait_for_selector("#income-chart[data-months]")
+    assert int(page.get_attribute("#income-chart", "data-months") or 0) >= 23  # 700 days
+    assert page.locator("#income-holdings tbody tr").count() == 5
+    assert (page.text_content('[data-income="ttm"]') or "–") != "–"
+    # Realized gains by lot: the latest year with a sale, then what LIFO would make of it.
+    page.wait_for_selector("#tax-lots tbody tr")
+    assert "Total" in (page.text_content("#tax-lots tfoot") or "")
+    assert page.is_hidden("#tax-what-if")
+    page.select_option("#tax-method", "lifo")
+    page.wait_for_selector("#tax-what-if:not([hidden])")  # drawn from the LIFO report
+    assert "method=lifo" in (page.get_attribute("#tax-csv", "href") or "")
+    assert page.input_value("#method-picker") == "fifo"  # the portfolio's own is kept
+    # The benchmark remembered (SPY) and drawn against the portfolio's return.
+    assert page.input_value("#benchmark-picker") == "SPY"
+    page.click('.chart-mode [data-mode="compare"]')
+    page.wait_for_selector("#compare-legend:not([hidden])")
+    assert page.text_content("#benchmark-name") == "SPY"
+    page.screenshot(path=str(SHOTS / "portfolio-eur.png"), full_page=True)

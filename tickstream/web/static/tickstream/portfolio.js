@@ -456,7 +456,17 @@ function fetchLots() {
   return api(`${base}/tax-lots/${lotsQuery()}`);
 }
 
+let lotsShown = false;
 function drawLots(report) {
+  if (!lotsShown && report.lots.length === 0 && report.years.length) {
+    // This year has no sale yet: the first view is of the latest year that has one.
+    lotsShown = true;
+    const year = report.years[report.years.length - 1];
+    $("#tax-year").replaceChildren(new Option(year, year, false, true));
+    fetchLots().then(drawLots).catch((error) => say(describeError(error), true));
+    return;
+  }
+  lotsShown = true;
   const years = $("#tax-year");
   const wanted = [...new Set([...report.years, report.year])].sort((a, b) => b - a);
   if ([...years.options].map((o) => Number(o.value)).join() !== wanted.join()) {
