@@ -12,7 +12,10 @@ another. Two runs against the same server, back to back:
   cost of delivery alone);
 - tickers: each follows its portfolio's holdings' `ticker:` channels (a live page built on
   market data);
-- portfolios: each client follows its own `portfolio:<id>`.
+- portfolios: each client follows its own `portfolio:<id>`, all in USD of USD instruments;
+- portfolios in EUR: the same, each in EUR holding as many instruments, most quoted in USD
+  and some in EUR, GBP and JPY, with cash in USD and EUR: every price and the exchange
+  rates (EUR-USD, GBP-USD, USD-JPY) move them.
 
 Prints the server's CPU in both and the difference (the cost of live valuation), the
 portfolio updates delivered per second and per portfolio (one per flush at most: the Hub
@@ -65,31 +68,47 @@ print(Token.objects.create(user=user).key)
 """
 SETUP = (
     SETUP_USER
-    + """prices = dict(Instrument.objects.values_list("symbol", "reference_price"))
-symbols = sorted(prices)
+    + """rows = Instrument.objects.exclude(kind="fx").values_list(
+    "symbol", "reference_price", "quote_currency", "quantity_step"
+)
+prices = {{s: p for s, p, _, _ in rows}}
+steps = {{s: q for s, _, _, q in rows}}
+dollars = sorted(s for s, _, c, _ in rows if c == "USD")
+every = sorted(prices)
 rng = random.Random(5)
 now = datetime.now(UTC)
-ids = []
-for n in range({portfolios}):
+
+
+def made(n, currency, symbols):
     rows = [record({{"kind": "deposit", "quantity": "10000000", "time": "2024-01-02"}}, now)]
+    if currency != "USD":
+        rows.append(record({{"kind": "deposit", "quantity": "5000", "currency": "USD",
+                             "time": "2024-01-03"}}, now))
     held = rng.sample(symbols, {holdings})
     for k, symbol in enumerate(held):
         rows.append(record({{
-            "kind": "buy", "symbol": symbol, "quantity": str(rng.randint(1, 50)),
+            "kind": "buy", "symbol": symbol,
+            "quantity": str(rng.randint(1, 50) * steps[symbol]),
             "price": str(prices[symbol]), "time": (now - timedelta(days=30 - k)).isoformat(),
         }}, now))
-    portfolio = portfolio_create(owner=user, name=f"p{{n}}")
+    portfolio = portfolio_create(owner=user, name=f"{{currency}}{{n}}", currency=currency)
     transactions_import(portfolio=portfolio, records=rows)
-    ids.append((portfolio.pk, held))
+    return portfolio.pk, held
+
+
+ids = [made(n, "USD", dollars) for n in range({portfolios})]
+fx = [made(n, "EUR", every) for n in range({portfolios})]
+print(";".join(f"portfolio:{{pk}}" for pk, _ in fx))
 print(";".join(f"portfolio:{{pk}}" for pk, _ in ids))
 print(";".join(",".join(f"ticker:{{s}}" for s in held) for _, held in ids))
 """
 )
 
 
-def setup(var: str, portfolios: int, holdings: int) -> tuple[str, str, str]:
-    """A database with one user owning `portfolios` portfolios of `holdings` holdings: the
-    user's token, each client's portfolio channel, and each client's holdings' tickers."""
+def setup(var: str, portfolios: int, holdings: int) -> tuple[str, str, str, str]:
+    """A database with one user owning `portfolios` portfolios of `holdings` holdings in
+    USD and as many in EUR: the user's token, each client's EUR portfolio channel, its USD
+    portfolio channel, and its USD holdings' tickers."""
     env = _env(var)
     code = SETUP.format(portfolios=portfolios, holdings=holdings)
     done = subprocess.run(
@@ -101,7 +120,7 @@ def setup(var: str, portfolios: int, holdings: int) -> tuple[str, str, str]:
         check=True,
     )
     lines = done.stdout.strip().splitlines()
-    return lines[-3], lines[-2], lines[-1]
+    return lines[-4], lines[-3], lines[-2], lines[-1]
 
 
 def _env(var: str, rate: float = 0) -> dict[str, str]:
@@ -129,13 +148,14 @@ def main() -> None:
     seconds = 8 if options.quick else 20
     print(
         f"tickstream live-portfolio benchmark: N={n} portfolios x {options.holdings} holdings "
-        f"of 36 instruments, simulated market at {options.rate:,.0f} trades/s, "
+        f"(in USD: of the 36 USD instruments; in EUR: of all 40 stocks and crypto), "
+        f"simulated market at {options.rate:,.0f} trades/s, "
         f"{os.cpu_count()} cores\n"
     )
     with tempfile.TemporaryDirectory() as var:
         started = time.monotonic()
-        token, portfolios, tickers = setup(var, n, options.holdings)
-        print(f"  setup: {n} portfolios written in {time.monotonic() - started:.0f} s")
+        token, in_euros, portfolios, tickers = setup(var, n, options.holdings)
+        print(f"  setup: {2 * n} portfolios written in {time.monotonic() - started:.0f} s")
         port = free_port()
         log = Path(var) / "server.log"
         server = subprocess.Popen(
@@ -158,6 +178,7 @@ def main() -> None:
                 ("one ticker", single, False),
                 ("tickers", tickers, False),
                 ("portfolios", portfolios, False),
+                ("in euros", in_euros, False),
             ):
                 listed = Path(var) / f"{label}.channels"
                 listed.write_text(channels)
@@ -183,7 +204,8 @@ def report(runs: dict[str, dict[str, Any]], n: int, rate: float, rss: int) -> No
         "idle": "nothing (connected)",
         "one ticker": "one ticker: channel each",
         "tickers": "their 20 holdings' ticker: channels",
-        "portfolios": "their portfolio:<id>",
+        "portfolios": "their portfolio:<id> (USD)",
+        "in euros": "their portfolio:<id> (EUR, 4 ccys)",
     }
     for label, r in runs.items():
         print(
@@ -211,6 +233,16 @@ def report(runs: dict[str, dict[str, Any]], n: int, rate: float, rss: int) -> No
         f"per 100 ms flush); newest trade to receipt p50 {live.get('latency_ms_p50')} ms, "
         f"p99 {live.get('latency_ms_p99')} ms"
     )
+    euros = runs["in euros"]
+    if cpu["portfolios"] > cpu["idle"]:
+        ratio = (cpu["in euros"] - cpu["idle"]) / (cpu["portfolios"] - cpu["idle"])
+        print(
+            f"  multi-currency portfolios (EUR, holdings in USD, EUR, GBP and JPY, cash in two "
+            f"currencies): {cpu['in euros']}% vs {cpu['portfolios']}% for USD-only, "
+            f"{ratio:.2f}x the valuation cost over idle; "
+            f"{euros.get('updates_per_s', 0) / n:.2f} updates/s each, p99 "
+            f"{euros.get('latency_ms_p99')} ms"
+        )
     print(
         f"  server RSS at the end: {rss / 1024:.0f} MB; market {rate:,.0f} trades/s; idle run "
         f"{idle.get('updates_per_s', 0)} updates/s"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any
 
 from django.conf import settings
@@ -26,6 +26,7 @@ from tickstream.portfolio.models import Portfolio, Transaction
 from tickstream.portfolio.shapes import HEADER
 
 PERIODS = ("1D", "1M", "YTD", "1Y", "ALL")
+RATE_DIGITS = Context(prec=12)  # a valuation's rates (core.valuation._RATE)
 HISTORY_DAYS = 366 * 30  # the longest value history one request gives
 
 
@@ -118,7 +119,7 @@ def portfolio_rates(portfolio: Portfolio, currencies: Iterable[str]) -> list[Rat
     out = []
     for currency in wanted:
         try:
-            fallback = table.rate(currency, portfolio.currency, day)
+            fallback = RATE_DIGITS.plus(table.rate(currency, portfolio.currency, day))
         except NoRate:
             fallback = None
         legs = fx_legs(currency, portfolio.currency, pairs)

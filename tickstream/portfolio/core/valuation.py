@@ -42,6 +42,9 @@ from tickstream.market.core.messages import decimal_str as plain
 from tickstream.portfolio.core.costbasis import ZERO, Book
 
 _CENT = Decimal("0.01")
+# A rate derived from exchange-rate prices, at 12 significant digits: the prices have 5 or
+# 6, and every holding's value is multiplied by it at every flush.
+_RATE = Context(prec=12)
 _WIDE = Context(prec=60)
 _HUNDRED = Decimal(100)
 
@@ -187,8 +190,8 @@ def _position_of(row: Any) -> Position:
 @dataclass(frozen=True, slots=True)
 class Rate:
     """How a currency is valued in the portfolio's: `legs`, the exchange-rate instruments
-    whose prices multiply (+1) or divide (-1) to its rate, and `fallback`, the latest
-    reference rate, used until every leg has a price."""
+    whose prices multiply (+1) or divide (-1) to its rate (at 12 significant digits), and
+    `fallback`, the latest reference rate, used until every leg has a price."""
 
     currency: str
     fallback: Decimal
@@ -254,9 +257,9 @@ class _Fx:
         for symbol, exponent in self.legs.items():
             last, ref = self.prices[symbol]
             if exponent > 0:
-                now, reference = now * last, reference * ref
+                now, reference = _RATE.multiply(now, last), _RATE.multiply(reference, ref)
             else:
-                now, reference = now / last, reference / ref
+                now, reference = _RATE.divide(now, last), _RATE.divide(reference, ref)
         return now, reference
 
 
