@@ -1,6 +1,7 @@
 """A linked portfolio never refuses a paper fill and always equals the account: the
 engine's random scripts (orders of every type and time in force, cancels, trades a little
-out of order, reloads of orders from the database, deposits and withdrawals) run through
+out of order, reloads of orders from the database, deposits and withdrawals; conversions
+of dollars to euros on EUR-USD and back, and a stock quoted in euros) run through
 the services that the running venue uses, and after every step the portfolio's holdings,
 cash and fees equal the account's, exactly. About 10,000 steps in all."""
 
@@ -39,6 +40,9 @@ SYMBOLS = {
     "PENNY": (D("0.01"), D(1), 200),  # a fee under a cent a share: rounding matters
     "DOGE-USD": (D("0.00001"), D(1), 11_000),
     "BTC-USD": (D("0.01"), D("0.00001"), 6_725_000),
+    # Euros are bought with dollars on EUR-USD, then spent on a stock quoted in euros.
+    "EUR-USD": (D("0.00001"), D(1), 111_720),
+    "SAP.DE": (D("0.01"), D(1), 23_640),
 }
 
 
@@ -135,11 +139,25 @@ class Venue:
         if replayed:
             assert basis == Basis.of(compute(pure_transactions(portfolio), portfolio.method))
         held = {p.symbol: p.quantity for p in basis.positions}
+        cash = dict(basis.foreign)
         for symbol, (_, _, _) in SYMBOLS.items():
             base = symbol.split("-")[0]
+            if symbol == "EUR-USD":  # a conversion holds nothing: euros are cash
+                assert symbol not in held
+                assert cash.get("EUR", D(0)) == totals.get("EUR", D(0)), (cash, totals)
+                continue
             assert held.get(symbol, D(0)) == totals.get(base, D(0)), (symbol, held, totals)
         assert basis.cash == totals.get("USD", D(0))
-        assert basis.fees == fees
+        # Fees in euros count at the rate their fills were recorded at (the day's).
+        rates = {t.currency: t.rate for t in pure_transactions(portfolio) if t.currency}
+        in_dollars = sum(
+            (
+                b.fees * rates.get(b.currency, D(1))
+                for b in Balance.objects.filter(account=self.account)
+            ),
+            D(0),
+        )
+        assert basis.fees == in_dollars
 
 
 def order_fields(draw: st.DrawFn) -> dict[str, str]:
@@ -221,12 +239,16 @@ def test_a_linked_portfolio_equals_the_account_after_every_step(
 ) -> None:
     _penny(settings)
     venue = Venue()
-    venue.transfer(D(50_000))
+    venue.transfer(D(100_000))
     for symbol, (tick, step, around) in SYMBOLS.items():  # something to sell
+        lots = 30_000 if symbol == "EUR-USD" else 100  # euros enough for 100 SAP.DE
+        venue.trade(symbol, tick * around, step, 0)  # a market order needs a last price
         venue.place(
-            {"symbol": symbol, "side": "buy", "type": "market", "quantity": str(step * 100)}
+            {"symbol": symbol, "side": "buy", "type": "market", "quantity": str(step * lots)}
         )
-        venue.trade(symbol, tick * around, step * 1000, 0)
+        venue.trade(symbol, tick * around, step * lots * 10, 0)
+    held = {b.currency: b.available for b in Balance.objects.filter(account=venue.account)}
+    assert held["SAP.DE"] == 100 and held["EUR"] > 0, held  # dollars became euros, then shares
     for step in script:
         if step[0] == "order":
             venue.place(step[1])

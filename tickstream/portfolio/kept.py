@@ -40,7 +40,17 @@ def pure_transaction(row: Transaction) -> core.Transaction:
         ref=str(row.pk),
         currency=row.currency,
         rate=row.rate if row.currency else core.ONE,
+        pair=_pair(row),
     )
+
+
+def _pair(row: Transaction) -> str | None:
+    """The currency an exchange-rate instrument buys ("": the portfolio's), else None."""
+    instrument = row.instrument
+    if instrument is None or instrument.kind != instrument.Kind.FX:
+        return None
+    bought = instrument.symbol.split("-", 1)[0]
+    return "" if bought == row.portfolio.currency else bought
 
 
 def pure_transactions(portfolio: Portfolio) -> list[core.Transaction]:

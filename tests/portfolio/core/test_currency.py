@@ -194,3 +194,54 @@ def test_a_tax_lot_in_another_currency_carries_both_rates() -> None:
     assert row.long_term  # 400 days
     line = csv_text([row], "USD").splitlines()[1]
     assert line.endswith(",1053.60,882.20,171.40,long,4,SAP.DE,EUR,1.1,1.2,80.20")
+
+
+def test_a_conversion_moves_cash_between_currencies_and_brings_nothing_in() -> None:
+    """In USD: 10,000 deposited; 1,000 EUR bought on EUR-USD at 1.10 (1 USD fee); 800 EUR
+    of it spent on SAP.DE; the other 200 EUR sold back at 1.20 (0.50 USD fee)."""
+    from tickstream.portfolio.core.costbasis import apply, unapply, undo_of
+
+    def fx(kind: Kind, day: int, qty: str, price: str, fee: str) -> Transaction:
+        return Transaction(
+            kind, _t(day), "EUR-USD", D(qty), D(price), D(fee), f"c{day}", pair="EUR"
+        )
+
+    txs = [
+        Transaction(Kind.DEPOSIT, _t(0), quantity=D("10000"), ref="d"),
+        fx(Kind.BUY, 1, "1000", "1.10", "1"),
+        eur(Kind.BUY, 2, "4", "200", rate="1.10"),
+        fx(Kind.SELL, 3, "200", "1.20", "0.50"),
+    ]
+    book = compute(txs, Method.FIFO)
+    assert book.cash == D("10000") - D("1101") + D("239.50")
+    assert book.foreign == {"EUR": D("0")} and book.implicit == 0
+    assert book.invested == D("10000") and book.fees == D("1.50")
+    assert "EUR-USD" not in book.holdings and book.holdings["SAP.DE"].native == D("800")
+    # Taken back exactly (an edit replays from there).
+    before = (book.cash, dict(book.foreign), book.fees)
+    undo = undo_of(book)
+    apply(book, fx(Kind.BUY, 4, "500", "1.15", "1"), undo)
+    assert book.foreign["EUR"] == D("500")
+    unapply(book, undo)
+    assert (book.cash, dict(book.foreign), book.fees) == before
+    # In a EUR portfolio the same instrument turns euros into dollars and back.
+    eur_book = compute(
+        [
+            Transaction(Kind.DEPOSIT, _t(0), quantity=D("5000"), ref="d"),
+            Transaction(
+                Kind.SELL,
+                _t(1),
+                "EUR-USD",
+                D("1000"),
+                D("1.10"),
+                D("2"),
+                "s",
+                currency="USD",
+                rate=D("0.90"),
+                pair="",
+            ),
+        ],
+        Method.FIFO,
+    )
+    assert eur_book.cash == D("4000") and eur_book.foreign == {"USD": D("1098")}
+    assert eur_book.fees == D("1.80")

@@ -26,6 +26,11 @@ spends that currency's cash first and converts the rest from the portfolio's cas
 transaction's rate. With every transaction in the portfolio's currency (rate 1) the book
 is exactly what it was before currencies.
 
+**Conversions.** A trade of an exchange-rate instrument (`EUR-USD`: `pair` is the
+currency bought, EUR; `currency` the one paid, USD) holds nothing: a buy of q at p pays
+q x p + fee of the paid currency and receives q of the bought one; a sale the reverse.
+Cash moves between currencies; no money comes in or goes out (fees aside).
+
 A buy's fee is part of its lot's cost; a sale's fee is deducted from its proceeds. A split
 (`ratio` new shares per old one, e.g. 4 for 4:1) rescales quantities without changing cost.
 Selling more than is held raises `InsufficientQuantity` and changes nothing: no silent
@@ -137,6 +142,7 @@ class Transaction:
     ref: str = ""  # the transaction's id, carried into lots and sales
     currency: str = ""  # "" or the portfolio's own: rate 1
     rate: Decimal = ONE
+    pair: str | None = None  # an exchange rate's bought currency ("": the portfolio's)
 
     def sort_key(self) -> tuple[int, int, str, Decimal, Decimal, str]:
         return (self.time, _RANK[self.kind], self.symbol, self.price, self.quantity, self.ref)
@@ -419,6 +425,7 @@ class Undo:
     taken: list[Taken] | None = None  # what a sale consumed
     split: Split | None = None
     foreign: tuple[str, Decimal | None] | None = None  # a currency's cash before
+    conversion: dict[str, Decimal | None] | None = None  # a conversion's currencies before
 
 
 def apply(book: Book, tx: Transaction, undo: Undo | None = None) -> None:
@@ -428,7 +435,9 @@ def apply(book: Book, tx: Transaction, undo: Undo | None = None) -> None:
         raise CostBasisError(f"{tx.ref or tx.kind}: quantity, price and fee must be >= 0")
     if tx.rate <= 0:
         raise CostBasisError(f"{tx.ref or tx.kind}: an exchange rate must be above zero")
-    if not tx.currency:
+    if tx.pair is not None:
+        _convert(book, tx, undo)
+    elif not tx.currency:
         _need(tx, tx.rate == ONE, "a transaction in the portfolio's currency has rate 1")
         _apply_base(book, tx, undo)
     else:
@@ -515,6 +524,41 @@ def _apply_foreign(book: Book, tx: Transaction, undo: Undo | None) -> None:
         book.fees += (tx.quantity + tx.fee) * rate
 
 
+def _convert(book: Book, tx: Transaction, undo: Undo | None) -> None:
+    """A trade of an exchange rate: cash from the paid currency to the bought one (or
+    back, a sale). `tx.rate` values the paid currency; the bought one is worth price x
+    that."""
+    _need(tx, tx.kind in (Kind.BUY, Kind.SELL), "an exchange rate is bought or sold")
+    _need(tx, tx.quantity > 0 and tx.price > 0, "a conversion needs a quantity and a price")
+    _need(tx, tx.pair != tx.currency, "a conversion is between two currencies")
+    if undo is not None:
+        undo.foreign = None
+        undo.conversion = {c: book.foreign.get(c) for c in (tx.pair or "", tx.currency) if c}
+    paid, bought = tx.currency, tx.pair or ""
+    pays, gets = tx.quantity * tx.price, tx.quantity
+    if tx.kind is Kind.BUY:
+        _pay(book, paid, pays + tx.fee, tx.rate)
+        _get(book, bought, gets, tx.price * tx.rate)
+    else:
+        _pay(book, bought, gets, tx.price * tx.rate)
+        _get(book, paid, pays - tx.fee, tx.rate)
+    book.fees += tx.fee * tx.rate
+
+
+def _pay(book: Book, currency: str, amount: Decimal, rate: Decimal) -> None:
+    if currency:
+        _spend(book, currency, amount, rate)
+    else:
+        book.cash -= amount
+
+
+def _get(book: Book, currency: str, amount: Decimal, rate: Decimal) -> None:
+    if currency:
+        _receive(book, currency, amount, rate)
+    else:
+        book.cash += amount
+
+
 def _receive(book: Book, currency: str, amount: Decimal, rate: Decimal) -> None:
     """`amount` of `currency` comes in (below zero, a fee above what it came with: paid)."""
     if amount < 0:
@@ -553,8 +597,8 @@ def unapply(book: Book, undo: Undo) -> None:
         elif undo.split is not None:
             holding.unsplit(undo.split)
         holding.quantity, holding.cost, holding.native = undo.held
-    if undo.foreign is not None:
-        currency, before = undo.foreign
+    restore = dict([undo.foreign]) if undo.foreign is not None else undo.conversion or {}
+    for currency, before in restore.items():
         if before is None:
             book.foreign.pop(currency, None)
         else:

@@ -89,7 +89,7 @@ class Timeline:
         day it replaced (None: a new day), for `unnote`."""
         last = self.ends[-1] if self.ends else None
         traded: Mapping[str, Decimal] = {} if last is None else last.traded
-        if tx.kind in (Kind.BUY, Kind.SELL) and tx.price > 0:
+        if tx.kind in (Kind.BUY, Kind.SELL) and tx.price > 0 and tx.pair is None:
             traded = {**traded, tx.symbol: tx.price}
         elif tx.kind is Kind.SPLIT and tx.symbol in traded:
             # the last traded price is a price of the old shares
@@ -110,9 +110,9 @@ class Timeline:
         day = day_of(tx.time)
         foreign: Mapping[str, Decimal] = _NONE if last is None else last.foreign
         currencies: Mapping[str, str] = _NONE if last is None else last.currencies
-        if tx.currency:
+        if tx.currency or tx.pair:
             foreign = {c: a for c, a in book.foreign.items() if a}
-            if tx.symbol and currencies.get(tx.symbol) != tx.currency:
+            if tx.symbol and tx.pair is None and currencies.get(tx.symbol) != tx.currency:
                 currencies = {**currencies, tx.symbol: tx.currency}
         end = DayEnd(day, quantities, traded, book.cash, book.invested, foreign, currencies)
         if last is not None and last.day == day:

@@ -309,14 +309,43 @@ class Valuation:
         self._lines: dict[str, _Line] = {}
         self._fx: dict[str, _Fx] = {}
         self._legs: dict[str, list[_Fx]] = {}  # exchange-rate symbol -> the currencies it moves
-        self.market_value = ZERO  # in the portfolio's currency
-        self.base_value = ZERO  # of the priced holdings at their day's references
-        self.cash = ZERO  # every currency's, in the portfolio's
+        # The holdings in the portfolio's currency: their value and day's base; those in
+        # other currencies are summed per currency in its own (`_Fx`), and converted only
+        # when a total is read: O(currencies), never per holding and rate move.
+        self._value = ZERO
+        self._base = ZERO
         self.as_of: str | None = None  # the time of the newest price (ISO 8601)
         self.version = 0  # of the basis: marks apply to the holdings of their version
         self.unpriced = ZERO  # the cost of the holdings without a price yet
         self.cost = ZERO  # of every holding
         self.replace(basis, rates)
+
+    @property
+    def market_value(self) -> Decimal:
+        """Of the priced holdings, in the portfolio's currency at today's rates."""
+        value = self._value
+        for fx in self._fx.values():
+            if fx.value:
+                value += fx.value * fx.now
+        return value
+
+    @property
+    def base_value(self) -> Decimal:
+        """Of the priced holdings at their day's references (and reference rates)."""
+        base = self._base
+        for fx in self._fx.values():
+            if fx.base:
+                base += fx.base * fx.reference
+        return base
+
+    @property
+    def cash(self) -> Decimal:
+        """Every currency's, in the portfolio's at today's rates."""
+        cash = self.basis.cash
+        for fx in self._fx.values():
+            if fx.cash:
+                cash += fx.cash * fx.now
+        return cash
 
     @property
     def day_change(self) -> Decimal:
@@ -349,14 +378,11 @@ class Valuation:
             fx.now, fx.reference = fx.derive()
         for currency, amount in basis.foreign:
             self._fx[currency].cash = amount
-        self.cash = basis.cash + sum(
-            (fx.cash * fx.now for fx in self._fx.values() if fx.cash), ZERO
-        )
         self._lines = {
             p.symbol: _Line.of(p, self._fx[p.currency] if p.currency else None)
             for p in basis.positions
         }
-        self.market_value = self.base_value = ZERO
+        self._value = self._base = ZERO
         self.cost = basis.cost_basis
         self.unpriced = self.cost
         self.version += 1
@@ -421,26 +447,24 @@ class Valuation:
                 ref = None if reference is None else _decimal(reference)
                 base = value if ref is None else quantity * ref
                 if fx is None:
-                    self.base_value += base - line.base
+                    self._base += base - line.base
                 else:
-                    self.base_value += (base - line.base) * fx.reference
                     fx.base += base - line.base
                 line.base, line.reference, line.reference_text = base, ref, reference
             if line.price is None:
                 self.unpriced -= line.position.cost
             if fx is None:
-                self.market_value += value - line.value
+                self._value += value - line.value
             else:
-                self.market_value += (value - line.value) * fx.now
                 fx.value += value - line.value
             line.price, line.value, line.price_text = price, value, last
             changed = True
         return changed
 
     def _mark_rates(self, quotes: Mapping[str, Mapping[str, Any] | None]) -> bool:
-        """New prices of exchange-rate instruments: each currency they lead to moves the
-        totals by its own-currency value times its rate's move, O(1) per currency."""
-        changed = False
+        """New prices of exchange-rate instruments: the rates of the currencies they lead
+        to, O(1) per currency (the totals read them)."""
+        touched: set[_Fx] = set()
         for symbol, moved in self._legs.items():
             quote = quotes.get(symbol)
             if quote is None or quote.get("last") is None:
@@ -452,15 +476,13 @@ class Valuation:
             if time is not None and (self.as_of is None or time > self.as_of):
                 self.as_of = time
             for fx in moved:
-                if fx.prices.get(symbol) == (last, reference):
-                    continue
-                fx.prices[symbol] = (last, reference)
-                now, ref = fx.derive()
-                if now == fx.now and ref == fx.reference:
-                    continue
-                self.market_value += fx.value * (now - fx.now)
-                self.base_value += fx.base * (ref - fx.reference)
-                self.cash += fx.cash * (now - fx.now)
+                if fx.prices.get(symbol) != (last, reference):
+                    fx.prices[symbol] = (last, reference)
+                    touched.add(fx)
+        changed = False
+        for fx in touched:  # once per currency, however many of its legs moved
+            now, ref = fx.derive()
+            if now != fx.now or ref != fx.reference:
                 fx.now, fx.reference = now, ref
                 changed = True
         return changed
@@ -530,11 +552,12 @@ class Valuation:
     def totals(self) -> dict[str, Any]:
         b = self.basis
         priced_cost = b.cost_basis - self.unpriced
-        unrealized = self.market_value - priced_cost
+        market, cash = self.market_value, self.cash
+        unrealized = market - priced_cost
         return {
-            "market_value": money(self.market_value),
-            "cash": money(self.cash),
-            "value": money(self.market_value + self.cash),
+            "market_value": money(market),
+            "cash": money(cash),
+            "value": money(market + cash),
             "cost_basis": money(b.cost_basis),
             "realized_pnl": money(b.realized),
             "unrealized_pnl": money(unrealized),
@@ -569,12 +592,12 @@ class Valuation:
         that move with prices, for basis `version` (a client holding another version asks
         for the channel again); with other currencies, each one's rate and reference
         rate."""
-        market = self.market_value
+        market, cash = self.market_value, self.cash
         priced_cost = self.cost - self.unpriced
         totals = {
             "market_value": money(market),
-            "value": money(market + self.cash),
-            "day_change": money(self.day_change),
+            "value": money(market + cash),
+            "day_change": money(market - self.base_value),
             "unrealized_pnl": money(market - priced_cost),
             "unrealized_pnl_pct": percent(market - priced_cost, priced_cost),
         }
@@ -590,7 +613,7 @@ class Valuation:
         }
         if self._fx:
             out["rates"] = self._rates()
-            totals["cash"] = money(self.cash)
+            totals["cash"] = money(cash)
         return out
 
 
