@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import datetime
+from itertools import chain
 from typing import Any, TypeVar
 
 from django.db.models import Count, Max, Model, QuerySet
@@ -268,10 +270,12 @@ _rates: tuple[float, Rates, tuple[int, Any]] | None = None
 
 
 def reference_rates() -> Rates:
-    """The stored reference rates, read once per process and again after `_RATES_TTL_S`
-    (a refresh by another process shows within that) or a load in this one. Before any
-    are stored (a fresh install that never ran `rates_load`), the rates bundled with the
-    install: every figure has its rate either way."""
+    """The reference rates: those bundled with the install (the ECB's history up to its
+    release), and over them those stored by `rates_load` (newer days from the ECB, or a
+    file): every install has every rate up to its release offline, and a refresh adds the
+    rest. Read once per process, and again after `_RATES_TTL_S` if the stored ones
+    changed (a refresh by another process shows within that) or at once after a load in
+    this one."""
     global _rates
     now = time.monotonic()
     if _rates is not None and now - _rates[0] < _RATES_TTL_S:
@@ -282,10 +286,15 @@ def reference_rates() -> Rates:
         _rates = (now, _rates[1], mark)
         return _rates[1]
     rows = ReferenceRate.objects.order_by().values_list("day", "currency", "per_euro")
-    fixings = [Fixing(d, c, plain(r)) for d, c, r in rows.iterator(chunk_size=10_000)]
-    table = Rates(fixings) if fixings else Rates(read_history(bundled_history()))
+    stored = (Fixing(d, c, plain(r)) for d, c, r in rows.iterator(chunk_size=10_000))
+    table = Rates(chain(_bundled(), stored))
     _rates = (now, table, mark)
     return table
+
+
+@functools.cache
+def _bundled() -> tuple[Fixing, ...]:
+    return tuple(read_history(bundled_history()))
 
 
 def reference_rates_forget() -> None:

@@ -117,15 +117,17 @@ class Rates:
     __slots__ = ("_days", "_rates")
 
     def __init__(self, fixings: Iterable[Fixing] = ()) -> None:
-        by: dict[str, list[tuple[date, Decimal]]] = {}
+        """From fixings in any order; a later fixing of the same currency and day replaces
+        an earlier one."""
+        by: dict[str, dict[date, Decimal]] = {}
         for f in fixings:
-            by.setdefault(f.currency, []).append((f.day, f.per_euro))
+            by.setdefault(f.currency, {})[f.day] = f.per_euro
         self._days: dict[str, list[date]] = {}
         self._rates: dict[str, list[Decimal]] = {}
         for code, rows in by.items():
-            rows.sort()
-            self._days[code] = [d for d, _ in rows]
-            self._rates[code] = [r for _, r in rows]
+            days = sorted(rows)
+            self._days[code] = days
+            self._rates[code] = [rows[d] for d in days]
 
     @classmethod
     def of(cls, table: Mapping[str, Iterable[tuple[date, Decimal]]]) -> Rates:

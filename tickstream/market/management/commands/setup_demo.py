@@ -6,9 +6,7 @@ from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand, CommandError
 from rest_framework.authtoken.models import Token
 
-from tickstream.market.core.fx import bundled_history, read_history
-from tickstream.market.models import ReferenceRate
-from tickstream.market.services import instruments_load, rates_load
+from tickstream.market.services import instruments_load
 
 DEMO_USER = "demo"
 DEMO_PASSWORD = "demo-tickstream"  # noqa: S105 - development mode only, printed at start
@@ -21,9 +19,6 @@ class Command(BaseCommand):
         if not settings.DEVELOPMENT:
             raise CommandError("setup_demo only runs with TICKSTREAM_DEVELOPMENT=true")
         created, present = instruments_load()
-        if not ReferenceRate.objects.exists():
-            stored, _ = rates_load(read_history(bundled_history()))
-            self.stdout.write(f"reference rates: {stored} stored (the bundled ECB history)")
         user_model = get_user_model()
         user, new = user_model.objects.get_or_create(username=DEMO_USER)
         if new:
