@@ -568,3 +568,47 @@ def test_a_benchmark_is_chosen_remembered_and_compared(client: APIClient) -> Non
     assert points[-1]["twr"] == pytest.approx(0.0)  # AAPL has no closes: valued at its buy
     cleared = client.patch(f"/api/portfolios/{pid}/", {"benchmark": ""}, format="json")
     assert cleared.json()["benchmark"] is None
+
+
+def test_a_euro_portfolio_of_dollar_shares_agrees_with_an_independent_ecb_computation(
+    client: APIClient,
+) -> None:
+    """Buys and a sale of AAPL (USD) in a EUR portfolio at the ECB rates of their days,
+    recomputed outside tickstream with the currencyconverter library (the same ECB file,
+    its own reading): cost, realized gain and its currency effect agree to the cent."""
+    from datetime import date
+
+    from currency_converter import CurrencyConverter
+
+    ecb = CurrencyConverter(
+        fallback_on_missing_rate=True, fallback_on_missing_rate_method="last_known"
+    )
+
+    def rate(day: str) -> Decimal:  # EUR per USD, as a decimal of the float it gives
+        return Decimal(repr(ecb.convert(1, "USD", "EUR", date=date.fromisoformat(day))))
+
+    pid = _portfolio(client, currency="EUR")
+    trades = [
+        ("buy", "10", "150.00", "1.00", "2022-03-14"),
+        ("buy", "5", "120.00", "1.00", "2022-10-03"),  # a Monday; the dollar near parity
+        ("sell", "12", "190.00", "1.50", "2025-07-04"),  # a US holiday, an ECB fixing day
+    ]
+    for kind, quantity, price, fee, day in trades:
+        made = _tx(
+            client, pid, kind=kind, symbol="AAPL", quantity=quantity, price=price, fee=fee, time=day
+        )
+        assert made.status_code == 201, made.json()
+    # FIFO: the sale takes the 10 of the first buy and 2 of the second.
+    cost_first = (10 * Decimal("150.00") + 1) * rate("2022-03-14")
+    cost_second = (5 * Decimal("120.00") + 1) * rate("2022-10-03") * 2 / 5
+    proceeds = (12 * Decimal("190.00") - Decimal("1.50")) * rate("2025-07-04")
+    realized = proceeds - cost_first - cost_second
+    own_cost = 10 * Decimal("150.00") + 1 + (5 * Decimal("120.00") + 1) * 2 / 5
+    effect = own_cost * rate("2025-07-04") - cost_first - cost_second
+    lots = client.get(f"/api/portfolios/{pid}/tax-lots/?year=2025").json()
+    cent = Decimal("0.01")
+    assert Decimal(lots["totals"]["all"]["gain"]) == realized.quantize(cent)
+    assert Decimal(lots["totals"]["all"]["proceeds"]) == proceeds.quantize(cent)
+    got_effect = sum(Decimal(r["currency_effect"]) for r in lots["lots"])
+    assert abs(got_effect - effect) <= cent  # two lots, each rounded to the cent
+    assert [r["term"] for r in lots["lots"]] == ["long", "long"]
