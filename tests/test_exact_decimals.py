@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 from tests.trading.conftest import balances, funded, trading_client
 from tickstream.alerts.models import Alert, AlertFiring
 from tickstream.fields import ExactDecimalField, compare_decimal_texts
-from tickstream.market.models import Candle, Cryptocurrency, Instrument, Quote, Trade
+from tickstream.market.models import Candle, Cryptocurrency, Instrument, Quote, ReferenceRate, Trade
 from tickstream.portfolio.models import Portfolio, Transaction
 from tickstream.strategy.models import StrategyRun
 from tickstream.trading.models import Balance, Fill, Order, TradingAccount, Transfer
@@ -106,6 +106,7 @@ def one_row_of_each(instrument: Instrument) -> dict[type[Any], Any]:
         Alert: alert,
         AlertFiring: AlertFiring.objects.create(alert=alert, price=1, level=1, fired_at=NOW),
         TradingAccount: account,
+        ReferenceRate: ReferenceRate.objects.create(day=NOW.date(), currency="USD", per_euro=1),
         StrategyRun: StrategyRun.objects.create(
             mode="backtest", strategy="S", source="s.py", symbol="AAPL", cash=1, data="d"
         ),

@@ -81,9 +81,11 @@ function renderCash(balances) {
   const foreign = (balances || []).filter((b) => b.currency !== own && Number(b.amount) !== 0);
   row.hidden = foreign.length === 0;
   if (row.hidden) return;
-  const text = (balances || []).filter((b) => Number(b.amount) !== 0 || b.currency === own)
-    .map((b) => `${b.currency} ${money(b.amount)}`).join(" · ");
-  setCell($("#cash-balances"), text);
+  const lines = (balances || []).filter((b) => Number(b.amount) !== 0 || b.currency === own)
+    .map((b) => `${b.currency} ${money(b.amount)}`);
+  const box = $("#cash-balances");
+  if (box.textContent === lines.join("")) return;
+  box.replaceChildren(...lines.map((line) => Object.assign(document.createElement("span"), { textContent: line })));
 }
 
 function renderHoldings(holdings) {
