@@ -38,6 +38,18 @@ def test_products_round_like_the_server(server: str, page: Any) -> None:
     assert got == [money(Decimal(a) * Decimal(b)) for a, b in CASES]
 
 
+def _applied_in_page(server: str, page: Any, whole: Any, marks: Any) -> Any:
+    """What the page's `applyMarks` makes of a valuation and marks, as sent (JSON)."""
+    page.goto(f"{server}/accounts/login/")
+    return page.evaluate(
+        """async ([whole, marks]) => {
+            const d = await import('/static/tickstream/decimal.js');
+            return d.applyMarks(whole, marks);
+        }""",
+        json.loads(json.dumps([whole, marks])),
+    )
+
+
 def test_marks_applied_in_the_page_equal_the_servers(server: str, page: Any) -> None:
     basis = Basis(
         (
@@ -56,14 +68,7 @@ def test_marks_applied_in_the_page_equal_the_servers(server: str, page: Any) -> 
         }
     )
     marks = live.update()
-    page.goto(f"{server}/accounts/login/")
-    in_page = page.evaluate(
-        """async ([whole, marks]) => {
-            const d = await import('/static/tickstream/decimal.js');
-            return d.applyMarks(whole, marks);
-        }""",
-        json.loads(json.dumps([whole, marks])),
-    )
+    in_page = _applied_in_page(server, page, whole, marks)
     expected = apply_marks(whole, marks)
     assert in_page == expected
     assert in_page["holdings"] == live.data()["holdings"]
@@ -95,14 +100,7 @@ def test_marks_in_another_currency_applied_in_the_page_equal_the_servers(
         }
     )
     marks = live.update()
-    page.goto(f"{server}/accounts/login/")
-    in_page = page.evaluate(
-        """async ([whole, marks]) => {
-            const d = await import('/static/tickstream/decimal.js');
-            return d.applyMarks(whole, marks);
-        }""",
-        json.loads(json.dumps([whole, marks])),
-    )
+    in_page = _applied_in_page(server, page, whole, marks)
     assert in_page == apply_marks(whole, marks)
     assert in_page["holdings"] == live.data()["holdings"]
     assert in_page["totals"] == live.data()["totals"]

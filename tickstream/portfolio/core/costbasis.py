@@ -437,70 +437,40 @@ def apply(book: Book, tx: Transaction, undo: Undo | None = None) -> None:
         raise CostBasisError(f"{tx.ref or tx.kind}: an exchange rate must be above zero")
     if tx.pair is not None:
         _convert(book, tx, undo)
-    elif not tx.currency:
-        _need(tx, tx.rate == ONE, "a transaction in the portfolio's currency has rate 1")
-        _apply_base(book, tx, undo)
     else:
-        if undo is not None:
+        _need(
+            tx,
+            bool(tx.currency) or tx.rate == ONE,
+            "a transaction in the portfolio's currency has rate 1",
+        )
+        if tx.currency and undo is not None:
             undo.foreign = (tx.currency, book.foreign.get(tx.currency))
-        _apply_foreign(book, tx, undo)
+        _apply(book, tx, undo)
     if book.cash < 0:
         book.implicit -= book.cash
         book.cash = ZERO
 
 
-def _apply_base(book: Book, tx: Transaction, undo: Undo | None) -> None:
-    """A transaction in the portfolio's currency: amounts are the book's."""
-    if tx.kind is Kind.BUY:
-        _need(tx, tx.quantity > 0, "a buy needs a quantity above zero")
-        cost = tx.quantity * tx.price + tx.fee
-        holding = _touch(book, tx, undo)
-        lot = Lot(tx.ref, tx.time, tx.quantity, cost, cost)
-        pooled = holding.add(lot)
-        if undo is not None:
-            undo.lot, undo.pooled = lot, pooled
-        book.cash -= cost
-        book.bought += cost
-        book.fees += tx.fee
-    elif tx.kind is Kind.SELL:
-        _need(tx, tx.quantity > 0, "a sale needs a quantity above zero")
-        _sell(book, tx, undo)
-    elif tx.kind is Kind.SPLIT:
-        _need(tx, tx.quantity > 0, "a split needs a ratio above zero (4 for 4:1)")
-        split = _touch(book, tx, undo).split(tx.quantity)
-        if undo is not None:
-            undo.split = split
-    elif tx.kind is Kind.DEPOSIT:
-        book.cash += tx.quantity
-        book.deposits += tx.quantity
-    elif tx.kind is Kind.WITHDRAWAL:
-        book.cash -= tx.quantity
-        book.withdrawals += tx.quantity
-    elif tx.kind is Kind.DIVIDEND or tx.kind is Kind.INTEREST:
-        book.cash += tx.quantity - tx.fee
-        book.dividends += tx.quantity
-        book.fees += tx.fee
-    elif tx.kind is Kind.FEE:
-        book.cash -= tx.quantity + tx.fee
-        book.fees += tx.quantity + tx.fee
-
-
-def _apply_foreign(book: Book, tx: Transaction, undo: Undo | None) -> None:
-    """A transaction in another currency: its own amounts move that currency's cash, its
-    figures enter the book at its rate."""
+def _apply(book: Book, tx: Transaction, undo: Undo | None) -> None:
+    """A transaction's own amounts move the cash of its currency ("": the portfolio's);
+    its figures enter the book at its rate (1 in the portfolio's currency)."""
     rate = tx.rate
+
+    def at_rate(amount: Decimal) -> Decimal:
+        return amount if rate == ONE else amount * rate
+
     if tx.kind is Kind.BUY:
         _need(tx, tx.quantity > 0, "a buy needs a quantity above zero")
         native = tx.quantity * tx.price + tx.fee
-        cost = native * rate
+        cost = at_rate(native)
         holding = _touch(book, tx, undo)
         lot = Lot(tx.ref, tx.time, tx.quantity, cost, native)
         pooled = holding.add(lot)
         if undo is not None:
             undo.lot, undo.pooled = lot, pooled
-        _spend(book, tx.currency, native, rate)
+        _pay(book, tx.currency, native, rate)
         book.bought += cost
-        book.fees += tx.fee * rate
+        book.fees += at_rate(tx.fee)
     elif tx.kind is Kind.SELL:
         _need(tx, tx.quantity > 0, "a sale needs a quantity above zero")
         _sell(book, tx, undo)
@@ -510,18 +480,18 @@ def _apply_foreign(book: Book, tx: Transaction, undo: Undo | None) -> None:
         if undo is not None:
             undo.split = split
     elif tx.kind is Kind.DEPOSIT:
-        _receive(book, tx.currency, tx.quantity, rate)
-        book.deposits += tx.quantity * rate
+        _get(book, tx.currency, tx.quantity, rate)
+        book.deposits += at_rate(tx.quantity)
     elif tx.kind is Kind.WITHDRAWAL:
-        _spend(book, tx.currency, tx.quantity, rate)
-        book.withdrawals += tx.quantity * rate
+        _pay(book, tx.currency, tx.quantity, rate)
+        book.withdrawals += at_rate(tx.quantity)
     elif tx.kind is Kind.DIVIDEND or tx.kind is Kind.INTEREST:
-        _receive(book, tx.currency, tx.quantity - tx.fee, rate)
-        book.dividends += tx.quantity * rate
-        book.fees += tx.fee * rate
+        _get(book, tx.currency, tx.quantity - tx.fee, rate)
+        book.dividends += at_rate(tx.quantity)
+        book.fees += at_rate(tx.fee)
     elif tx.kind is Kind.FEE:
-        _spend(book, tx.currency, tx.quantity + tx.fee, rate)
-        book.fees += (tx.quantity + tx.fee) * rate
+        _pay(book, tx.currency, tx.quantity + tx.fee, rate)
+        book.fees += at_rate(tx.quantity + tx.fee)
 
 
 def _convert(book: Book, tx: Transaction, undo: Undo | None) -> None:
@@ -665,9 +635,5 @@ def _sell(book: Book, tx: Transaction, undo: Undo | None) -> None:
         book.sales.append(sale)
     book.realized += sale.realized
     book.sold_cost += cost
-    if not tx.currency:
-        book.cash += proceeds
-        book.fees += tx.fee
-    else:
-        _receive(book, tx.currency, native, rate)
-        book.fees += tx.fee * rate
+    _get(book, tx.currency, native, rate)
+    book.fees += tx.fee if rate == ONE else tx.fee * rate
