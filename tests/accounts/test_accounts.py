@@ -145,7 +145,7 @@ def test_demo_data_gives_the_demo_user_a_working_tracker(instruments: None) -> N
     client = Client()
     client.force_login(demo)
     portfolios = {p["name"]: p for p in client.get("/api/portfolios/").json()}
-    assert set(portfolios) == {"Long-term", "Paper trading"}
+    assert set(portfolios) == {"Long-term", "Paper trading", "Europe (EUR)"}
     assert portfolios["Long-term"]["method"] == "fifo"
     pid = portfolios["Long-term"]["id"]
     transactions = client.get(f"/api/portfolios/{pid}/transactions/").json()

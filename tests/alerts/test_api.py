@@ -10,6 +10,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
+from tickstream.market.core.instruments import DEFAULT_UNIVERSE
 
 pytestmark = pytest.mark.django_db
 
@@ -92,13 +93,15 @@ def test_the_dashboard_lists_the_users_watchlist(instruments: None) -> None:
     page = browser.get("/")
     listed = page.context["instruments"]
     assert [i["symbol"] for i in listed[:2]] == ["TSLA", "BTC-USD"]
-    assert len(listed) == 36 and all(i.get("extra") for i in listed[2:])  # found by search
+    assert len(listed) == len(DEFAULT_UNIVERSE) and all(
+        i.get("extra") for i in listed[2:]
+    )  # found by search
     assert (
         b'data-symbol="AAPL" tabindex="0" aria-selected="false" data-extra hidden' in page.content
     )
     assert page.context["default_symbol"] == "TSLA"
     anonymous = Client().get("/")
-    assert len(anonymous.context["instruments"]) == 36
+    assert len(anonymous.context["instruments"]) == len(DEFAULT_UNIVERSE)
 
 
 def test_a_move_alerts_level_is_told_at_the_instruments_precision(instruments: None) -> None:

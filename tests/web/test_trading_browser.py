@@ -147,7 +147,7 @@ def test_a_limit_order_rests_on_the_chart_fills_and_moves_balances_and_portfolio
     )
     sol = [row for row in listed if row[2] == "SOL-USD"]
     assert sum(Decimal(r[3]) * (1 if r[1] == "buy" else -1) for r in sol) == 2, listed
-    assert any(r[1] == "buy" and r[6] == f"paper order {order_id}" for r in sol), listed
+    assert any(r[1] == "buy" and r[7] == f"paper order {order_id}" for r in sol), listed
     assert tab.get_attribute("#value-chart", "data-last")
     assert navigations == [] and errors == []
     context.close()

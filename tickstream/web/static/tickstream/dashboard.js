@@ -581,6 +581,12 @@ function updateIndicators(bar) {
   }
 }
 
+/** "1s", "5m", "1h", "1d" in seconds. */
+function intervalSeconds(name) {
+  const unit = { s: 1, m: 60, h: 3600, d: 86400 }[name.slice(-1)] ?? 60;
+  return Number(name.slice(0, -1)) * unit;
+}
+
 function toBar(candle, values) {
   return {
     time: Math.floor(candle.t / 1000),
@@ -698,11 +704,15 @@ async function openChart() {
   const handler = (event) => {
     if (token !== loadToken) return;
     if (event.channel === candleChannel) {
+      if (event.kind === "snapshot") snapshotSeen = { seq: event.seq, candle: event.data?.candle };
       if (event.kind === "snapshot" && (event.reset || event.late)) {
         // The server lost what we had, or the history was read before the market pipeline
         // served (a page opened while it started): start again from the API.
         reloadHistory();
         return;
+      }
+      if (event.kind === "snapshot" && ready && rereads === 0 && behind()) {
+        setTimeout(() => token === loadToken && reloadHistory(), 1000 * 2 ** rereads++);
       }
       const data = event.data || {};
       const custom = customized();
@@ -727,6 +737,22 @@ async function openChart() {
       });
     }
   };
+  // The history is read from the database; in the split layout its writer may still be
+  // storing what the feed process back-filled when the stream already serves it. A stream
+  // whose symbol has seen more ticks (`seq`) than its forming candle holds has older
+  // candles: while the history read ends more than two intervals before the forming
+  // candle, read it again (1, 2, 4, 8 s later; an illiquid symbol's real gap costs four
+  // reads, once).
+  let snapshotSeen = null;
+  let rereads = 0;
+  const behind = () => {
+    const candle = snapshotSeen?.candle;
+    if (!candle || !(snapshotSeen.seq > (candle.trades || 0))) return false;
+    const start = toBar(candle).time;
+    const older = bars.filter((bar) => bar.time < start);
+    const lastRead = older.length ? older[older.length - 1].time : -Infinity;
+    return start - lastRead > 2 * intervalSeconds(interval);
+  };
   const channels = [candleChannel, analysisChannel];
   client.subscribe(channels, handler);
   chartStop = () => client.unsubscribe(channels, handler);
@@ -750,6 +776,7 @@ async function openChart() {
         ready = true;
         for (const fn of pending.splice(0)) fn();
         markChart();
+        if (rereads < 4 && behind()) setTimeout(() => token === loadToken && reloadHistory(), 1000 * 2 ** rereads++);
       }
     }
   }
