@@ -3,7 +3,7 @@ engine's random scripts (orders of every type and time in force, cancels, trades
 out of order, reloads of orders from the database, deposits and withdrawals; conversions
 of dollars to euros on EUR-USD and back, and a stock quoted in euros) run through
 the services that the running venue uses, and after every step the portfolio's holdings,
-cash and fees equal the account's, exactly. About 10,000 steps in all."""
+cash and fees equal the account's, exactly. About 6,000 steps in all."""
 
 from __future__ import annotations
 
@@ -229,7 +229,7 @@ def scripts(draw: st.DrawFn) -> list[tuple[Any, ...]]:
 
 
 @run(
-    max_examples=100,
+    max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
