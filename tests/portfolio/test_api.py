@@ -612,3 +612,6 @@ def test_a_euro_portfolio_of_dollar_shares_agrees_with_an_independent_ecb_comput
     got_effect = sum(Decimal(r["currency_effect"]) for r in lots["lots"])
     assert abs(got_effect - effect) <= cent  # two lots, each rounded to the cent
     assert [r["term"] for r in lots["lots"]] == ["long", "long"]
+    returns = client.get(f"/api/portfolios/{pid}/returns/?period=ALL").json()
+    for name in ("start_value", "end_value", "gain", "price_effect", "currency_effect"):
+        assert len(returns[name].partition(".")[2]) <= 10, (name, returns[name])

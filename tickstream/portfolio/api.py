@@ -5,7 +5,7 @@ changes made by `services`, reads done by `selectors`; errors leave as JSON with
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
 
 from django.conf import settings
@@ -401,6 +401,19 @@ class ValuationView(OwnerOnly):
         return Response(selectors.portfolio_valuation(portfolio).data())
 
 
+_PLACES = Decimal("1e-10")
+_WIDE = Context(prec=60)
+
+
+def _amount(value: Decimal) -> str:
+    """A figure of returns or history at most at the store's ten decimals: values at a
+    day's exchange rate carry the rate's digits, which say nothing more."""
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -10:
+        value = value.quantize(_PLACES, rounding=ROUND_HALF_EVEN, context=_WIDE)
+    return decimal_str(value)
+
+
 class ReturnsQuery(serializers.Serializer[Any]):
     period = serializers.ChoiceField(choices=list(selectors.PERIODS), default="ALL")
 
@@ -426,12 +439,12 @@ class ReturnsView(OwnerOnly):
                 "period": period,
                 "start": r.start,
                 "end": r.end,
-                "start_value": decimal_str(r.start_value),
-                "end_value": decimal_str(r.end_value),
-                "net_flows": decimal_str(r.net_flows),
-                "gain": decimal_str(r.gain),
-                "price_effect": decimal_str(r.gain - r.currency_effect),
-                "currency_effect": decimal_str(r.currency_effect),
+                "start_value": _amount(r.start_value),
+                "end_value": _amount(r.end_value),
+                "net_flows": _amount(r.net_flows),
+                "gain": _amount(r.gain),
+                "price_effect": _amount(r.gain - r.currency_effect),
+                "currency_effect": _amount(r.currency_effect),
                 "twr": r.twr,
                 "xirr": r.xirr,
                 "benchmark": portfolio.benchmark.symbol if portfolio.benchmark else None,
@@ -472,11 +485,11 @@ class HistoryView(OwnerOnly):
             [
                 {
                     "day": p.day,
-                    "market_value": decimal_str(p.market_value),
-                    "cash": decimal_str(p.cash),
-                    "value": decimal_str(p.value),
-                    "flow": decimal_str(p.flow),
-                    "currency_effect": decimal_str(p.currency_effect),
+                    "market_value": _amount(p.market_value),
+                    "cash": _amount(p.cash),
+                    "value": _amount(p.value),
+                    "flow": _amount(p.flow),
+                    "currency_effect": _amount(p.currency_effect),
                     "twr": twr,
                     "benchmark": bench,
                 }
