@@ -754,8 +754,8 @@ class TaxLotsView(OwnerOnly):
         portfolio's currency with the rates used; totals; under any method."""
         portfolio = _portfolio(request, portfolio_id)
         year, method = _tax_query(request, portfolio)
-        found = selectors.portfolio_tax_lots(portfolio, year, method)
-        every = selectors.portfolio_tax_lots(portfolio, None, method)
+        every = selectors.portfolio_tax_lots(portfolio, None, method)  # one replay
+        found = every.of_year(year)
 
         def total(term: str | None) -> dict[str, str]:
             return {k: money(v) for k, v in found.total(term).items()}

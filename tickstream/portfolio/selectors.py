@@ -21,7 +21,7 @@ from tickstream.portfolio.core.records import Record
 from tickstream.portfolio.core.taxlots import Report as TaxReport
 from tickstream.portfolio.core.taxlots import report as tax_report
 from tickstream.portfolio.core.valuation import Basis, Rate, Valuation, fx_legs
-from tickstream.portfolio.kept import KEPT, pure_transactions
+from tickstream.portfolio.kept import KEPT
 from tickstream.portfolio.models import Portfolio, Transaction
 from tickstream.portfolio.shapes import HEADER
 
@@ -283,8 +283,10 @@ def cumulative(
 
 
 def portfolio_transactions(portfolio: Portfolio) -> list[core.Transaction]:
-    """Every transaction as the core takes it (one read of its rows)."""
-    return pure_transactions(portfolio)
+    """Every transaction as the core takes it, from the kept replay (no read of its rows
+    when kept; O(n) for the copy)."""
+    with KEPT.reading(portfolio) as replay:
+        return replay.transactions
 
 
 def portfolio_income(portfolio: Portfolio) -> Income:

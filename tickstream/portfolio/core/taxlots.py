@@ -73,6 +73,10 @@ class Report:
     def years(self) -> list[int]:
         return sorted({r.sold.year for r in self.rows})
 
+    def of_year(self, year: int) -> Report:
+        """The rows of the sales of `year` (of a report of every year)."""
+        return Report(year, self.method, tuple(r for r in self.rows if r.sold.year == year))
+
 
 def report(
     transactions: Sequence[Transaction],
