@@ -248,3 +248,106 @@ async def test_a_burst_goes_out_in_bounded_messages_with_every_trade_numbered() 
     ]  # fmt: skip
     ids = [t["trade_id"] for m in messages for t in m["trades"]]
     assert ids == [str(i) for i in range(n)]
+
+
+async def test_a_quiet_market_is_sent_at_once_and_a_saturated_loop_gathers_trades() -> None:
+    import time
+
+    from tickstream.market.pipeline import MAX_FLUSH_GAP_S
+
+    layer = InMemoryChannelLayer(capacity=10_000)
+    channel = await layer.new_channel()
+    await layer.group_add(market_group("AAPL"), channel)
+    pipeline = _pipeline(layer)
+    assert pipeline.publisher is not None
+    offer = pipeline.publisher.offer
+    sent_at: list[float] = []
+    dear = False
+
+    def offering(group: str, message: dict[str, object]) -> None:
+        sent_at.append(time.perf_counter())
+        while dear and time.perf_counter() - sent_at[-1] < 0.001:
+            pass  # a message that costs 1 ms of the loop's time: the loop saturates
+        offer(group, message)
+
+    pipeline.publisher.offer = offering  # type: ignore[method-assign]
+    task = asyncio.create_task(pipeline.publisher.run())
+    arrived: list[float] = []
+
+    def tick(i: int) -> None:
+        ts = T0 + i * 1_000_000
+        arrived.append(time.perf_counter())
+        pipeline.ingest(Tick("AAPL", Decimal(100 + i % 5), Decimal(1), ts, ts, "t", str(i)))
+
+    for i in range(20):  # quiet: a trade every 2 ms, each in its own message at once
+        tick(i)
+        await asyncio.sleep(0)
+        assert len(sent_at) == i + 1, "a quiet market's trade waited for its message"
+        await asyncio.sleep(0.002)
+    dear = True
+    started = time.perf_counter()
+    i = 20
+    while time.perf_counter() - started < 0.5:  # the loop turns for every trade, for 0.5 s
+        tick(i)
+        i += 1
+        await asyncio.sleep(0)
+    pipeline.flush()
+    await pipeline.publisher.stop()
+    await task
+
+    messages: list[dict] = []
+    while sum(len(m["trades"]) for m in messages) < i:
+        messages.append(await asyncio.wait_for(layer.receive(channel), 1))
+    assert [len(m["trades"]) for m in messages[:20]] == [1] * 20
+    # Every trade once, numbered one apart, in order.
+    assert [t["trade_id"] for m in messages for t in m["trades"]] == [str(n) for n in range(i)]
+    assert all(b["first"] == a["seq"] + 1 for a, b in zip(messages, messages[1:], strict=False))
+    # The saturated loop was paced: the messages took well under the whole spell (each
+    # costs 1 ms), so many trades went out together...
+    busy = messages[20:]
+    assert len(busy) * 0.001 < 0.5 * 0.6
+    assert (i - 20) / len(busy) > 5
+    assert pipeline.pace.share < 0.5
+    # ...and no trade waited much past the longest gap for its message.
+    first_of = {m["first"]: n for n, m in enumerate(messages)}
+    waits, message = [], 0
+    for seq in range(21, i + 1):
+        message = first_of.get(seq, message)
+        waits.append(sent_at[message] - arrived[seq - 1])
+    assert max(waits) < MAX_FLUSH_GAP_S + 0.02
+
+
+def test_the_flush_pace_cuts_the_share_of_a_saturated_loop_and_gives_it_back() -> None:
+    from tickstream.market.pipeline import (
+        FLUSH_BURST_S,
+        MAX_FLUSH_GAP_S,
+        MIN_FLUSH_SHARE,
+        PACE_WINDOW_S,
+        FlushPace,
+    )
+
+    clock = {"wall": 0.0, "cpu": 0.0}
+    pace = FlushPace(lambda: clock["wall"], lambda: clock["cpu"])
+
+    def run(seconds: float, busy: float, message_s: float) -> list[float]:
+        """Messages of `message_s` each due every millisecond; the waits they got."""
+        waits = []
+        for _ in range(int(seconds * 1000)):
+            clock["wall"] += 0.001
+            wait = pace.wait(clock["wall"])
+            waits.append(wait)
+            pace.spend(clock["wall"] + wait, clock["wall"] + wait + message_s)
+            clock["wall"] += wait + message_s
+            clock["cpu"] += (0.001 + wait + message_s) * busy  # (the loop's other work)
+        return waits
+
+    # A loop with time to spare never waits, however dear its messages.
+    assert set(run(1.0, 0.5, 0.0005)) == {0.0} and pace.share == 1.0
+    # A saturated one: the share falls to the least, the waits stay bounded.
+    waits = run(1.0, 1.0, 0.0005)
+    assert pace.share == MIN_FLUSH_SHARE
+    assert 0 < max(waits) <= MAX_FLUSH_GAP_S
+    # Time to spare again: the share comes back within a few windows, and the budget.
+    run(40 * PACE_WINDOW_S, 0.3, 0.0)
+    assert pace.share == 1.0
+    assert pace.wait(clock["wall"]) == 0.0 and pace._budget_at(clock["wall"]) == FLUSH_BURST_S

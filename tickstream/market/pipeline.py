@@ -9,6 +9,17 @@ busy (a venue's frame of many trades, a burst) go out in one broker message with
 state once, as it is after the last of them (`batch_message`). The message is built when
 the loop next turns (`call_soon`), so one tick alone is sent at once and a burst costs one
 quote, six candles and one analysis, not one per trade.
+
+When the event loop runs out of time, the flushes are paced (`FlushPace`): building
+messages may then take only a share of the loop's time, a budget spent by each message,
+and the next flush waits until the budget is back, gathering several trades of each
+symbol into one message instead of one each. The share follows how busy the loop's thread
+is (its CPU time over the wall time, every `PACE_WINDOW_S`): all of it while the loop has
+time to spare, so a quiet or moderate market is sent at once; less and less, down to
+`MIN_FLUSH_SHARE`, while the loop is saturated. So the rate the pipeline sustains does not
+fall with how the feed delivers its ticks, and the latency does not rise until the loop
+is full. Each message still carries every trade and the exact state after its last,
+numbered as before.
 """
 
 from __future__ import annotations
@@ -37,6 +48,59 @@ SendGroup = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 MAX_BATCH_TRADES = 256  # a symbol's message goes out once it holds this many trades
 SEND_AT_ONCE = 256  # queued messages the publisher sends side by side (in order per group)
+PACE_WINDOW_S = 0.02  # how often the loop's busy share is read
+BUSY_LOOP = 0.9  # above this busy share the messages' share of the loop is cut
+SPARE_LOOP = 0.75  # below this it is given back
+MIN_FLUSH_SHARE = 0.15  # the least share of the loop building messages is left
+FLUSH_BURST_S = 0.002  # the budget a quiet spell saves for the flushes that follow
+MAX_FLUSH_GAP_S = 0.025  # the longest a trade waits for its message under load
+
+
+class FlushPace:
+    """When the next flush of a pipeline may run: a budget of seconds of building that
+    accrues at `share` of the wall time (up to FLUSH_BURST_S) and that each message spends;
+    `share` is cut while the loop's thread is saturated and given back when it is not.
+    A share of 1 never makes a flush wait (the budget accrues as fast as time passes)."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        cpu: Callable[[], float] = time.thread_time,
+    ) -> None:
+        self._clock, self._cpu = clock, cpu
+        self.share = 1.0
+        self.busy = 0.0  # the loop thread's busy share over the last window
+        self._budget = FLUSH_BURST_S
+        self._at = self._window_at = clock()
+        self._window_cpu = cpu()
+
+    def wait(self, now: float) -> float:
+        """Seconds the flush due at `now` (the loop's clock) waits: 0 within the budget."""
+        if now - self._window_at >= PACE_WINDOW_S:
+            self._observe(now)
+        budget = self._budget_at(now)
+        return 0.0 if budget >= 0 else min(MAX_FLUSH_GAP_S, -budget / self.share)
+
+    def spend(self, started: float, ended: float) -> None:
+        """A message took `started`..`ended` to build and queue. (The budget never falls
+        below what MAX_FLUSH_GAP_S brings back: a message that took long, a pause of the
+        collector, delays the next flush by at most that.)"""
+        budget = self._budget_at(ended) - (ended - started)
+        self._budget = max(-MAX_FLUSH_GAP_S * self.share, budget)
+        self._at = ended
+
+    def _budget_at(self, now: float) -> float:
+        return min(FLUSH_BURST_S, self._budget + (now - self._at) * self.share)
+
+    def _observe(self, now: float) -> None:
+        cpu = self._cpu()
+        self.busy = (cpu - self._window_cpu) / (now - self._window_at)
+        self._window_at, self._window_cpu = now, cpu
+        self._budget, self._at = self._budget_at(now), now  # (accrued at the old share)
+        if self.busy > BUSY_LOOP:
+            self.share = max(MIN_FLUSH_SHARE, self.share * 0.7)
+        elif self.busy < SPARE_LOOP:
+            self.share = min(1.0, self.share * 1.2)
 
 
 @dataclass(slots=True)
@@ -151,6 +215,8 @@ class Pipeline:
         self._groups: dict[str, str] = {}
         self._pending: dict[str, _Pending] = {}
         self._flush_due = False
+        self._flush_handle: asyncio.TimerHandle | asyncio.Handle | None = None
+        self.pace = FlushPace()
         # Ticks that raised while being processed, by stage; each was dropped whole.
         self.faults: Counter[str] = Counter()
         self._fault_log = ThrottledWarning(log)
@@ -221,18 +287,28 @@ class Pipeline:
             self._send(self._pending.pop(symbol))
         elif not self._flush_due:
             try:
-                asyncio.get_running_loop().call_soon(self.flush)
+                loop = asyncio.get_running_loop()
             except RuntimeError:  # no event loop (a script feeding the pipeline): now
                 self.flush()
                 return
             self._flush_due = True
+            now = loop.time()  # (time.monotonic, the pace's clock)
+            wait = self.pace.wait(now)
+            if wait == 0:
+                self._flush_handle = loop.call_soon(self.flush)
+            else:  # the budget is spent: the trades gather until it is back
+                self._flush_handle = loop.call_at(now + wait, self.flush)
 
     def pending_trades(self) -> int:
         """Accepted trades not yet in a broker message."""
         return sum(len(p.trades) for p in self._pending.values())
 
     def flush(self) -> None:
-        """Send every symbol's pending trades (the loop calls it once it turns)."""
+        """Send every symbol's pending trades (the loop calls it once it turns, or once
+        the last flush's pace allows)."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()  # (a flush called directly replaces the one due)
+            self._flush_handle = None
         self._flush_due = False
         pending, self._pending = self._pending, {}
         for batch in pending.values():
@@ -244,6 +320,15 @@ class Pipeline:
                 self._fault("publish", batch.last.tick)
 
     def _send(self, batch: _Pending) -> None:
+        if self.publisher is None:
+            return
+        started = time.monotonic()  # (the event loop's clock)
+        try:
+            self._build_and_offer(batch)
+        finally:
+            self.pace.spend(started, time.monotonic())
+
+    def _build_and_offer(self, batch: _Pending) -> None:
         if self.publisher is None:
             return
         symbol = batch.last.tick.symbol
