@@ -2,10 +2,11 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tickstream.settings")
-django_asgi_app = get_asgi_application()
+
+from tickstream.handler import get_pooled_asgi_application  # noqa: E402
+
+django_asgi_app = get_pooled_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 

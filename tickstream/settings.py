@@ -108,6 +108,12 @@ DB_POOL_SIZE = env.int("DB_POOL_SIZE", default=8)
 if 0 < DB_POOL_SIZE < 4:  # the feed process's loops each hold one while they run
     raise ImproperlyConfigured("DB_POOL_SIZE must be 0 (no pool) or at least 4")
 DB_POOL_TIMEOUT_S = env.float("DB_POOL_TIMEOUT_S", default=3.0)
+# The threads a web process runs requests' sync work on (tickstream/handler.py): requests
+# beyond them wait for one. With a pool, keep it at most DB_POOL_SIZE minus the few the
+# process's own loops hold.
+HTTP_THREADS = env.int("HTTP_THREADS", default=4)
+if HTTP_THREADS < 1:
+    raise ImproperlyConfigured("HTTP_THREADS must be at least 1")
 if DATABASE_URL:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # a thread never keeps one for itself
@@ -135,6 +141,9 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
             },
+            # Kept by each thread: the request threads are long-lived (tickstream/handler.py),
+            # and opening one cost a request about 1 ms (the pragmas, the functions).
+            "CONN_MAX_AGE": None,
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
