@@ -30,6 +30,8 @@ from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.http import FileResponse, HttpRequest, HttpResponseBase
 from django.urls import set_script_prefix
 
+from tickstream.stream.publish import deferred, send_published
+
 
 class RequestThreads:
     """`size` single-thread executors; `take` the least busy, `give` it back."""
@@ -69,7 +71,9 @@ class PooledASGIHandler(ASGIHandler):
         the middleware and the view, and a response whose content is whole is closed
         (`request_finished`) before it is sent; a streamed one after, as Django does."""
         signals.request_started.send(sender=self.__class__, scope=request.scope)  # type: ignore[attr-defined]
-        response = self.get_response(request)
+        with deferred() as sends:
+            response = self.get_response(request)
+        response._sends = sends  # type: ignore[attr-defined]
         response._handler_class = self.__class__  # type: ignore[attr-defined]
         if isinstance(response, FileResponse):  # (the server chunks it)
             response.block_size = self.chunk_size
@@ -96,6 +100,7 @@ class PooledASGIHandler(ASGIHandler):
 
         async def process_request(request: HttpRequest, send: Any) -> HttpResponseBase:
             response = await sync_to_async(self.respond, thread_sensitive=True)(request)
+            await send_published(response._sends)  # type: ignore[attr-defined]
             try:
                 await self.send_response(response, send)
             except asyncio.CancelledError:

@@ -42,6 +42,12 @@ def notify(group: str, message: dict[str, Any]) -> None:
     """Send `message` (JSON-serialisable, with a `type`) to the listeners of `group` once
     the current transaction commits; from async code, use `anotify`."""
     checked_group(group)
+    from tickstream.stream.publish import deferring
+
+    box = deferring()
+    if box is not None:  # the caller on the event loop sends it (`publish.deferred`)
+        transaction.on_commit(lambda: box.append((group, message | {"sent": time.time()})))
+        return
     transaction.on_commit(lambda: _send_now(group, message))
 
 

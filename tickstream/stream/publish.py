@@ -24,9 +24,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
@@ -38,6 +38,7 @@ from tickstream.stream.groups import publish_group
 from tickstream.stream.registry import MarketKind, channel_type, conflates, is_sequenced
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class PublishError(ValueError):
@@ -59,7 +60,9 @@ def _group(channel: str, user: Any) -> str:
 
 
 _sending: set[asyncio.Task[None]] = set()
-_deferred: ContextVar[list[dict[str, Any]] | None] = ContextVar("publish_deferred", default=None)
+# (group, message) pairs that sync code leaves to its caller on the event loop to send.
+Sends = list[tuple[str, dict[str, Any]]]
+_deferred: ContextVar[Sends | None] = ContextVar("publish_deferred", default=None)
 failures = 0  # publishes the broker refused, from async code (each is logged)
 
 
@@ -87,7 +90,7 @@ def publish(channel: str, data: Any, *, user: Any = None) -> None:
         message["seq"] = events.record(message)  # in this transaction: numbered iff committed
     box = _deferred.get()
     if box is not None:
-        transaction.on_commit(lambda: box.append(message))
+        transaction.on_commit(lambda: box.append((group, message)))
         return
     layer = get_channel_layer()
     if layer is None:
@@ -121,11 +124,13 @@ async def _send(message: dict[str, Any]) -> None:
 
 
 @contextlib.contextmanager
-def deferred() -> Iterator[list[dict[str, Any]]]:
-    """Collect what `publish` sends on commit instead of sending it, for code that runs in
-    a thread of its own (a writer with its own database connection, outside the event
-    loop's context): its caller sends the messages with `send_published` from the loop."""
-    box: list[dict[str, Any]] = []
+def deferred() -> Iterator[Sends]:
+    """Collect what `publish` and `notices.notify` send on commit instead of sending it,
+    for sync code its caller awaits from the event loop (a request, a websocket operation,
+    a writer with its own thread): the caller sends them with `send_published` once the
+    sync code returns. Sending from the thread would wait for the loop once per message
+    (`async_to_sync`), the thread idle meanwhile."""
+    box: Sends = []
     token = _deferred.set(box)
     try:
         yield box
@@ -133,16 +138,40 @@ def deferred() -> Iterator[list[dict[str, Any]]]:
         _deferred.reset(token)
 
 
-async def send_published(messages: list[dict[str, Any]]) -> None:
-    """Send messages `deferred` collected; a refusal is logged and counted."""
+def deferring() -> Sends | None:
+    """The box of the `deferred` block this code runs in, if any."""
+    return _deferred.get()
+
+
+async def send_published(messages: Sends) -> None:
+    """Send messages `deferred` collected, in order; a refusal is logged and counted."""
     global failures
     layer = get_channel_layer()
-    for message in messages if layer is not None else []:
+    for group, message in messages if layer is not None else []:
         try:
-            await layer.group_send(message["group"], message)
+            await layer.group_send(group, message)
         except Exception as exc:
             failures += 1
             log.error("publish failed (%d so far): %s: %s", failures, type(exc).__name__, exc)
+
+
+async def call_then_send(fn: Callable[..., T], *args: Any) -> T:
+    """Run sync `fn` in Django's sync thread (`sync_to_async`), then send from the loop
+    what it published or notified on commit: one hop into the thread, none back per
+    message."""
+
+    def run() -> tuple[T | None, Sends, BaseException | None]:
+        with deferred() as box:
+            try:
+                return fn(*args), box, None
+            except Exception as exc:  # raised below, once what committed is sent
+                return None, box, exc
+
+    result, box, error = await sync_to_async(run)()
+    await send_published(box)
+    if error is not None:
+        raise error
+    return result  # type: ignore[return-value]
 
 
 async def apublish(channel: str, data: Any, *, user: Any = None) -> None:

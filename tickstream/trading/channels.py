@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from asgiref.sync import sync_to_async
-
 from tickstream.stream.core.protocol import ChannelRef, ChannelShape
+from tickstream.stream.publish import call_then_send
 from tickstream.stream.registry import (
     OperationError,
     SequencedKind,
@@ -53,13 +52,13 @@ def _cancel(user: Any, frame: dict[str, Any]) -> dict[str, Any]:
 async def place_operation(user: Any, frame: dict[str, Any]) -> dict[str, Any]:
     """`{"op": "order.place", "id": 1, "order": {...the REST fields...}}`."""
     _signed_in(user)
-    return await sync_to_async(_place)(user, frame)
+    return await call_then_send(_place, user, frame)
 
 
 async def cancel_operation(user: Any, frame: dict[str, Any]) -> dict[str, Any]:
     """`{"op": "order.cancel", "id": 2, "order_id": 42}`."""
     _signed_in(user)
-    return await sync_to_async(_cancel)(user, frame)
+    return await call_then_send(_cancel, user, frame)
 
 
 def register_orders_channel() -> None:

@@ -159,6 +159,10 @@ class MatchingHook:
         }
         self._context = contextvars.Context()
         self.placement_ms: deque[float] = deque(maxlen=100_000)
+        # Orders told by notice that a trade of their symbol passed between their commit
+        # and the engine taking them (a marketable one then fills on a later trade).
+        self.late = 0
+        self._last_trade_ns: dict[str, int] = {}  # a symbol's last trade, on receipt
         self.creation_ms: deque[float] = deque(maxlen=100_000)
         self.polled = 0  # new orders read from the database (a poll), not told by a notice
         self._notices: Listener | None = None
@@ -219,11 +223,13 @@ class MatchingHook:
         if self.creation_ms:
             log.info(
                 "placement to engine: from commit %s over %d orders told by notice, "
-                "%d read from the database; from creation %s",
+                "%d read from the database; from creation %s; "
+                "%d of them met a trade of their symbol before the engine had them",
                 _figures(self.placement_ms),
                 len(self.placement_ms),
                 self.polled,
                 _figures(self.creation_ms),
+                self.late,
             )
         with contextlib.suppress(Exception):
             await self._db(lambda: engine_gone(name=self.instance))
@@ -247,6 +253,7 @@ class MatchingHook:
         if engine is None:
             return
         tick = update.tick
+        self._last_trade_ns[tick.symbol] = tick.ts_recv
         ref = tick.trade_id or f"{tick.symbol}:{tick.ts_event}:{update.seq}"
         engine.on_trade(tick.symbol, tick.price, tick.size, ref, tick.ts_event)
         if engine.events:
@@ -379,8 +386,11 @@ class MatchingHook:
                 log.warning("an unreadable order in a notice: %r", data)
             else:
                 await self._adopt(noticed, told=True)  # new here: taken in as told, no read
-                if isinstance(message.get("sent"), float):
-                    self.placement_ms.append((time.time() - message["sent"]) * 1000)
+                sent = message.get("sent")
+                if isinstance(sent, float):
+                    self.placement_ms.append((time.time() - sent) * 1000)
+                    symbol = noticed.instrument.symbol
+                    self.late += self._last_trade_ns.get(symbol, 0) > sent * 1e9
                 return
         await self.reload({order_id})
 
