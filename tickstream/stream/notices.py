@@ -45,10 +45,17 @@ def notify(group: str, message: dict[str, Any]) -> None:
     from tickstream.stream.publish import deferring
 
     box = deferring()
-    if box is not None:  # the caller on the event loop sends it (`publish.deferred`)
-        transaction.on_commit(lambda: box.append((group, message | {"sent": time.time()})))
-        return
-    transaction.on_commit(lambda: _send_now(group, message))
+
+    def committed() -> None:
+        stamped = message | {"sent": time.time()}
+        for listener in list(_local.get(group, ())):  # this process's, at once
+            listener.tell(stamped)
+        if box is not None:  # the caller on the event loop sends it (`publish.deferred`)
+            box.append((group, stamped))
+        else:
+            _send_now(group, stamped)
+
+    transaction.on_commit(committed)
 
 
 def _send_now(group: str, message: dict[str, Any]) -> None:
@@ -57,7 +64,7 @@ def _send_now(group: str, message: dict[str, Any]) -> None:
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(group, message | {"sent": time.time()})
+        async_to_sync(layer.group_send)(group, message)
     except Exception as exc:
         failures += 1
         log.warning("notice to %s not sent (%d so far): %s", group, failures, exc)
@@ -77,9 +84,16 @@ async def anotify(group: str, message: dict[str, Any]) -> None:
         log.warning("notice to %s not sent (%d so far): %s", group, failures, exc)
 
 
+# The listeners of this process by group: a notice committed here is handed to them at
+# the commit (`Listener.tell`), before the broker brings it; the broker's copy comes too
+# (for the other processes), so a handler must take a notice twice as once.
+_local: dict[str, set[Listener]] = {}
+
+
 class Listener:
-    """Receives the notices of `group` and awaits `handle` for each, in order. A failing
-    handler is logged and the next notice handled."""
+    """Receives the notices of `group` and awaits `handle` for each, in order (those of
+    this process at their commit, then again from the broker). A failing handler is
+    logged and the next notice handled."""
 
     def __init__(self, group: str, handle: Handler, *, name: str = "", layer: Any = None) -> None:
         self.group = checked_group(group)
@@ -93,12 +107,39 @@ class Listener:
     async def start(self, *, wait: float = 2.0) -> None:
         """Listen in a task; returns once the group is joined, or after `wait` seconds
         of trying (the task goes on trying)."""
+        self._loop = asyncio.get_running_loop()
+        self._told_queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._teller = asyncio.create_task(self._tell_loop(), name=f"notices told {self.name}")
+        _local.setdefault(self.group, set()).add(self)
         self._task = asyncio.create_task(self._run(), name=f"notices {self.name}")
         if wait > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.ready.wait(), wait)
 
+    def tell(self, message: dict[str, Any]) -> None:
+        """A notice committed in this process, from any thread: handled on the listener's
+        loop at its next turn, without waiting for the broker."""
+        self._loop.call_soon_threadsafe(self._told_queue.put_nowait, message)
+
+    async def _tell_loop(self) -> None:
+        while True:  # one at a time, in the order they committed
+            await self._handle(await self._told_queue.get())
+
+    async def _handle(self, message: dict[str, Any]) -> None:
+        try:
+            await self.handle(message)
+        except Exception:
+            log.exception("%s: a notice could not be handled", self.name)
+
     async def stop(self) -> None:
+        listeners = _local.get(self.group)
+        if listeners is not None:
+            listeners.discard(self)
+        teller = getattr(self, "_teller", None)
+        if teller is not None:
+            teller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await teller
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -143,7 +184,4 @@ class Listener:
             except TimeoutError:
                 return
             self.received += 1
-            try:
-                await self.handle(message)
-            except Exception:
-                log.exception("%s: a notice could not be handled", self.name)
+            await self._handle(message)
