@@ -111,7 +111,11 @@ def rates(fns: list[Callable[[], int]], repeat: int) -> list[float]:
             started = time.perf_counter()
             count = fn()
             out.append(count / (time.perf_counter() - started))
+    RUNS[:] = results
     return [statistics.median(r) for r in results]
+
+
+RUNS: list[list[float]] = []  # every run of the last `rates`, in the order taken
 
 
 def bench_state(ticks: list[Tick], specs: list[InstrumentSpec]) -> int:
@@ -504,6 +508,7 @@ def main() -> None:
     rows = list(
         zip([label for label, _ in stages], rates([fn for _, fn in stages], r), strict=True)
     )
+    runs = {label: list(each) for (label, _), each in zip(stages, RUNS, strict=True)}
     keys = [(1000, False, False), (1000, False, True), None, (100, False, False),
             (1, False, False), (1000, True, False)]  # fmt: skip
     sizes = [n, n, n, n, n // 4, n]
@@ -553,6 +558,9 @@ def main() -> None:
             f"({r['n']:,} trades): p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms, "
             f"max {r['max']:.2f} ms"
         )
+    print("\n  every run (ticks/s, in the order taken):")
+    for label, _ in stages:
+        print(f"  {label.strip()[:48]:<48} " + " ".join(f"{v:>9,.0f}" for v in runs[label]))
     slowest = min(rows[2][1], rows[5][1], rows[6][1])
     print(
         f"\n  target >= 50,000 ticks/s at every turn granularity (every 1,000, 100, 1 ticks): "
