@@ -396,3 +396,38 @@ async def test_a_placed_order_meets_a_trade_50_ms_later_without_polling(
         assert len(hook.placement_ms) == 2
     finally:
         await hook.stop()
+
+
+async def test_a_marketable_order_meets_the_first_trade_after_its_commit(
+    market: Market, settings: Any
+) -> None:
+    """The engine in this process has an order at its commit (the notice is handed over
+    in the committing thread, and taken before the next trade is matched): a market buy
+    placed now fills on the very next trade, with no turn of the event loop between."""
+    settings.TRADING_POLL_S = 60
+    hook = MatchingHook()
+    await hook.start()
+    market.pipeline.hooks.append(hook)
+
+    async def later(message: dict[str, Any]) -> None:
+        """(The notice as the broker brings it, after a turn of the loop: left out here,
+        so only what was handed over at the commit can bring the order in time.)"""
+
+    assert hook._notices is not None
+    hook._notices.handle = later
+    try:
+        market.trade("AAPL", "200")
+        await database_sync_to_async(stored_quote)("AAPL", "200")
+        user, _, _ = await database_sync_to_async(funded)("10000")
+        buy = await database_sync_to_async(place)(
+            user, symbol="AAPL", side="buy", type="market", quantity="1"
+        )
+        market.trade("AAPL", "201", size="100")
+        assert hook.engine is not None and buy.pk not in hook.engine.orders  # filled
+        await until(lambda: hook.fills == 1, timeout=2.0)
+        await written(hook)
+        filled = await reload(buy)
+        assert filled.status == "filled" and filled.notional > D("200.5")  # at the 201 trade
+        assert hook.late == 0 and len(hook.placement_ms) == 1
+    finally:
+        await hook.stop()

@@ -95,10 +95,21 @@ class Listener:
     this process at their commit, then again from the broker). A failing handler is
     logged and the next notice handled."""
 
-    def __init__(self, group: str, handle: Handler, *, name: str = "", layer: Any = None) -> None:
+    def __init__(
+        self,
+        group: str,
+        handle: Handler,
+        *,
+        name: str = "",
+        layer: Any = None,
+        at_commit: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
         self.group = checked_group(group)
         self.layer = layer
         self.handle = handle
+        # Called in the committing thread with a notice of this process, before `handle`
+        # has it: it must be thread-safe and quick (a deque's append).
+        self.at_commit = at_commit
         self.name = name or group
         self.received = 0
         self.ready = asyncio.Event()  # set once the group is joined
@@ -119,6 +130,8 @@ class Listener:
     def tell(self, message: dict[str, Any]) -> None:
         """A notice committed in this process, from any thread: handled on the listener's
         loop at its next turn, without waiting for the broker."""
+        if self.at_commit is not None:
+            self.at_commit(message)
         self._loop.call_soon_threadsafe(self._told_queue.put_nowait, message)
 
     async def _tell_loop(self) -> None:

@@ -163,6 +163,10 @@ class MatchingHook:
         # and the engine taking them (a marketable one then fills on a later trade).
         self.late = 0
         self._last_trade_ns: dict[str, int] = {}  # a symbol's last trade, on receipt
+        # Notices of this process's commits, handed over in the committing thread: taken
+        # before the next trade is matched, so a marketable order meets the first trade
+        # after its commit (the broker's copy comes later and finds the order known).
+        self._told: deque[dict[str, Any]] = deque()
         self.creation_ms: deque[float] = deque(maxlen=100_000)
         self.polled = 0  # new orders read from the database (a poll), not told by a notice
         self._notices: Listener | None = None
@@ -188,7 +192,9 @@ class MatchingHook:
         await self.reconcile()
         from tickstream.trading.services import ENGINE_NOTICES
 
-        self._notices = Listener(ENGINE_NOTICES, self.on_notice, name="matching engine")
+        self._notices = Listener(
+            ENGINE_NOTICES, self.on_notice, name="matching engine", at_commit=self._told.append
+        )
         await self._notices.start()
         await self._beat()
         self._tasks = [
@@ -252,6 +258,8 @@ class MatchingHook:
         engine = self.engine
         if engine is None:
             return
+        if self._told:
+            self._take_told()
         tick = update.tick
         self._last_trade_ns[tick.symbol] = tick.ts_recv
         ref = tick.trade_id or f"{tick.symbol}:{tick.ts_event}:{update.seq}"
@@ -374,7 +382,7 @@ class MatchingHook:
         except (KeyError, TypeError, ValueError):
             log.warning("an unreadable order notice: %r", message)
             return
-        if not self._stale(order_id, version, is_open):
+        if not self._stale(order_id, version, is_open) or self._take_new(message):
             return
         engine = self.engine
         data = message.get("order")
@@ -385,14 +393,43 @@ class MatchingHook:
             except (KeyError, TypeError, ValueError, ArithmeticError):
                 log.warning("an unreadable order in a notice: %r", data)
             else:
-                await self._adopt(noticed, told=True)  # new here: taken in as told, no read
-                sent = message.get("sent")
-                if isinstance(sent, float):
-                    self.placement_ms.append((time.time() - sent) * 1000)
-                    symbol = noticed.instrument.symbol
-                    self.late += self._last_trade_ns.get(symbol, 0) > sent * 1e9
+                await self._adopt(noticed, told=True)  # (its instrument new to the engine)
+                self._told_figures(message, noticed.instrument.symbol)
                 return
         await self.reload({order_id})
+
+    def _take_told(self) -> None:
+        """The notices handed over at their commit: each new order taken in now."""
+        while self._told:
+            message = self._told.popleft()
+            with contextlib.suppress(KeyError, TypeError, ValueError):
+                if self._stale(int(message["id"]), int(message["version"]), bool(message["open"])):
+                    self._take_new(message)  # (anything else: on_notice has it next)
+
+    def _take_new(self, message: dict[str, Any]) -> bool:
+        """A notice of a new open order, taken in as told with no read: True if it was
+        (False: not such a notice, or its instrument is new to the engine)."""
+        engine = self.engine
+        data = message.get("order")
+        if engine is None or not data or not message.get("open"):
+            return False
+        order_id = message.get("id")
+        if order_id in self.known or order_id in engine.orders:
+            return False
+        try:
+            noticed = _noticed(data)
+        except (KeyError, TypeError, ValueError, ArithmeticError):
+            return False
+        if not self._adopt_now(noticed, told=True):
+            return False
+        self._told_figures(message, noticed.instrument.symbol)
+        return True
+
+    def _told_figures(self, message: dict[str, Any], symbol: str) -> None:
+        sent = message.get("sent")
+        if isinstance(sent, float):
+            self.placement_ms.append((time.time() - sent) * 1000)
+            self.late += self._last_trade_ns.get(symbol, 0) > sent * 1e9
 
     async def reload(self, order_ids: set[int]) -> None:
         """Drop what the engine holds of these orders and take them again as the
@@ -419,9 +456,21 @@ class MatchingHook:
     async def _adopt(self, row: Any, *, told: bool = False) -> None:
         """Hold an open order as the database has it (`row.held`: the funds it reserves);
         `told`: from a notice, else read from the database."""
+        if not self._adopt_now(row, told=told) and self.engine is not None:
+            from tickstream.trading import selectors
+
+            markets = await self._db(selectors.markets)  # an instrument new to the engine
+            if self.engine is not None:
+                self.engine.markets = {m.symbol: m for m in markets}
+                if not self._adopt_now(row, told=told):
+                    log.error("order %s cannot be matched: unknown instrument", row.pk)
+
+    def _adopt_now(self, row: Any, *, told: bool = False) -> bool:
+        """`_adopt` without reading: False (nothing done) when the order's instrument is
+        not among the engine's markets."""
         engine = self.engine
         if engine is None:
-            return
+            return True
         order, held = pure_order(row), row.held
         known = self.known.get(order.id)
         generation = 0 if known is None else known.generation + 1
@@ -429,19 +478,17 @@ class MatchingHook:
         try:
             engine.adopt(order, held)
         except matching.OrderError as exc:
-            if exc.code != "unknown_instrument":
-                log.error("order %s cannot be matched: %s", order.id, exc)
-                return
-            from tickstream.trading import selectors
-
-            engine.markets = {m.symbol: m for m in await self._db(selectors.markets)}
-            engine.adopt(order, held)
+            if exc.code == "unknown_instrument":
+                return False
+            log.error("order %s cannot be matched: %s", order.id, exc)
+            return True
         self.known[order.id] = _Known(row.version, generation, pending, row.expires_at)
         if known is None and row.created_at >= self._started_at:
             self.creation_ms.append((time.time() - row.created_at.timestamp()) * 1000)
             self.polled += 0 if told else 1
         if row.expires_at is not None:
             heapq.heappush(self._expiry, (row.expires_at, order.id))
+        return True
 
     async def reconcile(self) -> None:
         """Compare every open order in the database with the engine's."""
