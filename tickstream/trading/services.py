@@ -68,7 +68,10 @@ def account_get_or_create(*, user: Any) -> TradingAccount:
     without a transaction when it exists (on SQLite every transaction takes the write
     lock, which every request that reads the account would then queue for)."""
     account = TradingAccount.objects.filter(owner=user).first()
-    return account if account is not None else _account_create(user)
+    if account is None:
+        return _account_create(user)
+    account.owner = user  # (known: what publishes to its channel needs no read of it)
+    return account
 
 
 @transaction.atomic
