@@ -89,6 +89,7 @@ bench-portfolio: install
 
 bench-trading: install
 	$(BIN)/python bench/trading.py
+	$(BIN)/python bench/request_path.py
 
 bench-strategy: install
 	$(BIN)/python bench/strategy.py
