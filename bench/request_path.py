@@ -48,32 +48,10 @@ def setup() -> str:
 
 
 async def request(app: Any, path: str, token: str) -> int:
-    done = asyncio.Event()
-    asked = False
-    status = 0
+    from tests.asgi import get
 
-    async def receive() -> dict[str, Any]:
-        nonlocal asked
-        if not asked:
-            asked = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await done.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-        if message["type"] == "http.response.body" and not message.get("more_body"):
-            done.set()
-
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
-        "root_path": "", "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000),
-        "headers": [(b"host", b"127.0.0.1"), (b"authorization", f"Token {token}".encode())],
-    }  # fmt: skip
-    await app(scope, receive, send)
+    headers = [(b"host", b"127.0.0.1"), (b"authorization", f"Token {token}".encode())]
+    status, _ = await get(app, path, headers)
     return status
 
 

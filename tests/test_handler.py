@@ -12,6 +12,7 @@ from django.core import signals
 from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import include, path
 
+from tests.asgi import get
 from tickstream.handler import PooledASGIHandler
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -53,35 +54,7 @@ def _finished(**kwargs: Any) -> None:
 
 
 async def _get(app: PooledASGIHandler, url: str) -> tuple[int, bytes]:
-    done = asyncio.Event()
-    asked = False
-    status, body = 0, b""
-
-    async def receive() -> dict[str, Any]:
-        nonlocal asked
-        if not asked:
-            asked = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await done.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status, body
-        if message["type"] == "http.response.start":
-            status = message["status"]
-        elif message["type"] == "http.response.body":
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                done.set()
-
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-        "scheme": "http", "path": url, "raw_path": url.encode(), "query_string": b"",
-        "root_path": "", "headers": [(b"host", b"testserver")],
-        "client": ("127.0.0.1", 5000), "server": ("testserver", 80),
-    }  # fmt: skip
-    await app(scope, receive, send)
-    return status, body
+    return await get(app, url, [(b"host", b"testserver")])
 
 
 @pytest.fixture

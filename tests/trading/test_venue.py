@@ -354,6 +354,17 @@ async def test_the_orders_channel_reaches_its_owner_only(
         await ws.disconnect()
 
 
+async def _market_buy_at_200(market: Market) -> tuple[Any, Order]:
+    """AAPL trading at 200, and a funded user's market buy of one placed (committed)."""
+    market.trade("AAPL", "200")
+    await database_sync_to_async(stored_quote)("AAPL", "200")
+    user, _, _ = await database_sync_to_async(funded)("10000")
+    buy = await database_sync_to_async(place)(
+        user, symbol="AAPL", side="buy", type="market", quantity="1"
+    )
+    return user, buy
+
+
 async def test_a_placed_order_meets_a_trade_50_ms_later_without_polling(
     market: Market, settings: Any
 ) -> None:
@@ -365,12 +376,7 @@ async def test_a_placed_order_meets_a_trade_50_ms_later_without_polling(
     await hook.start()
     market.pipeline.hooks.append(hook)
     try:
-        market.trade("AAPL", "200")
-        await database_sync_to_async(stored_quote)("AAPL", "200")
-        user, _, _ = await database_sync_to_async(funded)("10000")
-        buy = await database_sync_to_async(place)(
-            user, symbol="AAPL", side="buy", type="market", quantity="1"
-        )
+        user, buy = await _market_buy_at_200(market)
         rest = await database_sync_to_async(place)(
             user, symbol="AAPL", side="buy", type="limit", quantity="1", price="150"
         )
@@ -416,12 +422,7 @@ async def test_a_marketable_order_meets_the_first_trade_after_its_commit(
     assert hook._notices is not None
     hook._notices.handle = later
     try:
-        market.trade("AAPL", "200")
-        await database_sync_to_async(stored_quote)("AAPL", "200")
-        user, _, _ = await database_sync_to_async(funded)("10000")
-        buy = await database_sync_to_async(place)(
-            user, symbol="AAPL", side="buy", type="market", quantity="1"
-        )
+        _, buy = await _market_buy_at_200(market)
         market.trade("AAPL", "201", size="100")
         assert hook.engine is not None and buy.pk not in hook.engine.orders  # filled
         await until(lambda: hook.fills == 1, timeout=2.0)
