@@ -31,7 +31,7 @@ from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.http import FileResponse, HttpRequest, HttpResponseBase
 from django.urls import set_script_prefix
 
-from tickstream.stream.publish import deferred, send_published
+from tickstream.stream.publish import Sends, deferred, send_published
 
 
 class RequestThreads:
@@ -67,21 +67,20 @@ class PooledASGIHandler(ASGIHandler):
         self.load_middleware(is_async=False)
         self.threads = RequestThreads(threads)
 
-    def respond(self, request: HttpRequest) -> HttpResponseBase:
+    def respond(self, request: HttpRequest) -> tuple[HttpResponseBase, Sends]:
         """The request's whole sync work, in one call on its thread: `request_started`,
         the middleware and the view, and a response whose content is whole is closed
-        (`request_finished`) before it is sent; a streamed one after, as Django does."""
+        (`request_finished`) before it is sent; a streamed one after, as Django does.
+        With what it published on commit, for the loop to send."""
         signals.request_started.send(sender=self.__class__, scope=request.scope)  # type: ignore[attr-defined]
         with deferred() as sends:
             response = self.get_response(request)
-        response._sends = sends  # type: ignore[attr-defined]
         response._handler_class = self.__class__  # type: ignore[attr-defined]
         if isinstance(response, FileResponse):  # (the server chunks it)
             response.block_size = self.chunk_size
         if not response.streaming:
             response.close()
-            response._closed_before_sending = True  # type: ignore[attr-defined]
-        return response
+        return response, sends
 
     async def handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """Django's `ASGIHandler.handle` (5.2) with the request's sync work in one thread
@@ -100,8 +99,8 @@ class PooledASGIHandler(ASGIHandler):
             return
 
         async def process_request(request: HttpRequest, send: Any) -> HttpResponseBase:
-            response = await sync_to_async(self.respond, thread_sensitive=True)(request)
-            await send_published(response._sends)  # type: ignore[attr-defined]
+            response, sends = await sync_to_async(self.respond, thread_sensitive=True)(request)
+            await send_published(sends)
             try:
                 await self.send_response(response, send)
             except asyncio.CancelledError:
@@ -133,7 +132,7 @@ class PooledASGIHandler(ASGIHandler):
         except asyncio.CancelledError:
             await signals.request_finished.asend(sender=self.__class__)
         else:
-            if not getattr(response, "_closed_before_sending", False):
+            if response.streaming:  # (a whole one was closed before it was sent)
                 await sync_to_async(response.close)()
         body_file.close()
 

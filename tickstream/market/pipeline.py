@@ -67,7 +67,7 @@ class FlushPace:
         clock: Callable[[], float] = time.monotonic,
         cpu: Callable[[], float] = time.thread_time,
     ) -> None:
-        self._clock, self._cpu = clock, cpu
+        self._cpu = cpu
         self.share = 1.0
         self.busy = 0.0  # the loop thread's busy share over the last window
         self._budget = FLUSH_BURST_S
@@ -214,8 +214,7 @@ class Pipeline:
         self.analysis_seq: dict[str, int] = {}
         self._groups: dict[str, str] = {}
         self._pending: dict[str, _Pending] = {}
-        self._flush_due = False
-        self._flush_handle: asyncio.TimerHandle | asyncio.Handle | None = None
+        self._flush_handle: asyncio.TimerHandle | asyncio.Handle | None = None  # one is due
         self.pace = FlushPace()
         # Ticks that raised while being processed, by stage; each was dropped whole.
         self.faults: Counter[str] = Counter()
@@ -285,13 +284,12 @@ class Pipeline:
             pending.closed.extend((result.seq, c) for c in result.closed)
         if len(pending.trades) >= MAX_BATCH_TRADES:
             self._send(self._pending.pop(symbol))
-        elif not self._flush_due:
+        elif self._flush_handle is None:
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:  # no event loop (a script feeding the pipeline): now
                 self.flush()
                 return
-            self._flush_due = True
             now = loop.time()  # (time.monotonic, the pace's clock)
             wait = self.pace.wait(now)
             if wait == 0:
@@ -309,7 +307,6 @@ class Pipeline:
         if self._flush_handle is not None:
             self._flush_handle.cancel()  # (a flush called directly replaces the one due)
             self._flush_handle = None
-        self._flush_due = False
         pending, self._pending = self._pending, {}
         for batch in pending.values():
             try:

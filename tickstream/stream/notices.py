@@ -48,8 +48,8 @@ def notify(group: str, message: dict[str, Any]) -> None:
 
     def committed() -> None:
         stamped = message | {"sent": time.time()}
-        for listener in list(_local.get(group, ())):  # this process's, at once
-            listener.tell(stamped)
+        for at_commit in list(_at_commit.get(group, ())):  # this process's, at once
+            at_commit(stamped)
         if box is not None:  # the caller on the event loop sends it (`publish.deferred`)
             box.append((group, stamped))
         else:
@@ -84,16 +84,16 @@ async def anotify(group: str, message: dict[str, Any]) -> None:
         log.warning("notice to %s not sent (%d so far): %s", group, failures, exc)
 
 
-# The listeners of this process by group: a notice committed here is handed to them at
-# the commit (`Listener.tell`), before the broker brings it; the broker's copy comes too
-# (for the other processes), so a handler must take a notice twice as once.
-_local: dict[str, set[Listener]] = {}
+# Per group, the `at_commit` callbacks of this process's listeners: a notice committed
+# here is handed to them at the commit, before the broker brings it; the broker's copy
+# comes too (for the other processes), so a handler must take a notice twice as once.
+_at_commit: dict[str, set[Callable[[dict[str, Any]], None]]] = {}
 
 
 class Listener:
-    """Receives the notices of `group` and awaits `handle` for each, in order (those of
-    this process at their commit, then again from the broker). A failing handler is
-    logged and the next notice handled."""
+    """Receives the notices of `group` and awaits `handle` for each, in order (with
+    `at_commit`, those of this process are also handed to it at their commit). A failing
+    handler is logged and the next notice handled."""
 
     def __init__(
         self,
@@ -118,41 +118,16 @@ class Listener:
     async def start(self, *, wait: float = 2.0) -> None:
         """Listen in a task; returns once the group is joined, or after `wait` seconds
         of trying (the task goes on trying)."""
-        self._loop = asyncio.get_running_loop()
-        self._told_queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self._teller = asyncio.create_task(self._tell_loop(), name=f"notices told {self.name}")
-        _local.setdefault(self.group, set()).add(self)
+        if self.at_commit is not None:
+            _at_commit.setdefault(self.group, set()).add(self.at_commit)
         self._task = asyncio.create_task(self._run(), name=f"notices {self.name}")
         if wait > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.ready.wait(), wait)
 
-    def tell(self, message: dict[str, Any]) -> None:
-        """A notice committed in this process, from any thread: handled on the listener's
-        loop at its next turn, without waiting for the broker."""
-        if self.at_commit is not None:
-            self.at_commit(message)
-        self._loop.call_soon_threadsafe(self._told_queue.put_nowait, message)
-
-    async def _tell_loop(self) -> None:
-        while True:  # one at a time, in the order they committed
-            await self._handle(await self._told_queue.get())
-
-    async def _handle(self, message: dict[str, Any]) -> None:
-        try:
-            await self.handle(message)
-        except Exception:
-            log.exception("%s: a notice could not be handled", self.name)
-
     async def stop(self) -> None:
-        listeners = _local.get(self.group)
-        if listeners is not None:
-            listeners.discard(self)
-        teller = getattr(self, "_teller", None)
-        if teller is not None:
-            teller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await teller
+        if self.at_commit is not None:
+            _at_commit.get(self.group, set()).discard(self.at_commit)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -197,4 +172,7 @@ class Listener:
             except TimeoutError:
                 return
             self.received += 1
-            await self._handle(message)
+            try:
+                await self.handle(message)
+            except Exception:
+                log.exception("%s: a notice could not be handled", self.name)

@@ -401,10 +401,7 @@ class MatchingHook:
     def _take_told(self) -> None:
         """The notices handed over at their commit: each new order taken in now."""
         while self._told:
-            message = self._told.popleft()
-            with contextlib.suppress(KeyError, TypeError, ValueError):
-                if self._stale(int(message["id"]), int(message["version"]), bool(message["open"])):
-                    self._take_new(message)  # (anything else: on_notice has it next)
+            self._take_new(self._told.popleft())  # (anything else: on_notice has it next)
 
     def _take_new(self, message: dict[str, Any]) -> bool:
         """A notice of a new open order, taken in as told with no read: True if it was
@@ -456,11 +453,11 @@ class MatchingHook:
     async def _adopt(self, row: Any, *, told: bool = False) -> None:
         """Hold an open order as the database has it (`row.held`: the funds it reserves);
         `told`: from a notice, else read from the database."""
-        if not self._adopt_now(row, told=told) and self.engine is not None:
+        if not self._adopt_now(row, told=told):
             from tickstream.trading import selectors
 
             markets = await self._db(selectors.markets)  # an instrument new to the engine
-            if self.engine is not None:
+            if self.engine is not None:  # (still running after the read)
                 self.engine.markets = {m.symbol: m for m in markets}
                 if not self._adopt_now(row, told=told):
                     log.error("order %s cannot be matched: unknown instrument", row.pk)

@@ -254,17 +254,15 @@ def _place_locked(
             return Placed(first, created=False)
     # Two counts, each on its index: the orders of the last second, and the open ones
     # (at most TRADING_MAX_OPEN_ORDERS): never the account's whole history.
-    counts = {
-        "recent": account.orders.filter(created_at__gt=now - timedelta(seconds=1)).count(),
-        "open": account.orders.filter(status__in=selectors.OPEN_STATUSES).count(),
-    }
-    if counts["recent"] >= settings.TRADING_ORDERS_PER_SECOND:
+    recent = account.orders.filter(created_at__gt=now - timedelta(seconds=1)).count()
+    open_orders = account.orders.filter(status__in=selectors.OPEN_STATUSES).count()
+    if recent >= settings.TRADING_ORDERS_PER_SECOND:
         raise TradingError(
             "rate_limited",
             f"at most {settings.TRADING_ORDERS_PER_SECOND} orders a second",
             status=429,
         )
-    if counts["open"] >= settings.TRADING_MAX_OPEN_ORDERS:
+    if open_orders >= settings.TRADING_MAX_OPEN_ORDERS:
         raise TradingError(
             "too_many_open_orders",
             f"at most {settings.TRADING_MAX_OPEN_ORDERS} open orders",
