@@ -90,6 +90,7 @@ bench-portfolio: install
 bench-trading: install
 	$(BIN)/python bench/trading.py
 	$(BIN)/python bench/request_path.py
+	$(BIN)/python bench/placement_history.py
 
 bench-strategy: install
 	$(BIN)/python bench/strategy.py
