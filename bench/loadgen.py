@@ -3,6 +3,11 @@
 Runs in its own process. Prints one JSON line: connection setup rate, delivered updates
 and frames per second, latency from the trade's `ts_event` to receipt (p50, p99, max),
 gaps in trade sequence numbers, gap notices and reset snapshots.
+
+The measured window starts once every client is connected and, on tickstream's protocol,
+subscribed (its `subscribed` answer came, with the snapshots): what a subscription costs
+the server (building a live portfolio from its transactions) is reported apart
+(`subscribed_s`), not mixed into the steady state.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ class Stats:
         self.gap_notices = 0
         self.resets = 0
         self.measuring = False
+        self.answered = 0  # clients whose subscription was answered
 
 
 def subscribe_message(kind: str, symbols: list[str]) -> str:
@@ -73,6 +79,10 @@ class Client(asyncio.Protocol):
         self.buffer = bytearray()
         self.open = False
         self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # Answered: tickstream's `subscribed` came (at once for others, and idle clients).
+        self.answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.subscribe is None or kind not in ("tickstream", "portfolio"):
+            self.answered.set_result(None)
         self.closed = asyncio.get_running_loop().create_future()
         self.last: dict[str, int] = {}
         self.transport: asyncio.Transport | None = None
@@ -85,6 +95,8 @@ class Client(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.opened.done():
             self.opened.set_exception(exc or ConnectionError("closed during the handshake"))
+        if not self.answered.done():
+            self.answered.set_exception(exc or ConnectionError("closed before subscribed"))
         if not self.closed.done():
             self.closed.set_result(None)
 
@@ -141,6 +153,11 @@ class Client(asyncio.Protocol):
                 self.transport.close()
             elif opcode in (0x1, 0x2) and self.stats.measuring:
                 self.frame(payload, now)
+            elif opcode in (0x1, 0x2) and not self.answered.done():
+                if b'"type":"subscribed"' in payload:
+                    self.answered.set_result(None)
+                elif b'"type":"error"' in payload:
+                    self.answered.set_exception(ConnectionError(payload[:200].decode()))
 
     def frame(self, raw: bytes, now: int) -> None:
         stats = self.stats
@@ -204,6 +221,8 @@ async def client(
         await asyncio.wait_for(proto.opened, 60)
         connected.append(time.perf_counter())
         ready.set()
+        await asyncio.wait_for(asyncio.shield(proto.answered), 300)
+        stats.answered += 1
         await asyncio.wait(
             [proto.closed, loop.create_task(stop.wait())], return_when="FIRST_COMPLETED"
         )
@@ -267,6 +286,12 @@ async def main() -> None:
                 if failed:
                     raise SystemExit(f"{len(failed)} clients failed: {failed[0].exception()!r}")
     setup_s = max(connected) - started
+    while not all(t.done() for t in tasks) and stats.answered < len(tasks):
+        await asyncio.sleep(0.05)
+        failed = [t for t in tasks if t.done() and t.exception()]
+        if failed:
+            raise SystemExit(f"{len(failed)} clients failed: {failed[0].exception()!r}")
+    subscribed_s = time.perf_counter() - started
     await asyncio.sleep(options.warmup)
     stats.measuring = True
     t0 = time.perf_counter()
@@ -288,6 +313,7 @@ async def main() -> None:
             {
                 "clients": options.clients,
                 "setup_per_s": round(options.clients / setup_s),
+                "subscribed_s": round(subscribed_s, 1),
                 "updates_per_s": round(stats.updates / elapsed),
                 "frames_per_s": round(stats.frames / elapsed),
                 "latency_ms_p50": pct(0.50),

@@ -247,6 +247,10 @@ def report(runs: dict[str, dict[str, Any]], n: int, rate: float, rss: int) -> No
             f"{euros.get('latency_ms_p99')} ms vs {live.get('latency_ms_p99')} ms"
         )
     print(
+        "  every client subscribed (its snapshots sent) before the measured window, within: "
+        + ", ".join(f"{label} {r.get('subscribed_s')} s" for label, r in runs.items())
+    )
+    print(
         f"  server RSS at the end: {rss / 1024:.0f} MB; market {rate:,.0f} trades/s; idle run "
         f"{idle.get('updates_per_s', 0)} updates/s"
     )
