@@ -5,11 +5,18 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tickstream.portfolio.core.costbasis import Kind, Transaction, compute
-from tickstream.portfolio.core.valuation import Basis, Position, Valuation, change_message
+from tickstream.portfolio.core.valuation import (
+    Basis,
+    Position,
+    PriceBoard,
+    Valuation,
+    change_message,
+)
 
 D = Decimal
 
@@ -97,3 +104,96 @@ def test_incremental_marks_equal_a_fresh_valuation(marks: list[tuple[str, D, D]]
     assert live.market_value == fresh.market_value
     assert live.day_change == fresh.day_change
     assert live.data() == fresh.data()
+
+
+# --- valuations sharing one price board (the Hub's), summed in integers ---
+
+SYMBOLS = ["AAPL", "BTC-USD", "XLM-USD", "SHIB-USD"]
+quantities = st.decimals(min_value=D("0.00000001"), max_value=D("100000000"), places=8)
+fine_prices = st.decimals(min_value=D("0"), max_value=D("1000000000"), places=12)
+quote_text = st.one_of(prices, fine_prices).map(str)
+
+
+def _wide_value(held: dict[str, D], last: dict[str, str]) -> D:
+    """The market value the slow way, in decimals wide enough never to round."""
+    from decimal import Context
+
+    wide = Context(prec=200)
+    total = D(0)
+    for symbol, quantity in held.items():
+        if symbol in last:
+            total = wide.add(total, wide.multiply(quantity, D(last[symbol])))
+    return total
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.dictionaries(st.sampled_from(SYMBOLS), quantities, min_size=1), min_size=1, max_size=4
+    ),
+    st.lists(st.dictionaries(st.sampled_from(SYMBOLS), quote_text, min_size=1), max_size=12),
+    st.data(),
+)
+def test_valuations_sharing_a_board_equal_each_alone_exactly(
+    books: list[dict[str, D]], flushes: list[dict[str, str]], data: st.DataObject
+) -> None:
+    """Valuations on one shared board, each marked in some flushes and not others (as the
+    Hub marks only those whose symbols moved, and a valuation may be added late), equal a
+    valuation alone marked with the same last prices; and their value is the exact sum
+    of quantity x price however many digits it has (no rounding at any precision)."""
+    space: dict[str, object] = {}
+    shared, alone = [], []
+    for held in books:
+        basis = Basis(tuple(Position(s, q, q) for s, q in sorted(held.items())))
+        live = Valuation(basis)
+        live.share(space)
+        shared.append(live)
+        alone.append(Valuation(basis))
+    last: dict[str, str] = {}
+    for prices_now in flushes:
+        quotes = {s: {"last": p, "prev_close": None} for s, p in prices_now.items()}
+        marked = data.draw(st.lists(st.booleans(), min_size=len(books), max_size=len(books)))
+        before = {i: v.data() for i, v in enumerate(shared)}
+        for i, v in enumerate(shared):
+            if marked[i]:
+                moved = v.mark_quotes(quotes)
+                expected = before[i] != v.data()
+                assert moved or not expected  # a change is never missed
+        last.update(prices_now)
+    for i, v in enumerate(shared):
+        v.mark_quotes({s: {"last": p, "prev_close": None} for s, p in last.items()})
+        alone[i].mark_quotes({s: {"last": p, "prev_close": None} for s, p in last.items()})
+        assert v.data() == alone[i].data()
+        assert orjson.loads(orjson.dumps(v.update())) == orjson.loads(
+            orjson.dumps(alone[i].update())
+        )
+        assert v.market_value == _wide_value(books[i], last)
+
+
+def test_a_board_parses_each_quote_once_and_refuses_what_is_no_price() -> None:
+    board = PriceBoard()
+    quotes = {"AAPL": {"last": "250.5", "prev_close": "240"}, "X": {"last": "NaN"}}
+    board.take(quotes)
+    stamp = board.stamp["AAPL"]
+    board.take(quotes)  # the same mapping: taken once
+    board.take({"AAPL": {"last": "250.5", "prev_close": "240"}})  # the same prices
+    assert board.stamp["AAPL"] == stamp
+    assert "X" not in board.text  # refused: left unpriced
+    for bad in ("-1", "Infinity", "1e-40", "abc"):
+        board.take({"Y": {"last": bad}})
+        assert "Y" not in board.text
+    board.take({"BTC-USD": {"last": "0.000000001"}})  # a finer price: every one rescaled
+    assert board.scale == 9
+    assert D(board.units["AAPL"]).scaleb(-board.scale) == D("250.5")
+    assert D(board.base_units["AAPL"]).scaleb(-board.scale) == D("240")
+
+
+def test_an_update_with_every_price_pre_encoded_reads_as_the_plain_one() -> None:
+    v = Valuation(_basis(), header={"id": 1})
+    v.mark("AAPL", D("250"), D("240"))
+    partial = v.update()  # one holding unpriced: prices as a plain dict
+    assert partial["prices"] == {"AAPL": ["250", "240"]}
+    v.mark("BTC-USD", D("70000.5"), D("69000"))
+    sent = orjson.loads(orjson.dumps(v.update()))
+    assert sent["prices"] == {"AAPL": ["250", "240"], "BTC-USD": ["70000.5", "69000"]}
+    assert sent["totals"]["market_value"] == "36500.25"

@@ -115,3 +115,39 @@ def test_marked_once_per_flush_and_released_with_the_value() -> None:
     effects = core.remove(conn, ref, "g1")
     assert effects.leave == ["g1"] and effects.release == ["A"]
     assert not core.derives("g1") and core.views == {}
+
+
+class Shared(Sum):
+    """A value that keeps what it derives from quotes in the fan-out's shared space, and
+    the quotes mappings it was marked with."""
+
+    def __init__(self, symbols: set[str]) -> None:
+        super().__init__(symbols)
+        self.space: dict[str, Any] | None = None
+        self.given: list[Any] = []
+
+    def share(self, space: dict[str, Any]) -> None:
+        assert self.space is None and self.marks == 0  # once, before any mark
+        self.space = space
+
+    def mark_quotes(self, quotes: dict[str, Any]) -> bool:
+        self.given.append(quotes)
+        return super().mark_quotes(quotes)
+
+
+def test_values_of_one_fan_out_share_one_space_and_get_one_quotes_mapping_a_flush() -> None:
+    core, other = FanOut(), FanOut()
+    values = [Shared({"A"}), Shared({"A", "B"})]
+    for n, value in enumerate(values):
+        ref = ChannelRef(f"portfolio:{n}", "portfolio", key=str(n), public=False)
+        core.add_derived(f"g{n}", ref, value)
+        for symbol in sorted(value.names):
+            view = core.views.get(symbol) or _view(core, symbol, "1")
+            core.follow(f"g{n}", view, announce=False)
+    lone = Shared({"A"})
+    other.add_derived("g", ChannelRef("portfolio:9", "portfolio", key="9", public=False), lone)
+    assert values[0].space is values[1].space is not None
+    assert lone.space is not values[0].space  # another fan-out: its own
+    core.on_tick(_tick("A", 2, "2"))
+    core.flush()
+    assert values[0].given[-1] is values[1].given[-1]  # one mapping for the flush, to both

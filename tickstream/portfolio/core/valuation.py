@@ -5,10 +5,14 @@ prices: per instrument the quantity held and its cost, and the cash, realized P&
 dividends and fees. It changes only when transactions change, and travels as plain data
 (decimals as strings) when it does.
 
-`Valuation` puts a basis at market prices and keeps the result current **incrementally**:
-`mark(symbol, last, reference)` changes the total market value by quantity x price move
-and the day change likewise; nothing re-reads the transactions per tick. Every figure is an
-exact `Decimal`; money prints at cents and percentages at two decimals only on the wire.
+`Valuation` puts a basis at market prices. The prices are a `PriceBoard`'s: each quote
+parsed once per process, however many valuations hold the symbol, and kept as integers
+on one decimal grid. A valuation's value is then, per currency, one sum of integer
+products (quantity on its grid x price on the board's) computed in C: exact at any
+number of digits, with no Python step per holding and nothing re-read from the
+transactions. Marking a valuation (`mark_quotes`) only says whether any of its symbols
+moved; figures are computed when they are asked for. Money prints at cents and
+percentages at two decimals only on the wire.
 
 **Currencies.** A holding quoted in another currency than the portfolio's is valued at
 its price times the currency's rate now (`Rate`): the product of the live prices of the
@@ -17,26 +21,37 @@ exchange-rate instruments that lead from that currency to the portfolio's (`EUR-
 value, day change and P&L are in the portfolio's currency; its cost is at its buys' rates,
 so its unrealized P&L splits into the price's effect ((value - cost) in its own currency at
 today's rate) and the currency's (its own-currency cost at today's rate less its cost).
-Per currency the valuation keeps the own-currency value of its holdings and its cash, so a
-rate's move changes the totals in O(1) too. Cash in other currencies is valued at the
-current rate.
+A currency's rate is derived once per process and move of its legs (`PriceBoard.rate`),
+and the currencies' sums are added at their rates in integers too. Cash in other
+currencies is valued at the current rate.
 
 On the wire a valuation travels whole (`data()`: the snapshot, the REST API, and the
 update after a change of transactions) or as marks (`update()`: the live updates): the
 prices of every priced holding with their day's reference and the totals, for the
 `version` of the basis the client holds. Per-holding figures follow exactly from a
 holding's quantity and cost and its price (docs/protocol.md), so a live update costs the
-server no per-holding formatting: that is what lets one process keep a thousand
-portfolios current at every flush.
+server no per-holding formatting: its prices are the board's pre-encoded ones, joined.
+That is what lets one process keep a thousand portfolios current at every flush.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
-from functools import lru_cache
+from decimal import (
+    MAX_EMAX,
+    MAX_PREC,
+    MIN_EMIN,
+    ROUND_HALF_EVEN,
+    Context,
+    Decimal,
+    InvalidOperation,
+)
+from operator import itemgetter, mul
 from typing import Any
+
+import orjson
 
 from tickstream.market.core.messages import decimal_str as plain
 from tickstream.portfolio.core.costbasis import ZERO, Book
@@ -46,6 +61,8 @@ _CENT = Decimal("0.01")
 # 6, and every holding's value is multiplied by it at every flush.
 _RATE = Context(prec=12)
 _WIDE = Context(prec=60)
+# Integers summed on a grid become decimals exactly, however many digits they have.
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 _HUNDRED = Decimal(100)
 
 
@@ -233,50 +250,204 @@ def fx_legs(
     return ()
 
 
-class _Fx:
-    """One other currency of a valuation: its rate now and at the day's reference, and
-    the own-currency value of what is held in it."""
+class PriceBoard:
+    """The latest price of each symbol as valuations read it, parsed once per quote
+    however many valuations hold the symbol.
 
-    __slots__ = ("rate", "legs", "fallback", "prices", "now", "reference", "value", "base", "cash")
+    Prices are kept as integers on one decimal grid (`units`: price x 10^`scale`, the
+    scale growing to the finest price seen), so a valuation's value is a sum of integer
+    products: exact, and computed in C (`sum(map(mul, ...))`) without a Python step per
+    holding. `stamp` counts each symbol's changes of price or reference: a valuation
+    knows it moved when the sum of its symbols' stamps did. One board serves every
+    valuation of a fan-out (`Valuation.share`); a valuation alone has its own.
 
-    def __init__(self, rate: Rate) -> None:
-        self.rate = rate
-        self.legs = dict(rate.legs)
-        self.fallback = rate.fallback
-        self.prices: dict[str, tuple[Decimal, Decimal]] = {}  # leg -> (last, reference)
-        self.now = self.reference = rate.fallback
-        self.value = ZERO  # of its priced holdings, own currency
-        self.base = ZERO  # of its priced holdings at their references, own currency
-        self.cash = ZERO
+    A quotes mapping is taken once (`take`, by identity): the fan-out hands the same one
+    to every valuation it marks in a flush, and never changes it after.
+    """
 
-    def derive(self) -> tuple[Decimal, Decimal]:
-        """The rate and reference rate from the legs' prices, or the fallback."""
-        if not self.legs or len(self.prices) < len(self.legs):
-            return self.fallback, self.fallback
+    SPACE_KEY = "portfolio.prices"
+
+    def __init__(self) -> None:
+        self.scale = 2
+        self.units: defaultdict[str, int] = defaultdict(int)  # price x 10^scale
+        self.base_units: defaultdict[str, int] = defaultdict(int)  # reference (else price)
+        self.price: dict[str, Decimal] = {}
+        self.reference: dict[str, Decimal | None] = {}
+        self.text: dict[str, tuple[str, str | None]] = {}  # (last, reference) as quoted
+        self.fragment: dict[str, bytes] = {}  # `"AAPL":["215.50","212.00"]`
+        self.time: defaultdict[str, str] = defaultdict(str)  # of the newest quote (ISO 8601)
+        self.stamp: defaultdict[str, int] = defaultdict(int)
+        self._taken: object = None
+        self.moves = 0  # changes of any price
+        # The last take: `moves` before it, and the symbols whose price it changed.
+        self.last_take: tuple[int, set[str]] = (0, set())
+        self.reference_moves = 0  # changes of any day's reference (`base_units`)
+        # legs -> (moves, their stamps, the rate) when it was derived
+        self._rates: dict[tuple[tuple[str, int], ...], tuple[int, tuple[int, ...], RateNow]] = {}
+
+    def take(self, quotes: Mapping[str, Mapping[str, Any] | None]) -> None:
+        """The quotes of some symbols (their wire shape: `last`, `prev_close`, `open`,
+        `time`). O(quotes), once per mapping. A price that is not a finite, non-negative
+        decimal of at most `MAX_SCALE` places leaves the symbol as it was."""
+        if quotes is self._taken:
+            return
+        self._taken = quotes
+        before, changed = self.moves, set()
+        for symbol, quote in quotes.items():
+            if not quote:
+                continue
+            last = quote.get("last")
+            if last is None:
+                continue
+            time = quote.get("time")
+            if time is not None and time > self.time[symbol]:
+                self.time[symbol] = time
+            reference = quote.get("prev_close") or quote.get("open")
+            text = (last, reference)
+            if self.text.get(symbol) != text and self._set(symbol, text):
+                changed.add(symbol)
+        self.last_take = (before, changed)
+
+    def _set(self, symbol: str, text: tuple[str, str | None]) -> bool:
+        last, reference = text
+        try:
+            price = _price(last)
+            ref = None if reference is None else _price(reference)
+        except ValueError:
+            return False
+        finest = min(_exponent(price), 0 if ref is None else _exponent(ref))
+        if -finest > self.scale:
+            self._rescale(-finest)
+            self.moves += 1
+            self.reference_moves += 1
+        self.units[symbol] = int(price.scaleb(self.scale, _EXACT))
+        if ref is None or ref != self.reference.get(symbol):
+            base = int((price if ref is None else ref).scaleb(self.scale, _EXACT))
+            if base != self.base_units[symbol]:
+                self.base_units[symbol] = base
+                self.reference_moves += 1
+        self.price[symbol], self.reference[symbol], self.text[symbol] = price, ref, text
+        self.fragment[symbol] = orjson.dumps(symbol) + b":" + orjson.dumps([last, reference])
+        self.stamp[symbol] += 1
+        self.moves += 1
+        return True
+
+    def _rescale(self, scale: int) -> None:
+        """A finer price came: every price onto the finer grid. O(symbols), at most
+        MAX_SCALE times in a process's life."""
+        factor = 10 ** (scale - self.scale)
+        for table in (self.units, self.base_units):
+            for symbol in table:
+                table[symbol] *= factor
+        self.scale = scale
+
+    def rate(self, legs: tuple[tuple[str, int], ...]) -> RateNow:
+        """A currency's rate now and at the day's reference from the prices of its legs
+        (every leg priced), at 12 significant digits; kept until a leg moves, so a
+        thousand valuations in the same currency derive it once."""
+        kept = self._rates.get(legs)
+        if kept is not None and kept[0] == self.moves:  # nothing moved since
+            return kept[2]
+        stamps = tuple(self.stamp[symbol] for symbol, _ in legs)
+        if kept is not None and kept[1] == stamps:
+            self._rates[legs] = (self.moves, stamps, kept[2])
+            return kept[2]
         now = reference = Decimal(1)
-        for symbol, exponent in self.legs.items():
-            last, ref = self.prices[symbol]
+        for symbol, exponent in legs:
+            last = self.price[symbol]
+            ref = self.reference[symbol]
+            ref = last if ref is None else ref
             if exponent > 0:
                 now, reference = _RATE.multiply(now, last), _RATE.multiply(reference, ref)
             else:
                 now, reference = _RATE.divide(now, last), _RATE.divide(reference, ref)
-        return now, reference
+        rate = RateNow.of(now, reference)
+        self._rates[legs] = (self.moves, stamps, rate)
+        return rate
+
+
+@dataclass(frozen=True, slots=True)
+class RateNow:
+    """A currency's rate in a portfolio's now and at the day's reference: as decimals,
+    as integers on one grid (`rate = units x 10^exponent`, for sums in integers), and as
+    sent."""
+
+    now: Decimal
+    then: Decimal
+    now_units: int
+    then_units: int
+    exponent: int
+    text: tuple[str, str]
+
+    @classmethod
+    def of(cls, now: Decimal, then: Decimal) -> RateNow:
+        exponent = min(_exponent(now), _exponent(then), 0)
+        return cls(
+            now,
+            then,
+            int(now.scaleb(-exponent, _EXACT)),
+            int(then.scaleb(-exponent, _EXACT)),
+            exponent,
+            (plain(now), plain(then)),
+        )
+
+
+MAX_SCALE = 30  # decimal places of a price the board takes
+
+
+def _price(text: str) -> Decimal:
+    try:
+        price = Decimal(text)
+    except (InvalidOperation, TypeError):
+        raise ValueError(f"not a price: {text!r}") from None
+    if not price.is_finite() or price < 0 or _exponent(price) < -MAX_SCALE:
+        raise ValueError(f"not a price: {text!r}")
+    return price
+
+
+def _exponent(value: Decimal) -> int:
+    exponent = value.as_tuple().exponent
+    return exponent if isinstance(exponent, int) else 0
+
+
+_NO_RATES: dict[str, RateNow] = {}
+_TENS: list[int] = [10**k for k in range(64)]
+
+
+def _ten(k: int) -> int:
+    """10^k for k >= 0."""
+    return _TENS[k] if k < 64 else int(10**k)
+
+
+def _getter(keys: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """Read `keys` of a mapping into a tuple in one C call (`itemgetter` gives a bare
+    value for one key)."""
+    if len(keys) == 1:
+        (key,) = keys
+        return lambda table: (table[key],)
+    return itemgetter(*keys)
+
+
+class _Fx:
+    """One other currency of a valuation: how its rate is found, and its cash."""
+
+    __slots__ = ("rate", "legs", "fallback", "cash")
+
+    def __init__(self, rate: Rate) -> None:
+        self.rate = rate
+        self.legs = rate.legs
+        self.fallback = RateNow.of(rate.fallback, rate.fallback)
+        self.cash = ZERO
 
 
 @dataclass(slots=True)
 class _Line:
-    """One holding at market: the position, its latest price and what follows from it
-    (value and base in the holding's own currency)."""
+    """One holding: the position, and the figures that move only with the basis,
+    formatted once."""
 
     position: Position
-    fixed: dict[str, Any]  # the figures that move only with the basis, formatted once
+    fixed: dict[str, Any]
     fx: _Fx | None = None  # its currency's, if not the portfolio's
-    price: Decimal | None = None
-    price_text: str | None = None
-    reference: Decimal | None = None  # the price the day's change is measured from
-    reference_text: str | None = None
-    value: Decimal = ZERO  # quantity x price (zero until priced)
-    base: Decimal = ZERO  # quantity x reference: the day's change is value - base
 
     @classmethod
     def of(cls, p: Position, fx: _Fx | None) -> _Line:
@@ -294,8 +465,35 @@ class _Line:
         return cls(p, fixed, fx)
 
 
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """The holdings in one currency, summed in one C call: their symbols' reader and
+    their quantities on the valuation's grid (quantity x 10^its quantity scale)."""
+
+    fx: _Fx | None
+    read: Callable[[Mapping[str, Any]], tuple[Any, ...]]
+    quantities: tuple[int, ...]
+    alone: str | None  # the symbol of a group of one (read without a call)
+
+
+@dataclass(slots=True)
+class _Figures:
+    """What the prices make of a basis: the priced holdings' value and value at the
+    day's references, in the portfolio's currency, and the cost of the unpriced ones."""
+
+    market: Decimal
+    base: Decimal
+    unpriced: Decimal
+    rates: dict[str, RateNow]
+
+
 class Valuation:
-    """A basis at market prices, kept current tick by tick (the live `portfolio:<id>`)."""
+    """A basis at market prices (the live `portfolio:<id>`).
+
+    The prices are a `PriceBoard`'s, read when a figure is asked for: marking a
+    valuation (`mark_quotes`) only says whether it moved. Its value is then one sum of
+    integer products per currency, O(holdings) in C; its update joins pre-encoded
+    prices. Until every holding has a price, figures are summed holding by holding."""
 
     def __init__(
         self,
@@ -306,93 +504,88 @@ class Valuation:
     ) -> None:
         self.header = dict(header or {})  # id, name, currency, method: sent as they are
         self.basis = basis
+        self.board = PriceBoard()
+        self.version = 0  # of the basis: marks apply to the holdings of their version
+        self.cost = ZERO  # of every holding
         self._lines: dict[str, _Line] = {}
         self._fx: dict[str, _Fx] = {}
-        self._legs: dict[str, list[_Fx]] = {}  # exchange-rate symbol -> the currencies it moves
-        # The holdings in the portfolio's currency: their value and day's base; those in
-        # other currencies are summed per currency in its own (`_Fx`), and converted only
-        # when a total is read: O(currencies), never per holding and rate move.
-        self._value = ZERO
+        self._groups: tuple[_Group, ...] = ()
+        self._scale = 0  # quantities x 10^this are integers
+        self._tracked: frozenset[str] = frozenset()  # holdings and exchange-rate legs
+        self._watch: Callable[[Mapping[str, Any]], tuple[Any, ...]] | None = None
+        self._fragments: Callable[[Mapping[str, Any]], tuple[Any, ...]] | None = None
+        self._priced: set[str] = set()  # tracked symbols this valuation was marked with
+        self._complete = False  # every tracked symbol priced
+        self._stamp = 0  # the sum of the tracked symbols' stamps at the last mark
+        self._seen = -1  # the board's `moves` at the last mark
+        # The groups' sums at the references, with the board's `reference_moves` then.
+        # The groups' sums at the references, with the board's `reference_moves` then,
+        # and (in one currency) their value.
+        self._bases: tuple[int, list[int]] = (-1, [])
         self._base = ZERO
-        self.as_of: str | None = None  # the time of the newest price (ISO 8601)
-        self.version = 0  # of the basis: marks apply to the holdings of their version
-        self.unpriced = ZERO  # the cost of the holdings without a price yet
-        self.cost = ZERO  # of every holding
-        self.replace(basis, rates)
+        self.replace(basis, list(rates))
 
-    @property
-    def market_value(self) -> Decimal:
-        """Of the priced holdings, in the portfolio's currency at today's rates."""
-        value = self._value
-        for fx in self._fx.values():
-            if fx.value:
-                value += fx.value * fx.now
-        return value
-
-    @property
-    def base_value(self) -> Decimal:
-        """Of the priced holdings at their day's references (and reference rates)."""
-        base = self._base
-        for fx in self._fx.values():
-            if fx.base:
-                base += fx.base * fx.reference
-        return base
-
-    @property
-    def cash(self) -> Decimal:
-        """Every currency's, in the portfolio's at today's rates."""
-        cash = self.basis.cash
-        for fx in self._fx.values():
-            if fx.cash:
-                cash += fx.cash * fx.now
-        return cash
-
-    @property
-    def day_change(self) -> Decimal:
-        """The priced holdings' change against their day's references."""
-        return self.market_value - self.base_value
+    def share(self, space: dict[str, Any]) -> None:
+        """Read prices from the board every valuation of a fan-out shares (`space`, the
+        fan-out's), so each quote is parsed once per process; the prices this one knew
+        are kept where the shared board has none."""
+        shared = space.setdefault(PriceBoard.SPACE_KEY, PriceBoard())
+        if shared is self.board:
+            return
+        known = {s: {"last": t[0], "prev_close": t[1]} for s, t in self.board.text.items()}
+        shared.take({s: q for s, q in known.items() if s not in shared.text})
+        self.board = shared
+        self._stamp = self._stamps()
+        self._seen = -1
+        self._bases = (-1, [])
 
     def symbols(self) -> frozenset[str]:
         """The instruments whose prices move this valuation: its holdings and the
         exchange rates of their currencies."""
-        return frozenset(self._lines) | frozenset(self._legs)
+        return self._tracked
 
     def replace(self, basis: Basis, rates: Iterable[Rate] | None = None) -> None:
         """The transactions changed: a new basis (and how its currencies are valued, if
         given), the prices already known kept."""
-        old, old_fx = self._lines, self._fx
         self.basis = basis
         if rates is not None:
             self._fx = {r.currency: _Fx(r) for r in rates}
-        else:  # the same rates, their sums started again
-            self._fx = {c: _Fx(fx.rate) for c, fx in old_fx.items()}
+        else:
+            self._fx = {c: _Fx(fx.rate) for c, fx in self._fx.items()}
         for currency in basis.currencies() - set(self._fx):
             raise ValueError(f"no rate of {currency} for this valuation")
-        self._legs = {}
-        for fx in self._fx.values():
-            for symbol in fx.legs:
-                self._legs.setdefault(symbol, []).append(fx)
-            known = old_fx.get(fx.rate.currency)
-            if known is not None and known.legs == fx.legs:
-                fx.prices = dict(known.prices)
-            fx.now, fx.reference = fx.derive()
         for currency, amount in basis.foreign:
             self._fx[currency].cash = amount
         self._lines = {
             p.symbol: _Line.of(p, self._fx[p.currency] if p.currency else None)
             for p in basis.positions
         }
-        self._value = self._base = ZERO
-        self.cost = basis.cost_basis
-        self.unpriced = self.cost
-        self.version += 1
-        self.mark_quotes(
-            {
-                symbol: {"last": known.price_text, "prev_close": known.reference_text}
-                for symbol, known in old.items()
-                if symbol in self._lines and known.price is not None
-            }
+        self._scale = max((-_exponent(p.quantity) for p in basis.positions), default=0)
+        self._scale = max(self._scale, 0)
+        grouped: dict[str, list[Position]] = {}
+        for p in basis.positions:
+            grouped.setdefault(p.currency, []).append(p)
+        self._groups = tuple(
+            _Group(
+                self._fx[currency] if currency else None,
+                _getter(tuple(p.symbol for p in held)),
+                tuple(int(p.quantity.scaleb(self._scale, _EXACT)) for p in held),
+                held[0].symbol if len(held) == 1 else None,
+            )
+            for currency, held in grouped.items()
         )
+        legs = {symbol for fx in self._fx.values() for symbol, _ in fx.legs}
+        self._tracked = frozenset(self._lines) | frozenset(legs)
+        tracked = tuple(sorted(self._tracked))
+        self._watch = _getter(tracked) if tracked else None
+        self._fragments = _getter(tuple(self._lines)) if self._lines else None
+        self._priced &= self._tracked
+        self._complete = len(self._priced) == len(self._tracked)
+        self.cost = basis.cost_basis
+        self.version += 1
+        self._stamp = self._stamps()
+        self._seen = -1
+        self._bases = (-1, [])
 
     def apply(self, change: Mapping[str, Any]) -> None:
         """A published change (`change_message`): the new header, basis and rates."""
@@ -409,7 +602,7 @@ class Valuation:
         time: str | None = None,
     ) -> bool:
         """A new price for `symbol` (traded at `time`, ISO 8601 UTC); True if the valuation
-        changed. O(1): the totals move by the holding's change alone."""
+        changed."""
         quote = {"last": plain(price), "prev_close": None, "time": time}
         if reference is not None:
             quote["prev_close"] = plain(reference)
@@ -420,109 +613,223 @@ class Valuation:
         return self.mark_quotes({symbol: quote})
 
     def mark_quotes(self, quotes: Mapping[str, Mapping[str, Any] | None]) -> bool:
-        """`mark` every holding whose symbol has a quote in `quotes` (the symbols that
-        traded since the last flush), and every currency whose exchange rate does; True
-        if anything changed. One pass over the holdings, each quote's text parsed once
-        per process, not once per portfolio."""
-        changed = self._mark_rates(quotes) if self._legs else False
-        for symbol, line in self._lines.items():
-            quote = quotes.get(symbol)
-            if quote is None:
-                continue
-            last = quote.get("last")
-            if last is None:
-                continue
-            reference = quote.get("prev_close") or quote.get("open")
-            time = quote.get("time")
-            if time is not None and (self.as_of is None or time > self.as_of):
-                self.as_of = time
-            same_reference = reference == line.reference_text and line.price is not None
-            if last == line.price_text and same_reference:
-                continue
-            price, ref = _decimal(last), line.reference
-            quantity = line.position.quantity
-            value = quantity * price
-            fx = line.fx
-            if not same_reference or ref is None:  # a new session, or the first price
-                ref = None if reference is None else _decimal(reference)
-                base = value if ref is None else quantity * ref
-                if fx is None:
-                    self._base += base - line.base
-                else:
-                    fx.base += base - line.base
-                line.base, line.reference, line.reference_text = base, ref, reference
-            if line.price is None:
-                self.unpriced -= line.position.cost
-            if fx is None:
-                self._value += value - line.value
-            else:
-                fx.value += value - line.value
-            line.price, line.value, line.price_text = price, value, last
-            changed = True
-        return changed
+        """The quotes of the symbols that traded (since the last flush); True if this
+        valuation moved: a price or reference of a holding or exchange rate it tracks.
+        Marked at every take, it reads what the last take changed (one C call); after a
+        take it missed, its symbols' stamps (summed in C)."""
+        board = self.board
+        board.take(quotes)
+        before, changed = board.last_take
+        if self._seen == before and self._complete:  # it saw every move until this take
+            self._seen = board.moves
+            if self._tracked.isdisjoint(changed):
+                return False
+            self._stamp = -1  # (not summed: the next missed take is a move)
+            return True
+        self._seen = board.moves
+        grew = False
+        if not self._complete:
+            for symbol in self._tracked.intersection(quotes).difference(self._priced):
+                quote = quotes[symbol]
+                if quote and quote.get("last") is not None and symbol in self.board.text:
+                    self._priced.add(symbol)
+                    grew = True
+            self._complete = len(self._priced) == len(self._tracked)
+        stamp = self._stamps()
+        if stamp == self._stamp and not grew:
+            return False
+        self._stamp = stamp
+        return True
 
-    def _mark_rates(self, quotes: Mapping[str, Mapping[str, Any] | None]) -> bool:
-        """New prices of exchange-rate instruments: the rates of the currencies they lead
-        to, O(1) per currency (the totals read them)."""
-        touched: set[_Fx] = set()
-        for symbol, moved in self._legs.items():
-            quote = quotes.get(symbol)
-            if quote is None or quote.get("last") is None:
+    def _stamps(self) -> int:
+        return 0 if self._watch is None else sum(self._watch(self.board.stamp))
+
+    def _rates_now(self) -> dict[str, RateNow]:
+        """Each other currency's rate now and at the reference: from its legs' prices
+        once this valuation has them all, else its fallback."""
+        board, priced, complete = self.board, self._priced, self._complete
+        return {
+            currency: board.rate(fx.legs)
+            if fx.legs and (complete or all(symbol in priced for symbol, _ in fx.legs))
+            else fx.fallback
+            for currency, fx in self._fx.items()
+        }
+
+    def _figures(self) -> _Figures:
+        """The value of the priced holdings now and at the day's references. With every
+        holding priced: per currency, one C sum of integer products (a lone holding, one
+        product); else holding by holding. The currencies' sums are then added at their
+        rates in integers, on the finest rate's grid, and become decimals once."""
+        board = self.board
+        if self._complete and not self._fx:  # the usual: one currency, every holding priced
+            return self._one_currency()
+        rates = self._rates_now() if self._fx else _NO_RATES
+        unpriced = ZERO
+        if self._complete:
+            units = board.units
+            nows = [
+                sum(map(mul, group.quantities, group.read(units)))
+                if group.alone is None
+                else group.quantities[0] * units[group.alone]
+                for group in self._groups
+            ]
+            if self._bases[0] != board.reference_moves:  # (references move once a day)
+                base_units = board.base_units
+                self._bases = (
+                    board.reference_moves,
+                    [
+                        sum(map(mul, group.quantities, group.read(base_units)))
+                        if group.alone is None
+                        else group.quantities[0] * base_units[group.alone]
+                        for group in self._groups
+                    ],
+                )
+            sums = [
+                (group.fx, now, then)
+                for group, now, then in zip(self._groups, nows, self._bases[1], strict=True)
+            ]
+        else:
+            sums, unpriced = self._priced_sums()
+        finest = min((rate.exponent for rate in rates.values()), default=0)
+        market = base = 0
+        for fx, value, at_reference in sums:
+            if fx is None:
+                market += value * _ten(-finest)
+                base += at_reference * _ten(-finest)
+            else:
+                rate = rates[fx.rate.currency]
+                shift = _ten(rate.exponent - finest)
+                market += value * rate.now_units * shift
+                base += at_reference * rate.then_units * shift
+        exponent = finest - board.scale - self._scale
+        return _Figures(
+            Decimal(market).scaleb(exponent, _EXACT),
+            Decimal(base).scaleb(exponent, _EXACT),
+            unpriced,
+            rates,
+        )
+
+    def _one_currency(self) -> _Figures:
+        """`_figures` of a valuation in one currency with every holding priced: one C
+        sum, its value at the references kept until one moves."""
+        board = self.board
+        exponent = -(board.scale + self._scale)
+        if not self._groups:
+            return _Figures(ZERO, ZERO, ZERO, _NO_RATES)
+        group = self._groups[0]
+        market = Decimal(sum(map(mul, group.quantities, group.read(board.units))))
+        if self._bases[0] != board.reference_moves:
+            at_reference = sum(map(mul, group.quantities, group.read(board.base_units)))
+            self._bases = (board.reference_moves, [at_reference])
+            self._base = Decimal(at_reference).scaleb(exponent, _EXACT)
+        return _Figures(market.scaleb(exponent, _EXACT), self._base, ZERO, _NO_RATES)
+
+    def _priced_sums(self) -> tuple[list[tuple[_Fx | None, int, int]], Decimal]:
+        """Per currency, the sums of the priced holdings, holding by holding; and the
+        cost of the unpriced ones."""
+        board, unpriced = self.board, ZERO
+        totals: dict[str, list[int]] = {}
+        for symbol, line in self._lines.items():
+            if symbol not in self._priced:
+                unpriced += line.position.cost
                 continue
-            last = _decimal(quote["last"])
-            reference_text = quote.get("prev_close") or quote.get("open")
-            reference = last if reference_text is None else _decimal(reference_text)
-            time = quote.get("time")
-            if time is not None and (self.as_of is None or time > self.as_of):
-                self.as_of = time
-            for fx in moved:
-                if fx.prices.get(symbol) != (last, reference):
-                    fx.prices[symbol] = (last, reference)
-                    touched.add(fx)
-        changed = False
-        for fx in touched:  # once per currency, however many of its legs moved
-            now, ref = fx.derive()
-            if now != fx.now or ref != fx.reference:
-                fx.now, fx.reference = now, ref
-                changed = True
-        return changed
+            quantity = int(line.position.quantity.scaleb(self._scale, _EXACT))
+            sums_of = totals.setdefault(line.position.currency, [0, 0])
+            sums_of[0] += quantity * board.units[symbol]
+            sums_of[1] += quantity * board.base_units[symbol]
+        sums = [(self._fx[c] if c else None, v, b) for c, (v, b) in totals.items()]
+        return sums, unpriced
+
+    def _cash(self, figures: _Figures) -> Decimal:
+        cash = self.basis.cash
+        for currency, fx in self._fx.items():
+            if fx.cash:
+                cash = _EXACT.add(cash, _EXACT.multiply(fx.cash, figures.rates[currency].now))
+        return cash
+
+    @property
+    def market_value(self) -> Decimal:
+        """Of the priced holdings, in the portfolio's currency at today's rates."""
+        return self._figures().market
+
+    @property
+    def base_value(self) -> Decimal:
+        """Of the priced holdings at their day's references (and reference rates)."""
+        return self._figures().base
+
+    @property
+    def cash(self) -> Decimal:
+        """Every currency's, in the portfolio's at today's rates."""
+        return self._cash(self._figures())
+
+    @property
+    def day_change(self) -> Decimal:
+        """The priced holdings' change against their day's references."""
+        figures = self._figures()
+        return _EXACT.subtract(figures.market, figures.base)
+
+    @property
+    def unpriced(self) -> Decimal:
+        """The cost of the holdings without a price yet."""
+        return self._figures().unpriced
+
+    @property
+    def as_of(self) -> str | None:
+        """The time of the newest price this valuation was marked with (ISO 8601)."""
+        if self._complete:
+            times = self._watch(self.board.time) if self._watch is not None else ()
+        else:
+            times = tuple(self.board.time.get(s, "") for s in self._priced)
+        newest = max(times, default="")
+        return newest or None
 
     def rate(self, currency: str) -> Decimal:
         """A currency's rate in the portfolio's now (1 for its own; KeyError for one it
         was not given)."""
         if currency in ("", self.header.get("currency")):
             return Decimal(1)
-        return self._fx[currency].now
+        return self._rates_now()[currency].now
 
-    def holdings(self) -> list[dict[str, Any]]:
+    def holdings(self, figures: _Figures | None = None) -> list[dict[str, Any]]:
         """Per holding: quantity, cost basis, average cost, price, market value,
         unrealized P&L and %, day change and allocation % (of the holdings' value); in
-        another currency also its rate and the P&L's price and currency effects."""
-        total = self.market_value
+        another currency also its rate and the P&L's price and currency effects.
+        O(holdings), with a Python step each: for snapshots and the API, not live
+        updates."""
+        figures = figures or self._figures()
+        board, total = self.board, figures.market
         out = []
-        for line in self._lines.values():
-            if line.price is None:
+        for symbol, line in self._lines.items():
+            if symbol not in self._priced:
                 out.append({**line.fixed, **_UNPRICED})
                 continue
-            cost = line.position.cost
-            fx = line.fx
+            position, fx = line.position, line.fx
+            price, reference = board.price[symbol], board.reference[symbol]
+            own = _EXACT.multiply(position.quantity, price)
+            at_reference = (
+                own if reference is None else _EXACT.multiply(position.quantity, reference)
+            )
+            cost = position.cost
+            extra: dict[str, Any] = {}
             if fx is None:
-                value, day = line.value, line.value - line.base
-                extra: dict[str, Any] = {}
+                value, day = own, _EXACT.subtract(own, at_reference)
             else:
-                value = line.value * fx.now
-                day = value - line.base * fx.reference
-                own = line.position.own_cost
+                rate, rate_then = (r := figures.rates[position.currency]).now, r.then
+                value = _EXACT.multiply(own, rate)
+                day = _EXACT.subtract(value, _EXACT.multiply(at_reference, rate_then))
+                own_cost = position.own_cost
                 extra = {
-                    "rate": plain(fx.now),
-                    "price_effect": money((line.value - own) * fx.now),
-                    "currency_effect": money(own * fx.now - cost),
+                    "rate": plain(rate),
+                    "price_effect": money(_EXACT.multiply(_EXACT.subtract(own, own_cost), rate)),
+                    "currency_effect": money(
+                        _EXACT.subtract(_EXACT.multiply(own_cost, rate), cost)
+                    ),
                 }
-            unrealized = value - cost
+            unrealized = _EXACT.subtract(value, cost)
             out.append(
                 {
                     **line.fixed,
-                    "price": line.price_text,
+                    "price": board.text[symbol][0],
                     "market_value": money(value),
                     "unrealized_pnl": money(unrealized),
                     "unrealized_pnl_pct": percent(unrealized, cost),
@@ -533,36 +840,38 @@ class Valuation:
             )
         return out
 
-    def cash_balances(self) -> list[dict[str, Any]]:
+    def cash_balances(self, figures: _Figures | None = None) -> list[dict[str, Any]]:
         """The cash of each currency held: its own amount and its value now."""
+        rates = (figures or self._figures()).rates
         rows = [{"currency": self.header.get("currency", ""), "amount": money(self.basis.cash)}]
         rows[0]["value"] = rows[0]["amount"]
         for currency, amount in self.basis.foreign:
-            fx = self._fx[currency]
+            rate = rates[currency].now
             rows.append(
                 {
                     "currency": currency,
                     "amount": money(amount),
-                    "value": money(amount * fx.now),
-                    "rate": plain(fx.now),
+                    "value": money(_EXACT.multiply(amount, rate)),
+                    "rate": plain(rate),
                 }
             )
         return rows
 
-    def totals(self) -> dict[str, Any]:
+    def totals(self, figures: _Figures | None = None) -> dict[str, Any]:
+        figures = figures or self._figures()
         b = self.basis
-        priced_cost = b.cost_basis - self.unpriced
-        market, cash = self.market_value, self.cash
-        unrealized = market - priced_cost
+        priced_cost = _EXACT.subtract(b.cost_basis, figures.unpriced)
+        market, cash = figures.market, self._cash(figures)
+        unrealized = _EXACT.subtract(market, priced_cost)
         return {
             "market_value": money(market),
             "cash": money(cash),
-            "value": money(market + cash),
+            "value": money(_EXACT.add(market, cash)),
             "cost_basis": money(b.cost_basis),
             "realized_pnl": money(b.realized),
             "unrealized_pnl": money(unrealized),
             "unrealized_pnl_pct": percent(unrealized, priced_cost),
-            "day_change": money(self.day_change),
+            "day_change": money(_EXACT.subtract(market, figures.base)),
             "dividends": money(b.dividends),
             "fees": money(b.fees),
             "deposits": money(b.deposits),
@@ -572,49 +881,57 @@ class Valuation:
 
     def data(self) -> dict[str, Any]:
         """The whole valuation as it goes on the wire and out of the REST API."""
+        figures = self._figures()
         out = {
             **self.header,
             "as_of": self.as_of,
             "version": self.version,
-            "holdings": self.holdings(),
-            "totals": self.totals(),
+            "holdings": self.holdings(figures),
+            "totals": self.totals(figures),
         }
         if self._fx:
-            out["cash_balances"] = self.cash_balances()
-            out["rates"] = self._rates()
+            out["cash_balances"] = self.cash_balances(figures)
+            out["rates"] = _rates_data(figures)
         return out
-
-    def _rates(self) -> dict[str, list[str]]:
-        return {c: [plain(fx.now), plain(fx.reference)] for c, fx in sorted(self._fx.items())}
 
     def update(self) -> dict[str, Any]:
         """The live update: every priced holding's price and day reference, and the totals
         that move with prices, for basis `version` (a client holding another version asks
         for the channel again); with other currencies, each one's rate and reference
-        rate."""
-        market, cash = self.market_value, self.cash
-        priced_cost = self.cost - self.unpriced
+        rate. With every holding priced, the prices are the board's pre-encoded ones,
+        joined (`orjson.Fragment`: no per-holding work in Python)."""
+        figures = self._figures()
+        market = figures.market
+        priced_cost = _EXACT.subtract(self.cost, figures.unpriced)
+        unrealized = _EXACT.subtract(market, priced_cost)
+        cash = self._cash(figures) if self._fx else self.basis.cash
         totals = {
             "market_value": money(market),
-            "value": money(market + cash),
-            "day_change": money(market - self.base_value),
-            "unrealized_pnl": money(market - priced_cost),
-            "unrealized_pnl_pct": percent(market - priced_cost, priced_cost),
+            "value": money(_EXACT.add(market, cash)),
+            "day_change": money(_EXACT.subtract(market, figures.base)),
+            "unrealized_pnl": money(unrealized),
+            "unrealized_pnl_pct": percent(unrealized, priced_cost),
         }
+        prices: Any
+        if self._complete and self._fragments is not None:
+            prices = orjson.Fragment(b"{" + b",".join(self._fragments(self.board.fragment)) + b"}")
+        else:
+            text = self.board.text
+            prices = {s: list(text[s]) for s in self._lines if s in self._priced}
         out: dict[str, Any] = {
             "as_of": self.as_of,
             "version": self.version,
-            "prices": {
-                s: [ln.price_text, ln.reference_text]
-                for s, ln in self._lines.items()
-                if ln.price is not None
-            },
+            "prices": prices,
             "totals": totals,
         }
         if self._fx:
-            out["rates"] = self._rates()
+            out["rates"] = _rates_data(figures)
             totals["cash"] = money(cash)
         return out
+
+
+def _rates_data(figures: _Figures) -> dict[str, list[str]]:
+    return {c: list(rate.text) for c, rate in sorted(figures.rates.items())}
 
 
 _UNPRICED = dict.fromkeys(
@@ -627,13 +944,6 @@ _UNPRICED = dict.fromkeys(
         "allocation_pct",
     )
 )
-
-
-@lru_cache(maxsize=16_384)
-def _decimal(text: str) -> Decimal:
-    """A price on the wire as a decimal: every live valuation following a symbol reads the
-    same quote in a flush, so each text is parsed once per process."""
-    return Decimal(text)
 
 
 def change_message(

@@ -17,7 +17,13 @@ class Derived(Protocol):
     """A value an app derives from market quotes (a `DerivedKind`'s `derive`): the core
     marks it with new quotes and, when it changed, sends `update()` (what moved with the
     prices); a subscriber starts from `data()` (the whole value), which is also sent after
-    a published change was applied."""
+    a published change was applied.
+
+    A value may also have `share(space)`: it is called once, before any mark, with a
+    dict kept per fan-out, where values of one kind keep what they derive alike from the
+    same quotes (a portfolio's parsed prices), so it is derived once per process, not
+    once per value. Every value marked in a flush gets the same `quotes` mapping, never
+    changed after it was handed over."""
 
     def symbols(self) -> frozenset[str]: ...
 
@@ -39,6 +45,7 @@ class DerivedValues:
         self._ticked: set[str] = set()  # followed symbols that moved since the last flush
         self._remarked: dict[str, None] = {}  # values marked outside a flush
         self._whole: set[str] = set()  # values whose pending update must be whole
+        self.space: dict[str, Any] = {}  # what values share (`Derived`)
 
     def __contains__(self, key: str) -> bool:
         return key in self.values
@@ -46,6 +53,9 @@ class DerivedValues:
     def add(self, key: str, value: Derived) -> list[str]:
         """Start deriving `key`; the symbols it names, to be followed."""
         self.values[key] = value
+        share = getattr(value, "share", None)
+        if share is not None:
+            share(self.space)
         return sorted(value.symbols())
 
     def follow(self, key: str, symbol: str, quote: Message | None, *, announce: bool) -> None:
@@ -74,11 +84,11 @@ class DerivedValues:
         `moved()`), each once with all of them; the keys whose value changed. O(values
         affected x symbols moved)."""
         changed, self._remarked = self._remarked, {}
-        affected: set[str] = set()
-        for symbol in quotes:
-            affected.update(self.followers.get(symbol, ()))
+        followers = self.followers
+        affected = set().union(*[followers[s] for s in quotes if s in followers])
+        values = self.values
         for key in affected:
-            if self.values[key].mark_quotes(quotes):
+            if values[key].mark_quotes(quotes):
                 changed[key] = None
         self._ticked.clear()
         return list(changed)

@@ -279,9 +279,7 @@ class FanOut:
         conflated updates: sent by this flush)."""
         quotes = {s: self.views[s].quote for s in self.derived.moved() if s in self.views}
         for key in self.derived.mark(quotes):
-            data = self.derived.update_data(key)
-            m = {"group": key, "channel": self.refs[key].name, "conflate": True, "derived": True}
-            self.on_publish({**m, "data": data})
+            self.published.conflate(key, self.refs[key].name, self.derived.update_data(key))
 
     def _changed(self, key: str, change: Any) -> Effects:
         """A published change of a derived channel (its app's data changed): applied; the

@@ -44,6 +44,20 @@ class Published:
             return None
         return update
 
+    def conflate(self, key: str, channel: str, data: object) -> None:
+        """A derived value's update, numbered here and kept alone (a resume needs only
+        the latest): sent by the next flush. `record` for a whole, conflated message,
+        without its general steps: it runs for every live portfolio at every flush."""
+        seq = self._seq[key] = self._seq.get(key, 0) + 1
+        update = {"type": "update", "channel": channel, "seq": seq, "data": data}
+        history = self._history.get(key)
+        if history is None or history.maxlen != 1:
+            history = self._history[key] = deque(maxlen=1)
+        history.append((seq, update))
+        if key in self._latest:
+            self.stats["conflated"] += 1
+        self._latest[key] = update
+
     def since(self, key: str, since: int) -> list[Message]:
         """The kept updates of a group past `since`."""
         return [m for s, m in self._history.get(key, ()) if s > since]
