@@ -112,6 +112,8 @@ SYMBOLS = ["AAPL", "BTC-USD", "XLM-USD", "SHIB-USD"]
 quantities = st.decimals(min_value=D("0.00000001"), max_value=D("100000000"), places=8)
 fine_prices = st.decimals(min_value=D("0"), max_value=D("1000000000"), places=12)
 quote_text = st.one_of(prices, fine_prices).map(str)
+times = st.integers(0, 59).map(lambda s: f"2026-12-07T10:00:{s:02d}.000000Z")
+quoted = st.tuples(quote_text, times)
 
 
 def _wide_value(held: dict[str, D], last: dict[str, str]) -> D:
@@ -131,16 +133,17 @@ def _wide_value(held: dict[str, D], last: dict[str, str]) -> D:
     st.lists(
         st.dictionaries(st.sampled_from(SYMBOLS), quantities, min_size=1), min_size=1, max_size=4
     ),
-    st.lists(st.dictionaries(st.sampled_from(SYMBOLS), quote_text, min_size=1), max_size=12),
+    st.lists(st.dictionaries(st.sampled_from(SYMBOLS), quoted, min_size=1), max_size=12),
     st.data(),
 )
 def test_valuations_sharing_a_board_equal_each_alone_exactly(
-    books: list[dict[str, D]], flushes: list[dict[str, str]], data: st.DataObject
+    books: list[dict[str, D]], flushes: list[dict[str, tuple[str, str]]], data: st.DataObject
 ) -> None:
     """Valuations on one shared board, each marked in some flushes and not others (as the
     Hub marks only those whose symbols moved, and a valuation may be added late), equal a
     valuation alone marked with the same last prices; and their value is the exact sum
-    of quantity x price however many digits it has (no rounding at any precision)."""
+    of quantity x price however many digits it has (no rounding at any precision); its
+    time is its newest price's."""
     space: dict[str, object] = {}
     shared, alone = [], []
     for held in books:
@@ -150,8 +153,9 @@ def test_valuations_sharing_a_board_equal_each_alone_exactly(
         shared.append(live)
         alone.append(Valuation(basis))
     last: dict[str, str] = {}
+    newest: dict[str, str] = {}
     for prices_now in flushes:
-        quotes = {s: {"last": p, "prev_close": None} for s, p in prices_now.items()}
+        quotes = {s: {"last": p, "prev_close": None, "time": t} for s, (p, t) in prices_now.items()}
         marked = data.draw(st.lists(st.booleans(), min_size=len(books), max_size=len(books)))
         before = {i: v.data() for i, v in enumerate(shared)}
         for i, v in enumerate(shared):
@@ -159,15 +163,20 @@ def test_valuations_sharing_a_board_equal_each_alone_exactly(
                 moved = v.mark_quotes(quotes)
                 expected = before[i] != v.data()
                 assert moved or not expected  # a change is never missed
-        last.update(prices_now)
+        last.update({s: p for s, (p, _) in prices_now.items()})
+        for s, (_, t) in prices_now.items():
+            newest[s] = max(t, newest.get(s, t))
+    final = {s: {"last": p, "prev_close": None, "time": newest[s]} for s, p in last.items()}
     for i, v in enumerate(shared):
-        v.mark_quotes({s: {"last": p, "prev_close": None} for s, p in last.items()})
-        alone[i].mark_quotes({s: {"last": p, "prev_close": None} for s, p in last.items()})
+        v.mark_quotes(final)
+        alone[i].mark_quotes(dict(final))
         assert v.data() == alone[i].data()
         assert orjson.loads(orjson.dumps(v.update())) == orjson.loads(
             orjson.dumps(alone[i].update())
         )
         assert v.market_value == _wide_value(books[i], last)
+        held_times = [newest[s] for s in books[i] if s in newest]
+        assert v.as_of == (max(held_times) if held_times else None)
 
 
 def test_a_board_parses_each_quote_once_and_refuses_what_is_no_price() -> None:

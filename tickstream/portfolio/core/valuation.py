@@ -36,8 +36,9 @@ That is what lets one process keep a thousand portfolios current at every flush.
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import (
     MAX_EMAX,
@@ -278,6 +279,9 @@ class PriceBoard:
         self.time: defaultdict[str, str] = defaultdict(str)  # of the newest quote (ISO 8601)
         self.stamp: defaultdict[str, int] = defaultdict(int)
         self._taken: object = None
+        self._rate_sets: dict[Hashable, tuple[int, dict[str, RateNow]]] = {}
+        self._times = 0  # changes of `time`
+        self._newest: tuple[int, list[tuple[str, str]]] = (-1, [])
         self.moves = 0  # changes of any price
         # The last take: `moves` before it, and the symbols whose price it changed.
         self.last_take: tuple[int, set[str]] = (0, set())
@@ -302,11 +306,31 @@ class PriceBoard:
             time = quote.get("time")
             if time is not None and time > self.time[symbol]:
                 self.time[symbol] = time
+                self._times += 1
             reference = quote.get("prev_close") or quote.get("open")
             text = (last, reference)
             if self.text.get(symbol) != text and self._set(symbol, text):
                 changed.add(symbol)
         self.last_take = (before, changed)
+
+    def rates(self, key: Hashable, currencies: Mapping[str, _Fx]) -> dict[str, RateNow]:
+        """The rates of `currencies` (of valuations with every leg priced; `key` names
+        how they are valued), kept until a price moves: a thousand valuations in the
+        same currencies read one dict."""
+        kept = self._rate_sets.get(key)
+        if kept is not None and kept[0] == self.moves:
+            return kept[1]
+        rates = {c: self.rate(fx.legs) if fx.legs else fx.fallback for c, fx in currencies.items()}
+        self._rate_sets[key] = (self.moves, rates)
+        return rates
+
+    def newest(self) -> list[tuple[str, str]]:
+        """The `NEWEST` latest quote times with their symbols, newest first: O(symbols)
+        once per take that moved a time, however many valuations ask."""
+        if self._newest[0] != self._times:
+            top = heapq.nlargest(NEWEST, self.time.items(), key=itemgetter(1))
+            self._newest = (self._times, [(t, s) for s, t in top if t])
+        return self._newest[1]
 
     def _set(self, symbol: str, text: tuple[str, str | None]) -> bool:
         last, reference = text
@@ -393,6 +417,7 @@ class RateNow:
 
 
 MAX_SCALE = 30  # decimal places of a price the board takes
+NEWEST = 8  # quote times kept in order (`PriceBoard.newest`)
 
 
 def _price(text: str) -> Decimal:
@@ -515,6 +540,7 @@ class Valuation:
         self._watch: Callable[[Mapping[str, Any]], tuple[Any, ...]] | None = None
         self._fragments: Callable[[Mapping[str, Any]], tuple[Any, ...]] | None = None
         self._priced: set[str] = set()  # tracked symbols this valuation was marked with
+        self._fx_key: Hashable = ()  # how its currencies are valued (`PriceBoard.rates`)
         self._complete = False  # every tracked symbol priced
         self._stamp = 0  # the sum of the tracked symbols' stamps at the last mark
         self._seen = -1  # the board's `moves` at the last mark
@@ -575,6 +601,10 @@ class Valuation:
             for currency, held in grouped.items()
         )
         legs = {symbol for fx in self._fx.values() for symbol, _ in fx.legs}
+        self._fx_key = tuple(
+            (c, fx.legs, None if fx.legs else fx.rate.fallback)
+            for c, fx in sorted(self._fx.items())
+        )
         self._tracked = frozenset(self._lines) | frozenset(legs)
         tracked = tuple(sorted(self._tracked))
         self._watch = _getter(tracked) if tracked else None
@@ -646,11 +676,14 @@ class Valuation:
 
     def _rates_now(self) -> dict[str, RateNow]:
         """Each other currency's rate now and at the reference: from its legs' prices
-        once this valuation has them all, else its fallback."""
-        board, priced, complete = self.board, self._priced, self._complete
+        once this valuation has them all, else its fallback. With all of them, the
+        board's: one dict for every valuation valued alike, once per move."""
+        board, priced = self.board, self._priced
+        if self._complete:
+            return board.rates(self._fx_key, self._fx)
         return {
             currency: board.rate(fx.legs)
-            if fx.legs and (complete or all(symbol in priced for symbol, _ in fx.legs))
+            if fx.legs and all(symbol in priced for symbol, _ in fx.legs)
             else fx.fallback
             for currency, fx in self._fx.items()
         }
@@ -777,6 +810,10 @@ class Valuation:
     def as_of(self) -> str | None:
         """The time of the newest price this valuation was marked with (ISO 8601)."""
         if self._complete:
+            tracked = self._tracked
+            for time, symbol in self.board.newest():  # most often one of the first
+                if symbol in tracked:
+                    return time
             times = self._watch(self.board.time) if self._watch is not None else ()
         else:
             times = tuple(self.board.time.get(s, "") for s in self._priced)
@@ -930,8 +967,8 @@ class Valuation:
         return out
 
 
-def _rates_data(figures: _Figures) -> dict[str, list[str]]:
-    return {c: list(rate.text) for c, rate in sorted(figures.rates.items())}
+def _rates_data(figures: _Figures) -> dict[str, tuple[str, str]]:
+    return {c: rate.text for c, rate in sorted(figures.rates.items())}
 
 
 _UNPRICED = dict.fromkeys(

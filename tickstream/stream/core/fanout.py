@@ -393,11 +393,12 @@ class FanOut:
             catching.discard(conn)
         return [missed[s] for s in sorted(missed)]
 
-    def _live(self, key: str) -> list[Connection]:
-        """The subscribers of a group that get its messages live (not still catching up)."""
+    def _live(self, key: str) -> Iterable[Connection]:
+        """The subscribers of a group that get its messages live (not still catching up);
+        read at once (the set itself when none is catching up)."""
         catching = self._catching.get(key)
         subs = self.subscribers.get(key, ())
-        return [c for c in subs if c not in catching] if catching else list(subs)
+        return [c for c in subs if c not in catching] if catching else subs
 
     def _emit(self, m: Message) -> Effects:
         """Number (if the log did not), keep for resume and send a published event: at
