@@ -85,6 +85,7 @@ bench-frontend: install
 
 bench-portfolio: install
 	$(BIN)/python bench/portfolio.py
+	$(BIN)/python bench/valuation.py
 	$(BIN)/python bench/history.py
 
 bench-trading: install
