@@ -144,7 +144,8 @@ class MatchingHook:
         self.known: dict[int, _Known] = {}
         self.instance = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.fills = 0
-        self.stale = 0
+        self.stale = 0  # writes the database refused: the order had changed
+        self.voided = 0  # events dropped unwritten: their order was reloaded before
         self._expiry: list[tuple[datetime, int]] = []
         self._queue: asyncio.Queue[Queued | None] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
@@ -221,10 +222,12 @@ class MatchingHook:
         self._tasks = []
         self.engine = None
         log.info(
-            "matching engine %s stopped: %d fills written, %d stale writes refused",
+            "matching engine %s stopped: %d fills written, %d stale writes refused, "
+            "%d events void (their order reloaded first)",
             self.instance,
             self.fills,
             self.stale,
+            self.voided,
         )
         if self.creation_ms:
             log.info(
@@ -316,6 +319,7 @@ class MatchingHook:
             if known is not None and known.generation == event.generation:
                 live.append(event)
             else:
+                self.voided += 1
                 self._settled(event.order)
         while True:
             try:
