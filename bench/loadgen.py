@@ -41,6 +41,9 @@ class Stats:
         self.resets = 0
         self.measuring = False
         self.answered = 0  # clients whose subscription was answered
+        self.unanswered = 0  # clients closed before it was (not measured)
+        self.closed: dict[int, int] = {}  # close frames received, by code
+        self.refusals: list[str] = []  # error frames answering a subscribe
 
 
 def subscribe_message(kind: str, symbols: list[str]) -> str:
@@ -149,6 +152,8 @@ class Client(asyncio.Protocol):
             if opcode == 0x9:
                 self.send(0xA, payload)
             elif opcode == 0x8:
+                code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+                self.stats.closed[code] = self.stats.closed.get(code, 0) + 1
                 assert self.transport is not None
                 self.transport.close()
             elif opcode in (0x1, 0x2) and self.stats.measuring:
@@ -157,6 +162,7 @@ class Client(asyncio.Protocol):
                 if b'"type":"subscribed"' in payload:
                     self.answered.set_result(None)
                 elif b'"type":"error"' in payload:
+                    self.stats.refusals.append(payload[:200].decode())
                     self.answered.set_exception(ConnectionError(payload[:200].decode()))
 
     def frame(self, raw: bytes, now: int) -> None:
@@ -221,7 +227,11 @@ async def client(
         await asyncio.wait_for(proto.opened, 60)
         connected.append(time.perf_counter())
         ready.set()
-        await asyncio.wait_for(asyncio.shield(proto.answered), 300)
+        try:
+            await asyncio.wait_for(asyncio.shield(proto.answered), 300)
+        except OSError:  # (ConnectionError among them)
+            stats.unanswered += 1  # counted and reported; the others are measured
+            return
         stats.answered += 1
         await asyncio.wait(
             [proto.closed, loop.create_task(stop.wait())], return_when="FIRST_COMPLETED"
@@ -286,7 +296,7 @@ async def main() -> None:
                 if failed:
                     raise SystemExit(f"{len(failed)} clients failed: {failed[0].exception()!r}")
     setup_s = max(connected) - started
-    while not all(t.done() for t in tasks) and stats.answered < len(tasks):
+    while not all(t.done() for t in tasks) and stats.answered + stats.unanswered < len(tasks):
         await asyncio.sleep(0.05)
         failed = [t for t in tasks if t.done() and t.exception()]
         if failed:
@@ -314,6 +324,9 @@ async def main() -> None:
                 "clients": options.clients,
                 "setup_per_s": round(options.clients / setup_s),
                 "subscribed_s": round(subscribed_s, 1),
+                "unanswered": stats.unanswered,
+                "closed": stats.closed,
+                "refusals": stats.refusals[:3],
                 "updates_per_s": round(stats.updates / elapsed),
                 "frames_per_s": round(stats.frames / elapsed),
                 "latency_ms_p50": pct(0.50),

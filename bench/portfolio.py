@@ -250,6 +250,13 @@ def report(runs: dict[str, dict[str, Any]], n: int, rate: float, rss: int) -> No
         "  every client subscribed (its snapshots sent) before the measured window, within: "
         + ", ".join(f"{label} {r.get('subscribed_s')} s" for label, r in runs.items())
     )
+    for label, r in runs.items():
+        if r.get("unanswered") or r.get("closed"):
+            print(
+                f"  {label}: {r.get('unanswered')} clients closed before their subscription "
+                f"was answered (not measured); close codes {r.get('closed')}; "
+                f"refusals {r.get('refusals')}"
+            )
     print(
         f"  server RSS at the end: {rss / 1024:.0f} MB; market {rate:,.0f} trades/s; idle run "
         f"{idle.get('updates_per_s', 0)} updates/s"
