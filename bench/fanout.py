@@ -129,9 +129,16 @@ def prepare_database(env: dict[str, str], symbols: int) -> None:
 
 
 def start_server(
-    kind: str, port: int, symbols: int, rate: float, var: str, log: Path
+    kind: str,
+    port: int,
+    symbols: int,
+    rate: float,
+    var: str,
+    log: Path,
+    settings: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     env = server_env(var, TICKSTREAM_GC_LOG=str(Path(var) / "gc.log"))  # full collections
+    env.update(settings or {})
     if kind == "tickstream":
         prepare_database(env, symbols)
         env.update(market_settings(symbols, rate))
@@ -159,13 +166,14 @@ def run(
     rate: float,
     seconds: float,
     idle: bool = False,
+    settings: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as var:
         port = free_port()
         log = Path(var) / "server.log"
         gc_log = Path(var) / "gc.log"
         try:
-            server = start_server(kind, port, symbols, rate, var, log)
+            server = start_server(kind, port, symbols, rate, var, log, settings)
         except RuntimeError as exc:
             return {"error": [str(exc), *log.read_text().strip().splitlines()[-2:]]}
         try:
@@ -476,15 +484,73 @@ HEADER = (
 )
 
 
+# Tick to screen at a 20 ms flush: the targets of scenario E.
+FAST_FLUSH_MS = 20
+FAST_TARGETS = {"p99": 30.0, "max": 60.0, "cpu": 48}
+
+
+def fast_flush_scenario(clients: int, seconds: float) -> None:
+    """Scenario E: N clients following K=10 of S=100 symbols at R=1,000 trades/s with the
+    Hub flushing every 20 ms, beside the plain websockets broadcast (the machine's limit)
+    in the same run, each over the same window."""
+    print(
+        f"\nscenario E: tick to screen at STREAM_FLUSH_MS={FAST_FLUSH_MS}, N={clients}, K=10, "
+        f"S=100, R=1,000 (offered {clients * 100:,} updates/s), {seconds:.0f} s window; "
+        f"targets: every update, no silent gap, p99 <= {FAST_TARGETS['p99']:.0f} ms, max <= "
+        f"{FAST_TARGETS['max']:.0f} ms, server CPU <= {FAST_TARGETS['cpu']} %"
+    )
+    print(HEADER)
+    fast = run(
+        "tickstream",
+        clients,
+        10,
+        100,
+        1000,
+        seconds,
+        settings={"STREAM_FLUSH_MS": str(FAST_FLUSH_MS)},
+    )
+    print(row(f"tickstream (Hub, {FAST_FLUSH_MS} ms flush)", fast), flush=True)
+    plain = run("plain", clients, 10, 100, 1000, seconds)
+    print(row("plain websockets broadcast", plain), flush=True)
+    if "error" in fast:
+        return
+    offered = fast.get("offered_per_s", 0)
+    delivered = fast.get("updates_per_s", 0)
+    checks = [
+        ("every update delivered", delivered >= 0.99 * offered, f"{delivered:,} of {offered:,}/s"),
+        ("no silent gap", not fast.get("seq_gaps"), f"{fast.get('seq_gaps', 0)} gaps"),
+        ("p99", (fast.get("latency_ms_p99") or 1e9) <= FAST_TARGETS["p99"], "ms"),
+        ("max", (fast.get("latency_ms_max") or 1e9) <= FAST_TARGETS["max"], "ms"),
+        ("server CPU", (fast.get("server_cpu_pct") or 999) <= FAST_TARGETS["cpu"], "%"),
+    ]
+    figures = {
+        "p99": fast.get("latency_ms_p99"),
+        "max": fast.get("latency_ms_max"),
+        "server CPU": fast.get("server_cpu_pct"),
+    }
+    for name, ok, unit in checks:
+        shown = f"{figures[name]} {unit}" if name in figures else unit
+        print(f"  {name}: {shown}: {'met' if ok else 'NOT met'}")
+    if "error" not in plain:
+        print(
+            f"  the plain broadcast in the same run: p99 {plain.get('latency_ms_p99')} ms, max "
+            f"{plain.get('latency_ms_max')} ms, CPU {plain.get('server_cpu_pct')} %"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="shorter runs, smaller N")
     parser.add_argument("--split-only", action="store_true", help="only scenario D")
+    parser.add_argument("--fast-only", action="store_true", help="only scenario E")
     options = parser.parse_args()
     seconds = 5 if options.quick else 10
     split_n = 1000 if options.quick else 2000
     if options.split_only:
         split_scenario(split_n, seconds)
+        return
+    if options.fast_only:
+        fast_flush_scenario(300 if options.quick else 1000, 30 if options.quick else 60)
         return
     n1, n2, n3 = (300, 1000, 2000) if options.quick else (1000, 5000, 10000)
     print(
@@ -580,6 +646,7 @@ def main() -> None:
             f"figure above; without it, {net:.1f} KB per idle connection above uvicorn's"
         )
     split_scenario(split_n, seconds)
+    fast_flush_scenario(300 if options.quick else 1000, 30 if options.quick else 60)
     print(
         "\nThe load generator is a Python process on the same 2-core machine: where it "
         "saturates, the figures are its limit, not the server's (see server cpu%)."
