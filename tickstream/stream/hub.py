@@ -33,6 +33,9 @@ from tickstream.stream.revocation import REVOCATIONS, revoked
 log = logging.getLogger(__name__)
 
 SNAPSHOT_TIMEOUT_S = 5.0
+# A derived value's symbol whose market data was not available: asked for again after
+# these pauses (s), then given up (about a minute in all).
+FOLLOW_RETRY_S = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0)
 STREAM_HIGH_WATER = HIGH_WATER
 FILL_DELAY_S = 0.25  # a message ahead of a missing one waits this long before the log is read
 
@@ -318,13 +321,35 @@ class Hub:
 
     async def _follow(self, key: str, symbol: str, *, announce: bool = True) -> None:
         """Load a symbol's view for a derived channel; a symbol without market data leaves
-        that holding unpriced (logged), never the channel unavailable."""
+        that holding unpriced (logged), never the channel unavailable. Market data not
+        available now (no pipeline answered in time: a crowd subscribing at once, a feed
+        restarting) is asked for again in the background (`FOLLOW_RETRY_S`), so the
+        holding is priced once it is, not left unpriced until the client subscribes
+        again; an unknown symbol is not."""
         try:
             view = await self._view(symbol)
         except ProtocolError as exc:
             log.warning("%s: no market data for %s (%s)", key, symbol, exc.message)
+            if exc.code == ErrorCode.UNAVAILABLE:
+                self._spawn(self._follow_again(key, symbol), f"follow {symbol} again")
             return
         self.core.follow(key, view, announce=announce)
+
+    async def _follow_again(self, key: str, symbol: str) -> None:
+        for delay in FOLLOW_RETRY_S:
+            await asyncio.sleep(delay)
+            if not self.core.derives(key):  # nobody reads the value any more
+                return
+            try:
+                view = await self._view(symbol)
+            except ProtocolError as exc:
+                if exc.code != ErrorCode.UNAVAILABLE:
+                    return
+                continue
+            self.core.follow(key, view)  # (sent at the next flush)
+            log.info("%s: following %s again", key, symbol)
+            return
+        log.warning("%s: gave up following %s; the holding stays unpriced", key, symbol)
 
     def published_covers(self, key: str, since: int) -> bool:
         """Whether this process's history of a published group holds every event past
