@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -67,6 +68,26 @@ class Market:
         if hub is not None and hub.flush_s > 0:
             flushes = hub.flushes
             await until(lambda: hub.flushes > flushes, timeout)
+
+
+class Conn:
+    """A Hub subscriber that keeps every message it is sent (no socket, never slow)."""
+
+    wire = "v1"
+    batch = True
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+
+    def deliver(self, frame: bytes) -> None:
+        data = orjson.loads(frame)
+        self.messages.extend(data if isinstance(data, list) else [data])
+
+    def backlog(self) -> int:
+        return 0
+
+    def check_slow(self) -> None:
+        pass
 
 
 async def until(check: Any, timeout: float = 5.0) -> None:

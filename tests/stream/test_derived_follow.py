@@ -8,9 +8,7 @@ import asyncio
 from decimal import Decimal
 from typing import Any
 
-import orjson
-
-from tests.stream.conftest import until
+from tests.stream.conftest import Conn, until
 from tickstream.market.core.analytics.intervals import STANDARD_INTERVALS
 from tickstream.market.core.engine import MarketEngine
 from tickstream.market.core.instruments import InstrumentKind, InstrumentSpec
@@ -21,24 +19,6 @@ from tickstream.stream import hub as hub_module
 from tickstream.stream.core.protocol import ChannelRef
 from tickstream.stream.hub import Hub
 from tickstream.stream.layers import LocalChannelLayer
-
-
-class Conn:
-    wire = "v1"
-    batch = True
-
-    def __init__(self) -> None:
-        self.messages: list[dict[str, Any]] = []
-
-    def deliver(self, frame: bytes) -> None:
-        data = orjson.loads(frame)
-        self.messages.extend(data if isinstance(data, list) else [data])
-
-    def backlog(self) -> int:
-        return 0
-
-    def check_slow(self) -> None:
-        pass
 
 
 async def test_a_symbol_without_market_data_at_first_is_followed_once_it_has(

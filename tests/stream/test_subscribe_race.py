@@ -10,9 +10,7 @@ import random
 from decimal import Decimal
 from typing import Any
 
-import orjson
-
-from tests.stream.conftest import until
+from tests.stream.conftest import Conn, until
 from tests.support import trades_problems
 from tickstream.market.core.analytics.intervals import STANDARD_INTERVALS
 from tickstream.market.core.engine import MarketEngine
@@ -24,24 +22,6 @@ from tickstream.stream.hub import Hub
 from tickstream.stream.layers import LocalChannelLayer
 
 TRADES = 1500
-
-
-class Conn:
-    wire = "v1"
-    batch = True
-
-    def __init__(self) -> None:
-        self.messages: list[dict[str, Any]] = []
-
-    def deliver(self, frame: bytes) -> None:
-        data = orjson.loads(frame)
-        self.messages.extend(data if isinstance(data, list) else [data])
-
-    def backlog(self) -> int:
-        return 0
-
-    def check_slow(self) -> None:
-        pass
 
 
 async def test_many_clients_subscribing_at_once_while_trades_flow_miss_nothing_silently() -> None:
