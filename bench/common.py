@@ -1,8 +1,11 @@
-"""What the fan-out servers share: the benchmark's symbols and its simulated feed."""
+"""What the benchmarks share: the fan-out's symbols and its simulated feed, and Django set
+up in the benchmark's own process."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import tempfile
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -10,6 +13,21 @@ from decimal import Decimal
 from tickstream.market.core.instruments import InstrumentKind, InstrumentSpec
 from tickstream.market.core.simulator import MarketSimulator
 from tickstream.market.core.ticks import NS_PER_S
+
+
+def django_in_process(**settings: str) -> None:
+    """Set up Django in this process on a fresh, empty var directory (its SQLite database),
+    with `settings` as environment variables."""
+    os.environ.update(
+        TICKSTREAM_DEVELOPMENT="true",
+        DJANGO_SETTINGS_MODULE="tickstream.settings",
+        TICKSTREAM_VAR_DIR=tempfile.mkdtemp(),
+        LOG_LEVEL="WARNING",
+        **settings,
+    )
+    import django
+
+    django.setup()
 
 
 def bench_symbols(count: int) -> list[InstrumentSpec]:

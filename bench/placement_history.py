@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -28,17 +26,9 @@ SIZES = (0, 1_000, 10_000, 50_000)
 
 
 def main() -> None:
-    os.environ.update(
-        TICKSTREAM_DEVELOPMENT="true",
-        DJANGO_SETTINGS_MODULE="tickstream.settings",
-        TICKSTREAM_VAR_DIR=tempfile.mkdtemp(),
-        LOG_LEVEL="WARNING",
-        TRADING_ORDERS_PER_SECOND="1000000",
-        TRADING_MAX_OPEN_ORDERS="1000000",
-    )
-    import django
+    from bench.common import django_in_process
 
-    django.setup()
+    django_in_process(TRADING_ORDERS_PER_SECOND="1000000", TRADING_MAX_OPEN_ORDERS="1000000")
     from django.contrib.auth.models import User
     from django.core.management import call_command
     from django.db.models import Count, Q

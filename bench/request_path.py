@@ -15,10 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -27,15 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def setup() -> str:
-    os.environ.update(
-        TICKSTREAM_DEVELOPMENT="true",
-        DJANGO_SETTINGS_MODULE="tickstream.settings",
-        TICKSTREAM_VAR_DIR=tempfile.mkdtemp(),
-        LOG_LEVEL="WARNING",
-    )
-    import django
+    from bench.common import django_in_process
 
-    django.setup()
+    django_in_process()
     from django.contrib.auth.models import User
     from django.core.management import call_command
     from rest_framework.authtoken.models import Token

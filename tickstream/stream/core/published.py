@@ -29,6 +29,9 @@ class Published:
         process's next) and keep it; the `update` to send now, or None when it is
         conflated (sent by the next flush). A `whole` value is kept alone: a resume needs
         only the latest. O(1)."""
+        if whole and not numbered and m.get("conflate"):  # a derived value's
+            self.conflate(key, m["channel"], m["data"])
+            return None
         seq = m["seq"] if numbered else self._seq.get(key, 0) + 1
         self._seq[key] = seq
         update = update_of(m, seq)
@@ -46,8 +49,8 @@ class Published:
 
     def conflate(self, key: str, channel: str, data: object) -> None:
         """A derived value's update, numbered here and kept alone (a resume needs only
-        the latest): sent by the next flush. `record` for a whole, conflated message,
-        without its general steps: it runs for every live portfolio at every flush."""
+        the latest): sent by the next flush. What `record` does for a whole, conflated
+        message, called directly: it runs for every live portfolio at every flush."""
         seq = self._seq[key] = self._seq.get(key, 0) + 1
         update = {"type": "update", "channel": channel, "seq": seq, "data": data}
         history = self._history.get(key)
