@@ -165,7 +165,13 @@ def same_fills(run: Run, result: Result) -> None:
             for order, f, ns in fills
         ]
 
-    assert key(run.fills) == key(result.fills)
+    def story() -> str:  # what each side asked and what came of it, for a failure
+        asked = {c.rsplit("-", 1)[-1]: o for c, o in run.orders.items()}
+        lines = [f"{c}: paper {asked.get(c)} / backtest {o}" for c, o in result.orders.items()]
+        rejected = f"rejected: paper {run.rejected} / backtest {result.rejected}"
+        return "\n".join([*lines, rejected])
+
+    assert key(run.fills) == key(result.fills), story()
     nonzero = {c: b for c, b in result.balances.items() if any(b)}
     assert {c: b for c, b in run.balances.items() if any(b)} == nonzero
     assert [c.rsplit("-", 1)[-1] for c, _ in run.rejected] == [c for c, _ in result.rejected]

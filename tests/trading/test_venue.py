@@ -180,6 +180,34 @@ async def test_a_fill_over_an_order_that_changed_meanwhile_is_never_written(
     assert venue.engine is not None and order.pk not in venue.engine.orders
 
 
+async def test_a_poll_that_rereads_an_order_the_engine_holds_keeps_its_place_in_line(
+    market: Market, venue: MatchingHook
+) -> None:
+    """The poll (or a notice) reads an order again that the engine took in meanwhile, as
+    it is in the database: the engine keeps it where it was. Dropped and taken in again,
+    the first of two bids at one price would queue behind the second, and the trade
+    would fill the later order first."""
+    market.trade("ETH-USD", "3000")
+    user, _, _ = await database_sync_to_async(funded)()
+    first, second = [
+        await database_sync_to_async(place)(
+            user, symbol="ETH-USD", side="buy", type="limit", quantity="1", price="2990"
+        )
+        for _ in range(2)
+    ]
+    await resting(venue, first)
+    await resting(venue, second)
+    assert venue.engine is not None
+    seq = venue.engine.orders[first.pk].seq
+    await venue.reload({first.pk, second.pk})
+    assert venue.engine.orders[first.pk].seq == seq
+    assert venue.engine.orders[first.pk].seq < venue.engine.orders[second.pk].seq
+    market.trade("ETH-USD", "2980", size="1")  # room for one: the first in line
+    await until(lambda: venue.fills == 1)
+    await written(venue)
+    assert [(await reload(o)).status for o in (first, second)] == ["filled", "new"]
+
+
 async def test_a_restarted_engine_rebuilds_the_resting_orders_from_the_database(
     market: Market, venue: MatchingHook, settings: object
 ) -> None:

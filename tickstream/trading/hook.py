@@ -443,7 +443,9 @@ class MatchingHook:
         engine = self.engine
         if engine is None:
             return
-        for order_id in order_ids:
+        held = {row.pk for row in rows if self._holds_as_read(row)}
+        rows = [row for row in rows if row.pk not in held]
+        for order_id in order_ids - held:
             engine.forget(order_id)
             known = self.known.pop(order_id, None)
             if known is not None and known.pending:  # its queued events are void
@@ -453,6 +455,23 @@ class MatchingHook:
         for row in rows:
             if row.is_open:
                 await self._adopt(row)
+
+    def _holds_as_read(self, row: Any) -> bool:
+        """Whether the engine holds this open order just as the database has it (taken in
+        by its notice while it was read, say): then it is kept, and with it its place in
+        line; dropped and taken in again, it would queue behind orders placed after it."""
+        engine, known = self.engine, self.known.get(row.pk)
+        held = None if engine is None else engine.orders.get(row.pk)
+        if held is None or known is None or known.pending or known.gone or not row.is_open:
+            return False
+        read = pure_order(row)
+        same = (held.status, held.filled, held.triggered, held.fees, held.notional)
+        return (
+            known.version == row.version
+            and same == (read.status, read.filled, read.triggered, read.fees, read.notional)
+            and engine is not None
+            and engine.held.get(row.pk) == row.held
+        )
 
     async def _adopt(self, row: Any, *, told: bool = False) -> None:
         """Hold an open order as the database has it (`row.held`: the funds it reserves);
