@@ -172,7 +172,7 @@ class Client(asyncio.Protocol):
             # Most clients count updates without parsing; a tenth parse every frame
             # (latency, sequence gaps).
             v1 = self.kind in ("tickstream", "portfolio")
-            stats.updates += raw.count(b'"type":"update"') if v1 else 1
+            stats.updates += raw.count(b'"type":"update"') if v1 else raw.count(b'"ts_event"')
             return
         data = orjson.loads(raw)
         items = data if isinstance(data, list) else [data]
