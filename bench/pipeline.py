@@ -10,7 +10,8 @@ trades come numbered one apart. The same run measures the baseline (one full mes
 tick, as before batching) and prints the ratio, the added latency from a trade's arrival to
 a Hub, and the profile's top entries for the pure state update. Persistence runs against
 SQLite and, when reachable, PostgreSQL, each in a child process with its own fresh
-database.
+database. Every stage that turns the loop runs on the loop the product runs the pipeline on
+(`tickstream.eventloop`: uvloop where installed).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tickstream import eventloop  # noqa: E402
 from tickstream.lifespan import tune_gc  # noqa: E402
 from tickstream.market.core.analytics.indicators import parse_indicators  # noqa: E402
 from tickstream.market.core.analytics.intervals import STANDARD_INTERVALS  # noqa: E402
@@ -94,6 +96,11 @@ def make_ticks(n: int, specs: list[InstrumentSpec]) -> list[Tick]:
 
 def engine(specs: list[InstrumentSpec]) -> MarketEngine:
     return MarketEngine(specs, STANDARD_INTERVALS, parse_indicators(INDICATORS), max_delay_s=None)
+
+
+def loop_name() -> str:
+    factory = eventloop.loop_factory()
+    return "asyncio's own" if factory is None else factory.__module__.split(".")[0]
 
 
 def rate(fn: Callable[[], int], repeat: int) -> float:
@@ -256,7 +263,7 @@ def bench_publish(
             await target.flush()
         return len(ticks)
 
-    return asyncio.run(main())
+    return eventloop.run(main())
 
 
 def bench_latency(specs: list[InstrumentSpec], per_s: int = 1000, seconds: float = 5.0) -> dict:
@@ -312,7 +319,7 @@ def bench_latency(specs: list[InstrumentSpec], per_s: int = 1000, seconds: float
             "n": len(ms),
         }
 
-    return asyncio.run(main())
+    return eventloop.run(main())
 
 
 def bench_persist(
@@ -347,7 +354,7 @@ def bench_persist(
         assert writer.stats.dropped_ticks == 0 and writer.stats.failures == 0
         return ingested, total, writer.stats.flushes
 
-    ingested, total, flushes = asyncio.run(main())
+    ingested, total, flushes = eventloop.run(main())
     candles = Candle.objects.count()
     assert candles > 0, "no candle was stored"
     if store_ticks:
@@ -472,7 +479,8 @@ def main() -> None:
     n, r = len(ticks), options.repeat
     print(
         f"tickstream pipeline benchmark: {n:,} ticks over {len(specs)} symbols, "
-        f"{len(STANDARD_INTERVALS)} intervals, indicators {INDICATORS}; median of {r} runs\n"
+        f"{len(STANDARD_INTERVALS)} intervals, indicators {INDICATORS}; median of {r} runs; "
+        f"event loop: {loop_name()} (the web process's and runfeeds')\n"
     )
     stages: list[tuple[str, Callable[[], int]]] = [
         (

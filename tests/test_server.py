@@ -147,6 +147,7 @@ def test_split_deployment_feed_process_web_process_redis_postgres(
         feed_env = {**common, "FEEDS": "simulated symbols=ETH-USD rate=50 seed=3"}
         with process([sys.executable, "manage.py", "runfeeds"], feed_env, feed_log) as feed:
             wait_until(lambda: "feeds running" in feed_log.read_text(), timeout=30)
+            assert "(event loop: uvloop)" in feed_log.read_text()  # as the web process's
             eth = wait_until(
                 lambda: http_json(f"{base}/api/quotes/?symbols=ETH-USD")[1], timeout=20
             )

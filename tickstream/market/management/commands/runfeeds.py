@@ -5,6 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from tickstream import eventloop
 from tickstream.market.runtime import build_runtime
 
 
@@ -29,7 +30,7 @@ class Command(BaseCommand):
                 "web processes cannot reach this process"
             )
         try:
-            asyncio.run(self._run(options))
+            eventloop.run(self._run(options))
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
 
@@ -42,7 +43,8 @@ class Command(BaseCommand):
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await runtime.start()
-        self.stdout.write(f"feeds running: {', '.join(f.describe() for f in runtime.feeds)}")
+        feeds = ", ".join(f.describe() for f in runtime.feeds)
+        self.stdout.write(f"feeds running: {feeds} (event loop: {type(loop).__module__})")
         await stop.wait()
         await runtime.stop()
         self.stdout.write(f"stopped: {runtime.pipeline.stats()}")
