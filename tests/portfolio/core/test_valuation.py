@@ -87,6 +87,30 @@ def test_a_quote_on_the_wire_marks_with_its_reference() -> None:
     assert not v.mark_quote("AAPL", None)
 
 
+def test_a_trade_at_the_same_price_moves_the_time_of_the_valuation() -> None:
+    """A quote whose price is unchanged but whose time is newer moves the valuation (its
+    `as_of`), marked at every take or after one it missed; an older or equal time does
+    not."""
+    space: dict[str, object] = {}
+    each, late = Valuation(_basis()), Valuation(_basis())
+    each.share(space)
+    late.share(space)
+
+    def quote(price: str, second: int) -> dict[str, object]:
+        return {"last": price, "prev_close": None, "time": f"2026-12-07T10:00:0{second}.000000Z"}
+
+    first = {"AAPL": quote("230.10", 0), "BTC-USD": quote("61000", 0)}
+    assert each.mark_quotes(first) and late.mark_quotes(first)
+    assert each.mark_quotes({"AAPL": quote("230.10", 1)})  # late misses this take
+    assert each.as_of == "2026-12-07T10:00:01.000000Z"
+    later = {"BTC-USD": quote("61000", 2)}
+    assert each.mark_quotes(later)
+    assert late.mark_quotes(later)  # from its symbols' stamps
+    assert each.as_of == late.as_of == "2026-12-07T10:00:02.000000Z"
+    assert each.data() == late.data()
+    assert not each.mark_quotes({"AAPL": quote("230.10", 1)})  # not newer: nothing moved
+
+
 prices = st.decimals(min_value=D("0.0001"), max_value=D("100000"), places=4)
 
 

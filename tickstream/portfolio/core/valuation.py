@@ -258,8 +258,8 @@ class PriceBoard:
     Prices are kept as integers on one decimal grid (`units`: price x 10^`scale`, the
     scale growing to the finest price seen), so a valuation's value is a sum of integer
     products: exact, and computed in C (`sum(map(mul, ...))`) without a Python step per
-    holding. `stamp` counts each symbol's changes of price or reference: a valuation
-    knows it moved when the sum of its symbols' stamps did. One board serves every
+    holding. `stamp` counts each symbol's changes of price, reference or quote time: a
+    valuation knows it moved when the sum of its symbols' stamps did. One board serves every
     valuation of a fan-out (`Valuation.share`); a valuation alone has its own.
 
     A quotes mapping is taken once (`take`, by identity): the fan-out hands the same one
@@ -283,7 +283,7 @@ class PriceBoard:
         self._times = 0  # changes of `time`
         self._newest: tuple[int, list[tuple[str, str]]] = (-1, [])
         self.moves = 0  # changes of any price
-        # The last take: `moves` before it, and the symbols whose price it changed.
+        # The last take: `moves` before it, and the symbols whose price or time it changed.
         self.last_take: tuple[int, set[str]] = (0, set())
         self.reference_moves = 0  # changes of any day's reference (`base_units`)
         # legs -> (moves, their stamps, the rate) when it was derived
@@ -304,12 +304,16 @@ class PriceBoard:
             if last is None:
                 continue
             time = quote.get("time")
-            if time is not None and time > self.time[symbol]:
-                self.time[symbol] = time
+            newer = time is not None and time > self.time[symbol]
+            if newer:
+                self.time[symbol] = str(time)
                 self._times += 1
             reference = quote.get("prev_close") or quote.get("open")
             text = (last, reference)
             if self.text.get(symbol) != text and self._set(symbol, text):
+                changed.add(symbol)
+            elif newer:  # a trade at the same price: the valuations' time moves
+                self.stamp[symbol] += 1
                 changed.add(symbol)
         self.last_take = (before, changed)
 
@@ -644,7 +648,8 @@ class Valuation:
 
     def mark_quotes(self, quotes: Mapping[str, Mapping[str, Any] | None]) -> bool:
         """The quotes of the symbols that traded (since the last flush); True if this
-        valuation moved: a price or reference of a holding or exchange rate it tracks.
+        valuation moved: a price, reference or quote time (its `as_of`) of a holding or
+        exchange rate it tracks.
         Marked at every take, it reads what the last take changed (one C call); after a
         take it missed, its symbols' stamps (summed in C)."""
         board = self.board
