@@ -461,17 +461,14 @@ class MatchingHook:
         by its notice while it was read, say): then it is kept, and with it its place in
         line; dropped and taken in again, it would queue behind orders placed after it."""
         engine, known = self.engine, self.known.get(row.pk)
-        held = None if engine is None else engine.orders.get(row.pk)
-        if held is None or known is None or known.pending or known.gone or not row.is_open:
+        if engine is None or known is None or known.pending or known.gone or not row.is_open:
+            return False
+        held = engine.orders.get(row.pk)
+        if held is None or known.version != row.version or engine.held[row.pk] != row.held:
             return False
         read = pure_order(row)
-        same = (held.status, held.filled, held.triggered, held.fees, held.notional)
-        return (
-            known.version == row.version
-            and same == (read.status, read.filled, read.triggered, read.fees, read.notional)
-            and engine is not None
-            and engine.held.get(row.pk) == row.held
-        )
+        fields = ("status", "filled", "triggered", "fees", "notional")
+        return all(getattr(held, f) == getattr(read, f) for f in fields)
 
     async def _adopt(self, row: Any, *, told: bool = False) -> None:
         """Hold an open order as the database has it (`row.held`: the funds it reserves);
